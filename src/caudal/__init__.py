@@ -1,0 +1,26 @@
+"""caudal: Stochastic Dual Dynamic Programming for HPC clusters.
+
+Define a multistage stochastic LP with :class:`Problem`, then :func:`train` a
+policy; :func:`deterministic_equivalent` solves small problems exactly.
+"""
+
+import highspy  # noqa: F401  (loads libhighs.so.1 before the native extension needs it)
+
+from caudal.api import Policy, TrainingResult, deterministic_equivalent, train
+from caudal.model.problem import Problem, ProblemError, Stage, State, Uncertain, Variable
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Policy",
+    "Problem",
+    "ProblemError",
+    "Stage",
+    "State",
+    "TrainingResult",
+    "Uncertain",
+    "Variable",
+    "__version__",
+    "deterministic_equivalent",
+    "train",
+]

@@ -1,0 +1,192 @@
+"""The Python face of caudal: :func:`train` and :func:`deterministic_equivalent`.
+
+The command line is a thin layer over these functions; there is one way to
+train, and options arrive as keywords.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from caudal.log import TrainingLog
+from caudal.model.problem import CompiledProblem, Problem
+from caudal.outputs import write_convergence, write_summary
+from caudal.parallel.pool import WorkerPool
+from caudal.parallel.workers import make_pool
+from caudal.sddp.cuts import CutPool
+from caudal.sddp.training import (
+    IterationRecord,
+    TrainingOptions,
+    TrainingState,
+    pool_stats,
+    run_training,
+)
+from caudal.solver.deterministic_equivalent import DeterministicEquivalentResult
+from caudal.solver.deterministic_equivalent import deterministic_equivalent as _deterministic_equivalent
+
+
+@dataclass
+class Policy:
+    """A trained policy: the problem and the cuts of every stage's value function."""
+
+    problem: CompiledProblem
+    cut_pools: list[CutPool]
+
+    def cost_to_go(self, stage: int, states: np.ndarray) -> np.ndarray:
+        """The cut approximation of the cost after ``stage`` at outgoing states (rows).
+
+        In the problem's own sense and in money of stage ``stage``.
+        """
+        template = self.problem.templates[stage]
+        states = np.atleast_2d(np.asarray(states, dtype=np.float64))
+        values = self.cut_pools[stage].evaluate(states)
+        floor = template.col_lower[template.theta_col]
+        return self.problem.sign * np.maximum(values, floor)
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`train` returns."""
+
+    lower_bound: float
+    history: list[IterationRecord]
+    policy: Policy
+    status: str
+    wall_time: float
+    solver_stats: dict[str, float]
+
+    @property
+    def iterations(self) -> int:
+        return len(self.history)
+
+    @property
+    def bound(self) -> float:
+        """The policy's bound: lower when minimising, upper when maximising."""
+        return self.lower_bound
+
+    def summary(self) -> dict:
+        last = self.history[-1]
+        return {
+            "lower_bound": self.lower_bound,
+            "upper_bound_mean": last.upper_bound_mean,
+            "upper_bound_low": last.upper_bound_low,
+            "upper_bound_high": last.upper_bound_high,
+            "iterations": self.iterations,
+            "wall_time_s": self.wall_time,
+            "lp_solves": last.lp_solves,
+            "status": self.status,
+        }
+
+
+def deterministic_equivalent(problem: Problem | CompiledProblem) -> DeterministicEquivalentResult:
+    """Solve the whole scenario tree as one LP (small problems only); see ``.objective``."""
+    return _deterministic_equivalent(problem)
+
+
+def train(
+    problem: Problem | CompiledProblem,
+    *,
+    iterations: int,
+    forward_passes: int = 1,
+    seed: int = 0,
+    threads: int | None = None,
+    time_limit: float | None = None,
+    output: str | os.PathLike | None = None,
+    log: bool | TextIO = False,
+    solver: str = "auto",
+) -> TrainingResult:
+    """Train a policy by SDDP.
+
+    Parameters
+    ----------
+    problem:
+        The problem to train, from the :class:`~caudal.Problem` API.
+    iterations:
+        Iteration limit.
+    forward_passes:
+        Forward passes (scenarios, trial states) per iteration.
+    seed:
+        The scenario of forward pass ``k`` in iteration ``i`` depends only on
+        ``(seed, i, k)``: the same seed gives the same cuts and bounds whatever
+        the number of threads.
+    threads:
+        Worker threads (default: the cores this process may use).
+    time_limit:
+        Stop after the iteration during which this many seconds have passed.
+    output:
+        A directory to write ``convergence.csv`` and ``summary.json`` into.
+    log:
+        ``True`` prints the training log on standard output; a text stream
+        prints it there.
+    solver:
+        ``"native"`` (the Cython kernel), ``"highspy"`` (the reference path) or
+        ``"auto"`` (native when built).
+    """
+    compiled = problem.compile() if isinstance(problem, Problem) else problem
+    options = TrainingOptions(
+        iterations=iterations, forward_passes=forward_passes, seed=seed, time_limit=time_limit
+    )
+    pool = make_pool(threads, solver)
+    logger = _logger(log, iterations)
+    if logger is not None:
+        logger.header(_layout_lines(compiled, options, pool))
+    started = time.perf_counter()
+    state = TrainingState.fresh(compiled)
+    try:
+        status = run_training(state, pool, options, [logger] if logger is not None else [])
+    finally:
+        pool.close()
+    wall_time = time.perf_counter() - started
+    result = TrainingResult(
+        lower_bound=state.history[-1].lower_bound,
+        history=state.history,
+        policy=Policy(compiled, state.pools),
+        status=status,
+        wall_time=wall_time,
+        solver_stats=pool_stats(pool).as_dict(),
+    )
+    if logger is not None:
+        logger.close(_footer_lines(result))
+    if output is not None:
+        write_outputs(Path(output), result)
+    return result
+
+
+def write_outputs(directory: Path, result: TrainingResult) -> None:
+    """Write ``convergence.csv`` and ``summary.json`` into ``directory``."""
+    write_convergence(directory / "convergence.csv", result.history)
+    write_summary(directory / "summary.json", result.summary())
+
+
+def _logger(log: bool | TextIO, iterations: int) -> TrainingLog | None:
+    if log is False or log is None:
+        return None
+    return TrainingLog(iterations, stream=None if log is True else log)
+
+
+def _layout_lines(problem: CompiledProblem, options: TrainingOptions, pool: WorkerPool) -> Sequence[str]:
+    templates = problem.templates
+    openings = sorted({t.n_openings for t in templates})
+    opening_text = str(openings[0]) if len(openings) == 1 else f"{openings[0]}..{openings[-1]}"
+    return [
+        f"caudal: training {problem.name!r}: {problem.n_stages} stages, {problem.n_states} states, "
+        f"{opening_text} openings per stage, largest stage LP {max(t.num_rows for t in templates)} rows x "
+        f"{max(t.num_cols for t in templates)} columns",
+        f"layout: 1 rank x {pool.size} threads on {platform.node()}; solver {pool.solver_name}; "
+        f"{options.forward_passes} forward passes per iteration, seed {options.seed}",
+    ]
+
+
+def _footer_lines(result: TrainingResult) -> list[str]:
+    return [
+        f"status: {result.status} after {result.iterations} iterations in {result.wall_time:.2f}s; "
+        f"bound {result.lower_bound:.6f}"
+    ]

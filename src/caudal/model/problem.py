@@ -1,0 +1,422 @@
+"""The Python API for multistage stochastic linear problems.
+
+A :class:`Problem` is a sequence of stages. Each stage has variables with bounds
+and costs, linear constraints, state variables that link it to the next stage,
+and a finite set of *openings*: equally likely (unless probabilities are given)
+realisations of its random parameters, drawn independently of other stages.
+Random parameters (:class:`Uncertain`) may stand in constraint right-hand sides
+and variable bounds.
+
+Example: the three-stage hydro-thermal problem of SDDP.jl's tutorial::
+
+    problem = Problem()
+    for t, fuel_cost in enumerate([50.0, 100.0, 150.0]):
+        stage = problem.add_stage()
+        volume = stage.add_state("volume", lower=0, upper=200, initial=200)
+        inflow = stage.add_uncertain("inflow", [0.0, 50.0, 100.0])
+        thermal = stage.add_variable("thermal", cost=fuel_cost)
+        hydro = stage.add_variable("hydro")
+        spill = stage.add_variable("spill")
+        stage.add_constraint({thermal: 1, hydro: 1}, "==", 150)
+        stage.add_constraint(
+            {volume.out: 1, hydro: 1, spill: 1, volume.incoming: -1}, "==", inflow
+        )
+
+The builder checks what it is given as it goes, so a mistake is reported at the
+line that made it. :meth:`Problem.compile` turns the stages into the array form
+(:mod:`caudal.model.stage_lp`) that the solvers consume.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from caudal.model.stage_lp import INDEX, StageTemplate
+
+SENSES = ("<=", ">=", "==")
+
+
+class ProblemError(ValueError):
+    """A problem definition is inconsistent; the message says where."""
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A column of one stage's LP."""
+
+    stage: int
+    column: int
+    name: str
+
+
+@dataclass(frozen=True)
+class State:
+    """A state variable: ``out`` is decided in this stage, ``incoming`` is last stage's."""
+
+    name: str
+    out: Variable
+    incoming: Variable
+
+
+@dataclass(frozen=True)
+class Uncertain:
+    """A random parameter of one stage; its value is chosen by the opening."""
+
+    stage: int
+    position: int
+    name: str
+
+
+Bound = float | Uncertain
+
+
+class Stage:
+    """Builder of one stage. Obtain it from :meth:`Problem.add_stage`."""
+
+    def __init__(self, problem: Problem, index: int, discount: float, name: str):
+        self._problem = problem
+        self.index = index
+        self.name = name
+        self.discount = float(discount)
+        self._col_names: list[str] = []
+        self._col_lower: list[Bound] = []
+        self._col_upper: list[Bound] = []
+        self._col_cost: list[float] = []
+        self._rows: list[tuple[dict[int, float], str, Bound]] = []
+        self._row_names: list[str] = []
+        self._states: list[State] = []
+        self._initial: list[float | None] = []
+        self._uncertain_names: list[str] = []
+        self._uncertain_values: list[np.ndarray] = []
+        self._probabilities: np.ndarray | None = None
+
+    # -- variables ---------------------------------------------------------
+    def add_variable(
+        self, name: str, *, lower: Bound = 0.0, upper: Bound = math.inf, cost: float = 0.0
+    ) -> Variable:
+        """Add a column with bounds (numbers or :class:`Uncertain`) and a cost."""
+        self._check_bound(name, "lower", lower)
+        self._check_bound(name, "upper", upper)
+        if not math.isfinite(cost):
+            raise ProblemError(f"stage {self.index}, variable {name!r}: cost must be finite, got {cost}")
+        if isinstance(lower, float | int) and isinstance(upper, float | int) and lower > upper:
+            raise ProblemError(
+                f"stage {self.index}, variable {name!r}: lower bound {lower} exceeds upper bound {upper}"
+            )
+        self._col_names.append(name)
+        self._col_lower.append(lower)
+        self._col_upper.append(upper)
+        self._col_cost.append(float(cost))
+        return Variable(self.index, len(self._col_names) - 1, name)
+
+    def add_state(
+        self,
+        name: str,
+        *,
+        lower: float = 0.0,
+        upper: float = math.inf,
+        initial: float | None = None,
+        cost: float = 0.0,
+    ) -> State:
+        """Add a state variable; ``initial`` is its incoming value in the first stage."""
+        if any(s.name == name for s in self._states):
+            raise ProblemError(f"stage {self.index}: state {name!r} is defined twice")
+        if self.index == 0 and initial is None:
+            raise ProblemError(f"stage 0, state {name!r}: the first stage needs an initial value")
+        if initial is not None and not math.isfinite(initial):
+            raise ProblemError(f"stage {self.index}, state {name!r}: initial value must be finite")
+        out = self.add_variable(name, lower=lower, upper=upper, cost=cost)
+        incoming = self.add_variable(f"{name}_in", lower=-math.inf, upper=math.inf)
+        state = State(name, out, incoming)
+        self._states.append(state)
+        self._initial.append(None if initial is None else float(initial))
+        return state
+
+    # -- uncertainty -------------------------------------------------------
+    def add_uncertain(self, name: str, values: Sequence[float] | np.ndarray) -> Uncertain:
+        """Add a random parameter whose value in opening ``o`` is ``values[o]``.
+
+        All random parameters of a stage are indexed by the same openings, so
+        they must have the same number of values: opening ``o`` is one joint
+        realisation of all of them.
+        """
+        array = np.asarray(values, dtype=np.float64).reshape(-1)
+        if array.size == 0:
+            raise ProblemError(f"stage {self.index}, uncertain {name!r}: needs at least one value")
+        if not np.all(np.isfinite(array)):
+            raise ProblemError(f"stage {self.index}, uncertain {name!r}: values must be finite")
+        if self._uncertain_values and array.size != self._uncertain_values[0].size:
+            raise ProblemError(
+                f"stage {self.index}, uncertain {name!r}: has {array.size} values but "
+                f"{self._uncertain_names[0]!r} has {self._uncertain_values[0].size}; "
+                "every random parameter of a stage has one value per opening"
+            )
+        self._uncertain_names.append(name)
+        self._uncertain_values.append(array)
+        return Uncertain(self.index, len(self._uncertain_names) - 1, name)
+
+    def set_probabilities(self, probabilities: Sequence[float] | np.ndarray) -> None:
+        """Give the openings' probabilities (default: equally likely)."""
+        array = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+        if np.any(array < 0) or not np.all(np.isfinite(array)):
+            raise ProblemError(f"stage {self.index}: probabilities must be finite and non-negative")
+        if abs(array.sum() - 1.0) > 1e-9:
+            raise ProblemError(f"stage {self.index}: probabilities sum to {array.sum()!r}, not 1")
+        self._probabilities = array / array.sum()
+
+    @property
+    def n_openings(self) -> int:
+        return int(self._uncertain_values[0].size) if self._uncertain_values else 1
+
+    # -- constraints -------------------------------------------------------
+    def add_constraint(
+        self, terms: Mapping[Variable, float], sense: str, rhs: Bound, *, name: str | None = None
+    ) -> int:
+        """Add ``sum(coef * var) sense rhs``; ``rhs`` may be an :class:`Uncertain`.
+
+        Returns the row's index in the stage.
+        """
+        row_name = name or f"c{len(self._rows)}"
+        if sense not in SENSES:
+            raise ProblemError(f"stage {self.index}, constraint {row_name!r}: sense must be one of {SENSES}")
+        self._check_bound(row_name, "rhs", rhs)
+        coefficients: dict[int, float] = {}
+        for variable, coef in terms.items():
+            if not isinstance(variable, Variable):
+                raise ProblemError(
+                    f"stage {self.index}, constraint {row_name!r}: {variable!r} is not a Variable "
+                    "(use state.out or state.incoming for a state)"
+                )
+            if variable.stage != self.index:
+                raise ProblemError(
+                    f"stage {self.index}, constraint {row_name!r}: variable {variable.name!r} "
+                    f"belongs to stage {variable.stage}"
+                )
+            if not math.isfinite(coef):
+                raise ProblemError(f"stage {self.index}, constraint {row_name!r}: non-finite coefficient")
+            if coef != 0.0:
+                coefficients[variable.column] = coefficients.get(variable.column, 0.0) + float(coef)
+        self._rows.append((coefficients, sense, rhs))
+        self._row_names.append(row_name)
+        return len(self._rows) - 1
+
+    # -- helpers -----------------------------------------------------------
+    def _check_bound(self, owner: str, what: str, value: Bound) -> None:
+        if isinstance(value, Uncertain):
+            if value.stage != self.index:
+                raise ProblemError(
+                    f"stage {self.index}, {owner!r}: uncertain {value.name!r} belongs to stage {value.stage}"
+                )
+            return
+        if isinstance(value, bool) or not isinstance(value, float | int | np.floating | np.integer):
+            raise ProblemError(f"stage {self.index}, {owner!r}: {what} must be a number or Uncertain")
+        if math.isnan(value):
+            raise ProblemError(f"stage {self.index}, {owner!r}: {what} is NaN")
+
+    @property
+    def states(self) -> tuple[State, ...]:
+        return tuple(self._states)
+
+    def compile(self, is_last: bool, sign: float, value_bound: float) -> StageTemplate:
+        """Build the array form; ``sign`` is -1 for a maximisation problem."""
+        n_open = self.n_openings
+        names = list(self._col_names)
+        lower_spec = list(self._col_lower)
+        upper_spec = list(self._col_upper)
+        cost = [sign * c for c in self._col_cost]
+        # The value-function column: cost-to-go of later stages, bounded below.
+        theta_col = len(names)
+        names.append("theta")
+        lower_spec.append(0.0 if is_last else value_bound)
+        upper_spec.append(0.0 if is_last else math.inf)
+        cost.append(0.0 if is_last else self.discount)
+        num_cols = len(names)
+
+        col_lower = np.array([_static(b, -math.inf) for b in lower_spec], dtype=np.float64)
+        col_upper = np.array([_static(b, math.inf) for b in upper_spec], dtype=np.float64)
+        col_patch = [j for j in range(num_cols) if _is_random(lower_spec[j]) or _is_random(upper_spec[j])]
+        col_patch_lower = np.empty((n_open, len(col_patch)))
+        col_patch_upper = np.empty((n_open, len(col_patch)))
+        for k, j in enumerate(col_patch):
+            col_patch_lower[:, k] = self._values(lower_spec[j], n_open)
+            col_patch_upper[:, k] = self._values(upper_spec[j], n_open)
+            bad = np.nonzero(col_patch_lower[:, k] > col_patch_upper[:, k])[0]
+            if bad.size:
+                raise ProblemError(
+                    f"stage {self.index}, variable {names[j]!r}: lower bound exceeds upper bound "
+                    f"in opening {int(bad[0])}"
+                )
+
+        num_rows = len(self._rows)
+        row_lower = np.full(num_rows, -math.inf)
+        row_upper = np.full(num_rows, math.inf)
+        row_patch = []
+        for i, (_, sense, rhs) in enumerate(self._rows):
+            value = _static(rhs, 0.0)
+            if sense in (">=", "=="):
+                row_lower[i] = value
+            if sense in ("<=", "=="):
+                row_upper[i] = value
+            if _is_random(rhs):
+                row_patch.append(i)
+        row_patch_lower = np.empty((n_open, len(row_patch)))
+        row_patch_upper = np.empty((n_open, len(row_patch)))
+        for k, i in enumerate(row_patch):
+            _, sense, rhs = self._rows[i]
+            values = self._values(rhs, n_open)
+            row_patch_lower[:, k] = values if sense in (">=", "==") else -math.inf
+            row_patch_upper[:, k] = values if sense in ("<=", "==") else math.inf
+
+        col_start, row_index, values = self._csc(num_cols)
+        probabilities = (
+            self._probabilities if self._probabilities is not None else np.full(n_open, 1.0 / n_open)
+        )
+        if probabilities.size != n_open:
+            raise ProblemError(
+                f"stage {self.index}: {probabilities.size} probabilities for {n_open} openings"
+            )
+        return StageTemplate(
+            index=self.index,
+            num_cols=num_cols,
+            num_rows=num_rows,
+            col_start=col_start,
+            row_index=row_index,
+            values=values,
+            col_cost=np.array(cost, dtype=np.float64),
+            col_lower=col_lower,
+            col_upper=col_upper,
+            row_lower=row_lower,
+            row_upper=row_upper,
+            state_out_cols=np.array([s.out.column for s in self._states], dtype=INDEX),
+            state_in_cols=np.array([s.incoming.column for s in self._states], dtype=INDEX),
+            theta_col=theta_col,
+            discount=self.discount,
+            probabilities=np.ascontiguousarray(probabilities, dtype=np.float64),
+            row_patch_index=np.array(row_patch, dtype=INDEX),
+            row_patch_lower=row_patch_lower,
+            row_patch_upper=row_patch_upper,
+            col_patch_index=np.array(col_patch, dtype=INDEX),
+            col_patch_lower=col_patch_lower,
+            col_patch_upper=col_patch_upper,
+            col_names=tuple(names),
+            row_names=tuple(self._row_names),
+        )
+
+    def _values(self, bound: Bound, n_open: int) -> np.ndarray:
+        if isinstance(bound, Uncertain):
+            return self._uncertain_values[bound.position]
+        return np.full(n_open, float(bound))
+
+    def _csc(self, num_cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        columns: list[list[tuple[int, float]]] = [[] for _ in range(num_cols)]
+        for i, (coefficients, _, _) in enumerate(self._rows):
+            for j, coef in coefficients.items():
+                columns[j].append((i, coef))
+        col_start = np.zeros(num_cols + 1, dtype=INDEX)
+        col_start[1:] = np.cumsum([len(c) for c in columns])
+        row_index = np.array([i for c in columns for i, _ in c], dtype=INDEX)
+        values = np.array([v for c in columns for _, v in c], dtype=np.float64)
+        return col_start, row_index, values
+
+
+def _is_random(bound: Bound) -> bool:
+    return isinstance(bound, Uncertain)
+
+
+def _static(bound: Bound, placeholder: float) -> float:
+    return placeholder if isinstance(bound, Uncertain) else float(bound)
+
+
+class Problem:
+    """A multistage stochastic linear problem with stagewise-independent openings.
+
+    Parameters
+    ----------
+    sense:
+        ``"min"`` (default) or ``"max"``. Bounds reported by training are in the
+        problem's own sense.
+    value_bound:
+        A bound on the cost-to-go of every stage (a lower bound when minimising,
+        an upper bound when maximising) that the first cuts start from. The
+        default 0 suits problems whose costs are non-negative.
+    name:
+        Shown in logs and outputs.
+    """
+
+    def __init__(self, *, sense: str = "min", value_bound: float = 0.0, name: str = "problem"):
+        if sense not in ("min", "max"):
+            raise ProblemError(f"sense must be 'min' or 'max', got {sense!r}")
+        if not math.isfinite(value_bound):
+            raise ProblemError("value_bound must be finite")
+        self.sense = sense
+        self.value_bound = float(value_bound)
+        self.name = name
+        self.stages: list[Stage] = []
+
+    def add_stage(self, *, discount: float = 1.0, name: str | None = None) -> Stage:
+        """Append a stage. ``discount`` multiplies the cost-to-go of the stages after it."""
+        if not math.isfinite(discount) or discount <= 0.0:
+            raise ProblemError(f"stage {len(self.stages)}: discount must be positive and finite")
+        stage = Stage(self, len(self.stages), discount, name or f"stage {len(self.stages)}")
+        self.stages.append(stage)
+        return stage
+
+    @property
+    def sign(self) -> float:
+        """+1 when minimising, -1 when maximising: internal objectives are minimised."""
+        return 1.0 if self.sense == "min" else -1.0
+
+    def compile(self) -> CompiledProblem:
+        """Check the stages fit together and build their array form."""
+        if not self.stages:
+            raise ProblemError("the problem has no stages")
+        first = self.stages[0]
+        names = [s.name for s in first.states]
+        for stage in self.stages[1:]:
+            other = [s.name for s in stage.states]
+            if other != names:
+                raise ProblemError(
+                    f"stage {stage.index}: states {other} differ from stage 0's {names}; "
+                    "every stage must declare the same states in the same order"
+                )
+        if not names:
+            raise ProblemError("the problem has no state variables; a single LP needs no SDDP")
+        templates = tuple(
+            stage.compile(
+                is_last=(stage.index == len(self.stages) - 1),
+                sign=self.sign,
+                value_bound=self.sign * self.value_bound,
+            )
+            for stage in self.stages
+        )
+        initial = np.array(first._initial, dtype=np.float64)
+        return CompiledProblem(
+            name=self.name,
+            sign=self.sign,
+            templates=templates,
+            initial_state=initial,
+            state_names=tuple(names),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledProblem:
+    """A problem in array form: one :class:`StageTemplate` per stage."""
+
+    name: str
+    sign: float
+    templates: tuple[StageTemplate, ...]
+    initial_state: np.ndarray
+    state_names: tuple[str, ...]
+
+    @property
+    def n_stages(self) -> int:
+        return len(self.templates)
+
+    @property
+    def n_states(self) -> int:
+        return int(self.initial_state.shape[0])

@@ -1,0 +1,83 @@
+"""Per-stage pools of Benders cuts.
+
+A cut of stage ``t`` bounds the cost-to-go after stage ``t`` from below:
+``theta_t >= intercept + coefficients . x_t`` where ``x_t`` is stage ``t``'s
+outgoing state. Cuts are only ever appended; an inactive cut stays in the pool
+(it is part of a checkpoint) but leaves the stage LP.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class CutPool:
+    """The cuts of one stage, in the canonical order they were added."""
+
+    def __init__(self, n_states: int, capacity: int = 64):
+        self.n_states = n_states
+        self.size = 0
+        self._intercepts = np.empty(capacity)
+        self._coefficients = np.empty((capacity, n_states))
+        self._iteration = np.empty(capacity, dtype=np.int64)
+        self._forward_pass = np.empty(capacity, dtype=np.int64)
+        self._active = np.empty(capacity, dtype=bool)
+
+    def add(
+        self,
+        intercepts: np.ndarray,
+        coefficients: np.ndarray,
+        iteration: int | np.ndarray,
+        forward_passes: np.ndarray,
+    ) -> None:
+        """Append cuts (already in canonical order: by iteration, then forward pass)."""
+        n_new = int(intercepts.shape[0])
+        self._reserve(self.size + n_new)
+        end = self.size + n_new
+        self._intercepts[self.size : end] = intercepts
+        self._coefficients[self.size : end] = coefficients
+        self._iteration[self.size : end] = iteration
+        self._forward_pass[self.size : end] = forward_passes
+        self._active[self.size : end] = True
+        self.size = end
+
+    def _reserve(self, needed: int) -> None:
+        capacity = self._intercepts.shape[0]
+        if needed <= capacity:
+            return
+        new_capacity = max(needed, 2 * capacity)
+        for name in ("_intercepts", "_coefficients", "_iteration", "_forward_pass", "_active"):
+            old = getattr(self, name)
+            grown = np.empty((new_capacity,) + old.shape[1:], dtype=old.dtype)
+            grown[: self.size] = old[: self.size]
+            setattr(self, name, grown)
+
+    @property
+    def intercepts(self) -> np.ndarray:
+        return self._intercepts[: self.size]
+
+    @property
+    def coefficients(self) -> np.ndarray:
+        return self._coefficients[: self.size]
+
+    @property
+    def iteration(self) -> np.ndarray:
+        return self._iteration[: self.size]
+
+    @property
+    def forward_pass(self) -> np.ndarray:
+        return self._forward_pass[: self.size]
+
+    @property
+    def active(self) -> np.ndarray:
+        return self._active[: self.size]
+
+    def active_ids(self) -> np.ndarray:
+        return np.flatnonzero(self.active)
+
+    def evaluate(self, states: np.ndarray) -> np.ndarray:
+        """The cut approximation ``max_c (intercept_c + coef_c . x)`` at each row of ``states``."""
+        ids = self.active_ids()
+        if ids.size == 0:
+            return np.full(states.shape[0], -np.inf)
+        return (self.intercepts[ids][None, :] + states @ self.coefficients[ids].T).max(axis=1)

@@ -1,0 +1,149 @@
+"""The forward and backward passes of one SDDP iteration.
+
+Both passes deal their work items (forward passes, trial states) to the worker
+pool in contiguous blocks and collect the results in arrays indexed by item, so
+results land in canonical order whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from caudal.model.problem import CompiledProblem
+from caudal.parallel.pool import WorkerPool
+from caudal.sddp.stage_cache import StageCache
+from caudal.solver.workspace import Basis, SolverWorkspace
+
+
+@dataclass
+class ForwardResult:
+    """What a forward pass leaves for the backward pass and the bounds."""
+
+    states: np.ndarray  # float64[n_stages, M, n_states]: outgoing state of each stage
+    costs: np.ndarray  # float64[M]: discounted total cost of each forward pass
+
+
+def discount_factors(problem: CompiledProblem) -> np.ndarray:
+    """Factor that turns stage ``t``'s own cost into first-stage money."""
+    factors = np.ones(problem.n_stages)
+    for t in range(1, problem.n_stages):
+        factors[t] = factors[t - 1] * problem.templates[t - 1].discount
+    return factors
+
+
+def forward_pass(
+    problem: CompiledProblem,
+    cache: StageCache,
+    pool: WorkerPool,
+    scenarios: np.ndarray,
+    first_pass: int = 0,
+) -> ForwardResult:
+    """Walk every stage for each scenario (int32[M, n_stages]) of this worker set.
+
+    Forward passes are processed stage by stage, so every worker loads each
+    stage's LP once per pass instead of once per scenario.
+    """
+    n_passes = scenarios.shape[0]
+    n_states = problem.n_states
+    factors = discount_factors(problem)
+    states = np.empty((problem.n_stages, n_passes, n_states))
+    costs = np.zeros(n_passes)
+    objective = np.empty(n_passes)
+    theta = np.empty(n_passes)
+    pass_ids = np.arange(first_pass, first_pass + n_passes, dtype=np.int64)
+    incoming = np.broadcast_to(problem.initial_state, (n_passes, n_states))
+    for t in range(problem.n_stages):
+        lp, basis = cache.lps[t], cache.bases[t]
+        outgoing = states[t]
+
+        def task(ws: SolverWorkspace, start: int, stop: int, lp=lp, basis=basis, t=t, incoming=incoming) -> None:
+            ws.solve_forward(
+                lp,
+                basis,
+                np.ascontiguousarray(incoming[start:stop]),
+                np.ascontiguousarray(scenarios[start:stop, t]),
+                pass_ids[start:stop],
+                outgoing[start:stop],
+                objective[start:stop],
+                theta[start:stop],
+            )
+
+        pool.run(task, 0, n_passes)
+        costs += factors[t] * (objective - lp.template.discount * theta)
+        incoming = outgoing
+    return ForwardResult(states=states, costs=costs)
+
+
+def backward_stage(
+    cache: StageCache,
+    pool: WorkerPool,
+    t: int,
+    trial_states: np.ndarray,
+    first_trial: int = 0,
+) -> tuple[np.ndarray, np.ndarray, Basis | None]:
+    """Solve stage ``t`` at every trial state (rows of float64[K, n_states]).
+
+    Returns the expected-value cut of each trial state, as intercepts
+    (float64[K]) and coefficients (float64[K, n_states]), and the final basis of
+    the first trial state (``None`` when this worker set does not own it), which
+    becomes the stage's canonical basis.
+    """
+    lp, basis = cache.lps[t], cache.bases[t]
+    template = lp.template
+    n_trials, n_states = trial_states.shape
+    n_open = template.n_openings
+    values = np.empty((n_trials, n_open))
+    subgradients = np.empty((n_trials, n_open, n_states))
+    intercepts = np.empty(n_trials)
+    coefficients = np.empty((n_trials, n_states))
+    final_basis = Basis.slack(lp) if first_trial == 0 and n_trials else None
+
+    def task(ws: SolverWorkspace, start: int, stop: int) -> None:
+        for k in range(start, stop):
+            ws.solve_backward(
+                lp,
+                basis,
+                trial_states[k],
+                first_trial + k,
+                values[k],
+                subgradients[k],
+                final_basis if (first_trial + k == 0) else None,
+            )
+            intercepts[k], coefficients[k] = expected_cut(
+                template.probabilities, values[k], subgradients[k], trial_states[k]
+            )
+
+    pool.run(task, 0, n_trials)
+    return intercepts, coefficients, final_basis
+
+
+def expected_cut(
+    probabilities: np.ndarray, values: np.ndarray, subgradients: np.ndarray, trial_state: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Average the openings' linearisations at one trial state into one cut.
+
+    Opening ``o`` at trial state ``x`` gives ``Q_o(y) >= values[o] +
+    subgradients[o] . (y - x)``; the cut is their probability-weighted sum. It
+    is computed one trial state at a time, with the same array shapes whatever
+    the layout, so its floating-point result does not depend on the layout.
+    """
+    coefficients = probabilities @ subgradients
+    intercept = float(probabilities @ values) - float(coefficients @ trial_state)
+    return intercept, coefficients
+
+
+def first_stage_bound(cache: StageCache, pool: WorkerPool, initial_state: np.ndarray) -> tuple[float, Basis]:
+    """Expected value of the first stage over its openings: the lower bound."""
+    lp = cache.lps[0]
+    n_open = lp.template.n_openings
+    values = np.empty(n_open)
+    subgradients = np.empty((n_open, initial_state.shape[0]))
+    final_basis = Basis.slack(lp)
+
+    def task(ws: SolverWorkspace, start: int, stop: int) -> None:
+        ws.solve_backward(lp, cache.bases[0], initial_state, 0, values, subgradients, final_basis)
+
+    pool.run(task, 0, 1)
+    return float(values @ lp.template.probabilities), final_basis

@@ -1,0 +1,74 @@
+"""The stage LP cache and the canonical warm-start bases.
+
+Every worker loads stage ``t`` from one immutable :class:`StageLP` (template plus
+active cuts). The cache is rebuilt for a stage only when its cuts change, and
+each rebuild gets a new version number so workspaces know to reload.
+
+The canonical basis of a stage is what every work item at that stage starts
+from. It is kept aligned with the stage's LP: when cuts are added their rows
+enter as basic, when cuts leave their rows are dropped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from caudal.model.problem import CompiledProblem
+from caudal.model.stage_lp import StageLP, assemble_stage_lp
+from caudal.sddp.cuts import CutPool
+from caudal.solver.workspace import BASIC, Basis
+
+
+class StageCache:
+    """Current LP and canonical basis of every stage."""
+
+    def __init__(self, problem: CompiledProblem, pools: list[CutPool]):
+        self.problem = problem
+        self.pools = pools
+        self._version = 0
+        self.lps: list[StageLP] = []
+        self.bases: list[Basis] = []
+        for t in range(problem.n_stages):
+            lp = self._assemble(t)
+            self.lps.append(lp)
+            self.bases.append(Basis.slack(lp))
+
+    def _assemble(self, t: int) -> StageLP:
+        pool = self.pools[t]
+        ids = pool.active_ids()
+        self._version += 1
+        return assemble_stage_lp(
+            self.problem.templates[t], pool.intercepts[ids], pool.coefficients[ids], ids, self._version
+        )
+
+    def refresh(self, t: int) -> None:
+        """Rebuild stage ``t``'s LP from its pool and realign its basis."""
+        old_lp, old_basis = self.lps[t], self.bases[t]
+        lp = self._assemble(t)
+        self.lps[t] = lp
+        self.bases[t] = realign_basis(old_basis, old_lp, lp)
+
+    def set_basis(self, t: int, basis: Basis) -> None:
+        if basis.row_status.shape[0] != self.lps[t].num_rows:
+            raise ValueError(f"stage {t}: basis has {basis.row_status.shape[0]} rows, LP has {self.lps[t].num_rows}")
+        self.bases[t] = basis
+
+
+def realign_basis(basis: Basis, old_lp: StageLP, new_lp: StageLP) -> Basis:
+    """Carry a basis from one set of cuts to another: kept cuts keep their status."""
+    n_template = new_lp.template.num_rows
+    row_status = np.full(new_lp.num_rows, BASIC, dtype=np.uint8)
+    row_status[:n_template] = basis.row_status[:n_template]
+    old_ids = old_lp.cut_ids
+    if old_ids.size:
+        position = np.searchsorted(old_ids, new_lp.cut_ids)
+        position = np.minimum(position, old_ids.size - 1)
+        kept = old_ids[position] == new_lp.cut_ids
+        row_status[n_template:][kept] = basis.row_status[n_template + position[kept]]
+    realigned = Basis(basis.col_status.copy(), row_status)
+    n_basic = int(np.count_nonzero(realigned.col_status == BASIC) + np.count_nonzero(row_status == BASIC))
+    if n_basic != new_lp.num_rows:
+        # A dropped cut whose row was nonbasic leaves the basis one short; the
+        # slack basis is always valid.
+        return Basis.slack(new_lp)
+    return realigned

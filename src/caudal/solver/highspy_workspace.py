@@ -1,0 +1,180 @@
+"""Reference workspace written against highspy's Python API.
+
+It follows the same protocol as the native workspace (load only when the LP
+changes, patch, warm start, solve, extract, retry ladder) but pays Python's
+price on every LP. Tests use it as an independent check of the native kernel,
+and it is the fallback when the native extension is not built.
+"""
+
+from __future__ import annotations
+
+import time
+
+import highspy
+import numpy as np
+
+from caudal.model.stage_lp import StageLP
+from caudal.solver.workspace import Basis, SolveFailure, SolverError, SolverStats
+
+_STATUS = list(highspy.HighsBasisStatus.__members__.values())
+_OPTIMAL = highspy.HighsModelStatus.kOptimal
+
+# Each rung changes the options for one more attempt at a solve that failed.
+RETRY_LADDER: tuple[tuple[str, dict], ...] = (
+    ("cold start", {}),
+    ("presolve on", {"presolve": "on"}),
+    ("primal simplex", {"presolve": "on", "simplex_strategy": 4}),
+)
+
+SDDP_OPTIONS = {
+    "output_flag": False,
+    "presolve": "off",
+    "solver": "simplex",
+    "simplex_strategy": 1,  # dual simplex
+    "threads": 1,
+    "random_seed": 0,
+}
+
+
+def new_highs() -> highspy.Highs:
+    """A HiGHS instance configured for SDDP stage solves."""
+    highs = highspy.Highs()
+    for name, value in SDDP_OPTIONS.items():
+        highs.setOptionValue(name, value)
+    return highs
+
+
+def to_highs_lp(lp: StageLP) -> highspy.HighsLp:
+    """Copy a :class:`StageLP` into a highspy model."""
+    template = lp.template
+    model = highspy.HighsLp()
+    model.num_col_ = lp.num_cols
+    model.num_row_ = lp.num_rows
+    model.col_cost_ = template.col_cost
+    model.col_lower_ = template.col_lower
+    model.col_upper_ = template.col_upper
+    model.row_lower_ = lp.row_lower
+    model.row_upper_ = lp.row_upper
+    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    model.a_matrix_.start_ = lp.col_start
+    model.a_matrix_.index_ = lp.row_index
+    model.a_matrix_.value_ = lp.values
+    return model
+
+
+class HighspyWorkspace:
+    """One thread's solver, implemented through highspy (reference path)."""
+
+    def __init__(self) -> None:
+        self.highs = new_highs()
+        self.stats = SolverStats()
+        self._loaded: tuple[int, int] | None = None  # (id of template, lp version)
+        self.iteration = -1
+
+    # -- the stage solve sequence -------------------------------------------
+    def _load(self, lp: StageLP) -> None:
+        key = (id(lp.template), lp.version)
+        if self._loaded == key:
+            return
+        start = time.perf_counter()
+        self.highs.passModel(to_highs_lp(lp))
+        self._loaded = key
+        self.stats.loads += 1
+        self.stats.time_load += time.perf_counter() - start
+
+    def _set_basis(self, basis: Basis) -> None:
+        start = time.perf_counter()
+        hb = highspy.HighsBasis()
+        hb.col_status = [_STATUS[s] for s in basis.col_status]
+        hb.row_status = [_STATUS[s] for s in basis.row_status]
+        hb.valid = True
+        self.highs.setBasis(hb)
+        self.stats.time_basis += time.perf_counter() - start
+
+    def _patch(self, lp: StageLP, incoming: np.ndarray, opening: int) -> None:
+        start = time.perf_counter()
+        template = lp.template
+        cols = np.concatenate((template.state_in_cols, template.col_patch_index))
+        lower = np.concatenate((incoming, template.col_patch_lower[opening]))
+        upper = np.concatenate((incoming, template.col_patch_upper[opening]))
+        self.highs.changeColsBounds(cols.size, cols, lower, upper)
+        rows = template.row_patch_index
+        if rows.size:
+            self.highs.changeRowsBounds(
+                rows.size, rows, template.row_patch_lower[opening], template.row_patch_upper[opening]
+            )
+        self.stats.time_patch += time.perf_counter() - start
+
+    def _run(self, lp: StageLP, basis: Basis, opening: int, forward_pass: int) -> None:
+        start = time.perf_counter()
+        self.highs.run()
+        self.stats.time_solve += time.perf_counter() - start
+        self.stats.solves += 1
+        self.stats.simplex_iterations += self.highs.getInfo().simplex_iteration_count
+        if self.highs.getModelStatus() == _OPTIMAL:
+            return
+        for _, options in RETRY_LADDER:
+            self.stats.retries += 1
+            for name, value in options.items():
+                self.highs.setOptionValue(name, value)
+            self.highs.clearSolver()
+            self.highs.run()
+            for name in options:
+                self.highs.setOptionValue(name, SDDP_OPTIONS[name])
+            if self.highs.getModelStatus() == _OPTIMAL:
+                return
+        status = self.highs.modelStatusToString(self.highs.getModelStatus())
+        self._loaded = None
+        raise SolverError(SolveFailure(lp.template.index, opening, forward_pass, status, self.iteration))
+
+    # -- work items ------------------------------------------------------------
+    def solve_forward(
+        self,
+        lp: StageLP,
+        basis: Basis,
+        incoming: np.ndarray,
+        openings: np.ndarray,
+        pass_ids: np.ndarray,
+        out_states: np.ndarray,
+        out_objective: np.ndarray,
+        out_theta: np.ndarray,
+    ) -> None:
+        self._load(lp)
+        template = lp.template
+        for k in range(incoming.shape[0]):
+            self._set_basis(basis)
+            self._patch(lp, incoming[k], int(openings[k]))
+            self._run(lp, basis, int(openings[k]), int(pass_ids[k]))
+            start = time.perf_counter()
+            col_value = np.asarray(self.highs.getSolution().col_value)
+            out_states[k] = col_value[template.state_out_cols]
+            out_theta[k] = col_value[template.theta_col]
+            out_objective[k] = self.highs.getInfo().objective_function_value
+            self.stats.time_extract += time.perf_counter() - start
+
+    def solve_backward(
+        self,
+        lp: StageLP,
+        basis: Basis,
+        incoming: np.ndarray,
+        trial_id: int,
+        out_values: np.ndarray,
+        out_subgradients: np.ndarray,
+        out_basis: Basis | None,
+    ) -> None:
+        self._load(lp)
+        template = lp.template
+        self._set_basis(basis)
+        for opening in range(template.n_openings):
+            self._patch(lp, incoming, opening)
+            self._run(lp, basis, opening, trial_id)
+            start = time.perf_counter()
+            col_dual = np.asarray(self.highs.getSolution().col_dual)
+            out_values[opening] = self.highs.getInfo().objective_function_value
+            out_subgradients[opening] = col_dual[template.state_in_cols]
+            self.stats.time_extract += time.perf_counter() - start
+        if out_basis is not None:
+            hb = self.highs.getBasis()
+            out_basis.col_status[:] = [int(s) for s in hb.col_status]
+            out_basis.row_status[:] = [int(s) for s in hb.row_status]
+

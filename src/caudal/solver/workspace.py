@@ -1,0 +1,137 @@
+"""The one small interface between the algorithm and a solver.
+
+A *workspace* belongs to one worker thread. The algorithm hands it whole work
+items, never single LPs, so an implementation can keep the inner loop in native
+code:
+
+* :meth:`SolverWorkspace.solve_forward` solves one stage for a block of forward
+  passes (each with its own incoming state and opening);
+* :meth:`SolverWorkspace.solve_backward` solves every opening of one stage at one
+  incoming (trial) state and returns each opening's value and subgradient.
+
+Determinism rule: every work item starts from the canonical basis the algorithm
+passes in (never from whatever the thread solved before), and the openings of a
+backward work item are solved in order, each warm-started from the previous
+one. The results then depend on the work item alone, not on which thread or
+rank solved it, so cuts are bit-identical whatever the layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from caudal.model.stage_lp import StageLP
+
+BASIC = 1
+"""HiGHS basis status of a basic variable (kLower=0, kBasic=1, kUpper=2, kZero=3, kNonbasic=4)."""
+
+
+@dataclass
+class Basis:
+    """A simplex basis, one status byte per column and per row of a :class:`StageLP`."""
+
+    col_status: np.ndarray  # uint8[num_cols]
+    row_status: np.ndarray  # uint8[num_rows]
+
+    @classmethod
+    def slack(cls, lp: StageLP) -> Basis:
+        """All structural columns at their lower bound and all rows basic."""
+        return cls(np.zeros(lp.num_cols, dtype=np.uint8), np.full(lp.num_rows, BASIC, dtype=np.uint8))
+
+    def copy(self) -> Basis:
+        return Basis(self.col_status.copy(), self.row_status.copy())
+
+
+@dataclass
+class SolverStats:
+    """Counters of one workspace; times in seconds."""
+
+    solves: int = 0
+    simplex_iterations: int = 0
+    retries: int = 0
+    basis_hits: int = 0
+    loads: int = 0
+    time_load: float = 0.0
+    time_patch: float = 0.0
+    time_basis: float = 0.0
+    time_solve: float = 0.0
+    time_extract: float = 0.0
+
+    def add(self, other: SolverStats) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass
+class SolveFailure:
+    """Where a solve failed, for the error message."""
+
+    stage: int
+    opening: int
+    forward_pass: int
+    status: str
+    iteration: int = -1
+    extra: dict = field(default_factory=dict)
+
+
+class SolverError(RuntimeError):
+    """A stage LP could not be solved to optimality, even after the retry ladder."""
+
+    def __init__(self, failure: SolveFailure):
+        self.failure = failure
+        super().__init__(
+            f"stage {failure.stage}, opening {failure.opening}, forward pass {failure.forward_pass}"
+            + (f", iteration {failure.iteration}" if failure.iteration >= 0 else "")
+            + f": HiGHS could not solve the LP (model status: {failure.status}) "
+            "after retrying warm, cold, with presolve and with primal simplex"
+        )
+
+
+class SolverWorkspace(Protocol):
+    """What the algorithm needs from one thread's solver."""
+
+    stats: SolverStats
+
+    def solve_forward(
+        self,
+        lp: StageLP,
+        basis: Basis,
+        incoming: np.ndarray,
+        openings: np.ndarray,
+        pass_ids: np.ndarray,
+        out_states: np.ndarray,
+        out_objective: np.ndarray,
+        out_theta: np.ndarray,
+    ) -> None:
+        """Solve ``lp`` once per row of ``incoming`` (float64[K, n_states]).
+
+        Row ``k`` uses opening ``openings[k]`` and starts from ``basis``. Writes
+        the outgoing states, the objective (stage cost plus discounted
+        cost-to-go) and the value-function column's value of each solve.
+        ``pass_ids`` names the forward passes in error messages.
+        """
+
+    def solve_backward(
+        self,
+        lp: StageLP,
+        basis: Basis,
+        incoming: np.ndarray,
+        trial_id: int,
+        out_values: np.ndarray,
+        out_subgradients: np.ndarray,
+        out_basis: Basis | None,
+    ) -> None:
+        """Solve every opening of ``lp`` at state ``incoming`` (float64[n_states]).
+
+        Opening 0 starts from ``basis``; opening ``o`` from the final basis of
+        opening ``o - 1``. Writes each opening's objective into ``out_values``
+        (float64[O]) and the reduced costs of the incoming-state columns into
+        ``out_subgradients`` (float64[O, n_states]). If ``out_basis`` is given, the
+        basis after the last opening is copied into it.
+        """
