@@ -6,10 +6,12 @@ train, and options arrive as keywords.
 
 from __future__ import annotations
 
+import hashlib
 import os
-import platform
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -19,6 +21,7 @@ import numpy as np
 from caudal.log import TrainingLog
 from caudal.model.problem import CompiledProblem, Problem
 from caudal.outputs import write_convergence, write_summary
+from caudal.parallel.comm import Communicator, world
 from caudal.parallel.pool import WorkerPool
 from caudal.parallel.workers import make_pool
 from caudal.sddp.cuts import CutPool
@@ -50,6 +53,18 @@ class Policy:
         values = self.cut_pools[stage].evaluate(states)
         floor = template.col_lower[template.theta_col]
         return self.problem.sign * np.maximum(values, floor)
+
+    @property
+    def n_cuts(self) -> int:
+        return sum(pool.size for pool in self.cut_pools)
+
+    def digest(self) -> str:
+        """A hash of every cut's bits: equal digests mean bit-identical policies."""
+        hasher = hashlib.blake2b(digest_size=16)
+        for pool in self.cut_pools:
+            hasher.update(np.ascontiguousarray(pool.intercepts).tobytes())
+            hasher.update(np.ascontiguousarray(pool.coefficients).tobytes())
+        return hasher.hexdigest()
 
 
 @dataclass
@@ -83,6 +98,8 @@ class TrainingResult:
             "wall_time_s": self.wall_time,
             "lp_solves": last.lp_solves,
             "status": self.status,
+            "cuts": self.policy.n_cuts,
+            "policy_digest": self.policy.digest(),
         }
 
 
@@ -134,30 +151,50 @@ def train(
     options = TrainingOptions(
         iterations=iterations, forward_passes=forward_passes, seed=seed, time_limit=time_limit
     )
-    pool = make_pool(threads, solver)
-    logger = _logger(log, iterations)
-    if logger is not None:
-        logger.header(_layout_lines(compiled, options, pool))
-    started = time.perf_counter()
-    state = TrainingState.fresh(compiled)
-    try:
-        status = run_training(state, pool, options, [logger] if logger is not None else [])
-    finally:
-        pool.close()
-    wall_time = time.perf_counter() - started
-    result = TrainingResult(
-        lower_bound=state.history[-1].lower_bound,
-        history=state.history,
-        policy=Policy(compiled, state.pools),
-        status=status,
-        wall_time=wall_time,
-        solver_stats=pool_stats(pool).as_dict(),
-    )
-    if logger is not None:
-        logger.close(_footer_lines(result))
-    if output is not None:
-        write_outputs(Path(output), result)
+    comm = world()
+    with abort_on_error(comm):
+        pool = make_pool(threads, solver)
+        logger = _logger(log, iterations) if comm.rank == 0 else None
+        layout = _layout_lines(compiled, options, pool, comm)
+        if logger is not None:
+            logger.header(layout)
+        started = time.perf_counter()
+        state = TrainingState.fresh(compiled, comm)
+        try:
+            status = run_training(state, pool, options, [logger] if logger is not None else [], comm)
+        finally:
+            pool.close()
+        wall_time = time.perf_counter() - started
+        result = TrainingResult(
+            lower_bound=state.history[-1].lower_bound,
+            history=state.history,
+            policy=Policy(compiled, state.pools),
+            status=status,
+            wall_time=wall_time,
+            solver_stats=pool_stats(pool).as_dict(),
+        )
+        if logger is not None:
+            logger.close(_footer_lines(result))
+        if output is not None and comm.rank == 0:
+            write_outputs(Path(output), result)
     return result
+
+
+@contextmanager
+def abort_on_error(comm: Communicator) -> Iterator[None]:
+    """On a multi-rank run, an error on one rank ends the whole job at once.
+
+    Otherwise the other ranks would wait forever in their next collective. The
+    failing rank prints its error once, with its rank number, then aborts.
+    """
+    try:
+        yield
+    except BaseException as exc:
+        if comm.size > 1 and not isinstance(exc, SystemExit):
+            print(f"caudal: rank {comm.rank} of {comm.size} failed: {type(exc).__name__}: {exc}",
+                  file=sys.stderr, flush=True)
+            comm.abort(1)
+        raise
 
 
 def write_outputs(directory: Path, result: TrainingResult) -> None:
@@ -172,7 +209,9 @@ def _logger(log: bool | TextIO, iterations: int) -> TrainingLog | None:
     return TrainingLog(iterations, stream=None if log is True else log)
 
 
-def _layout_lines(problem: CompiledProblem, options: TrainingOptions, pool: WorkerPool) -> Sequence[str]:
+def _layout_lines(
+    problem: CompiledProblem, options: TrainingOptions, pool: WorkerPool, comm: Communicator
+) -> Sequence[str]:
     templates = problem.templates
     openings = sorted({t.n_openings for t in templates})
     opening_text = str(openings[0]) if len(openings) == 1 else f"{openings[0]}..{openings[-1]}"
@@ -180,8 +219,9 @@ def _layout_lines(problem: CompiledProblem, options: TrainingOptions, pool: Work
         f"caudal: training {problem.name!r}: {problem.n_stages} stages, {problem.n_states} states, "
         f"{opening_text} openings per stage, largest stage LP {max(t.num_rows for t in templates)} rows x "
         f"{max(t.num_cols for t in templates)} columns",
-        f"layout: 1 rank x {pool.size} threads on {platform.node()}; solver {pool.solver_name}; "
-        f"{options.forward_passes} forward passes per iteration, seed {options.seed}",
+        f"layout: {comm.size} rank{'s' if comm.size > 1 else ''} x {pool.size} "
+        f"thread{'s' if pool.size > 1 else ''} = {comm.size * pool.size} workers; {comm.describe()}",
+        f"solver {pool.solver_name}; {options.forward_passes} forward passes per iteration, seed {options.seed}",
     ]
 
 

@@ -57,13 +57,18 @@ def forward_pass(
     for t in range(problem.n_stages):
         lp, basis = cache.lps[t], cache.bases[t]
         outgoing = states[t]
+        stage_openings = np.ascontiguousarray(scenarios[:, t])
+        incoming = np.ascontiguousarray(incoming)
 
-        def task(ws: SolverWorkspace, start: int, stop: int, lp=lp, basis=basis, t=t, incoming=incoming) -> None:
+        def task(
+            ws: SolverWorkspace, start: int, stop: int, lp=lp, basis=basis, incoming=incoming,
+            stage_openings=stage_openings, outgoing=outgoing,
+        ) -> None:
             ws.solve_forward(
                 lp,
                 basis,
-                np.ascontiguousarray(incoming[start:stop]),
-                np.ascontiguousarray(scenarios[start:stop, t]),
+                incoming[start:stop],
+                stage_openings[start:stop],
                 pass_ids[start:stop],
                 outgoing[start:stop],
                 objective[start:stop],

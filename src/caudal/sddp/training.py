@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from caudal.model.problem import CompiledProblem
+from caudal.parallel.blocks import block
+from caudal.parallel.comm import Communicator, SingleProcessCommunicator
 from caudal.parallel.pool import WorkerPool
 from caudal.sddp.cuts import CutPool
 from caudal.sddp.passes import backward_stage, first_stage_bound, forward_pass
 from caudal.sddp.sampling import InSampleSampler
+from caudal.sddp.shared_stage_cache import make_stage_cache
 from caudal.sddp.stage_cache import StageCache
-from caudal.solver.workspace import SolverStats
+from caudal.solver.workspace import Basis, SolverStats
 
 Z_95 = 1.959963984540054
 """Two-sided 95% quantile of the standard normal, for the upper-bound interval."""
@@ -78,9 +81,10 @@ class TrainingState:
     iteration: int = 0  # iterations completed
 
     @classmethod
-    def fresh(cls, problem: CompiledProblem) -> TrainingState:
+    def fresh(cls, problem: CompiledProblem, comm: Communicator | None = None) -> TrainingState:
         pools = [CutPool(problem.n_states) for _ in range(problem.n_stages)]
-        return cls(problem, pools, StageCache(problem, pools))
+        comm = comm or SingleProcessCommunicator()
+        return cls(problem, pools, make_stage_cache(problem, pools, comm))
 
 
 IterationCallback = Callable[[IterationRecord], None]
@@ -91,10 +95,21 @@ def run_training(
     pool: WorkerPool,
     options: TrainingOptions,
     callbacks: Sequence[IterationCallback] = (),
+    comm: Communicator | None = None,
 ) -> str:
-    """Train until a stopping rule holds; returns the status that stopped it."""
+    """Train until a stopping rule holds; returns the status that stopped it.
+
+    Every rank calls this with the same state. Forward passes (and so trial
+    states) are dealt to ranks in contiguous blocks; the cuts of all ranks are
+    gathered in forward-pass order, so every rank adds the same cuts to the
+    same pools and the run is bit-identical whatever the number of ranks.
+    """
+    comm = comm or SingleProcessCommunicator()
     problem = state.problem
     sampler = InSampleSampler(problem, options.seed)
+    first, stop = block(options.forward_passes, comm.size, comm.rank)
+    own_passes = np.arange(first, stop)
+    all_passes = np.arange(options.forward_passes)
     started = time.perf_counter()
     solves_before = _total_solves(pool)
     elapsed_before = state.history[-1].time_s if state.history else 0.0
@@ -102,26 +117,52 @@ def run_training(
     status = "iteration_limit"
     while state.iteration < options.iterations:
         i = state.iteration
-        scenarios = sampler.scenarios(i, options.forward_passes)
-        forward = forward_pass(problem, state.cache, pool, scenarios)
+        scenarios = np.array([sampler.openings(i, k) for k in own_passes], dtype=np.int32).reshape(
+            own_passes.size, problem.n_stages
+        )
+        forward = forward_pass(problem, state.cache, pool, scenarios, first_pass=first)
+        costs = comm.allgather_rows(forward.costs)
         for t in range(problem.n_stages - 1, 0, -1):
-            intercepts, coefficients, basis = backward_stage(state.cache, pool, t, forward.states[t - 1])
-            state.pools[t - 1].add(intercepts, coefficients, i, np.arange(options.forward_passes))
+            intercepts, coefficients, basis = backward_stage(
+                state.cache, pool, t, forward.states[t - 1], first_trial=first
+            )
+            intercepts = comm.allgather_rows(intercepts)
+            coefficients = comm.allgather_rows(coefficients)
+            state.pools[t - 1].add(intercepts, coefficients, i, all_passes)
             state.cache.refresh(t - 1)
-            if basis is not None:
-                state.cache.set_basis(t, basis)
+            state.cache.set_basis(t, _share_basis(comm, basis, state.cache, t))
         bound, basis = first_stage_bound(state.cache, pool, problem.initial_state)
         state.cache.set_basis(0, basis)
         state.iteration += 1
-        solves = solves_offset + _total_solves(pool) - solves_before
-        record = _record(problem, state.iteration, bound, forward.costs, started, elapsed_before, solves)
+        local_solves = np.array([_total_solves(pool) - solves_before], dtype=np.int64)
+        solves = solves_offset + int(comm.allreduce_sum(local_solves)[0])
+        record = _record(problem, state.iteration, bound, costs, started, elapsed_before, solves)
         state.history.append(record)
         for callback in callbacks:
             callback(record)
-        if options.time_limit is not None and record.time_s - elapsed_before >= options.time_limit:
+        if options.time_limit is not None and _agreed_elapsed(comm, started) >= options.time_limit:
             status = "time_limit"
             break
     return status
+
+
+def _share_basis(comm: Communicator, basis: Basis | None, cache: StageCache, t: int) -> Basis:
+    """The new canonical basis of stage ``t``: the one rank 0 found at trial state 0."""
+    if comm.size == 1:
+        assert basis is not None
+        return basis
+    if basis is None:
+        basis = Basis.slack(cache.lps[t])
+    comm.bcast_into(basis.col_status, root=0)
+    comm.bcast_into(basis.row_status, root=0)
+    return basis
+
+
+def _agreed_elapsed(comm: Communicator, started: float) -> float:
+    """Elapsed seconds as rank 0 sees them, so every rank stops at the same iteration."""
+    elapsed = np.array([time.perf_counter() - started])
+    comm.bcast_into(elapsed, root=0)
+    return float(elapsed[0])
 
 
 def _record(

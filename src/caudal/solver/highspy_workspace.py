@@ -84,6 +84,7 @@ class HighspyWorkspace:
 
     def _set_basis(self, basis: Basis) -> None:
         start = time.perf_counter()
+        self.highs.clearSolver()
         hb = highspy.HighsBasis()
         hb.col_status = [_STATUS[s] for s in basis.col_status]
         hb.row_status = [_STATUS[s] for s in basis.row_status]
@@ -142,8 +143,11 @@ class HighspyWorkspace:
         self._load(lp)
         template = lp.template
         for k in range(incoming.shape[0]):
-            self._set_basis(basis)
+            # Patch before setting the basis: HiGHS checks a basis against the
+            # bounds in force, so setting it first would make the outcome
+            # depend on what this workspace solved before.
             self._patch(lp, incoming[k], int(openings[k]))
+            self._set_basis(basis)
             self._run(lp, basis, int(openings[k]), int(pass_ids[k]))
             start = time.perf_counter()
             col_value = np.asarray(self.highs.getSolution().col_value)
@@ -164,9 +168,10 @@ class HighspyWorkspace:
     ) -> None:
         self._load(lp)
         template = lp.template
-        self._set_basis(basis)
         for opening in range(template.n_openings):
             self._patch(lp, incoming, opening)
+            if opening == 0:
+                self._set_basis(basis)  # after the patch, as in solve_forward
             self._run(lp, basis, opening, trial_id)
             start = time.perf_counter()
             col_dual = np.asarray(self.highs.getSolution().col_dual)

@@ -10,9 +10,10 @@ code:
   incoming (trial) state and returns each opening's value and subgradient.
 
 Determinism rule: every work item starts from the canonical basis the algorithm
-passes in (never from whatever the thread solved before), and the openings of a
-backward work item are solved in order, each warm-started from the previous
-one. The results then depend on the work item alone, not on which thread or
+passes in (never from whatever the thread solved before), set *after* the
+scenario's bounds are patched in (HiGHS checks a basis against the bounds in
+force), and the openings of a backward work item are solved in order, each
+warm-started from the previous one. The results then depend on the work item alone, not on which thread or
 rank solved it, so cuts are bit-identical whatever the layout.
 """
 
@@ -25,8 +26,8 @@ import numpy as np
 
 from caudal.model.stage_lp import StageLP
 
-BASIC = 1
-"""HiGHS basis status of a basic variable (kLower=0, kBasic=1, kUpper=2, kZero=3, kNonbasic=4)."""
+# HiGHS basis status codes, one byte each.
+LOWER, BASIC, UPPER, ZERO, NONBASIC = 0, 1, 2, 3, 4
 
 
 @dataclass
@@ -38,8 +39,12 @@ class Basis:
 
     @classmethod
     def slack(cls, lp: StageLP) -> Basis:
-        """All structural columns at their lower bound and all rows basic."""
-        return cls(np.zeros(lp.num_cols, dtype=np.uint8), np.full(lp.num_rows, BASIC, dtype=np.uint8))
+        """All rows basic; each column nonbasic at a finite bound (at zero if free)."""
+        template = lp.template
+        col_status = np.where(
+            np.isfinite(template.col_lower), LOWER, np.where(np.isfinite(template.col_upper), UPPER, ZERO)
+        ).astype(np.uint8)
+        return cls(col_status, np.full(lp.num_rows, BASIC, dtype=np.uint8))
 
     def copy(self) -> Basis:
         return Basis(self.col_status.copy(), self.row_status.copy())

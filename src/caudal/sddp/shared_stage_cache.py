@@ -1,0 +1,154 @@
+"""The stage LP cache in node-shared memory: one copy per node, however many ranks.
+
+The leader rank of each node (node rank 0) assembles a stage's LP (template plus
+active cuts) straight into an MPI shared-memory window on the node-local
+communicator; the other ranks of the node map the same pages read-only. A node
+barrier separates writing from reading. Every rank holds the same cut pools, so
+every rank knows when a stage changes, and the windows are (re)allocated
+collectively on the node as the cut count grows.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from caudal.model.problem import CompiledProblem
+from caudal.model.stage_lp import INDEX, StageLP, assemble_stage_lp
+from caudal.parallel.comm import MPICommunicator
+from caudal.sddp.cuts import CutPool
+from caudal.sddp.stage_cache import StageCache
+
+GROWTH = 1.5
+"""Windows grow by this factor beyond what is needed, so a growing cut pool reallocates rarely."""
+
+ALIGN = 64
+
+
+def _aligned(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+class _StageWindow:
+    """One stage's shared window and the byte layout of the LP arrays inside it."""
+
+    def __init__(self) -> None:
+        self.window = None
+        self.capacity = 0
+        self.memory: np.ndarray | None = None
+
+
+class SharedStageCache(StageCache):
+    """A :class:`StageCache` whose LP arrays live in node-shared memory."""
+
+    def __init__(self, problem: CompiledProblem, pools: list[CutPool], comm: MPICommunicator):
+        self.comm = comm
+        self.is_leader = comm.node_rank == 0
+        self._windows = [_StageWindow() for _ in range(problem.n_stages)]
+        super().__init__(problem, pools)
+
+    def _assemble(self, t: int) -> StageLP:
+        pool = self.pools[t]
+        ids = pool.active_ids()
+        self._version += 1
+        template = self.problem.templates[t]
+        sizes = np.zeros(2, dtype=np.int64)  # rows, nnz
+        built = None
+        if self.is_leader:
+            built = assemble_stage_lp(template, pool.intercepts[ids], pool.coefficients[ids], ids, self._version)
+            sizes[:] = (built.num_rows, built.nnz)
+        self.comm.node.Bcast(sizes, root=0)
+        num_rows, nnz = int(sizes[0]), int(sizes[1])
+        layout = _layout(template.num_cols, num_rows, nnz)
+        memory = self._ensure_capacity(t, layout[-1][1])
+        # Nobody reads this stage while it changes: the algorithm refreshes a
+        # stage only between the passes that use it; the barrier makes sure
+        # every rank of the node got there before its pages are overwritten.
+        self.comm.node_barrier()
+        arrays = [memory[lo:lo + n * np.dtype(dt).itemsize].view(dt) for (dt, n), (lo, _) in zip(
+            _spec(template.num_cols, num_rows, nnz), layout, strict=True)]
+        if self.is_leader:
+            assert built is not None
+            for target, source in zip(
+                arrays, (built.col_start, built.row_index, built.values, built.row_lower, built.row_upper),
+                strict=True,
+            ):
+                target[:] = source
+        self.comm.node_barrier()
+        if not self.is_leader:
+            for array in arrays:
+                array.flags.writeable = False
+        col_start, row_index, values, row_lower, row_upper = arrays
+        return StageLP(
+            template=template,
+            num_rows=num_rows,
+            col_start=col_start,
+            row_index=row_index,
+            values=values,
+            row_lower=row_lower,
+            row_upper=row_upper,
+            cut_ids=np.asarray(ids, dtype=np.int64),
+            version=self._version,
+        )
+
+    def _ensure_capacity(self, t: int, needed: int) -> np.ndarray:
+        slot = self._windows[t]
+        if needed > slot.capacity or slot.memory is None:
+            if slot.window is not None:
+                slot.memory = None
+                slot.window.Free()
+            capacity = _aligned(int(needed * GROWTH) + ALIGN)
+            MPI = self.comm.MPI
+            slot.window = MPI.Win.Allocate_shared(capacity if self.is_leader else 0, 1, comm=self.comm.node)
+            buffer, _ = slot.window.Shared_query(0)
+            slot.memory = np.frombuffer(buffer, dtype=np.uint8, count=capacity)
+            slot.capacity = capacity
+        return slot.memory
+
+    def shared_bytes(self) -> int:
+        """Bytes of node-shared memory this node holds for the stage LPs."""
+        return sum(slot.capacity for slot in self._windows)
+
+    def close(self) -> None:
+        """Free the windows (collective on the node)."""
+        for slot in self._windows:
+            if slot.window is not None:
+                slot.memory = None
+                slot.window.Free()
+                slot.window = None
+
+
+def _spec(num_cols: int, num_rows: int, nnz: int) -> list[tuple[type, int]]:
+    """dtype and length of col_start, row_index, values, row_lower, row_upper."""
+    return [(INDEX, num_cols + 1), (INDEX, nnz), (np.float64, nnz), (np.float64, num_rows), (np.float64, num_rows)]
+
+
+def _layout(num_cols: int, num_rows: int, nnz: int) -> list[tuple[int, int]]:
+    """(start, end) byte offsets of each array, each start aligned."""
+    offsets = []
+    position = 0
+    for dtype, length in _spec(num_cols, num_rows, nnz):
+        end = position + length * np.dtype(dtype).itemsize
+        offsets.append((position, end))
+        position = _aligned(end)
+    return offsets
+
+
+def make_stage_cache(problem: CompiledProblem, pools: list[CutPool], comm) -> StageCache:
+    """A node-shared cache when several ranks share a node, else a private one.
+
+    ``CAUDAL_SHARED_CACHE=0`` forces private caches (to measure what sharing saves).
+    """
+    shared = getattr(comm, "is_mpi", False) and comm.node_size > 1
+    if shared and os.environ.get("CAUDAL_SHARED_CACHE", "1") != "0":
+        return SharedStageCache(problem, pools, comm)
+    return StageCache(problem, pools)
+
+
+def private_cache_bytes(cache: StageCache) -> int:
+    """Bytes of the stage LP arrays a cache holds (what each rank pays without sharing)."""
+    return sum(
+        lp.col_start.nbytes + lp.row_index.nbytes + lp.values.nbytes + lp.row_lower.nbytes + lp.row_upper.nbytes
+        for lp in cache.lps
+    )
