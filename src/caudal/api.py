@@ -77,6 +77,7 @@ class TrainingResult:
     status: str
     wall_time: float
     solver_stats: dict[str, float]
+    phase_seconds: dict[str, float]
 
     @property
     def iterations(self) -> int:
@@ -100,6 +101,7 @@ class TrainingResult:
             "status": self.status,
             "cuts": self.policy.n_cuts,
             "policy_digest": self.policy.digest(),
+            "phase_seconds": self.phase_seconds,
         }
 
 
@@ -172,6 +174,7 @@ def train(
             status=status,
             wall_time=wall_time,
             solver_stats=pool_stats(pool).as_dict(),
+            phase_seconds=dict(state.phase_seconds),
         )
         if logger is not None:
             logger.close(_footer_lines(result))

@@ -79,6 +79,7 @@ class TrainingState:
     cache: StageCache
     history: list[IterationRecord] = field(default_factory=list)
     iteration: int = 0  # iterations completed
+    phase_seconds: dict[str, float] = field(default_factory=dict)  # this process's time per phase
 
     @classmethod
     def fresh(cls, problem: CompiledProblem, comm: Communicator | None = None) -> TrainingState:
@@ -115,24 +116,32 @@ def run_training(
     elapsed_before = state.history[-1].time_s if state.history else 0.0
     solves_offset = state.history[-1].lp_solves if state.history else 0
     status = "iteration_limit"
+    clock = PhaseClock(state.phase_seconds)
     while state.iteration < options.iterations:
         i = state.iteration
-        scenarios = np.array([sampler.openings(i, k) for k in own_passes], dtype=np.int32).reshape(
-            own_passes.size, problem.n_stages
-        )
-        forward = forward_pass(problem, state.cache, pool, scenarios, first_pass=first)
-        costs = comm.allgather_rows(forward.costs)
-        for t in range(problem.n_stages - 1, 0, -1):
-            intercepts, coefficients, basis = backward_stage(
-                state.cache, pool, t, forward.states[t - 1], first_trial=first
+        with clock("forward"):
+            scenarios = np.array([sampler.openings(i, k) for k in own_passes], dtype=np.int32).reshape(
+                own_passes.size, problem.n_stages
             )
-            intercepts = comm.allgather_rows(intercepts)
-            coefficients = comm.allgather_rows(coefficients)
-            state.pools[t - 1].add(intercepts, coefficients, i, all_passes)
-            state.cache.refresh(t - 1)
-            state.cache.set_basis(t, _share_basis(comm, basis, state.cache, t))
-        bound, basis = first_stage_bound(state.cache, pool, problem.initial_state)
-        state.cache.set_basis(0, basis)
+            forward = forward_pass(problem, state.cache, pool, scenarios, first_pass=first)
+        with clock("communication"):
+            costs = comm.allgather_rows(forward.costs)
+        for t in range(problem.n_stages - 1, 0, -1):
+            with clock("backward"):
+                intercepts, coefficients, basis = backward_stage(
+                    state.cache, pool, t, forward.states[t - 1], first_trial=first
+                )
+            with clock("communication"):
+                intercepts = comm.allgather_rows(intercepts)
+                coefficients = comm.allgather_rows(coefficients)
+                basis = _share_basis(comm, basis, state.cache, t)
+            with clock("cache"):
+                state.pools[t - 1].add(intercepts, coefficients, i, all_passes)
+                state.cache.refresh(t - 1)
+                state.cache.set_basis(t, basis)
+        with clock("bound"):
+            bound, basis = first_stage_bound(state.cache, pool, problem.initial_state)
+            state.cache.set_basis(0, basis)
         state.iteration += 1
         local_solves = np.array([_total_solves(pool) - solves_before], dtype=np.int64)
         solves = solves_offset + int(comm.allreduce_sum(local_solves)[0])
@@ -144,6 +153,25 @@ def run_training(
             status = "time_limit"
             break
     return status
+
+
+class PhaseClock:
+    """Adds the wall time of ``with clock(name):`` blocks into a dict of seconds."""
+
+    def __init__(self, totals: dict[str, float]):
+        self.totals = totals
+        self._name = ""
+        self._start = 0.0
+
+    def __call__(self, name: str) -> PhaseClock:
+        self._name = name
+        return self
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc_info) -> None:
+        self.totals[self._name] = self.totals.get(self._name, 0.0) + time.perf_counter() - self._start
 
 
 def _share_basis(comm: Communicator, basis: Basis | None, cache: StageCache, t: int) -> Basis:

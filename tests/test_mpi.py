@@ -1,0 +1,120 @@
+"""Multi-rank behaviour, run under ``mpiexec`` (ranks x threads layouts).
+
+* The same seed gives bit-identical cuts and bounds whatever the layout.
+* A rank that fails ends the whole job quickly, with its error printed once.
+* The stage LP cache lives once per node in shared memory.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from mpi_helpers import CASES, run_ranks, train_ranks
+
+LAYOUTS = [(1, 1), (1, 2), (2, 1), (3, 1), (2, 2)]
+
+
+def _bound_columns(rows: list[str]) -> list[str]:
+    """The convergence rows without the timing column (which differs run to run)."""
+    kept = []
+    for row in rows:
+        fields = row.split(",")
+        kept.append(",".join(fields[:5] + fields[6:]))
+    return kept
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref")
+    return train_ranks(1, 1, "brazil4", out, "--stages", "4", "--iterations", "4", "--forward-passes", "5")
+
+
+@pytest.mark.parametrize("ranks,threads", LAYOUTS[1:])
+def test_same_seed_same_cuts_and_bounds_whatever_the_layout(reference, tmp_path, ranks, threads):
+    summary = train_ranks(
+        ranks, threads, "brazil4", tmp_path, "--stages", "4", "--iterations", "4", "--forward-passes", "5"
+    )
+    assert summary["policy_digest"] == reference["policy_digest"]
+    assert summary["cuts"] == reference["cuts"] == 3 * 4 * 5
+    assert _bound_columns(summary["convergence"]) == _bound_columns(reference["convergence"])
+
+
+def test_layout_check_can_fail(reference, tmp_path):
+    """Another seed must give another digest, or the comparison above proves nothing."""
+    summary = train_ranks(
+        2, 1, "brazil4", tmp_path, "--stages", "4", "--iterations", "4", "--forward-passes", "5", "--seed", "1"
+    )
+    assert summary["policy_digest"] != reference["policy_digest"]
+
+
+def test_failure_on_one_rank_ends_the_job(tmp_path):
+    started = time.monotonic()
+    result = run_ranks(
+        2,
+        ["-m", "caudal", "train", str(CASES / "first_steps.py"), "--iterations", "50"],
+        env={"CAUDAL_TEST_FAIL_RANK": "1"},
+        timeout=60,
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode != 0
+    assert elapsed < 30, f"the job took {elapsed:.1f}s to end"
+    assert result.stderr.count("deliberate failure on rank 1") == 1, result.stderr
+    assert "rank 1 of 2" in result.stderr
+
+
+SHARED_CACHE_SCRIPT = textwrap.dedent(
+    """
+    import numpy as np
+    import caudal
+    from caudal.examples import brazil4
+    from caudal.parallel.comm import world
+    from caudal.sddp.shared_stage_cache import SharedStageCache, private_cache_bytes
+    from caudal.sddp.training import TrainingState
+
+    comm = world()
+    state = TrainingState.fresh(brazil4(stages=3, openings=3).compile(), comm)
+    cache = state.cache
+    assert isinstance(cache, SharedStageCache), type(cache)
+    # add cuts on every rank (identical pools), refresh: the leader writes, all read
+    pool = state.pools[0]
+    rng = np.random.default_rng(0)
+    pool.add(rng.random(7), rng.random((7, pool.n_states)), 0, np.arange(7))
+    cache.refresh(0)
+    lp = cache.lps[0]
+    digest = np.array([lp.values.sum(), lp.row_lower[-7:].sum(), lp.num_rows], dtype=np.float64)
+    everyone = comm.allgather_rows(digest[None, :])
+    assert (everyone == everyone[0]).all(), everyone
+    assert lp.num_rows == lp.template.num_rows + 7
+    assert np.array_equal(lp.row_lower[-7:], pool.intercepts)
+    if comm.node_rank != 0:
+        assert not lp.values.flags.writeable
+    print("rank", comm.rank, "ok", cache.shared_bytes(), private_cache_bytes(cache))
+    """
+)
+
+
+def test_stage_lp_cache_is_shared_on_the_node(tmp_path):
+    script = tmp_path / "shared_cache.py"
+    script.write_text(SHARED_CACHE_SCRIPT)
+    result = run_ranks(2, [str(script)], timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(" ok ") == 2
+
+
+def test_single_process_needs_no_mpi():
+    """Importing and training in one process must not initialise MPI."""
+    code = (
+        "import sys, caudal; from caudal.parallel.comm import world; "
+        "assert world().size == 1; assert 'mpi4py.MPI' not in sys.modules; print('ok')"
+    )
+    env = {"PATH": "/usr/bin:/bin"}
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
