@@ -8,10 +8,15 @@ import highspy  # noqa: F401  (loads libhighs.so.1 before the native extension n
 
 from caudal.api import Policy, TrainingResult, deterministic_equivalent, train
 from caudal.model.problem import Problem, ProblemError, Stage, State, Uncertain, Variable
+from caudal.sddp.risk import CVaR, EAVaR, Expectation, RiskMeasure
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CVaR",
+    "EAVaR",
+    "Expectation",
+    "RiskMeasure",
     "Policy",
     "Problem",
     "ProblemError",

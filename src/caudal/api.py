@@ -25,6 +25,7 @@ from caudal.parallel.comm import Communicator, world
 from caudal.parallel.pool import WorkerPool
 from caudal.parallel.workers import make_pool
 from caudal.sddp.cuts import CutPool
+from caudal.sddp.risk import RiskMeasure, RiskSpec
 from caudal.sddp.training import (
     IterationRecord,
     TrainingOptions,
@@ -105,9 +106,15 @@ class TrainingResult:
         }
 
 
-def deterministic_equivalent(problem: Problem | CompiledProblem) -> DeterministicEquivalentResult:
-    """Solve the whole scenario tree as one LP (small problems only); see ``.objective``."""
-    return _deterministic_equivalent(problem)
+def deterministic_equivalent(
+    problem: Problem | CompiledProblem, risk_measure: RiskMeasure | None = None
+) -> DeterministicEquivalentResult:
+    """Solve the whole scenario tree as one LP (small problems only); see ``.objective``.
+
+    With ``risk_measure`` (Expectation, CVaR or EAVaR, at every stage) the LP is
+    the nested risk-averse equivalent, with CVaR in its LP form at every node.
+    """
+    return _deterministic_equivalent(problem, risk_measure)
 
 
 def train(
@@ -121,6 +128,7 @@ def train(
     output: str | os.PathLike | None = None,
     log: bool | TextIO = False,
     solver: str = "auto",
+    risk_measure: RiskSpec = None,
 ) -> TrainingResult:
     """Train a policy by SDDP.
 
@@ -148,10 +156,18 @@ def train(
     solver:
         ``"native"`` (the Cython kernel), ``"highspy"`` (the reference path) or
         ``"auto"`` (native when built).
+    risk_measure:
+        How the backward pass weighs a stage's openings: ``caudal.Expectation()``
+        (default), ``caudal.CVaR(alpha)``, ``caudal.EAVaR(lam, alpha)``, a list
+        with one per stage, or a function of the stage index.
     """
     compiled = problem.compile() if isinstance(problem, Problem) else problem
     options = TrainingOptions(
-        iterations=iterations, forward_passes=forward_passes, seed=seed, time_limit=time_limit
+        iterations=iterations,
+        forward_passes=forward_passes,
+        seed=seed,
+        time_limit=time_limit,
+        risk_measure=risk_measure,
     )
     comm = world()
     with abort_on_error(comm):

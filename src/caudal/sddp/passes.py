@@ -13,6 +13,7 @@ import numpy as np
 
 from caudal.model.problem import CompiledProblem
 from caudal.parallel.pool import WorkerPool
+from caudal.sddp.risk import Expectation, RiskMeasure
 from caudal.sddp.stage_cache import StageCache
 from caudal.solver.workspace import Basis, SolverWorkspace
 
@@ -87,16 +88,19 @@ def backward_stage(
     t: int,
     trial_states: np.ndarray,
     first_trial: int = 0,
+    risk: RiskMeasure | None = None,
 ) -> tuple[np.ndarray, np.ndarray, Basis | None]:
     """Solve stage ``t`` at every trial state (rows of float64[K, n_states]).
 
-    Returns the expected-value cut of each trial state, as intercepts
+    Returns the cut of each trial state (openings weighted by ``risk``,
+    the expectation by default), as intercepts
     (float64[K]) and coefficients (float64[K, n_states]), and the final basis of
     the first trial state (``None`` when this worker set does not own it), which
     becomes the stage's canonical basis.
     """
     lp, basis = cache.lps[t], cache.bases[t]
     template = lp.template
+    risk = risk or Expectation()
     n_trials, n_states = trial_states.shape
     n_open = template.n_openings
     values = np.empty((n_trials, n_open))
@@ -116,9 +120,8 @@ def backward_stage(
                 subgradients[k],
                 final_basis if (first_trial + k == 0) else None,
             )
-            intercepts[k], coefficients[k] = expected_cut(
-                template.probabilities, values[k], subgradients[k], trial_states[k]
-            )
+            weights = risk.weights(template.probabilities, values[k])
+            intercepts[k], coefficients[k] = expected_cut(weights, values[k], subgradients[k], trial_states[k])
 
     pool.run(task, 0, n_trials)
     return intercepts, coefficients, final_basis
@@ -139,8 +142,10 @@ def expected_cut(
     return intercept, coefficients
 
 
-def first_stage_bound(cache: StageCache, pool: WorkerPool, initial_state: np.ndarray) -> tuple[float, Basis]:
-    """Expected value of the first stage over its openings: the lower bound."""
+def first_stage_bound(
+    cache: StageCache, pool: WorkerPool, initial_state: np.ndarray, risk: RiskMeasure | None = None
+) -> tuple[float, Basis]:
+    """Value of the first stage over its openings (risk-adjusted if asked): the lower bound."""
     lp = cache.lps[0]
     n_open = lp.template.n_openings
     values = np.empty(n_open)
@@ -151,4 +156,5 @@ def first_stage_bound(cache: StageCache, pool: WorkerPool, initial_state: np.nda
         ws.solve_backward(lp, cache.bases[0], initial_state, 0, values, subgradients, final_basis)
 
     pool.run(task, 0, 1)
-    return float(values @ lp.template.probabilities), final_basis
+    weights = (risk or Expectation()).weights(lp.template.probabilities, values)
+    return float(weights @ values), final_basis

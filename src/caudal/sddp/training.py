@@ -22,6 +22,7 @@ from caudal.parallel.comm import Communicator, SingleProcessCommunicator
 from caudal.parallel.pool import WorkerPool
 from caudal.sddp.cuts import CutPool
 from caudal.sddp.passes import backward_stage, first_stage_bound, forward_pass
+from caudal.sddp.risk import RiskSpec, per_stage
 from caudal.sddp.sampling import InSampleSampler
 from caudal.sddp.shared_stage_cache import make_stage_cache
 from caudal.sddp.stage_cache import StageCache
@@ -58,6 +59,7 @@ class TrainingOptions:
     forward_passes: int = 1
     seed: int = 0
     time_limit: float | None = None
+    risk_measure: RiskSpec = None
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -107,6 +109,7 @@ def run_training(
     """
     comm = comm or SingleProcessCommunicator()
     problem = state.problem
+    risks = per_stage(options.risk_measure, problem.n_stages)
     sampler = InSampleSampler(problem, options.seed)
     first, stop = block(options.forward_passes, comm.size, comm.rank)
     own_passes = np.arange(first, stop)
@@ -129,7 +132,7 @@ def run_training(
         for t in range(problem.n_stages - 1, 0, -1):
             with clock("backward"):
                 intercepts, coefficients, basis = backward_stage(
-                    state.cache, pool, t, forward.states[t - 1], first_trial=first
+                    state.cache, pool, t, forward.states[t - 1], first_trial=first, risk=risks[t]
                 )
             with clock("communication"):
                 intercepts = comm.allgather_rows(intercepts)
@@ -140,7 +143,7 @@ def run_training(
                 state.cache.refresh(t - 1)
                 state.cache.set_basis(t, basis)
         with clock("bound"):
-            bound, basis = first_stage_bound(state.cache, pool, problem.initial_state)
+            bound, basis = first_stage_bound(state.cache, pool, problem.initial_state, risks[0])
             state.cache.set_basis(0, basis)
         state.iteration += 1
         local_solves = np.array([_total_solves(pool) - solves_before], dtype=np.int64)
