@@ -26,6 +26,7 @@ from caudal.parallel.pool import WorkerPool
 from caudal.parallel.workers import make_pool
 from caudal.sddp.cuts import CutPool
 from caudal.sddp.risk import RiskMeasure, RiskSpec
+from caudal.sddp.stopping import StoppingRule
 from caudal.sddp.training import (
     IterationRecord,
     TrainingOptions,
@@ -129,6 +130,8 @@ def train(
     log: bool | TextIO = False,
     solver: str = "auto",
     risk_measure: RiskSpec = None,
+    stopping_rules: Sequence[StoppingRule] = (),
+    stop_when: str = "any",
 ) -> TrainingResult:
     """Train a policy by SDDP.
 
@@ -160,6 +163,12 @@ def train(
         How the backward pass weighs a stage's openings: ``caudal.Expectation()``
         (default), ``caudal.CVaR(alpha)``, ``caudal.EAVaR(lam, alpha)``, a list
         with one per stage, or a function of the stage index.
+    stopping_rules:
+        More reasons to stop before the iteration limit: ``caudal.BoundStalling``,
+        ``caudal.StatisticalGap``, ``caudal.SimulationStalling`` or your own.
+        The iteration and time limits always apply.
+    stop_when:
+        ``"any"``: the first rule that holds stops the run; ``"all"``: all must hold.
     """
     compiled = problem.compile() if isinstance(problem, Problem) else problem
     options = TrainingOptions(
@@ -168,6 +177,8 @@ def train(
         seed=seed,
         time_limit=time_limit,
         risk_measure=risk_measure,
+        stopping_rules=tuple(stopping_rules),
+        stop_when=stop_when,
     )
     comm = world()
     with abort_on_error(comm):

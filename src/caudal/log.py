@@ -11,7 +11,7 @@ import sys
 import time
 from typing import TextIO
 
-from caudal.sddp.training import IterationRecord
+from caudal.sddp.records import IterationRecord
 
 HEADER = f"{'iter':>6}  {'lower bound':>15}  {'simulated':>15}  {'gap':>8}  {'time':>9}  {'LP solves':>10}"
 

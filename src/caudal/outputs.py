@@ -8,7 +8,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from caudal.sddp.training import IterationRecord
+from caudal.sddp.records import IterationRecord
 
 CONVERGENCE_COLUMNS = (
     "iteration",

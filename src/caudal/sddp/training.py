@@ -22,33 +22,23 @@ from caudal.parallel.comm import Communicator, SingleProcessCommunicator
 from caudal.parallel.pool import WorkerPool
 from caudal.sddp.cuts import CutPool
 from caudal.sddp.passes import backward_stage, first_stage_bound, forward_pass
+from caudal.sddp.records import IterationRecord
 from caudal.sddp.risk import RiskSpec, per_stage
-from caudal.sddp.sampling import InSampleSampler
+from caudal.sddp.sampling import SIMULATION, InSampleSampler
 from caudal.sddp.shared_stage_cache import make_stage_cache
 from caudal.sddp.stage_cache import StageCache
+from caudal.sddp.stopping import (
+    IterationLimit,
+    StopContext,
+    StoppingRule,
+    TimeLimit,
+    check_rules,
+    first_that_stops,
+)
 from caudal.solver.workspace import Basis, SolverStats
 
 Z_95 = 1.959963984540054
 """Two-sided 95% quantile of the standard normal, for the upper-bound interval."""
-
-
-@dataclass(frozen=True)
-class IterationRecord:
-    """One row of the convergence history, in the problem's own sense."""
-
-    iteration: int
-    lower_bound: float
-    upper_bound_mean: float
-    upper_bound_low: float
-    upper_bound_high: float
-    time_s: float  # wall time since training started
-    lp_solves: int  # LP solves since training started
-
-    @property
-    def gap(self) -> float:
-        """Relative distance between the bound and the simulated cost."""
-        scale = max(abs(self.upper_bound_mean), 1e-10)
-        return abs(self.upper_bound_mean - self.lower_bound) / scale
 
 
 @dataclass(frozen=True)
@@ -60,6 +50,8 @@ class TrainingOptions:
     seed: int = 0
     time_limit: float | None = None
     risk_measure: RiskSpec = None
+    stopping_rules: tuple[StoppingRule, ...] = ()
+    stop_when: str = "any"
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -70,6 +62,16 @@ class TrainingOptions:
             raise ValueError(f"seed must be non-negative, got {self.seed}")
         if self.time_limit is not None and not self.time_limit > 0:
             raise ValueError(f"time_limit must be positive, got {self.time_limit}")
+        if self.stop_when not in ("any", "all"):
+            raise ValueError(f"stop_when must be 'any' or 'all', got {self.stop_when!r}")
+        check_rules(self.stopping_rules)
+
+    def limits(self) -> list[StoppingRule]:
+        """The hard limits, which apply whatever the other rules say."""
+        limits: list[StoppingRule] = [IterationLimit(self.iterations)]
+        if self.time_limit is not None:
+            limits.append(TimeLimit(self.time_limit))
+        return limits
 
 
 @dataclass
@@ -118,9 +120,14 @@ def run_training(
     solves_before = _total_solves(pool)
     elapsed_before = state.history[-1].time_s if state.history else 0.0
     solves_offset = state.history[-1].lp_solves if state.history else 0
-    status = "iteration_limit"
+    limits = options.limits()
     clock = PhaseClock(state.phase_seconds)
-    while state.iteration < options.iterations:
+
+    def simulate(n_scenarios: int, seed: int) -> np.ndarray:
+        return simulate_costs(state, pool, comm, n_scenarios, seed)
+
+    status = first_that_stops(limits, [], "any", StopContext(state.history, 0.0, simulate)) if state.history else None
+    while status is None:
         i = state.iteration
         with clock("forward"):
             scenarios = np.array([sampler.openings(i, k) for k in own_passes], dtype=np.int32).reshape(
@@ -152,10 +159,28 @@ def run_training(
         state.history.append(record)
         for callback in callbacks:
             callback(record)
-        if options.time_limit is not None and _agreed_elapsed(comm, started) >= options.time_limit:
-            status = "time_limit"
-            break
+        with clock("stopping"):
+            context = StopContext(state.history, _agreed_elapsed(comm, started), simulate)
+            status = first_that_stops(limits, options.stopping_rules, options.stop_when, context)
     return status
+
+
+def simulate_costs(
+    state: TrainingState, pool: WorkerPool, comm: Communicator, n_scenarios: int, seed: int
+) -> np.ndarray:
+    """Total cost (problem's sense) of the current policy on ``n_scenarios`` sampled scenarios.
+
+    The scenarios come from their own random stream, apart from training's, and
+    are dealt to ranks like forward passes.
+    """
+    problem = state.problem
+    sampler = InSampleSampler(problem, seed, purpose=SIMULATION)
+    first, stop = block(n_scenarios, comm.size, comm.rank)
+    scenarios = np.array([sampler.openings(0, k) for k in range(first, stop)], dtype=np.int32).reshape(
+        stop - first, problem.n_stages
+    )
+    forward = forward_pass(problem, state.cache, pool, scenarios, first_pass=first)
+    return problem.sign * comm.allgather_rows(forward.costs)
 
 
 class PhaseClock:
