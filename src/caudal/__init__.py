@@ -9,12 +9,16 @@ import highspy  # noqa: F401  (loads libhighs.so.1 before the native extension n
 from caudal.api import Policy, TrainingResult, deterministic_equivalent, train
 from caudal.model.problem import Problem, ProblemError, Stage, State, Uncertain, Variable
 from caudal.sddp.risk import CVaR, EAVaR, Expectation, RiskMeasure
+from caudal.sddp.selection import CutSelection, Level1, LimitedMemoryLevel1
 from caudal.sddp.stopping import BoundStalling, SimulationStalling, StatisticalGap, StoppingRule
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BoundStalling",
+    "CutSelection",
+    "Level1",
+    "LimitedMemoryLevel1",
     "SimulationStalling",
     "StatisticalGap",
     "StoppingRule",

@@ -26,6 +26,7 @@ from caudal.parallel.pool import WorkerPool
 from caudal.parallel.workers import make_pool
 from caudal.sddp.cuts import CutPool
 from caudal.sddp.risk import RiskMeasure, RiskSpec
+from caudal.sddp.selection import CutSelection
 from caudal.sddp.stopping import StoppingRule
 from caudal.sddp.training import (
     IterationRecord,
@@ -132,6 +133,7 @@ def train(
     risk_measure: RiskSpec = None,
     stopping_rules: Sequence[StoppingRule] = (),
     stop_when: str = "any",
+    cut_selection: CutSelection | None = None,
 ) -> TrainingResult:
     """Train a policy by SDDP.
 
@@ -169,6 +171,10 @@ def train(
         The iteration and time limits always apply.
     stop_when:
         ``"any"``: the first rule that holds stops the run; ``"all"``: all must hold.
+    cut_selection:
+        ``caudal.Level1()`` or ``caudal.LimitedMemoryLevel1()`` (each with an
+        optional ``max_active`` per stage): cuts that are highest at no visited
+        state leave the stage LPs, so they stay small over long runs.
     """
     compiled = problem.compile() if isinstance(problem, Problem) else problem
     options = TrainingOptions(
@@ -179,6 +185,7 @@ def train(
         risk_measure=risk_measure,
         stopping_rules=tuple(stopping_rules),
         stop_when=stop_when,
+        cut_selection=cut_selection,
     )
     comm = world()
     with abort_on_error(comm):

@@ -72,6 +72,15 @@ class CutPool:
     def active(self) -> np.ndarray:
         return self._active[: self.size]
 
+    def set_active(self, mask: np.ndarray) -> bool:
+        """Mark which cuts belong in the stage LP; returns whether anything changed."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (self.size,):
+            raise ValueError(f"activity mask has shape {mask.shape}, pool has {self.size} cuts")
+        changed = not np.array_equal(mask, self.active)
+        self._active[: self.size] = mask
+        return changed
+
     def active_ids(self) -> np.ndarray:
         return np.flatnonzero(self.active)
 
@@ -81,3 +90,24 @@ class CutPool:
         if ids.size == 0:
             return np.full(states.shape[0], -np.inf)
         return (self.intercepts[ids][None, :] + states @ self.coefficients[ids].T).max(axis=1)
+
+
+class StateArchive:
+    """The visited (trial) states of one stage, in canonical order, grown by doubling."""
+
+    def __init__(self, n_states: int, capacity: int = 64):
+        self.size = 0
+        self._states = np.empty((capacity, n_states))
+
+    def add(self, states: np.ndarray) -> None:
+        needed = self.size + states.shape[0]
+        if needed > self._states.shape[0]:
+            grown = np.empty((max(needed, 2 * self._states.shape[0]), self._states.shape[1]))
+            grown[: self.size] = self._states[: self.size]
+            self._states = grown
+        self._states[self.size : needed] = states
+        self.size = needed
+
+    @property
+    def states(self) -> np.ndarray:
+        return self._states[: self.size]

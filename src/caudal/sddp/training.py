@@ -20,11 +20,12 @@ from caudal.model.problem import CompiledProblem
 from caudal.parallel.blocks import block
 from caudal.parallel.comm import Communicator, SingleProcessCommunicator
 from caudal.parallel.pool import WorkerPool
-from caudal.sddp.cuts import CutPool
+from caudal.sddp.cuts import CutPool, StateArchive
 from caudal.sddp.passes import backward_stage, first_stage_bound, forward_pass
 from caudal.sddp.records import IterationRecord
 from caudal.sddp.risk import RiskSpec, per_stage
 from caudal.sddp.sampling import SIMULATION, InSampleSampler
+from caudal.sddp.selection import CutSelection
 from caudal.sddp.shared_stage_cache import make_stage_cache
 from caudal.sddp.stage_cache import StageCache
 from caudal.sddp.stopping import (
@@ -52,6 +53,7 @@ class TrainingOptions:
     risk_measure: RiskSpec = None
     stopping_rules: tuple[StoppingRule, ...] = ()
     stop_when: str = "any"
+    cut_selection: CutSelection | None = None
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -84,6 +86,11 @@ class TrainingState:
     history: list[IterationRecord] = field(default_factory=list)
     iteration: int = 0  # iterations completed
     phase_seconds: dict[str, float] = field(default_factory=dict)  # this process's time per phase
+    visited: list[StateArchive] = field(default_factory=list)  # trial states of every stage
+
+    def __post_init__(self) -> None:
+        if not self.visited:
+            self.visited = [StateArchive(self.problem.n_states) for _ in range(self.problem.n_stages)]
 
     @classmethod
     def fresh(cls, problem: CompiledProblem, comm: Communicator | None = None) -> TrainingState:
@@ -136,6 +143,9 @@ def run_training(
             forward = forward_pass(problem, state.cache, pool, scenarios, first_pass=first)
         with clock("communication"):
             costs = comm.allgather_rows(forward.costs)
+            trial_states = comm.allgather_rows(forward.states.transpose(1, 0, 2))  # [M, T, n]
+        for t in range(problem.n_stages):
+            state.visited[t].add(trial_states[:, t])
         for t in range(problem.n_stages - 1, 0, -1):
             with clock("backward"):
                 intercepts, coefficients, basis = backward_stage(
@@ -147,6 +157,9 @@ def run_training(
                 basis = _share_basis(comm, basis, state.cache, t)
             with clock("cache"):
                 state.pools[t - 1].add(intercepts, coefficients, i, all_passes)
+                if options.cut_selection is not None:
+                    mask = options.cut_selection.select(t - 1, state.pools[t - 1], state.visited[t - 1].states)
+                    state.pools[t - 1].set_active(mask)
                 state.cache.refresh(t - 1)
                 state.cache.set_basis(t, basis)
         with clock("bound"):

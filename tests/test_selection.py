@@ -1,0 +1,83 @@
+"""Cut selection keeps the value functions at visited states and the bound."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_risk import two_reservoirs
+
+import caudal
+from caudal.examples import brazil4
+from caudal.parallel.pool import SerialPool
+from caudal.sddp.cuts import CutPool
+from caudal.sddp.passes import first_stage_bound
+from caudal.sddp.selection import Level1, LimitedMemoryLevel1, cut_values
+from caudal.sddp.stage_cache import StageCache
+from caudal.sddp.training import TrainingOptions, TrainingState, run_training
+from caudal.solver.highspy_workspace import HighspyWorkspace
+
+
+def random_pool(rng: np.random.Generator, n_cuts: int, n_states: int) -> CutPool:
+    pool = CutPool(n_states)
+    pool.add(rng.normal(size=n_cuts), rng.normal(size=(n_cuts, n_states)), 0, np.arange(n_cuts))
+    return pool
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_selected_cuts_give_the_same_maximum_at_every_visited_state(seed):
+    rng = np.random.default_rng(seed)
+    pool = random_pool(rng, 200, 3)
+    visited = rng.normal(size=(50, 3))
+    active = Level1().select(0, pool, visited)
+    assert 0 < active.sum() < pool.size
+    every = cut_values(pool.intercepts, pool.coefficients, visited).max(axis=1)
+    kept = cut_values(pool.intercepts[active], pool.coefficients[active], visited).max(axis=1)
+    assert np.array_equal(every, kept)
+
+
+def test_limited_memory_level1_matches_level1_as_cuts_and_states_arrive():
+    rng = np.random.default_rng(7)
+    exact, incremental = Level1(), LimitedMemoryLevel1()
+    pool = CutPool(2)
+    visited = np.empty((0, 2))
+    for step in range(12):
+        pool.add(rng.normal(size=5), rng.normal(size=(5, 2)), step, np.arange(5))
+        visited = np.vstack((visited, rng.normal(size=(3, 2))))
+        assert np.array_equal(exact.select(0, pool, visited), incremental.select(0, pool, visited))
+
+
+def test_max_active_caps_the_stage():
+    rng = np.random.default_rng(3)
+    pool = random_pool(rng, 300, 2)
+    visited = rng.normal(size=(400, 2))
+    assert Level1(max_active=5).select(0, pool, visited).sum() == 5
+
+
+@pytest.mark.parametrize("selection", [Level1(), LimitedMemoryLevel1()], ids=["level1", "lml1"])
+def test_training_with_selection_converges_to_the_exact_value(selection):
+    problem = two_reservoirs(11)
+    exact = caudal.deterministic_equivalent(problem).objective
+    result = caudal.train(problem, iterations=40, forward_passes=4, cut_selection=selection)
+    assert result.lower_bound == pytest.approx(exact, rel=1e-6)
+    assert all(r.lower_bound <= exact * (1 + 1e-9) for r in result.history)
+    assert sum(int(p.active.sum()) for p in result.policy.cut_pools) < result.policy.n_cuts
+
+
+@pytest.mark.parametrize(
+    "build", [lambda: two_reservoirs(4), lambda: brazil4(stages=4, openings=8)], ids=["reservoirs", "brazil4"]
+)
+def test_selection_does_not_move_the_bound_of_a_trained_policy(build):
+    """Drop the dominated cuts of a trained policy: the first-stage bound stays put."""
+    problem = build().compile()
+    state = TrainingState.fresh(problem)
+    pool = SerialPool(HighspyWorkspace())
+    run_training(state, pool, TrainingOptions(iterations=12, forward_passes=3, seed=1))
+    before, _ = first_stage_bound(state.cache, pool, problem.initial_state)
+    dropped = 0
+    for t, cut_pool in enumerate(state.pools[:-1]):
+        mask = Level1().select(t, cut_pool, state.visited[t].states)
+        dropped += int((~mask).sum())
+        cut_pool.set_active(mask)
+    assert dropped > 0
+    after, _ = first_stage_bound(StageCache(problem, state.pools), pool, problem.initial_state)
+    assert after == pytest.approx(before, rel=1e-9)
