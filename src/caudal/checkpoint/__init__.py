@@ -1,0 +1,87 @@
+"""Checkpoints: a training that survives walltime limits, preemption and crashes.
+
+A checkpoint is one file, ``checkpoint-{iteration:08d}.caudal``: a fixed header
+(magic, format version, payload length, blake2b checksum) and a FlatBuffer
+(``schemas/checkpoint.fbs``) with everything a resume needs: fingerprints of the
+case and of the policy-changing options, the run's options, the iteration, the
+RNG state, the convergence history, every stage's cut pool (CSR coefficients,
+intercepts, activity, origin), every stage's canonical basis, visited states and
+who wrote it. The format is described in ``docs/checkpoint-format.md``.
+
+API for the training loop and the command line
+----------------------------------------------
+``write_checkpoint(directory, state, options, *, keep=3, layout=None, visited_states=None) -> Path``
+    Atomic, durable write (temporary file, fsync, rename, fsync of the
+    directory), then deletion of older checkpoints beyond the last ``keep``.
+``read_checkpoint(path) -> Checkpoint``
+    Verify and decode; arrays are zero-copy views over an ``mmap`` of the file.
+    Any problem raises :class:`CheckpointError` naming the file and the problem.
+``latest_valid(directory) -> (Path | None, warnings)``
+    The newest checkpoint that verifies; one warning per newer file skipped and
+    why (also logged on ``caudal.checkpoint``). :func:`load_latest` returns the
+    decoded :class:`Checkpoint` instead of its path.
+``restore_state(checkpoint, problem, options) -> TrainingState``
+    Rebuild cut pools bit for bit and the stage cache with the saved bases;
+    refuse a checkpoint of another case or of options that change the policy.
+``CheckpointSchedule(every_iterations=10, every_seconds=600)``
+    ``due(iteration, now)`` after each iteration, ``written(iteration, now)``
+    after each write.
+``inspect_checkpoint(path) -> str``, ``export_cuts(path, out_file)``
+    For ``caudal checkpoint inspect`` and ``caudal checkpoint export``.
+``case_fingerprint(problem)``, ``options_fingerprint(options)``
+    The blake2b hashes a resume compares.
+"""
+
+from caudal.checkpoint.contents import (
+    Checkpoint,
+    SavedBasis,
+    SavedCase,
+    SavedCutPool,
+    SavedHistory,
+    SavedOptions,
+    WorkerInfo,
+    WriterInfo,
+)
+from caudal.checkpoint.errors import CheckpointError
+from caudal.checkpoint.fingerprint import OPTIONS_FREE_TO_CHANGE, case_fingerprint, options_fingerprint
+from caudal.checkpoint.framing import FORMAT_VERSION, READS_UP_TO
+from caudal.checkpoint.restore import check_compatible, restore_state
+from caudal.checkpoint.schedule import CheckpointSchedule
+from caudal.checkpoint.store import (
+    DEFAULT_KEEP,
+    latest_valid,
+    load_latest,
+    read_checkpoint,
+    verify_checkpoint,
+    write_checkpoint,
+)
+from caudal.checkpoint.tools import cuts_table, export_cuts, inspect_checkpoint
+
+__all__ = [
+    "DEFAULT_KEEP",
+    "FORMAT_VERSION",
+    "OPTIONS_FREE_TO_CHANGE",
+    "READS_UP_TO",
+    "Checkpoint",
+    "CheckpointError",
+    "CheckpointSchedule",
+    "SavedBasis",
+    "SavedCase",
+    "SavedCutPool",
+    "SavedHistory",
+    "SavedOptions",
+    "WorkerInfo",
+    "WriterInfo",
+    "case_fingerprint",
+    "check_compatible",
+    "cuts_table",
+    "export_cuts",
+    "inspect_checkpoint",
+    "latest_valid",
+    "load_latest",
+    "options_fingerprint",
+    "read_checkpoint",
+    "restore_state",
+    "verify_checkpoint",
+    "write_checkpoint",
+]

@@ -1,0 +1,134 @@
+"""Checkpoint to training state: the resume.
+
+The restored state must make the next iteration exactly what it would have been
+in a run that never stopped: same cuts (same bits, same order, same activity),
+same canonical bases (they decide the simplex path, hence the bits of every
+dual), same history. The RNG needs nothing beyond the seed and the iteration
+(scenarios are keyed by ``(seed, iteration, forward pass)``).
+
+A checkpoint of another case, or written with options that change the policy,
+is refused with a message saying what differs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from caudal.checkpoint.contents import Checkpoint, SavedCutPool
+from caudal.checkpoint.errors import CheckpointError
+from caudal.checkpoint.fingerprint import (
+    OPTIONS_FREE_TO_CHANGE,
+    case_differences,
+    case_fingerprint,
+    options_differences,
+    options_fingerprint,
+)
+from caudal.model.problem import CompiledProblem
+from caudal.parallel.comm import Communicator
+from caudal.sddp.cuts import CutPool
+from caudal.sddp.shared_stage_cache import make_stage_cache
+from caudal.sddp.stage_cache import StageCache
+from caudal.sddp.training import TrainingOptions, TrainingState
+from caudal.solver.workspace import Basis
+
+
+def saved_policy_options(checkpoint: Checkpoint) -> dict[str, str]:
+    """The fingerprinted options of the run that wrote ``checkpoint``, as canonical text."""
+    saved = {"forward_passes": str(checkpoint.options.forward_passes), "seed": str(checkpoint.options.seed)}
+    saved.update((name, text) for name, text in checkpoint.options.extra.items() if name not in OPTIONS_FREE_TO_CHANGE)
+    return saved
+
+
+def check_compatible(checkpoint: Checkpoint, problem: CompiledProblem, options: TrainingOptions) -> None:
+    """Raise a ``fingerprint`` :class:`CheckpointError` unless the checkpoint fits this case and options."""
+    problems = []
+    if case_fingerprint(problem) != checkpoint.case_fingerprint:
+        case = checkpoint.case
+        differences = case_differences(
+            case.state_names, case.sign, case.initial_state, case.stage_digests, problem
+        ) or ["the problem data differ (no detail available)"]
+        problems.append(
+            f"case fingerprint mismatch: the checkpoint was written for another case "
+            f"(saved {case.name!r}, this is {problem.name!r}): " + "; ".join(differences)
+        )
+    if options_fingerprint(options, problem.n_stages) != checkpoint.options_fingerprint:
+        differences = options_differences(saved_policy_options(checkpoint), options, problem.n_stages) or [
+            "the options that change the policy differ (no detail available)"
+        ]
+        problems.append("options fingerprint mismatch: " + "; ".join(differences))
+    if problems:
+        free = ", ".join(sorted(OPTIONS_FREE_TO_CHANGE))
+        raise CheckpointError(
+            checkpoint.path,
+            "cannot resume: " + ". ".join(problems) + f" (only {free} may change on resume)",
+            "fingerprint",
+        )
+
+
+def rebuild_pool(saved: SavedCutPool) -> CutPool:
+    """A :class:`CutPool` with exactly the saved cuts, bits, order and activity."""
+    pool = CutPool(saved.n_states, capacity=max(64, saved.n_cuts))
+    if saved.n_cuts:
+        pool.add(saved.intercepts, saved.dense_coefficients(), saved.iteration, saved.forward_pass)
+        pool.active[:] = saved.active
+    return pool
+
+
+def restore_state(
+    checkpoint: Checkpoint,
+    problem: CompiledProblem,
+    options: TrainingOptions,
+    comm: Communicator | None = None,
+) -> TrainingState:
+    """The training state saved in ``checkpoint``, for ``problem`` and ``options``.
+
+    With a ``comm``, the stage cache is built as the training loop builds it
+    (``make_stage_cache``: node-shared under MPI), so every rank must call this;
+    without one it is a private :class:`StageCache`.
+
+    Refuses (``CheckpointError`` of kind ``fingerprint``) a checkpoint of another
+    case or of options that change the policy. The returned state owns copies
+    of every array, so the checkpoint (and its file mapping) may be dropped.
+    Load it into fresh solver workspaces: stage LP versions restart at 1.
+    """
+    check_compatible(checkpoint, problem, options)
+    if checkpoint.rng_seed != options.seed or checkpoint.rng_next_iteration != checkpoint.iteration:
+        raise CheckpointError(
+            checkpoint.path,
+            f"inconsistent RNG state: seed {checkpoint.rng_seed}, next iteration "
+            f"{checkpoint.rng_next_iteration}, after {checkpoint.iteration} iterations",
+            "payload",
+        )
+    pools = [rebuild_pool(saved) for saved in checkpoint.cut_pools]
+    cache = StageCache(problem, pools) if comm is None else make_stage_cache(problem, pools, comm)
+    for t, saved in enumerate(checkpoint.bases):
+        lp = cache.lps[t]
+        if not np.array_equal(lp.cut_ids, saved.cut_ids) or saved.row_status.size != lp.num_rows:
+            raise CheckpointError(
+                checkpoint.path,
+                f"stage {t}: the saved basis covers cuts {_ids(saved.cut_ids)} "
+                f"but the active cuts are {_ids(lp.cut_ids)}",
+                "payload",
+            )
+        if saved.col_status.size != lp.num_cols:
+            raise CheckpointError(
+                checkpoint.path,
+                f"stage {t}: the saved basis has {saved.col_status.size} columns, the LP {lp.num_cols}",
+                "payload",
+            )
+        cache.set_basis(t, Basis(saved.col_status.copy(), saved.row_status.copy()))
+    state = TrainingState(
+        problem=problem,
+        pools=pools,
+        cache=cache,
+        history=checkpoint.history.records(),
+        iteration=checkpoint.iteration,
+    )
+    for archive, rows in zip(getattr(state, "visited", ()), checkpoint.visited_states, strict=False):
+        archive.add(np.array(rows))  # cut selection decides from these: they must come back exactly
+    return state
+
+
+def _ids(ids: np.ndarray) -> str:
+    shown = ", ".join(str(int(i)) for i in ids[:8])
+    return f"[{shown}{', ...' if ids.size > 8 else ''}] ({ids.size})"

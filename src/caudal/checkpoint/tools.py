@@ -1,0 +1,113 @@
+"""Looking into checkpoints from outside a run: ``inspect`` and ``export``.
+
+:func:`inspect_checkpoint` verifies a file and summarises it for a person;
+:func:`export_cuts` writes every cut as one row of a table for other tools
+(Parquet when the name ends in ``.parquet``, CSV otherwise).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from caudal.checkpoint.contents import Checkpoint
+from caudal.checkpoint.store import read_checkpoint
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+def inspect_checkpoint(path: str | os.PathLike) -> str:
+    """A few lines on what the checkpoint holds; raises :class:`CheckpointError` if it does not verify."""
+    checkpoint = read_checkpoint(path)
+    case, options, writer = checkpoint.case, checkpoint.options, checkpoint.writer
+    sense = "minimise" if case.sign > 0 else "maximise"
+    written = (
+        datetime.datetime.fromtimestamp(writer.written_at, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        if np.isfinite(writer.written_at)
+        else "unknown time"
+    )
+    time_limit = "none" if options.time_limit is None else f"{options.time_limit:g} s"
+    extra = "".join(f", {key} {value}" for key, value in sorted(options.extra.items()))
+    lines = [
+        f"checkpoint {checkpoint.path}",
+        f"  verified: yes (format {checkpoint.format_version}, checksum ok, {checkpoint.size_bytes:,} bytes)",
+        f"  case: {case.name!r}, {case.n_stages} stages, {case.n_states} states "
+        f"({', '.join(case.state_names)}), {sense}; fingerprint {checkpoint.case_fingerprint.hex()[:16]}",
+        f"  options: forward passes {options.forward_passes}, seed {options.seed}, "
+        f"iteration limit {options.iterations}, time limit {time_limit}{extra}; "
+        f"fingerprint {checkpoint.options_fingerprint.hex()[:16]}",
+        f"  iterations completed: {checkpoint.iteration}",
+        "  " + _bounds(checkpoint),
+        "  " + _cuts(checkpoint),
+        f"  visited states: {sum(v.shape[0] for v in checkpoint.visited_states)} rows",
+        f"  written {written} on {writer.hostname} by caudal {writer.caudal_version} (pid {writer.pid}), "
+        f"layout {writer.ranks} rank(s) x {writer.threads_per_rank} thread(s)",
+    ]
+    return "\n".join(lines)
+
+
+def _bounds(checkpoint: Checkpoint) -> str:
+    history = checkpoint.history
+    if len(history) == 0:
+        return "bounds: none yet"
+    kind = "lower" if checkpoint.case.sign > 0 else "upper"
+    return (
+        f"{kind} bound {history.lower_bound[-1]:.10g}; simulated cost {history.upper_bound_mean[-1]:.10g} "
+        f"(95% interval {history.upper_bound_low[-1]:.10g} .. {history.upper_bound_high[-1]:.10g}); "
+        f"{history.time_s[-1]:.1f} s of training"
+    )
+
+
+def _cuts(checkpoint: Checkpoint) -> str:
+    counts = [pool.n_cuts for pool in checkpoint.cut_pools]
+    active = sum(pool.n_active for pool in checkpoint.cut_pools)
+    runs: list[str] = []
+    start = 0
+    for t in range(1, len(counts) + 1):
+        if t == len(counts) or counts[t] != counts[start]:
+            stages = f"stage {start}" if t - 1 == start else f"stages {start}-{t - 1}"
+            runs.append(f"{stages}: {counts[start]}")
+            start = t
+    return f"cuts: {sum(counts)} ({active} active); per stage: " + ", ".join(runs)
+
+
+def cuts_table(checkpoint: Checkpoint) -> pa.Table:
+    """Every cut as a row: stage, cut_id, iteration, forward_pass, active, intercept, coef_<state>...
+
+    Intercepts and coefficients are in the solver's sense (minimisation): for a
+    maximisation case, multiply by -1 to get values in the problem's sense.
+    """
+    import pyarrow as pa  # late: pyarrow is slow to import and only export needs it
+
+    pools = checkpoint.cut_pools
+    columns: dict[str, np.ndarray] = {
+        "stage": np.concatenate([np.full(p.n_cuts, p.stage, dtype=np.int32) for p in pools]),
+        "cut_id": np.concatenate([np.arange(p.n_cuts, dtype=np.int64) for p in pools]),
+        "iteration": np.concatenate([p.iteration for p in pools]).astype(np.int64),
+        "forward_pass": np.concatenate([p.forward_pass for p in pools]).astype(np.int64),
+        "active": np.concatenate([p.active for p in pools]).astype(bool),
+        "intercept": np.concatenate([p.intercepts for p in pools]).astype(np.float64),
+    }
+    dense = np.concatenate([p.dense_coefficients() for p in pools]).reshape(-1, checkpoint.case.n_states)
+    for k, name in enumerate(checkpoint.case.state_names):
+        columns[f"coef_{name}"] = np.ascontiguousarray(dense[:, k])
+    return pa.table(columns)
+
+
+def export_cuts(path: str | os.PathLike, out_file: str | os.PathLike) -> Path:
+    """Write the cuts of checkpoint ``path`` as a table; Parquet if ``out_file`` ends in .parquet, else CSV."""
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pa_parquet
+
+    table = cuts_table(read_checkpoint(path))
+    out_file = Path(out_file)
+    if out_file.suffix.lower() == ".parquet":
+        pa_parquet.write_table(table, out_file)
+    else:
+        pa_csv.write_csv(table, out_file)
+    return out_file
