@@ -1,0 +1,185 @@
+"""A fixed pool of worker threads, each pinned to a NUMA node and owning its workspace.
+
+The pool is created once per run and reused for every pass. Each worker thread,
+as its first act, pins itself to the cores of its NUMA node and then *creates*
+its solver workspace, so the workspace's buffers are allocated and zero-filled
+by the thread that will use them and their pages land on that thread's node
+(first touch). On a machine with one NUMA node (the common case) the code path
+is the same; every worker simply gets node 0.
+
+:meth:`ThreadPool.run` deals items ``[first, stop)`` in contiguous blocks
+(:func:`caudal.parallel.blocks.block`), one per worker, and waits for all of
+them. The kernels release the GIL, so plain Python threads run the solves in
+parallel. An exception raised in a worker is re-raised in the caller (the one
+of the lowest-numbered worker, if several fail, so the error is the same
+whatever the timing).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from caudal.parallel.blocks import block
+from caudal.parallel.pool import Task
+from caudal.solver.workspace import SolverWorkspace
+
+WorkspaceFactory = Callable[[int], SolverWorkspace]
+"""``factory(numa_node)`` creates one workspace; it is called in the worker thread."""
+
+NODE_ROOT = Path("/sys/devices/system/node")
+
+
+def parse_cpulist(text: str) -> set[int]:
+    """The CPUs of a Linux cpulist such as ``"0-3,8-11"`` or ``"5"``."""
+    cpus: set[int] = set()
+    for part in text.strip().split(","):
+        if not part:
+            continue
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+def numa_nodes(root: Path = NODE_ROOT) -> dict[int, set[int]]:
+    """NUMA node id -> its CPUs, from sysfs; an empty dict when sysfs does not say."""
+    nodes: dict[int, set[int]] = {}
+    if not root.is_dir():
+        return nodes
+    for entry in root.glob("node[0-9]*"):
+        try:
+            nodes[int(entry.name[4:])] = parse_cpulist((entry / "cpulist").read_text())
+        except (OSError, ValueError):
+            continue
+    return nodes
+
+
+def place_workers(threads: int, allowed: set[int], nodes: dict[int, set[int]]) -> list[tuple[int, set[int]]]:
+    """The (node id, CPUs) each worker pins to.
+
+    Only the CPUs this process may use count, and nodes without any are
+    skipped. Workers are spread over the nodes in contiguous groups, so
+    neighbouring blocks of work share a node. Without node information every
+    worker gets node 0 and all allowed CPUs.
+    """
+    usable = [(node, cpus & allowed) for node, cpus in sorted(nodes.items()) if cpus & allowed]
+    if not usable:
+        usable = [(0, set(allowed))]
+    return [usable[w * len(usable) // threads] for w in range(threads)]
+
+
+def available_cores() -> int:
+    """The number of cores this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
+class ThreadPool:
+    """``threads`` pinned worker threads, each with the workspace it created.
+
+    ``solver_name`` is only reported (layout line). Use as a context manager,
+    or call :meth:`close`, to stop the threads.
+    """
+
+    def __init__(self, threads: int, factory: WorkspaceFactory, solver_name: str, *, pin: bool = True):
+        if threads < 1:
+            raise ValueError(f"a thread pool needs at least 1 thread, got {threads}")
+        self.solver_name = solver_name
+        self._placement = place_workers(threads, os.sched_getaffinity(0), numa_nodes())
+        self._pin = pin
+        self._factory = factory
+        self._workspaces: list[SolverWorkspace | None] = [None] * threads
+        self._inboxes: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in range(threads)]
+        self._done: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()  # one run() at a time
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._work, args=(w,), name=f"caudal-worker-{w}", daemon=True)
+            for w in range(threads)
+        ]
+        for thread in self._threads:
+            thread.start()
+        failures = self._collect(range(threads))
+        if failures:
+            self.close()
+            raise failures[min(failures)]
+
+    # -- the interface of WorkerPool -------------------------------------------------
+    @property
+    def size(self) -> int:
+        return len(self._threads)
+
+    @property
+    def workspaces(self) -> Sequence[SolverWorkspace]:
+        return tuple(self._workspaces)
+
+    @property
+    def nodes(self) -> tuple[int, ...]:
+        """The NUMA node of each worker."""
+        return tuple(node for node, _ in self._placement)
+
+    def run(self, task: Task, first: int, stop: int) -> None:
+        """Run ``task(workspace, start, end)`` on each worker's block of ``[first, stop)`` and wait."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the thread pool is closed")
+            busy = []
+            for w in range(self.size):
+                start, end = block(stop - first, self.size, w)
+                if end > start:
+                    self._inboxes[w].put((task, first + start, first + end))
+                    busy.append(w)
+            failures = self._collect(busy)
+        if failures:
+            raise failures[min(failures)]
+
+    def close(self) -> None:
+        """Stop the worker threads (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for inbox in self._inboxes:
+                inbox.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def __enter__(self) -> ThreadPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- inside the workers -------------------------------------------------------------
+    def _work(self, w: int) -> None:
+        """Worker ``w``: pin, create the workspace, then run tasks until told to stop."""
+        node, cpus = self._placement[w]
+        try:
+            if self._pin:
+                os.sched_setaffinity(0, cpus)  # 0 is the calling thread on Linux
+            workspace = self._factory(node)
+        except BaseException as exc:  # reported to the constructor, which raises it
+            self._done.put((w, exc))
+            return
+        self._workspaces[w] = workspace
+        self._done.put((w, None))
+        inbox = self._inboxes[w]
+        while (job := inbox.get()) is not None:
+            task, start, end = job
+            try:
+                task(workspace, start, end)
+            except BaseException as exc:
+                self._done.put((w, exc))
+            else:
+                self._done.put((w, None))
+
+    def _collect(self, workers: Sequence[int] | range) -> dict[int, BaseException]:
+        """Wait for one message from each of ``workers``; return their exceptions by worker."""
+        failures: dict[int, BaseException] = {}
+        for _ in workers:
+            w, exc = self._done.get()
+            if exc is not None:
+                failures[w] = exc
+        return failures
