@@ -1,0 +1,156 @@
+"""The thread pool: placement, first touch, block dealing, errors, and layout-free results."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+from hydro_problems import first_steps, random_hydro
+
+import caudal
+from caudal.parallel.blocks import blocks
+from caudal.parallel.pool import SerialPool
+from caudal.parallel.threads import ThreadPool, available_cores, numa_nodes, parse_cpulist, place_workers
+from caudal.parallel.workers import make_pool, resolve_solver
+from caudal.solver.highspy_workspace import HighspyWorkspace
+from caudal.solver.native_workspace import NATIVE_AVAILABLE, NativeWorkspace
+
+needs_native = pytest.mark.skipif(not NATIVE_AVAILABLE, reason="native extension not built")
+
+
+class Recorder:
+    """A stand-in workspace that remembers the thread and CPUs it was created on."""
+
+    def __init__(self, node: int):
+        self.node = node
+        self.thread = threading.get_ident()
+        self.cpus = os.sched_getaffinity(0)
+        self.items: list[tuple[int, int]] = []
+
+
+# -- placement -----------------------------------------------------------------------
+
+
+def test_parse_cpulist() -> None:
+    assert parse_cpulist("0-3,8-9,12\n") == {0, 1, 2, 3, 8, 9, 12}
+    assert parse_cpulist("5") == {5}
+    assert parse_cpulist("") == set()
+
+
+def test_place_workers_spreads_contiguous_groups_over_nodes() -> None:
+    nodes = {0: {0, 1, 2, 3}, 1: {4, 5, 6, 7}, 2: {8, 9}}
+    placement = place_workers(4, allowed={0, 1, 2, 3, 4, 5, 6, 7}, nodes=nodes)  # node 2 not allowed
+    assert [node for node, _ in placement] == [0, 0, 1, 1]
+    assert placement[2][1] == {4, 5, 6, 7}
+    assert place_workers(3, allowed={0, 1}, nodes={}) == [(0, {0, 1})] * 3
+
+
+def test_this_machine_has_node_information_or_falls_back() -> None:
+    nodes = numa_nodes()
+    allowed = os.sched_getaffinity(0)
+    placement = place_workers(2, allowed, nodes)
+    assert all(cpus and cpus <= allowed for _, cpus in placement)
+
+
+# -- the pool --------------------------------------------------------------------------
+
+
+def test_workers_pin_themselves_then_create_their_workspace() -> None:
+    with ThreadPool(2, Recorder, "recorder") as pool:
+        workspaces = pool.workspaces
+        assert pool.size == 2 and pool.solver_name == "recorder"
+        assert len({ws.thread for ws in workspaces}) == 2
+        assert threading.get_ident() not in {ws.thread for ws in workspaces}
+        allowed = os.sched_getaffinity(0)
+        for ws, (node, cpus) in zip(workspaces, place_workers(2, allowed, numa_nodes()), strict=True):
+            assert ws.node == node and ws.cpus == cpus
+        assert pool.nodes == tuple(ws.node for ws in workspaces)
+    assert os.sched_getaffinity(0) == allowed  # the caller is not pinned
+
+
+def test_run_deals_contiguous_blocks_and_reuses_the_threads() -> None:
+    def task(ws: Recorder, start: int, stop: int) -> None:
+        assert threading.get_ident() == ws.thread
+        ws.items.append((start, stop))
+
+    with ThreadPool(3, Recorder, "recorder") as pool:
+        pool.run(task, 10, 17)
+        pool.run(task, 0, 2)  # fewer items than workers: the last worker idles
+        got = [ws.items for ws in pool.workspaces]
+    expected = [[(10 + a, 10 + b)] for a, b in blocks(7, 3)]
+    for w, (a, b) in enumerate(blocks(2, 3)):
+        if b > a:
+            expected[w].append((a, b))
+    assert got == expected
+
+
+def test_an_exception_in_a_worker_is_raised_in_the_caller() -> None:
+    def task(ws: Recorder, start: int, stop: int) -> None:
+        raise KeyError(f"items {start}..{stop}")
+
+    with ThreadPool(2, Recorder, "recorder") as pool:
+        with pytest.raises(KeyError, match="items 0..2"):  # the lowest worker's error
+            pool.run(task, 0, 4)
+        pool.run(lambda ws, a, b: None, 0, 4)  # still usable
+    with pytest.raises(RuntimeError, match="closed"):
+        pool.run(lambda ws, a, b: None, 0, 4)
+    pool.close()  # idempotent
+
+
+def test_a_failing_factory_fails_the_constructor() -> None:
+    def factory(node: int) -> Recorder:
+        raise OSError("no memory on this node")
+
+    with pytest.raises(OSError, match="no memory"):
+        ThreadPool(2, factory, "broken")
+
+
+# -- choosing the pool ---------------------------------------------------------------------
+
+
+def test_make_pool_choices() -> None:
+    assert resolve_solver("auto") == ("native" if NATIVE_AVAILABLE else "highspy")
+    serial = make_pool(1, "highspy")
+    assert isinstance(serial, SerialPool) and isinstance(serial.workspaces[0], HighspyWorkspace)
+    pool = make_pool(None, "auto")
+    try:
+        assert pool.size == available_cores()
+        if NATIVE_AVAILABLE:
+            assert pool.solver_name == "native" and isinstance(pool.workspaces[0], NativeWorkspace)
+    finally:
+        pool.close()
+    with pytest.raises(ValueError):
+        make_pool(0, "auto")
+    with pytest.raises(ValueError):
+        make_pool(2, "gurobi")
+
+
+@needs_native
+def test_native_workspaces_record_their_node() -> None:
+    pool = make_pool(2, "native")
+    try:
+        assert [ws.numa_node for ws in pool.workspaces] == list(pool.nodes)
+    finally:
+        pool.close()
+
+
+# -- same seed, any number of threads: the same bits ---------------------------------------
+
+
+@needs_native
+@pytest.mark.parametrize(
+    "build, passes",
+    [(first_steps, 3), (lambda: random_hydro(4, 6, 5, seed=7), 5)],
+    ids=["first_steps", "random"],
+)
+def test_one_and_two_threads_give_bit_identical_cuts_and_bounds(build, passes: int) -> None:
+    one = caudal.train(build(), iterations=6, forward_passes=passes, seed=3, threads=1, solver="native")
+    two = caudal.train(build(), iterations=6, forward_passes=passes, seed=3, threads=2, solver="native")
+    for mine, theirs in zip(one.policy.cut_pools, two.policy.cut_pools, strict=True):
+        assert np.array_equal(mine.intercepts, theirs.intercepts)
+        assert np.array_equal(mine.coefficients, theirs.coefficients)
+    assert [r.lower_bound for r in one.history] == [r.lower_bound for r in two.history]
+    assert [r.upper_bound_mean for r in one.history] == [r.upper_bound_mean for r in two.history]
+    assert one.solver_stats["solves"] == two.solver_stats["solves"]
