@@ -1,0 +1,128 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
+"""A bare loop over the HiGHS C API: the yardstick of benchmarks/hotpath.py.
+
+:func:`bare_backward_loop` makes exactly the HiGHS calls the engine's
+backward kernel makes for a set of trial states (patch, clear + set the
+canonical basis before the first opening, run, read the duals and the
+objective) and nothing else: no load check, no basis cache, no statistics,
+no retry ladder, no output arrays. The engine's solves per second divided by
+this loop's is the engine's efficiency.
+"""
+
+import numpy as np
+
+from libc.stdint cimport int32_t, uint8_t
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
+
+from highs_api cimport (
+    HIGHS_MATRIX_COLWISE,
+    HIGHS_MODEL_STATUS_OPTIMAL,
+    HIGHS_SENSE_MINIMIZE,
+    HIGHS_SIMPLEX_DUAL,
+    HighsInt,
+    Highs_changeColsBoundsBySet,
+    Highs_changeRowsBoundsBySet,
+    Highs_clearSolver,
+    Highs_create,
+    Highs_destroy,
+    Highs_getIntInfoValue,
+    Highs_getModelStatus,
+    Highs_getObjectiveValue,
+    Highs_getSolution,
+    Highs_passLp,
+    Highs_run,
+    Highs_setBasis,
+    Highs_setBoolOptionValue,
+    Highs_setIntOptionValue,
+    Highs_setStringOptionValue,
+)
+
+
+cdef inline double now() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <double>ts.tv_sec + 1e-9 * <double>ts.tv_nsec
+
+
+def bare_backward_loop(lp, basis, trial_states, int repeats=1, bint reset=True):
+    """Solve every opening of ``lp`` at each row of ``trial_states``, ``repeats`` times.
+
+    With ``reset`` (the engine's sequence) each trial state starts with
+    ``Highs_clearSolver`` and ``Highs_setBasis(basis)``; without it, each solve
+    simply warm-starts from the previous one. Returns ``(solves, seconds,
+    simplex_iterations, non_optimal)``; only the loop is timed.
+    """
+    template = lp.template
+    cdef const int32_t[::1] col_start = np.ascontiguousarray(lp.col_start, dtype=np.int32)
+    cdef const int32_t[::1] row_index = np.ascontiguousarray(lp.row_index, dtype=np.int32)
+    cdef const double[::1] values = np.ascontiguousarray(lp.values, dtype=np.float64)
+    cdef const double[::1] col_cost = np.ascontiguousarray(template.col_cost, dtype=np.float64)
+    cdef const double[::1] col_lower = np.ascontiguousarray(template.col_lower, dtype=np.float64)
+    cdef const double[::1] col_upper = np.ascontiguousarray(template.col_upper, dtype=np.float64)
+    cdef const double[::1] row_lower = np.ascontiguousarray(lp.row_lower, dtype=np.float64)
+    cdef const double[::1] row_upper = np.ascontiguousarray(lp.row_upper, dtype=np.float64)
+    cdef const double[:, ::1] states = np.ascontiguousarray(trial_states, dtype=np.float64)
+    cdef const double[:, ::1] col_patch_lower = np.ascontiguousarray(template.col_patch_lower, dtype=np.float64)
+    cdef const double[:, ::1] col_patch_upper = np.ascontiguousarray(template.col_patch_upper, dtype=np.float64)
+    cdef const double[:, ::1] row_patch_lower = np.ascontiguousarray(template.row_patch_lower, dtype=np.float64)
+    cdef const double[:, ::1] row_patch_upper = np.ascontiguousarray(template.row_patch_upper, dtype=np.float64)
+    cdef const int32_t[::1] row_patch_index = np.ascontiguousarray(template.row_patch_index, dtype=np.int32)
+    cdef int32_t[::1] patch_index = np.ascontiguousarray(
+        np.concatenate((template.state_in_cols, template.col_patch_index)), dtype=np.int32
+    )
+    cdef int32_t[::1] col_status = np.ascontiguousarray(basis.col_status, dtype=np.int32)
+    cdef int32_t[::1] row_status = np.ascontiguousarray(basis.row_status, dtype=np.int32)
+    cdef int n_states = template.state_in_cols.shape[0]
+    cdef int n_col = n_states + template.col_patch_index.shape[0]
+    cdef int n_row = row_patch_index.shape[0]
+    cdef int n_open = template.probabilities.shape[0]
+    cdef int num_cols = lp.num_cols, num_rows = lp.num_rows, nnz = col_start[num_cols]
+    cdef double[::1] lower = np.zeros(max(n_col, 1))
+    cdef double[::1] upper = np.zeros(max(n_col, 1))
+    cdef double[::1] col_dual = np.zeros(max(num_cols, 1))
+    cdef double sink = 0.0, start, seconds
+    cdef long solves = 0, iterations = 0, non_optimal = 0
+    cdef HighsInt count
+    cdef int r, k, o, i
+    cdef void* highs = Highs_create()
+    try:
+        Highs_setBoolOptionValue(highs, "output_flag", 0)
+        Highs_setStringOptionValue(highs, "presolve", "off")
+        Highs_setStringOptionValue(highs, "solver", "simplex")
+        Highs_setIntOptionValue(highs, "simplex_strategy", HIGHS_SIMPLEX_DUAL)
+        Highs_setIntOptionValue(highs, "threads", 1)
+        Highs_setIntOptionValue(highs, "random_seed", 0)
+        Highs_passLp(highs, num_cols, num_rows, nnz, HIGHS_MATRIX_COLWISE, HIGHS_SENSE_MINIMIZE, 0.0,
+                     &col_cost[0], &col_lower[0], &col_upper[0], &row_lower[0], &row_upper[0],
+                     &col_start[0], &row_index[0], &values[0])
+        Highs_setBasis(highs, &col_status[0], &row_status[0])
+        with nogil:
+            start = now()
+            for r in range(repeats):
+                for k in range(states.shape[0]):
+                    for o in range(n_open):
+                        for i in range(n_states):
+                            lower[i] = states[k, i]
+                            upper[i] = states[k, i]
+                        for i in range(n_col - n_states):
+                            lower[n_states + i] = col_patch_lower[o, i]
+                            upper[n_states + i] = col_patch_upper[o, i]
+                        Highs_changeColsBoundsBySet(highs, n_col, &patch_index[0], &lower[0], &upper[0])
+                        if n_row:
+                            Highs_changeRowsBoundsBySet(highs, n_row, &row_patch_index[0],
+                                                        &row_patch_lower[o, 0], &row_patch_upper[o, 0])
+                        if reset and o == 0:
+                            Highs_clearSolver(highs)
+                            Highs_setBasis(highs, &col_status[0], &row_status[0])
+                        Highs_run(highs)
+                        solves += 1
+                        if Highs_getModelStatus(highs) != HIGHS_MODEL_STATUS_OPTIMAL:
+                            non_optimal += 1
+                        Highs_getIntInfoValue(highs, "simplex_iteration_count", &count)
+                        iterations += count
+                        Highs_getSolution(highs, NULL, &col_dual[0], NULL, NULL)
+                        sink += Highs_getObjectiveValue(highs) + col_dual[0]
+            seconds = now() - start
+    finally:
+        Highs_destroy(highs)
+    return solves, seconds, iterations, non_optimal

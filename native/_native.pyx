@@ -1,0 +1,583 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
+"""The native hot path: one thread's HiGHS workspace, driven without the GIL.
+
+:class:`NativeWorkspace` implements the solver-workspace protocol of
+:mod:`caudal.solver.workspace` with the same semantics as the highspy
+reference (:mod:`caudal.solver.highspy_workspace`), but its inner loops are C:
+a work item (a block of forward passes at one stage, or every opening of one
+trial state) is one Python call, and inside it every LP is patched, solved and
+read back with the GIL released, through the HiGHS C API of the
+``libhighs.so.1`` that ships in the highspy wheel.
+
+The stage solve sequence, per work item:
+
+1. *load* the stage LP, only when (template, LP version) differs from the one
+   loaded (``Highs_passLp``);
+2. *patch* the incoming state and the opening's values into bound buffers
+   allocated once (``Highs_changeColsBoundsBySet``/``...RowsBoundsBySet``);
+3. *reset* HiGHS to the canonical basis: ``Highs_clearSolver`` then
+   ``Highs_setBasis``. The clear is what makes results independent of the
+   workspace's history: ``Highs_setBasis`` alone keeps the simplex engine's
+   state (its scaled LP copy, factor, pivot records and counters) from earlier
+   solves, and then a solve can end at a different optimal vertex - measured,
+   see tests/test_native_workspace.py. The basis is set after the patch,
+   because HiGHS checks a basis against the bounds in force;
+4. *solve* (``Highs_run``), walking the retry ladder if the LP is not optimal;
+5. *extract* the values the algorithm needs into preallocated buffers.
+
+Openings after the first of a backward work item skip step 3: each starts from
+the basis the previous opening ended at, which the work item alone determines.
+
+Buffers are numpy arrays allocated and zero-filled by the thread that owns the
+workspace (NUMA first touch); they grow, geometrically, only when an LP larger
+than any seen before is loaded, never per solve.
+"""
+
+import numpy as np
+
+from caudal.solver.workspace import SolveFailure, SolverError, SolverStats
+
+from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.string cimport memcmp, memcpy
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
+
+from highs_api cimport (
+    HIGHS_MATRIX_COLWISE,
+    HIGHS_MODEL_STATUS_OPTIMAL,
+    HIGHS_SENSE_MINIMIZE,
+    HIGHS_SIMPLEX_DUAL,
+    HIGHS_SIMPLEX_PRIMAL,
+    HIGHS_STATUS_ERROR,
+    HighsInt,
+    Highs_changeColsBoundsBySet,
+    Highs_changeRowsBoundsBySet,
+    Highs_clearSolver,
+    Highs_create,
+    Highs_destroy,
+    Highs_getBasis,
+    Highs_getIntInfoValue,
+    Highs_getModelStatus,
+    Highs_getObjectiveValue,
+    Highs_getSolution,
+    Highs_passLp,
+    Highs_run,
+    Highs_setBasis,
+    Highs_setBoolOptionValue,
+    Highs_setIntOptionValue,
+    Highs_setStringOptionValue,
+)
+
+RETRY_LADDER = ("warm start", "cold start", "presolve on", "primal simplex")
+"""The attempts at a stage solve, in order; the error after the last names them all."""
+
+MAX_BASIS_STATUS = 4
+"""Largest HiGHS basis status code (kLower=0, kBasic, kUpper, kZero, kNonbasic=4)."""
+
+
+cdef inline double now() noexcept nogil:
+    """Seconds on the monotonic clock: cheap (vDSO) and callable without the GIL."""
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <double>ts.tv_sec + 1e-9 * <double>ts.tv_nsec
+
+
+def _owned_zeros(n, dtype):
+    """A buffer written once by the calling thread, so its pages are first touched there."""
+    buffer = np.empty(max(int(n), 1), dtype=dtype)
+    buffer.fill(0)
+    return buffer
+
+
+def _grown(current, needed):
+    """Capacity for ``needed`` items: at least double ``current`` so growth stays rare."""
+    return needed if needed <= current else max(needed, 2 * current)
+
+
+def model_status_name(code):
+    """HiGHS's own name of a model status code (as highspy's ``modelStatusToString``)."""
+    import highspy
+
+    try:
+        return highspy.Highs().modelStatusToString(highspy.HighsModelStatus(code))
+    except ValueError:
+        return f"unknown model status {code}"
+
+
+cdef int configure_for_sddp(void* highs) noexcept nogil:
+    """Set the options of an SDDP stage solver; returns the number of options HiGHS refused.
+
+    Dual simplex warm-started from a basis, no presolve (it would discard the
+    basis), one thread (parallelism is across work items), silent, and a fixed
+    random seed.
+    """
+    cdef int refused = 0
+    refused += Highs_setBoolOptionValue(highs, "output_flag", 0) == HIGHS_STATUS_ERROR
+    refused += Highs_setStringOptionValue(highs, "presolve", "off") == HIGHS_STATUS_ERROR
+    refused += Highs_setStringOptionValue(highs, "solver", "simplex") == HIGHS_STATUS_ERROR
+    refused += Highs_setIntOptionValue(highs, "simplex_strategy", HIGHS_SIMPLEX_DUAL) == HIGHS_STATUS_ERROR
+    refused += Highs_setIntOptionValue(highs, "threads", 1) == HIGHS_STATUS_ERROR
+    refused += Highs_setIntOptionValue(highs, "random_seed", 0) == HIGHS_STATUS_ERROR
+    return refused
+
+
+cdef class _BasisSlot:
+    """One stage's entry of the basis cache: status bytes, columns first, then rows."""
+
+    cdef uint8_t[::1] status
+    cdef int num_cols
+    cdef int num_rows
+    cdef bint valid
+
+
+cdef class NativeWorkspace:
+    """One worker thread's solver: a HiGHS instance, buffers, basis cache, statistics.
+
+    Create it in the thread that will use it; it must not be shared between
+    threads. ``numa_node`` records the NUMA node the owning thread is pinned
+    to (-1 when unknown). ``iteration`` is only used in error messages.
+    """
+
+    cdef void* _highs
+    cdef public int numa_node
+    cdef public long iteration
+
+    # statistics (see SolverStats)
+    cdef int64_t _solves, _simplex_iterations, _retries, _basis_hits, _loads
+    cdef double _time_load, _time_patch, _time_basis, _time_solve, _time_extract
+
+    # the loaded LP: what was passed to HiGHS, and views of its template
+    cdef object _template  # None when nothing valid is loaded
+    cdef object _version
+    cdef int _stage, _num_cols, _num_rows, _n_states, _n_col_patches, _n_row_patches, _n_openings
+    cdef int _theta_col
+    cdef const int32_t[::1] _state_in_cols
+    cdef const int32_t[::1] _state_out_cols
+    cdef const int32_t[::1] _row_patch_index
+    cdef const double[:, ::1] _col_patch_lower
+    cdef const double[:, ::1] _col_patch_upper
+    cdef const double[:, ::1] _row_patch_lower
+    cdef const double[:, ::1] _row_patch_upper
+
+    # buffers, sized to the largest LP loaded so far
+    cdef int _cap_cols, _cap_rows, _cap_patches
+    cdef int32_t[::1] _patch_index  # incoming-state columns, then patched columns
+    cdef double[::1] _patch_lower
+    cdef double[::1] _patch_upper
+    cdef int32_t[::1] _col_status  # HighsInt basis status, for setBasis/getBasis
+    cdef int32_t[::1] _row_status
+    cdef double[::1] _col_value  # primal values (forward: outgoing states, theta)
+    cdef double[::1] _col_dual  # reduced costs (backward: subgradients)
+
+    # basis cache: one slot per stage
+    cdef list _slots
+
+    # the last failure, filled by the kernels for the error message
+    cdef int _failed_opening
+    cdef int64_t _failed_pass
+    cdef int _failed_status
+
+    def __cinit__(self, int numa_node=-1):
+        self._highs = Highs_create()
+        if self._highs == NULL:
+            raise MemoryError("Highs_create returned NULL")
+        if configure_for_sddp(self._highs) != 0:
+            raise RuntimeError("HiGHS refused an SDDP option; is libhighs.so.1 the one of highspy 1.15?")
+        self.numa_node = numa_node
+        self.iteration = -1
+        self._template = None
+        self._version = None
+        self._slots = []
+        self.reserve(1, 1, 1)
+
+    def __dealloc__(self):
+        if self._highs != NULL:
+            Highs_destroy(self._highs)
+            self._highs = NULL
+
+    # -- buffers -----------------------------------------------------------------
+    def reserve(self, num_cols: int, num_rows: int, num_col_patches: int) -> None:
+        """Make the buffers hold an LP of this size (rows including cuts).
+
+        Called by the owning thread, so that its pages are first touched there.
+        Buffers only ever grow, at least doubling, so a growing cut pool
+        reallocates them a handful of times per run, never per solve.
+        """
+        if num_cols > self._cap_cols:
+            self._cap_cols = _grown(self._cap_cols, num_cols)
+            self._col_value = _owned_zeros(self._cap_cols, np.float64)
+            self._col_dual = _owned_zeros(self._cap_cols, np.float64)
+            self._col_status = _owned_zeros(self._cap_cols, np.int32)
+        if num_rows > self._cap_rows:
+            self._cap_rows = _grown(self._cap_rows, num_rows)
+            self._row_status = _owned_zeros(self._cap_rows, np.int32)
+        if num_col_patches > self._cap_patches:
+            self._cap_patches = _grown(self._cap_patches, num_col_patches)
+            self._patch_index = _owned_zeros(self._cap_patches, np.int32)
+            self._patch_lower = _owned_zeros(self._cap_patches, np.float64)
+            self._patch_upper = _owned_zeros(self._cap_patches, np.float64)
+
+    @property
+    def capacity(self) -> tuple:
+        """(columns, rows, patched columns) the buffers hold without growing."""
+        return (self._cap_cols, self._cap_rows, self._cap_patches)
+
+    # -- statistics --------------------------------------------------------------
+    @property
+    def stats(self) -> SolverStats:
+        """A snapshot of this workspace's counters (a new object on every access)."""
+        return SolverStats(
+            solves=self._solves,
+            simplex_iterations=self._simplex_iterations,
+            retries=self._retries,
+            basis_hits=self._basis_hits,
+            loads=self._loads,
+            time_load=self._time_load,
+            time_patch=self._time_patch,
+            time_basis=self._time_basis,
+            time_solve=self._time_solve,
+            time_extract=self._time_extract,
+        )
+
+    def reset_stats(self) -> None:
+        self._solves = self._simplex_iterations = self._retries = self._basis_hits = self._loads = 0
+        self._time_load = self._time_patch = self._time_basis = self._time_solve = self._time_extract = 0.0
+
+    # -- step 1: load --------------------------------------------------------------
+    cdef int _load(self, lp) except -1:
+        """Pass ``lp`` to HiGHS unless it is the LP already loaded."""
+        template = lp.template
+        if template is self._template and lp.version == self._version:
+            return 0
+        cdef double start = now()
+        self._template = None  # until the load succeeds
+        n_states = template.state_in_cols.shape[0]
+        n_col_patches = template.col_patch_index.shape[0]
+        self.reserve(lp.num_cols, lp.num_rows, n_states + n_col_patches)
+
+        cdef const int32_t[::1] col_start = np.ascontiguousarray(lp.col_start, dtype=np.int32)
+        cdef const int32_t[::1] row_index = np.ascontiguousarray(lp.row_index, dtype=np.int32)
+        cdef const double[::1] values = np.ascontiguousarray(lp.values, dtype=np.float64)
+        cdef const double[::1] col_cost = np.ascontiguousarray(template.col_cost, dtype=np.float64)
+        cdef const double[::1] col_lower = np.ascontiguousarray(template.col_lower, dtype=np.float64)
+        cdef const double[::1] col_upper = np.ascontiguousarray(template.col_upper, dtype=np.float64)
+        cdef const double[::1] row_lower = np.ascontiguousarray(lp.row_lower, dtype=np.float64)
+        cdef const double[::1] row_upper = np.ascontiguousarray(lp.row_upper, dtype=np.float64)
+        cdef int num_cols = lp.num_cols
+        cdef int num_rows = lp.num_rows
+        cdef int nnz = col_start[num_cols]
+        if col_cost.shape[0] != num_cols or row_lower.shape[0] != num_rows or row_index.shape[0] < nnz:
+            raise ValueError(f"stage {template.index}: inconsistent LP arrays")
+        cdef HighsInt status
+        with nogil:
+            status = Highs_passLp(
+                self._highs, num_cols, num_rows, nnz, HIGHS_MATRIX_COLWISE, HIGHS_SENSE_MINIMIZE, 0.0,
+                &col_cost[0], &col_lower[0], &col_upper[0],
+                &row_lower[0] if num_rows else NULL, &row_upper[0] if num_rows else NULL,
+                &col_start[0], &row_index[0] if nnz else NULL, &values[0] if nnz else NULL,
+            )
+        if status == HIGHS_STATUS_ERROR:
+            raise ValueError(f"stage {template.index}: HiGHS rejected the stage LP (Highs_passLp)")
+
+        self._stage = template.index
+        self._num_cols = num_cols
+        self._num_rows = num_rows
+        self._n_states = n_states
+        self._n_col_patches = n_col_patches
+        self._n_row_patches = template.row_patch_index.shape[0]
+        self._n_openings = template.probabilities.shape[0]
+        self._theta_col = template.theta_col
+        self._state_in_cols = np.ascontiguousarray(template.state_in_cols, dtype=np.int32)
+        self._state_out_cols = np.ascontiguousarray(template.state_out_cols, dtype=np.int32)
+        self._row_patch_index = np.ascontiguousarray(template.row_patch_index, dtype=np.int32)
+        self._col_patch_lower = np.ascontiguousarray(template.col_patch_lower, dtype=np.float64)
+        self._col_patch_upper = np.ascontiguousarray(template.col_patch_upper, dtype=np.float64)
+        self._row_patch_lower = np.ascontiguousarray(template.row_patch_lower, dtype=np.float64)
+        self._row_patch_upper = np.ascontiguousarray(template.row_patch_upper, dtype=np.float64)
+        # the patched columns never change while this LP is loaded: the incoming
+        # states first, then the opening's columns (the reference's order)
+        cdef const int32_t[::1] col_patch_index = np.ascontiguousarray(template.col_patch_index, dtype=np.int32)
+        cdef int i
+        for i in range(n_states):
+            self._patch_index[i] = self._state_in_cols[i]
+        for i in range(n_col_patches):
+            self._patch_index[n_states + i] = col_patch_index[i]
+
+        self._template = template
+        self._version = lp.version
+        self._loads += 1
+        self._time_load += now() - start
+        return 0
+
+    # -- the basis cache -------------------------------------------------------------
+    cdef int _stage_basis(self, basis) except -1:
+        """Put the canonical ``basis`` of the loaded stage into the setBasis buffers.
+
+        Slot ``t`` of the cache keeps the status bytes this workspace last
+        started stage ``t`` from. The determinism rule forbids warm-starting a
+        work item from a thread's own history, so the slot only ever holds a
+        canonical basis; a hit (the algorithm handed over the same basis as
+        last time, the common case within a pass) skips the copy and the
+        validation and counts in ``basis_hits``.
+        """
+        cdef const uint8_t[::1] cols = basis.col_status
+        cdef const uint8_t[::1] rows = basis.row_status
+        cdef int nc = self._num_cols, nr = self._num_rows, i
+        if cols.shape[0] != nc or rows.shape[0] != nr:
+            raise ValueError(
+                f"stage {self._stage}: basis has {cols.shape[0]} columns and {rows.shape[0]} rows, "
+                f"the LP has {nc} and {nr}"
+            )
+        while len(self._slots) <= self._stage:
+            self._slots.append(None)
+        cdef _BasisSlot slot = self._slots[self._stage]
+        cdef Py_ssize_t capacity = 0 if slot is None else slot.status.shape[0]
+        if capacity < nc + nr:  # first use of the slot, or the stage gained cuts
+            slot = _BasisSlot()
+            slot.status = _owned_zeros(_grown(capacity, nc + nr), np.uint8)
+            slot.valid = False
+            self._slots[self._stage] = slot
+        cdef bint hit = (
+            slot.valid and slot.num_cols == nc and slot.num_rows == nr
+            and (nc == 0 or memcmp(&slot.status[0], &cols[0], nc) == 0)
+            and (nr == 0 or memcmp(&slot.status[nc], &rows[0], nr) == 0)
+        )
+        if hit:
+            self._basis_hits += 1
+        else:
+            for i in range(nc):
+                if cols[i] > MAX_BASIS_STATUS:
+                    raise ValueError(f"stage {self._stage}: column {i} has basis status {cols[i]}")
+            for i in range(nr):
+                if rows[i] > MAX_BASIS_STATUS:
+                    raise ValueError(f"stage {self._stage}: row {i} has basis status {rows[i]}")
+            if nc:
+                memcpy(&slot.status[0], &cols[0], nc)
+            if nr:
+                memcpy(&slot.status[nc], &rows[0], nr)
+            slot.num_cols = nc
+            slot.num_rows = nr
+            slot.valid = True
+        for i in range(nc):
+            self._col_status[i] = slot.status[i]
+        for i in range(nr):
+            self._row_status[i] = slot.status[nc + i]
+        return 0
+
+    cdef void _forget_stage(self):
+        """After a failure: drop the stage's basis slot and force a reload."""
+        if self._stage < len(self._slots) and self._slots[self._stage] is not None:
+            (<_BasisSlot>self._slots[self._stage]).valid = False
+        self._template = None
+
+    # -- steps 2 to 4, without the GIL -----------------------------------------------
+    cdef void _patch(self, const double* incoming, int opening) noexcept nogil:
+        """Fix the incoming-state columns to ``incoming`` and apply ``opening``'s values."""
+        cdef double start = now()
+        cdef int n = self._n_states, i
+        for i in range(n):
+            self._patch_lower[i] = incoming[i]
+            self._patch_upper[i] = incoming[i]
+        for i in range(self._n_col_patches):
+            self._patch_lower[n + i] = self._col_patch_lower[opening, i]
+            self._patch_upper[n + i] = self._col_patch_upper[opening, i]
+        if n + self._n_col_patches:
+            Highs_changeColsBoundsBySet(
+                self._highs, n + self._n_col_patches, &self._patch_index[0], &self._patch_lower[0],
+                &self._patch_upper[0]
+            )
+        if self._n_row_patches:
+            Highs_changeRowsBoundsBySet(
+                self._highs, self._n_row_patches, &self._row_patch_index[0],
+                &self._row_patch_lower[opening, 0], &self._row_patch_upper[opening, 0]
+            )
+        self._time_patch += now() - start
+
+    cdef void _reset_to_basis(self) noexcept nogil:
+        """Forget everything HiGHS derived from earlier solves, then set the canonical basis."""
+        cdef double start = now()
+        Highs_clearSolver(self._highs)
+        Highs_setBasis(self._highs, &self._col_status[0], &self._row_status[0])
+        self._time_basis += now() - start
+
+    cdef int _run_once(self) noexcept nogil:
+        cdef double start = now()
+        cdef HighsInt iterations = 0
+        Highs_run(self._highs)
+        self._time_solve += now() - start
+        if Highs_getIntInfoValue(self._highs, "simplex_iteration_count", &iterations) != HIGHS_STATUS_ERROR:
+            self._simplex_iterations += iterations
+        return Highs_getModelStatus(self._highs)
+
+    cdef int _solve(self) noexcept nogil:
+        """Solve the patched LP; walk the retry ladder until optimal. Returns the model status."""
+        self._solves += 1
+        cdef int status = self._run_once()
+        if status == HIGHS_MODEL_STATUS_OPTIMAL:
+            return status
+        # cold start: from a logical basis, with a fresh factorisation
+        self._retries += 1
+        Highs_clearSolver(self._highs)
+        status = self._run_once()
+        if status == HIGHS_MODEL_STATUS_OPTIMAL:
+            return status
+        # presolve on: a smaller, often better conditioned LP
+        self._retries += 1
+        Highs_setStringOptionValue(self._highs, "presolve", "on")
+        Highs_clearSolver(self._highs)
+        status = self._run_once()
+        Highs_setStringOptionValue(self._highs, "presolve", "off")
+        if status == HIGHS_MODEL_STATUS_OPTIMAL:
+            return status
+        # primal simplex, with presolve
+        self._retries += 1
+        Highs_setStringOptionValue(self._highs, "presolve", "on")
+        Highs_setIntOptionValue(self._highs, "simplex_strategy", HIGHS_SIMPLEX_PRIMAL)
+        Highs_clearSolver(self._highs)
+        status = self._run_once()
+        Highs_setStringOptionValue(self._highs, "presolve", "off")
+        Highs_setIntOptionValue(self._highs, "simplex_strategy", HIGHS_SIMPLEX_DUAL)
+        return status
+
+    cdef int _fail(self, int opening, int64_t forward_pass, int status) noexcept nogil:
+        self._failed_opening = opening
+        self._failed_pass = forward_pass
+        self._failed_status = status
+        return -1
+
+    cdef int _forward_kernel(
+        self,
+        const double[:, ::1] incoming,
+        const int32_t[::1] openings,
+        const int64_t[::1] pass_ids,
+        double[:, ::1] out_states,
+        double[::1] out_objective,
+        double[::1] out_theta,
+    ) noexcept nogil:
+        cdef Py_ssize_t k
+        cdef int i, opening, status
+        cdef double start
+        for k in range(incoming.shape[0]):
+            opening = openings[k]
+            self._patch(&incoming[k, 0], opening)
+            self._reset_to_basis()
+            status = self._solve()
+            if status != HIGHS_MODEL_STATUS_OPTIMAL:
+                return self._fail(opening, pass_ids[k], status)
+            start = now()
+            Highs_getSolution(self._highs, &self._col_value[0], NULL, NULL, NULL)
+            for i in range(self._n_states):
+                out_states[k, i] = self._col_value[self._state_out_cols[i]]
+            out_theta[k] = self._col_value[self._theta_col]
+            out_objective[k] = Highs_getObjectiveValue(self._highs)
+            self._time_extract += now() - start
+        return 0
+
+    cdef int _backward_kernel(
+        self,
+        const double* incoming,
+        int64_t trial_id,
+        double[::1] out_values,
+        double[:, ::1] out_subgradients,
+        bint want_basis,
+    ) noexcept nogil:
+        cdef int opening, i, status
+        cdef double start
+        for opening in range(self._n_openings):
+            self._patch(incoming, opening)
+            if opening == 0:
+                self._reset_to_basis()
+            status = self._solve()
+            if status != HIGHS_MODEL_STATUS_OPTIMAL:
+                return self._fail(opening, trial_id, status)
+            start = now()
+            Highs_getSolution(self._highs, NULL, &self._col_dual[0], NULL, NULL)
+            out_values[opening] = Highs_getObjectiveValue(self._highs)
+            for i in range(self._n_states):
+                out_subgradients[opening, i] = self._col_dual[self._state_in_cols[i]]
+            self._time_extract += now() - start
+        if want_basis:
+            start = now()
+            Highs_getBasis(self._highs, &self._col_status[0], &self._row_status[0])
+            self._time_extract += now() - start
+        return 0
+
+    cdef int _raise_failure(self) except -1:
+        failure = SolveFailure(
+            self._stage, self._failed_opening, self._failed_pass,
+            model_status_name(self._failed_status), self.iteration,
+        )
+        self._forget_stage()
+        raise SolverError(failure)
+
+    # -- work items (the SolverWorkspace protocol) --------------------------------------
+    def solve_forward(
+        self,
+        lp,
+        basis,
+        const double[:, ::1] incoming,
+        openings,
+        const int64_t[::1] pass_ids,
+        double[:, ::1] out_states,
+        double[::1] out_objective,
+        double[::1] out_theta,
+    ) -> None:
+        """Solve ``lp`` once per row of ``incoming``; see ``SolverWorkspace.solve_forward``."""
+        self._load(lp)
+        cdef const int32_t[::1] opening_ids = np.ascontiguousarray(openings, dtype=np.int32)
+        cdef Py_ssize_t n_items = incoming.shape[0], k
+        if (incoming.shape[1] != self._n_states or opening_ids.shape[0] != n_items
+                or pass_ids.shape[0] != n_items or out_states.shape[0] != n_items
+                or out_states.shape[1] != self._n_states or out_objective.shape[0] != n_items
+                or out_theta.shape[0] != n_items):
+            raise ValueError(f"stage {self._stage}: forward work item arrays have inconsistent shapes")
+        for k in range(n_items):
+            if not 0 <= opening_ids[k] < self._n_openings:
+                raise ValueError(
+                    f"stage {self._stage}, forward pass {pass_ids[k]}: opening {opening_ids[k]} "
+                    f"out of range (the stage has {self._n_openings})"
+                )
+        if n_items == 0:
+            return
+        self._stage_basis(basis)
+        cdef int result
+        with nogil:
+            result = self._forward_kernel(incoming, opening_ids, pass_ids, out_states, out_objective, out_theta)
+        if result != 0:
+            self._raise_failure()
+
+    def solve_backward(
+        self,
+        lp,
+        basis,
+        const double[::1] incoming,
+        int64_t trial_id,
+        double[::1] out_values,
+        double[:, ::1] out_subgradients,
+        out_basis,
+    ) -> None:
+        """Solve every opening of ``lp`` at ``incoming``; see ``SolverWorkspace.solve_backward``."""
+        self._load(lp)
+        if (incoming.shape[0] != self._n_states or out_values.shape[0] != self._n_openings
+                or out_subgradients.shape[0] != self._n_openings
+                or out_subgradients.shape[1] != self._n_states):
+            raise ValueError(f"stage {self._stage}: backward work item arrays have inconsistent shapes")
+        cdef uint8_t[::1] basis_cols
+        cdef uint8_t[::1] basis_rows
+        cdef bint want_basis = out_basis is not None
+        if want_basis:
+            basis_cols = out_basis.col_status
+            basis_rows = out_basis.row_status
+            if basis_cols.shape[0] != self._num_cols or basis_rows.shape[0] != self._num_rows:
+                raise ValueError(f"stage {self._stage}: out_basis does not have the LP's shape")
+        self._stage_basis(basis)
+        cdef const double* state = &incoming[0] if self._n_states else NULL
+        cdef int result, i
+        with nogil:
+            result = self._backward_kernel(state, trial_id, out_values, out_subgradients, want_basis)
+            if result == 0 and want_basis:
+                for i in range(self._num_cols):
+                    basis_cols[i] = <uint8_t>self._col_status[i]
+                for i in range(self._num_rows):
+                    basis_rows[i] = <uint8_t>self._row_status[i]
+        if result != 0:
+            self._raise_failure()
