@@ -20,7 +20,14 @@ from test_checkpoint_cases import (
     two_reservoirs,
 )
 
-from caudal.checkpoint import CheckpointError, latest_valid, read_checkpoint, restore_state, write_checkpoint
+from caudal.checkpoint import (
+    CheckpointError,
+    latest_valid,
+    read_checkpoint,
+    restore_pools,
+    restore_state,
+    write_checkpoint,
+)
 from caudal.parallel.workers import make_pool
 from caudal.sddp.risk import CVaR
 from caudal.sddp.training import TrainingOptions, TrainingState, run_training
@@ -153,3 +160,13 @@ def test_options_that_change_the_policy_are_refused(tmp_path, problem):
     assert "seed was 5 in the checkpoint, is 6 now" in message
     message = _refusal(tmp_path, problem, options, other_options=dataclasses.replace(options, risk_measure=CVaR(0.5)))
     assert "risk_measure was None in the checkpoint, is caudal.sddp.risk.CVaR(alpha=0.5) now" in message
+
+
+def test_a_policy_loads_for_simulation_whatever_the_options(tmp_path, problem):
+    options = dataclasses.replace(OPTIONS, iterations=2)
+    state = trained_state(problem, options)
+    checkpoint = read_checkpoint(write_checkpoint(tmp_path, state, options))
+    pools = restore_pools(checkpoint, problem)
+    assert all(a.coefficients.tobytes() == b.coefficients.tobytes() for a, b in zip(pools, state.pools, strict=True))
+    with pytest.raises(CheckpointError, match="cannot use this policy: case fingerprint mismatch"):
+        restore_pools(checkpoint, two_reservoirs(demand=151.0))

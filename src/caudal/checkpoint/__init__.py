@@ -23,6 +23,9 @@ API for the training loop and the command line
 ``restore_state(checkpoint, problem, options) -> TrainingState``
     Rebuild cut pools bit for bit and the stage cache with the saved bases;
     refuse a checkpoint of another case or of options that change the policy.
+``restore_pools(checkpoint, problem) -> list[CutPool]``
+    The cuts alone, for simulating a trained policy (``caudal simulate
+    --policy DIR``); only the case fingerprint must match.
 ``CheckpointSchedule(every_iterations=10, every_seconds=600)``
     ``due(iteration, now)`` after each iteration, ``written(iteration, now)``
     after each write.
@@ -45,7 +48,7 @@ from caudal.checkpoint.contents import (
 from caudal.checkpoint.errors import CheckpointError
 from caudal.checkpoint.fingerprint import OPTIONS_FREE_TO_CHANGE, case_fingerprint, options_fingerprint
 from caudal.checkpoint.framing import FORMAT_VERSION, READS_UP_TO
-from caudal.checkpoint.restore import check_compatible, restore_state
+from caudal.checkpoint.restore import check_compatible, restore_pools, restore_state
 from caudal.checkpoint.schedule import CheckpointSchedule
 from caudal.checkpoint.store import (
     DEFAULT_KEEP,
@@ -81,6 +84,7 @@ __all__ = [
     "load_latest",
     "options_fingerprint",
     "read_checkpoint",
+    "restore_pools",
     "restore_state",
     "verify_checkpoint",
     "write_checkpoint",

@@ -39,18 +39,25 @@ def saved_policy_options(checkpoint: Checkpoint) -> dict[str, str]:
     return saved
 
 
+def _case_problem(checkpoint: Checkpoint, problem: CompiledProblem) -> str | None:
+    """Why the checkpoint does not fit ``problem``, or None if it does."""
+    if case_fingerprint(problem) == checkpoint.case_fingerprint:
+        return None
+    case = checkpoint.case
+    differences = case_differences(case.state_names, case.sign, case.initial_state, case.stage_digests, problem)
+    return (
+        f"case fingerprint mismatch: the checkpoint was written for another case "
+        f"(saved {case.name!r}, this is {problem.name!r}): "
+        + "; ".join(differences or ["the problem data differ (no detail available)"])
+    )
+
+
 def check_compatible(checkpoint: Checkpoint, problem: CompiledProblem, options: TrainingOptions) -> None:
     """Raise a ``fingerprint`` :class:`CheckpointError` unless the checkpoint fits this case and options."""
     problems = []
-    if case_fingerprint(problem) != checkpoint.case_fingerprint:
-        case = checkpoint.case
-        differences = case_differences(
-            case.state_names, case.sign, case.initial_state, case.stage_digests, problem
-        ) or ["the problem data differ (no detail available)"]
-        problems.append(
-            f"case fingerprint mismatch: the checkpoint was written for another case "
-            f"(saved {case.name!r}, this is {problem.name!r}): " + "; ".join(differences)
-        )
+    case_problem = _case_problem(checkpoint, problem)
+    if case_problem is not None:
+        problems.append(case_problem)
     if options_fingerprint(options, problem.n_stages) != checkpoint.options_fingerprint:
         differences = options_differences(saved_policy_options(checkpoint), options, problem.n_stages) or [
             "the options that change the policy differ (no detail available)"
@@ -72,6 +79,18 @@ def rebuild_pool(saved: SavedCutPool) -> CutPool:
         pool.add(saved.intercepts, saved.dense_coefficients(), saved.iteration, saved.forward_pass)
         pool.active[:] = saved.active
     return pool
+
+
+def restore_pools(checkpoint: Checkpoint, problem: CompiledProblem) -> list[CutPool]:
+    """The cut pools of ``checkpoint``, for using a trained policy (simulation) without resuming.
+
+    Only the case must match: the options of the run that trained the policy
+    do not matter to someone who only evaluates it.
+    """
+    case_problem = _case_problem(checkpoint, problem)
+    if case_problem is not None:
+        raise CheckpointError(checkpoint.path, "cannot use this policy: " + case_problem, "fingerprint")
+    return [rebuild_pool(saved) for saved in checkpoint.cut_pools]
 
 
 def restore_state(

@@ -56,8 +56,11 @@ def write_checkpoint(
         raise ValueError(f"keep must be at least 1, got {keep}")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    payload = encode_checkpoint(state, options, layout, visited_states)
     path = directory / checkpoint_name(state.iteration)
+    try:
+        payload = encode_checkpoint(state, options, layout, visited_states)
+    except CheckpointError as error:
+        raise CheckpointError(path, error.problem, error.kind) from error
     atomic_write(path, (encode_header(payload), payload))
     prune(directory, state.iteration, keep)
     return path
