@@ -3,10 +3,14 @@
 Everything else about the package is in ``pyproject.toml``.
 
 The HiGHS C API comes from ``libhighs.so.1`` inside the installed highspy
-package (a build requirement), linked by its file name. No rpath is recorded:
-in an isolated build the highspy folder is a temporary directory. At run time
-``caudal/__init__`` imports highspy first, which loads ``libhighs.so.1``, and
-the loader then resolves the extension's dependency by its SONAME.
+package (a build requirement), linked by its file name. No absolute rpath is
+recorded: in an isolated build the highspy folder is a temporary directory.
+At run time ``caudal/__init__`` imports highspy first, which loads
+``libhighs.so.1``, and the loader then resolves the extension's dependency by
+its SONAME. The relative rpath ``$ORIGIN/../highspy`` (caudal and highspy side
+by side in one site-packages, the usual install) also lets the extension load
+on its own; where it does not apply (an editable install) the import order
+still does.
 """
 
 import importlib.util
@@ -37,6 +41,7 @@ def native_extension(name: str, source: str) -> Extension:
         include_dirs=[numpy.get_include(), NATIVE],
         library_dirs=[highspy_folder()],
         libraries=[":libhighs.so.1"],
+        runtime_library_dirs=["$ORIGIN/../highspy"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=["-O3"],
     )
