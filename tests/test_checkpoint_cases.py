@@ -69,7 +69,7 @@ def assert_same_state(a: TrainingState, b: TrainingState, *, compare_times: bool
         assert np.array_equal(ba.col_status, bb.col_status), f"stage {t} column basis differs"
         assert np.array_equal(ba.row_status, bb.row_status), f"stage {t} row basis differs"
         assert np.array_equal(a.cache.lps[t].cut_ids, b.cache.lps[t].cut_ids)
-    for t, (va, vb) in enumerate(zip(getattr(a, "visited", ()), getattr(b, "visited", ()), strict=True)):
+    for t, (va, vb) in enumerate(zip(a.visited, b.visited, strict=True)):
         assert va.states.tobytes() == vb.states.tobytes(), f"stage {t}: visited states differ"
     assert len(a.history) == len(b.history)
     for ra, rb in zip(a.history, b.history, strict=True):

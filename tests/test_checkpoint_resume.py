@@ -20,6 +20,7 @@ from test_checkpoint_cases import (
     two_reservoirs,
 )
 
+import caudal.sddp.selection
 from caudal.checkpoint import (
     CheckpointError,
     latest_valid,
@@ -111,12 +112,9 @@ def test_resume_on_another_layout_is_bit_identical(tmp_path, problem):
 @pytest.mark.parametrize("selection", ["Level1", "LimitedMemoryLevel1"])
 def test_resume_with_cut_selection_is_bit_identical(tmp_path, problem, selection):
     """Cut selection decides from the visited states: they must come back exactly."""
-    module = pytest.importorskip("caudal.sddp.selection")
-    if "cut_selection" not in {f.name for f in dataclasses.fields(TrainingOptions)}:
-        pytest.skip("TrainingOptions has no cut_selection yet")
 
     def fresh_options() -> TrainingOptions:  # a selection may keep working memory: one per process
-        return dataclasses.replace(OPTIONS, cut_selection=getattr(module, selection)(max_active=6))
+        return dataclasses.replace(OPTIONS, cut_selection=getattr(caudal.sddp.selection, selection)(max_active=6))
 
     straight = _straight(problem, fresh_options())
     assert any(not pool.active.all() for pool in straight.pools), "selection should drop some cuts"

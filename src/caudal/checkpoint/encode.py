@@ -87,7 +87,7 @@ def encode_checkpoint(
     own archives (``state.visited``), which cut selection needs on resume.
     """
     problem = state.problem
-    if visited_states is None and getattr(state, "visited", None):
+    if visited_states is None:
         visited_states = [archive.states for archive in state.visited]
     visited = _visited(problem.n_stages, problem.n_states, visited_states)
     builder = flatbuffers.Builder(_estimate_size(state, visited))

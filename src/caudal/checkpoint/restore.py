@@ -143,7 +143,7 @@ def restore_state(
         history=checkpoint.history.records(),
         iteration=checkpoint.iteration,
     )
-    for archive, rows in zip(getattr(state, "visited", ()), checkpoint.visited_states, strict=False):
+    for archive, rows in zip(state.visited, checkpoint.visited_states, strict=True):
         archive.add(np.array(rows))  # cut selection decides from these: they must come back exactly
     return state
 
