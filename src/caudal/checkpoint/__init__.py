@@ -20,9 +20,11 @@ API for the training loop and the command line
     The newest checkpoint that verifies; one warning per newer file skipped and
     why (also logged on ``caudal.checkpoint``). :func:`load_latest` returns the
     decoded :class:`Checkpoint` instead of its path.
-``restore_state(checkpoint, problem, options) -> TrainingState``
-    Rebuild cut pools bit for bit and the stage cache with the saved bases;
-    refuse a checkpoint of another case or of options that change the policy.
+``restore_state(checkpoint, problem, options, comm=None) -> TrainingState``
+    Rebuild cut pools bit for bit, the stage cache with the saved bases (built
+    by ``make_stage_cache`` when a ``comm`` is given, so call it on every rank)
+    and the visited-state archives; refuse a checkpoint of another case or of
+    options that change the policy. Use fresh solver workspaces afterwards.
 ``restore_pools(checkpoint, problem) -> list[CutPool]``
     The cuts alone, for simulating a trained policy (``caudal simulate
     --policy DIR``); only the case fingerprint must match.
