@@ -165,7 +165,7 @@ class Stage:
         if np.any(array < 0) or not np.all(np.isfinite(array)):
             raise ProblemError(f"stage {self.index}: probabilities must be finite and non-negative")
         if abs(array.sum() - 1.0) > 1e-9:
-            raise ProblemError(f"stage {self.index}: probabilities sum to {array.sum()!r}, not 1")
+            raise ProblemError(f"stage {self.index}: probabilities sum to {float(array.sum())!r}, not 1")
         self._probabilities = array / array.sum()
 
     @property
