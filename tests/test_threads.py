@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -97,6 +99,34 @@ def test_an_exception_in_a_worker_is_raised_in_the_caller() -> None:
     with pytest.raises(RuntimeError, match="closed"):
         pool.run(lambda ws, a, b: None, 0, 4)
     pool.close()  # idempotent
+
+
+def test_a_run_interrupted_while_waiting_leaves_the_pool_usable() -> None:
+    """Ctrl-C while the caller waits: the workers finish, and their late reports do not confuse the next run."""
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    def slow(ws: Recorder, start: int, stop: int) -> None:
+        time.sleep(0.2)
+        ws.items.append((start, stop))
+
+    def fast(ws: Recorder, start: int, stop: int) -> None:
+        ws.items.append((-start, -stop))
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with ThreadPool(2, Recorder, "recorder") as pool:
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            with pytest.raises(Interrupted):
+                pool.run(slow, 0, 2)
+            pool.run(fast, 0, 2)  # waits for its own reports, not the slow run's
+            assert [ws.items for ws in pool.workspaces] == [[(0, 1), (0, -1)], [(1, 2), (-1, -2)]]
+    finally:
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_a_failing_factory_fails_the_constructor() -> None:

@@ -95,13 +95,14 @@ class ThreadPool:
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()  # one run() at a time
         self._closed = False
+        self._generation = 0  # numbers the runs, so a run never counts a message of an earlier one
         self._threads = [
             threading.Thread(target=self._work, args=(w,), name=f"caudal-worker-{w}", daemon=True)
             for w in range(threads)
         ]
         for thread in self._threads:
             thread.start()
-        failures = self._collect(range(threads))
+        failures = self._collect(0, range(threads))
         if failures:
             self.close()
             raise failures[min(failures)]
@@ -125,13 +126,14 @@ class ThreadPool:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the thread pool is closed")
+            self._generation += 1
             busy = []
             for w in range(self.size):
                 start, end = block(stop - first, self.size, w)
                 if end > start:
-                    self._inboxes[w].put((task, first + start, first + end))
+                    self._inboxes[w].put((self._generation, task, first + start, first + end))
                     busy.append(w)
-            failures = self._collect(busy)
+            failures = self._collect(self._generation, busy)
         if failures:
             raise failures[min(failures)]
 
@@ -161,25 +163,33 @@ class ThreadPool:
                 os.sched_setaffinity(0, cpus)  # 0 is the calling thread on Linux
             workspace = self._factory(node)
         except BaseException as exc:  # reported to the constructor, which raises it
-            self._done.put((w, exc))
+            self._done.put((0, w, exc))
             return
         self._workspaces[w] = workspace
-        self._done.put((w, None))
+        self._done.put((0, w, None))
         inbox = self._inboxes[w]
         while (job := inbox.get()) is not None:
-            task, start, end = job
+            generation, task, start, end = job
             try:
                 task(workspace, start, end)
             except BaseException as exc:
-                self._done.put((w, exc))
+                self._done.put((generation, w, exc))
             else:
-                self._done.put((w, None))
+                self._done.put((generation, w, None))
 
-    def _collect(self, workers: Sequence[int] | range) -> dict[int, BaseException]:
-        """Wait for one message from each of ``workers``; return their exceptions by worker."""
+    def _collect(self, generation: int, workers: Sequence[int] | range) -> dict[int, BaseException]:
+        """Wait until each of ``workers`` reports on run ``generation``; return their exceptions by worker.
+
+        Reports of earlier runs are dropped: they are left over when a caller
+        was interrupted (Ctrl-C) while waiting, and the workers went on.
+        """
         failures: dict[int, BaseException] = {}
-        for _ in workers:
-            w, exc = self._done.get()
+        waiting = set(workers)
+        while waiting:
+            run, w, exc = self._done.get()
+            if run != generation:
+                continue
+            waiting.discard(w)
             if exc is not None:
                 failures[w] = exc
         return failures
