@@ -81,3 +81,10 @@ def test_selection_does_not_move_the_bound_of_a_trained_policy(build):
     assert dropped > 0
     after, _ = first_stage_bound(StageCache(problem, state.pools), pool, problem.initial_state)
     assert after == pytest.approx(before, rel=1e-9)
+
+
+def test_a_selection_object_can_serve_two_trainings():
+    selection = LimitedMemoryLevel1()
+    first = caudal.train(two_reservoirs(2), iterations=6, forward_passes=2, cut_selection=selection)
+    second = caudal.train(two_reservoirs(2), iterations=6, forward_passes=2, cut_selection=selection)
+    assert second.policy.digest() == first.policy.digest()

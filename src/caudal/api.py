@@ -7,22 +7,26 @@ train, and options arrive as keywords.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
+from caudal.checkpoint.during_training import CHECKPOINT_FOLDER, TrainingCheckpoints, resume_state
+from caudal.checkpoint.schedule import CheckpointSchedule
 from caudal.log import TrainingLog
 from caudal.model.problem import CompiledProblem, Problem
 from caudal.outputs import write_convergence, write_summary
-from caudal.parallel.comm import Communicator, world
+from caudal.parallel.comm import Communicator, cores_available, world
 from caudal.parallel.pool import WorkerPool
+from caudal.parallel.signals import StopSignals
 from caudal.parallel.workers import make_pool
 from caudal.sddp.cuts import CutPool
 from caudal.sddp.risk import RiskMeasure, RiskSpec
@@ -81,6 +85,7 @@ class TrainingResult:
     wall_time: float
     solver_stats: dict[str, float]
     phase_seconds: dict[str, float]
+    checkpoint: Path | None = None  # the last checkpoint written: the saved policy
 
     @property
     def iterations(self) -> int:
@@ -134,6 +139,12 @@ def train(
     stopping_rules: Sequence[StoppingRule] = (),
     stop_when: str = "any",
     cut_selection: CutSelection | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int | None = 10,
+    checkpoint_seconds: float | None = 600.0,
+    keep_checkpoints: int = 3,
+    resume: str | os.PathLike | None = None,
+    handle_signals: bool = False,
 ) -> TrainingResult:
     """Train a policy by SDDP.
 
@@ -150,11 +161,13 @@ def train(
         ``(seed, i, k)``: the same seed gives the same cuts and bounds whatever
         the number of threads.
     threads:
-        Worker threads (default: the cores this process may use).
+        Worker threads per process (default: the cores this process may use,
+        shared out among the ranks of its node).
     time_limit:
         Stop after the iteration during which this many seconds have passed.
     output:
-        A directory to write ``convergence.csv`` and ``summary.json`` into.
+        A directory to write ``convergence.csv``, ``summary.json`` and (unless
+        ``checkpoint_dir`` says otherwise) ``checkpoints/`` into.
     log:
         ``True`` prints the training log on standard output; a text stream
         prints it there.
@@ -175,6 +188,25 @@ def train(
         ``caudal.Level1()`` or ``caudal.LimitedMemoryLevel1()`` (each with an
         optional ``max_active`` per stage): cuts that are highest at no visited
         state leave the stage LPs, so they stay small over long runs.
+    checkpoint_dir:
+        Where to write checkpoints (default: ``OUTPUT/checkpoints`` when
+        ``output`` is given, else none). The last one written is the trained
+        policy, for ``caudal simulate --policy``.
+    checkpoint_every, checkpoint_seconds:
+        Write a checkpoint every this many iterations and/or seconds (``None``
+        turns a criterion off); one is always written when training ends.
+    keep_checkpoints:
+        How many checkpoints to keep (older ones are deleted once a newer one is
+        safely on disk).
+    resume:
+        A run or checkpoint directory: continue from its newest valid
+        checkpoint, exactly as if the run had never stopped (the iteration and
+        time limits, threads and ranks may differ; the case and the options that
+        shape the policy may not).
+    handle_signals:
+        Treat SIGTERM and SIGUSR1 (a batch system's notice before the walltime)
+        as a request to finish the iteration, checkpoint and return with status
+        ``"interrupted"``. The command line turns this on.
     """
     compiled = problem.compile() if isinstance(problem, Problem) else problem
     options = TrainingOptions(
@@ -188,33 +220,74 @@ def train(
         cut_selection=cut_selection,
     )
     comm = world()
-    with abort_on_error(comm):
-        pool = make_pool(threads, solver)
+    with abort_on_error(comm), StopSignals() if handle_signals else nullcontext() as signals:
+        pool = make_pool(default_threads(comm) if threads is None else threads, solver)
         logger = _logger(log, iterations) if comm.rank == 0 else None
         layout = _layout_lines(compiled, options, pool, comm)
         if logger is not None:
             logger.header(layout)
         started = time.perf_counter()
-        state = TrainingState.fresh(compiled, comm)
+        if resume is not None:
+            state, path, warnings = resume_state(resume, compiled, options, comm)
+            if logger is not None:
+                logger.note([*warnings, f"resuming from {path} after iteration {state.iteration}"])
+        else:
+            state = TrainingState.fresh(compiled, comm)
+        checkpoints = _checkpoints(checkpoint_dir, output, options, checkpoint_every, checkpoint_seconds,
+                                   keep_checkpoints, comm, pool.size)
+        callbacks: list = []
+        if logger is not None:
+            callbacks.append(lambda s: logger(s.history[-1]))
+        if checkpoints is not None:
+            callbacks.append(checkpoints)
         try:
-            status = run_training(state, pool, options, [logger] if logger is not None else [], comm)
+            status = run_training(
+                state, pool, options, callbacks, comm, interrupt=signals.requested if signals else None
+            )
         finally:
             pool.close()
+        if checkpoints is not None:
+            checkpoints.write(state)
         wall_time = time.perf_counter() - started
         result = TrainingResult(
-            lower_bound=state.history[-1].lower_bound,
+            lower_bound=state.history[-1].lower_bound if state.history else math.nan,
             history=state.history,
             policy=Policy(compiled, state.pools),
             status=status,
             wall_time=wall_time,
             solver_stats=pool_stats(pool).as_dict(),
             phase_seconds=dict(state.phase_seconds),
+            checkpoint=checkpoints.last_written if checkpoints is not None else None,
         )
+        if checkpoints is not None:
+            result.phase_seconds["checkpoint"] = checkpoints.seconds
         if logger is not None:
-            logger.close(_footer_lines(result))
+            logger.close(_footer_lines(result, signals.name if signals else ""))
         if output is not None and comm.rank == 0:
             write_outputs(Path(output), result)
     return result
+
+
+def default_threads(comm: Communicator) -> int:
+    """The cores this process may use, shared out among the ranks of its node.
+
+    A launcher that binds ranks (srun --cpus-per-task, mpiexec --bind-to)
+    gives each rank its own cores; one that does not lets every rank see all
+    of them, and they must not each start a thread per core.
+    """
+    cores = cores_available()
+    return max(1, cores // comm.node_size) if comm.node_size > 1 else cores
+
+
+def _checkpoints(
+    directory, output, options, every, seconds, keep, comm: Communicator, threads: int
+) -> TrainingCheckpoints | None:
+    if directory is None and output is not None:
+        directory = Path(output) / CHECKPOINT_FOLDER
+    if directory is None:
+        return None
+    schedule = CheckpointSchedule(every_iterations=every, every_seconds=seconds)
+    return TrainingCheckpoints(Path(directory), options, schedule, keep, comm, threads)
 
 
 @contextmanager
@@ -262,8 +335,12 @@ def _layout_lines(
     ]
 
 
-def _footer_lines(result: TrainingResult) -> list[str]:
-    return [
-        f"status: {result.status} after {result.iterations} iterations in {result.wall_time:.2f}s; "
+def _footer_lines(result: TrainingResult, signal_name: str) -> list[str]:
+    reason = f" ({signal_name} received)" if signal_name else ""
+    lines = [
+        f"status: {result.status}{reason} after {result.iterations} iterations in {result.wall_time:.2f}s; "
         f"bound {result.lower_bound:.6f}"
     ]
+    if result.checkpoint is not None:
+        lines.append(f"checkpoint: {result.checkpoint}")
+    return lines

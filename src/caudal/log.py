@@ -63,6 +63,14 @@ class TrainingLog:
         if self._progress is not None:
             self._progress.start()
 
+    def note(self, lines: list[str]) -> None:
+        """Lines outside the iteration table (resume, warnings)."""
+        for line in lines:
+            if self._progress is not None:
+                self._progress.console.print(line, highlight=False, soft_wrap=True)
+            else:
+                print(line, file=self.stream, flush=True)
+
     def __call__(self, record: IterationRecord) -> None:
         now = time.perf_counter()
         if self._progress is not None:

@@ -89,14 +89,18 @@ class LimitedMemoryLevel1:
     """
 
     max_active: int | None = None
-    _memory: dict[int, tuple[int, int, np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    # keyed by the pool object: the memory belongs to one training's pool, so
+    # reusing this selection object for another training starts afresh
+    _memory: dict[int, tuple[CutPool, int, int, np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     def select(self, stage: int, pool: CutPool, visited: np.ndarray) -> np.ndarray:
         if visited.shape[0] == 0 or pool.size == 0:
             return np.ones(pool.size, dtype=bool)
-        seen_cuts, seen_states, best_cut, best_value = self._memory.get(
-            stage, (0, 0, np.empty(0, dtype=np.int64), np.empty(0))
+        owner, seen_cuts, seen_states, best_cut, best_value = self._memory.get(
+            stage, (pool, 0, 0, np.empty(0, dtype=np.int64), np.empty(0))
         )
+        if owner is not pool or seen_cuts > pool.size or seen_states > visited.shape[0]:
+            seen_cuts, seen_states, best_cut, best_value = 0, 0, np.empty(0, dtype=np.int64), np.empty(0)
         # new cuts at the states already known: a new cut wins only if strictly higher
         if pool.size > seen_cuts and seen_states:
             new_best, new_value = dominating_cuts(
@@ -110,5 +114,5 @@ class LimitedMemoryLevel1:
             new_best, new_value = dominating_cuts(pool.intercepts, pool.coefficients, visited[seen_states:])
             best_cut = np.concatenate((best_cut, new_best))
             best_value = np.concatenate((best_value, new_value))
-        self._memory[stage] = (pool.size, visited.shape[0], best_cut, best_value)
+        self._memory[stage] = (pool, pool.size, visited.shape[0], best_cut, best_value)
         return cap_active(best_cut, pool.size, self.max_active)

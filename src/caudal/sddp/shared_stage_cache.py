@@ -18,7 +18,7 @@ from caudal.model.problem import CompiledProblem
 from caudal.model.stage_lp import INDEX, StageLP, assemble_stage_lp
 from caudal.parallel.comm import MPICommunicator
 from caudal.sddp.cuts import CutPool
-from caudal.sddp.stage_cache import StageCache
+from caudal.sddp.stage_cache import StageCache, next_version
 
 GROWTH = 1.5
 """Windows grow by this factor beyond what is needed, so a growing cut pool reallocates rarely."""
@@ -51,7 +51,7 @@ class SharedStageCache(StageCache):
     def _assemble(self, t: int) -> StageLP:
         pool = self.pools[t]
         ids = pool.active_ids()
-        self._version += 1
+        self._version = next_version()
         template = self.problem.templates[t]
         sizes = np.zeros(2, dtype=np.int64)  # rows, nnz
         built = None

@@ -11,12 +11,26 @@ enter as basic, when cuts leave their rows are dropped.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from caudal.model.problem import CompiledProblem
 from caudal.model.stage_lp import StageLP, assemble_stage_lp
 from caudal.sddp.cuts import CutPool
 from caudal.solver.workspace import BASIC, Basis
+
+_VERSIONS = itertools.count(1)
+
+
+def next_version() -> int:
+    """A version number no other stage LP of this process has had.
+
+    Workspaces reload an LP when its version differs from the one they hold,
+    so versions must never repeat, not even across caches (a resumed run
+    builds a new cache).
+    """
+    return next(_VERSIONS)
 
 
 class StageCache:
@@ -36,7 +50,7 @@ class StageCache:
     def _assemble(self, t: int) -> StageLP:
         pool = self.pools[t]
         ids = pool.active_ids()
-        self._version += 1
+        self._version = next_version()
         return assemble_stage_lp(
             self.problem.templates[t], pool.intercepts[ids], pool.coefficients[ids], ids, self._version
         )

@@ -99,7 +99,8 @@ class TrainingState:
         return cls(problem, pools, make_stage_cache(problem, pools, comm))
 
 
-IterationCallback = Callable[[IterationRecord], None]
+IterationCallback = Callable[["TrainingState"], None]
+"""Called on every rank after each iteration, with the state (its last history row is the iteration's)."""
 
 
 def run_training(
@@ -108,6 +109,7 @@ def run_training(
     options: TrainingOptions,
     callbacks: Sequence[IterationCallback] = (),
     comm: Communicator | None = None,
+    interrupt: Callable[[], bool] | None = None,
 ) -> str:
     """Train until a stopping rule holds; returns the status that stopped it.
 
@@ -115,6 +117,9 @@ def run_training(
     states) are dealt to ranks in contiguous blocks; the cuts of all ranks are
     gathered in forward-pass order, so every rank adds the same cuts to the
     same pools and the run is bit-identical whatever the number of ranks.
+
+    ``interrupt()`` is asked after each iteration; when it holds on any rank,
+    every rank stops there with status ``"interrupted"``.
     """
     comm = comm or SingleProcessCommunicator()
     problem = state.problem
@@ -162,19 +167,25 @@ def run_training(
                     state.pools[t - 1].set_active(mask)
                 state.cache.refresh(t - 1)
                 state.cache.set_basis(t, basis)
-        with clock("bound"):
-            bound, basis = first_stage_bound(state.cache, pool, problem.initial_state, risks[0])
-            state.cache.set_basis(0, basis)
+        with clock("bound"):  # rank 0 alone, so LP counts do not depend on the layout
+            bound, basis = (
+                first_stage_bound(state.cache, pool, problem.initial_state, risks[0]) if comm.rank == 0 else (0.0, None)
+            )
+        with clock("communication"):
+            bound = _from_rank0(comm, bound)
+            state.cache.set_basis(0, _share_basis(comm, basis, state.cache, 0))
         state.iteration += 1
         local_solves = np.array([_total_solves(pool) - solves_before], dtype=np.int64)
         solves = solves_offset + int(comm.allreduce_sum(local_solves)[0])
         record = _record(problem, state.iteration, bound, costs, started, elapsed_before, solves)
         state.history.append(record)
         for callback in callbacks:
-            callback(record)
+            callback(state)
         with clock("stopping"):
             context = StopContext(state.history, _agreed_elapsed(comm, started), simulate)
             status = first_that_stops(limits, options.stopping_rules, options.stop_when, context)
+            if status is None and _any_rank(comm, interrupt() if interrupt is not None else False):
+                status = "interrupted"
     return status
 
 
@@ -225,6 +236,17 @@ def _share_basis(comm: Communicator, basis: Basis | None, cache: StageCache, t: 
     comm.bcast_into(basis.col_status, root=0)
     comm.bcast_into(basis.row_status, root=0)
     return basis
+
+
+def _from_rank0(comm: Communicator, value: float) -> float:
+    buffer = np.array([value])
+    comm.bcast_into(buffer, root=0)
+    return float(buffer[0])
+
+
+def _any_rank(comm: Communicator, flag: bool) -> bool:
+    """Whether ``flag`` holds on any rank."""
+    return bool(comm.allreduce_sum(np.array([1 if flag else 0], dtype=np.int64))[0] > 0)
 
 
 def _agreed_elapsed(comm: Communicator, started: float) -> float:
