@@ -145,6 +145,7 @@ def train(
     keep_checkpoints: int = 3,
     resume: str | os.PathLike | None = None,
     handle_signals: bool = False,
+    comm: Communicator | None = None,
 ) -> TrainingResult:
     """Train a policy by SDDP.
 
@@ -207,6 +208,10 @@ def train(
         Treat SIGTERM and SIGUSR1 (a batch system's notice before the walltime)
         as a request to finish the iteration, checkpoint and return with status
         ``"interrupted"``. The command line turns this on.
+    comm:
+        The ranks that train this problem together (default: every rank of the
+        job, or this process alone when not launched by MPI); ``caudal sweep``
+        passes a group of ranks.
     """
     compiled = problem.compile() if isinstance(problem, Problem) else problem
     options = TrainingOptions(
@@ -219,7 +224,7 @@ def train(
         stop_when=stop_when,
         cut_selection=cut_selection,
     )
-    comm = world()
+    comm = comm or world()
     with abort_on_error(comm), StopSignals() if handle_signals else nullcontext() as signals:
         pool = make_pool(default_threads(comm) if threads is None else threads, solver)
         logger = _logger(log, iterations) if comm.rank == 0 else None
