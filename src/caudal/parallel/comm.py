@@ -102,11 +102,12 @@ class MPICommunicator:
 
     is_mpi = True
 
-    def __init__(self) -> None:
+    def __init__(self, communicator=None) -> None:
+        """Over ``communicator`` (an mpi4py communicator; default ``COMM_WORLD``)."""
         from mpi4py import MPI
 
         self.MPI = MPI
-        self.world = MPI.COMM_WORLD
+        self.world = communicator if communicator is not None else MPI.COMM_WORLD
         self.rank = self.world.Get_rank()
         self.size = self.world.Get_size()
         self.node = self.world.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
@@ -145,10 +146,14 @@ class MPICommunicator:
     def node_barrier(self) -> None:
         self.node.Barrier()
 
+    def split(self, color: int) -> MPICommunicator:
+        """The ranks of the same ``color``, as a communicator of their own (collective)."""
+        return MPICommunicator(self.world.Split(color, key=self.rank))
+
     def abort(self, code: int) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
-        self.world.Abort(code)
+        self.MPI.COMM_WORLD.Abort(code)
         os._exit(code)  # MPI_Abort may return before the launcher kills this rank
 
     def describe(self) -> str:
