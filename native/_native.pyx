@@ -264,9 +264,13 @@ cdef class NativeWorkspace:
         cdef const double[::1] row_upper = np.ascontiguousarray(lp.row_upper, dtype=np.float64)
         cdef int num_cols = lp.num_cols
         cdef int num_rows = lp.num_rows
+        if (col_start.shape[0] != num_cols + 1 or col_cost.shape[0] != num_cols
+                or col_lower.shape[0] != num_cols or col_upper.shape[0] != num_cols
+                or row_lower.shape[0] != num_rows or row_upper.shape[0] != num_rows):
+            raise ValueError(f"stage {template.index}: the LP's arrays do not match its size")
         cdef int nnz = col_start[num_cols]
-        if col_cost.shape[0] != num_cols or row_lower.shape[0] != num_rows or row_index.shape[0] < nnz:
-            raise ValueError(f"stage {template.index}: inconsistent LP arrays")
+        if row_index.shape[0] < nnz or values.shape[0] < nnz:
+            raise ValueError(f"stage {template.index}: the LP's matrix has fewer entries than col_start says")
         cdef HighsInt status
         with nogil:
             status = Highs_passLp(
