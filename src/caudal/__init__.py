@@ -9,6 +9,7 @@ import highspy  # noqa: F401  (loads libhighs.so.1 before the native extension n
 from caudal.api import Policy, TrainingResult, deterministic_equivalent, train
 from caudal.model.problem import Problem, ProblemError, Stage, State, Uncertain, Variable
 from caudal.sddp.risk import CVaR, EAVaR, Expectation, RiskMeasure
+from caudal.sddp.sampling import Historical, InSample, OutOfSample, SamplingScheme
 from caudal.sddp.selection import CutSelection, Level1, LimitedMemoryLevel1
 from caudal.sddp.stopping import BoundStalling, SimulationStalling, StatisticalGap, StoppingRule
 
@@ -16,6 +17,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BoundStalling",
+    "Historical",
+    "InSample",
+    "OutOfSample",
+    "SamplingScheme",
     "CutSelection",
     "Level1",
     "LimitedMemoryLevel1",

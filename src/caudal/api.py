@@ -30,6 +30,7 @@ from caudal.parallel.signals import StopSignals
 from caudal.parallel.workers import make_pool
 from caudal.sddp.cuts import CutPool
 from caudal.sddp.risk import RiskMeasure, RiskSpec
+from caudal.sddp.sampling import InSample, SamplingScheme, compile_for
 from caudal.sddp.selection import CutSelection
 from caudal.sddp.stopping import StoppingRule
 from caudal.sddp.training import (
@@ -146,6 +147,7 @@ def train(
     resume: str | os.PathLike | None = None,
     handle_signals: bool = False,
     comm: Communicator | None = None,
+    sampling: SamplingScheme | None = None,
 ) -> TrainingResult:
     """Train a policy by SDDP.
 
@@ -208,12 +210,15 @@ def train(
         Treat SIGTERM and SIGUSR1 (a batch system's notice before the walltime)
         as a request to finish the iteration, checkpoint and return with status
         ``"interrupted"``. The command line turns this on.
+    sampling:
+        How forward passes pick scenarios: ``caudal.InSample()`` (default: the
+        openings), ``caudal.OutOfSample(tables)`` or ``caudal.Historical(scenarios)``.
     comm:
         The ranks that train this problem together (default: every rank of the
         job, or this process alone when not launched by MPI); ``caudal sweep``
         passes a group of ranks.
     """
-    compiled = problem.compile() if isinstance(problem, Problem) else problem
+    compiled = compile_for(problem, sampling)
     options = TrainingOptions(
         iterations=iterations,
         forward_passes=forward_passes,
@@ -223,6 +228,7 @@ def train(
         stopping_rules=tuple(stopping_rules),
         stop_when=stop_when,
         cut_selection=cut_selection,
+        sampling=sampling or InSample(),
     )
     comm = comm or world()
     with abort_on_error(comm), StopSignals() if handle_signals else nullcontext() as signals:

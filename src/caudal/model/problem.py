@@ -93,6 +93,7 @@ class Stage:
         self._uncertain_names: list[str] = []
         self._uncertain_values: list[np.ndarray] = []
         self._probabilities: np.ndarray | None = None
+        self._extra: dict[str, np.ndarray] = {}
 
     # -- variables ---------------------------------------------------------
     def add_variable(
@@ -221,9 +222,17 @@ class Stage:
     def states(self) -> tuple[State, ...]:
         return tuple(self._states)
 
-    def compile(self, is_last: bool, sign: float, value_bound: float) -> StageTemplate:
-        """Build the array form; ``sign`` is -1 for a maximisation problem."""
-        n_open = self.n_openings
+    def compile(
+        self, is_last: bool, sign: float, value_bound: float, extra: Mapping[str, np.ndarray] | None = None
+    ) -> StageTemplate:
+        """Build the array form; ``sign`` is -1 for a maximisation problem.
+
+        ``extra`` maps every random parameter's name to further realisations
+        that forward passes may visit but the backward pass does not (out of
+        sample, historical): they become patch rows after the openings'.
+        """
+        self._extra = self._check_extra(extra)
+        n_open = self.n_openings + (next(iter(self._extra.values())).size if self._extra else 0)
         names = list(self._col_names)
         lower_spec = list(self._col_lower)
         upper_spec = list(self._col_upper)
@@ -273,11 +282,13 @@ class Stage:
 
         col_start, row_index, values = self._csc(num_cols)
         probabilities = (
-            self._probabilities if self._probabilities is not None else np.full(n_open, 1.0 / n_open)
+            self._probabilities
+            if self._probabilities is not None
+            else np.full(self.n_openings, 1.0 / self.n_openings)
         )
-        if probabilities.size != n_open:
+        if probabilities.size != self.n_openings:
             raise ProblemError(
-                f"stage {self.index}: {probabilities.size} probabilities for {n_open} openings"
+                f"stage {self.index}: {probabilities.size} probabilities for {self.n_openings} openings"
             )
         return StageTemplate(
             index=self.index,
@@ -308,8 +319,24 @@ class Stage:
 
     def _values(self, bound: Bound, n_open: int) -> np.ndarray:
         if isinstance(bound, Uncertain):
-            return self._uncertain_values[bound.position]
+            values = self._uncertain_values[bound.position]
+            return np.concatenate((values, self._extra[bound.name])) if self._extra else values
         return np.full(n_open, float(bound))
+
+    def _check_extra(self, extra: Mapping[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+        if not extra:
+            return {}
+        names = set(self._uncertain_names)
+        if set(extra) != names:
+            raise ProblemError(
+                f"stage {self.index}: forward realisations name {sorted(extra)}, "
+                f"the stage's random parameters are {sorted(names)}"
+            )
+        arrays = {name: np.asarray(values, dtype=np.float64).reshape(-1) for name, values in extra.items()}
+        sizes = {a.size for a in arrays.values()}
+        if len(sizes) != 1 or not all(np.all(np.isfinite(a)) for a in arrays.values()):
+            raise ProblemError(f"stage {self.index}: forward realisations must be finite and of equal length")
+        return arrays
 
     def _csc(self, num_cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         columns: list[list[tuple[int, float]]] = [[] for _ in range(num_cols)]
@@ -370,8 +397,18 @@ class Problem:
         """+1 when minimising, -1 when maximising: internal objectives are minimised."""
         return 1.0 if self.sense == "min" else -1.0
 
-    def compile(self) -> CompiledProblem:
-        """Check the stages fit together and build their array form."""
+    def compile(self, forward_realisations: Sequence[Mapping[str, np.ndarray]] | None = None) -> CompiledProblem:
+        """Check the stages fit together and build their array form.
+
+        ``forward_realisations`` (one mapping per stage, random parameter name to
+        values) adds realisations that only forward passes visit; see
+        :mod:`caudal.sddp.sampling`.
+        """
+        if forward_realisations is not None and len(forward_realisations) != len(self.stages):
+            raise ProblemError(
+                f"forward realisations given for {len(forward_realisations)} stages, the problem has "
+                f"{len(self.stages)}"
+            )
         if not self.stages:
             raise ProblemError("the problem has no stages")
         first = self.stages[0]
@@ -390,6 +427,7 @@ class Problem:
                 is_last=(stage.index == len(self.stages) - 1),
                 sign=self.sign,
                 value_bound=self.sign * self.value_bound,
+                extra=forward_realisations[stage.index] if forward_realisations is not None else None,
             )
             for stage in self.stages
         )

@@ -24,7 +24,7 @@ from caudal.sddp.cuts import CutPool, StateArchive
 from caudal.sddp.passes import backward_stage, first_stage_bound, forward_pass
 from caudal.sddp.records import IterationRecord
 from caudal.sddp.risk import RiskSpec, per_stage
-from caudal.sddp.sampling import SIMULATION, InSampleSampler
+from caudal.sddp.sampling import SIMULATION, InSample, SamplingScheme, ScenarioSampler
 from caudal.sddp.selection import CutSelection
 from caudal.sddp.shared_stage_cache import make_stage_cache
 from caudal.sddp.stage_cache import StageCache
@@ -54,6 +54,7 @@ class TrainingOptions:
     stopping_rules: tuple[StoppingRule, ...] = ()
     stop_when: str = "any"
     cut_selection: CutSelection | None = None
+    sampling: SamplingScheme = InSample()
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -124,7 +125,7 @@ def run_training(
     comm = comm or SingleProcessCommunicator()
     problem = state.problem
     risks = per_stage(options.risk_measure, problem.n_stages)
-    sampler = InSampleSampler(problem, options.seed)
+    sampler = ScenarioSampler(problem, options.seed, options.sampling)
     first, stop = block(options.forward_passes, comm.size, comm.rank)
     own_passes = np.arange(first, stop)
     all_passes = np.arange(options.forward_passes)
@@ -142,9 +143,7 @@ def run_training(
     while status is None:
         i = state.iteration
         with clock("forward"):
-            scenarios = np.array([sampler.openings(i, k) for k in own_passes], dtype=np.int32).reshape(
-                own_passes.size, problem.n_stages
-            )
+            scenarios = sampler.scenarios(i, own_passes)
             forward = forward_pass(problem, state.cache, pool, scenarios, first_pass=first)
         with clock("communication"):
             costs = comm.allgather_rows(forward.costs)
@@ -198,11 +197,9 @@ def simulate_costs(
     are dealt to ranks like forward passes.
     """
     problem = state.problem
-    sampler = InSampleSampler(problem, seed, purpose=SIMULATION)
+    sampler = ScenarioSampler(problem, seed, InSample(), purpose=SIMULATION)
     first, stop = block(n_scenarios, comm.size, comm.rank)
-    scenarios = np.array([sampler.openings(0, k) for k in range(first, stop)], dtype=np.int32).reshape(
-        stop - first, problem.n_stages
-    )
+    scenarios = sampler.scenarios(0, range(first, stop))
     forward = forward_pass(problem, state.cache, pool, scenarios, first_pass=first)
     return problem.sign * comm.allgather_rows(forward.costs)
 
