@@ -44,7 +44,6 @@ from caudal.examples import brazil4
 from caudal.model.stage_lp import StageLP, StageTemplate, assemble_stage_lp
 from caudal.parallel.pool import SerialPool
 from caudal.sddp.passes import backward_stage, forward_pass
-from caudal.sddp.sampling import InSampleSampler
 from caudal.sddp.training import TrainingState
 from caudal.solver.highspy_workspace import HighspyWorkspace
 from caudal.solver.native_workspace import NativeWorkspace
@@ -171,7 +170,10 @@ def backward_pass_share(stages: int, iterations: int, forward_passes: int) -> No
     for t in range(problem.n_stages):
         state.cache.refresh(t)
     pool = SerialPool(NativeWorkspace(), "native")
-    scenarios = InSampleSampler(problem, 0).scenarios(iterations, forward_passes)
+    rng = np.random.default_rng(0)
+    scenarios = np.stack(
+        [rng.integers(0, template.n_openings, forward_passes) for template in problem.templates], axis=1
+    ).astype(np.int32)
     forward = forward_pass(problem, state.cache, pool, scenarios)
     ws = pool.workspaces[0]
     before = ws.stats
