@@ -32,6 +32,8 @@ from caudal.sddp.cuts import CutPool
 from caudal.sddp.risk import RiskMeasure, RiskSpec
 from caudal.sddp.sampling import InSample, SamplingScheme, compile_for
 from caudal.sddp.selection import CutSelection
+from caudal.sddp.shared_stage_cache import make_stage_cache
+from caudal.sddp.simulation import SimulationResult, simulate_policy
 from caudal.sddp.stopping import StoppingRule
 from caudal.sddp.training import (
     IterationRecord,
@@ -112,6 +114,45 @@ class TrainingResult:
             "policy_digest": self.policy.digest(),
             "phase_seconds": self.phase_seconds,
         }
+
+
+def simulate(
+    policy: Policy | TrainingResult,
+    *,
+    scenarios: int = 100,
+    seed: int = 0,
+    sampling: SamplingScheme | None = None,
+    variables: Sequence[str] = (),
+    duals: Sequence[str] = (),
+    threads: int | None = None,
+    output: str | os.PathLike | None = None,
+    comm: Communicator | None = None,
+) -> SimulationResult:
+    """Simulate a trained policy on ``scenarios`` sampled scenarios.
+
+    Per scenario and stage the result holds the stage cost, the discounted
+    cost-to-go, the states, the values of the named ``variables`` and the duals
+    of the named constraints (``duals``); ``.summary()`` gives the mean, std and
+    quantiles of the total cost. With ``output``, written as Parquet
+    (``simulation/``, partitioned by blocks of scenarios) with a summary JSON.
+    Out-of-sample or historical ``sampling`` needs a policy trained from a
+    problem compiled with the same scheme.
+    """
+    policy = policy.policy if isinstance(policy, TrainingResult) else policy
+    comm = comm or world()
+    with abort_on_error(comm):
+        pool = make_pool(default_threads(comm) if threads is None else threads, "highspy")
+        try:
+            cache = make_stage_cache(policy.problem, policy.cut_pools, comm)
+            result = simulate_policy(
+                policy.problem, cache, pool, scenarios, seed=seed, sampling=sampling, variables=variables,
+                duals=duals, comm=comm,
+            )
+        finally:
+            pool.close()
+        if output is not None and comm.rank == 0:
+            result.write(Path(output))
+    return result
 
 
 def deterministic_equivalent(

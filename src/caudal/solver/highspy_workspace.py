@@ -183,3 +183,22 @@ class HighspyWorkspace:
             out_basis.col_status[:] = [int(s) for s in hb.col_status]
             out_basis.row_status[:] = [int(s) for s in hb.row_status]
 
+
+    def solve_detailed(
+        self, lp: StageLP, basis: Basis, incoming: np.ndarray, opening: int, scenario: int
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """Solve one stage of one simulated scenario; returns (objective, column values, row duals).
+
+        Simulation wants every primal value and dual, which the hot-path kernels
+        never extract; this path pays for them once per simulated stage.
+        """
+        self._load(lp)
+        self._patch(lp, incoming, opening)
+        self._set_basis(basis)
+        self._run(lp, basis, opening, scenario)
+        solution = self.highs.getSolution()
+        return (
+            self.highs.getInfo().objective_function_value,
+            np.asarray(solution.col_value),
+            np.asarray(solution.row_dual),
+        )
