@@ -103,6 +103,9 @@ class TrainingState:
 IterationCallback = Callable[["TrainingState"], None]
 """Called on every rank after each iteration, with the state (its last history row is the iteration's)."""
 
+PhaseHook = Callable[[str, float, float], None]
+"""``hook(phase, start, end)``: told of every timed phase as it ends (``time.perf_counter`` seconds)."""
+
 
 def run_training(
     state: TrainingState,
@@ -111,6 +114,7 @@ def run_training(
     callbacks: Sequence[IterationCallback] = (),
     comm: Communicator | None = None,
     interrupt: Callable[[], bool] | None = None,
+    on_phase: PhaseHook | None = None,
 ) -> str:
     """Train until a stopping rule holds; returns the status that stopped it.
 
@@ -120,7 +124,8 @@ def run_training(
     same pools and the run is bit-identical whatever the number of ranks.
 
     ``interrupt()`` is asked after each iteration; when it holds on any rank,
-    every rank stops there with status ``"interrupted"``.
+    every rank stops there with status ``"interrupted"``. ``on_phase`` sees
+    each phase's start and end, for the profiler (:mod:`caudal.profiling`).
     """
     comm = comm or SingleProcessCommunicator()
     problem = state.problem
@@ -134,7 +139,7 @@ def run_training(
     elapsed_before = state.history[-1].time_s if state.history else 0.0
     solves_offset = state.history[-1].lp_solves if state.history else 0
     limits = options.limits()
-    clock = PhaseClock(state.phase_seconds)
+    clock = PhaseClock(state.phase_seconds, on_phase)
 
     def simulate(n_scenarios: int, seed: int) -> np.ndarray:
         return simulate_costs(state, pool, comm, n_scenarios, seed)
@@ -205,10 +210,14 @@ def simulate_costs(
 
 
 class PhaseClock:
-    """Adds the wall time of ``with clock(name):`` blocks into a dict of seconds."""
+    """Adds the wall time of ``with clock(name):`` blocks into a dict of seconds.
 
-    def __init__(self, totals: dict[str, float]):
+    ``on_exit(name, start, end)``, if given, is told of every block as it ends.
+    """
+
+    def __init__(self, totals: dict[str, float], on_exit: PhaseHook | None = None):
         self.totals = totals
+        self.on_exit = on_exit
         self._name = ""
         self._start = 0.0
 
@@ -220,7 +229,10 @@ class PhaseClock:
         self._start = time.perf_counter()
 
     def __exit__(self, *exc_info) -> None:
-        self.totals[self._name] = self.totals.get(self._name, 0.0) + time.perf_counter() - self._start
+        end = time.perf_counter()
+        self.totals[self._name] = self.totals.get(self._name, 0.0) + end - self._start
+        if self.on_exit is not None:
+            self.on_exit(self._name, self._start, end)
 
 
 def _share_basis(comm: Communicator, basis: Basis | None, cache: StageCache, t: int) -> Basis:
