@@ -230,11 +230,7 @@ def thread_scaling(stages: int, iterations: int, forward_passes: int, rounds: in
         f"\n3. training brazil4 ({stages} stages, {problem.templates[1].n_openings} openings, "
         f"{forward_passes} forward passes, {iterations} iterations, seed 0), best of {rounds}"
     )
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(
-        f"   control: the bare C loop in 2 threads vs 1 runs {machine_scaling(problem.templates[1]):.2f}x "
-        f"on this machine right now (load average {load}; other processes share the cores)"
-    )
+    control_before = machine_scaling(problem.templates[1])
     rates = {}
     digests = {}
     for _ in range(rounds):
@@ -243,6 +239,12 @@ def thread_scaling(stages: int, iterations: int, forward_passes: int, rounds: in
                                   threads=threads, solver="native")
             rates[threads] = max(rates.get(threads, 0.0), result.iterations / result.wall_time)
             digests[threads] = result.policy.digest()
+    control_after = machine_scaling(problem.templates[1])
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"   control: the bare C loop in 2 threads vs 1 ran {control_before:.2f}x before and {control_after:.2f}x "
+        f"after (load average {load}; the cores are shared with other processes)"
+    )
     for threads, rate in rates.items():
         print(f"   {threads} thread{'s' if threads > 1 else ' '}: {rate:.3f} iterations/s")
     same = "identical" if digests[1] == digests[2] else "DIFFERENT"
@@ -262,7 +264,7 @@ def main() -> None:
     else:
         kernel_table(template, [0, 200, 1000], n_states=8, rounds=5, repeats=2)
         backward_pass_share(stages=12, iterations=10, forward_passes=4)
-        thread_scaling(stages=120, iterations=3, forward_passes=4, rounds=2)
+        thread_scaling(stages=120, iterations=3, forward_passes=4, rounds=3)
 
 
 if __name__ == "__main__":
