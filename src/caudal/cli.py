@@ -79,14 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"build_problem() -> caudal.Problem (default: {DEFAULT_CASE})",
     )
     train.add_argument(
-        "--iterations", "-n", type=positive_int, default=DEFAULT_ITERATIONS,
-        help=f"iteration limit (default {DEFAULT_ITERATIONS})",
+        "--iterations", "-n", type=positive_int, default=None,
+        help=f"iteration limit (default: a Cobre case's config.json, else {DEFAULT_ITERATIONS})",
     )
     train.add_argument(
-        "--forward-passes", "-m", type=positive_int, default=1,
-        help="forward passes (trial states) per iteration (default 1)",
+        "--forward-passes", "-m", type=positive_int, default=None,
+        help="forward passes (trial states) per iteration (default: a Cobre case's config.json, else 1)",
     )
-    train.add_argument("--seed", "-s", type=non_negative_int, default=0, help="random seed (default 0)")
+    train.add_argument("--seed", "-s", type=non_negative_int, default=None,
+                       help="random seed (default: a Cobre case's tree_seed, else 0)")
     train.add_argument(
         "--threads", "-t", type=positive_int, default=None,
         help="worker threads per process (default: the cores this process may use)",
@@ -120,7 +121,9 @@ def load_case(case: str, stages: int | None):
             raise UsageError(f"{path}: defines no build_problem() function")
         return builder()
     if path.is_dir():
-        raise UsageError(f"{path}: case directories are not supported yet")
+        from caudal.hydro.cobre import load_case as load_cobre_case
+
+        return load_cobre_case(path).problem
     raise UsageError(
         f"{case}: no such case; expected one of {', '.join(EMBEDDED_CASES)} or a Python file "
         "defining build_problem()"
@@ -129,19 +132,27 @@ def load_case(case: str, stages: int | None):
 
 def run_train(args: argparse.Namespace) -> int:
     from caudal.api import train
+    from caudal.hydro.cobre import training_defaults
     from caudal.model.problem import ProblemError
 
     try:
         problem = load_case(args.case, args.stages)
+        case_defaults = training_defaults(args.case) if args.case not in EMBEDDED_CASES else None
     except ProblemError as exc:
         raise UsageError(f"{args.case}: {exc}") from exc
+    # Options not given on the command line come from a Cobre case's config.json, else caudal's defaults.
+    iterations, forward_passes, seed, time_limit = (
+        (case_defaults.iterations, case_defaults.forward_passes, case_defaults.seed, case_defaults.time_limit)
+        if case_defaults is not None
+        else (DEFAULT_ITERATIONS, 1, 0, None)
+    )
     result = train(
         problem,
-        iterations=args.iterations,
-        forward_passes=args.forward_passes,
-        seed=args.seed,
+        iterations=args.iterations if args.iterations is not None else iterations,
+        forward_passes=args.forward_passes if args.forward_passes is not None else forward_passes,
+        seed=args.seed if args.seed is not None else seed,
         threads=args.threads,
-        time_limit=args.time_limit,
+        time_limit=args.time_limit if args.time_limit is not None else time_limit,
         output=args.output,
         log=not args.quiet,
         solver=args.solver,

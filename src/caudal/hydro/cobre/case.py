@@ -1,0 +1,190 @@
+"""A Cobre case as plain, validated data: what the formulation needs, nothing more.
+
+The reader fills these records from the case's files; every physical quantity
+keeps the unit of the format (MW, m3/s, hm3, hours, currency per MWh) so the
+formulation can be checked against the format's reference line by line.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+INFLOW_METHODS = ("none", "penalty", "truncation", "truncation_with_penalty")
+
+
+@dataclass(frozen=True)
+class Block:
+    id: int
+    name: str
+    hours: float
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One study stage: its dates, load blocks and number of openings."""
+
+    id: int
+    start: date
+    end: date
+    blocks: tuple[Block, ...]
+    openings: int
+    season_id: int | None = None
+
+    @property
+    def hours(self) -> float:
+        return float(sum(b.hours for b in self.blocks))
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+
+@dataclass(frozen=True)
+class DeficitSegment:
+    depth_mw: float  # math.inf for the last, unbounded segment
+    cost: float  # per MWh
+
+
+@dataclass(frozen=True)
+class Bus:
+    id: int
+    name: str
+    deficit: tuple[DeficitSegment, ...]
+
+
+@dataclass(frozen=True)
+class Line:
+    id: int
+    name: str
+    source: int
+    target: int
+    direct_mw: float
+    reverse_mw: float
+    exchange_cost: float  # per MWh, each direction
+
+
+@dataclass(frozen=True)
+class Thermal:
+    id: int
+    name: str
+    bus: int
+    min_mw: float
+    max_mw: float
+    cost: float  # per MWh
+
+
+@dataclass(frozen=True)
+class HydroPenalties:
+    """The penalty costs of one plant that caudal's formulation uses."""
+
+    spillage: float  # per (m3/s . h)
+    storage_below: float  # per hm3, end of stage
+    turbined_below: float  # per (m3/s . h)
+    outflow_below: float  # per (m3/s . h)
+    outflow_above: float  # per (m3/s . h)
+    generation_below: float  # per MWh
+    inflow_nonnegativity: float  # per (m3/s . h)
+
+
+@dataclass(frozen=True)
+class Hydro:
+    id: int
+    name: str
+    bus: int
+    downstream: int | None
+    min_storage: float  # hm3
+    max_storage: float
+    min_outflow: float  # m3/s
+    max_outflow: float  # math.inf when unbounded
+    productivity: float  # MW per m3/s
+    min_turbined: float  # m3/s
+    max_turbined: float
+    min_generation: float  # MW
+    max_generation: float
+    penalties: HydroPenalties
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """What config.json says about training (the defaults of ``caudal train``)."""
+
+    iterations: int
+    forward_passes: int
+    seed: int
+    time_limit: float | None = None
+
+
+@dataclass(frozen=True)
+class SimulationSettings:
+    enabled: bool
+    scenarios: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The parts of config.json caudal honours."""
+
+    training: TrainingSettings
+    simulation: SimulationSettings
+    inflow_method: str  # one of INFLOW_METHODS
+    config_inflow_penalty: float | None  # config.json's penalty_cost, which Cobre 0.5.1 does not use
+
+
+@dataclass(frozen=True)
+class SeriesStats:
+    """Seasonal mean and standard deviation, keyed by (entity id, stage id)."""
+
+    mean: dict[tuple[int, int], float]
+    std: dict[tuple[int, int], float]
+
+    def get(self, entity: int, stage: int) -> tuple[float, float] | None:
+        key = (entity, stage)
+        if key not in self.mean:
+            return None
+        return self.mean[key], self.std[key]
+
+
+@dataclass(frozen=True)
+class ArModel:
+    """Standardised AR coefficients (lag 1 first) and residual std ratio of one (hydro, stage)."""
+
+    coefficients: tuple[float, ...]
+    residual_std_ratio: float = 1.0
+
+
+@dataclass
+class Case:
+    """Everything read from a case directory, validated and cross-referenced."""
+
+    root: str
+    settings: Settings
+    stages: tuple[StageSpec, ...]
+    pre_study: dict[int, int | None]  # pre-study stage id -> season id
+    annual_discount_rate: float
+    buses: tuple[Bus, ...]
+    lines: tuple[Line, ...]
+    thermals: tuple[Thermal, ...]
+    hydros: tuple[Hydro, ...]
+    excess_cost: float  # per MWh
+    initial_storage: dict[int, float]  # hydro id -> hm3
+    past_inflows: dict[int, tuple[float, ...]]  # hydro id -> m3/s, most recent first
+    inflow_stats: SeriesStats
+    ar_models: dict[tuple[int, int], ArModel]  # (hydro id, stage id) -> model
+    load_stats: SeriesStats
+    load_factors: dict[tuple[int, int], dict[int, float]]  # (bus id, stage id) -> {block id: factor}
+    noise_openings: list[np.ndarray] | None = None  # per stage: float64[openings, entities]
+    state_flags: dict[int, tuple[bool, bool]] = field(default_factory=dict)  # stage id -> (storage, lags)
+
+    def hydro(self, hydro_id: int) -> Hydro:
+        return next(h for h in self.hydros if h.id == hydro_id)
+
+    def load_factor(self, bus: int, stage: int, block: int) -> float:
+        return self.load_factors.get((bus, stage), {}).get(block, 1.0)
+
+
+def finite_or_inf(value: float | None) -> float:
+    return math.inf if value is None else float(value)

@@ -1,0 +1,84 @@
+"""Reading the raw files of a case directory: JSON documents and Parquet tables.
+
+Only syntax and shape are checked here (the file parses, the table has its
+columns with usable types); what the values mean is for the reader. Errors name
+the file relative to the case directory.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from caudal.hydro.cobre.errors import CaseError
+from caudal.hydro.cobre.fields import Record
+
+INT = "int"
+FLOAT = "float"
+
+
+class CaseFiles:
+    """The files of one case directory."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise CaseError(str(root), None, None, "is not a directory")
+
+    def exists(self, name: str) -> bool:
+        return (self.root / name).exists()
+
+    def json(self, name: str) -> Record:
+        """The top-level object of a required JSON file."""
+        path = self.root / name
+        if not path.is_file():
+            raise CaseError(name, None, None, "is missing (a Cobre case needs it)")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise CaseError(name, None, None, f"is not valid JSON: {exc}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CaseError(name, None, None, f"cannot be read: {exc}") from exc
+        return Record(name, None, data)
+
+    def table(self, name: str, columns: dict[str, str], optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+        """The named columns of a Parquet file as numpy arrays (``INT`` or ``FLOAT``).
+
+        Columns listed in ``optional`` may be absent (they are then missing from
+        the result); any other missing column, a null value or a non-numeric
+        type is an error naming the file and the column.
+        """
+        path = self.root / name
+        try:
+            table = pq.read_table(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise CaseError(name, None, None, f"cannot be read as Parquet: {exc}") from exc
+        out: dict[str, np.ndarray] = {}
+        for column, kind in columns.items():
+            if column not in table.column_names:
+                if column in optional:
+                    continue
+                raise CaseError(name, None, column, f"column is missing (columns: {', '.join(table.column_names)})")
+            out[column] = _numeric(name, column, table.column(column), kind)
+        return out
+
+
+def _numeric(file: str, column: str, data: pa.ChunkedArray, kind: str) -> np.ndarray:
+    if data.null_count:
+        raise CaseError(file, None, column, f"has {data.null_count} null value(s)")
+    dtype = data.type
+    if kind == INT and not pa.types.is_integer(dtype):
+        raise CaseError(file, None, column, f"must be an integer column, got {dtype}")
+    if kind == FLOAT and not (pa.types.is_floating(dtype) or pa.types.is_integer(dtype)):
+        raise CaseError(file, None, column, f"must be a numeric column, got {dtype}")
+    values = data.to_numpy()
+    if kind == INT:
+        return values.astype(np.int64)
+    values = values.astype(np.float64)
+    if not np.all(np.isfinite(values)):
+        raise CaseError(file, None, column, "has non-finite values")
+    return values

@@ -1,0 +1,328 @@
+"""The stage LP of a Cobre case, built through the public :class:`caudal.Problem` API.
+
+It follows the format's reference formulation (parallel load blocks) so that a
+case has the same optimal cost in caudal and in Cobre. Stage ``t`` with blocks
+``k`` of ``tau[k]`` hours, ``T = sum(tau)``:
+
+* states: storage ``v[h]`` (hm3, within [0, max_storage]) and, for plants with
+  PAR(p) inflows, the lagged inflows (m3/s, most recent first);
+* inflow row: ``a[h] - sum_l psi[l] lag_in[h, l] = base + sigma * eta`` (the
+  opening's noise on the right-hand side), then ``lag_out[h, 1] = a[h]`` and
+  ``lag_out[h, l] = lag_in[h, l - 1]``;
+* water balance (hm3): ``v_out - v_in + 0.0036 * sum_k tau[k] (q + s - upstream
+  q and s)[k] - 0.0036 T a = 0``;
+* load balance per bus and block (MW): hydro ``productivity * q``, thermal
+  generation, deficit segments, minus excess, plus line flows in, minus out,
+  equals the load ``(mean + std * eta) * block factor``;
+* costs per block weighted by its hours (thermal, deficit, excess, exchange,
+  spillage, outflow/turbining/generation violations), storage below its minimum
+  per hm3, inflow non-negativity slack per m3/s over the stage's hours;
+* the cost-to-go is discounted by the annual rate over the stage's length in
+  days (365.25 a year).
+
+Every column and row that results need is recorded in a :class:`StageLayout`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from caudal.hydro.cobre.case import Case, Hydro, StageSpec
+from caudal.hydro.cobre.inflows import InflowModel
+from caudal.hydro.cobre.openings import NoiseEntities
+from caudal.hydro.cobre.timeline import DAYS_PER_YEAR
+from caudal.model.problem import Bound, Problem, Stage, Variable
+
+HM3_PER_M3S_HOUR = 0.0036
+"""A flow of 1 m3/s during one hour is 0.0036 hm3."""
+
+COST_CATEGORIES = (
+    "thermal",
+    "deficit",
+    "excess",
+    "exchange",
+    "spillage",
+    "hydro_violation",
+    "storage_violation",
+    "inflow_penalty",
+)
+
+TRUNCATING = ("truncation", "truncation_with_penalty")
+"""Methods that clamp inflows at zero. Cobre 0.5.1 gives the same results for both (measured): after
+clamping no inflow is negative, so the penalised slack of ``truncation_with_penalty`` never enters."""
+
+NO_STATE = "no_state"
+"""Name of the constant state a case without reservoirs gets (a caudal problem needs one)."""
+
+
+@dataclass
+class StageLayout:
+    """Where the quantities of one stage sit in its LP (column or row indices, -1 when absent)."""
+
+    hours: np.ndarray  # float64[K]
+    storage_out: np.ndarray  # [H]
+    storage_in: np.ndarray  # [H]
+    inflow: np.ndarray  # [H]: incremental inflow a (m3/s)
+    inflow_slack: np.ndarray  # [H]: non-negativity slack (m3/s), -1 if none
+    turbined: np.ndarray  # [H, K]
+    spillage: np.ndarray  # [H, K]
+    thermal: np.ndarray  # [J, K]
+    deficit: np.ndarray  # [B, K, max segments]
+    excess: np.ndarray  # [B, K]
+    flow_direct: np.ndarray  # [L, K]
+    flow_reverse: np.ndarray  # [L, K]
+    water_rows: np.ndarray  # [H]
+    bus_rows: np.ndarray  # [B, K]
+    load: np.ndarray  # float64[O, B, K]: load of each opening (MW)
+    productivity: np.ndarray  # float64[H]
+    costs: dict[str, list[int]] = field(default_factory=lambda: {c: [] for c in COST_CATEGORIES})
+
+
+def discount_factor(case: Case, spec: StageSpec) -> float:
+    """Factor on the cost of the stages after ``spec``."""
+    return (1.0 + case.annual_discount_rate) ** (-spec.days / DAYS_PER_YEAR)
+
+
+def build_problem(
+    case: Case, inflows: InflowModel, noise: list[np.ndarray], entities: NoiseEntities, name: str
+) -> tuple[Problem, list[StageLayout]]:
+    """The caudal problem of ``case`` with the opening tree ``noise`` (float64[openings, entities] per stage)."""
+    problem = Problem(name=name, value_bound=0.0)
+    layouts = []
+    for t, spec in enumerate(case.stages):
+        stage = problem.add_stage(discount=discount_factor(case, spec), name=f"stage {spec.id}")
+        layouts.append(_StageBuilder(case, inflows, noise[t], entities, t, stage).build())
+    return problem, layouts
+
+
+class _StageBuilder:
+    """Adds one stage's variables and constraints, in a fixed order, and records the layout."""
+
+    def __init__(
+        self, case: Case, inflows: InflowModel, noise: np.ndarray, entities: NoiseEntities, t: int, stage: Stage
+    ):
+        self.case = case
+        self.inflows = inflows
+        self.noise = noise
+        self.entities = entities
+        self.t = t
+        self.spec = case.stages[t]
+        self.stage = stage
+        self.hours = np.array([b.hours for b in self.spec.blocks])
+        n_hydros, n_blocks = len(case.hydros), len(self.spec.blocks)
+        n_segments = max((len(b.deficit) for b in case.buses), default=1)
+        shape = {
+            "hk": (n_hydros, n_blocks),
+            "bk": (len(case.buses), n_blocks),
+        }
+        self.layout = StageLayout(
+            hours=self.hours,
+            storage_out=_none(n_hydros),
+            storage_in=_none(n_hydros),
+            inflow=_none(n_hydros),
+            inflow_slack=_none(n_hydros),
+            turbined=_none(*shape["hk"]),
+            spillage=_none(*shape["hk"]),
+            thermal=_none(len(case.thermals), n_blocks),
+            deficit=_none(len(case.buses), n_blocks, n_segments),
+            excess=_none(*shape["bk"]),
+            flow_direct=_none(len(case.lines), n_blocks),
+            flow_reverse=_none(len(case.lines), n_blocks),
+            water_rows=_none(n_hydros),
+            bus_rows=_none(*shape["bk"]),
+            load=np.zeros((noise.shape[0], len(case.buses), n_blocks)),
+            productivity=np.array([h.productivity for h in case.hydros]),
+        )
+        self._states: dict[int, object] = {}
+        self._lags: dict[int, list[object]] = {}
+        self._inflow_vars: dict[int, Variable] = {}
+        self._inflow_slacks: dict[int, Variable] = {}
+        self._releases: dict[tuple[int, int], tuple[Variable, Variable]] = {}  # (hydro, block) -> (q, s)
+        self._injections: dict[tuple[int, int], dict[Variable, float]] = {
+            (b.id, k): {} for b in case.buses for k in range(n_blocks)
+        }
+
+    # -- helpers -----------------------------------------------------------------
+    def _var(self, name: str, *, lower: Bound = 0.0, upper: Bound = math.inf, cost: float = 0.0,
+             category: str | None = None) -> Variable:
+        var = self.stage.add_variable(name, lower=lower, upper=upper, cost=cost)
+        if category is not None and cost != 0.0:
+            self.layout.costs[category].append(var.column)
+        return var
+
+    def _random(self, name: str, values: np.ndarray) -> Bound:
+        """A right-hand side: a number when every opening agrees, else a random parameter."""
+        if np.all(values == values[0]):
+            return float(values[0])
+        return self.stage.add_uncertain(name, values)
+
+    # -- the stage ---------------------------------------------------------------
+    def build(self) -> StageLayout:
+        self._add_states()
+        for h, hydro in enumerate(self.case.hydros):
+            self._add_inflow(h, hydro)
+        for k in range(len(self.spec.blocks)):
+            for h, hydro in enumerate(self.case.hydros):
+                self._add_hydro_block(h, hydro, k)
+            self._add_thermals(k)
+            self._add_lines(k)
+            self._add_buses(k)
+        for h, hydro in enumerate(self.case.hydros):
+            self._add_water_balance(h, hydro)
+        return self.layout
+
+    def _add_states(self) -> None:
+        for h, hydro in enumerate(self.case.hydros):
+            state = self.stage.add_state(
+                f"storage[{hydro.id}]", lower=0.0, upper=hydro.max_storage,
+                initial=self.case.initial_storage[hydro.id],
+            )
+            self._states[h] = state
+            self.layout.storage_out[h] = state.out.column
+            self.layout.storage_in[h] = state.incoming.column
+        for h, hydro in enumerate(self.case.hydros):
+            initial = self.inflows.initial_lags[h]
+            self._lags[h] = [
+                self.stage.add_state(f"inflow_lag[{hydro.id},{lag}]", lower=-math.inf, upper=math.inf,
+                                     initial=initial[lag - 1])
+                for lag in range(1, int(self.inflows.n_lags[h]) + 1)
+            ]
+        if not self.case.hydros:
+            self.stage.add_state(NO_STATE, lower=0.0, upper=0.0, initial=0.0)
+
+    def _add_inflow(self, h: int, hydro: Hydro) -> None:
+        method = self.case.settings.inflow_method
+        t = self.t
+        rhs = self.inflows.base[t, h] + self.inflows.sigma[t, h] * self.noise[:, h]
+        lags = self._lags[h]
+        if method in TRUNCATING and not lags:
+            rhs = np.maximum(rhs, 0.0)  # with lags, study.py has checked clamping never happens
+        inflow = self._var(f"inflow[{hydro.id}]", lower=-math.inf)
+        terms: dict[Variable, float] = {inflow: 1.0}
+        for lag, state in enumerate(lags, start=1):
+            terms[state.incoming] = -self.inflows.psi[t, h, lag - 1]
+        self.stage.add_constraint(terms, "==", self._random(f"inflow[{hydro.id}]", rhs), name=f"par[{hydro.id}]")
+        for lag, state in enumerate(lags, start=1):
+            source = inflow if lag == 1 else lags[lag - 2].incoming
+            self.stage.add_constraint({state.out: 1.0, source: -1.0}, "==", 0.0, name=f"lag[{hydro.id},{lag}]")
+        self._inflow_vars[h] = inflow
+        self.layout.inflow[h] = inflow.column
+        if method == "penalty":
+            # Extra water at a price, in the water balance: the LP takes it when it is worth its cost.
+            slack = self._var(
+                f"inflow_slack[{hydro.id}]", cost=hydro.penalties.inflow_nonnegativity * float(self.hours.sum()),
+                category="inflow_penalty",
+            )
+            self.layout.inflow_slack[h] = slack.column
+            self._inflow_slacks[h] = slack
+
+    def _add_hydro_block(self, h: int, hydro: Hydro, k: int) -> None:
+        tau = self.hours[k]
+        costs = hydro.penalties
+        upper = hydro.max_turbined
+        if hydro.productivity > 0:
+            upper = min(upper, hydro.max_generation / hydro.productivity)
+        q = self._var(f"turbined[{hydro.id},{k}]", upper=upper)
+        s = self._var(f"spillage[{hydro.id},{k}]", cost=tau * costs.spillage, category="spillage")
+        self.layout.turbined[h, k] = q.column
+        self.layout.spillage[h, k] = s.column
+        self._releases[(h, k)] = (q, s)
+        self._injections[(hydro.bus, k)][q] = hydro.productivity
+        name = f"{hydro.id},{k}"
+        if hydro.min_turbined > 0:
+            slack = self._var(f"turbined_below[{name}]", cost=tau * costs.turbined_below, category="hydro_violation")
+            self.stage.add_constraint({q: 1.0, slack: 1.0}, ">=", hydro.min_turbined, name=f"min_turbined[{name}]")
+        if hydro.min_generation > 0:
+            slack = self._var(f"generation_below[{name}]", cost=tau * costs.generation_below,
+                              category="hydro_violation")
+            self.stage.add_constraint({q: hydro.productivity, slack: 1.0}, ">=", hydro.min_generation,
+                                      name=f"min_generation[{name}]")
+        if hydro.min_outflow > 0:
+            slack = self._var(f"outflow_below[{name}]", cost=tau * costs.outflow_below, category="hydro_violation")
+            self.stage.add_constraint({q: 1.0, s: 1.0, slack: 1.0}, ">=", hydro.min_outflow,
+                                      name=f"min_outflow[{name}]")
+        if math.isfinite(hydro.max_outflow):
+            slack = self._var(f"outflow_above[{name}]", cost=tau * costs.outflow_above, category="hydro_violation")
+            self.stage.add_constraint({q: 1.0, s: 1.0, slack: -1.0}, "<=", hydro.max_outflow,
+                                      name=f"max_outflow[{name}]")
+
+    def _add_thermals(self, k: int) -> None:
+        tau = self.hours[k]
+        for j, thermal in enumerate(self.case.thermals):
+            g = self._var(f"thermal[{thermal.id},{k}]", lower=thermal.min_mw, upper=thermal.max_mw,
+                          cost=tau * thermal.cost, category="thermal")
+            self.layout.thermal[j, k] = g.column
+            self._injections[(thermal.bus, k)][g] = 1.0
+
+    def _add_lines(self, k: int) -> None:
+        tau = self.hours[k]
+        for i, line in enumerate(self.case.lines):
+            direct = self._var(f"flow_direct[{line.id},{k}]", upper=line.direct_mw, cost=tau * line.exchange_cost,
+                               category="exchange")
+            reverse = self._var(f"flow_reverse[{line.id},{k}]", upper=line.reverse_mw,
+                                cost=tau * line.exchange_cost, category="exchange")
+            self.layout.flow_direct[i, k] = direct.column
+            self.layout.flow_reverse[i, k] = reverse.column
+            _accumulate(self._injections[(line.source, k)], {direct: -1.0, reverse: 1.0})
+            _accumulate(self._injections[(line.target, k)], {direct: 1.0, reverse: -1.0})
+
+    def _add_buses(self, k: int) -> None:
+        tau = self.hours[k]
+        for b, bus in enumerate(self.case.buses):
+            terms = self._injections[(bus.id, k)]
+            for i, segment in enumerate(bus.deficit):
+                deficit = self._var(f"deficit[{bus.id},{k},{i}]", upper=segment.depth_mw, cost=tau * segment.cost,
+                                    category="deficit")
+                self.layout.deficit[b, k, i] = deficit.column
+                terms[deficit] = 1.0
+            excess = self._var(f"excess[{bus.id},{k}]", cost=tau * self.case.excess_cost, category="excess")
+            self.layout.excess[b, k] = excess.column
+            terms[excess] = -1.0
+            load = self._load(bus.id, k)
+            self.layout.load[:, b, k] = load
+            row = self.stage.add_constraint(terms, "==", self._random(f"load[{bus.id},{k}]", load),
+                                            name=f"balance[{bus.id},{k}]")
+            self.layout.bus_rows[b, k] = row
+
+    def _load(self, bus_id: int, k: int) -> np.ndarray:
+        mean, std = self.case.load_stats.get(bus_id, self.spec.id)
+        factor = self.case.load_factor(bus_id, self.spec.id, k)
+        column = self.entities.load_column(bus_id)
+        n_open = self.noise.shape[0]
+        if column is None or std == 0.0:
+            return np.full(n_open, mean * factor)
+        return (mean + std * self.noise[:, column]) * factor
+
+    def _add_water_balance(self, h: int, hydro: Hydro) -> None:
+        state = self._states[h]
+        volume = HM3_PER_M3S_HOUR * self.hours
+        terms: dict[Variable, float] = {state.out: 1.0, state.incoming: -1.0}
+        for k in range(len(self.spec.blocks)):
+            for release in self._releases[(h, k)]:
+                _accumulate(terms, {release: volume[k]})
+            for u, upstream in enumerate(self.case.hydros):
+                if upstream.downstream == hydro.id:
+                    for release in self._releases[(u, k)]:
+                        _accumulate(terms, {release: -volume[k]})
+        stage_volume = HM3_PER_M3S_HOUR * float(self.hours.sum())
+        terms[self._inflow_vars[h]] = -stage_volume
+        if h in self._inflow_slacks:
+            terms[self._inflow_slacks[h]] = -stage_volume
+        if hydro.min_storage > 0:
+            slack = self._var(f"storage_below[{hydro.id}]", cost=hydro.penalties.storage_below,
+                              category="storage_violation")
+            self.stage.add_constraint({state.out: 1.0, slack: 1.0}, ">=", hydro.min_storage,
+                                      name=f"min_storage[{hydro.id}]")
+        self.layout.water_rows[h] = self.stage.add_constraint(terms, "==", 0.0, name=f"water[{hydro.id}]")
+
+
+def _none(*shape: int) -> np.ndarray:
+    return np.full(shape, -1, dtype=np.int64)
+
+
+def _accumulate(terms: dict[Variable, float], extra: dict[Variable, float]) -> None:
+    for var, coef in extra.items():
+        terms[var] = terms.get(var, 0.0) + coef

@@ -1,0 +1,90 @@
+"""Read a Cobre case directory into a validated :class:`~caudal.hydro.cobre.case.Case`.
+
+The order matters only for the messages: unsupported files are refused first
+(no point checking the data of a feature caudal cannot model), then each file
+is read and checked on its own, then the files are checked against each other.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from caudal.hydro.cobre.case import Case, SeriesStats, Settings
+from caudal.hydro.cobre.config import read_settings
+from caudal.hydro.cobre.errors import CaseError
+from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.openings import noise_from_table
+from caudal.hydro.cobre.scenarios import (
+    INFLOW_STATS,
+    LOAD_STATS,
+    read_ar_models,
+    read_initial_conditions,
+    read_load_factors,
+    read_noise_table,
+    read_series_stats,
+)
+from caudal.hydro.cobre.system import read_system
+from caudal.hydro.cobre.timeline import read_timeline
+from caudal.hydro.cobre.unsupported import refuse_unsupported_files
+from caudal.hydro.cobre.validation import validate
+
+EMPTY_STATS = SeriesStats({}, {})
+
+
+class CaseWarning(UserWarning):
+    """Something in a case that caudal reads as Cobre 0.5.1 does, not as the format's text says."""
+
+
+def read_case(root: str | Path) -> Case:
+    """Read and validate every file of the case; raises ``CaseError`` on the first problem."""
+    files = CaseFiles(root)
+    refuse_unsupported_files(files)
+    settings = read_settings(files)
+    timeline = read_timeline(files)
+    system = read_system(files)
+    _warn_unused_penalty(settings, system.inflow_penalty)
+    initial = read_initial_conditions(files)
+    inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
+    load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
+    case = Case(
+        root=str(files.root),
+        settings=settings,
+        stages=timeline.stages,
+        pre_study=timeline.pre_study,
+        annual_discount_rate=timeline.annual_discount_rate,
+        buses=tuple(sorted(system.buses, key=lambda b: b.id)),
+        lines=tuple(sorted(system.lines, key=lambda line: line.id)),
+        thermals=tuple(sorted(system.thermals, key=lambda t: t.id)),
+        hydros=tuple(sorted(system.hydros, key=lambda h: h.id)),
+        excess_cost=system.excess_cost,
+        initial_storage=initial.storage,
+        past_inflows=initial.past_inflows,
+        inflow_stats=inflow_stats if inflow_stats is not None else EMPTY_STATS,
+        ar_models=read_ar_models(files),
+        load_stats=load_stats if load_stats is not None else EMPTY_STATS,
+        load_factors=read_load_factors(files),
+        state_flags=timeline.state_flags,
+    )
+    for name, stats, needed in ((INFLOW_STATS, inflow_stats, bool(case.hydros)), (LOAD_STATS, load_stats, True)):
+        if stats is None and needed:
+            raise CaseError(name, None, None, "is missing; caudal needs the seasonal statistics of every series")
+    validate(case)
+    table = read_noise_table(files)
+    if table is not None:
+        case.noise_openings = noise_from_table(case, table)
+    return case
+
+
+def _warn_unused_penalty(settings: Settings, penalty: float) -> None:
+    """config.json's penalty_cost is documented but Cobre 0.5.1 does not use it (measured): say so."""
+    given = settings.config_inflow_penalty
+    if given is None or given == penalty or settings.inflow_method != "penalty":
+        return
+    warnings.warn(
+        f"config.json: modeling.inflow_non_negativity.penalty_cost ({given:g}) is not used: like Cobre 0.5.1, "
+        f"caudal takes the inflow non-negativity cost from penalties.json (hydro.inflow_nonnegativity_cost, "
+        f"here {penalty:g}) or the plant's penalties",
+        CaseWarning,
+        stacklevel=3,
+    )

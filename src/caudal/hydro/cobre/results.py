@@ -1,0 +1,201 @@
+"""Simulation results of a Cobre case as tables, written as Parquet.
+
+One table per kind of entity, one row per (scenario, stage[, block], entity) in that order,
+with Cobre's column names where the quantity is the same: ``costs``,
+``hydros``, ``thermals``, ``exchanges`` and ``buses``. Each is written as one
+Parquet file (``costs.parquet``, ...), which pandas, polars, DuckDB and arrow
+read directly; money is in each stage's own currency except ``total_cost``
+(first-stage money, with ``discount_factor``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from caudal.hydro.cobre.formulation import COST_CATEGORIES, HM3_PER_M3S_HOUR, StageLayout
+from caudal.hydro.cobre.simulation import PolicyLike, SimulationRuns, simulate_policy
+from caudal.hydro.cobre.study import CobreStudy
+from caudal.model.problem import CompiledProblem
+
+Table = dict[str, np.ndarray]
+
+
+def simulate(
+    study: CobreStudy, policy: PolicyLike, scenarios: int | None = None, seed: int | None = None
+) -> dict[str, pa.Table]:
+    """Simulate ``policy`` (trained on ``study.problem``) and return the result tables.
+
+    ``scenarios`` defaults to the case's ``simulation.num_scenarios``, ``seed``
+    to its tree seed (the simulation draws from its own stream, not training's).
+    """
+    settings = study.case.settings
+    scenarios = settings.simulation.scenarios if scenarios is None else scenarios
+    seed = settings.training.seed if seed is None else seed
+    runs = simulate_policy(policy, scenarios, seed)
+    return simulation_tables(study, policy.problem, runs)
+
+
+def simulation_tables(study: CobreStudy, problem: CompiledProblem, runs: SimulationRuns) -> dict[str, pa.Table]:
+    """The result tables of ``runs`` (simulated on ``problem``, the compiled ``study.problem``)."""
+    parts: dict[str, list[Table]] = {name: [] for name in ("costs", "hydros", "thermals", "exchanges", "buses")}
+    stage_costs = runs.stage_costs(problem)
+    for t, layout in enumerate(study.layouts):
+        x, duals = runs.values[t], runs.row_duals[t]
+        template = problem.templates[t]
+        stage_id = study.case.stages[t].id
+        parts["costs"].append(_costs(layout, template.col_cost, x, stage_costs[:, t], runs, t, stage_id))
+        parts["hydros"].append(_hydros(study, layout, x, duals, stage_id))
+        parts["thermals"].append(_thermals(study, layout, x, stage_id))
+        parts["exchanges"].append(_exchanges(study, layout, x, stage_id))
+        parts["buses"].append(_buses(study, layout, x, duals, runs.openings[:, t], stage_id))
+    return {name: _scenario_major({k: np.concatenate([p[k] for p in tables]) for k in tables[0]})
+            for name, tables in parts.items()}
+
+
+def _scenario_major(columns: Table) -> pa.Table:
+    """Rows ordered by scenario, then stage (then block and entity, as built): one scenario reads in a run."""
+    order = np.lexsort((columns["stage_id"], columns["scenario_id"]))  # stable: keeps block and entity order
+    return pa.table({name: values[order] for name, values in columns.items()})
+
+
+def write_simulation(tables: dict[str, pa.Table], directory: str | Path) -> list[Path]:
+    """Write each table as ``<directory>/<name>.parquet``; returns the paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, table in tables.items():
+        path = directory / f"{name}.parquet"
+        pq.write_table(table, str(path), compression="zstd")
+        paths.append(path)
+    return paths
+
+
+def _index(n_scenarios: int, stage_id: int, n_entities: int, n_blocks: int, ids: np.ndarray) -> Table:
+    """Key columns of a (scenario, block, entity) long table, scenario-major."""
+    scenario = np.repeat(np.arange(n_scenarios, dtype=np.int32), n_blocks * n_entities)
+    block = np.tile(np.repeat(np.arange(n_blocks, dtype=np.int32), n_entities), n_scenarios)
+    entity = np.tile(np.asarray(ids, dtype=np.int32), n_scenarios * n_blocks)
+    return {"scenario_id": scenario, "stage_id": np.full(scenario.size, stage_id, np.int32), "block_id": block,
+            "_entity": entity}
+
+
+def _take(x: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Values of ``columns`` (shape [E, K], -1 for absent) as [S, K, E], zeros where absent."""
+    values = np.where(columns >= 0, x[:, np.maximum(columns, 0)], 0.0)  # [S, E, K]
+    return values.transpose(0, 2, 1)
+
+
+def _flat(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values).reshape(-1)
+
+
+def _named(table: Table, entity: str) -> Table:
+    out = {k: v for k, v in table.items() if k != "_entity"}
+    out = {"scenario_id": out.pop("scenario_id"), "stage_id": out.pop("stage_id"), "block_id": out.pop("block_id"),
+           entity: table["_entity"], **out}
+    return out
+
+
+def _costs(layout: StageLayout, col_cost: np.ndarray, x: np.ndarray, immediate: np.ndarray,
+           runs: SimulationRuns, t: int, stage_id: int) -> Table:
+    n = x.shape[0]
+    table: Table = {
+        "scenario_id": np.arange(n, dtype=np.int32),
+        "stage_id": np.full(n, stage_id, np.int32),
+        "opening": runs.openings[:, t].astype(np.int32),
+        "total_cost": runs.discount[t] * immediate,
+        "immediate_cost": immediate,
+        "future_cost": runs.theta[:, t],
+        "discount_factor": np.full(n, runs.discount[t]),
+    }
+    for category in COST_CATEGORIES:
+        columns = np.asarray(layout.costs[category], dtype=np.int64)
+        table[f"{category}_cost"] = x[:, columns] @ col_cost[columns] if columns.size else np.zeros(n)
+    return table
+
+
+def _hydros(study: CobreStudy, layout: StageLayout, x: np.ndarray, duals: np.ndarray, stage_id: int) -> Table:
+    hydros = study.case.hydros
+    n, n_hydros, n_blocks = x.shape[0], len(hydros), layout.hours.size
+    table = _index(n, stage_id, n_hydros, n_blocks, np.array([h.id for h in hydros]))
+    if n_hydros == 0:
+        return _named(_empty(table, ("turbined_m3s",)), "hydro_id")
+    turbined = _take(x, layout.turbined)
+    spillage = _take(x, layout.spillage)
+    outflow = turbined + spillage
+    incremental = np.repeat(x[:, layout.inflow][:, None, :], n_blocks, axis=1)
+    upstream = np.zeros_like(outflow)
+    for u, hydro in enumerate(hydros):
+        if hydro.downstream is not None:
+            d = next(i for i, h in enumerate(hydros) if h.id == hydro.downstream)
+            upstream[:, :, d] += outflow[:, :, u]
+    stage_level = {
+        "storage_initial_hm3": x[:, layout.storage_in],
+        "storage_final_hm3": x[:, layout.storage_out],
+        "water_value_per_hm3": -duals[:, layout.water_rows],  # the row adds water: its dual is minus the value
+        "inflow_nonnegativity_slack_m3s": np.where(layout.inflow_slack >= 0, x[:, np.maximum(layout.inflow_slack, 0)],
+                                                   0.0),
+    }
+    hours = layout.hours[None, :, None]
+    generation = turbined * layout.productivity[None, None, :]
+    table.update(
+        turbined_m3s=_flat(turbined),
+        spillage_m3s=_flat(spillage),
+        outflow_m3s=_flat(outflow),
+        incremental_inflow_m3s=_flat(incremental),
+        inflow_m3s=_flat(incremental + upstream),
+        generation_mw=_flat(generation),
+        generation_mwh=_flat(generation * hours),
+        spillage_volume_hm3=_flat(spillage * hours * HM3_PER_M3S_HOUR),
+        **{k: _flat(np.repeat(v[:, None, :], n_blocks, axis=1)) for k, v in stage_level.items()},
+    )
+    return _named(table, "hydro_id")
+
+
+def _thermals(study: CobreStudy, layout: StageLayout, x: np.ndarray, stage_id: int) -> Table:
+    thermals = study.case.thermals
+    n, n_blocks = x.shape[0], layout.hours.size
+    table = _index(n, stage_id, len(thermals), n_blocks, np.array([th.id for th in thermals]))
+    generation = _take(x, layout.thermal)
+    energy = generation * layout.hours[None, :, None]
+    cost = np.array([th.cost for th in thermals])
+    table.update(generation_mw=_flat(generation), generation_mwh=_flat(energy),
+                 generation_cost=_flat(energy * cost[None, None, :]))
+    return _named(table, "thermal_id")
+
+
+def _exchanges(study: CobreStudy, layout: StageLayout, x: np.ndarray, stage_id: int) -> Table:
+    lines = study.case.lines
+    n, n_blocks = x.shape[0], layout.hours.size
+    table = _index(n, stage_id, len(lines), n_blocks, np.array([line.id for line in lines]))
+    direct, reverse = _take(x, layout.flow_direct), _take(x, layout.flow_reverse)
+    hours = layout.hours[None, :, None]
+    cost = np.array([line.exchange_cost for line in lines])
+    table.update(direct_flow_mw=_flat(direct), reverse_flow_mw=_flat(reverse), net_flow_mw=_flat(direct - reverse),
+                 net_flow_mwh=_flat((direct - reverse) * hours),
+                 exchange_cost=_flat((direct + reverse) * hours * cost[None, None, :]))
+    return _named(table, "line_id")
+
+
+def _buses(study: CobreStudy, layout: StageLayout, x: np.ndarray, duals: np.ndarray, openings: np.ndarray,
+           stage_id: int) -> Table:
+    buses = study.case.buses
+    n, n_blocks = x.shape[0], layout.hours.size
+    table = _index(n, stage_id, len(buses), n_blocks, np.array([b.id for b in buses]))
+    deficit = sum(_take(x, layout.deficit[:, :, i]) for i in range(layout.deficit.shape[2]))
+    excess = _take(x, layout.excess)
+    load = layout.load[openings].transpose(0, 2, 1)  # [S, K, B]
+    hours = layout.hours[None, :, None]
+    price = duals[:, layout.bus_rows].transpose(0, 2, 1) / hours  # per MWh
+    table.update(load_mw=_flat(load), load_mwh=_flat(load * hours), deficit_mw=_flat(deficit),
+                 deficit_mwh=_flat(deficit * hours), excess_mw=_flat(excess), excess_mwh=_flat(excess * hours),
+                 spot_price=_flat(price))
+    return _named(table, "bus_id")
+
+
+def _empty(table: Table, columns: tuple[str, ...]) -> Table:
+    return {**table, **{c: np.zeros(0) for c in columns}}

@@ -1,0 +1,70 @@
+"""A Cobre case made ready to train: the case, its opening tree and its caudal problem."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from caudal.hydro.cobre.case import Case, TrainingSettings
+from caudal.hydro.cobre.config import read_training_settings
+from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.formulation import TRUNCATING, StageLayout, build_problem
+from caudal.hydro.cobre.inflows import InflowModel, check_truncation_is_exact, resolve_inflows
+from caudal.hydro.cobre.openings import NoiseEntities, generate_noise, noise_entities
+from caudal.hydro.cobre.reader import read_case
+from caudal.model.problem import Problem
+
+
+@dataclass
+class CobreStudy:
+    """Everything caudal derives from a case directory.
+
+    ``problem`` is what :func:`caudal.train` takes; ``training`` holds the
+    case's own iteration limit, forward passes, seed and time limit;
+    ``layouts`` say where each plant, line and bus sits in every stage LP (for
+    simulation results); ``noise`` is the opening tree, per stage
+    float64[openings, entities], from the case's ``noise_openings.parquet`` or
+    caudal's generator.
+    """
+
+    case: Case
+    inflows: InflowModel
+    entities: NoiseEntities
+    noise: list[np.ndarray]
+    noise_source: str  # "file" or "generated"
+    problem: Problem
+    layouts: list[StageLayout]
+
+    @property
+    def training(self) -> TrainingSettings:
+        return self.case.settings.training
+
+
+def load_case(path: str | Path, *, seed: int | None = None) -> CobreStudy:
+    """Read, validate and formulate a Cobre case directory.
+
+    ``seed`` overrides ``training.tree_seed`` for caudal's opening generator
+    (it has no effect when the case supplies ``noise_openings.parquet``).
+    Raises :class:`~caudal.hydro.cobre.errors.CaseError` for a bad or
+    unsupported case.
+    """
+    case = read_case(path)
+    inflows = resolve_inflows(case)
+    entities = noise_entities(case)
+    if case.noise_openings is not None:
+        noise, source = case.noise_openings, "file"
+    else:
+        noise, source = generate_noise(case, case.settings.training.seed if seed is None else seed), "generated"
+    if case.settings.inflow_method in TRUNCATING:
+        check_truncation_is_exact(case, inflows, noise)
+    problem, layouts = build_problem(case, inflows, noise, entities, name=Path(path).name or str(path))
+    return CobreStudy(case, inflows, entities, noise, source, problem, layouts)
+
+
+def training_defaults(path: str | Path) -> TrainingSettings | None:
+    """The case's training settings if ``path`` is a case directory, else ``None`` (for the CLI)."""
+    if not Path(path).is_dir():
+        return None
+    return read_training_settings(CaseFiles(path))

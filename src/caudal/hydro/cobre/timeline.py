@@ -1,0 +1,175 @@
+"""``stages.json``: the stage sequence, load blocks, openings and discounting.
+
+caudal trains a finite horizon of stages in sequence, each with parallel load
+blocks, the expectation over its openings and openings sampled by plain Monte
+Carlo (Cobre's ``saa``). Other policy graphs, chronological blocks, per-stage
+CVaR, other sampling methods and stages of different lengths (multi-resolution
+studies) are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from caudal.hydro.cobre.case import Block, StageSpec
+from caudal.hydro.cobre.fields import Record
+from caudal.hydro.cobre.files import CaseFiles
+
+FILE = "stages.json"
+
+MAX_DURATION_SPREAD_DAYS = 7
+"""Stages whose lengths differ by more than this are a multi-resolution study."""
+
+DAYS_PER_YEAR = 365.25
+"""The year length that turns an annual discount rate into a per-stage factor."""
+
+
+@dataclass(frozen=True)
+class Timeline:
+    stages: tuple[StageSpec, ...]
+    pre_study: dict[int, int | None]  # id -> season id
+    annual_discount_rate: float
+    state_flags: dict[int, tuple[bool, bool]]  # stage id -> (storage, inflow_lags) as declared
+
+    def discount_factor(self, stage: StageSpec) -> float:
+        """Factor on the cost of the stages after ``stage``: the annual rate over its length."""
+        return (1.0 + self.annual_discount_rate) ** (-stage.days / DAYS_PER_YEAR)
+
+
+def read_timeline(files: CaseFiles) -> Timeline:
+    doc = files.json(FILE)
+    rate = _policy_graph(doc.record("policy_graph"), len(doc.data.get("stages") or []))
+    stages = []
+    flags = {}
+    for index, record in enumerate(doc.records("stages", lambda i, item: _stage_name(i, item))):
+        stage, flag = _stage(record, index)
+        stages.append(stage)
+        flags[stage.id] = flag
+    if not stages:
+        raise doc.error("stages", "must list at least one stage")
+    pre_study = {}
+    for record in doc.records("pre_study_stages", lambda i, item: _stage_name(i, item, "pre-study stage"), []):
+        stage_id = record.integer("id")
+        if stage_id >= 0:
+            raise record.error("id", f"pre-study stage ids are negative, got {stage_id}")
+        _dates(record)
+        pre_study[stage_id] = record.integer("season_id", None)
+        record.finish()
+    seasons = doc.record("season_definitions", None)
+    if seasons is not None:
+        _season_definitions(seasons)
+    doc.ignore("scenario_source")  # no longer read by Cobre 0.4+ either (moved to config.json)
+    doc.finish()
+    _check_resolution(doc, stages)
+    return Timeline(tuple(stages), pre_study, rate, flags)
+
+
+def _stage_name(index: int, item: object, kind: str = "stage") -> str:
+    if isinstance(item, dict) and isinstance(item.get("id"), int):
+        return f"{kind} {item['id']}"
+    return f"{kind} #{index}"
+
+
+def _policy_graph(graph: Record, n_stages: int) -> float:
+    kind = graph.string("type")
+    if kind != "finite_horizon":
+        raise graph.refuse("type", f"the {kind!r} policy graph")
+    rate = graph.number("annual_discount_rate", minimum=0.0)
+    transitions = graph.records("transitions", lambda i, _: f"transition #{i}", [])
+    for record in transitions:
+        source, target = record.integer("source_id"), record.integer("target_id")
+        probability = record.number("probability")
+        override = record.number("annual_discount_rate_override", None)
+        record.finish()
+        if target != source + 1 or probability != 1.0 or (override is not None and override != rate):
+            raise record.refuse(None, "a policy graph other than stages in sequence")
+    if transitions and len(transitions) != n_stages - 1:
+        raise graph.refuse("transitions", "a policy graph other than stages in sequence")
+    graph.finish()
+    return rate
+
+
+def _dates(record: Record) -> tuple[date, date]:
+    start, end = (_date(record, key) for key in ("start_date", "end_date"))
+    if not end > start:
+        raise record.error("end_date", f"must be after start_date ({start.isoformat()}), got {end.isoformat()}")
+    return start, end
+
+
+def _date(record: Record, key: str) -> date:
+    text = record.string(key)
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise record.error(key, f"must be an ISO date (YYYY-MM-DD), got {text!r}") from exc
+
+
+def _stage(record: Record, index: int) -> tuple[StageSpec, tuple[bool, bool]]:
+    stage_id = record.integer("id")
+    if stage_id != index:
+        raise record.error("id", f"stages must be numbered 0, 1, 2, ... in order; expected {index}, got {stage_id}")
+    start, end = _dates(record)
+    blocks = []
+    for position, block in enumerate(record.records("blocks", lambda i, _: f"stage {stage_id}, block #{i}")):
+        block_id = block.integer("id")
+        if block_id != position:
+            raise block.error("id", f"blocks must be numbered 0, 1, 2, ... in order; expected {position}")
+        blocks.append(Block(block_id, block.string("name"), block.number("hours", positive=True)))
+        block.finish()
+    if not blocks:
+        raise record.error("blocks", "must list at least one block")
+    mode = record.string("block_mode", "parallel")
+    if mode != "parallel":
+        raise record.refuse("block_mode", f"{mode!r} blocks")
+    risk = record.raw("risk_measure", "expectation")
+    if risk != "expectation":
+        raise record.refuse("risk_measure", "a risk measure other than the expectation")
+    sampling = record.string("sampling_method", "saa")
+    if sampling != "saa":
+        raise record.refuse("sampling_method", f"the {sampling!r} sampling method")
+    flags = (True, True)
+    state = record.record("state_variables", None)
+    if state is not None:
+        flags = (state.boolean("storage", True), state.boolean("inflow_lags", True))
+        state.finish()
+    spec = StageSpec(
+        id=stage_id,
+        start=start,
+        end=end,
+        blocks=tuple(blocks),
+        openings=record.integer("num_scenarios", minimum=1),
+        season_id=record.integer("season_id", None),
+    )
+    record.finish()
+    return spec, flags
+
+
+def _season_definitions(seasons: Record) -> None:
+    """Seasons only label stages here (statistics are keyed by stage id); check their shape."""
+    seasons.string("cycle_type", choices=("monthly", "weekly", "custom"))
+    for entry in seasons.records("seasons", lambda i, _: f"season #{i}"):
+        entry.integer("id", minimum=0)
+        entry.string("label")
+        entry.integer("month_start", minimum=1)
+        entry.ignore("day_start", "month_end", "day_end")
+        entry.finish()
+    seasons.finish()
+
+
+def _check_resolution(doc: Record, stages: list[StageSpec]) -> None:
+    days = [s.days for s in stages]
+    if max(days) - min(days) > MAX_DURATION_SPREAD_DAYS:
+        raise doc.refuse("stages", f"stages of different resolutions ({min(days)} to {max(days)} days long)")
+    months: dict[tuple[int | None, int, int], int] = {}
+    for stage in stages:
+        if stage.season_id is None:
+            continue
+        key = (stage.season_id, stage.start.year, stage.start.month)
+        if key in months:
+            raise doc.refuse(
+                "stages",
+                f"stages {months[key]} and {stage.id} sharing season {stage.season_id} within one month "
+                "(noise groups of sub-monthly stages)",
+            )
+        months[key] = stage.id

@@ -1,0 +1,61 @@
+"""Files of the Cobre format that caudal does not read: their presence is an error.
+
+A case that relies on one of these would give a different problem in caudal
+than in Cobre, so loading it must fail, naming the file and the feature. JSON
+registries that are present but list nothing are harmless and accepted.
+"""
+
+from __future__ import annotations
+
+import json
+
+from caudal.hydro.cobre.errors import unsupported
+from caudal.hydro.cobre.files import CaseFiles
+
+UNSUPPORTED_FILES: dict[str, str] = {
+    "system/non_controllable_sources.json": "non-controllable sources",
+    "system/pumping_stations.json": "pumping stations",
+    "system/energy_contracts.json": "energy contracts",
+    "system/hydro_geometry.parquet": "reservoir geometry (FPHA, evaporation)",
+    "system/hydro_production_models.json": "per-stage hydro production models (FPHA, productivity overrides)",
+    "system/fpha_hyperplanes.parquet": "FPHA production functions",
+    "scenarios/inflow_history.parquet": "estimating the inflow model from history",
+    "scenarios/inflow_annual_component.parquet": "the annual component of PAR(p)-A inflow models",
+    "scenarios/external_inflow_scenarios.parquet": "external inflow scenarios",
+    "scenarios/external_load_scenarios.parquet": "external load scenarios",
+    "scenarios/external_ncs_scenarios.parquet": "external non-controllable source scenarios",
+    "scenarios/non_controllable_factors.json": "non-controllable source block factors",
+    "scenarios/non_controllable_stats.parquet": "stochastic non-controllable sources",
+    "scenarios/correlation.json": "spatially correlated noise",
+}
+
+REGISTRY_KEYS = {
+    "system/non_controllable_sources.json": "non_controllable_sources",
+    "system/pumping_stations.json": "pumping_stations",
+    "system/energy_contracts.json": "energy_contracts",
+}
+
+CONSTRAINTS_DIR = "constraints"
+
+
+def refuse_unsupported_files(files: CaseFiles) -> None:
+    for name, feature in UNSUPPORTED_FILES.items():
+        if files.exists(name) and not _empty_registry(files, name):
+            raise unsupported(name, None, None, feature)
+    constraints = files.root / CONSTRAINTS_DIR
+    if constraints.is_dir():
+        for path in sorted(constraints.iterdir()):
+            raise unsupported(
+                f"{CONSTRAINTS_DIR}/{path.name}", None, None, "stage-varying bounds, penalties and generic constraints"
+            )
+
+
+def _empty_registry(files: CaseFiles, name: str) -> bool:
+    key = REGISTRY_KEYS.get(name)
+    if key is None:
+        return False
+    try:
+        data = json.loads((files.root / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get(key) in ([], None)

@@ -1,0 +1,39 @@
+"""Where the Cobre test cases live, and their reference values (see data/cobre/README.md)."""
+
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data" / "cobre"
+
+KNOWN_COSTS = {
+    # Cobre's examples/README table (also asserted in Cobre's own test suite).
+    "d01-thermal-dispatch": 182_500.0,
+    "d02-single-hydro": 23_635_000 / 9,
+    "d03-two-hydro-cascade": 4_171_000 / 3,
+    "d04-transmission": 5_263_443_883 / 657,
+    "d09-multi-deficit": 80_738_000.0,
+    "d10-inflow-nonnegativity": 28_562_500 / 9,
+    "d14-block-factors": 176_900.0,
+    "d16-par1-lag-shift": 7_756_250.0,
+    "d19-multi-hydro-par": 1_332_571.7968919526,
+    "d25-discount-rate": 2_611_454.584787283,
+}
+
+# Measured by running Cobre 0.5.1 on the folder (commands in data/cobre/README.md).
+COBRE_VARIANTS = {
+    "mixed-features": 12_677_523.791947173,
+    "negative-inflows-penalty": 99_664_002.91124351,
+    "negative-inflows-truncation": 95_086_897.17420205,
+    "negative-inflows-plant-penalty": 727_799.8287576174,
+}
+
+
+def deterministic_case(name: str) -> Path:
+    """The case to reproduce ``name``'s known cost with.
+
+    d19's inflows have a standard deviation of 0.001 m3/s, so its cost depends
+    on the noise of its single opening (by 1.7e-4 relative): it is run on the
+    tree Cobre itself drew, exported next to it.
+    """
+    if name == "d19-multi-hydro-par":
+        return DATA / "deterministic-cobre-openings" / name
+    return DATA / "deterministic" / name
