@@ -28,6 +28,7 @@ from caudal.parallel.comm import Communicator, cores_available, world
 from caudal.parallel.pool import WorkerPool
 from caudal.parallel.signals import StopSignals
 from caudal.parallel.workers import make_pool
+from caudal.profiling import RunProfiler, profiling_enabled
 from caudal.sddp.cuts import CutPool
 from caudal.sddp.risk import RiskMeasure, RiskSpec
 from caudal.sddp.sampling import InSample, SamplingScheme, compile_for
@@ -189,6 +190,8 @@ def train(
     handle_signals: bool = False,
     comm: Communicator | None = None,
     sampling: SamplingScheme | None = None,
+    profile: bool | None = None,
+    trace_iteration: int | None = None,
 ) -> TrainingResult:
     """Train a policy by SDDP.
 
@@ -258,6 +261,14 @@ def train(
         The ranks that train this problem together (default: every rank of the
         job, or this process alone when not launched by MPI); ``caudal sweep``
         passes a group of ranks.
+    profile:
+        Write ``profile.parquet`` into ``output``: time per phase, rank and
+        thread, solver counters and memory, per iteration (``caudal profile``
+        reads it). Default: on when ``output`` is given, unless the environment
+        says ``CAUDAL_PROFILE=0``. Its cost is well under 1% of an iteration.
+    trace_iteration:
+        Also write ``trace.json`` (Chrome / Perfetto trace, one track per rank
+        and thread) of this iteration (1-based); needs ``output``.
     """
     compiled = compile_for(problem, sampling)
     options = TrainingOptions(
@@ -274,6 +285,10 @@ def train(
     comm = comm or world()
     with abort_on_error(comm), StopSignals() if handle_signals else nullcontext() as signals:
         pool = make_pool(default_threads(comm) if threads is None else threads, solver)
+        profiler = None
+        if profiling_enabled(profile, output, trace_iteration):  # profiling: wraps the pool, times the phases
+            profiler = RunProfiler(pool, comm, options, trace_iteration)
+            pool = profiler.pool
         logger = _logger(log, iterations) if comm.rank == 0 else None
         layout = _layout_lines(compiled, options, pool, comm)
         if logger is not None:
@@ -285,21 +300,29 @@ def train(
                 logger.note([*warnings, f"resuming from {path} after iteration {state.iteration}"])
         else:
             state = TrainingState.fresh(compiled, comm)
+        if profiler is not None:
+            profiler.start(state)
         checkpoints = _checkpoints(checkpoint_dir, output, options, checkpoint_every, checkpoint_seconds,
                                    keep_checkpoints, comm, pool.size)
         callbacks: list = []
         if logger is not None:
             callbacks.append(lambda s: logger(s.history[-1]))
         if checkpoints is not None:
-            callbacks.append(checkpoints)
+            callbacks.append(checkpoints if profiler is None else profiler.timed("checkpoint", checkpoints))
+        if profiler is not None:
+            callbacks.append(profiler)
         try:
             status = run_training(
-                state, pool, options, callbacks, comm, interrupt=signals.requested if signals else None
+                state, pool, options, callbacks, comm, interrupt=signals.requested if signals else None,
+                on_phase=profiler.on_phase if profiler is not None else None,
             )
         finally:
             pool.close()
         if checkpoints is not None:
-            checkpoints.write(state)
+            with profiler.phase("checkpoint") if profiler is not None else nullcontext():
+                checkpoints.write(state)
+        if profiler is not None:
+            profiler.finish(Path(output) if output is not None else None)
         wall_time = time.perf_counter() - started
         result = TrainingResult(
             lower_bound=state.history[-1].lower_bound if state.history else math.nan,

@@ -1,0 +1,50 @@
+"""Memory figures of one rank: its RSS, its stage LP cache, its workspaces' buffers.
+
+Each is cheap enough to read once per iteration (RSS is one read of
+``/proc/self/statm``; the cache sums array sizes over the stages).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import psutil
+
+from caudal.sddp.shared_stage_cache import private_cache_bytes
+from caudal.sddp.stage_cache import StageCache
+
+COLUMN_BYTES = 8 + 8 + 4  # primal values, reduced costs, basis status
+ROW_BYTES = 4  # basis status
+PATCH_BYTES = 4 + 8 + 8  # index, lower, upper
+"""Bytes per unit of a native workspace's capacity (see ``NativeWorkspace.reserve``)."""
+
+_PROCESS = psutil.Process()
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process."""
+    return int(_PROCESS.memory_info().rss)
+
+
+def cache_bytes(cache: StageCache) -> int:
+    """Bytes of the stage LP arrays this rank reads (shared or private)."""
+    return private_cache_bytes(cache)
+
+
+def shared_cache_bytes(cache: StageCache, node_rank: int) -> int:
+    """Node-shared window bytes, on the node's leader only, so a sum over ranks counts each node once."""
+    shared = getattr(cache, "shared_bytes", None)
+    return int(shared()) if shared is not None and node_rank == 0 else 0
+
+
+def workspace_bytes(workspaces: Sequence[object]) -> list[int]:
+    """Each workspace's buffer bytes, from its ``capacity`` (0 for solvers that do not report one)."""
+    sizes = []
+    for ws in workspaces:
+        capacity = getattr(ws, "capacity", None)
+        if capacity is None:
+            sizes.append(0)
+            continue
+        columns, rows, patches = capacity
+        sizes.append(columns * COLUMN_BYTES + rows * ROW_BYTES + patches * PATCH_BYTES)
+    return sizes

@@ -1,0 +1,175 @@
+"""The figures of ``caudal profile``, computed from the columns of a ``profile.parquet``.
+
+Pure functions of the table, so they are tested without a training and the
+scaling sweep reuses them. Conventions: a *worker* is one thread of one rank;
+rank-level columns are read from thread 0's rows; per-iteration figures are
+means over the iterations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from caudal.profiling.columns import BUSY_KINDS, PHASES
+
+REPORTED_PHASES = (*PHASES, "profiler", "other")
+LP_TIMES = ("load_s", "patch_s", "basis_s", "solve_s", "extract_s")
+
+
+@dataclass
+class PhaseLine:
+    """One phase: seconds per iteration (mean, least and most over ranks) and share of the wall time."""
+
+    name: str
+    mean: float
+    least: float
+    most: float
+    share: float
+
+
+@dataclass
+class WorkerLine:
+    """One worker's totals over the iterations, in seconds."""
+
+    rank: int
+    thread: int
+    wall: float
+    busy: float
+    wait: float
+    busy_by_kind: dict[str, float]
+    solves: int
+    simplex_iterations: int
+
+    @property
+    def outside(self) -> float:
+        """Time its rank spent outside the pool phases (communication, cache, bookkeeping)."""
+        return max(self.wall - self.busy - self.wait, 0.0)
+
+
+@dataclass
+class ProfileSummary:
+    """Everything the report prints."""
+
+    iterations: int
+    ranks: int
+    threads: int
+    seconds_per_iteration: float  # the slowest rank's, mean over iterations
+    phases: list[PhaseLine]
+    workers: list[WorkerLine]
+    load_imbalance: float  # max / mean of the workers' busy time
+    backward_imbalance: float  # the same, backward tasks only
+    communication_share: float
+    communication_wait: float  # s/iter: mean minus least over ranks of communication time
+    lp_share: float  # load + patch + basis + solve + extract, over the workers' wall time
+    highs_share: float  # inside Highs_run only
+    wait_share: float  # workers idle inside pool phases, over their wall time
+    profiler_share: float
+    solves_per_iteration: float
+    simplex_per_solve: float
+    memory: dict[str, float] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def workers_count(self) -> int:
+        return self.ranks * self.threads
+
+
+def summarize(columns: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> ProfileSummary:
+    """The summary of a profile table (columns as read by :func:`~caudal.profiling.table.read_profile`)."""
+    if columns["iteration"].size == 0:
+        raise ValueError("the profile holds no iteration")
+    iterations = np.unique(columns["iteration"])
+    ranks = int(columns["ranks"].max())
+    threads = int(columns["threads"].max())
+    lead = columns["thread"] == 0
+    rank_of = columns["rank"][lead]
+
+    def per_rank(name: str) -> np.ndarray:
+        """Seconds per iteration of a rank-level column, one value per rank."""
+        values = np.bincount(rank_of, weights=columns[name][lead], minlength=ranks)
+        return values / iterations.size
+
+    wall = per_rank("wall_s")
+    slowest = _per_iteration_max(columns["iteration"][lead], columns["wall_s"][lead])
+    phases = []
+    for phase in REPORTED_PHASES:
+        seconds = per_rank(f"{phase}_s")
+        phases.append(PhaseLine(phase, float(seconds.mean()), float(seconds.min()), float(seconds.max()),
+                                float(seconds.mean() / wall.mean()) if wall.mean() > 0 else 0.0))
+    workers = _workers(columns)
+    busy = np.array([w.busy for w in workers])
+    backward = np.array([w.busy_by_kind["backward"] for w in workers])
+    worker_wall = columns["wall_s"].sum()
+    communication = per_rank("communication_s")
+    solves = columns["solves"].sum()
+    last = columns["iteration"] == iterations[-1]
+    return ProfileSummary(
+        iterations=int(iterations.size),
+        ranks=ranks,
+        threads=threads,
+        seconds_per_iteration=float(slowest.mean()),
+        phases=phases,
+        workers=workers,
+        load_imbalance=_imbalance(busy),
+        backward_imbalance=_imbalance(backward),
+        communication_share=float(communication.mean() / wall.mean()) if wall.mean() > 0 else 0.0,
+        communication_wait=float(communication.mean() - communication.min()),
+        lp_share=float(sum(columns[name].sum() for name in LP_TIMES) / worker_wall) if worker_wall > 0 else 0.0,
+        highs_share=float(columns["solve_s"].sum() / worker_wall) if worker_wall > 0 else 0.0,
+        wait_share=float(columns["wait_s"].sum() / worker_wall) if worker_wall > 0 else 0.0,
+        profiler_share=float(per_rank("profiler_s").mean() / wall.mean()) if wall.mean() > 0 else 0.0,
+        solves_per_iteration=float(solves / iterations.size),
+        simplex_per_solve=float(columns["simplex_iterations"].sum() / solves) if solves else 0.0,
+        memory={
+            "rss_max_bytes": float(columns["rss_bytes"][last].max()),
+            "rss_total_bytes": float(columns["rss_bytes"][last & lead].sum()),
+            "cache_bytes": float(columns["cache_bytes"][last].max()),
+            "cache_shared_bytes": float(columns["cache_shared_bytes"][last & lead].sum()),
+            "workspace_bytes": float(columns["workspace_bytes"][last].sum()),
+        },
+        metadata=dict(metadata or {}),
+    )
+
+
+def phase_seconds_by_iteration(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Iterations, and each reported phase's seconds per iteration (mean over ranks)."""
+    lead = columns["thread"] == 0
+    iteration = columns["iteration"][lead]
+    iterations, position = np.unique(iteration, return_inverse=True)
+    ranks = np.bincount(position)
+    phases = {
+        phase: np.bincount(position, weights=columns[f"{phase}_s"][lead]) / ranks for phase in REPORTED_PHASES
+    }
+    return iterations, phases
+
+
+def _workers(columns: dict[str, np.ndarray]) -> list[WorkerLine]:
+    keys = sorted(set(zip(columns["rank"].tolist(), columns["thread"].tolist(), strict=True)))
+    lines = []
+    for rank, thread in keys:
+        mine = (columns["rank"] == rank) & (columns["thread"] == thread)
+        lines.append(WorkerLine(
+            rank=rank,
+            thread=thread,
+            wall=float(columns["wall_s"][mine].sum()),
+            busy=float(columns["busy_s"][mine].sum()),
+            wait=float(columns["wait_s"][mine].sum()),
+            busy_by_kind={kind: float(columns[f"busy_{kind}_s"][mine].sum()) for kind in BUSY_KINDS},
+            solves=int(columns["solves"][mine].sum()),
+            simplex_iterations=int(columns["simplex_iterations"][mine].sum()),
+        ))
+    return lines
+
+
+def _per_iteration_max(iteration: np.ndarray, values: np.ndarray) -> np.ndarray:
+    iterations, position = np.unique(iteration, return_inverse=True)
+    out = np.full(iterations.size, -np.inf)
+    np.maximum.at(out, position, values)
+    return out
+
+
+def _imbalance(values: np.ndarray) -> float:
+    """max / mean: 1 is perfect balance; 2 means the busiest worker did twice the average."""
+    return float(values.max() / values.mean()) if values.size and values.mean() > 0 else 1.0
