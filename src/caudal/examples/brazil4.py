@@ -155,6 +155,7 @@ def brazil4(
     openings: int | None = None,
     first_inflow: Sequence[float] | np.ndarray | None = None,
     discount: float = DISCOUNT,
+    demand_scale: float = 1.0,
 ) -> Problem:
     """The brazil4 hydrothermal problem (risk neutral), as in ``data/brazil4/README.md``.
 
@@ -177,6 +178,10 @@ def brazil4(
     discount:
         Monthly discount factor: stage ``t``'s cost is multiplied by
         ``discount**t``.
+    demand_scale:
+        Multiplies every subsystem's monthly demand (the deficit segments,
+        fractions of the demand, follow): one knob for demand-growth studies
+        such as ``caudal sweep --grid demand_scale=0.9,1.0,1.1``.
 
     All costs are non-negative, so the problem's ``value_bound`` is 0.
     """
@@ -197,6 +202,8 @@ def brazil4(
             raise ProblemError(f"brazil4: first_inflow must be {N_SUBSYSTEMS} finite numbers, got {first_inflow!r}")
     if not (isinstance(discount, int | float) and math.isfinite(discount) and discount > 0):
         raise ProblemError(f"brazil4: discount must be a positive number, got {discount!r}")
+    if not (isinstance(demand_scale, int | float) and math.isfinite(demand_scale) and demand_scale >= 0):
+        raise ProblemError(f"brazil4: demand_scale must be a non-negative number, got {demand_scale!r}")
 
     problem = Problem(sense="min", value_bound=0.0, name="brazil4")
     for t in range(stages):
@@ -208,11 +215,13 @@ def brazil4(
         else:
             history = data.inflow_history[:n_openings, month, :]
             inflow = [stage.add_uncertain(f"inflow_{i}", history[:, i]) for i in range(N_SUBSYSTEMS)]
-        _add_stage_problem(stage, data, month, inflow)
+        _add_stage_problem(stage, data, month, inflow, demand_scale)
     return problem
 
 
-def _add_stage_problem(stage: Stage, data: Brazil4Data, month: int, inflow: Sequence[Bound]) -> None:
+def _add_stage_problem(
+    stage: Stage, data: Brazil4Data, month: int, inflow: Sequence[Bound], demand_scale: float = 1.0
+) -> None:
     """Variables and constraints of one month (the README's "stage problem")."""
     stored = [
         stage.add_state(
@@ -236,7 +245,7 @@ def _add_stage_problem(stage: Stage, data: Brazil4Data, month: int, inflow: Sequ
         if data.exchange_limit[a, b] > 0
     }
     for i in range(N_SUBSYSTEMS):
-        demand = float(data.demand[month, i])
+        demand = demand_scale * float(data.demand[month, i])
         supply = {hydro[i]: 1.0}
         for k, (lower, upper, cost) in enumerate(data.thermal[i]):
             plant = stage.add_variable(f"thermal_{i}_{k}", lower=float(lower), upper=float(upper), cost=float(cost))
