@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -188,6 +188,7 @@ def train(
     keep_checkpoints: int = 3,
     resume: str | os.PathLike | None = None,
     handle_signals: bool = False,
+    on_error: str = "abort",
     comm: Communicator | None = None,
     sampling: SamplingScheme | None = None,
     profile: bool | None = None,
@@ -254,6 +255,12 @@ def train(
         Treat SIGTERM and SIGUSR1 (a batch system's notice before the walltime)
         as a request to finish the iteration, checkpoint and return with status
         ``"interrupted"``. The command line turns this on.
+    on_error:
+        ``"abort"`` (default): on a multi-rank run, an exception on one rank
+        ends the whole job at once, since the other ranks would otherwise wait
+        forever in their next collective. ``"raise"``: the exception reaches
+        the caller on this rank only, and the caller answers for the other
+        ranks; ``caudal sweep`` uses it to report a failed variant and go on.
     sampling:
         How forward passes pick scenarios: ``caudal.InSample()`` (default: the
         openings), ``caudal.OutOfSample(tables)`` or ``caudal.Historical(scenarios)``.
@@ -283,8 +290,12 @@ def train(
         sampling=sampling or InSample(),
     )
     comm = comm or world()
-    with abort_on_error(comm), StopSignals() if handle_signals else nullcontext() as signals:
+    if on_error not in ("abort", "raise"):
+        raise ValueError(f"on_error must be 'abort' or 'raise', got {on_error!r}")
+    guard = abort_on_error(comm) if on_error == "abort" else nullcontext()
+    with guard, StopSignals() if handle_signals else nullcontext() as signals, ExitStack() as cleanup:
         pool = make_pool(default_threads(comm) if threads is None else threads, solver)
+        cleanup.callback(pool.close)  # also when an error comes before the training (close is idempotent)
         profiler = None
         if profiling_enabled(profile, output, trace_iteration):  # profiling: wraps the pool, times the phases
             profiler = RunProfiler(pool, comm, options, trace_iteration)
