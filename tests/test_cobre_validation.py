@@ -210,7 +210,7 @@ def test_truncation_with_lags_that_could_clamp_is_refused(tmp_path: Path) -> Non
 
 
 def test_unused_penalty_cost_is_reported(tmp_path: Path) -> None:
-    with pytest.warns(UserWarning, match="penalty_cost"):
+    with pytest.warns(cobre.CaseWarning, match="penalty_cost"):
         cobre.load_case(DATA / "deterministic" / "d10-inflow-nonnegativity")
 
 

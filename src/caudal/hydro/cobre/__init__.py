@@ -21,11 +21,13 @@ See ``docs/cobre.md`` for what is supported.
 
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.openings import write_noise_openings
+from caudal.hydro.cobre.reader import CaseWarning
 from caudal.hydro.cobre.results import simulate, simulation_tables, write_simulation
 from caudal.hydro.cobre.study import CobreStudy, load_case, training_defaults
 
 __all__ = [
     "CaseError",
+    "CaseWarning",
     "CobreStudy",
     "load_case",
     "simulate",

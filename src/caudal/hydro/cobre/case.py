@@ -7,7 +7,6 @@ formulation can be checked against the format's reference line by line.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -179,12 +178,6 @@ class Case:
     noise_openings: list[np.ndarray] | None = None  # per stage: float64[openings, entities]
     state_flags: dict[int, tuple[bool, bool]] = field(default_factory=dict)  # stage id -> (storage, lags)
 
-    def hydro(self, hydro_id: int) -> Hydro:
-        return next(h for h in self.hydros if h.id == hydro_id)
-
     def load_factor(self, bus: int, stage: int, block: int) -> float:
         return self.load_factors.get((bus, stage), {}).get(block, 1.0)
 
-
-def finite_or_inf(value: float | None) -> float:
-    return math.inf if value is None else float(value)

@@ -49,12 +49,22 @@ class Record:
         return self.data.get(key) is not None
 
     def raw(self, key: str, default: Any = MISSING) -> Any:
+        """The value of ``key``; ``default`` when absent or null (an error when there is none)."""
         self._seen.add(key)
         if key not in self.data or self.data[key] is None:
             if default is MISSING:
                 raise self.error(key, "is required")
             return default
         return self.data[key]
+
+    def _given(self, key: str, default: Any) -> bool:
+        """Whether ``key`` holds a value to check (else the caller returns ``default``)."""
+        self._seen.add(key)
+        if self.data.get(key) is not None:
+            return True
+        if default is MISSING:
+            raise self.error(key, "is required")
+        return False
 
     def ignore(self, *keys: str) -> None:
         """Mark keys as read: they do not change the problem (names, output options)."""
@@ -70,9 +80,9 @@ class Record:
         positive: bool = False,
         allow_inf: bool = False,
     ) -> Any:
-        value = self.raw(key, default)
-        if value is default and default is not MISSING:
+        if not self._given(key, default):
             return default
+        value = self.data[key]
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(key, f"must be a number, got {_kind(value)}")
         value = float(value)
@@ -85,9 +95,9 @@ class Record:
         return value
 
     def integer(self, key: str, default: Any = MISSING, *, minimum: int | None = None) -> Any:
-        value = self.raw(key, default)
-        if value is default and default is not MISSING:
+        if not self._given(key, default):
             return default
+        value = self.data[key]
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(key, f"must be an integer, got {_kind(value)}")
         if minimum is not None and value < minimum:
@@ -95,9 +105,9 @@ class Record:
         return int(value)
 
     def string(self, key: str, default: Any = MISSING, *, choices: tuple[str, ...] | None = None) -> Any:
-        value = self.raw(key, default)
-        if value is default and default is not MISSING:
+        if not self._given(key, default):
             return default
+        value = self.data[key]
         if not isinstance(value, str):
             raise self.error(key, f"must be a string, got {_kind(value)}")
         if choices is not None and value not in choices:
@@ -105,33 +115,33 @@ class Record:
         return value
 
     def boolean(self, key: str, default: Any = MISSING) -> Any:
-        value = self.raw(key, default)
-        if value is default and default is not MISSING:
+        if not self._given(key, default):
             return default
+        value = self.data[key]
         if not isinstance(value, bool):
             raise self.error(key, f"must be true or false, got {_kind(value)}")
         return value
 
     def array(self, key: str, default: Any = MISSING) -> Any:
-        value = self.raw(key, default)
-        if value is default and default is not MISSING:
+        if not self._given(key, default):
             return default
+        value = self.data[key]
         if not isinstance(value, list):
             raise self.error(key, f"must be an array, got {_kind(value)}")
         return value
 
     def record(self, key: str, default: Any = MISSING) -> Any:
         """The sub-object ``key`` as a record of the same entity."""
-        value = self.raw(key, default)
-        if value is default and default is not MISSING:
+        if not self._given(key, default):
             return default
+        value = self.data[key]
         return Record(self.file, self.entity, value, f"{self.prefix}{key}.")
 
     def records(self, key: str, entity_of: Any, default: Any = MISSING) -> list[Record]:
         """The array ``key`` of objects; ``entity_of(i, item)`` names item ``i``."""
-        items = self.array(key, default)
-        if items is default and default is not MISSING:
+        if not self._given(key, default):
             return default
+        items = self.array(key)
         return [Record(self.file, entity_of(i, item), item) for i, item in enumerate(items)]
 
     # -- refusing what caudal does not model -------------------------------------

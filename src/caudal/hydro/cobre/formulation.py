@@ -10,7 +10,9 @@ case has the same optimal cost in caudal and in Cobre. Stage ``t`` with blocks
   opening's noise on the right-hand side), then ``lag_out[h, 1] = a[h]`` and
   ``lag_out[h, l] = lag_in[h, l - 1]``;
 * water balance (hm3): ``v_out - v_in + 0.0036 * sum_k tau[k] (q + s - upstream
-  q and s)[k] - 0.0036 T a = 0``;
+  q and s)[k] - 0.0036 T a = 0``; with the ``penalty`` non-negativity method a
+  priced slack adds water next to ``a``; the truncating methods clamp the
+  opening's inflow at zero instead;
 * load balance per bus and block (MW): hydro ``productivity * q``, thermal
   generation, deficit segments, minus excess, plus line flows in, minus out,
   equals the load ``(mean + std * eta) * block factor``;

@@ -70,6 +70,8 @@ def read_case(root: str | Path) -> Case:
         if stats is None and needed:
             raise CaseError(name, None, None, "is missing; caudal needs the seasonal statistics of every series")
     validate(case)
+    for hydro in case.hydros:  # run-of-river plants may be left out of initial_conditions.json (d16 does)
+        case.initial_storage.setdefault(hydro.id, hydro.min_storage)
     table = read_noise_table(files)
     if table is not None:
         case.noise_openings = noise_from_table(case, table)

@@ -32,10 +32,6 @@ class Timeline:
     annual_discount_rate: float
     state_flags: dict[int, tuple[bool, bool]]  # stage id -> (storage, inflow_lags) as declared
 
-    def discount_factor(self, stage: StageSpec) -> float:
-        """Factor on the cost of the stages after ``stage``: the annual rate over its length."""
-        return (1.0 + self.annual_discount_rate) ** (-stage.days / DAYS_PER_YEAR)
-
 
 def read_timeline(files: CaseFiles) -> Timeline:
     doc = files.json(FILE)

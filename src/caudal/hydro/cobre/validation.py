@@ -75,10 +75,9 @@ def _check_initial_conditions(case: Case, hydro_ids: set[int]) -> None:
     for hydro_id in case.past_inflows:
         _known(INITIAL, f"hydro {hydro_id}", "past_inflows.hydro_id", hydro_id, hydro_ids, "hydro")
     for hydro in case.hydros:
-        if hydro.id not in case.initial_storage:
-            if hydro.max_storage > hydro.min_storage:
-                raise CaseError(INITIAL, f"hydro {hydro.id}", "storage", "has no initial storage")
-            case.initial_storage[hydro.id] = hydro.min_storage  # a run-of-river plant: nothing to give
+        # A plant whose reservoir cannot change (run of river) needs no initial storage: see the reader.
+        if hydro.id not in case.initial_storage and hydro.max_storage > hydro.min_storage:
+            raise CaseError(INITIAL, f"hydro {hydro.id}", "storage", "has no initial storage")
 
 
 def _check_stats(
