@@ -173,9 +173,9 @@ def launched_by_mpi() -> bool:
         return choice == "mpi"
     if any(name in os.environ for name in LAUNCHER_VARIABLES):
         return True
-    return int(os.environ.get("SLURM_STEP_NUM_TASKS", os.environ.get("SLURM_NTASKS", "1")) or 1) > 1 and (
-        "SLURM_PROCID" in os.environ
-    )
+    # srun sets the step's task count in every task it starts. SLURM_NTASKS is not enough: a batch
+    # script (and a plain `caudal` command in it) sees the whole allocation's count, and SLURM_PROCID=0.
+    return int(os.environ.get("SLURM_STEP_NUM_TASKS", "1") or 1) > 1 and "SLURM_PROCID" in os.environ
 
 
 _WORLD: Communicator | None = None
