@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'caudal COMMAND --help' for a command's options.",
     )
     from caudal import __version__
+    from caudal.profiling.cli import add_profiling_commands, add_profiling_options
 
     parser.add_argument("--version", action="version", version=f"caudal {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -102,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="LP kernel: native (Cython over the HiGHS C API), highspy (reference), "
                        "auto (native when built; default)")
     train.add_argument("--quiet", "-q", action="store_true", help="print only the final summary")
+    add_profiling_options(train)
+    add_profiling_commands(commands)
     return parser
 
 
@@ -134,6 +137,7 @@ def run_train(args: argparse.Namespace) -> int:
     from caudal.api import train
     from caudal.hydro.cobre import training_defaults
     from caudal.model.problem import ProblemError
+    from caudal.profiling.cli import profiling_keywords
 
     try:
         problem = load_case(args.case, args.stages)
@@ -156,6 +160,7 @@ def run_train(args: argparse.Namespace) -> int:
         output=args.output,
         log=not args.quiet,
         solver=args.solver,
+        **profiling_keywords(args),
     )
     if args.quiet:
         print(f"bound {result.lower_bound:.6f} after {result.iterations} iterations "
@@ -172,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     handlers = {"train": run_train}
+    from caudal.profiling.cli import profiling_handlers
+
+    handlers.update(profiling_handlers())
     try:
         return handlers[args.command](args)
     except UsageError as exc:
