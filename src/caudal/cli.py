@@ -1,7 +1,8 @@
 """The ``caudal`` command line: a thin face over :mod:`caudal.api`.
 
-Exit statuses: 0 success, 1 the run failed (solver, data), 2 bad arguments or a
-bad case.
+Exit statuses: 0 success, 1 the run failed (solver, data, checkpoint), 2 bad
+arguments or a bad case, 75 stopped by SIGTERM/SIGUSR1 after writing a
+checkpoint (resume with ``--resume``), 130 interrupted from the keyboard.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from caudal.parallel.signals import EXIT_SIGNALLED
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+
 
 EMBEDDED_CASES = ("brazil4",)
 DEFAULT_CASE = "brazil4"
@@ -105,6 +109,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", "-q", action="store_true", help="print only the final summary")
     add_profiling_options(train)
     add_profiling_commands(commands)
+    group = train.add_argument_group("checkpoints")
+    group.add_argument("--resume", type=Path, default=None, metavar="DIR",
+                       help="continue from the newest valid checkpoint in DIR (a run's --output or its checkpoints/)")
+    group.add_argument("--checkpoint-dir", type=Path, default=None, metavar="DIR",
+                       help="where to write checkpoints (default: OUTPUT/checkpoints when --output is given)")
+    group.add_argument("--checkpoint-every", type=positive_int, default=10, metavar="N",
+                       help="write a checkpoint every N iterations (default 10)")
+    group.add_argument("--checkpoint-seconds", type=positive_float, default=600.0, metavar="S",
+                       help="... and at least every S seconds (default 600)")
+    group.add_argument("--keep", type=positive_int, default=3, metavar="K",
+                       help="keep the last K checkpoints (default 3)")
+    add_checkpoint_commands(commands)
+    add_simulate_command(commands)
+    add_plot_commands(commands)
     return parser
 
 
@@ -161,22 +179,176 @@ def run_train(args: argparse.Namespace) -> int:
         log=not args.quiet,
         solver=args.solver,
         **profiling_keywords(args),
+        checkpoint_dir=args.checkpoint_dir,
+        checkpoint_every=args.checkpoint_every,
+        checkpoint_seconds=args.checkpoint_seconds,
+        keep_checkpoints=args.keep,
+        resume=args.resume,
+        handle_signals=True,
     )
     if args.quiet:
         print(f"bound {result.lower_bound:.6f} after {result.iterations} iterations "
               f"({result.status}, {result.wall_time:.2f}s)")
-    if args.output is not None:
+    if args.output is not None and world_rank() == 0:
         print(f"wrote {args.output / 'convergence.csv'} and {args.output / 'summary.json'}")
+    return EXIT_SIGNALLED if result.status == "interrupted" else EXIT_OK
+
+
+def world_rank() -> int:
+    from caudal.parallel.comm import world
+
+    return world().rank
+
+
+def add_checkpoint_commands(commands) -> None:
+    checkpoint = commands.add_parser(
+        "checkpoint", help="inspect, verify and export checkpoints",
+        description="Inspect, verify and export the checkpoints a training writes.",
+    )
+    actions = checkpoint.add_subparsers(dest="action", metavar="ACTION", required=True)
+    inspect = actions.add_parser("inspect", help="print what a checkpoint holds and verify it")
+    inspect.add_argument("path", type=Path, metavar="FILE_OR_DIR",
+                         help="a checkpoint file, or a directory (its newest valid checkpoint)")
+    export = actions.add_parser("export", help="write the cuts as a table (Parquet or CSV)")
+    export.add_argument("path", type=Path, metavar="FILE_OR_DIR")
+    export.add_argument("--output", "-o", type=Path, required=True, metavar="FILE",
+                        help="cuts table: .parquet for Parquet, anything else for CSV")
+
+
+def add_simulate_command(commands) -> None:
+    simulate = commands.add_parser(
+        "simulate", help="simulate a trained policy",
+        description="Simulate the policy saved in a run's checkpoints on sampled scenarios; writes "
+        "OUTPUT/simulation/ (Parquet, one row per scenario and stage) and OUTPUT/simulation_summary.json.",
+    )
+    simulate.add_argument("case", nargs="?", default=DEFAULT_CASE, metavar="CASE",
+                          help="the case the policy was trained on")
+    simulate.add_argument("--policy", type=Path, required=True, metavar="DIR",
+                          help="a run directory (its checkpoints/) or a checkpoint directory")
+    simulate.add_argument("--stages", type=positive_int, default=None, help="horizon of an embedded case")
+    simulate.add_argument("--scenarios", "-n", type=positive_int, default=200, help="scenarios (default 200)")
+    simulate.add_argument("--seed", "-s", type=non_negative_int, default=0, help="random seed (default 0)")
+    simulate.add_argument("--variables", default="", metavar="NAMES",
+                          help="comma-separated variable names to record per stage")
+    simulate.add_argument("--duals", default="", metavar="NAMES",
+                          help="comma-separated constraint names whose duals to record per stage")
+    simulate.add_argument("--threads", "-t", type=positive_int, default=None, help="worker threads per process")
+    simulate.add_argument("--output", "-o", type=Path, required=True, metavar="DIR")
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    from caudal.api import Policy, simulate
+    from caudal.checkpoint import load_latest, restore_pools
+    from caudal.checkpoint.during_training import checkpoint_directory
+
+    problem = load_case(args.case, args.stages).compile()
+    checkpoint, warnings = load_latest(checkpoint_directory(args.policy))
+    for warning in warnings:
+        print(f"caudal: warning: {warning}", file=sys.stderr)
+    if checkpoint is None:
+        raise UsageError(f"{args.policy}: holds no valid checkpoint")
+    policy = Policy(problem, restore_pools(checkpoint, problem))
+    names = [v for v in args.variables.split(",") if v]
+    duals = [d for d in args.duals.split(",") if d]
+    result = simulate(policy, scenarios=args.scenarios, seed=args.seed, variables=names, duals=duals,
+                      threads=args.threads, output=args.output)
+    if world_rank() == 0:
+        summary = result.summary()
+        print(f"simulated {summary['scenarios']} scenarios of the policy in {checkpoint.path}")
+        print("total cost: mean {mean:.4f}, std {std:.4f}, 5% {q05:.4f}, median {q50:.4f}, 95% {q95:.4f}".format(
+            **summary))
+        print(f"wrote {args.output / 'simulation'} and {args.output / 'simulation_summary.json'}")
+    return EXIT_OK
+
+
+def add_plot_commands(commands) -> None:
+    plot = commands.add_parser("plot", help="PNG plots of a run or a simulation",
+                               description="Plots a planner would rather look at than read.")
+    kinds = plot.add_subparsers(dest="kind", metavar="KIND", required=True)
+    convergence = kinds.add_parser("convergence", help="bounds per iteration (from convergence.csv)")
+    convergence.add_argument("run", type=Path, metavar="RUN_DIR")
+    fan = kinds.add_parser("fan", help="quantile fan of a simulated quantity over stages")
+    fan.add_argument("run", type=Path, metavar="SIM_DIR", help="the --output of caudal simulate")
+    fan.add_argument("--column", required=True,
+                     help="state:NAME, var:NAME, dual:NAME, stage_cost, future_cost or discounted_cost")
+    cuts = kinds.add_parser("cuts", help="a stage's cuts along one state")
+    cuts.add_argument("run", type=Path, metavar="RUN_DIR", help="a run or checkpoint directory")
+    cuts.add_argument("--stage", type=non_negative_int, required=True)
+    cuts.add_argument("--state", required=True, help="the state along which to draw the cuts")
+    for parser in (convergence, fan, cuts):
+        parser.add_argument("--output", "-o", type=Path, default=None, metavar="PNG")
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from caudal import plots
+
+    if args.kind == "convergence":
+        out = plots.plot_convergence(args.run, args.output)
+    elif args.kind == "fan":
+        out = plots.plot_fan(args.run, args.column, args.output)
+    else:
+        out = _plot_cuts(args)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def _plot_cuts(args: argparse.Namespace) -> Path:
+    import numpy as np
+
+    from caudal import plots
+    from caudal.checkpoint import load_latest
+    from caudal.checkpoint.during_training import checkpoint_directory
+
+    checkpoint, _ = load_latest(checkpoint_directory(args.run))
+    if checkpoint is None:
+        raise UsageError(f"{args.run}: holds no valid checkpoint")
+    if args.stage >= len(checkpoint.cut_pools) - 1:
+        raise UsageError(f"--stage must be below {len(checkpoint.cut_pools) - 1} (the last stage has no cuts)")
+    saved = checkpoint.cut_pools[args.stage]
+    active = np.asarray(saved.active, dtype=bool)
+    visited = checkpoint.visited_states[args.stage]
+    names = tuple(checkpoint.case.state_names)
+    if args.state not in names:
+        raise UsageError(f"no state {args.state!r}; the states are {', '.join(names)}")
+    column = visited[:, names.index(args.state)] if visited.shape[0] else np.array([0.0, 1.0])
+    sign = checkpoint.case.sign
+    out = args.output or args.run / f"cuts_stage{args.stage}_{args.state}.png"
+    return plots.plot_cuts(
+        sign * np.asarray(saved.intercepts)[active], sign * saved.dense_coefficients()[active], names, args.state,
+        visited.mean(axis=0) if visited.shape[0] else np.zeros(len(names)), float(column.min()),
+        float(column.max()), out, title=f"stage {args.stage}: {int(active.sum())} active cuts along {args.state}",
+    )
+
+
+def run_checkpoint(args: argparse.Namespace) -> int:
+    from caudal.checkpoint import export_cuts, inspect_checkpoint, latest_valid
+    from caudal.checkpoint.during_training import checkpoint_directory
+
+    path = args.path
+    if path.is_dir():
+        found, warnings = latest_valid(checkpoint_directory(path))
+        for warning in warnings:
+            print(f"caudal: warning: {warning}", file=sys.stderr)
+        if found is None:
+            raise UsageError(f"{path}: holds no valid checkpoint")
+        path = found
+    if args.action == "inspect":
+        print(inspect_checkpoint(path))
+    else:
+        export_cuts(path, args.output)
+        print(f"wrote the cuts of {path} to {args.output}")
     return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from caudal.checkpoint.errors import CheckpointError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    handlers = {"train": run_train}
+    handlers = {"train": run_train, "checkpoint": run_checkpoint, "simulate": run_simulate, "plot": run_plot}
     from caudal.profiling.cli import profiling_handlers
 
     handlers.update(profiling_handlers())
@@ -186,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(f"error: {exc}", EXIT_USAGE)
     except KeyboardInterrupt:
         return fail("interrupted", 130)
-    except (ValueError, RuntimeError, OSError) as exc:
+    except (ValueError, RuntimeError, OSError, CheckpointError) as exc:
         return fail(f"error: {exc}", EXIT_FAILED)
 
 
