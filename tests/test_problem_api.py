@@ -288,3 +288,13 @@ def test_sddp_solves_the_hand_solved_problem():
     result = caudal.train(hand_solved("min"), iterations=5)
     assert result.lower_bound == pytest.approx(10.5, rel=1e-9)
     assert result.history[-1].upper_bound_mean == pytest.approx(10.5, rel=1e-9)  # no uncertainty: exact
+
+
+def test_a_later_stage_initial_value_must_agree_with_the_first():
+    problem = caudal.Problem()
+    for initial in (5.0, 7.0):
+        stage = problem.add_stage()
+        stage.add_state("volume", upper=10.0, initial=initial)
+        stage.add_variable("spill", cost=1.0)
+    with pytest.raises(caudal.ProblemError, match="stage 1, state 'volume': initial value 7.0 differs"):
+        problem.compile()

@@ -6,6 +6,7 @@ policy; :func:`deterministic_equivalent` solves small problems exactly.
 
 import highspy  # noqa: F401  (loads libhighs.so.1 before the native extension needs it)
 
+from caudal import examples
 from caudal.api import Policy, TrainingResult, deterministic_equivalent, simulate, train
 from caudal.model.problem import Problem, ProblemError, Stage, State, Uncertain, Variable
 from caudal.sddp.risk import CVaR, EAVaR, Expectation, RiskMeasure
@@ -41,6 +42,7 @@ __all__ = [
     "Variable",
     "__version__",
     "deterministic_equivalent",
+    "examples",
     "simulate",
     "train",
 ]

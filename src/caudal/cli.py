@@ -22,7 +22,8 @@ EXIT_USAGE = 2
 
 EMBEDDED_CASES = ("brazil4",)
 DEFAULT_CASE = "brazil4"
-DEFAULT_ITERATIONS = 50
+DEFAULT_ITERATIONS = 60
+DEFAULT_FORWARD_PASSES = 2
 DEFAULT_STAGES = 12
 
 
@@ -89,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--forward-passes", "-m", type=positive_int, default=None,
-        help="forward passes (trial states) per iteration (default: a Cobre case's config.json, else 1)",
+        help="forward passes (trial states) per iteration "
+        f"(default: a Cobre case's config.json, else {DEFAULT_FORWARD_PASSES})",
     )
     train.add_argument("--seed", "-s", type=non_negative_int, default=None,
                        help="random seed (default: a Cobre case's tree_seed, else 0)")
@@ -166,7 +168,7 @@ def run_train(args: argparse.Namespace) -> int:
     iterations, forward_passes, seed, time_limit = (
         (case_defaults.iterations, case_defaults.forward_passes, case_defaults.seed, case_defaults.time_limit)
         if case_defaults is not None
-        else (DEFAULT_ITERATIONS, 1, 0, None)
+        else (DEFAULT_ITERATIONS, DEFAULT_FORWARD_PASSES, 0, None)
     )
     result = train(
         problem,

@@ -128,6 +128,7 @@ class Stage:
             raise ProblemError(f"stage {self.index}: state {name!r} is defined twice")
         if self.index == 0 and initial is None:
             raise ProblemError(f"stage 0, state {name!r}: the first stage needs an initial value")
+
         if initial is not None and not math.isfinite(initial):
             raise ProblemError(f"stage {self.index}, state {name!r}: initial value must be finite")
         out = self.add_variable(name, lower=lower, upper=upper, cost=cost)
@@ -422,6 +423,14 @@ class Problem:
                 )
         if not names:
             raise ProblemError("the problem has no state variables; a single LP needs no SDDP")
+        for stage in self.stages[1:]:
+            for state, given, first_value in zip(stage.states, stage._initial, first._initial, strict=True):
+                if given is not None and given != first_value:
+                    raise ProblemError(
+                        f"stage {stage.index}, state {state.name!r}: initial value {given} differs from the "
+                        f"first stage's {first_value}; only the first stage's initial value is used (later "
+                        "stages start from the previous stage's outgoing state)"
+                    )
         templates = tuple(
             stage.compile(
                 is_last=(stage.index == len(self.stages) - 1),
