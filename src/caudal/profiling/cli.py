@@ -89,8 +89,7 @@ def run_profile(args: argparse.Namespace) -> int:
 
 
 def run_scaling(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
+    from caudal.profiling.report import wide_console
     from caudal.profiling.scaling import SweepSpec, plan_layouts, scaling_rows, sweep
     from caudal.profiling.scaling_report import print_table, write_outputs
 
@@ -100,7 +99,7 @@ def run_scaling(args: argparse.Namespace) -> int:
                      weak=args.weak, stages=args.stages, seed=args.seed, solver=args.solver, launcher=args.launcher)
     name = Path(args.case).name.removesuffix(".py")
     directory = args.output or Path(f"scaling-{name}{'-weak' if args.weak else ''}")
-    console = Console()
+    console = wide_console()
 
     def progress(run) -> None:
         console.print(f"{run.layout.label}: {run.seconds_per_iteration:.3f} s/iter "

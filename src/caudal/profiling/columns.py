@@ -36,7 +36,8 @@ COLUMNS: tuple[tuple[str, np.dtype, str], ...] = (
     ("other_s", FLOAT64, "the rest of wall_s: log lines, bookkeeping between phases"),
     *((f"busy_{kind}_s", FLOAT64, f"this thread's time running {kind} tasks") for kind in BUSY_KINDS),
     ("busy_s", FLOAT64, "this thread's time running tasks, all kinds"),
-    ("wait_s", FLOAT64, "this thread's idle time while its rank ran a pool phase (waiting for other threads)"),
+    ("wait_s", FLOAT64, "this thread's time outside its tasks while its rank ran a pool phase: waiting for the "
+     "other threads to finish their blocks, or for the rank's serial work between tasks"),
     *((name, INT64, f"solver counter: {name}") for name in SOLVER_COUNTERS),
     ("load_s", FLOAT64, "passing stage LPs to HiGHS"),
     ("patch_s", FLOAT64, "patching incoming states and scenario values into the bounds"),

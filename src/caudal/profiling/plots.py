@@ -70,7 +70,7 @@ def plot_workers(summary: ProfileSummary, path: Path) -> Path:
             ax.barh(y, values, left=left, color=color, label=label)
             left += values
     for values, label, color in (
-        (np.array([w.wait for w in workers]), "idle: waiting for other threads", "#e5e5e5"),
+        (np.array([w.wait for w in workers]), "idle in pool phases (waiting for other threads)", "#e5e5e5"),
         (np.array([w.outside for w in workers]), "rank outside pool phases (comm, cache, ...)", "#9e9e9e"),
     ):
         ax.barh(y, values, left=left, color=color, label=label, hatch="//" if "idle" in label else None,

@@ -39,10 +39,9 @@ def profile_run(run_dir: Path, plots: bool = True) -> ProfileReport:
 
 def print_report(report: ProfileReport, console=None) -> None:
     """Print the summary with rich: key figures, the phase table, the worker table."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    console = console or wide_console()
     s = report.summary
     meta = s.metadata
     console.print(
@@ -92,6 +91,14 @@ def print_report(report: ProfileReport, console=None) -> None:
     console.print(workers)
     for path in report.plots:
         console.print(f"wrote {path}")
+
+
+def wide_console():
+    """A rich console; when the output is not a terminal (a file, a pipe), wide enough for every column."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
 
 
 def _size(value: float) -> str:

@@ -43,10 +43,11 @@ def table_lines(rows: Sequence[ScalingRow], weak: bool) -> tuple[list[str], list
 
 
 def print_table(rows: Sequence[ScalingRow], spec: SweepSpec, console=None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    from caudal.profiling.report import wide_console
+
+    console = console or wide_console()
     header, lines = table_lines(rows, spec.weak)
     table = Table(title=title(spec))
     for name in header:

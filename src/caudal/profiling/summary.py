@@ -80,6 +80,7 @@ def summarize(columns: dict[str, np.ndarray], metadata: dict[str, str] | None = 
     """The summary of a profile table (columns as read by :func:`~caudal.profiling.table.read_profile`)."""
     if columns["iteration"].size == 0:
         raise ValueError("the profile holds no iteration")
+    columns = {**columns, **{key: columns[key].astype(np.int64) for key in ("iteration", "rank", "thread")}}
     iterations = np.unique(columns["iteration"])
     ranks = int(columns["ranks"].max())
     threads = int(columns["threads"].max())

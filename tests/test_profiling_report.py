@@ -1,0 +1,105 @@
+"""``caudal profile`` and ``caudal scaling``: the table, the plots, and the scaling arithmetic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import caudal
+from caudal.cli import main
+from caudal.examples import brazil4
+from caudal.profiling.columns import INDEX, WIDTH
+from caudal.profiling.scaling import Layout, SweepSpec, plan_layouts, scaling_rows, train_command
+from caudal.profiling.summary import summarize
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    output = tmp_path_factory.mktemp("run")
+    caudal.train(brazil4(stages=3), iterations=3, forward_passes=4, threads=2, output=output)
+    return output
+
+
+def test_caudal_profile_prints_the_table_and_writes_the_plots(run_dir, capsys):
+    assert main(["profile", str(run_dir)]) == 0
+    printed = capsys.readouterr().out
+    for text in ("phase breakdown", "backward", "communication", "load imbalance", "LP time share",
+                 "communication share", "workers", "profile_phases.png"):
+        assert text in printed, text
+    for name in ("profile_phases.png", "profile_workers.png"):
+        assert (run_dir / name).read_bytes()[:8] == PNG_MAGIC
+
+
+def test_caudal_profile_without_a_profile_is_a_usage_error(tmp_path, capsys):
+    assert main(["profile", str(tmp_path)]) == 2
+    assert "no profile" in capsys.readouterr().err
+
+
+def _table(busy_by_worker: list[float], ranks: int, threads: int) -> dict[str, np.ndarray]:
+    rows = np.zeros((ranks * threads, WIDTH))
+    for w, busy in enumerate(busy_by_worker):
+        rows[w, INDEX["iteration"]] = 1
+        rows[w, INDEX["rank"]], rows[w, INDEX["thread"]] = divmod(w, threads)
+        rows[w, INDEX["ranks"]], rows[w, INDEX["threads"]] = ranks, threads
+        rows[w, INDEX["wall_s"]] = 10.0
+        rows[w, INDEX["backward_s"]] = 8.0
+        rows[w, INDEX["communication_s"]] = 2.0 if w // threads == 0 else 1.0
+        rows[w, INDEX["busy_s"]] = rows[w, INDEX["busy_backward_s"]] = busy
+        rows[w, INDEX["solve_s"]] = busy / 2
+        rows[w, INDEX["solves"]] = 10
+    return {name: rows[:, i] for name, i in INDEX.items()}
+
+
+def test_summary_figures_on_a_made_up_table():
+    summary = summarize(_table([8.0, 4.0, 6.0, 6.0], ranks=2, threads=2))
+    assert summary.workers_count == 4
+    assert summary.load_imbalance == pytest.approx(8.0 / 6.0)
+    assert summary.communication_share == pytest.approx(0.15)
+    assert summary.communication_wait == pytest.approx(0.5)
+    assert summary.highs_share == pytest.approx(12.0 / 40.0)
+    assert summary.solves_per_iteration == 40
+
+
+def test_layouts_and_launch_command():
+    layouts = plan_layouts([4, 1, 2], [2, 1])
+    assert [layout.label for layout in layouts] == ["1x1", "2x1", "1x2", "4x1", "2x2", "4x2"]
+    spec = SweepSpec("brazil4", layouts, iterations=3, forward_passes=2, weak=True, stages=24)
+    command = train_command(spec, Layout(2, 2), output=Path("out"), checkpoints=Path("ck"))
+    assert command[command.index("-n") + 1] == "2"
+    assert command[command.index("--forward-passes") + 1] == "8"
+    assert command[command.index("--threads") + 1] == "2"
+    assert command[command.index("--stages") + 1] == "24"
+
+
+class _Run:
+    def __init__(self, workers: int, seconds: float):
+        self.workers = workers
+        self.seconds_per_iteration = seconds
+
+
+def test_strong_and_weak_speedup_arithmetic():
+    runs = [_Run(1, 8.0), _Run(2, 5.0), _Run(4, 4.0)]
+    strong = scaling_rows(runs, weak=False)
+    assert [row.speedup for row in strong] == pytest.approx([1.0, 1.6, 2.0])
+    assert [row.efficiency for row in strong] == pytest.approx([1.0, 0.8, 0.5])
+    weak = scaling_rows(runs, weak=True)
+    assert [row.efficiency for row in weak] == pytest.approx([1.0, 1.6, 2.0])
+    assert [row.speedup for row in weak] == pytest.approx([1.0, 3.2, 8.0])
+
+
+def test_caudal_scaling_end_to_end(tmp_path, capsys):
+    output = tmp_path / "sweep"
+    status = main(["scaling", "brazil4", "--stages", "3", "--ranks", "1,2", "--threads", "1", "--iterations", "2",
+                   "--forward-passes", "2", "--output", str(output)])
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "strong scaling" in printed and "2x1" in printed and "same policy on every layout" in printed
+    assert (output / "scaling.png").read_bytes()[:8] == PNG_MAGIC
+    lines = (output / "scaling.csv").read_text().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("layout,ranks,threads,workers")
+    assert "| 2x1 |" in (output / "scaling.md").read_text()
+    assert (output / "runs" / "2x1" / "profile.parquet").exists()
