@@ -534,11 +534,14 @@ cdef class NativeWorkspace:
                 or out_states.shape[1] != self._n_states or out_objective.shape[0] != n_items
                 or out_theta.shape[0] != n_items):
             raise ValueError(f"stage {self._stage}: forward work item arrays have inconsistent shapes")
+        # forward passes may visit realisations past the openings (out-of-sample,
+        # historical): every row of the patch tables is a valid target
+        cdef Py_ssize_t n_rows = self._col_patch_lower.shape[0]
         for k in range(n_items):
-            if not 0 <= opening_ids[k] < self._n_openings:
+            if not 0 <= opening_ids[k] < n_rows:
                 raise ValueError(
-                    f"stage {self._stage}, forward pass {pass_ids[k]}: opening {opening_ids[k]} "
-                    f"out of range (the stage has {self._n_openings})"
+                    f"stage {self._stage}, forward pass {pass_ids[k]}: realisation {opening_ids[k]} "
+                    f"out of range (the stage has {n_rows})"
                 )
         if n_items == 0:
             return

@@ -42,11 +42,12 @@ def test_out_of_sample_visits_only_its_own_realisations():
     assert set(template.row_patch_lower[3:, 0]) == {10.0, 90.0}
 
 
-def test_training_with_out_of_sample_forward_passes_still_converges():
+@pytest.mark.parametrize("solver", ["highspy", "native"])
+def test_training_with_out_of_sample_forward_passes_still_converges(solver):
     """The backward pass still uses the openings, so the bound converges to the same optimum."""
     problem = first_steps()
     scheme = caudal.OutOfSample([{"inflow": [0.0, 25.0, 50.0, 75.0, 100.0]}] * 3)
-    result = caudal.train(problem, iterations=40, forward_passes=3, sampling=scheme, solver="highspy")
+    result = caudal.train(problem, iterations=40, forward_passes=3, sampling=scheme, solver=solver)
     assert result.lower_bound == pytest.approx(8333.3333333, rel=1e-6)
 
 
