@@ -34,4 +34,4 @@ class CaseError(ProblemError):
 
 def unsupported(file: str, entity: str | None, field: str | None, feature: str) -> CaseError:
     """The error for a feature of the format that caudal does not model (yet)."""
-    return CaseError(file, entity, field, f"{feature} is not supported by caudal; remove it or use Cobre")
+    return CaseError(file, entity, field, f"{feature}: not supported by caudal (remove it, or run the case with Cobre)")
