@@ -1,8 +1,6 @@
 """The ``caudal`` command line: a thin face over :mod:`caudal.api`.
 
-Exit statuses: 0 success, 1 the run failed (solver, data, checkpoint), 2 bad
-arguments or a bad case, 75 stopped by SIGTERM/SIGUSR1 after writing a
-checkpoint (resume with ``--resume``), 130 interrupted from the keyboard.
+Exit statuses: see :data:`EXIT_STATUSES` (also in ``caudal --help``).
 """
 
 from __future__ import annotations
@@ -18,6 +16,16 @@ from caudal.parallel.signals import EXIT_SIGNALLED
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+EXIT_STATUSES = {
+    EXIT_OK: "success (caudal sweep: every variant done)",
+    EXIT_FAILED: "the run failed: solver, data, checkpoint (caudal sweep: some variant failed or timed out)",
+    EXIT_USAGE: "bad arguments, a bad --config file or a bad case",
+    EXIT_SIGNALLED: "stopped by SIGTERM/SIGUSR1 after writing a checkpoint: run again with --resume",
+    EXIT_INTERRUPTED: "interrupted from the keyboard",
+}
+"""What ``caudal`` exits with; shown by ``caudal --help`` and documented in docs/cli.md."""
 
 
 EMBEDDED_CASES = ("brazil4",)
@@ -57,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="caudal",
         description="Train and use SDDP policies for multistage stochastic linear problems "
         "(long-term hydrothermal dispatch and others), on a laptop or under mpiexec/srun.",
-        epilog="Run 'caudal COMMAND --help' for a command's options.",
+        epilog="Run 'caudal COMMAND --help' for a command's options.\n\nexit statuses:\n"
+        + "\n".join(f"  {status:<4}{meaning}" for status, meaning in EXIT_STATUSES.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from caudal import __version__
     from caudal.profiling.cli import add_profiling_commands, add_profiling_options
@@ -109,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="LP kernel: native (Cython over the HiGHS C API), highspy (reference), "
                        "auto (native when built; default)")
     train.add_argument("--quiet", "-q", action="store_true", help="print only the final summary")
+    add_study_options(train)
     add_profiling_options(train)
     add_profiling_commands(commands)
     group = train.add_argument_group("checkpoints")
@@ -125,7 +136,29 @@ def build_parser() -> argparse.ArgumentParser:
     add_checkpoint_commands(commands)
     add_simulate_command(commands)
     add_plot_commands(commands)
+    add_sweep_command(commands)
     return parser
+
+
+def add_study_options(command: argparse.ArgumentParser) -> None:
+    """``--log-file`` and ``--config``: keep a run's log, and a study's options in a TOML file."""
+    from caudal.config import add_config_option
+    from caudal.logfile import add_log_options
+
+    add_log_options(command, quiet=False)
+    add_config_option(command)
+
+
+def add_sweep_command(commands) -> None:
+    from caudal.sweep.command import add_sweep_command as add
+
+    add(commands)
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    from caudal.sweep.command import run_sweep_command
+
+    return run_sweep_command(args)
 
 
 def load_case(case: str, stages: int | None):
@@ -156,6 +189,7 @@ def load_case(case: str, stages: int | None):
 def run_train(args: argparse.Namespace) -> int:
     from caudal.api import train
     from caudal.hydro.cobre import training_defaults
+    from caudal.logfile import log_destination
     from caudal.model.problem import ProblemError
     from caudal.profiling.cli import profiling_keywords
 
@@ -178,7 +212,7 @@ def run_train(args: argparse.Namespace) -> int:
         threads=args.threads,
         time_limit=args.time_limit if args.time_limit is not None else time_limit,
         output=args.output,
-        log=not args.quiet,
+        log=log_destination(args.quiet, args.log_file, world_rank()),
         solver=args.solver,
         **profiling_keywords(args),
         checkpoint_dir=args.checkpoint_dir,
@@ -188,7 +222,7 @@ def run_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         handle_signals=True,
     )
-    if args.quiet:
+    if args.quiet and world_rank() == 0:
         print(f"bound {result.lower_bound:.6f} after {result.iterations} iterations "
               f"({result.status}, {result.wall_time:.2f}s)")
     if args.output is not None and world_rank() == 0:
@@ -344,13 +378,15 @@ def run_checkpoint(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from caudal.checkpoint.errors import CheckpointError
+    from caudal.config import parse_with_config
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_with_config(parser, argv)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    handlers = {"train": run_train, "checkpoint": run_checkpoint, "simulate": run_simulate, "plot": run_plot}
+    handlers = {"train": run_train, "checkpoint": run_checkpoint, "simulate": run_simulate, "plot": run_plot,
+                "sweep": run_sweep}
     from caudal.profiling.cli import profiling_handlers
 
     handlers.update(profiling_handlers())
@@ -359,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         return fail(f"error: {exc}", EXIT_USAGE)
     except KeyboardInterrupt:
-        return fail("interrupted", 130)
+        return fail("interrupted", EXIT_INTERRUPTED)
     except (ValueError, RuntimeError, OSError, CheckpointError) as exc:
         return fail(f"error: {exc}", EXIT_FAILED)
 
