@@ -9,6 +9,8 @@ import numpy as np
 import psutil
 import pytest
 from hydro_problems import first_steps, infeasible_in_opening, random_hydro
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import caudal
 from caudal.sddp.stage_cache import StageCache
@@ -74,6 +76,25 @@ def test_training_bounds_match_the_highspy_reference(build) -> None:
     for mine, theirs in zip(native.policy.cut_pools, reference.policy.cut_pools, strict=True):
         np.testing.assert_allclose(mine.intercepts, theirs.intercepts, rtol=1e-9, atol=1e-6)
         np.testing.assert_allclose(mine.coefficients, theirs.coefficients, rtol=1e-9, atol=1e-9)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    reservoirs=st.integers(1, 3),
+    stages=st.integers(2, 4),
+    openings=st.integers(1, 4),
+    seed=st.integers(0, 2**16),
+    passes=st.integers(1, 3),
+)
+def test_random_small_problems_train_like_the_reference(
+    reservoirs: int, stages: int, openings: int, seed: int, passes: int
+) -> None:
+    problem = random_hydro(reservoirs, stages, openings, seed).compile()
+    native = caudal.train(problem, iterations=3, forward_passes=passes, seed=seed, threads=1, solver="native")
+    reference = caudal.train(problem, iterations=3, forward_passes=passes, seed=seed, threads=1, solver="highspy")
+    for mine, theirs in zip(native.history, reference.history, strict=True):
+        assert mine.lower_bound == pytest.approx(theirs.lower_bound, rel=1e-9)
+        assert mine.upper_bound_mean == pytest.approx(theirs.upper_bound_mean, rel=1e-9)
 
 
 def test_first_steps_converges_to_the_deterministic_equivalent() -> None:
@@ -161,7 +182,7 @@ def test_bad_arguments_are_rejected_with_the_stage_named(trained: StageCache) ->
     state = np.zeros(n_states)
     with pytest.raises(ValueError, match="stage 1"):
         ws.solve_backward(lp, trained.bases[1], state, 0, np.empty(n_open + 1), np.empty((n_open, n_states)), None)
-    with pytest.raises(ValueError, match="opening 99 out of range"):
+    with pytest.raises(ValueError, match="realisation 99 out of range"):
         ws.solve_forward(lp, trained.bases[1], state[None], np.array([99], dtype=np.int32), np.zeros(1, np.int64),
                          np.empty((1, n_states)), np.empty(1), np.empty(1))
     short = Basis(np.zeros(lp.num_cols - 1, np.uint8), np.ones(lp.num_rows, np.uint8))
