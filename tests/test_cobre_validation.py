@@ -234,3 +234,13 @@ def test_cli_trains_a_case_with_its_config(capsys) -> None:
 def test_cli_options_override_the_config(capsys) -> None:
     assert main(["train", str(DATA / "deterministic" / "d02-single-hydro"), "-q", "-n", "3", "--threads", "1"]) == 0
     assert "after 3 iterations" in capsys.readouterr().out
+
+
+def test_shipped_example_is_cobres_1dtoy() -> None:
+    shipped = cobre.example_case("1dtoy")
+    for path in (DATA / "1dtoy").rglob("*"):
+        if path.is_file():
+            assert (shipped / path.relative_to(DATA / "1dtoy")).read_bytes() == path.read_bytes()
+    assert (shipped / "LICENSE.cobre").is_file() and (shipped / "NOTICE.cobre").is_file()
+    with pytest.raises(ValueError, match="4ree"):
+        cobre.example_case("4ree")

@@ -20,6 +20,7 @@ See ``docs/cobre.md`` for what is supported.
 """
 
 from caudal.hydro.cobre.errors import CaseError
+from caudal.hydro.cobre.examples import example_case
 from caudal.hydro.cobre.openings import write_noise_openings
 from caudal.hydro.cobre.reader import CaseWarning
 from caudal.hydro.cobre.results import simulate, simulation_tables, write_simulation
@@ -29,6 +30,7 @@ __all__ = [
     "CaseError",
     "CaseWarning",
     "CobreStudy",
+    "example_case",
     "load_case",
     "simulate",
     "simulation_tables",
