@@ -53,6 +53,7 @@ def test_profile_rows_add_up(run):
     assert (columns["other_s"] > -1e-6).all()
     assert (columns["busy_s"] <= columns["wall_s"] + 1e-6).all()
     assert (columns["busy_s"] + columns["wait_s"] <= columns["wall_s"] + 1e-6).all()
+    assert (columns["busy_cpu_s"] > 0).all() and (columns["busy_cpu_s"] <= columns["busy_s"] + 1e-3).all()
     assert (columns["backward_s"] > 0).all() and (columns["busy_backward_s"] > 0).all()
     assert int(columns["solves"].sum()) == summary["lp_solves"]
     assert (columns["solve_s"] <= columns["busy_s"] + 1e-6).all()

@@ -36,6 +36,7 @@ COLUMNS: tuple[tuple[str, np.dtype, str], ...] = (
     ("other_s", FLOAT64, "the rest of wall_s: log lines, bookkeeping between phases"),
     *((f"busy_{kind}_s", FLOAT64, f"this thread's time running {kind} tasks") for kind in BUSY_KINDS),
     ("busy_s", FLOAT64, "this thread's time running tasks, all kinds"),
+    ("busy_cpu_s", FLOAT64, "this thread's CPU time in those tasks (below busy_s: the thread waited for a core)"),
     ("wait_s", FLOAT64, "this thread's time outside its tasks while its rank ran a pool phase: waiting for the "
      "other threads to finish their blocks, or for the rank's serial work between tasks"),
     *((name, INT64, f"solver counter: {name}") for name in SOLVER_COUNTERS),

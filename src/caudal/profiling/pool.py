@@ -1,10 +1,12 @@
 """A worker pool that times every task on the worker that runs it.
 
 Wrapping the pool keeps the instrumentation out of the thread pool itself: the
-wrapper adds two clock reads per task (a task is one worker's block of one
-stage, so a few hundred per iteration), and books the time on the worker whose
-workspace ran it. When ``spans`` is a list, it also keeps each task's start and
-end, for the trace of one iteration.
+wrapper adds four clock reads per task (a task is one worker's block of one
+stage, so a few hundred per iteration), and books the wall and CPU time on the
+worker whose workspace ran it. CPU time below wall time means the worker
+thread was waiting for a core: other processes, or more workers than cores.
+When ``spans`` is a list, it also keeps each task's start and end, for the
+trace of one iteration.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class InstrumentedPool:
         self.inner = pool
         self._worker_of = {id(ws): w for w, ws in enumerate(pool.workspaces)}
         self.busy: list[float] = [0.0] * pool.size  # seconds in tasks, per worker, since the start
+        self.busy_cpu: list[float] = [0.0] * pool.size  # CPU seconds of the worker threads in those tasks
         self.spans: list[tuple[int, float, float]] | None = None  # (worker, start, end) while tracing
 
     @property
@@ -34,16 +37,17 @@ class InstrumentedPool:
         return self.inner.workspaces
 
     def run(self, task: Task, first: int, stop: int) -> None:
-        busy, worker_of, spans = self.busy, self._worker_of, self.spans
-        clock = time.perf_counter
+        busy, busy_cpu, worker_of, spans = self.busy, self.busy_cpu, self._worker_of, self.spans
+        clock, cpu_clock = time.perf_counter, time.thread_time
 
         def timed(ws: SolverWorkspace, start: int, end: int) -> None:
-            began = clock()
+            began, cpu = clock(), cpu_clock()
             try:
                 task(ws, start, end)
             finally:
                 ended = clock()
                 w = worker_of[id(ws)]
+                busy_cpu[w] += cpu_clock() - cpu
                 busy[w] += ended - began  # each worker writes only its own slot
                 if spans is not None:
                     spans.append((w, began, ended))

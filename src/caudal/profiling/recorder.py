@@ -105,6 +105,7 @@ class RunProfiler:
         now = time.perf_counter()
         self._perf_origin = now - (time.time() - float(origin[0]))  # perf_counter value at rank 0's origin
         self._busy_mark = list(self.pool.busy)
+        self._cpu_mark = list(self.pool.busy_cpu)
         self._open_window(now, self._stats_now())
 
     def on_phase(self, name: str, start: float, end: float) -> None:
@@ -209,6 +210,9 @@ class RunProfiler:
         for k, kind in enumerate(BUSY_KINDS):
             rows[:, column[f"busy_{kind}_s"]] = busy[k]
         rows[:, column["busy_s"]] = busy.sum(axis=0)
+        cpu = list(self.pool.busy_cpu)
+        rows[:, column["busy_cpu_s"]] = np.subtract(cpu, self._cpu_mark)
+        self._cpu_mark = cpu
         rows[:, column["wait_s"]] = self._wait
         rows[:, _STAT_SLICE] = stats - self._stats_mark
         self._memory(rows)

@@ -69,6 +69,7 @@ def print_report(report: ProfileReport, console=None) -> None:
         ("LP time share (load+patch+basis+solve+extract)", f"{100 * s.lp_share:.1f}%"),
         ("  inside Highs_run", f"{100 * s.highs_share:.1f}%"),
         ("threads idle in pool phases", f"{100 * s.wait_share:.1f}%"),
+        ("CPU time / wall time inside tasks (below 100%: waiting for a core)", f"{100 * s.cpu_share:.1f}%"),
         ("profiler's own time", f"{100 * s.profiler_share:.3f}%"),
         ("LP solves per iteration", f"{s.solves_per_iteration:,.0f}"),
         ("simplex iterations per solve", f"{s.simplex_per_solve:.2f}"),

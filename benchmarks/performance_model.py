@@ -1,0 +1,252 @@
+"""The performance model of docs/performance-model.md: check it on a sweep, project the production case.
+
+    python benchmarks/performance_model.py check docs/scaling/brazil4-strong
+        calibrate on the sweep's 1x1 run, predict every layout, print predicted vs measured
+    python benchmarks/performance_model.py project
+        calibrate the unit costs on a stand-in with the production case's stage LP (160 hydros,
+        130 thermals, 3 load blocks, 20 openings), then project 120 stages x 192 forward passes
+        onto 4..256 ranks over InfiniBand HDR
+
+The stand-in is synthetic (random but plausible data): it has the production
+LP's dimensions, which is what the solve time depends on, not its numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from machine import describe_machine, load_average
+
+import caudal
+from caudal.profiling.machine import cores_available
+from caudal.profiling.model import (
+    INFINIBAND_HDR,
+    CaseShape,
+    Network,
+    bytes_per_iteration,
+    calibrate,
+    collectives_per_iteration,
+    communication_seconds,
+    iteration_seconds,
+    run_seconds,
+)
+from caudal.profiling.table import read_profile
+
+SHARED_MEMORY = Network("shared memory (MPICH, one node)", latency=1.0e-6, bandwidth=5e9)
+"""A stand-in for the machine's own MPI: its collectives are measured, not modelled, in the check."""
+
+
+# -- the production-size stand-in ----------------------------------------------------------
+def production_stand_in(stages: int, openings: int = 20, hydros: int = 160, thermals: int = 130,
+                        subsystems: int = 4, blocks: int = 3, seed: int = 0) -> caudal.Problem:
+    """A hydrothermal problem with the production case's stage LP: cascades, thermals, load blocks, exchanges."""
+    rng = np.random.default_rng(seed)
+    problem = caudal.Problem(name=f"stand-in {hydros} hydros {thermals} thermals")
+    system = subsystems
+    capacity = rng.uniform(500, 5000, hydros)
+    productivity = rng.uniform(0.3, 1.2, hydros)
+    turbine_max = capacity * rng.uniform(0.05, 0.2, hydros)
+    mean_inflow = turbine_max * rng.uniform(0.3, 0.9, hydros)
+    upstream = [h - 1 if h % 4 else -1 for h in range(hydros)]  # cascades of 4 plants
+    hydro_system = np.arange(hydros) % system
+    thermal_system = np.arange(thermals) % system
+    thermal_max = rng.uniform(50, 800, thermals)
+    thermal_cost = rng.uniform(20, 600, thermals)
+    block_share = np.array([0.2, 0.5, 0.3])[:blocks] / np.array([0.2, 0.5, 0.3])[:blocks].sum()
+    block_load = np.array([1.15, 1.0, 0.8])[:blocks]
+    hydro_power = np.bincount(hydro_system, weights=productivity * mean_inflow, minlength=system)
+    thermal_power = np.bincount(thermal_system, weights=thermal_max, minlength=system)
+    demand = 0.6 * hydro_power + 0.5 * thermal_power
+    for _ in range(stages):
+        stage = problem.add_stage(discount=0.99)
+        inflow = rng.lognormal(0.0, 0.4, (openings, hydros)) * mean_inflow
+        volume = [stage.add_state(f"v{h}", upper=capacity[h], initial=0.5 * capacity[h]) for h in range(hydros)]
+        spill = [stage.add_variable(f"s{h}", cost=0.01) for h in range(hydros)]
+        turbine = [[stage.add_variable(f"q{h}_{b}", upper=turbine_max[h] * block_share[b]) for b in range(blocks)]
+                   for h in range(hydros)]
+        thermal = [[stage.add_variable(f"g{j}_{b}", upper=thermal_max[j] * block_share[b], cost=thermal_cost[j])
+                    for b in range(blocks)] for j in range(thermals)]
+        deficit = [[stage.add_variable(f"d{s}_{b}", cost=5000.0) for b in range(blocks)] for s in range(system)]
+        exchange = {(a, z, b): stage.add_variable(f"x{a}_{z}_{b}", upper=0.2 * demand[a] * block_share[b], cost=0.1)
+                    for a in range(system) for z in range(system) if a != z for b in range(blocks)}
+        for h in range(hydros):
+            terms = {volume[h].out: 1.0, volume[h].incoming: -1.0, spill[h]: 1.0}
+            for b in range(blocks):
+                terms[turbine[h][b]] = 1.0
+            if upstream[h] >= 0:
+                terms[spill[upstream[h]]] = -1.0
+                for b in range(blocks):
+                    terms[turbine[upstream[h]][b]] = -1.0
+            stage.add_constraint(terms, "==", stage.add_uncertain(f"inflow{h}", inflow[:, h]))
+        for s in range(system):
+            for b in range(blocks):
+                terms = {deficit[s][b]: 1.0}
+                for h in np.flatnonzero(hydro_system == s):
+                    terms[turbine[h][b]] = productivity[h]
+                for j in np.flatnonzero(thermal_system == s):
+                    terms[thermal[j][b]] = 1.0
+                for z in range(system):
+                    if z != s:
+                        terms[exchange[(z, s, b)]] = 1.0
+                        terms[exchange[(s, z, b)]] = -1.0
+                stage.add_constraint(terms, "==", demand[s] * block_share[b] * block_load[b])
+    return problem
+
+
+# -- shapes ---------------------------------------------------------------------------------
+def shape_of(problem, forward_passes: int, max_active_cuts: int | None = None) -> CaseShape:
+    compiled = problem.compile() if isinstance(problem, caudal.Problem) else problem
+    templates = compiled.templates
+    return CaseShape(
+        stages=compiled.n_stages,
+        openings=max(t.n_openings for t in templates[1:]) if compiled.n_stages > 1 else templates[0].n_openings,
+        forward_passes=forward_passes,
+        states=compiled.n_states,
+        columns=max(t.num_cols for t in templates),
+        rows=max(t.num_rows for t in templates),
+        first_stage_openings=templates[0].n_openings,
+        max_active_cuts=max_active_cuts,
+    )
+
+
+def load_case(name: str, stages: int | None):
+    from caudal.cli import load_case as cli_load_case
+
+    return cli_load_case(name, stages)
+
+
+# -- check ----------------------------------------------------------------------------------
+def check(sweep: Path) -> None:
+    """Predict every layout of a sweep from its 1x1 run; the machine's collectives are taken as measured."""
+    rows = list(csv.DictReader(open(sweep / "scaling.csv", encoding="utf-8")))
+    _, meta = read_profile(sweep / "runs" / rows[0]["layout"] / "profile.parquet")
+    case = meta["case"]
+    problem = load_case("brazil4" if case == "brazil4" else f"tests/data/cobre/{case}",
+                        int(meta["stages"]) if case == "brazil4" else None)
+    base_columns, _ = read_profile(sweep / "runs" / "1x1" / "profile.parquet")
+    base_shape = shape_of(problem, int(rows[0]["forward_passes"]))
+    costs = calibrate(base_columns, base_shape)
+    print(describe_machine())
+    print(f"{sweep}: calibrated on 1x1: {describe_costs(costs)}")
+    print("| layout | workers | fwd passes | measured s/iter | model, dedicated cores | model, 2 cores shared "
+          "| measured / shared model | comm measured (least rank) s/iter |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        layout = row["layout"].rstrip("*")
+        ranks, threads = int(row["ranks"]), int(row["threads"])
+        columns, _ = read_profile(sweep / "runs" / layout / "profile.parquet")
+        shape = shape_of(problem, int(row["forward_passes"]))
+        lead = columns["thread"] == 0
+        iterations = np.unique(columns["iteration"])
+        comm = min(columns["communication_s"][lead & (columns["rank"] == r)].sum() for r in range(ranks))
+        comm /= iterations.size
+        dedicated = _mean_iteration(shape, costs, ranks, threads, iterations, comm)
+        shared = _mean_iteration(shape, costs, ranks, threads, iterations, comm, cores=cores_available())
+        measured = float(row["seconds_per_iteration"])
+        print(f"| {row['layout']} | {ranks * threads} | {row['forward_passes']} | {measured:.3f} | {dedicated:.3f} "
+              f"| {shared:.3f} | {measured / shared:.2f} | {comm:.3f} |")
+
+
+def describe_costs(costs) -> str:
+    return (f"s_f(c) = {costs.forward[0] * 1e6:.1f} us + {costs.forward[1] * 1e9:.2f} ns x c; "
+            f"s_b(c) = {costs.backward[0] * 1e6:.1f} us + {costs.backward[1] * 1e9:.2f} ns x c; refresh "
+            f"{costs.cache[0] * 1e6:.1f} us + {costs.cache[1] * 1e9:.2f} ns x cut entries; serial per stage "
+            f"h_f {costs.stage_overhead[0] * 1e6:.0f} us, h_b {costs.stage_overhead[1] * 1e6:.0f} us; "
+            f"rest {costs.rest * 1e3:.2f} ms per iteration")
+
+
+def _mean_iteration(shape, costs, ranks, threads, iterations, comm, cores=None) -> float:
+    total = 0.0
+    for i in iterations:
+        parts = iteration_seconds(shape, costs, ranks, threads, SHARED_MEMORY, int(i), cores_per_node=cores)
+        parts["communication"] = comm
+        total += sum(parts.values())
+    return total / iterations.size
+
+
+# -- project --------------------------------------------------------------------------------
+def project(args: argparse.Namespace) -> None:
+    print(describe_machine())
+    print(f"load average before calibrating: {load_average()[0]:.2f}")
+    stand_in = production_stand_in(stages=args.calibration_stages, openings=args.openings)
+    cal_shape = shape_of(stand_in, args.calibration_passes)
+    print(f"stand-in stage LP: {cal_shape.rows} rows x {cal_shape.columns} columns, {cal_shape.states} states, "
+          f"{cal_shape.openings} openings; calibration: {args.calibration_stages} stages x "
+          f"{args.calibration_passes} forward passes x {args.calibration_iterations} iterations, 1 rank x 1 thread")
+    with tempfile.TemporaryDirectory() as scratch:
+        caudal.train(stand_in, iterations=args.calibration_iterations, forward_passes=args.calibration_passes,
+                     threads=1, output=scratch, checkpoint_every=None, checkpoint_seconds=None)
+        columns, _ = read_profile(Path(scratch) / "profile.parquet")
+    costs = calibrate(columns, cal_shape)
+    lead = columns["thread"] == 0
+    print("per iteration of the calibration (cuts in the backward LPs; s per backward solve; s per forward solve):")
+    backward_solves = (cal_shape.stages - 1) * cal_shape.forward_passes * cal_shape.openings
+    forward_solves = cal_shape.stages * cal_shape.forward_passes
+    for i, b, f in zip(columns["iteration"][lead], columns["busy_backward_s"][lead], columns["busy_forward_s"][lead],
+                       strict=True):
+        print(f"  iteration {i}: {cal_shape.cuts(int(i))} cuts, s_b {1e3 * b / backward_solves:.3f} ms, "
+              f"s_f {1e3 * f / forward_solves:.3f} ms")
+    print(f"calibrated: {describe_costs(costs)}")
+    print(json.dumps({"forward": costs.forward, "backward": costs.backward, "cache": costs.cache,
+                      "rest": costs.rest, "stage_overhead": costs.stage_overhead}))
+    production = CaseShape(stages=120, openings=args.openings, forward_passes=192, states=cal_shape.states,
+                           columns=cal_shape.columns, rows=cal_shape.rows, first_stage_openings=args.openings,
+                           max_active_cuts=args.max_active_cuts)
+    traffic = bytes_per_iteration(production, args.iterations)
+    print(f"\nproduction: 120 stages, 192 forward passes, {args.openings} openings, {production.states} states, "
+          f"active cuts per stage capped at {args.max_active_cuts}; {args.iterations} iterations")
+    print(f"collectives per iteration: {collectives_per_iteration(production.stages)}; bytes received per rank "
+          f"per iteration: " + ", ".join(f"{k} {v / 2**20:.2f} MiB" for k, v in traffic.items())
+          + f"; total {sum(traffic.values()) / 2**20:.1f} MiB")
+    serial = run_seconds(production, costs, 1, 1, INFINIBAND_HDR, args.iterations)
+    for threads in args.threads:
+        print(f"\n{threads} thread(s) per rank; network {INFINIBAND_HDR.name} (latency "
+              f"{INFINIBAND_HDR.latency * 1e6:.1f} us, {INFINIBAND_HDR.bandwidth / 1e9:.0f} GB/s)")
+        print("| ranks | workers | backward pairs per worker and stage | s/iter (last) | compute | cache | "
+              "comm latency | comm bandwidth | run time | speedup vs 1 worker | efficiency |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for ranks in args.ranks:
+            last = iteration_seconds(production, costs, ranks, threads, INFINIBAND_HDR, args.iterations)
+            comm = communication_seconds(production, ranks, INFINIBAND_HDR, args.iterations)
+            total = run_seconds(production, costs, ranks, threads, INFINIBAND_HDR, args.iterations)
+            workers = ranks * threads
+            per_worker = math.ceil(math.ceil(production.forward_passes / ranks) / threads)
+            speedup = serial / total
+            print(f"| {ranks} | {workers} | {per_worker} | {sum(last.values()):.1f} | "
+                  f"{last['forward'] + last['backward'] + last['bound']:.1f} | {last['cache']:.2f} | "
+                  f"{comm['latency']:.4f} | {comm['bandwidth']:.4f} | {_hours(total)} | {speedup:.0f} | "
+                  f"{speedup / workers:.2f} |")
+    print(f"\none worker: {_hours(serial)}")
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    check_parser = commands.add_parser("check")
+    check_parser.add_argument("sweep", type=Path)
+    project_parser = commands.add_parser("project")
+    project_parser.add_argument("--openings", type=int, default=20)
+    project_parser.add_argument("--calibration-stages", type=int, default=3)
+    project_parser.add_argument("--calibration-passes", type=int, default=24)
+    project_parser.add_argument("--calibration-iterations", type=int, default=6)
+    project_parser.add_argument("--iterations", type=int, default=50, help="iterations of the projected run")
+    project_parser.add_argument("--max-active-cuts", type=int, default=2000)
+    project_parser.add_argument("--ranks", type=lambda text: [int(x) for x in text.split(",")],
+                                default=[4, 8, 16, 32, 64, 128, 192, 256])
+    project_parser.add_argument("--threads", type=lambda text: [int(x) for x in text.split(",")], default=[1, 4])
+    args = parser.parse_args()
+    check(args.sweep) if args.command == "check" else project(args)
+
+
+if __name__ == "__main__":
+    main()
