@@ -49,21 +49,35 @@ from caudal.solver.deterministic_equivalent import deterministic_equivalent as _
 
 @dataclass
 class Policy:
-    """A trained policy: the problem and the cuts of every stage's value function."""
+    """A trained policy: the problem and the cuts of every stage's value function.
+
+    Cuts of a multi-cut policy bound per-opening value columns, which only the
+    multi-cut layout of the problem has. Given the problem compiled afresh (as
+    a simulation from a checkpoint does), the policy switches it to that
+    layout, which depends on the problem alone.
+    """
 
     problem: CompiledProblem
     cut_pools: list[CutPool]
 
+    def __post_init__(self) -> None:
+        if not self.problem.multi_cut and any(pool.n_target_groups > 1 for pool in self.cut_pools):
+            self.problem = self.problem.with_multi_cut()
+
     def cost_to_go(self, stage: int, states: np.ndarray) -> np.ndarray:
         """The cut approximation of the cost after ``stage`` at outgoing states (rows).
 
-        In the problem's own sense and in money of stage ``stage``.
+        In the problem's own sense and in money of stage ``stage``. Multi-cut,
+        the probability-weighted sum of every opening's approximation.
         """
         template = self.problem.templates[stage]
         states = np.atleast_2d(np.asarray(states, dtype=np.float64))
-        values = self.cut_pools[stage].evaluate(states)
-        floor = template.col_lower[template.theta_col]
-        return self.problem.sign * np.maximum(values, floor)
+        pool = self.cut_pools[stage]
+        floors = template.col_lower[template.cut_cols]
+        if template.n_targets == 1:
+            return self.problem.sign * np.maximum(pool.evaluate(states), floors[0])
+        values = np.stack([pool.evaluate(states, g) for g in range(template.n_targets)], axis=1)
+        return self.problem.sign * (np.maximum(values, floors[None, :]) @ template.cut_weights)
 
     @property
     def n_cuts(self) -> int:
@@ -75,6 +89,8 @@ class Policy:
         for pool in self.cut_pools:
             hasher.update(np.ascontiguousarray(pool.intercepts).tobytes())
             hasher.update(np.ascontiguousarray(pool.coefficients).tobytes())
+            if self.problem.multi_cut:  # single-cut digests stay what they were before multi-cut existed
+                hasher.update(np.ascontiguousarray(pool.targets).tobytes())
         return hasher.hexdigest()
 
 
@@ -193,6 +209,7 @@ def train(
     sampling: SamplingScheme | None = None,
     profile: bool | None = None,
     trace_iteration: int | None = None,
+    multi_cut: bool = False,
 ) -> TrainingResult:
     """Train a policy by SDDP.
 
@@ -276,6 +293,15 @@ def train(
     trace_iteration:
         Also write ``trace.json`` (Chrome / Perfetto trace, one track per rank
         and thread) of this iteration (1-based); needs ``output``.
+    multi_cut:
+        One value-function column per opening of the next stage, each with its
+        own cuts (one per trial state and opening), instead of one column with
+        one averaged cut per trial state. The LPs keep every opening's
+        linearisation, so the bound rises in fewer iterations, but each
+        iteration adds ``openings`` times as many cut rows: it pays with few
+        openings and many states (see ``benchmarks/multicut.py``). Needs the
+        expectation as risk measure (see ``TrainingOptions.stage_risks``), and
+        ``value_bound`` must bound every opening's cost-to-go, not only their mean.
     """
     compiled = compile_for(problem, sampling)
     options = TrainingOptions(
@@ -288,7 +314,11 @@ def train(
         stop_when=stop_when,
         cut_selection=cut_selection,
         sampling=sampling or InSample(),
+        multi_cut=multi_cut,
     )
+    options.stage_risks(compiled.n_stages)  # refuses a risk measure multi-cut cannot express, before any work
+    if multi_cut:
+        compiled = compiled.with_multi_cut()
     comm = comm or world()
     if on_error not in ("abort", "raise"):
         raise ValueError(f"on_error must be 'abort' or 'raise', got {on_error!r}")
@@ -417,7 +447,8 @@ def _layout_lines(
         f"{max(t.num_cols for t in templates)} columns",
         f"layout: {comm.size} rank{'s' if comm.size > 1 else ''} x {pool.size} "
         f"thread{'s' if pool.size > 1 else ''} = {comm.size * pool.size} workers; {comm.describe()}",
-        f"solver {pool.solver_name}; {options.forward_passes} forward passes per iteration, seed {options.seed}",
+        f"solver {pool.solver_name}; {options.forward_passes} forward passes per iteration, seed {options.seed}"
+        + ("; multi-cut (one value column per next-stage opening)" if options.multi_cut else ""),
     ]
 
 

@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="LP kernel: native (Cython over the HiGHS C API), highspy (reference), "
                        "auto (native when built; default)")
     train.add_argument("--quiet", "-q", action="store_true", help="print only the final summary")
+    train.add_argument("--multi-cut", action="store_true",
+                       help="one value-function column (and cut) per opening of the next stage instead of one "
+                       "averaged cut: fewer iterations, larger LPs; pays with few openings and many states")
     add_study_options(train)
     add_profiling_options(train)
     add_profiling_commands(commands)
@@ -214,6 +217,7 @@ def run_train(args: argparse.Namespace) -> int:
         output=args.output,
         log=log_destination(args.quiet, args.log_file, world_rank()),
         solver=args.solver,
+        multi_cut=args.multi_cut,
         **profiling_keywords(args),
         checkpoint_dir=args.checkpoint_dir,
         checkpoint_every=args.checkpoint_every,

@@ -83,6 +83,7 @@ class SavedCutPool:
     iteration: np.ndarray  # int64[n_cuts]
     forward_pass: np.ndarray  # int64[n_cuts]
     active: np.ndarray  # bool[n_cuts]
+    target: np.ndarray  # int32[n_cuts]: the value-function column each cut bounds (0: theta)
 
     @property
     def n_cuts(self) -> int:

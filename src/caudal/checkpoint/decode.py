@@ -9,6 +9,7 @@ caudal relies on (offsets, lengths, one entry per stage); anything odd becomes a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -173,9 +174,14 @@ def _cut_pool(table: Any, stage: int, n_states: int) -> SavedCutPool:
         iteration=_array(table.IterationAsNumpy(), "<i8"),
         forward_pass=_array(table.ForwardPassAsNumpy(), "<i8"),
         active=_array(table.ActiveAsNumpy(), "?"),
+        target=_array(table.TargetAsNumpy(), "<i4"),
     )
     where = f"stage {stage} cut pool"
     n = pool.n_cuts
+    if table.TargetIsNone():  # single-cut, or written before multi-cut: every cut bounds theta
+        pool = dataclasses.replace(pool, target=np.zeros(n, dtype="<i4"))
+    _require(pool.target.shape == (n,), f"{where}: target is not {n} long")
+    _require(n == 0 or int(pool.target.min()) >= 0, f"{where}: a negative cut target")
     _require(pool.stage == stage, f"{where} is labelled stage {pool.stage}")
     _require(pool.n_states == n_states, f"{where} has {pool.n_states} states, the case {n_states}")
     for name in ("iteration", "forward_pass", "active"):

@@ -67,7 +67,7 @@ def _estimate_size(state: TrainingState, visited: Sequence[np.ndarray]) -> int:
     """Bytes the builder will need, so it does not grow (and copy) repeatedly."""
     total = 1 << 16
     for pool in state.pools:
-        total += pool.size * (8 + 8 + 8 + 8 + 1 + pool.n_states * 12) + 256
+        total += pool.size * (8 + 8 + 8 + 8 + 1 + 4 + pool.n_states * 12) + 256
     for basis in state.cache.bases:
         total += basis.col_status.nbytes + basis.row_status.nbytes * 9 + 256
     total += sum(np.asarray(v).nbytes for v in visited) + 64 * len(visited)
@@ -237,6 +237,8 @@ def _cut_pool(builder: flatbuffers.Builder, stage: int, pool: CutPool) -> int:
     iteration = _vector(builder, pool.iteration, "<i8")
     forward_pass = _vector(builder, pool.forward_pass, "<i8")
     active = _vector(builder, pool.active, "?")
+    # single-cut pools leave the targets out: absent means every cut bounds theta
+    target = _vector(builder, pool.targets, "<i4") if pool.n_target_groups > 1 else None
     fb.CutPoolStart(builder)
     fb.CutPoolAddStage(builder, stage)
     fb.CutPoolAddNStates(builder, pool.n_states)
@@ -247,6 +249,8 @@ def _cut_pool(builder: flatbuffers.Builder, stage: int, pool: CutPool) -> int:
     fb.CutPoolAddIteration(builder, iteration)
     fb.CutPoolAddForwardPass(builder, forward_pass)
     fb.CutPoolAddActive(builder, active)
+    if target is not None:
+        fb.CutPoolAddTarget(builder, target)
     return fb.CutPoolEnd(builder)
 
 

@@ -38,6 +38,14 @@ Every other field of ``TrainingOptions`` is fingerprinted, including fields adde
 later: an option is presumed to change the policy until it is listed here.
 """
 
+OPTIONS_HASHED_UNLESS_DEFAULT = {"multi_cut": "False"}
+"""Options added after checkpoints were first written, with their default's canonical text.
+
+They are fingerprinted only when they differ from that default, so a run that
+does not use them has the fingerprint it had before they existed, and the
+checkpoints it wrote then still resume.
+"""
+
 _TEMPLATE_ARRAYS = (
     "col_start",
     "row_index",
@@ -88,8 +96,13 @@ def stage_digest(template: StageTemplate) -> bytes:
 
 
 def stage_digests(problem: CompiledProblem) -> np.ndarray:
-    """uint8[n_stages * 16]: the digest of every stage, stage after stage."""
-    joined = b"".join(stage_digest(t) for t in problem.templates)
+    """uint8[n_stages * 16]: the digest of every stage, stage after stage.
+
+    Of the single-cut layout: the multi-cut columns are derived from the
+    problem data, and whether a run uses them is an option, fingerprinted
+    (and reported) as such.
+    """
+    joined = b"".join(stage_digest(t) for t in problem.single_cut.templates)
     return np.frombuffer(joined, dtype=np.uint8).copy()
 
 
@@ -97,7 +110,8 @@ def case_fingerprint(problem: CompiledProblem, digests: np.ndarray | None = None
     """32-byte blake2b of the problem data: every template, initial state, sign, state names.
 
     Names of columns and rows and the problem's name are left out: renaming
-    does not change what the cuts mean. ``digests`` may pass precomputed
+    does not change what the cuts mean. So is the multi-cut layout (see
+    :func:`stage_digests`). ``digests`` may pass precomputed
     :func:`stage_digests` to avoid hashing the templates twice.
     """
     h = hashlib.blake2b(digest_size=DIGEST_SIZE, person=b"caudal-case")
@@ -156,12 +170,16 @@ def canonical_text(value: Any, n_stages: int | None = None) -> str:
 
 
 def policy_options(options: Any, n_stages: int | None = None) -> dict[str, str]:
-    """The fingerprinted options of a ``TrainingOptions`` (every field not free to change), as text."""
-    return {
+    """The fingerprinted options of a ``TrainingOptions`` (every field not free to change), as text.
+
+    Options in :data:`OPTIONS_HASHED_UNLESS_DEFAULT` are left out at their default.
+    """
+    texts = {
         f.name: canonical_text(getattr(options, f.name), n_stages)
         for f in sorted(dataclasses.fields(options), key=lambda f: f.name)
         if f.name not in OPTIONS_FREE_TO_CHANGE
     }
+    return {name: text for name, text in texts.items() if OPTIONS_HASHED_UNLESS_DEFAULT.get(name) != text}
 
 
 def options_fingerprint(options: Any, n_stages: int | None = None) -> bytes:
@@ -218,7 +236,8 @@ def options_differences(saved: dict[str, str], options: Any, n_stages: int | Non
     current = policy_options(options, n_stages)
     differences = []
     for name in sorted(set(saved) | set(current)):
-        before, now = saved.get(name, "(absent)"), current.get(name, "(absent)")
+        default = OPTIONS_HASHED_UNLESS_DEFAULT.get(name, "(absent)")
+        before, now = saved.get(name, default), current.get(name, default)
         if before != now:
             differences.append(f"{name} was {before} in the checkpoint, is {now} now")
     return differences

@@ -76,7 +76,7 @@ def rebuild_pool(saved: SavedCutPool) -> CutPool:
     """A :class:`CutPool` with exactly the saved cuts, bits, order and activity."""
     pool = CutPool(saved.n_states, capacity=max(64, saved.n_cuts))
     if saved.n_cuts:
-        pool.add(saved.intercepts, saved.dense_coefficients(), saved.iteration, saved.forward_pass)
+        pool.add(saved.intercepts, saved.dense_coefficients(), saved.iteration, saved.forward_pass, saved.target)
         pool.active[:] = saved.active
     return pool
 
@@ -119,6 +119,14 @@ def restore_state(
             "payload",
         )
     pools = [rebuild_pool(saved) for saved in checkpoint.cut_pools]
+    for t, (pool, template) in enumerate(zip(pools, problem.templates, strict=True)):
+        if pool.size and int(pool.targets.max()) >= template.n_targets:
+            raise CheckpointError(
+                checkpoint.path,
+                f"stage {t}: the saved cuts bound {int(pool.targets.max()) + 1} value-function columns, "
+                f"the problem's layout has {template.n_targets} (multi-cut differs)",
+                "payload",
+            )
     cache = StageCache(problem, pools) if comm is None else make_stage_cache(problem, pools, comm)
     for t, saved in enumerate(checkpoint.bases):
         lp = cache.lps[t]

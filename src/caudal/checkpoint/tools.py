@@ -66,6 +66,7 @@ def _bounds(checkpoint: Checkpoint) -> str:
 def _cuts(checkpoint: Checkpoint) -> str:
     counts = [pool.n_cuts for pool in checkpoint.cut_pools]
     active = sum(pool.n_active for pool in checkpoint.cut_pools)
+    multi = any(pool.n_cuts and pool.target.any() for pool in checkpoint.cut_pools)
     runs: list[str] = []
     start = 0
     for t in range(1, len(counts) + 1):
@@ -73,14 +74,17 @@ def _cuts(checkpoint: Checkpoint) -> str:
             stages = f"stage {start}" if t - 1 == start else f"stages {start}-{t - 1}"
             runs.append(f"{stages}: {counts[start]}")
             start = t
-    return f"cuts: {sum(counts)} ({active} active); per stage: " + ", ".join(runs)
+    layout = "multi-cut, one per next-stage opening" if multi else "single-cut"
+    return f"cuts: {sum(counts)} ({active} active, {layout}); per stage: " + ", ".join(runs)
 
 
 def cuts_table(checkpoint: Checkpoint) -> pa.Table:
-    """Every cut as a row: stage, cut_id, iteration, forward_pass, active, intercept, coef_<state>...
+    """Every cut as a row: stage, cut_id, iteration, forward_pass, active, [target,] intercept, coef_<state>...
 
     Intercepts and coefficients are in the solver's sense (minimisation): for a
     maximisation case, multiply by -1 to get values in the problem's sense.
+    A multi-cut policy's table has a ``target`` column: the opening of the next
+    stage whose value column the cut bounds.
     """
     import pyarrow as pa  # late: pyarrow is slow to import and only export needs it
 
@@ -91,6 +95,11 @@ def cuts_table(checkpoint: Checkpoint) -> pa.Table:
         "iteration": np.concatenate([p.iteration for p in pools]).astype(np.int64),
         "forward_pass": np.concatenate([p.forward_pass for p in pools]).astype(np.int64),
         "active": np.concatenate([p.active for p in pools]).astype(bool),
+    }
+    targets = np.concatenate([p.target for p in pools]).astype(np.int32)
+    if targets.any():
+        columns["target"] = targets
+    columns |= {
         "intercept": np.concatenate([p.intercepts for p in pools]).astype(np.float64),
     }
     dense = np.concatenate([p.dense_coefficients() for p in pools]).reshape(-1, checkpoint.case.n_states)

@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from caudal.model.stage_lp import INDEX, StageTemplate
+from caudal.model.stage_lp import INDEX, StageTemplate, with_opening_columns
 
 SENSES = ("<=", ">=", "==")
 
@@ -307,6 +307,8 @@ class Stage:
             state_in_cols=np.array([s.incoming.column for s in self._states], dtype=INDEX),
             theta_col=theta_col,
             discount=self.discount,
+            cut_cols=np.array([theta_col], dtype=INDEX),
+            cut_weights=np.ones(1),
             probabilities=np.ascontiguousarray(probabilities, dtype=np.float64),
             row_patch_index=np.array(row_patch, dtype=INDEX),
             row_patch_lower=row_patch_lower,
@@ -452,13 +454,45 @@ class Problem:
 
 @dataclass(frozen=True, eq=False)
 class CompiledProblem:
-    """A problem in array form: one :class:`StageTemplate` per stage."""
+    """A problem in array form: one :class:`StageTemplate` per stage.
+
+    ``base`` is set on a multi-cut layout (:meth:`with_multi_cut`) and is the
+    single-cut problem it was built from: the problem data the user gave, which
+    is what fingerprints and the deterministic equivalent look at.
+    """
 
     name: str
     sign: float
     templates: tuple[StageTemplate, ...]
     initial_state: np.ndarray
     state_names: tuple[str, ...]
+    base: CompiledProblem | None = None
+
+    @property
+    def multi_cut(self) -> bool:
+        """Whether stages carry one value-function column per next-stage opening."""
+        return self.base is not None
+
+    @property
+    def single_cut(self) -> CompiledProblem:
+        """The problem in the single-cut layout (itself when it is in that layout)."""
+        return self.base if self.base is not None else self
+
+    def with_multi_cut(self) -> CompiledProblem:
+        """The multi-cut layout: every stage but the last gets one theta column per next-stage opening.
+
+        The layout is a function of the problem alone (see
+        :func:`~caudal.model.stage_lp.with_opening_columns`), so a policy
+        trained in it can be evaluated on a problem compiled afresh.
+        """
+        if self.multi_cut:
+            return self
+        last = self.n_stages - 1
+        templates = tuple(
+            template if t == last else with_opening_columns(template, self.templates[t + 1].probabilities)
+            for t, template in enumerate(self.templates)
+        )
+        return replace(self, templates=templates, base=self)
 
     @property
     def n_stages(self) -> int:

@@ -13,7 +13,15 @@ Conventions
   subgradient of the stage value with respect to the incoming state.
 * ``theta_col`` is the value-function column: the cost-to-go of the stages after
   this one, with objective coefficient ``discount``. Cuts are rows
-  ``theta - beta . x_out >= alpha`` appended after the template rows.
+  ``theta_g - beta . x_out >= alpha`` appended after the template rows, where
+  ``theta_g`` is column ``cut_cols[g]`` and ``g`` is the cut's *target*. In the
+  usual single-cut layout ``cut_cols == [theta_col]``: every cut bounds theta.
+  In the multi-cut layout (:func:`with_opening_columns`) the cost-to-go is
+  split by the next stage's openings: one column ``theta_o`` per opening ``o``
+  (``cut_cols``), tied to theta by the template row
+  ``theta - sum_o p_o theta_o = 0`` (``p = cut_weights``), and each cut bounds
+  one opening's column. Either way ``theta = sum_g cut_weights[g] theta_g`` at
+  an optimum, so the rest of the engine reads the cost-to-go from ``theta_col``.
 * Opening ``o`` of the stage sets, for every row patch ``k``, the row bounds
   ``row_patch_lower[o, k]`` / ``row_patch_upper[o, k]`` of row
   ``row_patch_index[k]``, and likewise for column bounds.
@@ -23,7 +31,7 @@ Conventions
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -55,6 +63,8 @@ class StageTemplate:
     state_in_cols: np.ndarray  # int32[n_states]
     theta_col: int
     discount: float
+    cut_cols: np.ndarray  # int32[n_targets]: the column each cut target bounds
+    cut_weights: np.ndarray  # float64[n_targets]: theta = cut_weights . theta[cut_cols]
     # openings
     probabilities: np.ndarray  # float64[n_openings], sums to 1
     row_patch_index: np.ndarray  # int32[n_row_patches]
@@ -78,6 +88,11 @@ class StageTemplate:
     @property
     def nnz(self) -> int:
         return int(self.col_start[-1])
+
+    @property
+    def n_targets(self) -> int:
+        """Value-function columns cuts may bound: 1 single-cut, the next stage's openings multi-cut."""
+        return int(self.cut_cols.shape[0])
 
     def dense_matrix(self) -> np.ndarray:
         """The constraint matrix as a dense array (for tests and small problems)."""
@@ -126,12 +141,15 @@ def assemble_stage_lp(
     coefficients: np.ndarray,
     cut_ids: np.ndarray,
     version: int,
+    targets: np.ndarray | None = None,
 ) -> StageLP:
-    """Append cuts ``theta - coefficients[c] . x_out >= intercepts[c]`` to a template.
+    """Append cuts ``theta_g - coefficients[c] . x_out >= intercepts[c]`` to a template.
 
     ``intercepts`` has one entry per cut and ``coefficients`` one row per cut
-    (``n_states`` columns). The result is in CSC form: each cut adds an entry to
-    the value-function column and to every outgoing-state column.
+    (``n_states`` columns); ``targets`` (default: all 0) gives each cut's ``g``,
+    an index into ``template.cut_cols``. The result is in CSC form: each cut
+    adds an entry to its target's value-function column and to every
+    outgoing-state column, in cut order within each column.
     """
     n_cuts = int(intercepts.shape[0])
     n_rows = template.num_rows + n_cuts
@@ -147,14 +165,19 @@ def assemble_stage_lp(
             cut_ids=np.asarray(cut_ids, dtype=np.int64),
             version=version,
         )
-    cut_cols = np.concatenate(([template.theta_col], template.state_out_cols)).astype(np.int64)
+    targets = np.zeros(n_cuts, dtype=np.int64) if targets is None else np.asarray(targets, dtype=np.int64)
+    if targets.shape != (n_cuts,) or int(targets.min()) < 0 or int(targets.max()) >= template.n_targets:
+        raise ValueError(
+            f"stage {template.index}: cut targets must be {n_cuts} indices below {template.n_targets} "
+            "(the stage's value-function columns)"
+        )
+    state_cols = template.state_out_cols.astype(np.int64)
+    target_cols = template.cut_cols.astype(np.int64)
     cut_rows = template.num_rows + np.arange(n_cuts, dtype=INDEX)
-    # values of the cut block, one row of the block per cut column
-    cut_values = np.empty((cut_cols.size, n_cuts))
-    cut_values[0] = 1.0
-    cut_values[1:] = -coefficients.T
+    per_target = np.bincount(targets, minlength=template.n_targets)
     extra = np.zeros(template.num_cols, dtype=np.int64)
-    extra[cut_cols] = n_cuts
+    extra[state_cols] = n_cuts
+    extra[target_cols] += per_target
     template_counts = np.diff(template.col_start).astype(np.int64)
     col_start = np.zeros(template.num_cols + 1, dtype=np.int64)
     np.cumsum(template_counts + extra, out=col_start[1:])
@@ -166,11 +189,21 @@ def assemble_stage_lp(
     positions = np.arange(template.nnz, dtype=np.int64) + offsets
     row_index[positions] = template.row_index
     values[positions] = template.values
-    # cut entries follow, in cut order
-    for k, j in enumerate(cut_cols):
+    # cut entries follow, in cut order: every cut in each state column ...
+    minus_coefficients = -coefficients.T
+    for k, j in enumerate(state_cols):
         head = col_start[j] + template_counts[j]
         row_index[head : head + n_cuts] = cut_rows
-        values[head : head + n_cuts] = cut_values[k]
+        values[head : head + n_cuts] = minus_coefficients[k]
+    # ... and each cut in its target's column (a stable sort keeps cut order within a target)
+    order = np.argsort(targets, kind="stable")
+    sorted_targets = targets[order]
+    first_of_target = np.cumsum(per_target) - per_target
+    columns = target_cols[sorted_targets]
+    rank = np.arange(n_cuts, dtype=np.int64) - first_of_target[sorted_targets]
+    heads = col_start[columns] + template_counts[columns] + rank
+    row_index[heads] = cut_rows[order]
+    values[heads] = 1.0
     return StageLP(
         template=template,
         num_rows=n_rows,
@@ -181,4 +214,54 @@ def assemble_stage_lp(
         row_upper=np.concatenate((template.row_upper, np.full(n_cuts, INF))),
         cut_ids=np.asarray(cut_ids, dtype=np.int64),
         version=version,
+    )
+
+
+def with_opening_columns(template: StageTemplate, probabilities: np.ndarray) -> StageTemplate:
+    """The multi-cut layout of a (non-last) stage: one value-function column per next-stage opening.
+
+    Column ``theta_o`` (appended after the template's columns, cost 0, bounded
+    below like theta) carries the cost-to-go should the next stage take opening
+    ``o``; the appended row ``theta - sum_o p_o theta_o = 0`` makes theta, whose
+    cost stays ``discount``, their expectation. Cuts then bound each
+    ``theta_o`` separately: the LP keeps every opening's linearisation instead
+    of only their average, which tightens the approximation per iteration at
+    the price of ``O`` times as many cut rows. Only the expectation can be
+    written this way: the weights ``p`` are fixed in the LP.
+    """
+    if template.n_targets != 1 or template.cut_cols[0] != template.theta_col:
+        raise ValueError(f"stage {template.index} already has per-opening value columns")
+    probabilities = np.ascontiguousarray(probabilities, dtype=np.float64)
+    n_open = int(probabilities.shape[0])
+    theta = template.theta_col
+    link_row = template.num_rows
+    new_cols = template.num_cols + np.arange(n_open, dtype=INDEX)
+    # CSC: theta's column gains the link row (the highest row, so rows stay ascending);
+    # each theta_o column holds its one link entry.
+    counts = np.diff(template.col_start).astype(np.int64)
+    counts[theta] += 1
+    col_start = np.zeros(template.num_cols + n_open + 1, dtype=np.int64)
+    np.cumsum(np.concatenate((counts, np.ones(n_open, dtype=np.int64))), out=col_start[1:])
+    insert_at = int(template.col_start[theta + 1])
+    row_index = np.concatenate(
+        (template.row_index[:insert_at], [link_row], template.row_index[insert_at:], np.full(n_open, link_row))
+    ).astype(INDEX)
+    values = np.concatenate((template.values[:insert_at], [1.0], template.values[insert_at:], -probabilities))
+    bound = template.col_lower[theta]
+    return replace(
+        template,
+        num_cols=template.num_cols + n_open,
+        num_rows=template.num_rows + 1,
+        col_start=col_start.astype(INDEX),
+        row_index=row_index,
+        values=values,
+        col_cost=np.concatenate((template.col_cost, np.zeros(n_open))),
+        col_lower=np.concatenate((template.col_lower, np.full(n_open, bound))),
+        col_upper=np.concatenate((template.col_upper, np.full(n_open, INF))),
+        row_lower=np.concatenate((template.row_lower, [0.0])),
+        row_upper=np.concatenate((template.row_upper, [0.0])),
+        cut_cols=new_cols,
+        cut_weights=probabilities.copy(),
+        col_names=template.col_names + tuple(f"theta[{o}]" for o in range(n_open)),
+        row_names=template.row_names + ("theta_link",),
     )

@@ -2,8 +2,10 @@
 
 A cut of stage ``t`` bounds the cost-to-go after stage ``t`` from below:
 ``theta_t >= intercept + coefficients . x_t`` where ``x_t`` is stage ``t``'s
-outgoing state. Cuts are only ever appended; an inactive cut stays in the pool
-(it is part of a checkpoint) but leaves the stage LP.
+outgoing state. Each cut has a *target*: the value-function column it bounds,
+as an index into the stage template's ``cut_cols`` (always 0 single-cut; the
+next stage's opening multi-cut). Cuts are only ever appended; an inactive cut
+stays in the pool (it is part of a checkpoint) but leaves the stage LP.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class CutPool:
         self._coefficients = np.empty((capacity, n_states))
         self._iteration = np.empty(capacity, dtype=np.int64)
         self._forward_pass = np.empty(capacity, dtype=np.int64)
+        self._target = np.empty(capacity, dtype=np.int32)
         self._active = np.empty(capacity, dtype=bool)
 
     def add(
@@ -29,8 +32,9 @@ class CutPool:
         coefficients: np.ndarray,
         iteration: int | np.ndarray,
         forward_passes: np.ndarray,
+        targets: int | np.ndarray = 0,
     ) -> None:
-        """Append cuts (already in canonical order: by iteration, then forward pass)."""
+        """Append cuts (already in canonical order: by iteration, forward pass, then target)."""
         n_new = int(intercepts.shape[0])
         self._reserve(self.size + n_new)
         end = self.size + n_new
@@ -38,6 +42,7 @@ class CutPool:
         self._coefficients[self.size : end] = coefficients
         self._iteration[self.size : end] = iteration
         self._forward_pass[self.size : end] = forward_passes
+        self._target[self.size : end] = targets
         self._active[self.size : end] = True
         self.size = end
 
@@ -46,7 +51,7 @@ class CutPool:
         if needed <= capacity:
             return
         new_capacity = max(needed, 2 * capacity)
-        for name in ("_intercepts", "_coefficients", "_iteration", "_forward_pass", "_active"):
+        for name in ("_intercepts", "_coefficients", "_iteration", "_forward_pass", "_target", "_active"):
             old = getattr(self, name)
             grown = np.empty((new_capacity,) + old.shape[1:], dtype=old.dtype)
             grown[: self.size] = old[: self.size]
@@ -69,6 +74,15 @@ class CutPool:
         return self._forward_pass[: self.size]
 
     @property
+    def targets(self) -> np.ndarray:
+        return self._target[: self.size]
+
+    @property
+    def n_target_groups(self) -> int:
+        """One more than the highest target (1 for an empty or single-cut pool)."""
+        return int(self.targets.max()) + 1 if self.size else 1
+
+    @property
     def active(self) -> np.ndarray:
         return self._active[: self.size]
 
@@ -84,9 +98,15 @@ class CutPool:
     def active_ids(self) -> np.ndarray:
         return np.flatnonzero(self.active)
 
-    def evaluate(self, states: np.ndarray) -> np.ndarray:
-        """The cut approximation ``max_c (intercept_c + coef_c . x)`` at each row of ``states``."""
+    def evaluate(self, states: np.ndarray, target: int | None = None) -> np.ndarray:
+        """The cut approximation ``max_c (intercept_c + coef_c . x)`` at each row of ``states``.
+
+        Over the active cuts of one ``target`` if given, else over all of them
+        (which is the value function only single-cut).
+        """
         ids = self.active_ids()
+        if target is not None:
+            ids = ids[self.targets[ids] == target]
         if ids.size == 0:
             return np.full(states.shape[0], -np.inf)
         return (self.intercepts[ids][None, :] + states @ self.coefficients[ids].T).max(axis=1)

@@ -89,14 +89,16 @@ def backward_stage(
     trial_states: np.ndarray,
     first_trial: int = 0,
     risk: RiskMeasure | None = None,
+    multi_cut: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, Basis | None]:
     """Solve stage ``t`` at every trial state (rows of float64[K, n_states]).
 
-    Returns the cut of each trial state (openings weighted by ``risk``,
-    the expectation by default), as intercepts
-    (float64[K]) and coefficients (float64[K, n_states]), and the final basis of
-    the first trial state (``None`` when this worker set does not own it), which
-    becomes the stage's canonical basis.
+    Returns the cuts as intercepts and coefficients, and the final basis of the
+    first trial state (``None`` when this worker set does not own it), which
+    becomes the stage's canonical basis. Single-cut, one cut per trial state
+    (openings weighted by ``risk``, the expectation by default): float64[K] and
+    float64[K, n_states]. Multi-cut, one cut per trial state and opening of
+    stage ``t`` (``risk`` is not used): float64[K, O] and float64[K, O, n_states].
     """
     lp, basis = cache.lps[t], cache.bases[t]
     template = lp.template
@@ -105,8 +107,9 @@ def backward_stage(
     n_open = template.n_openings
     values = np.empty((n_trials, n_open))
     subgradients = np.empty((n_trials, n_open, n_states))
-    intercepts = np.empty(n_trials)
-    coefficients = np.empty((n_trials, n_states))
+    cut_shape = (n_trials, n_open) if multi_cut else (n_trials,)
+    intercepts = np.empty(cut_shape)
+    coefficients = np.empty((*cut_shape, n_states))
     final_basis = Basis.slack(lp) if first_trial == 0 and n_trials else None
 
     def task(ws: SolverWorkspace, start: int, stop: int) -> None:
@@ -120,8 +123,11 @@ def backward_stage(
                 subgradients[k],
                 final_basis if (first_trial + k == 0) else None,
             )
-            weights = risk.weights(template.probabilities, values[k])
-            intercepts[k], coefficients[k] = expected_cut(weights, values[k], subgradients[k], trial_states[k])
+            if multi_cut:
+                intercepts[k], coefficients[k] = opening_cuts(values[k], subgradients[k], trial_states[k])
+            else:
+                weights = risk.weights(template.probabilities, values[k])
+                intercepts[k], coefficients[k] = expected_cut(weights, values[k], subgradients[k], trial_states[k])
 
     pool.run(task, 0, n_trials)
     return intercepts, coefficients, final_basis
@@ -140,6 +146,18 @@ def expected_cut(
     coefficients = probabilities @ subgradients
     intercept = float(probabilities @ values) - float(coefficients @ trial_state)
     return intercept, coefficients
+
+
+def opening_cuts(
+    values: np.ndarray, subgradients: np.ndarray, trial_state: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every opening's linearisation at one trial state, as its own cut (multi-cut).
+
+    Cut ``o`` is ``Q_o(y) >= values[o] + subgradients[o] . (y - x)``, i.e.
+    intercept ``values[o] - subgradients[o] . x``; like :func:`expected_cut` it
+    is computed one trial state at a time, so the bits do not depend on the layout.
+    """
+    return values - subgradients @ trial_state, subgradients
 
 
 def first_stage_bound(

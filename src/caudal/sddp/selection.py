@@ -15,6 +15,11 @@ To add a strategy, define one method::
 Cut values are accumulated state by state in a fixed order (never through a
 BLAS call whose summation order depends on array shapes), so every rank and a
 resumed run select exactly the same cuts.
+
+Multi-cut, each cut bounds one opening's value column (its *target*), and the
+value function is a weighted sum of one maximum per target: dominance is
+decided within each target's cuts, so every target keeps its highest cut at
+every visited state.
 """
 
 from __future__ import annotations
@@ -75,44 +80,68 @@ class Level1:
     def select(self, stage: int, pool: CutPool, visited: np.ndarray) -> np.ndarray:
         if visited.shape[0] == 0 or pool.size == 0:
             return np.ones(pool.size, dtype=bool)
-        best_cut, _ = dominating_cuts(pool.intercepts, pool.coefficients, visited)
-        return cap_active(best_cut, pool.size, self.max_active)
+        best = [
+            ids[dominating_cuts(pool.intercepts[ids], pool.coefficients[ids], visited)[0]]
+            for ids in target_groups(pool)
+        ]
+        return cap_active(np.concatenate(best), pool.size, self.max_active)
+
+
+def target_groups(pool: CutPool) -> list[np.ndarray]:
+    """The cut ids of each target present in the pool, ascending (one group, every cut, single-cut)."""
+    if pool.n_target_groups == 1:
+        return [np.arange(pool.size)]
+    order = np.argsort(pool.targets, kind="stable")
+    bounds = np.flatnonzero(np.diff(pool.targets[order])) + 1
+    return np.split(order, bounds)
 
 
 @dataclass
 class LimitedMemoryLevel1:
     """Level-1 dominance kept up to date incrementally.
 
-    For each visited state it remembers the highest cut and its value. New
-    cuts are evaluated at every known state; new states against every cut.
-    The active set equals :class:`Level1`'s, at a fraction of the work.
+    For each visited state (and target, multi-cut) it remembers the highest
+    cut and its value. New cuts are evaluated at every known state; new states
+    against every cut. The active set equals :class:`Level1`'s, at a fraction
+    of the work.
     """
 
     max_active: int | None = None
-    # keyed by the pool object: the memory belongs to one training's pool, so
+    # keyed by (stage, target); the memory belongs to one training's pool, so
     # reusing this selection object for another training starts afresh
-    _memory: dict[int, tuple[CutPool, int, int, np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    _memory: dict[tuple[int, int], tuple[CutPool, int, int, np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False
+    )
 
     def select(self, stage: int, pool: CutPool, visited: np.ndarray) -> np.ndarray:
         if visited.shape[0] == 0 or pool.size == 0:
             return np.ones(pool.size, dtype=bool)
+        groups = target_groups(pool)
+        best = [
+            self._update((stage, int(pool.targets[ids[0]])), pool, ids, visited) for ids in groups
+        ]
+        return cap_active(np.concatenate(best), pool.size, self.max_active)
+
+    def _update(self, key: tuple[int, int], pool: CutPool, ids: np.ndarray, visited: np.ndarray) -> np.ndarray:
+        """The highest cut of group ``ids`` (pool ids, ascending) at every visited state."""
         owner, seen_cuts, seen_states, best_cut, best_value = self._memory.get(
-            stage, (pool, 0, 0, np.empty(0, dtype=np.int64), np.empty(0))
+            key, (pool, 0, 0, np.empty(0, dtype=np.int64), np.empty(0))
         )
         if owner is not pool or seen_cuts > pool.size or seen_states > visited.shape[0]:
             seen_cuts, seen_states, best_cut, best_value = 0, 0, np.empty(0, dtype=np.int64), np.empty(0)
+        new_ids = ids[np.searchsorted(ids, seen_cuts) :]  # the group's cuts added since last time
         # new cuts at the states already known: a new cut wins only if strictly higher
-        if pool.size > seen_cuts and seen_states:
+        if new_ids.size and seen_states:
             new_best, new_value = dominating_cuts(
-                pool.intercepts[seen_cuts:], pool.coefficients[seen_cuts:], visited[:seen_states]
+                pool.intercepts[new_ids], pool.coefficients[new_ids], visited[:seen_states]
             )
             better = new_value > best_value
-            best_cut = np.where(better, new_best + seen_cuts, best_cut)
+            best_cut = np.where(better, new_ids[new_best], best_cut)
             best_value = np.where(better, new_value, best_value)
-        # new states against every cut
+        # new states against every cut of the group
         if visited.shape[0] > seen_states:
-            new_best, new_value = dominating_cuts(pool.intercepts, pool.coefficients, visited[seen_states:])
-            best_cut = np.concatenate((best_cut, new_best))
+            new_best, new_value = dominating_cuts(pool.intercepts[ids], pool.coefficients[ids], visited[seen_states:])
+            best_cut = np.concatenate((best_cut, ids[new_best]))
             best_value = np.concatenate((best_value, new_value))
-        self._memory[stage] = (pool, pool.size, visited.shape[0], best_cut, best_value)
-        return cap_active(best_cut, pool.size, self.max_active)
+        self._memory[key] = (pool, pool.size, visited.shape[0], best_cut, best_value)
+        return best_cut

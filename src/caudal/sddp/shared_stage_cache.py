@@ -56,7 +56,9 @@ class SharedStageCache(StageCache):
         sizes = np.zeros(2, dtype=np.int64)  # rows, nnz
         built = None
         if self.is_leader:
-            built = assemble_stage_lp(template, pool.intercepts[ids], pool.coefficients[ids], ids, self._version)
+            built = assemble_stage_lp(
+                template, pool.intercepts[ids], pool.coefficients[ids], ids, self._version, pool.targets[ids]
+            )
             sizes[:] = (built.num_rows, built.nnz)
         self.comm.node.Bcast(sizes, root=0)
         num_rows, nnz = int(sizes[0]), int(sizes[1])

@@ -52,7 +52,8 @@ class StageCache:
         ids = pool.active_ids()
         self._version = next_version()
         return assemble_stage_lp(
-            self.problem.templates[t], pool.intercepts[ids], pool.coefficients[ids], ids, self._version
+            self.problem.templates[t], pool.intercepts[ids], pool.coefficients[ids], ids, self._version,
+            pool.targets[ids],
         )
 
     def refresh(self, t: int) -> None:

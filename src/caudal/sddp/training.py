@@ -1,9 +1,9 @@
 """The SDDP training loop.
 
 One iteration: forward passes (sampled scenarios, upper-bound estimate), the
-backward pass stage by stage (one averaged cut per trial state, added in
-canonical order), the lower bound from the first stage, then the stopping
-checks. The loop talks to solvers only through the worker pool and reports
+backward pass stage by stage (one averaged cut per trial state, or multi-cut
+one cut per trial state and opening, added in canonical order), the lower
+bound from the first stage, then the stopping checks. The loop talks to solvers only through the worker pool and reports
 progress only through callbacks; it knows nothing of files or the terminal.
 """
 
@@ -23,7 +23,7 @@ from caudal.parallel.pool import WorkerPool
 from caudal.sddp.cuts import CutPool, StateArchive
 from caudal.sddp.passes import backward_stage, first_stage_bound, forward_pass
 from caudal.sddp.records import IterationRecord
-from caudal.sddp.risk import RiskSpec, per_stage
+from caudal.sddp.risk import Expectation, RiskMeasure, RiskSpec, per_stage
 from caudal.sddp.sampling import SIMULATION, InSample, SamplingScheme, ScenarioSampler
 from caudal.sddp.selection import CutSelection
 from caudal.sddp.shared_stage_cache import make_stage_cache
@@ -55,6 +55,7 @@ class TrainingOptions:
     stop_when: str = "any"
     cut_selection: CutSelection | None = None
     sampling: SamplingScheme = InSample()
+    multi_cut: bool = False
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -68,6 +69,30 @@ class TrainingOptions:
         if self.stop_when not in ("any", "all"):
             raise ValueError(f"stop_when must be 'any' or 'all', got {self.stop_when!r}")
         check_rules(self.stopping_rules)
+
+    def stage_risks(self, n_stages: int) -> list[RiskMeasure]:
+        """The risk measure of every stage; multi-cut accepts only the expectation.
+
+        A multi-cut stage LP prices the cost-to-go as ``sum_o p_o theta_o`` with
+        the probabilities fixed in a row of the LP. A risk measure weighs the
+        openings with weights that depend on their values (CVaR puts them all
+        on the worst ``alpha`` fraction), so a different change of measure at
+        every state: the fixed row would silently train the risk-neutral
+        policy. Doing it right needs the measure's LP form (for CVaR an
+        ``eta`` column and a tail column per opening) in every stage LP, which
+        caudal does not build; single-cut applies the weights in each cut instead.
+        """
+        measures = per_stage(self.risk_measure, n_stages)
+        if self.multi_cut:
+            other = [(t, m) for t, m in enumerate(measures) if not isinstance(m, Expectation)]
+            if other:
+                t, measure = other[0]
+                raise ValueError(
+                    f"multi_cut=True needs the expectation at every stage, stage {t} has {measure!r}: "
+                    "per-opening value columns are combined with fixed probabilities, which cannot "
+                    "express a risk measure; train risk-averse policies with multi_cut=False"
+                )
+        return measures
 
     def limits(self) -> list[StoppingRule]:
         """The hard limits, which apply whatever the other rules say."""
@@ -129,7 +154,12 @@ def run_training(
     """
     comm = comm or SingleProcessCommunicator()
     problem = state.problem
-    risks = per_stage(options.risk_measure, problem.n_stages)
+    risks = options.stage_risks(problem.n_stages)
+    if options.multi_cut != problem.multi_cut:
+        raise ValueError(
+            f"options.multi_cut is {options.multi_cut} but the problem is in the "
+            f"{'multi' if problem.multi_cut else 'single'}-cut layout; use problem.with_multi_cut() for multi-cut"
+        )
     sampler = ScenarioSampler(problem, options.seed, options.sampling)
     first, stop = block(options.forward_passes, comm.size, comm.rank)
     own_passes = np.arange(first, stop)
@@ -158,14 +188,15 @@ def run_training(
         for t in range(problem.n_stages - 1, 0, -1):
             with clock("backward"):
                 intercepts, coefficients, basis = backward_stage(
-                    state.cache, pool, t, forward.states[t - 1], first_trial=first, risk=risks[t]
+                    state.cache, pool, t, forward.states[t - 1], first_trial=first, risk=risks[t],
+                    multi_cut=options.multi_cut,
                 )
             with clock("communication"):
                 intercepts = comm.allgather_rows(intercepts)
                 coefficients = comm.allgather_rows(coefficients)
                 basis = _share_basis(comm, basis, state.cache, t)
             with clock("cache"):
-                state.pools[t - 1].add(intercepts, coefficients, i, all_passes)
+                _add_cuts(state.pools[t - 1], intercepts, coefficients, i, all_passes)
                 if options.cut_selection is not None:
                     mask = options.cut_selection.select(t - 1, state.pools[t - 1], state.visited[t - 1].states)
                     state.pools[t - 1].set_active(mask)
@@ -191,6 +222,26 @@ def run_training(
             if status is None and _any_rank(comm, interrupt() if interrupt is not None else False):
                 status = "interrupted"
     return status
+
+
+def _add_cuts(
+    pool: CutPool, intercepts: np.ndarray, coefficients: np.ndarray, iteration: int, passes: np.ndarray
+) -> None:
+    """Add one backward step's cuts in canonical order: forward pass, then (multi-cut) opening.
+
+    Multi-cut, ``intercepts`` is float64[M, O] and cut ``(k, o)`` targets opening ``o``'s column.
+    """
+    if intercepts.ndim == 1:
+        pool.add(intercepts, coefficients, iteration, passes)
+        return
+    n_passes, n_open = intercepts.shape
+    pool.add(
+        intercepts.reshape(-1),
+        coefficients.reshape(n_passes * n_open, -1),
+        iteration,
+        np.repeat(passes, n_open),
+        np.tile(np.arange(n_open), n_passes),
+    )
 
 
 def simulate_costs(

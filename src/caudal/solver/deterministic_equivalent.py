@@ -113,7 +113,7 @@ def deterministic_equivalent(
     ``risk_measure`` (one measure for every stage, with an ``lp_form()`` giving
     ``(lam, alpha)``) gives the nested risk-averse value instead of the expectation.
     """
-    compiled = problem.compile() if isinstance(problem, Problem) else problem
+    compiled = problem.compile() if isinstance(problem, Problem) else problem.single_cut  # no value columns
     templates = compiled.templates
     n_nodes, width = 0, 1
     for template in templates:

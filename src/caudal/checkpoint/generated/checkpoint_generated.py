@@ -645,8 +645,8 @@ def HistoryEnd(builder: flatbuffers.Builder) -> int:
 
 
 # The cuts of one stage in pool order (cut id = position).
-# Cut c: theta >= intercepts[c] + sum(values[j] * x[column_indices[j]])
-# for j in row_offsets[c] .. row_offsets[c+1].
+# Cut c: theta_g >= intercepts[c] + sum(values[j] * x[column_indices[j]])
+# for j in row_offsets[c] .. row_offsets[c+1], where g = target[c].
 class CutPool(object):
     __slots__ = ['_tab']
 
@@ -873,8 +873,38 @@ class CutPool(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(20))
         return o == 0
 
+    # The value-function column each cut bounds: 0 (theta) single-cut, the
+    # next stage's opening multi-cut. Absent (files written before multi-cut,
+    # and single-cut pools) means 0 for every cut.
+    # CutPool
+    def Target(self, j: int):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(22))
+        if o != 0:
+            a = self._tab.Vector(o)
+            return self._tab.Get(flatbuffers.number_types.Int32Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 4))
+        return 0
+
+    # CutPool
+    def TargetAsNumpy(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(22))
+        if o != 0:
+            return self._tab.GetVectorAsNumpy(flatbuffers.number_types.Int32Flags, o)
+        return 0
+
+    # CutPool
+    def TargetLength(self) -> int:
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(22))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # CutPool
+    def TargetIsNone(self) -> bool:
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(22))
+        return o == 0
+
 def CutPoolStart(builder: flatbuffers.Builder):
-    builder.StartObject(9)
+    builder.StartObject(10)
 
 def CutPoolAddStage(builder: flatbuffers.Builder, stage: int):
     builder.PrependInt32Slot(0, stage, 0)
@@ -923,6 +953,12 @@ def CutPoolAddActive(builder: flatbuffers.Builder, active: int):
 
 def CutPoolStartActiveVector(builder, numElems: int) -> int:
     return builder.StartVector(1, numElems, 1)
+
+def CutPoolAddTarget(builder: flatbuffers.Builder, target: int):
+    builder.PrependUOffsetTRelativeSlot(9, flatbuffers.number_types.UOffsetTFlags.py_type(target), 0)
+
+def CutPoolStartTargetVector(builder, numElems: int) -> int:
+    return builder.StartVector(4, numElems, 4)
 
 def CutPoolEnd(builder: flatbuffers.Builder) -> int:
     return builder.EndObject()

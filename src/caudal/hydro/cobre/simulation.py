@@ -35,6 +35,9 @@ class CutSource(Protocol):
     @property
     def coefficients(self) -> np.ndarray: ...
 
+    @property
+    def targets(self) -> np.ndarray: ...
+
     def active_ids(self) -> np.ndarray: ...
 
 
@@ -114,7 +117,7 @@ def _sample_openings(problem: CompiledProblem, scenarios: int, seed: int) -> np.
 
 def _stage_lp(template: StageTemplate, pool: CutSource) -> StageLP:
     ids = np.asarray(pool.active_ids())
-    return assemble_stage_lp(template, pool.intercepts[ids], pool.coefficients[ids], ids, version=0)
+    return assemble_stage_lp(template, pool.intercepts[ids], pool.coefficients[ids], ids, 0, pool.targets[ids])
 
 
 def _load(lp: StageLP) -> highspy.Highs:
