@@ -52,7 +52,8 @@ def add_sweep_command(commands) -> argparse.ArgumentParser:
     )
     sweep.add_argument("case", nargs="?", default=DEFAULT_CASE, metavar="CASE",
                        help=f"an embedded case ({', '.join(EMBEDDED_CASES)}), a Python file defining "
-                       f"build_problem(**parameters) or a Cobre case directory (default: {DEFAULT_CASE})")
+                       f"build_problem() (the grid's case parameters are its keywords) or a Cobre case directory "
+                       f"(default: {DEFAULT_CASE})")
     sweep.add_argument("--grid", "-g", action="append", default=[], metavar="KEY=V1,V2",
                        help="a parameter and its values (repeat for more axes; a..b for a range of integers); "
                        "every combination is a variant")
