@@ -93,7 +93,7 @@ def _mpi(run: SweepRun, world, threads: int) -> int:
     if workers < size or workers % size:
         raise SweepError(
             f"{workers} training rank{'s' if workers != 1 else ''} cannot be split into groups of {size}"
-            + (" (rank 0 only schedules: the MPI library lacks MPI_THREAD_MULTIPLE)" if first else "")
+            + (" (rank 0 only schedules)" if first else "")
         )
     n_groups = workers // size
     group_index = (world.rank - first) // size if world.rank >= first else n_groups
