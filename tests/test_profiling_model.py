@@ -49,6 +49,7 @@ def test_compute_divides_by_workers_until_the_forward_passes_run_out():
 def test_cut_selection_caps_the_cuts():
     capped = CaseShape(**{**SHAPE.__dict__, "max_active_cuts": 1000})
     assert capped.cuts(3) == 576 and capped.cuts(50) == 1000 and SHAPE.cuts(50) == 9600
+    assert SHAPE.backward_cuts(1) == pytest.approx(192 * 118 / 119)  # the last stage holds no cuts
 
 
 def test_calibrate_recovers_linear_costs():
@@ -57,16 +58,26 @@ def test_calibrate_recovers_linear_costs():
     for k in range(4):
         i = k + 1
         rows[k, INDEX["iteration"]] = i
-        rows[k, INDEX["busy_forward_s"]] = 5 * 2 * (1e-3 + 1e-6 * shape.cuts(i - 1))
+        rows[k, INDEX["busy_forward_s"]] = 5 * 2 * (1e-3 + 1e-6 * shape.forward_cuts(i))
         rows[k, INDEX["forward_s"]] = rows[k, INDEX["busy_forward_s"]] + 5 * 1e-4
-        rows[k, INDEX["busy_backward_s"]] = 4 * 2 * 3 * (2e-3 + 3e-6 * shape.cuts(i))
+        rows[k, INDEX["busy_backward_s"]] = 4 * 2 * 3 * (2e-3 + 3e-6 * shape.backward_cuts(i))
         rows[k, INDEX["backward_s"]] = rows[k, INDEX["busy_backward_s"]]
         rows[k, INDEX["cache_s"]] = 4 * (1e-4 + 1e-7 * shape.cuts(i) * 5)
         rows[k, INDEX["wall_s"]] = rows[k, INDEX["forward_s"]] + rows[k, INDEX["backward_s"]] + rows[
             k, INDEX["cache_s"]] + 0.01
-    costs = calibrate({name: rows[:, i] for name, i in INDEX.items()}, shape)
+    rows[:, INDEX["busy_s"]] = rows[:, INDEX["busy_forward_s"]] + rows[:, INDEX["busy_backward_s"]]
+    rows[:, INDEX["busy_cpu_s"]] = rows[:, INDEX["busy_s"]]
+    costs = calibrate({name: rows[:, i] for name, i in INDEX.items()}, shape, cpu=True)
     assert costs.forward == pytest.approx((1e-3, 1e-6))
     assert costs.backward == pytest.approx((2e-3, 3e-6))
     assert costs.cache == pytest.approx((1e-4, 1e-7))
     assert costs.rest == pytest.approx(0.01)
     assert costs.stage_overhead == pytest.approx((1e-4, 0.0), abs=1e-12)
+
+
+def test_uneven_solve_times_slow_the_stage_down_only_with_several_workers():
+    even = iteration_seconds(SHAPE, COSTS, 192, 1, INFINIBAND_HDR, iteration=5)
+    uneven = iteration_seconds(SHAPE, COSTS, 192, 1, INFINIBAND_HDR, iteration=5, sigma=0.1)
+    alone = iteration_seconds(SHAPE, COSTS, 1, 1, INFINIBAND_HDR, iteration=5, sigma=0.1)
+    assert uneven["backward"] > even["backward"] * 1.25
+    assert alone == iteration_seconds(SHAPE, COSTS, 1, 1, INFINIBAND_HDR, iteration=5)

@@ -69,6 +69,8 @@ def add_profiling_commands(commands) -> None:
                          help="auto: srun inside a slurm job (SLURM_JOB_ID), else mpiexec")
     scaling.add_argument("--output", "-o", type=Path, default=None, metavar="DIR",
                          help="where to write the table, plot and runs (default scaling-CASE[-weak])")
+    scaling.add_argument("--report-only", action="store_true",
+                         help="launch nothing: redraw the table and plot from the runs already in DIR/runs")
 
 
 def profiling_handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -106,10 +108,11 @@ def run_scaling(args: argparse.Namespace) -> int:
                       f"({run.forward_passes} forward passes, load before {run.load_before:.2f}, "
                       f"{run.elapsed:.1f}s with start-up)")
 
-    runs = sweep(spec, directory, progress)
+    runs = sweep(spec, directory, progress, launch=not args.report_only)
     rows = scaling_rows(runs, spec.weak)
     print_table(rows, spec, console)
-    command = "caudal " + " ".join(shlex.quote(word) for word in sys.argv[1:]) if sys.argv[1:] else ""
+    words = [word for word in sys.argv[1:] if word != "--report-only"]  # the command that launched the runs
+    command = "caudal " + " ".join(shlex.quote(word) for word in words) if words else ""
     for path in write_outputs(rows, spec, directory, command):
         console.print(f"wrote {path}")
     return 0

@@ -14,7 +14,12 @@ case onto a cluster (docs/performance-model.md). The terms follow the code:
 * communication: ``6T + 6`` collectives per iteration on flat buffers (see
   :func:`collectives_per_iteration`), each costing latency ``ceil(log2 R) * alpha``
   plus the bytes it moves over the bandwidth;
-* the rest (sampling, stopping checks, log, profiler): a constant.
+* the rest (sampling, stopping checks, log, profiler): a constant;
+* imbalance: a stage ends when its slowest worker does; with ``W`` busy
+  workers whose block times vary with coefficient of variation ``sigma / sqrt(b)``
+  (``b`` trial states each, ``sigma`` the variation of one trial state's time),
+  the expected maximum is about ``1 + sigma * sqrt(2 ln W / b)`` times the mean
+  (the normal extreme-value estimate); ``sigma = 0`` leaves it out.
 
 ``s(c) = a + b*c`` is the time of one LP solve with ``c`` active cuts (patching,
 warm start, Highs_run, extraction and the cut's averaging included); ``h`` is
@@ -49,6 +54,14 @@ class CaseShape:
         """Active cuts per stage LP in the backward pass of ``iteration`` (1-based; 0: before any)."""
         cuts = max(iteration, 0) * self.forward_passes
         return cuts if self.max_active_cuts is None else min(cuts, self.max_active_cuts)
+
+    def forward_cuts(self, iteration: int) -> float:
+        """Mean cuts of the LPs the forward pass of ``iteration`` solves (the last stage has none)."""
+        return self.cuts(iteration - 1) * (self.stages - 1) / self.stages
+
+    def backward_cuts(self, iteration: int) -> float:
+        """Mean cuts of the LPs the backward pass of ``iteration`` solves (stages T-1 .. 1; T-1 has none)."""
+        return self.cuts(iteration) * (self.stages - 2) / (self.stages - 1) if self.stages > 1 else 0.0
 
 
 @dataclass(frozen=True)
@@ -132,6 +145,7 @@ def iteration_seconds(
     iteration: int,
     cores_per_node: int | None = None,
     ranks_per_node: int | None = None,
+    sigma: float = 0.0,
 ) -> dict[str, float]:
     """The model's seconds per phase for iteration ``iteration`` (1-based) on ``ranks`` x ``threads`` workers.
 
@@ -141,8 +155,11 @@ def iteration_seconds(
     per_worker = math.ceil(math.ceil(shape.forward_passes / ranks) / threads)
     on_node = (ranks_per_node or ranks) * threads
     slowdown = max(1.0, on_node / cores_per_node) if cores_per_node else 1.0
-    forward_cuts, backward_cuts = shape.cuts(iteration - 1), shape.cuts(iteration)
-    entries = backward_cuts * (shape.states + 1)
+    busy_workers = min(ranks * threads, shape.forward_passes)
+    if sigma > 0 and busy_workers > 1:
+        slowdown *= 1.0 + sigma * math.sqrt(2.0 * math.log(busy_workers) / per_worker)
+    forward_cuts, backward_cuts = shape.forward_cuts(iteration), shape.backward_cuts(iteration)
+    entries = shape.cuts(iteration) * (shape.states + 1)  # the refreshed stages T-2 .. 0 all hold cuts
     communication = communication_seconds(shape, ranks, network, iteration)
     return {
         "forward": shape.stages * (costs.stage_overhead[0] + per_worker * costs.solve_forward(forward_cuts) * slowdown),
@@ -150,43 +167,51 @@ def iteration_seconds(
             costs.stage_overhead[1] + per_worker * shape.openings * costs.solve_backward(backward_cuts) * slowdown
         ),
         "cache": (shape.stages - 1) * costs.refresh(entries),
-        "bound": shape.first_stage_openings * costs.solve_backward(backward_cuts),
+        "bound": shape.first_stage_openings * costs.solve_backward(shape.cuts(iteration)),
         "communication": communication["latency"] + communication["bandwidth"],
         "rest": costs.rest,
     }
 
 
 def run_seconds(shape: CaseShape, costs: Costs, ranks: int, threads: int, network: Network, iterations: int,
-                **node: int | None) -> float:
-    """Seconds for ``iterations`` iterations (the cut count grows each one)."""
+                **options: float | None) -> float:
+    """Seconds for ``iterations`` iterations (the cut count grows each one).
+
+    ``options``: ``cores_per_node``, ``ranks_per_node``, ``sigma`` of :func:`iteration_seconds`.
+    """
     return sum(
-        sum(iteration_seconds(shape, costs, ranks, threads, network, i, **node).values())
+        sum(iteration_seconds(shape, costs, ranks, threads, network, i, **options).values())
         for i in range(1, iterations + 1)
     )
 
 
-def calibrate(columns: dict[str, np.ndarray], shape: CaseShape) -> Costs:
+def calibrate(columns: dict[str, np.ndarray], shape: CaseShape, cpu: bool = False) -> Costs:
     """Unit costs from a 1 rank x 1 thread ``profile.parquet`` of ``shape`` (columns as read back).
 
     Per iteration: forward busy time over its ``T*M`` solves, backward busy
     time over its ``(T-1)*M*O`` solves and cache time over its ``T-1`` refreshes,
     each fitted linearly against the cuts the LPs held then; the phases' time
-    outside the tasks, per stage, is the serial overhead ``h``.
+    outside the tasks, per stage, is the serial overhead ``h``. ``cpu=True``
+    counts the CPU time of the tasks instead of their wall time, and scales the
+    rest alike: the costs on a core of its own, when the run shared its core.
     """
     first = columns["thread"] == 0
     iteration = columns["iteration"][first].astype(np.int64)
     m, t, o = shape.forward_passes, shape.stages, shape.openings
+    share = float(columns["busy_cpu_s"].sum() / columns["busy_s"].sum()) if cpu and columns["busy_s"].sum() else 1.0
+    columns = {name: values * share if name.endswith("_s") else values for name, values in columns.items()}
     forward = columns["busy_forward_s"][first] / (t * m)
     backward = columns["busy_backward_s"][first] / ((t - 1) * m * o)
     cache = columns["cache_s"][first] / (t - 1)
-    forward_cuts = np.array([shape.cuts(i - 1) for i in iteration], dtype=np.float64)
-    backward_cuts = np.array([shape.cuts(i) for i in iteration], dtype=np.float64)
+    forward_cuts = np.array([shape.forward_cuts(i) for i in iteration], dtype=np.float64)
+    backward_cuts = np.array([shape.backward_cuts(i) for i in iteration], dtype=np.float64)
+    refreshed_cuts = np.array([shape.cuts(i) for i in iteration], dtype=np.float64)
     rest = columns["wall_s"][first] - sum(columns[f"{name}_s"][first] for name in
                                           ("forward", "backward", "cache", "bound", "communication", "checkpoint"))
     return Costs(
         forward=_line(forward_cuts, forward),
         backward=_line(backward_cuts, backward),
-        cache=_line(backward_cuts * (shape.states + 1), cache),
+        cache=_line(refreshed_cuts * (shape.states + 1), cache),
         rest=float(np.median(rest)),
         stage_overhead=(
             float(np.median(columns["forward_s"][first] - columns["busy_forward_s"][first]) / t),

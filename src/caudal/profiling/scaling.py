@@ -27,6 +27,9 @@ from caudal.profiling.recorder import PROFILE_FILE
 from caudal.profiling.summary import ProfileSummary, summarize
 from caudal.profiling.table import read_profile
 
+LAUNCH_FILE = "launch.json"
+"""Written into each run's directory: the command, the load before it and its elapsed time."""
+
 BREAKDOWN = ("forward", "backward", "communication", "cache", "rest")
 """Phases shown per layout; ``rest`` is bound, stopping, checkpoint, profiler and other."""
 
@@ -113,20 +116,29 @@ def run_layout(spec: SweepSpec, layout: Layout, output: Path, checkpoints: Path)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"layout {layout.label} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    launch = {"command": command, "load_before": load, "elapsed": elapsed}
+    (output / LAUNCH_FILE).write_text(json.dumps(launch, indent=2) + "\n", encoding="utf-8")
+    return read_layout(spec, layout, output)
+
+
+def read_layout(spec: SweepSpec, layout: Layout, output: Path) -> LayoutRun:
+    """A layout's measurements from its run directory (``summary.json``, ``profile.parquet``, ``launch.json``)."""
     summary_json = json.loads((output / "summary.json").read_text())
     columns, metadata = read_profile(output / PROFILE_FILE)
     summary = summarize(columns, metadata)
+    launch_path = output / LAUNCH_FILE
+    launch = json.loads(launch_path.read_text()) if launch_path.exists() else {}
     return LayoutRun(
         layout=layout,
-        forward_passes=spec.passes_for(layout),
+        forward_passes=int(metadata.get("forward_passes", spec.passes_for(layout))),
         seconds_per_iteration=summary.seconds_per_iteration,
         phases=breakdown(summary),
         summary=summary,
         lower_bound=float(summary_json["lower_bound"]),
         policy_digest=str(summary_json["policy_digest"]),
-        load_before=load,
-        elapsed=elapsed,
-        command=command,
+        load_before=float(launch.get("load_before", float("nan"))),
+        elapsed=float(launch.get("elapsed", float("nan"))),
+        command=list(launch.get("command", [])),
     )
 
 
@@ -139,13 +151,16 @@ def breakdown(summary: ProfileSummary) -> dict[str, float]:
 
 
 def sweep(
-    spec: SweepSpec, directory: Path, progress: Callable[[LayoutRun], None] | None = None
+    spec: SweepSpec, directory: Path, progress: Callable[[LayoutRun], None] | None = None, launch: bool = True
 ) -> list[LayoutRun]:
     """Run every layout of ``spec``, writing each run into ``directory/runs/RxT``.
 
     Checkpoints go to a scratch folder that is removed afterwards: a sweep
-    keeps the profiles, not the policies.
+    keeps the profiles, not the policies. ``launch=False`` reads the runs an
+    earlier sweep left in ``directory`` instead (to redraw its outputs).
     """
+    if not launch:
+        return [read_layout(spec, layout, directory / "runs" / layout.label) for layout in spec.layouts]
     import shutil
     import tempfile
 

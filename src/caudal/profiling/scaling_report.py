@@ -27,6 +27,7 @@ def table_lines(rows: Sequence[ScalingRow], weak: bool) -> tuple[list[str], list
     """Header and rows of the scaling table, as strings (one table for every output format)."""
     cores = cores_available()
     header = ["layout", "workers", "fwd passes", "s/iter", "scaled speedup" if weak else "speedup", "efficiency",
+              "task CPU s/iter",
               *(f"{name} s" for name in BREAKDOWN), "comm %", "idle %", "imbalance", "CPU got %", "load"]
     lines = []
     for row in rows:
@@ -35,6 +36,7 @@ def table_lines(rows: Sequence[ScalingRow], weak: bool) -> tuple[list[str], list
         lines.append([
             f"{run.layout.label}{over}", str(run.workers), str(run.forward_passes),
             f"{run.seconds_per_iteration:.3f}", f"{row.speedup:.2f}", f"{row.efficiency:.2f}",
+            f"{run.summary.task_cpu_per_iteration:.3f}",
             *(f"{run.phases[name]:.3f}" for name in BREAKDOWN),
             f"{100 * run.summary.communication_share:.1f}", f"{100 * run.summary.wait_share:.1f}",
             f"{run.summary.load_imbalance:.2f}", f"{100 * run.summary.cpu_share:.0f}", f"{run.load_before:.2f}",
@@ -75,7 +77,9 @@ def notes(rows: Sequence[ScalingRow], spec: SweepSpec) -> list[str]:
         "s/iter: the slowest rank's wall time per iteration, mean over iterations (from profile.parquet); "
         "phases: mean over ranks; rest = bound + stopping + checkpoint + profiler + other; "
         "idle: threads waiting inside pool phases; imbalance: busy time max/mean over workers; "
-        "CPU got: the workers' CPU time over their wall time inside their tasks (100: a core each throughout)",
+        "CPU got: the workers' CPU time over their wall time inside their tasks (100: a core each throughout); "
+        "task CPU: the CPU seconds of all workers' tasks per iteration (the work: the same on every layout when "
+        "scaling costs nothing)",
     ]
     if not spec.weak:
         lines.append("same policy on every layout (bit-identical cuts): "
@@ -88,7 +92,8 @@ def write_csv(rows: Sequence[ScalingRow], path: Path) -> Path:
         writer = csv.writer(handle)
         writer.writerow(["layout", "ranks", "threads", "workers", "forward_passes", "seconds_per_iteration",
                          "speedup", "efficiency", *(f"{name}_s" for name in BREAKDOWN), "communication_share",
-                         "idle_share", "load_imbalance", "lp_share", "cpu_share", "load_average_before", "lower_bound",
+                         "idle_share", "load_imbalance", "lp_share", "cpu_share", "task_cpu_per_iteration",
+                         "load_average_before", "lower_bound",
                          "policy_digest"])
         for row in rows:
             run = row.run
@@ -97,7 +102,8 @@ def write_csv(rows: Sequence[ScalingRow], path: Path) -> Path:
                              repr(row.efficiency), *(repr(run.phases[name]) for name in BREAKDOWN),
                              repr(run.summary.communication_share), repr(run.summary.wait_share),
                              repr(run.summary.load_imbalance), repr(run.summary.lp_share),
-                             repr(run.summary.cpu_share), repr(run.load_before),
+                             repr(run.summary.cpu_share), repr(run.summary.task_cpu_per_iteration),
+                             repr(run.load_before),
                              repr(run.lower_bound), run.policy_digest])
     return path
 

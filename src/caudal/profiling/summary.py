@@ -66,6 +66,7 @@ class ProfileSummary:
     highs_share: float  # inside Highs_run only
     wait_share: float  # workers idle inside pool phases, over their wall time
     cpu_share: float  # the workers' CPU time in their tasks over their wall time in them (1: never waited for a core)
+    task_cpu_per_iteration: float  # CPU seconds of all workers' tasks per iteration: the work, whatever the layout
     profiler_share: float
     solves_per_iteration: float
     simplex_per_solve: float
@@ -122,6 +123,7 @@ def summarize(columns: dict[str, np.ndarray], metadata: dict[str, str] | None = 
         highs_share=float(columns["solve_s"].sum() / worker_wall) if worker_wall > 0 else 0.0,
         wait_share=float(columns["wait_s"].sum() / worker_wall) if worker_wall > 0 else 0.0,
         cpu_share=float(columns["busy_cpu_s"].sum() / busy.sum()) if busy.sum() > 0 else 1.0,
+        task_cpu_per_iteration=float(columns["busy_cpu_s"].sum() / iterations.size),
         profiler_share=float(per_rank("profiler_s").mean() / wall.mean()) if wall.mean() > 0 else 0.0,
         solves_per_iteration=float(solves / iterations.size),
         simplex_per_solve=float(columns["simplex_iterations"].sum() / solves) if solves else 0.0,
