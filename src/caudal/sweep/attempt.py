@@ -12,6 +12,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from caudal.api import train
 from caudal.checkpoint import latest_valid
 from caudal.checkpoint.during_training import checkpoint_directory
 from caudal.parallel.comm import Communicator
@@ -44,8 +45,6 @@ def run_attempt(
     resume: bool,
 ) -> Attempt:
     """Train the variant; report how it ended on this rank, never raise (but for KeyboardInterrupt)."""
-    from caudal.api import train
-
     log = None
     try:
         if group.rank == 0:

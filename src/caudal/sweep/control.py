@@ -104,7 +104,8 @@ def attempt_of(record: np.ndarray, group: int) -> Attempt | None:
     )
 
 
-def as_bytes(record: np.ndarray):
+def as_bytes(record: np.ndarray) -> list:
+    """An MPI buffer over a record's bytes (a structured dtype has no MPI datatype of its own)."""
     from mpi4py import MPI
 
     return [record.view(np.uint8), MPI.BYTE]
