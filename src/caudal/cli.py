@@ -190,6 +190,16 @@ def load_case(case: str, stages: int | None):
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from caudal.parallel.signals import StopSignals
+
+    # train() turns walltime signals into a clean stop while it runs; outside it
+    # (loading the case, writing the last files) a late signal must not kill
+    # the process either, so it is held here and the run ends as it would.
+    with StopSignals():
+        return _run_train(args)
+
+
+def _run_train(args: argparse.Namespace) -> int:
     from caudal.api import train
     from caudal.hydro.cobre import training_defaults
     from caudal.logfile import log_destination
