@@ -145,7 +145,7 @@ def load_case(name: str, stages: int | None):
 
 
 # -- check ----------------------------------------------------------------------------------
-def check(sweep: Path) -> None:
+def check(sweep: Path, calibration: Path | None = None) -> None:
     """Predict every layout of a sweep from its 1x1 run.
 
     Unit costs are the 1x1 run's CPU times (the cost on a core of its own).
@@ -154,16 +154,19 @@ def check(sweep: Path) -> None:
     (the run's measured CPU share while busy, which the other users' load set).
     Communication is taken as measured (least rank): the model's network terms
     are for an interconnect, not for MPICH's shared memory under load.
+    ``calibration``: take the unit costs from that sweep's 1x1 run instead (a
+    weak sweep's 1x1 run has too few cuts to show how solves slow down with them).
     """
     rows = list(csv.DictReader(open(sweep / "scaling.csv", encoding="utf-8")))
     _, meta = read_profile(sweep / "runs" / rows[0]["layout"] / "profile.parquet")
     case = meta["case"]
     problem = load_case("brazil4" if case == "brazil4" else f"tests/data/cobre/{case}",
                         int(meta["stages"]) if case == "brazil4" else None)
-    base_columns, _ = read_profile(sweep / "runs" / "1x1" / "profile.parquet")
-    costs = calibrate(base_columns, shape_of(problem, int(rows[0]["forward_passes"])), cpu=True)
+    source = calibration or sweep
+    base_columns, base_meta = read_profile(source / "runs" / "1x1" / "profile.parquet")
+    costs = calibrate(base_columns, shape_of(problem, int(base_meta["forward_passes"])), cpu=True)
     print(describe_machine())
-    print(f"{sweep}: unit costs from the 1x1 run's CPU time: {describe_costs(costs)}")
+    print(f"{sweep}: unit costs from the CPU time of {source}/runs/1x1: {describe_costs(costs)}")
     print("| layout | workers | fwd passes | measured s/iter | CPU got | model: no other users "
           "| model: given the CPU got "
           "| measured / model given CPU | comm measured s/iter |")
@@ -219,13 +222,15 @@ def project(args: argparse.Namespace) -> None:
     costs = calibrate(columns, cal_shape, cpu=True)
     costs = replace(costs, cache=measure_refresh(stand_in))  # the training's few refreshes are too noisy to fit
     lead = columns["thread"] == 0
-    print("per iteration of the calibration (cuts in the backward LPs; s per backward solve; s per forward solve):")
+    share = float(columns["busy_cpu_s"].sum() / columns["busy_s"].sum())
+    print(f"per iteration of the calibration: cuts in the backward LPs; CPU ms per backward and per forward solve "
+          f"(the workers got {100 * share:.0f}% of a core while busy: wall times are {1 / share:.2f}x these)")
     backward_solves = (cal_shape.stages - 1) * cal_shape.forward_passes * cal_shape.openings
     forward_solves = cal_shape.stages * cal_shape.forward_passes
     for i, b, f in zip(columns["iteration"][lead], columns["busy_backward_s"][lead], columns["busy_forward_s"][lead],
                        strict=True):
-        print(f"  iteration {i}: {cal_shape.cuts(int(i))} cuts, s_b {1e3 * b / backward_solves:.3f} ms, "
-              f"s_f {1e3 * f / forward_solves:.3f} ms")
+        print(f"  iteration {i}: {cal_shape.cuts(int(i))} cuts, s_b {1e3 * share * b / backward_solves:.3f} ms, "
+              f"s_f {1e3 * share * f / forward_solves:.3f} ms")
     print(f"calibrated: {describe_costs(costs)}")
     print(json.dumps({"forward": costs.forward, "backward": costs.backward, "cache": costs.cache,
                       "rest": costs.rest, "stage_overhead": costs.stage_overhead}))
@@ -270,6 +275,8 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     check_parser = commands.add_parser("check")
     check_parser.add_argument("sweep", type=Path)
+    check_parser.add_argument("--calibrate-on", type=Path, default=None, metavar="SWEEP",
+                              help="take the unit costs from this sweep's 1x1 run")
     project_parser = commands.add_parser("project")
     project_parser.add_argument("--openings", type=int, default=20)
     project_parser.add_argument("--calibration-stages", type=int, default=3)
@@ -283,7 +290,7 @@ def main() -> None:
     project_parser.add_argument("--sigma", type=float, default=0.1,
                                 help="variation of one trial state's backward time, for the imbalance column")
     args = parser.parse_args()
-    check(args.sweep) if args.command == "check" else project(args)
+    check(args.sweep, args.calibrate_on) if args.command == "check" else project(args)
 
 
 if __name__ == "__main__":
