@@ -2,6 +2,7 @@
 
     python benchmarks/hotpath.py             # a couple of minutes on 2 cores
     python benchmarks/hotpath.py --quick     # a smoke run
+    python benchmarks/hotpath.py --parts 3   # only the 1 vs 2 threads comparison
 
 Four measurements, printed side by side after a line describing the machine:
 
@@ -254,17 +255,22 @@ def thread_scaling(stages: int, iterations: int, forward_passes: int, rounds: in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: fewer repeats, 24 stages")
+    parser.add_argument("--parts", default="1,2,3", help="which measurements to run (default: 1,2,3)")
     args = parser.parse_args()
+    parts = {int(part) for part in args.parts.split(",")}
     print(describe_machine())
     template = brazil4(stages=3).compile().templates[1]  # not the last: theta is free
-    if args.quick:
-        kernel_table(template, [0, 200, 1000], n_states=4, rounds=2, repeats=1)
-        backward_pass_share(stages=6, iterations=3, forward_passes=2)
-        thread_scaling(stages=24, iterations=2, forward_passes=4, rounds=1)
-    else:
-        kernel_table(template, [0, 200, 1000], n_states=8, rounds=5, repeats=2)
-        backward_pass_share(stages=12, iterations=10, forward_passes=4)
-        thread_scaling(stages=120, iterations=3, forward_passes=4, rounds=3)
+    if 1 in parts:
+        kernel_table(template, [0, 200, 1000], n_states=4 if args.quick else 8, rounds=2 if args.quick else 5,
+                     repeats=1 if args.quick else 2)
+    if 2 in parts:
+        if args.quick:
+            backward_pass_share(stages=6, iterations=3, forward_passes=2)
+        else:
+            backward_pass_share(stages=12, iterations=10, forward_passes=4)
+    if 3 in parts:
+        thread_scaling(stages=24 if args.quick else 120, iterations=2 if args.quick else 3, forward_passes=4,
+                       rounds=1 if args.quick else 3)
 
 
 if __name__ == "__main__":
