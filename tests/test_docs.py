@@ -1,0 +1,107 @@
+"""The documentation builds without warnings, and what it tells users to type works.
+
+The README and every page of the user guide are run top to bottom, in the guide's order, in one
+scratch directory (so a page may use what an earlier one made, as a reader
+would): ```` ```python ```` blocks are executed in one namespace per page, and
+``$ ...`` lines of ```` ```console ```` blocks are run as commands (``caudal``
+and ``mpiexec`` from this environment). Lines that create or fill a virtual
+environment are the README's quick start, which CI runs as it is. Other fences
+(```` ```text ````, ```` ```toml ````) are illustrations and are not run.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mpi_helpers import mpiexec
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+README = DOCS.parent / "README.md"
+FENCE = re.compile(r"^```(\w+)\s*\n(.*?)^```\s*$", re.S | re.M)
+SKIPPED_PREFIXES = ("python3.11 -m venv", ".venv/bin/pip", "pip ", "module ", "sbatch ", "srun ")
+
+
+def guide_pages() -> list[Path]:
+    """The README, then the pages of the index's toctrees, in order."""
+    index = (DOCS / "index.md").read_text()
+    names = re.findall(r"^([\w/.-]+)$", index, re.M)
+    return [README] + [DOCS / f"{name}.md" for name in names if (DOCS / f"{name}.md").exists()]
+
+
+def command_of(line: str) -> list[str] | None:
+    """The argv to run for a documented shell line, or None for quick-start lines."""
+    if line.startswith(SKIPPED_PREFIXES):
+        return None
+    words = shlex.split(line)
+    if words[0] in ("caudal", ".venv/bin/caudal"):
+        return [sys.executable, "-m", "caudal", *words[1:]]
+    if words[0] in ("mpiexec", ".venv/bin/mpiexec"):
+        rest = [w for w in words[1:]]
+        at = next(i for i, w in enumerate(rest) if w.endswith("caudal"))
+        return [mpiexec(), *rest[:at], sys.executable, "-m", "caudal", *rest[at + 1 :]]
+    if words[0] in ("python", ".venv/bin/python"):
+        return [sys.executable, *words[1:]]
+    raise AssertionError(f"documented command not covered by the docs test: {line}")
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("guide")
+
+
+def test_the_docs_build_without_warnings(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(DOCS), str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("page", guide_pages(), ids=lambda p: p.relative_to(DOCS.parent).as_posix())
+def test_every_documented_example_runs(page, workdir):
+    namespace: dict = {"__name__": "__docs__"}
+    for language, body in FENCE.findall(page.read_text()):
+        if language == "python":
+            code = compile(body, f"{page.name} example", "exec")
+            with _chdir(workdir):
+                exec(code, namespace)
+        elif language == "console":
+            for line in body.splitlines():
+                if not line.startswith("$ "):
+                    continue
+                argv = command_of(line[2:].strip())
+                if argv is None:
+                    continue
+                done = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=600)
+                assert done.returncode == 0, f"{page.name}: {line}\n{done.stdout}\n{done.stderr}"
+
+
+def test_readme_quick_start_is_what_ci_runs():
+    text = README.read_text()
+    block = text.split("<!-- quickstart:begin -->")[1].split("<!-- quickstart:end -->")[0]
+    commands = [line for line in block.splitlines() if line and not line.startswith("```")]
+    assert len(commands) == 2
+    assert "caudal train" in commands[0] and "pytest" in commands[1]
+    ci = (DOCS.parent / ".ci" / "run").read_text()
+    assert "quickstart:begin" in ci
+
+
+class _chdir:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        import os
+
+        self.previous = os.getcwd()
+        os.chdir(self.path)
+
+    def __exit__(self, *exc):
+        import os
+
+        os.chdir(self.previous)
