@@ -11,22 +11,9 @@ what the determinism tests need.
 from __future__ import annotations
 
 import numpy as np
+from problems import first_steps  # noqa: F401  (re-exported for the native tests)
 
 import caudal
-
-
-def first_steps() -> caudal.Problem:
-    problem = caudal.Problem(name="first steps")
-    for fuel_cost in (50.0, 100.0, 150.0):
-        stage = problem.add_stage()
-        volume = stage.add_state("volume", lower=0, upper=200, initial=200)
-        inflow = stage.add_uncertain("inflow", [0.0, 50.0, 100.0])
-        thermal = stage.add_variable("thermal", cost=fuel_cost)
-        hydro = stage.add_variable("hydro")
-        spill = stage.add_variable("spill")
-        stage.add_constraint({thermal: 1, hydro: 1}, "==", 150)
-        stage.add_constraint({volume.out: 1, hydro: 1, spill: 1, volume.incoming: -1}, "==", inflow)
-    return problem
 
 
 def random_hydro(reservoirs: int = 3, stages: int = 4, openings: int = 5, seed: int = 0) -> caudal.Problem:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from problems import first_steps
 
 import caudal
 from caudal.sddp.risk import check_weights
@@ -40,13 +41,6 @@ def two_reservoirs(seed: int) -> caudal.Problem:
         )
         stage.add_constraint({release_up: 1.2, release_down: 0.9, thermal: 1, deficit: 1}, ">=", 90)
     return problem
-
-
-def first_steps() -> caudal.Problem:
-    import runpy
-    from pathlib import Path
-
-    return runpy.run_path(str(Path(__file__).parent / "cases" / "first_steps.py"))["build_problem"]()
 
 
 MEASURES = [

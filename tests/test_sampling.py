@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import runpy
-from pathlib import Path
-
 import numpy as np
 import pytest
+from problems import first_steps
 
 import caudal
 from caudal.sddp.sampling import ScenarioSampler, compile_for
-
-
-def first_steps() -> caudal.Problem:
-    return runpy.run_path(str(Path(__file__).parent / "cases" / "first_steps.py"))["build_problem"]()
 
 
 def test_in_sample_draws_follow_the_probabilities():

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import runpy
-from pathlib import Path
-
 import numpy as np
 import pyarrow.dataset as ds
 import pytest
+from problems import first_steps
 
 import caudal
-
-
-def first_steps() -> caudal.Problem:
-    return runpy.run_path(str(Path(__file__).parent / "cases" / "first_steps.py"))["build_problem"]()
 
 
 @pytest.fixture(scope="module")

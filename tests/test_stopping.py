@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import runpy
-from pathlib import Path
-
 import pytest
+from problems import first_steps
 
 import caudal
 from caudal.sddp.records import IterationRecord
 from caudal.sddp.stopping import StopContext, first_that_stops
-
-
-def first_steps() -> caudal.Problem:
-    return runpy.run_path(str(Path(__file__).parent / "cases" / "first_steps.py"))["build_problem"]()
 
 
 def record(i: int, lower: float, mean: float = 10.0, half: float = 0.0) -> IterationRecord:

@@ -19,12 +19,10 @@ import numpy as np
 
 from caudal.model.problem import CompiledProblem
 from caudal.model.stage_lp import StageLP, StageTemplate, assemble_stage_lp
+from caudal.solver.highspy_workspace import new_highs, to_highs_lp
 
 SIMULATION_STREAM = 11
 """Purpose tag of the simulation's random stream."""
-
-HIGHS_OPTIONS = {"output_flag": False, "presolve": "off", "solver": "simplex", "threads": 1, "random_seed": 0}
-
 
 class CutSource(Protocol):
     """What simulation needs of one stage's cut pool (a :class:`caudal.sddp.cuts.CutPool`)."""
@@ -121,23 +119,8 @@ def _stage_lp(template: StageTemplate, pool: CutSource) -> StageLP:
 
 
 def _load(lp: StageLP) -> highspy.Highs:
-    template = lp.template
-    model = highspy.HighsLp()
-    model.num_col_ = lp.num_cols
-    model.num_row_ = lp.num_rows
-    model.col_cost_ = template.col_cost
-    model.col_lower_ = template.col_lower
-    model.col_upper_ = template.col_upper
-    model.row_lower_ = lp.row_lower
-    model.row_upper_ = lp.row_upper
-    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    model.a_matrix_.start_ = lp.col_start
-    model.a_matrix_.index_ = lp.row_index
-    model.a_matrix_.value_ = lp.values
-    highs = highspy.Highs()
-    for name, value in HIGHS_OPTIONS.items():
-        highs.setOptionValue(name, value)
-    highs.passModel(model)
+    highs = new_highs()
+    highs.passModel(to_highs_lp(lp))
     return highs
 
 
