@@ -67,7 +67,9 @@ from highs_api cimport (
     Highs_setStringOptionValue,
 )
 
-RETRY_LADDER = ("warm start", "cold start", "presolve on", "primal simplex")
+RETRY_LADDER = ("warm start", "cold start", "presolve on", "max-value scaling", "primal simplex")
+cdef int SCALE_DEFAULT = 1  # HiGHS simplex_scale_strategy: 1 = forced equilibration (its default)
+cdef int SCALE_MAX_VALUE = 4  # 4 = max value scaling
 """The attempts at a stage solve, in order; the error after the last names them all."""
 
 MAX_BASIS_STATUS = 4
@@ -430,6 +432,16 @@ cdef class NativeWorkspace:
         Highs_clearSolver(self._highs)
         status = self._run_once()
         Highs_setStringOptionValue(self._highs, "presolve", "off")
+        if status == HIGHS_MODEL_STATUS_OPTIMAL:
+            return status
+        # another scaling: when cut right-hand sides reach 1e10 and more, HiGHS's
+        # default scaling can leave round-off above its feasibility tolerance
+        # and the status "Unknown"; scaling by the largest values fixes it
+        self._retries += 1
+        Highs_setIntOptionValue(self._highs, "simplex_scale_strategy", SCALE_MAX_VALUE)
+        Highs_clearSolver(self._highs)
+        status = self._run_once()
+        Highs_setIntOptionValue(self._highs, "simplex_scale_strategy", SCALE_DEFAULT)
         if status == HIGHS_MODEL_STATUS_OPTIMAL:
             return status
         # primal simplex, with presolve

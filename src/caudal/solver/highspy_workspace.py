@@ -23,6 +23,7 @@ _OPTIMAL = highspy.HighsModelStatus.kOptimal
 RETRY_LADDER: tuple[tuple[str, dict], ...] = (
     ("cold start", {}),
     ("presolve on", {"presolve": "on"}),
+    ("max-value scaling", {"simplex_scale_strategy": 4}),  # huge cut right-hand sides (see native/_native.pyx)
     ("primal simplex", {"presolve": "on", "simplex_strategy": 4}),
 )
 
@@ -33,6 +34,7 @@ SDDP_OPTIONS = {
     "simplex_strategy": 1,  # dual simplex
     "threads": 1,
     "random_seed": 0,
+    "simplex_scale_strategy": 1,
 }
 
 
