@@ -3,8 +3,9 @@
 One iteration: forward passes (sampled scenarios, upper-bound estimate), the
 backward pass stage by stage (one averaged cut per trial state, or multi-cut
 one cut per trial state and opening, added in canonical order), the lower
-bound from the first stage, then the stopping checks. The loop talks to solvers only through the worker pool and reports
-progress only through callbacks; it knows nothing of files or the terminal.
+bound from the first stage, then the stopping checks. The loop talks to
+solvers only through the worker pool and reports progress only through
+callbacks; it knows nothing of files or the terminal.
 """
 
 from __future__ import annotations
