@@ -8,17 +8,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from caudal.sddp.records import IterationRecord
+from caudal.sddp.records import HISTORY_COLUMNS, IterationRecord
 
-CONVERGENCE_COLUMNS = (
-    "iteration",
-    "lower_bound",
-    "upper_bound_mean",
-    "upper_bound_low",
-    "upper_bound_high",
-    "time_s",
-    "lp_solves",
-)
+CONVERGENCE_COLUMNS = HISTORY_COLUMNS
 
 
 def write_convergence(path: Path, history: Sequence[IterationRecord]) -> None:

@@ -29,6 +29,7 @@ from caudal.checkpoint.fingerprint import (
 from caudal.checkpoint.framing import FORMAT_VERSION
 from caudal.checkpoint.generated import checkpoint_generated as fb
 from caudal.sddp.cuts import CutPool
+from caudal.sddp.records import HISTORY_COLUMNS
 from caudal.sddp.training import TrainingOptions, TrainingState
 
 _TYPED_OPTIONS = ("iterations", "forward_passes", "seed", "time_limit")
@@ -200,15 +201,7 @@ def _history(builder: flatbuffers.Builder, state: TrainingState) -> int:
     records = state.history
     columns = {
         name: [getattr(r, name) for r in records]
-        for name in (
-            "iteration",
-            "lower_bound",
-            "upper_bound_mean",
-            "upper_bound_low",
-            "upper_bound_high",
-            "time_s",
-            "lp_solves",
-        )
+        for name in HISTORY_COLUMNS
     }
     iteration = _vector(builder, np.array(columns["iteration"], dtype=np.int64), "<i8")
     lower = _vector(builder, np.array(columns["lower_bound"], dtype=np.float64), "<f8")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True)
@@ -22,3 +22,7 @@ class IterationRecord:
         """Relative distance between the bound and the simulated cost."""
         scale = max(abs(self.upper_bound_mean), 1e-10)
         return abs(self.upper_bound_mean - self.lower_bound) / scale
+
+
+HISTORY_COLUMNS = tuple(f.name for f in fields(IterationRecord))
+"""The history's columns, in order: convergence.csv and checkpoints both write these."""
