@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from caudal.model.problem import CompiledProblem
+from caudal.model.stage_lp import StageLP
 from caudal.parallel.pool import WorkerPool
 from caudal.sddp.risk import Expectation, RiskMeasure
-from caudal.sddp.stage_cache import StageCache
+from caudal.sddp.stage_cache import StageCache, carry_basis
 from caudal.solver.workspace import Basis, SolverWorkspace
 
 
@@ -24,6 +25,30 @@ class ForwardResult:
 
     states: np.ndarray  # float64[n_stages, M, n_states]: outgoing state of each stage
     costs: np.ndarray  # float64[M]: discounted total cost of each forward pass
+    lps: list[StageLP] | None = None  # with keep_bases: the LP each stage was solved with
+    bases: list[np.ndarray] | None = None  # with keep_bases: uint8[M, cols + rows] final bases per stage
+
+    def start_bases(self, t: int, lp: StageLP, fallback: Basis) -> list[Basis]:
+        """Where the backward pass starts each trial state of stage ``t`` (solved with ``lp``).
+
+        Trial state ``k`` of stage ``t`` is where forward pass ``k`` entered
+        stage ``t``, so the basis that pass ended stage ``t`` with is already
+        near optimal for the backward solves there, far nearer than one
+        canonical basis for all. It depends on pass ``k`` alone (every forward
+        solve starts from the canonical basis), so the cuts stay the same
+        whatever the layout. Cuts added to stage ``t`` since the forward pass
+        enter as basic rows; ``fallback`` serves when the cuts dropped since
+        then leave the carried basis short.
+        """
+        if self.bases is None or self.lps is None:
+            return [fallback] * self.states.shape[1]
+        old_lp = self.lps[t]
+        n_cols = old_lp.num_cols
+        starts = []
+        for row in self.bases[t]:
+            carried = carry_basis(Basis(row[:n_cols], row[n_cols:]), old_lp, lp)
+            starts.append(fallback if carried is None else carried)
+        return starts
 
 
 def discount_factors(problem: CompiledProblem) -> np.ndarray:
@@ -40,11 +65,14 @@ def forward_pass(
     pool: WorkerPool,
     scenarios: np.ndarray,
     first_pass: int = 0,
+    keep_bases: bool = False,
 ) -> ForwardResult:
     """Walk every stage for each scenario (int32[M, n_stages]) of this worker set.
 
     Forward passes are processed stage by stage, so every worker loads each
-    stage's LP once per pass instead of once per scenario.
+    stage's LP once per pass instead of once per scenario. With
+    ``keep_bases``, each solve's final basis is kept for the backward pass
+    (:meth:`ForwardResult.start_bases`).
     """
     n_passes = scenarios.shape[0]
     n_states = problem.n_states
@@ -55,15 +83,20 @@ def forward_pass(
     theta = np.empty(n_passes)
     pass_ids = np.arange(first_pass, first_pass + n_passes, dtype=np.int64)
     incoming = np.broadcast_to(problem.initial_state, (n_passes, n_states))
+    lps = list(cache.lps) if keep_bases else None
+    bases = [] if keep_bases else None
     for t in range(problem.n_stages):
         lp, basis = cache.lps[t], cache.bases[t]
         outgoing = states[t]
         stage_openings = np.ascontiguousarray(scenarios[:, t])
         incoming = np.ascontiguousarray(incoming)
+        stage_bases = np.empty((n_passes, lp.num_cols + lp.num_rows), dtype=np.uint8) if keep_bases else None
+        if bases is not None:
+            bases.append(stage_bases)
 
         def task(
             ws: SolverWorkspace, start: int, stop: int, lp=lp, basis=basis, incoming=incoming,
-            stage_openings=stage_openings, outgoing=outgoing,
+            stage_openings=stage_openings, outgoing=outgoing, stage_bases=stage_bases,
         ) -> None:
             ws.solve_forward(
                 lp,
@@ -74,12 +107,13 @@ def forward_pass(
                 outgoing[start:stop],
                 objective[start:stop],
                 theta[start:stop],
+                None if stage_bases is None else stage_bases[start:stop],
             )
 
         pool.run(task, 0, n_passes)
         costs += factors[t] * (objective - lp.template.discount * theta)
         incoming = outgoing
-    return ForwardResult(states=states, costs=costs)
+    return ForwardResult(states=states, costs=costs, lps=lps, bases=bases)
 
 
 def backward_stage(
@@ -90,8 +124,12 @@ def backward_stage(
     first_trial: int = 0,
     risk: RiskMeasure | None = None,
     multi_cut: bool = False,
+    start_bases: list[Basis] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, Basis | None]:
     """Solve stage ``t`` at every trial state (rows of float64[K, n_states]).
+
+    Trial state ``k`` starts from ``start_bases[k]`` if given (see
+    :meth:`ForwardResult.start_bases`), else from the stage's canonical basis.
 
     Returns the cuts as intercepts and coefficients, and the final basis of the
     first trial state (``None`` when this worker set does not own it), which
@@ -116,7 +154,7 @@ def backward_stage(
         for k in range(start, stop):
             ws.solve_backward(
                 lp,
-                basis,
+                basis if start_bases is None else start_bases[k],
                 trial_states[k],
                 first_trial + k,
                 values[k],

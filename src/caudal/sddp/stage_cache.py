@@ -70,7 +70,19 @@ class StageCache:
 
 
 def realign_basis(basis: Basis, old_lp: StageLP, new_lp: StageLP) -> Basis:
-    """Carry a basis from one set of cuts to another: kept cuts keep their status."""
+    """Carry a basis from one set of cuts to another: kept cuts keep their status.
+
+    A dropped cut whose row was nonbasic leaves the basis one short; the slack
+    basis, always valid, replaces it then.
+    """
+    carried = carry_basis(basis, old_lp, new_lp)
+    return Basis.slack(new_lp) if carried is None else carried
+
+
+def carry_basis(basis: Basis, old_lp: StageLP, new_lp: StageLP) -> Basis | None:
+    """``basis`` of ``old_lp`` for ``new_lp`` (new cuts basic), or ``None`` if that leaves it short."""
+    if new_lp is old_lp:
+        return basis
     n_template = new_lp.template.num_rows
     row_status = np.full(new_lp.num_rows, BASIC, dtype=np.uint8)
     row_status[:n_template] = basis.row_status[:n_template]
@@ -82,8 +94,4 @@ def realign_basis(basis: Basis, old_lp: StageLP, new_lp: StageLP) -> Basis:
         row_status[n_template:][kept] = basis.row_status[n_template + position[kept]]
     realigned = Basis(basis.col_status.copy(), row_status)
     n_basic = int(np.count_nonzero(realigned.col_status == BASIC) + np.count_nonzero(row_status == BASIC))
-    if n_basic != new_lp.num_rows:
-        # A dropped cut whose row was nonbasic leaves the basis one short; the
-        # slack basis is always valid.
-        return Basis.slack(new_lp)
-    return realigned
+    return realigned if n_basic == new_lp.num_rows else None

@@ -180,7 +180,7 @@ def run_training(
         i = state.iteration
         with clock("forward"):
             scenarios = sampler.scenarios(i, own_passes)
-            forward = forward_pass(problem, state.cache, pool, scenarios, first_pass=first)
+            forward = forward_pass(problem, state.cache, pool, scenarios, first_pass=first, keep_bases=True)
         with clock("communication"):
             costs = comm.allgather_rows(forward.costs)
             trial_states = comm.allgather_rows(forward.states.transpose(1, 0, 2))  # [M, T, n]
@@ -188,9 +188,10 @@ def run_training(
             state.visited[t].add(trial_states[:, t])
         for t in range(problem.n_stages - 1, 0, -1):
             with clock("backward"):
+                starts = forward.start_bases(t, state.cache.lps[t], state.cache.bases[t])
                 intercepts, coefficients, basis = backward_stage(
                     state.cache, pool, t, forward.states[t - 1], first_trial=first, risk=risks[t],
-                    multi_cut=options.multi_cut,
+                    multi_cut=options.multi_cut, start_bases=starts,
                 )
             with clock("communication"):
                 intercepts = comm.allgather_rows(intercepts)

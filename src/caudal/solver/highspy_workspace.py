@@ -34,7 +34,8 @@ SDDP_OPTIONS = {
     "simplex_strategy": 1,  # dual simplex
     "threads": 1,
     "random_seed": 0,
-    "simplex_scale_strategy": 1,
+    "simplex_scale_strategy": 2,  # equilibration
+    "simplex_dual_edge_weight_strategy": 1,  # Devex (see configure_for_sddp in native/_native.pyx)
 }
 
 
@@ -141,6 +142,7 @@ class HighspyWorkspace:
         out_states: np.ndarray,
         out_objective: np.ndarray,
         out_theta: np.ndarray,
+        out_bases: np.ndarray | None = None,
     ) -> None:
         self._load(lp)
         template = lp.template
@@ -156,6 +158,10 @@ class HighspyWorkspace:
             out_states[k] = col_value[template.state_out_cols]
             out_theta[k] = col_value[template.theta_col]
             out_objective[k] = self.highs.getInfo().objective_function_value
+            if out_bases is not None:
+                hb = self.highs.getBasis()
+                out_bases[k, : lp.num_cols] = [int(s) for s in hb.col_status]
+                out_bases[k, lp.num_cols :] = [int(s) for s in hb.row_status]
             self.stats.time_extract += time.perf_counter() - start
 
     def solve_backward(

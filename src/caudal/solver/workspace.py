@@ -113,13 +113,16 @@ class SolverWorkspace(Protocol):
         out_states: np.ndarray,
         out_objective: np.ndarray,
         out_theta: np.ndarray,
+        out_bases: np.ndarray | None = None,
     ) -> None:
         """Solve ``lp`` once per row of ``incoming`` (float64[K, n_states]).
 
         Row ``k`` uses opening ``openings[k]`` and starts from ``basis``. Writes
         the outgoing states, the objective (stage cost plus discounted
         cost-to-go) and the value-function column's value of each solve.
-        ``pass_ids`` names the forward passes in error messages.
+        ``pass_ids`` names the forward passes in error messages. If
+        ``out_bases`` (uint8[K, num_cols + num_rows]) is given, row ``k``
+        receives solve ``k``'s final basis, column statuses first.
         """
 
     def solve_backward(
