@@ -27,7 +27,7 @@ from caudal.outputs import write_convergence, write_summary
 from caudal.parallel.comm import Communicator, cores_available, world
 from caudal.parallel.pool import WorkerPool
 from caudal.parallel.signals import StopSignals
-from caudal.parallel.workers import make_pool
+from caudal.parallel.workers import make_pool, one_blas_thread
 from caudal.profiling import RunProfiler, profiling_enabled
 from caudal.sddp.cuts import CutPool
 from caudal.sddp.risk import RiskMeasure, RiskSpec
@@ -157,7 +157,7 @@ def simulate(
     """
     policy = policy.policy if isinstance(policy, TrainingResult) else policy
     comm = comm or world()
-    with abort_on_error(comm):
+    with abort_on_error(comm), one_blas_thread():
         pool = make_pool(default_threads(comm) if threads is None else threads, "highspy")
         try:
             cache = make_stage_cache(policy.problem, policy.cut_pools, comm)
@@ -324,6 +324,7 @@ def train(
         raise ValueError(f"on_error must be 'abort' or 'raise', got {on_error!r}")
     guard = abort_on_error(comm) if on_error == "abort" else nullcontext()
     with guard, StopSignals() if handle_signals else nullcontext() as signals, ExitStack() as cleanup:
+        cleanup.enter_context(one_blas_thread())
         pool = make_pool(default_threads(comm) if threads is None else threads, solver)
         cleanup.callback(pool.close)  # also when an error comes before the training (close is idempotent)
         profiler = None

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
+from threadpoolctl import threadpool_limits
+
 from caudal.parallel.pool import SerialPool, WorkerPool
 from caudal.parallel.threads import ThreadPool, WorkspaceFactory, available_cores
 from caudal.solver.highspy_workspace import HighspyWorkspace
@@ -29,6 +33,16 @@ def workspace_factory(solver: str) -> WorkspaceFactory:
     if solver == "native":
         return lambda node: NativeWorkspace(numa_node=node)
     return lambda node: HighspyWorkspace()
+
+
+def one_blas_thread() -> AbstractContextManager:
+    """Hold numpy's BLAS to one thread while caudal's workers run.
+
+    caudal already keeps every core busy with its own workers (one work item
+    each); BLAS threads on top would compete with them for the same cores, and
+    OpenBLAS's idle threads spin for a while after each call they share.
+    """
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def make_pool(threads: int | None, solver: str) -> WorkerPool:
