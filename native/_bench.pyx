@@ -90,6 +90,8 @@ def bare_backward_loop(lp, basis, trial_states, int repeats=1, bint reset=True):
         Highs_setStringOptionValue(highs, "presolve", "off")
         Highs_setStringOptionValue(highs, "solver", "simplex")
         Highs_setIntOptionValue(highs, "simplex_strategy", HIGHS_SIMPLEX_DUAL)
+        Highs_setIntOptionValue(highs, "simplex_dual_edge_weight_strategy", 1)  # Devex, as the engine
+        Highs_setIntOptionValue(highs, "simplex_scale_strategy", 2)  # equilibration, as the engine
         Highs_setIntOptionValue(highs, "threads", 1)
         Highs_setIntOptionValue(highs, "random_seed", 0)
         Highs_passLp(highs, num_cols, num_rows, nnz, HIGHS_MATRIX_COLWISE, HIGHS_SENSE_MINIMIZE, 0.0,
