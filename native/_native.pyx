@@ -67,7 +67,9 @@ from highs_api cimport (
     Highs_setStringOptionValue,
 )
 
-RETRY_LADDER = ("warm start", "cold start", "presolve on", "max-value scaling", "primal simplex")
+RETRY_LADDER = (
+    "warm start", "refactorised restart", "cold start", "presolve on", "max-value scaling", "primal simplex",
+)
 """The attempts at a stage solve, in order; the error after the last names them all."""
 
 # HiGHS option values (HighsOptions.h); SDDP_OPTIONS in highspy_workspace.py sets the same
@@ -434,6 +436,17 @@ cdef class NativeWorkspace:
         cdef int status = self._run_once()
         if status == HIGHS_MODEL_STATUS_OPTIMAL:
             return status
+        # refactorised restart: the basis the attempt ended with, factorised
+        # afresh. An attempt that ends "Unknown" is usually at or next to the
+        # optimum with round-off above tolerance; a new factorisation clears it
+        # in a few pivots, where a cold start would redo the whole solve.
+        self._retries += 1
+        if Highs_getBasis(self._highs, &self._kept_col_status[0], &self._kept_row_status[0]) != HIGHS_STATUS_ERROR:
+            Highs_clearSolver(self._highs)
+            if Highs_setBasis(self._highs, &self._kept_col_status[0], &self._kept_row_status[0]) != HIGHS_STATUS_ERROR:
+                status = self._run_once()
+                if status == HIGHS_MODEL_STATUS_OPTIMAL:
+                    return status
         # cold start: from a logical basis, with a fresh factorisation
         self._retries += 1
         Highs_clearSolver(self._highs)

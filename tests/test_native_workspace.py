@@ -209,7 +209,7 @@ def test_an_infeasible_opening_raises_a_solver_error_naming_where() -> None:
     assert failure.status == "Infeasible"
     message = str(raised.value)
     assert "stage 1, opening 2, forward pass 7, iteration 4" in message and "Infeasible" in message
-    assert ws.stats.retries == 4  # cold start, presolve on, max-value scaling, primal simplex
+    assert ws.stats.retries == 5  # refactorised restart, cold start, presolve on, max-value scaling, primal simplex
     # a forward pass through the bad opening fails the same way
     with pytest.raises(SolverError, match="stage 1, opening 2, forward pass 5"):
         ws.solve_forward(cache.lps[1], cache.bases[1], np.array([[100.0]]), np.array([2], dtype=np.int32),

@@ -21,6 +21,7 @@ _OPTIMAL = highspy.HighsModelStatus.kOptimal
 
 # Each rung changes the options for one more attempt at a solve that failed.
 RETRY_LADDER: tuple[tuple[str, dict], ...] = (
+    ("refactorised restart", {}),  # from the basis the failed attempt ended with (see native/_native.pyx)
     ("cold start", {}),
     ("presolve on", {"presolve": "on"}),
     ("max-value scaling", {"simplex_scale_strategy": 4}),  # huge cut right-hand sides (see native/_native.pyx)
@@ -117,11 +118,14 @@ class HighspyWorkspace:
         self.stats.simplex_iterations += self.highs.getInfo().simplex_iteration_count
         if self.highs.getModelStatus() == _OPTIMAL:
             return
-        for _, options in RETRY_LADDER:
+        for rung, options in RETRY_LADDER:
             self.stats.retries += 1
             for name, value in options.items():
                 self.highs.setOptionValue(name, value)
+            ended_with = self.highs.getBasis() if rung == "refactorised restart" else None
             self.highs.clearSolver()
+            if ended_with is not None and ended_with.valid:
+                self.highs.setBasis(ended_with)
             self.highs.run()
             for name in options:
                 self.highs.setOptionValue(name, SDDP_OPTIONS[name])

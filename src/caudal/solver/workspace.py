@@ -94,7 +94,8 @@ class SolverError(RuntimeError):
             f"stage {failure.stage}, opening {failure.opening}, forward pass {failure.forward_pass}"
             + (f", iteration {failure.iteration}" if failure.iteration >= 0 else "")
             + f": HiGHS could not solve the LP (model status: {failure.status}) "
-            "after retrying warm, cold, with presolve, with max-value scaling and with primal simplex"
+            "after retrying from its last basis refactorised, cold, with presolve, with max-value scaling and "
+            "with primal simplex"
         )
 
 
