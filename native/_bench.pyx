@@ -17,6 +17,8 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 from highs_api cimport (
     HIGHS_MATRIX_COLWISE,
     HIGHS_MODEL_STATUS_OPTIMAL,
+    HIGHS_EDGE_WEIGHT_DEVEX,
+    HIGHS_SCALE_EQUILIBRATION,
     HIGHS_SENSE_MINIMIZE,
     HIGHS_SIMPLEX_DUAL,
     HighsInt,
@@ -90,8 +92,8 @@ def bare_backward_loop(lp, basis, trial_states, int repeats=1, bint reset=True):
         Highs_setStringOptionValue(highs, "presolve", "off")
         Highs_setStringOptionValue(highs, "solver", "simplex")
         Highs_setIntOptionValue(highs, "simplex_strategy", HIGHS_SIMPLEX_DUAL)
-        Highs_setIntOptionValue(highs, "simplex_dual_edge_weight_strategy", 1)  # Devex, as the engine
-        Highs_setIntOptionValue(highs, "simplex_scale_strategy", 2)  # equilibration, as the engine
+        Highs_setIntOptionValue(highs, "simplex_dual_edge_weight_strategy", HIGHS_EDGE_WEIGHT_DEVEX)  # as the engine
+        Highs_setIntOptionValue(highs, "simplex_scale_strategy", HIGHS_SCALE_EQUILIBRATION)
         Highs_setIntOptionValue(highs, "threads", 1)
         Highs_setIntOptionValue(highs, "random_seed", 0)
         Highs_passLp(highs, num_cols, num_rows, nnz, HIGHS_MATRIX_COLWISE, HIGHS_SENSE_MINIMIZE, 0.0,

@@ -44,6 +44,9 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 from highs_api cimport (
     HIGHS_MATRIX_COLWISE,
     HIGHS_MODEL_STATUS_OPTIMAL,
+    HIGHS_EDGE_WEIGHT_DEVEX,
+    HIGHS_SCALE_EQUILIBRATION,
+    HIGHS_SCALE_MAX_VALUE,
     HIGHS_SENSE_MINIMIZE,
     HIGHS_SIMPLEX_DUAL,
     HIGHS_SIMPLEX_PRIMAL,
@@ -71,11 +74,6 @@ RETRY_LADDER = (
     "warm start", "refactorised restart", "cold start", "presolve on", "max-value scaling", "primal simplex",
 )
 """The attempts at a stage solve, in order; the error after the last names them all."""
-
-# HiGHS option values (HighsOptions.h); SDDP_OPTIONS in highspy_workspace.py sets the same
-cdef int SCALE_EQUILIBRATION = 2  # simplex_scale_strategy: equilibration, HiGHS's default
-cdef int SCALE_MAX_VALUE = 4  # simplex_scale_strategy: max value scaling, a rung of the retry ladder
-cdef int EDGE_WEIGHT_DEVEX = 1  # simplex_dual_edge_weight_strategy
 
 MAX_BASIS_STATUS = 4
 """Largest HiGHS basis status code (kLower=0, kBasic, kUpper, kZero, kNonbasic=4)."""
@@ -115,7 +113,8 @@ cdef int configure_for_sddp(void* highs) noexcept nogil:
 
     Dual simplex warm-started from a basis, no presolve (it would discard the
     basis), one thread (parallelism is across work items), silent, and a fixed
-    random seed. Devex pricing rather than HiGHS's choice (dual steepest edge):
+    random seed (the same options as ``SDDP_OPTIONS`` of the highspy
+    reference). Devex pricing rather than HiGHS's choice (dual steepest edge):
     a stage solve from a warm basis takes a handful of iterations, and steepest
     edge would first spend a solve's worth of work computing its weights for
     the new basis (on 4ree, Devex took 21% fewer iterations, and less time per
@@ -127,8 +126,8 @@ cdef int configure_for_sddp(void* highs) noexcept nogil:
     refused += Highs_setStringOptionValue(highs, "presolve", "off") == HIGHS_STATUS_ERROR
     refused += Highs_setStringOptionValue(highs, "solver", "simplex") == HIGHS_STATUS_ERROR
     refused += Highs_setIntOptionValue(highs, "simplex_strategy", HIGHS_SIMPLEX_DUAL) == HIGHS_STATUS_ERROR
-    refused += Highs_setIntOptionValue(highs, "simplex_dual_edge_weight_strategy", EDGE_WEIGHT_DEVEX) == HIGHS_STATUS_ERROR
-    refused += Highs_setIntOptionValue(highs, "simplex_scale_strategy", SCALE_EQUILIBRATION) == HIGHS_STATUS_ERROR
+    refused += Highs_setIntOptionValue(highs, "simplex_dual_edge_weight_strategy", HIGHS_EDGE_WEIGHT_DEVEX) == HIGHS_STATUS_ERROR
+    refused += Highs_setIntOptionValue(highs, "simplex_scale_strategy", HIGHS_SCALE_EQUILIBRATION) == HIGHS_STATUS_ERROR
     refused += Highs_setIntOptionValue(highs, "threads", 1) == HIGHS_STATUS_ERROR
     refused += Highs_setIntOptionValue(highs, "random_seed", 0) == HIGHS_STATUS_ERROR
     return refused
@@ -179,7 +178,7 @@ cdef class NativeWorkspace:
     cdef double[::1] _patch_upper
     cdef int32_t[::1] _col_status  # HighsInt basis status, for setBasis/getBasis
     cdef int32_t[::1] _row_status
-    cdef int32_t[::1] _kept_col_status  # a forward solve's final basis, for the caller to keep
+    cdef int32_t[::1] _kept_col_status  # a basis read back: a forward solve's (out_bases), a failed attempt's
     cdef int32_t[::1] _kept_row_status
     cdef double[::1] _col_value  # primal values (forward: outgoing states, theta)
     cdef double[::1] _col_dual  # reduced costs (backward: subgradients)
@@ -465,10 +464,10 @@ cdef class NativeWorkspace:
         # default scaling can leave round-off above its feasibility tolerance
         # and the status "Unknown"; scaling by the largest values fixes it
         self._retries += 1
-        Highs_setIntOptionValue(self._highs, "simplex_scale_strategy", SCALE_MAX_VALUE)
+        Highs_setIntOptionValue(self._highs, "simplex_scale_strategy", HIGHS_SCALE_MAX_VALUE)
         Highs_clearSolver(self._highs)
         status = self._run_once()
-        Highs_setIntOptionValue(self._highs, "simplex_scale_strategy", SCALE_EQUILIBRATION)
+        Highs_setIntOptionValue(self._highs, "simplex_scale_strategy", HIGHS_SCALE_EQUILIBRATION)
         if status == HIGHS_MODEL_STATUS_OPTIMAL:
             return status
         # primal simplex, with presolve

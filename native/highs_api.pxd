@@ -62,3 +62,9 @@ cdef enum:
 cdef enum:
     HIGHS_SIMPLEX_DUAL = 1
     HIGHS_SIMPLEX_PRIMAL = 4
+
+# simplex_scale_strategy and simplex_dual_edge_weight_strategy values (HighsOptions.h)
+cdef enum:
+    HIGHS_SCALE_EQUILIBRATION = 2  # HiGHS's default; the kernels set it explicitly
+    HIGHS_SCALE_MAX_VALUE = 4  # a rung of the retry ladder
+    HIGHS_EDGE_WEIGHT_DEVEX = 1

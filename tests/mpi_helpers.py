@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from caudal.profiling.launch import find_mpiexec
+
 CASES = Path(__file__).parent / "cases"
 
 
-def mpiexec() -> str:
-    beside_python = Path(sys.executable).parent / "mpiexec"
-    found = str(beside_python) if beside_python.exists() else shutil.which("mpiexec")
-    if found is None:
-        raise RuntimeError("mpiexec not found: install the mpich wheel (pip install mpich)")
-    return found
+mpiexec = find_mpiexec
+"""The ``mpiexec`` the tests launch with: the one ``caudal scaling`` would use."""
 
 
 def run_ranks(

@@ -53,6 +53,15 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def add_checkpoint_schedule(group: argparse._ArgumentGroup, keep: str) -> None:
+    """--checkpoint-every, --checkpoint-seconds and --keep (help text ``keep``), for train and sweep alike."""
+    group.add_argument("--checkpoint-every", type=positive_int, default=10, metavar="N",
+                       help="write a checkpoint every N iterations (default 10)")
+    group.add_argument("--checkpoint-seconds", type=positive_float, default=600.0, metavar="S",
+                       help="... and at least every S seconds (default 600)")
+    group.add_argument("--keep", type=positive_int, default=3, metavar="K", help=keep)
+
+
 def positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -130,12 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue from the newest valid checkpoint in DIR (a run's --output or its checkpoints/)")
     group.add_argument("--checkpoint-dir", type=Path, default=None, metavar="DIR",
                        help="where to write checkpoints (default: OUTPUT/checkpoints when --output is given)")
-    group.add_argument("--checkpoint-every", type=positive_int, default=10, metavar="N",
-                       help="write a checkpoint every N iterations (default 10)")
-    group.add_argument("--checkpoint-seconds", type=positive_float, default=600.0, metavar="S",
-                       help="... and at least every S seconds (default 600)")
-    group.add_argument("--keep", type=positive_int, default=3, metavar="K",
-                       help="keep the last K checkpoints (default 3)")
+    add_checkpoint_schedule(group, keep="keep the last K checkpoints (default 3)")
     add_checkpoint_commands(commands)
     add_simulate_command(commands)
     add_plot_commands(commands)

@@ -12,6 +12,7 @@ from caudal.cli import (
     DEFAULT_STAGES,
     EMBEDDED_CASES,
     UsageError,
+    add_checkpoint_schedule,
     non_negative_int,
     positive_float,
     positive_int,
@@ -84,12 +85,7 @@ def add_sweep_command(commands) -> argparse.ArgumentParser:
     group.add_argument("--resume", type=Path, default=None, metavar="DIR",
                        help="continue the sweep in DIR (its --output): finished variants end at once, the others "
                        "continue from their newest checkpoint")
-    group.add_argument("--checkpoint-every", type=positive_int, default=10, metavar="N",
-                       help="write a checkpoint every N iterations (default 10)")
-    group.add_argument("--checkpoint-seconds", type=positive_float, default=600.0, metavar="S",
-                       help="... and at least every S seconds (default 600)")
-    group.add_argument("--keep", type=positive_int, default=3, metavar="K",
-                       help="keep the last K checkpoints of each variant (default 3)")
+    add_checkpoint_schedule(group, keep="keep the last K checkpoints of each variant (default 3)")
     control = sweep.add_argument_group("scheduling")
     control.add_argument("--grace", type=positive_float, default=120.0, metavar="SECONDS",
                          help="how long a rank that failed waits for the rest of its group before the group is "
