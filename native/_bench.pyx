@@ -17,10 +17,7 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 from highs_api cimport (
     HIGHS_MATRIX_COLWISE,
     HIGHS_MODEL_STATUS_OPTIMAL,
-    HIGHS_EDGE_WEIGHT_DEVEX,
-    HIGHS_SCALE_EQUILIBRATION,
     HIGHS_SENSE_MINIMIZE,
-    HIGHS_SIMPLEX_DUAL,
     HighsInt,
     Highs_changeColsBoundsBySet,
     Highs_changeRowsBoundsBySet,
@@ -34,10 +31,8 @@ from highs_api cimport (
     Highs_passLp,
     Highs_run,
     Highs_setBasis,
-    Highs_setBoolOptionValue,
-    Highs_setIntOptionValue,
-    Highs_setStringOptionValue,
 )
+from sddp_options cimport configure_for_sddp
 
 
 cdef inline double now() noexcept nogil:
@@ -88,14 +83,7 @@ def bare_backward_loop(lp, basis, trial_states, int repeats=1, bint reset=True):
     cdef int r, k, o, i
     cdef void* highs = Highs_create()
     try:
-        Highs_setBoolOptionValue(highs, "output_flag", 0)
-        Highs_setStringOptionValue(highs, "presolve", "off")
-        Highs_setStringOptionValue(highs, "solver", "simplex")
-        Highs_setIntOptionValue(highs, "simplex_strategy", HIGHS_SIMPLEX_DUAL)
-        Highs_setIntOptionValue(highs, "simplex_dual_edge_weight_strategy", HIGHS_EDGE_WEIGHT_DEVEX)  # as the engine
-        Highs_setIntOptionValue(highs, "simplex_scale_strategy", HIGHS_SCALE_EQUILIBRATION)
-        Highs_setIntOptionValue(highs, "threads", 1)
-        Highs_setIntOptionValue(highs, "random_seed", 0)
+        configure_for_sddp(highs)  # the engine's options
         Highs_passLp(highs, num_cols, num_rows, nnz, HIGHS_MATRIX_COLWISE, HIGHS_SENSE_MINIMIZE, 0.0,
                      &col_cost[0], &col_lower[0], &col_upper[0], &row_lower[0], &row_upper[0],
                      &col_start[0], &row_index[0], &values[0])

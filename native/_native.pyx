@@ -22,7 +22,9 @@ The stage solve sequence, per work item:
    solves, and then a solve can end at a different optimal vertex - measured,
    see tests/test_native_workspace.py. The basis is set after the patch,
    because HiGHS checks a basis against the bounds in force;
-4. *solve* (``Highs_run``), walking the retry ladder if the LP is not optimal;
+4. *solve* (``Highs_run``), walking the retry ladder if the LP is not optimal
+   (first attempts skip HiGHS's refactoring check, retries make it; see
+   ``native/sddp_options.pxd``);
 5. *extract* the values the algorithm needs into preallocated buffers.
 
 Openings after the first of a backward work item skip step 3: each starts from
@@ -38,13 +40,17 @@ import numpy as np
 from caudal.solver.workspace import SolveFailure, SolverError, SolverStats
 
 from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdlib cimport free
 from libc.string cimport memcmp, memcpy
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from highs_api cimport (
     HIGHS_MATRIX_COLWISE,
+    HIGHS_MAXIMUM_STRING_LENGTH,
     HIGHS_MODEL_STATUS_OPTIMAL,
-    HIGHS_EDGE_WEIGHT_DEVEX,
+    HIGHS_OPTION_TYPE_BOOL,
+    HIGHS_OPTION_TYPE_DOUBLE,
+    HIGHS_OPTION_TYPE_INT,
     HIGHS_SCALE_EQUILIBRATION,
     HIGHS_SCALE_MAX_VALUE,
     HIGHS_SENSE_MINIMIZE,
@@ -65,10 +71,16 @@ from highs_api cimport (
     Highs_passLp,
     Highs_run,
     Highs_setBasis,
-    Highs_setBoolOptionValue,
     Highs_setIntOptionValue,
     Highs_setStringOptionValue,
+    Highs_getBoolOptionValue,
+    Highs_getDoubleOptionValue,
+    Highs_getIntOptionValue,
+    Highs_getOptionName,
+    Highs_getOptionType,
+    Highs_getStringOptionValue,
 )
+from sddp_options cimport configure_for_sddp, set_refactor_check
 
 RETRY_LADDER = (
     "warm start", "refactorised restart", "cold start", "presolve on", "max-value scaling", "primal simplex",
@@ -108,29 +120,50 @@ def model_status_name(code):
         return f"unknown model status {code}"
 
 
-cdef int configure_for_sddp(void* highs) noexcept nogil:
-    """Set the options of an SDDP stage solver; returns the number of options HiGHS refused.
+def engine_options() -> dict:
+    """Every HiGHS option of a stage solver as the engine sets them, by name.
 
-    Dual simplex warm-started from a basis, no presolve (it would discard the
-    basis), one thread (parallelism is across work items), silent, and a fixed
-    random seed (the same options as ``SDDP_OPTIONS`` of the highspy
-    reference). Devex pricing rather than HiGHS's choice (dual steepest edge):
-    a stage solve from a warm basis takes a handful of iterations, and steepest
-    edge would first spend a solve's worth of work computing its weights for
-    the new basis (on 4ree, Devex took 21% fewer iterations, and less time per
-    solve). The scaling strategy is set, not left to the default, because the
-    retry ladder changes it and must put back the same value.
+    Tests compare this with the highspy reference's ``SDDP_OPTIONS``, so the
+    two paths cannot drift apart.
     """
-    cdef int refused = 0
-    refused += Highs_setBoolOptionValue(highs, "output_flag", 0) == HIGHS_STATUS_ERROR
-    refused += Highs_setStringOptionValue(highs, "presolve", "off") == HIGHS_STATUS_ERROR
-    refused += Highs_setStringOptionValue(highs, "solver", "simplex") == HIGHS_STATUS_ERROR
-    refused += Highs_setIntOptionValue(highs, "simplex_strategy", HIGHS_SIMPLEX_DUAL) == HIGHS_STATUS_ERROR
-    refused += Highs_setIntOptionValue(highs, "simplex_dual_edge_weight_strategy", HIGHS_EDGE_WEIGHT_DEVEX) == HIGHS_STATUS_ERROR
-    refused += Highs_setIntOptionValue(highs, "simplex_scale_strategy", HIGHS_SCALE_EQUILIBRATION) == HIGHS_STATUS_ERROR
-    refused += Highs_setIntOptionValue(highs, "threads", 1) == HIGHS_STATUS_ERROR
-    refused += Highs_setIntOptionValue(highs, "random_seed", 0) == HIGHS_STATUS_ERROR
-    return refused
+    cdef void* highs = Highs_create()
+    if highs == NULL:
+        raise MemoryError("Highs_create failed")
+    cdef char* name = NULL
+    cdef HighsInt kind, int_value
+    cdef double double_value
+    cdef char text[HIGHS_MAXIMUM_STRING_LENGTH]
+    options = {}
+    try:
+        if configure_for_sddp(highs) != 0:
+            raise RuntimeError("HiGHS refused a stage solver option")
+        # Highs_getNumOptions counts only the user-settable options; the
+        # advanced ones follow them, up to the first index HiGHS refuses
+        index = 0
+        while Highs_getOptionName(highs, index, &name) != HIGHS_STATUS_ERROR:
+            index += 1
+            try:
+                Highs_getOptionType(highs, name, &kind)
+                if kind == HIGHS_OPTION_TYPE_BOOL:
+                    Highs_getBoolOptionValue(highs, name, &int_value)
+                    value = bool(int_value)
+                elif kind == HIGHS_OPTION_TYPE_INT:
+                    Highs_getIntOptionValue(highs, name, &int_value)
+                    value = int_value
+                elif kind == HIGHS_OPTION_TYPE_DOUBLE:
+                    Highs_getDoubleOptionValue(highs, name, &double_value)
+                    value = double_value
+                else:
+                    Highs_getStringOptionValue(highs, name, text)
+                    value = text.decode()
+                options[name.decode()] = value
+            finally:
+                free(name)
+                name = NULL
+    finally:
+        free(name)  # the C API allocates a name even for the index it refuses
+        Highs_destroy(highs)
+    return options
 
 
 cdef class _BasisSlot:
@@ -435,6 +468,15 @@ cdef class NativeWorkspace:
         cdef int status = self._run_once()
         if status == HIGHS_MODEL_STATUS_OPTIMAL:
             return status
+        # every retry runs with HiGHS's refactoring check on (set_refactor_check)
+        set_refactor_check(self._highs, True)
+        status = self._retry()
+        set_refactor_check(self._highs, False)
+        return status
+
+    cdef int _retry(self) noexcept nogil:
+        """The retry ladder after a first attempt that ended short of optimal."""
+        cdef int status
         # refactorised restart: the basis the attempt ended with, factorised
         # afresh. An attempt that ends "Unknown" is usually at or next to the
         # optimum with round-off above tolerance; a new factorisation clears it

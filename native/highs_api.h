@@ -22,7 +22,14 @@ void Highs_destroy(void* highs);
 
 HighsInt Highs_setBoolOptionValue(void* highs, const char* option, const HighsInt value);
 HighsInt Highs_setIntOptionValue(void* highs, const char* option, const HighsInt value);
+HighsInt Highs_setDoubleOptionValue(void* highs, const char* option, const double value);
 HighsInt Highs_setStringOptionValue(void* highs, const char* option, const char* value);
+HighsInt Highs_getOptionName(const void* highs, const HighsInt index, char** name);
+HighsInt Highs_getOptionType(const void* highs, const char* option, HighsInt* type);
+HighsInt Highs_getBoolOptionValue(const void* highs, const char* option, HighsInt* value);
+HighsInt Highs_getIntOptionValue(const void* highs, const char* option, HighsInt* value);
+HighsInt Highs_getDoubleOptionValue(const void* highs, const char* option, double* value);
+HighsInt Highs_getStringOptionValue(const void* highs, const char* option, char* value);
 
 HighsInt Highs_passLp(void* highs, const HighsInt num_col, const HighsInt num_row,
                       const HighsInt num_nz, const HighsInt a_format, const HighsInt sense,

@@ -15,7 +15,14 @@ cdef extern from "highs_api.h" nogil:
 
     HighsInt Highs_setBoolOptionValue(void* highs, const char* option, const HighsInt value)
     HighsInt Highs_setIntOptionValue(void* highs, const char* option, const HighsInt value)
+    HighsInt Highs_setDoubleOptionValue(void* highs, const char* option, const double value)
     HighsInt Highs_setStringOptionValue(void* highs, const char* option, const char* value)
+    HighsInt Highs_getOptionName(const void* highs, const HighsInt index, char** name)
+    HighsInt Highs_getOptionType(const void* highs, const char* option, HighsInt* type)
+    HighsInt Highs_getBoolOptionValue(const void* highs, const char* option, HighsInt* value)
+    HighsInt Highs_getIntOptionValue(const void* highs, const char* option, HighsInt* value)
+    HighsInt Highs_getDoubleOptionValue(const void* highs, const char* option, double* value)
+    HighsInt Highs_getStringOptionValue(const void* highs, const char* option, char* value)
 
     HighsInt Highs_passLp(void* highs, const HighsInt num_col, const HighsInt num_row,
                           const HighsInt num_nz, const HighsInt a_format, const HighsInt sense,
@@ -48,6 +55,14 @@ cdef enum:
     HIGHS_STATUS_ERROR = -1
     HIGHS_STATUS_OK = 0
     HIGHS_STATUS_WARNING = 1
+
+# kHighsOptionType, and the size of a string option's buffer
+cdef enum:
+    HIGHS_OPTION_TYPE_BOOL = 0
+    HIGHS_OPTION_TYPE_INT = 1
+    HIGHS_OPTION_TYPE_DOUBLE = 2
+    HIGHS_OPTION_TYPE_STRING = 3
+    HIGHS_MAXIMUM_STRING_LENGTH = 512
 
 # kHighsMatrixFormat and kHighsObjSense
 cdef enum:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import caudal
 from caudal.sddp.stage_cache import StageCache
-from caudal.solver.highspy_workspace import HighspyWorkspace
+from caudal.solver.highspy_workspace import SDDP_OPTIONS, HighspyWorkspace, new_highs
 from caudal.solver.native_workspace import NATIVE_AVAILABLE, NativeWorkspace
 from caudal.solver.workspace import Basis, SolverError, SolverStats
 
@@ -64,6 +64,16 @@ def test_backward_and_forward_match_the_highspy_reference(trained: StageCache) -
         want_forward = forward(reference, trained, t, states, openings)
         for got, want in zip(got_forward, want_forward, strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_native_and_reference_set_the_same_options() -> None:
+    """``configure_for_sddp`` (native/sddp_options.pxd) and ``SDDP_OPTIONS`` are kept in step by hand."""
+    from caudal._native import engine_options
+
+    native, reference = engine_options(), new_highs()
+    assert len(native) > 100 and native["rebuild_refactor_solution_error_tolerance"] < 0
+    differ = {name: value for name, value in native.items() if reference.getOptionValue(name)[1] != value}
+    assert differ == {}
 
 
 @pytest.mark.parametrize("build", [first_steps, lambda: random_hydro(3, 4, 5, seed=11)], ids=["first_steps", "random"])
@@ -218,6 +228,16 @@ def test_an_infeasible_opening_raises_a_solver_error_naming_where() -> None:
     values, _, _ = backward(ws, cache, 2, np.array([100.0]))
     reference = backward(HighspyWorkspace(), cache, 2, np.array([100.0]))[0]
     assert np.array_equal(values, reference)
+
+
+def test_the_reference_puts_its_options_back_after_the_retry_ladder() -> None:
+    problem = infeasible_in_opening(stage_index=1, opening=2).compile()
+    cache = StageCache(problem, [caudal.sddp.cuts.CutPool(problem.n_states) for _ in range(problem.n_stages)])
+    ws = HighspyWorkspace()
+    with pytest.raises(SolverError):
+        backward(ws, cache, 1, np.array([100.0]))
+    assert ws.stats.retries == 5
+    assert {name: ws.highs.getOptionValue(name)[1] for name in SDDP_OPTIONS} == SDDP_OPTIONS
 
 
 # -- no allocation on the hot path -------------------------------------------------------

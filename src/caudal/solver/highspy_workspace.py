@@ -36,8 +36,13 @@ SDDP_OPTIONS = {
     "threads": 1,
     "random_seed": 0,
     "simplex_scale_strategy": 2,  # equilibration
-    "simplex_dual_edge_weight_strategy": 1,  # Devex (see configure_for_sddp in native/_native.pyx)
+    "simplex_dual_edge_weight_strategy": 1,  # Devex (see configure_for_sddp in native/sddp_options.pxd)
+    "rebuild_refactor_solution_error_tolerance": -1.0,  # lean first attempts (set_refactor_check, same file)
 }
+"""The engine's options, as ``configure_for_sddp`` in ``native/sddp_options.pxd`` sets them."""
+
+CAREFUL_RETRIES = {"rebuild_refactor_solution_error_tolerance": 1e-8}
+"""Options in force on every rung of the retry ladder: HiGHS's refactoring check, back on."""
 
 
 def new_highs() -> highspy.Highs:
@@ -118,17 +123,27 @@ class HighspyWorkspace:
         self.stats.simplex_iterations += self.highs.getInfo().simplex_iteration_count
         if self.highs.getModelStatus() == _OPTIMAL:
             return
+        self._set_options(CAREFUL_RETRIES)
+        try:
+            self._retry(lp, opening, forward_pass)
+        finally:
+            self._set_options({name: SDDP_OPTIONS[name] for name in CAREFUL_RETRIES})
+
+    def _set_options(self, options: dict) -> None:
+        for name, value in options.items():
+            self.highs.setOptionValue(name, value)
+
+    def _retry(self, lp: StageLP, opening: int, forward_pass: int) -> None:
+        """Walk the retry ladder after a first attempt that ended short of optimal."""
         for rung, options in RETRY_LADDER:
             self.stats.retries += 1
-            for name, value in options.items():
-                self.highs.setOptionValue(name, value)
+            self._set_options(options)
             ended_with = self.highs.getBasis() if rung == "refactorised restart" else None
             self.highs.clearSolver()
             if ended_with is not None and ended_with.valid:
                 self.highs.setBasis(ended_with)
             self.highs.run()
-            for name in options:
-                self.highs.setOptionValue(name, SDDP_OPTIONS[name])
+            self._set_options({name: SDDP_OPTIONS[name] for name in options})
             if self.highs.getModelStatus() == _OPTIMAL:
                 return
         status = self.highs.modelStatusToString(self.highs.getModelStatus())
