@@ -69,51 +69,48 @@ def forward_pass(
 ) -> ForwardResult:
     """Walk every stage for each scenario (int32[M, n_stages]) of this worker set.
 
-    Forward passes are processed stage by stage, so every worker loads each
-    stage's LP once per pass instead of once per scenario. With
-    ``keep_bases``, each solve's final basis is kept for the backward pass
-    (:meth:`ForwardResult.start_bases`).
+    Each worker takes one block of forward passes through all the stages, one
+    stage at a time for the whole block, so it loads each stage's LP once per
+    pass instead of once per scenario, and the workers meet once per forward
+    pass, not once per stage. With ``keep_bases``, each solve's final basis is
+    kept for the backward pass (:meth:`ForwardResult.start_bases`).
     """
     n_passes = scenarios.shape[0]
     n_states = problem.n_states
-    factors = discount_factors(problem)
     states = np.empty((problem.n_stages, n_passes, n_states))
-    costs = np.zeros(n_passes)
-    objective = np.empty(n_passes)
-    theta = np.empty(n_passes)
+    objective = np.empty((problem.n_stages, n_passes))
+    theta = np.empty((problem.n_stages, n_passes))
     pass_ids = np.arange(first_pass, first_pass + n_passes, dtype=np.int64)
-    incoming = np.broadcast_to(problem.initial_state, (n_passes, n_states))
-    lps = list(cache.lps) if keep_bases else None
-    bases = [] if keep_bases else None
-    for t in range(problem.n_stages):
-        lp, basis = cache.lps[t], cache.bases[t]
-        outgoing = states[t]
-        stage_openings = np.ascontiguousarray(scenarios[:, t])
-        incoming = np.ascontiguousarray(incoming)
-        stage_bases = np.empty((n_passes, lp.num_cols + lp.num_rows), dtype=np.uint8) if keep_bases else None
-        if bases is not None:
-            bases.append(stage_bases)
+    openings = np.ascontiguousarray(scenarios.T, dtype=np.int32)  # [n_stages, M]
+    initial = np.broadcast_to(problem.initial_state, (n_passes, n_states))
+    lps = list(cache.lps)
+    bases = (
+        [np.empty((n_passes, lp.num_cols + lp.num_rows), dtype=np.uint8) for lp in lps] if keep_bases else None
+    )
 
-        def task(
-            ws: SolverWorkspace, start: int, stop: int, lp=lp, basis=basis, incoming=incoming,
-            stage_openings=stage_openings, outgoing=outgoing, stage_bases=stage_bases,
-        ) -> None:
+    def task(ws: SolverWorkspace, start: int, stop: int) -> None:
+        incoming = np.ascontiguousarray(initial[start:stop])
+        for t, lp in enumerate(lps):
             ws.solve_forward(
                 lp,
-                basis,
-                incoming[start:stop],
-                stage_openings[start:stop],
+                cache.bases[t],
+                incoming,
+                openings[t, start:stop],
                 pass_ids[start:stop],
-                outgoing[start:stop],
-                objective[start:stop],
-                theta[start:stop],
-                None if stage_bases is None else stage_bases[start:stop],
+                states[t, start:stop],
+                objective[t, start:stop],
+                theta[t, start:stop],
+                None if bases is None else bases[t][start:stop],
             )
+            incoming = states[t, start:stop]
 
-        pool.run(task, 0, n_passes)
-        costs += factors[t] * (objective - lp.template.discount * theta)
-        incoming = outgoing
-    return ForwardResult(states=states, costs=costs, lps=lps, bases=bases)
+    pool.run(task, 0, n_passes)
+    discounts = np.array([lp.template.discount for lp in lps])
+    stage_costs = objective - discounts[:, None] * theta
+    costs = np.zeros(n_passes)
+    for factor, stage_cost in zip(discount_factors(problem), stage_costs, strict=True):
+        costs += factor * stage_cost
+    return ForwardResult(states=states, costs=costs, lps=lps if keep_bases else None, bases=bases)
 
 
 def backward_stage(
