@@ -88,6 +88,35 @@ def test_run_deals_contiguous_blocks_and_reuses_the_threads() -> None:
     assert got == expected
 
 
+def test_one_at_a_time_gives_every_item_once_to_whichever_worker_is_free() -> None:
+    def task(ws: Recorder, start: int, stop: int) -> None:
+        assert threading.get_ident() == ws.thread and stop == start + 1
+        time.sleep(0.1 if start == 3 else 0.0)  # one slow item: the other worker takes all the rest
+        ws.items.append(start)
+
+    with ThreadPool(2, Recorder, "recorder") as pool:
+        pool.run(task, 3, 11, one_at_a_time=True)
+        got = [list(ws.items) for ws in pool.workspaces]
+        pool.run(task, 0, 1, one_at_a_time=True)  # fewer items than workers
+        assert sum(ws.items.count(0) for ws in pool.workspaces) == 1
+    assert sorted(got[0] + got[1]) == list(range(3, 11))
+    slow = 0 if 3 in got[0] else 1
+    assert got[slow] == [3] and len(got[1 - slow]) == 7
+
+
+def test_one_at_a_time_raises_the_lowest_failing_item() -> None:
+    def task(ws: Recorder, start: int, stop: int) -> None:
+        if start in (2, 4):
+            time.sleep(0.02 if start == 2 else 0.0)  # item 4 fails first, item 2 is still the one raised
+            raise KeyError(f"item {start}")
+
+    with ThreadPool(2, Recorder, "recorder") as pool:
+        for _ in range(3):
+            with pytest.raises(KeyError, match="item 2"):
+                pool.run(task, 0, 8, one_at_a_time=True)
+        pool.run(lambda ws, a, b: None, 0, 4, one_at_a_time=True)  # still usable
+
+
 def test_an_exception_in_a_worker_is_raised_in_the_caller() -> None:
     def task(ws: Recorder, start: int, stop: int) -> None:
         raise KeyError(f"items {start}..{stop}")

@@ -26,8 +26,14 @@ class WorkerPool(Protocol):
     @property
     def workspaces(self) -> Sequence[SolverWorkspace]: ...
 
-    def run(self, task: Task, first: int, stop: int) -> None:
-        """Deal items ``[first, stop)`` in blocks to the workers and wait for all."""
+    def run(self, task: Task, first: int, stop: int, one_at_a_time: bool = False) -> None:
+        """Deal items ``[first, stop)`` to the workers and wait for all.
+
+        In blocks by default: one call ``task(ws, start, stop)`` per worker.
+        With ``one_at_a_time``, each worker claims the next unclaimed item as
+        soon as it is free, ``task(ws, k, k + 1)``: for a few items of
+        uneven cost, where blocks would leave a worker idle.
+        """
 
     def close(self) -> None: ...
 
@@ -47,8 +53,8 @@ class SerialPool:
     def workspaces(self) -> Sequence[SolverWorkspace]:
         return self._workspaces
 
-    def run(self, task: Task, first: int, stop: int) -> None:
-        start, end = block(stop - first, 1, 0)
+    def run(self, task: Task, first: int, stop: int, one_at_a_time: bool = False) -> None:
+        start, end = block(stop - first, 1, 0)  # one worker: one block serves either dealing
         if end > start:
             task(self._workspaces[0], first + start, first + end)
 

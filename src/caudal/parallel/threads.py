@@ -8,15 +8,16 @@ by the thread that will use them and their pages land on that thread's node
 is the same; every worker simply gets node 0.
 
 :meth:`ThreadPool.run` deals items ``[first, stop)`` in contiguous blocks
-(:func:`caudal.parallel.blocks.block`), one per worker, and waits for all of
-them. The kernels release the GIL, so plain Python threads run the solves in
-parallel. An exception raised in a worker is re-raised in the caller (the one
-of the lowest-numbered worker, if several fail, so the error is the same
-whatever the timing).
+(:func:`caudal.parallel.blocks.block`), one per worker, or one item at a time
+to whichever worker is free, and waits for all of them. The kernels release
+the GIL, so plain Python threads run the solves in parallel. An exception
+raised in a worker is re-raised in the caller: the one of the lowest block or
+item, if several fail, so the error is the same whatever the timing.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import threading
@@ -121,18 +122,24 @@ class ThreadPool:
         """The NUMA node of each worker."""
         return tuple(node for node, _ in self._placement)
 
-    def run(self, task: Task, first: int, stop: int) -> None:
-        """Run ``task(workspace, start, end)`` on each worker's block of ``[first, stop)`` and wait."""
+    def run(self, task: Task, first: int, stop: int, one_at_a_time: bool = False) -> None:
+        """Run ``task(workspace, start, end)`` over ``[first, stop)`` and wait; see ``WorkerPool.run``."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the thread pool is closed")
             self._generation += 1
             busy = []
-            for w in range(self.size):
-                start, end = block(stop - first, self.size, w)
-                if end > start:
-                    self._inboxes[w].put((self._generation, task, first + start, first + end))
+            if one_at_a_time:
+                claims = _Claims(task, first, stop)
+                for w in range(min(self.size, stop - first)):
+                    self._inboxes[w].put((self._generation, claims.run))
                     busy.append(w)
+            else:
+                for w in range(self.size):
+                    start, end = block(stop - first, self.size, w)
+                    if end > start:
+                        self._inboxes[w].put((self._generation, _Block(task, first + start, first + end).run))
+                        busy.append(w)
             failures = self._collect(self._generation, busy)
         if failures:
             raise failures[min(failures)]
@@ -163,22 +170,25 @@ class ThreadPool:
                 os.sched_setaffinity(0, cpus)  # 0 is the calling thread on Linux
             workspace = self._factory(node)
         except BaseException as exc:  # reported to the constructor, which raises it
-            self._done.put((0, w, exc))
+            self._done.put((0, w, w, exc))
             return
         self._workspaces[w] = workspace
-        self._done.put((0, w, None))
+        self._done.put((0, w, w, None))
         inbox = self._inboxes[w]
         while (job := inbox.get()) is not None:
-            generation, task, start, end = job
+            generation, run_job = job
             try:
-                task(workspace, start, end)
-            except BaseException as exc:
-                self._done.put((generation, w, exc))
+                run_job(workspace)
+            except _Failed as failed:
+                self._done.put((generation, w, failed.item, failed.error))
             else:
-                self._done.put((generation, w, None))
+                self._done.put((generation, w, w, None))
 
     def _collect(self, generation: int, workers: Sequence[int] | range) -> dict[int, BaseException]:
-        """Wait until each of ``workers`` reports on run ``generation``; return their exceptions by worker.
+        """Wait until each of ``workers`` reports on run ``generation``; return their exceptions.
+
+        The exceptions are keyed by the first item of the failed block, or the
+        failed item, so the lowest key is the same whatever the timing.
 
         Reports of earlier runs are dropped: they are left over when a caller
         was interrupted (Ctrl-C) while waiting, and the workers went on.
@@ -186,10 +196,53 @@ class ThreadPool:
         failures: dict[int, BaseException] = {}
         waiting = set(workers)
         while waiting:
-            run, w, exc = self._done.get()
+            run, w, item, exc = self._done.get()
             if run != generation:
                 continue
             waiting.discard(w)
             if exc is not None:
-                failures[w] = exc
+                failures[item] = exc
         return failures
+
+
+class _Failed(Exception):
+    """A work item's exception, with the item it came from."""
+
+    def __init__(self, item: int, error: BaseException):
+        super().__init__(item, error)
+        self.item = item
+        self.error = error
+
+
+class _Block:
+    """One worker's contiguous block of a run."""
+
+    def __init__(self, task: Task, start: int, stop: int):
+        self.task, self.start, self.stop = task, start, stop
+
+    def run(self, ws: SolverWorkspace) -> None:
+        try:
+            self.task(ws, self.start, self.stop)
+        except BaseException as exc:
+            raise _Failed(self.start, exc) from exc
+
+
+class _Claims:
+    """Items claimed one at a time by whichever worker is free.
+
+    ``next`` on an ``itertools.count`` is one C call, atomic under the GIL, so
+    no two workers claim the same item. After a failure no worker claims more.
+    """
+
+    def __init__(self, task: Task, first: int, stop: int):
+        self.task, self.stop = task, stop
+        self._next = itertools.count(first)
+        self._failed = False
+
+    def run(self, ws: SolverWorkspace) -> None:
+        while not self._failed and (k := next(self._next)) < self.stop:
+            try:
+                self.task(ws, k, k + 1)
+            except BaseException as exc:
+                self._failed = True
+                raise _Failed(k, exc) from exc

@@ -1,8 +1,8 @@
 """A worker pool that times every task on the worker that runs it.
 
 Wrapping the pool keeps the instrumentation out of the thread pool itself: the
-wrapper adds four clock reads per task (a task is one worker's block of one
-stage, so a few hundred per iteration), and books the wall and CPU time on the
+wrapper adds four clock reads per task (a task is one worker's block, or one
+trial state, of one stage: a few hundred per iteration), and books the wall and CPU time on the
 worker whose workspace ran it. CPU time below wall time means the worker
 thread was waiting for a core: other processes, or more workers than cores.
 When ``spans`` is a list, it also keeps each task's start and end, for the
@@ -36,7 +36,7 @@ class InstrumentedPool:
     def workspaces(self) -> Sequence[SolverWorkspace]:
         return self.inner.workspaces
 
-    def run(self, task: Task, first: int, stop: int) -> None:
+    def run(self, task: Task, first: int, stop: int, one_at_a_time: bool = False) -> None:
         busy, busy_cpu, worker_of, spans = self.busy, self.busy_cpu, self._worker_of, self.spans
         clock, cpu_clock = time.perf_counter, time.thread_time
 
@@ -52,7 +52,7 @@ class InstrumentedPool:
                 if spans is not None:
                     spans.append((w, began, ended))
 
-        self.inner.run(timed, first, stop)
+        self.inner.run(timed, first, stop, one_at_a_time)
 
     def close(self) -> None:
         self.inner.close()

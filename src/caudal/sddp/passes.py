@@ -164,7 +164,8 @@ def backward_stage(
                 weights = risk.weights(template.probabilities, values[k])
                 intercepts[k], coefficients[k] = expected_cut(weights, values[k], subgradients[k], trial_states[k])
 
-    pool.run(task, 0, n_trials)
+    # a few trial states of uneven cost per worker: dealt one at a time, so no worker idles at the end
+    pool.run(task, 0, n_trials, True)  # one at a time
     return intercepts, coefficients, final_basis
 
 
