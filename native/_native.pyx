@@ -27,8 +27,10 @@ The stage solve sequence, per work item:
    ``native/sddp_options.pxd``);
 5. *extract* the values the algorithm needs into preallocated buffers.
 
-Openings after the first of a backward work item skip step 3: each starts from
-the basis the previous opening ended at, which the work item alone determines.
+A backward work item solves its openings in the order it is given (see
+:mod:`caudal.sddp.opening_order`); those after the first skip step 3: each
+starts from the basis the previous one ended at, which the work item alone
+determines.
 
 Buffers are numpy arrays allocated and zero-filled by the thread that owns the
 workspace (NUMA first touch); they grow, geometrically, only when an LP larger
@@ -203,6 +205,8 @@ cdef class NativeWorkspace:
     cdef const double[:, ::1] _col_patch_upper
     cdef const double[:, ::1] _row_patch_lower
     cdef const double[:, ::1] _row_patch_upper
+    cdef const int32_t[::1] _index_order  # openings 0, 1, ...: the order when none is given
+    cdef uint8_t[::1] _order_seen  # scratch for checking that an order is a permutation
 
     # buffers, sized to the largest LP loaded so far
     cdef int _cap_cols, _cap_rows, _cap_patches
@@ -339,6 +343,8 @@ cdef class NativeWorkspace:
         self._n_col_patches = n_col_patches
         self._n_row_patches = template.row_patch_index.shape[0]
         self._n_openings = template.probabilities.shape[0]
+        self._index_order = np.arange(self._n_openings, dtype=np.int32)
+        self._order_seen = np.zeros(self._n_openings, dtype=np.uint8)
         self._theta_col = template.theta_col
         self._state_in_cols = np.ascontiguousarray(template.state_in_cols, dtype=np.int32)
         self._state_out_cols = np.ascontiguousarray(template.state_out_cols, dtype=np.int32)
@@ -571,12 +577,14 @@ cdef class NativeWorkspace:
         double[::1] out_values,
         double[:, ::1] out_subgradients,
         bint want_basis,
+        const int32_t[::1] order,
     ) noexcept nogil:
-        cdef int opening, i, status
+        cdef int opening, i, status, position
         cdef double start
-        for opening in range(self._n_openings):
+        for position in range(self._n_openings):
+            opening = order[position]
             self._patch(incoming, opening)
-            if opening == 0:
+            if position == 0:
                 self._reset_to_basis()
             status = self._solve()
             if status != HIGHS_MODEL_STATUS_OPTIMAL:
@@ -592,6 +600,18 @@ cdef class NativeWorkspace:
             Highs_getBasis(self._highs, &self._col_status[0], &self._row_status[0])
             self._time_extract += now() - start
         return 0
+
+    cdef bint _is_permutation(self, const int32_t[::1] order) noexcept:
+        cdef int n = self._n_openings, i
+        if order.shape[0] != n:
+            return False
+        for i in range(n):
+            self._order_seen[i] = 0
+        for i in range(n):
+            if order[i] < 0 or order[i] >= n or self._order_seen[order[i]]:
+                return False
+            self._order_seen[order[i]] = 1
+        return True
 
     cdef int _raise_failure(self) except -1:
         failure = SolveFailure(
@@ -658,9 +678,13 @@ cdef class NativeWorkspace:
         double[::1] out_values,
         double[:, ::1] out_subgradients,
         out_basis,
+        order=None,
     ) -> None:
         """Solve every opening of ``lp`` at ``incoming``; see ``SolverWorkspace.solve_backward``."""
         self._load(lp)
+        cdef const int32_t[::1] opening_order = self._index_order if order is None else order
+        if not self._is_permutation(opening_order):
+            raise ValueError(f"stage {self._stage}: order is not a permutation of the {self._n_openings} openings")
         if (incoming.shape[0] != self._n_states or out_values.shape[0] != self._n_openings
                 or out_subgradients.shape[0] != self._n_openings
                 or out_subgradients.shape[1] != self._n_states):
@@ -677,7 +701,7 @@ cdef class NativeWorkspace:
         cdef const double* state = &incoming[0] if self._n_states else NULL
         cdef int result, i
         with nogil:
-            result = self._backward_kernel(state, trial_id, out_values, out_subgradients, want_basis)
+            result = self._backward_kernel(state, trial_id, out_values, out_subgradients, want_basis, opening_order)
             if result == 0 and want_basis:
                 for i in range(self._num_cols):
                     basis_cols[i] = <uint8_t>self._col_status[i]

@@ -122,11 +122,14 @@ def backward_stage(
     risk: RiskMeasure | None = None,
     multi_cut: bool = False,
     start_bases: list[Basis] | None = None,
+    orders: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, Basis | None]:
     """Solve stage ``t`` at every trial state (rows of float64[K, n_states]).
 
     Trial state ``k`` starts from ``start_bases[k]`` if given (see
-    :meth:`ForwardResult.start_bases`), else from the stage's canonical basis.
+    :meth:`ForwardResult.start_bases`), else from the stage's canonical basis,
+    and solves the openings in ``orders[k]`` (int32[K, O], see
+    :mod:`caudal.sddp.opening_order`), else in index order.
 
     Returns the cuts as intercepts and coefficients, and the final basis of the
     first trial state (``None`` when this worker set does not own it), which
@@ -157,6 +160,7 @@ def backward_stage(
                 values[k],
                 subgradients[k],
                 final_basis if (first_trial + k == 0) else None,
+                None if orders is None else orders[k],
             )
             if multi_cut:
                 intercepts[k], coefficients[k] = opening_cuts(values[k], subgradients[k], trial_states[k])
@@ -197,9 +201,16 @@ def opening_cuts(
 
 
 def first_stage_bound(
-    cache: StageCache, pool: WorkerPool, initial_state: np.ndarray, risk: RiskMeasure | None = None
+    cache: StageCache,
+    pool: WorkerPool,
+    initial_state: np.ndarray,
+    risk: RiskMeasure | None = None,
+    order: np.ndarray | None = None,
 ) -> tuple[float, Basis]:
-    """Value of the first stage over its openings (risk-adjusted if asked): the lower bound."""
+    """Value of the first stage over its openings (risk-adjusted if asked): the lower bound.
+
+    The openings are solved in ``order`` if given (int32[O]), else in index order.
+    """
     lp = cache.lps[0]
     n_open = lp.template.n_openings
     values = np.empty(n_open)
@@ -207,7 +218,7 @@ def first_stage_bound(
     final_basis = Basis.slack(lp)
 
     def task(ws: SolverWorkspace, start: int, stop: int) -> None:
-        ws.solve_backward(lp, cache.bases[0], initial_state, 0, values, subgradients, final_basis)
+        ws.solve_backward(lp, cache.bases[0], initial_state, 0, values, subgradients, final_basis, order)
 
     pool.run(task, 0, 1)
     weights = (risk or Expectation()).weights(lp.template.probabilities, values)

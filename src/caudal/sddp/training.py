@@ -22,6 +22,7 @@ from caudal.parallel.blocks import block
 from caudal.parallel.comm import Communicator, SingleProcessCommunicator
 from caudal.parallel.pool import WorkerPool
 from caudal.sddp.cuts import CutPool, StateArchive
+from caudal.sddp.opening_order import chain_orders, opening_tour
 from caudal.sddp.passes import backward_stage, first_stage_bound, forward_pass
 from caudal.sddp.records import IterationRecord
 from caudal.sddp.risk import Expectation, RiskMeasure, RiskSpec, per_stage
@@ -171,6 +172,7 @@ def run_training(
     solves_offset = state.history[-1].lp_solves if state.history else 0
     limits = options.limits()
     clock = PhaseClock(state.phase_seconds, on_phase)
+    tours = [opening_tour(template) for template in problem.templates]
 
     def simulate(n_scenarios: int, seed: int) -> np.ndarray:
         return simulate_costs(state, pool, comm, n_scenarios, seed)
@@ -191,7 +193,7 @@ def run_training(
                 starts = forward.start_bases(t, state.cache.lps[t], state.cache.bases[t])
                 intercepts, coefficients, basis = backward_stage(
                     state.cache, pool, t, forward.states[t - 1], first_trial=first, risk=risks[t],
-                    multi_cut=options.multi_cut, start_bases=starts,
+                    multi_cut=options.multi_cut, start_bases=starts, orders=chain_orders(tours[t], scenarios[:, t]),
                 )
             with clock("communication"):
                 intercepts = comm.allgather_rows(intercepts)
@@ -206,7 +208,9 @@ def run_training(
                 state.cache.set_basis(t, basis)
         with clock("bound"):  # rank 0 alone, so LP counts do not depend on the layout
             bound, basis = (
-                first_stage_bound(state.cache, pool, problem.initial_state, risks[0]) if comm.rank == 0 else (0.0, None)
+                first_stage_bound(state.cache, pool, problem.initial_state, risks[0], tours[0])
+                if comm.rank == 0
+                else (0.0, None)
             )
         with clock("communication"):
             bound = _from_rank0(comm, bound)

@@ -192,12 +192,18 @@ class HighspyWorkspace:
         out_values: np.ndarray,
         out_subgradients: np.ndarray,
         out_basis: Basis | None,
+        order: np.ndarray | None = None,
     ) -> None:
         self._load(lp)
         template = lp.template
-        for opening in range(template.n_openings):
+        n_open = template.n_openings
+        if order is None:
+            order = np.arange(n_open)
+        elif sorted(int(o) for o in order) != list(range(n_open)):
+            raise ValueError(f"stage {template.index}: order is not a permutation of the {n_open} openings")
+        for position, opening in enumerate(int(o) for o in order):
             self._patch(lp, incoming, opening)
-            if opening == 0:
+            if position == 0:
                 self._set_basis(basis)  # after the patch, as in solve_forward
             self._run(lp, basis, opening, trial_id)
             start = time.perf_counter()

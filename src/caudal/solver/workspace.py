@@ -135,12 +135,15 @@ class SolverWorkspace(Protocol):
         out_values: np.ndarray,
         out_subgradients: np.ndarray,
         out_basis: Basis | None,
+        order: np.ndarray | None = None,
     ) -> None:
         """Solve every opening of ``lp`` at state ``incoming`` (float64[n_states]).
 
-        Opening 0 starts from ``basis``; opening ``o`` from the final basis of
-        opening ``o - 1``. Writes each opening's objective into ``out_values``
-        (float64[O]) and the reduced costs of the incoming-state columns into
-        ``out_subgradients`` (float64[O, n_states]). If ``out_basis`` is given, the
-        basis after the last opening is copied into it.
+        The openings are solved in ``order`` (int32[O], a permutation; by
+        default 0, 1, ...): the first starts from ``basis``, each next one
+        from the final basis of the one before. Writes each opening's
+        objective into ``out_values`` (float64[O], indexed by opening) and the
+        reduced costs of the incoming-state columns into ``out_subgradients``
+        (float64[O, n_states]). If ``out_basis`` is given, the basis after the
+        last opening solved is copied into it.
         """
