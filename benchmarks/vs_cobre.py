@@ -107,6 +107,8 @@ def main() -> None:
             rows.append((n, mine, theirs))
             print(f"  {n} worker(s): caudal {mine['seconds']:.1f}s, Cobre {theirs['seconds']:.1f}s", flush=True)
     report(rows)
+    if not args.own_openings:
+        check_bounds(rows)
 
 
 def ensure_cobre(venv: Path, python312: str | None) -> Path:
@@ -157,6 +159,23 @@ def run(command: list[str]) -> dict:
     if done.returncode != 0:
         sys.exit(f"vs_cobre: {command[0]} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+BOUND_AGREEMENT = 1e-3
+"""Relative difference of the two engines' lower bounds on the same openings beyond which a cut is suspect.
+
+After the same iterations the bounds of two correct engines differ only by
+how far each has converged (about 1e-5 on 4ree after 256 iterations); a
+bound well above the other's means an invalid cut.
+"""
+
+
+def check_bounds(rows: list[tuple[int, dict, dict]]) -> None:
+    for n, mine, theirs in rows:
+        difference = (mine["lower_bound"] - theirs["lower_bound"]) / abs(theirs["lower_bound"])
+        if abs(difference) > BOUND_AGREEMENT:
+            sys.exit(f"vs_cobre: with {n} worker(s) the lower bounds differ by {difference:+.1e}, more than "
+                     f"{BOUND_AGREEMENT:.0e}: one engine made an invalid cut or did not converge")
 
 
 def report(rows: list[tuple[int, dict, dict]]) -> None:

@@ -22,9 +22,7 @@ The stage solve sequence, per work item:
    solves, and then a solve can end at a different optimal vertex - measured,
    see tests/test_native_workspace.py. The basis is set after the patch,
    because HiGHS checks a basis against the bounds in force;
-4. *solve* (``Highs_run``), walking the retry ladder if the LP is not optimal
-   (first attempts skip HiGHS's refactoring check, retries make it; see
-   ``native/sddp_options.pxd``);
+4. *solve* (``Highs_run``), walking the retry ladder if the LP is not optimal;
 5. *extract* the values the algorithm needs into preallocated buffers.
 
 A backward work item solves its openings in the order it is given (see
@@ -82,7 +80,7 @@ from highs_api cimport (
     Highs_getOptionType,
     Highs_getStringOptionValue,
 )
-from sddp_options cimport configure_for_sddp, set_refactor_check
+from sddp_options cimport configure_for_sddp
 
 RETRY_LADDER = (
     "warm start", "refactorised restart", "cold start", "presolve on", "max-value scaling", "primal simplex",
@@ -474,15 +472,6 @@ cdef class NativeWorkspace:
         cdef int status = self._run_once()
         if status == HIGHS_MODEL_STATUS_OPTIMAL:
             return status
-        # every retry runs with HiGHS's refactoring check on (set_refactor_check)
-        set_refactor_check(self._highs, True)
-        status = self._retry()
-        set_refactor_check(self._highs, False)
-        return status
-
-    cdef int _retry(self) noexcept nogil:
-        """The retry ladder after a first attempt that ended short of optimal."""
-        cdef int status
         # refactorised restart: the basis the attempt ended with, factorised
         # afresh. An attempt that ends "Unknown" is usually at or next to the
         # optimum with round-off above tolerance; a new factorisation clears it

@@ -15,7 +15,6 @@ cdef extern from "highs_api.h" nogil:
 
     HighsInt Highs_setBoolOptionValue(void* highs, const char* option, const HighsInt value)
     HighsInt Highs_setIntOptionValue(void* highs, const char* option, const HighsInt value)
-    HighsInt Highs_setDoubleOptionValue(void* highs, const char* option, const double value)
     HighsInt Highs_setStringOptionValue(void* highs, const char* option, const char* value)
     HighsInt Highs_getOptionName(const void* highs, const HighsInt index, char** name)
     HighsInt Highs_getOptionType(const void* highs, const char* option, HighsInt* type)

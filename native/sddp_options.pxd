@@ -11,7 +11,6 @@ from highs_api cimport (
     HIGHS_SIMPLEX_DUAL,
     HIGHS_STATUS_ERROR,
     Highs_setBoolOptionValue,
-    Highs_setDoubleOptionValue,
     Highs_setIntOptionValue,
     Highs_setStringOptionValue,
 )
@@ -27,8 +26,16 @@ cdef inline int configure_for_sddp(void* highs) noexcept nogil:
     edge would first spend a solve's worth of work computing its weights for
     the new basis (on 4ree, Devex took 21% fewer iterations, and less time per
     solve). The scaling strategy is set, not left to the default, because the
-    retry ladder changes it and must put back the same value. The refactoring
-    check starts lean (see :func:`set_refactor_check`).
+    retry ladder changes it and must put back the same value.
+
+    HiGHS's refactoring check stays on (``rebuild_refactor_solution_error_tolerance``
+    at its default): when the dual simplex believes it is optimal, HiGHS tests
+    its updated factorisation on a random right-hand side and refactorises if
+    the error is too large. Skipping the test saved 11% of HiGHS's
+    instructions on 4ree, but one solve in about 100000 then came back
+    "Optimal" with a wrong objective (7.14e10 where a fresh factorisation of
+    the same basis gives 5.00e10), and its cut lifted the lower bound 28%
+    above the true value; see docs/hot-path.md.
     """
     cdef int refused = 0
     refused += Highs_setBoolOptionValue(highs, "output_flag", 0) == HIGHS_STATUS_ERROR
@@ -39,23 +46,4 @@ cdef inline int configure_for_sddp(void* highs) noexcept nogil:
     refused += Highs_setIntOptionValue(highs, "simplex_scale_strategy", HIGHS_SCALE_EQUILIBRATION) == HIGHS_STATUS_ERROR
     refused += Highs_setIntOptionValue(highs, "threads", 1) == HIGHS_STATUS_ERROR
     refused += Highs_setIntOptionValue(highs, "random_seed", 0) == HIGHS_STATUS_ERROR
-    refused += set_refactor_check(highs, False) == HIGHS_STATUS_ERROR
     return refused
-
-
-cdef inline int set_refactor_check(void* highs, bint careful) noexcept nogil:
-    """Lean (no check) for first attempts, careful (HiGHS's default) for retries.
-
-    When the dual simplex believes it has reached the optimum, HiGHS tests its
-    updated factorisation by solving a system with a random right-hand side
-    and refactorises if the error exceeds
-    ``rebuild_refactor_solution_error_tolerance`` (1e-8). On stage LPs that
-    take a handful of pivots from a warm basis that test cost 11% of all the
-    instructions HiGHS executed (callgrind, 4ree, 32 iterations), and it
-    rarely fires: every work item starts from a fresh factorisation, so few
-    updates pile up. A negative tolerance skips the test. An attempt that
-    ends short of optimal is retried with the test back on (the retry ladder).
-    """
-    return Highs_setDoubleOptionValue(
-        highs, "rebuild_refactor_solution_error_tolerance", 1e-8 if careful else -1.0
-    )

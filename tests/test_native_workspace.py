@@ -71,7 +71,7 @@ def test_native_and_reference_set_the_same_options() -> None:
     from caudal._native import engine_options
 
     native, reference = engine_options(), new_highs()
-    assert len(native) > 100 and native["rebuild_refactor_solution_error_tolerance"] < 0
+    assert len(native) > 100 and "rebuild_refactor_solution_error_tolerance" in native  # advanced ones too
     differ = {name: value for name, value in native.items() if reference.getOptionValue(name)[1] != value}
     assert differ == {}
 

@@ -37,12 +37,8 @@ SDDP_OPTIONS = {
     "random_seed": 0,
     "simplex_scale_strategy": 2,  # equilibration
     "simplex_dual_edge_weight_strategy": 1,  # Devex (see configure_for_sddp in native/sddp_options.pxd)
-    "rebuild_refactor_solution_error_tolerance": -1.0,  # lean first attempts (set_refactor_check, same file)
 }
 """The engine's options, as ``configure_for_sddp`` in ``native/sddp_options.pxd`` sets them."""
-
-CAREFUL_RETRIES = {"rebuild_refactor_solution_error_tolerance": 1e-8}
-"""Options in force on every rung of the retry ladder: HiGHS's refactoring check, back on."""
 
 
 def new_highs() -> highspy.Highs:
@@ -115,6 +111,10 @@ class HighspyWorkspace:
             )
         self.stats.time_patch += time.perf_counter() - start
 
+    def _set_options(self, options: dict) -> None:
+        for name, value in options.items():
+            self.highs.setOptionValue(name, value)
+
     def _run(self, lp: StageLP, basis: Basis, opening: int, forward_pass: int) -> None:
         start = time.perf_counter()
         self.highs.run()
@@ -123,18 +123,6 @@ class HighspyWorkspace:
         self.stats.simplex_iterations += self.highs.getInfo().simplex_iteration_count
         if self.highs.getModelStatus() == _OPTIMAL:
             return
-        self._set_options(CAREFUL_RETRIES)
-        try:
-            self._retry(lp, opening, forward_pass)
-        finally:
-            self._set_options({name: SDDP_OPTIONS[name] for name in CAREFUL_RETRIES})
-
-    def _set_options(self, options: dict) -> None:
-        for name, value in options.items():
-            self.highs.setOptionValue(name, value)
-
-    def _retry(self, lp: StageLP, opening: int, forward_pass: int) -> None:
-        """Walk the retry ladder after a first attempt that ended short of optimal."""
         for rung, options in RETRY_LADDER:
             self.stats.retries += 1
             self._set_options(options)
