@@ -23,7 +23,9 @@ The stage solve sequence, per work item:
    see tests/test_native_workspace.py. The basis is set after the patch,
    because HiGHS checks a basis against the bounds in force;
 4. *solve* (``Highs_run``), walking the retry ladder if the LP is not optimal;
-5. *extract* the values the algorithm needs into preallocated buffers.
+5. *extract* the values the algorithm needs into preallocated buffers, in the
+   stage's own units (HiGHS solves the LP with its objective scaled by a power
+   of two, :mod:`caudal.model.objective_scale`; unscaling is exact).
 
 A backward work item solves its openings in the order it is given (see
 :mod:`caudal.sddp.opening_order`); those after the first skip step 3: each
@@ -196,6 +198,7 @@ cdef class NativeWorkspace:
     cdef object _version
     cdef int _stage, _num_cols, _num_rows, _n_states, _n_col_patches, _n_row_patches, _n_openings
     cdef int _theta_col
+    cdef double _unscale  # 1 / the loaded LP's objective scale: turns solver values into the stage's
     cdef const int32_t[::1] _state_in_cols
     cdef const int32_t[::1] _state_out_cols
     cdef const int32_t[::1] _row_patch_index
@@ -306,14 +309,15 @@ cdef class NativeWorkspace:
         n_col_patches = template.col_patch_index.shape[0]
         self.reserve(lp.num_cols, lp.num_rows, n_states + n_col_patches)
 
+        form = lp.solver_form  # the objective scaled by a power of two (caudal.model.objective_scale)
         cdef const int32_t[::1] col_start = np.ascontiguousarray(lp.col_start, dtype=np.int32)
         cdef const int32_t[::1] row_index = np.ascontiguousarray(lp.row_index, dtype=np.int32)
-        cdef const double[::1] values = np.ascontiguousarray(lp.values, dtype=np.float64)
-        cdef const double[::1] col_cost = np.ascontiguousarray(template.col_cost, dtype=np.float64)
-        cdef const double[::1] col_lower = np.ascontiguousarray(template.col_lower, dtype=np.float64)
-        cdef const double[::1] col_upper = np.ascontiguousarray(template.col_upper, dtype=np.float64)
-        cdef const double[::1] row_lower = np.ascontiguousarray(lp.row_lower, dtype=np.float64)
-        cdef const double[::1] row_upper = np.ascontiguousarray(lp.row_upper, dtype=np.float64)
+        cdef const double[::1] values = np.ascontiguousarray(form.values, dtype=np.float64)
+        cdef const double[::1] col_cost = np.ascontiguousarray(form.col_cost, dtype=np.float64)
+        cdef const double[::1] col_lower = np.ascontiguousarray(form.col_lower, dtype=np.float64)
+        cdef const double[::1] col_upper = np.ascontiguousarray(form.col_upper, dtype=np.float64)
+        cdef const double[::1] row_lower = np.ascontiguousarray(form.row_lower, dtype=np.float64)
+        cdef const double[::1] row_upper = np.ascontiguousarray(form.row_upper, dtype=np.float64)
         cdef int num_cols = lp.num_cols
         cdef int num_rows = lp.num_rows
         if (col_start.shape[0] != num_cols + 1 or col_cost.shape[0] != num_cols
@@ -344,6 +348,7 @@ cdef class NativeWorkspace:
         self._index_order = np.arange(self._n_openings, dtype=np.int32)
         self._order_seen = np.zeros(self._n_openings, dtype=np.uint8)
         self._theta_col = template.theta_col
+        self._unscale = 1.0 / form.scale
         self._state_in_cols = np.ascontiguousarray(template.state_in_cols, dtype=np.int32)
         self._state_out_cols = np.ascontiguousarray(template.state_out_cols, dtype=np.int32)
         self._row_patch_index = np.ascontiguousarray(template.row_patch_index, dtype=np.int32)
@@ -548,8 +553,8 @@ cdef class NativeWorkspace:
             Highs_getSolution(self._highs, &self._col_value[0], NULL, NULL, NULL)
             for i in range(self._n_states):
                 out_states[k, i] = self._col_value[self._state_out_cols[i]]
-            out_theta[k] = self._col_value[self._theta_col]
-            out_objective[k] = Highs_getObjectiveValue(self._highs)
+            out_theta[k] = self._col_value[self._theta_col] * self._unscale
+            out_objective[k] = Highs_getObjectiveValue(self._highs) * self._unscale
             if want_bases:
                 Highs_getBasis(self._highs, &self._kept_col_status[0], &self._kept_row_status[0])
                 for i in range(nc):
@@ -580,9 +585,9 @@ cdef class NativeWorkspace:
                 return self._fail(opening, trial_id, status)
             start = now()
             Highs_getSolution(self._highs, NULL, &self._col_dual[0], NULL, NULL)
-            out_values[opening] = Highs_getObjectiveValue(self._highs)
+            out_values[opening] = Highs_getObjectiveValue(self._highs) * self._unscale
             for i in range(self._n_states):
-                out_subgradients[opening, i] = self._col_dual[self._state_in_cols[i]]
+                out_subgradients[opening, i] = self._col_dual[self._state_in_cols[i]] * self._unscale
             self._time_extract += now() - start
         if want_basis:
             start = now()

@@ -32,8 +32,11 @@ Conventions
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
+
+from caudal.model.objective_scale import SolverForm, solver_form
 
 INF = float("inf")
 """Infinite bound as stored in templates (HiGHS treats >= 1e30 as infinite)."""
@@ -129,6 +132,14 @@ class StageLP:
     @property
     def num_cuts(self) -> int:
         return int(self.cut_ids.shape[0])
+
+    @cached_property
+    def solver_form(self) -> SolverForm:
+        """The arrays the solvers load, with the objective scaled (:mod:`caudal.model.objective_scale`).
+
+        Computed once per LP, by the first worker that loads it, and shared.
+        """
+        return solver_form(self)
 
     @property
     def nnz(self) -> int:

@@ -13,6 +13,7 @@ import time
 import highspy
 import numpy as np
 
+from caudal.model.objective_scale import SolverForm, unscaled_solution
 from caudal.model.stage_lp import StageLP
 from caudal.solver.workspace import Basis, SolveFailure, SolverError, SolverStats
 
@@ -49,21 +50,21 @@ def new_highs() -> highspy.Highs:
     return highs
 
 
-def to_highs_lp(lp: StageLP) -> highspy.HighsLp:
-    """Copy a :class:`StageLP` into a highspy model."""
+def to_highs_lp(lp: StageLP, form: SolverForm | None = None) -> highspy.HighsLp:
+    """Copy a :class:`StageLP` into a highspy model, as it is or in its solver ``form``."""
     template = lp.template
     model = highspy.HighsLp()
     model.num_col_ = lp.num_cols
     model.num_row_ = lp.num_rows
-    model.col_cost_ = template.col_cost
-    model.col_lower_ = template.col_lower
-    model.col_upper_ = template.col_upper
-    model.row_lower_ = lp.row_lower
-    model.row_upper_ = lp.row_upper
+    model.col_cost_ = template.col_cost if form is None else form.col_cost
+    model.col_lower_ = template.col_lower if form is None else form.col_lower
+    model.col_upper_ = template.col_upper if form is None else form.col_upper
+    model.row_lower_ = lp.row_lower if form is None else form.row_lower
+    model.row_upper_ = lp.row_upper if form is None else form.row_upper
     model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     model.a_matrix_.start_ = lp.col_start
     model.a_matrix_.index_ = lp.row_index
-    model.a_matrix_.value_ = lp.values
+    model.a_matrix_.value_ = lp.values if form is None else form.values
     return model
 
 
@@ -82,7 +83,7 @@ class HighspyWorkspace:
         if self._loaded == key:
             return
         start = time.perf_counter()
-        self.highs.passModel(to_highs_lp(lp))
+        self.highs.passModel(to_highs_lp(lp, lp.solver_form))  # objective scaled, as the native kernel loads it
         self._loaded = key
         self.stats.loads += 1
         self.stats.time_load += time.perf_counter() - start
@@ -163,8 +164,8 @@ class HighspyWorkspace:
             start = time.perf_counter()
             col_value = np.asarray(self.highs.getSolution().col_value)
             out_states[k] = col_value[template.state_out_cols]
-            out_theta[k] = col_value[template.theta_col]
-            out_objective[k] = self.highs.getInfo().objective_function_value
+            out_theta[k] = col_value[template.theta_col] / lp.solver_form.scale
+            out_objective[k] = self.highs.getInfo().objective_function_value / lp.solver_form.scale
             if out_bases is not None:
                 hb = self.highs.getBasis()
                 out_bases[k, : lp.num_cols] = [int(s) for s in hb.col_status]
@@ -196,8 +197,8 @@ class HighspyWorkspace:
             self._run(lp, basis, opening, trial_id)
             start = time.perf_counter()
             col_dual = np.asarray(self.highs.getSolution().col_dual)
-            out_values[opening] = self.highs.getInfo().objective_function_value
-            out_subgradients[opening] = col_dual[template.state_in_cols]
+            out_values[opening] = self.highs.getInfo().objective_function_value / lp.solver_form.scale
+            out_subgradients[opening] = col_dual[template.state_in_cols] / lp.solver_form.scale
             self.stats.time_extract += time.perf_counter() - start
         if out_basis is not None:
             hb = self.highs.getBasis()
@@ -218,8 +219,5 @@ class HighspyWorkspace:
         self._set_basis(basis)
         self._run(lp, basis, opening, scenario)
         solution = self.highs.getSolution()
-        return (
-            self.highs.getInfo().objective_function_value,
-            np.asarray(solution.col_value),
-            np.asarray(solution.row_dual),
-        )
+        objective = self.highs.getInfo().objective_function_value
+        return unscaled_solution(lp.solver_form, objective, solution.col_value, solution.row_dual)

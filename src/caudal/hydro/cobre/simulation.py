@@ -17,6 +17,7 @@ from typing import Protocol
 import highspy
 import numpy as np
 
+from caudal.model.objective_scale import unscaled_solution
 from caudal.model.problem import CompiledProblem
 from caudal.model.stage_lp import StageLP, StageTemplate, assemble_stage_lp
 from caudal.solver.highspy_workspace import new_highs, to_highs_lp
@@ -81,7 +82,8 @@ def simulate_policy(policy: PolicyLike, scenarios: int, seed: int) -> Simulation
     theta = np.empty((scenarios, n_stages))
     incoming = np.broadcast_to(problem.initial_state, (scenarios, problem.n_states)).copy()
     for t, template in enumerate(problem.templates):
-        highs = _load(_stage_lp(template, policy.cut_pools[t]))
+        lp = _stage_lp(template, policy.cut_pools[t])
+        highs = _load(lp)
         x = np.empty((scenarios, template.num_cols))
         y = np.empty((scenarios, template.num_rows))
         for s in range(scenarios):
@@ -91,9 +93,10 @@ def simulate_policy(policy: PolicyLike, scenarios: int, seed: int) -> Simulation
                 status = highs.modelStatusToString(highs.getModelStatus())
                 raise RuntimeError(f"simulation: stage {t}, scenario {s}: HiGHS could not solve the LP ({status})")
             solution = highs.getSolution()
-            x[s] = solution.col_value
-            y[s] = np.asarray(solution.row_dual)[: template.num_rows]
-            objective[s, t] = highs.getInfo().objective_function_value
+            objective[s, t], x[s], row_dual = unscaled_solution(
+                lp.solver_form, highs.getInfo().objective_function_value, solution.col_value, solution.row_dual
+            )
+            y[s] = row_dual[: template.num_rows]
         theta[:, t] = x[:, template.theta_col]
         incoming = x[:, template.state_out_cols]
         values.append(x)
@@ -120,7 +123,7 @@ def _stage_lp(template: StageTemplate, pool: CutSource) -> StageLP:
 
 def _load(lp: StageLP) -> highspy.Highs:
     highs = new_highs()
-    highs.passModel(to_highs_lp(lp))
+    highs.passModel(to_highs_lp(lp, lp.solver_form))  # the LP training solved, objective scaled
     return highs
 
 
