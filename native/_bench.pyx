@@ -50,14 +50,15 @@ def bare_backward_loop(lp, basis, trial_states, int repeats=1, bint reset=True):
     simplex_iterations, non_optimal)``; only the loop is timed.
     """
     template = lp.template
+    form = lp.solver_form  # the LP as the engine loads it: objective scaled
     cdef const int32_t[::1] col_start = np.ascontiguousarray(lp.col_start, dtype=np.int32)
     cdef const int32_t[::1] row_index = np.ascontiguousarray(lp.row_index, dtype=np.int32)
-    cdef const double[::1] values = np.ascontiguousarray(lp.values, dtype=np.float64)
-    cdef const double[::1] col_cost = np.ascontiguousarray(template.col_cost, dtype=np.float64)
-    cdef const double[::1] col_lower = np.ascontiguousarray(template.col_lower, dtype=np.float64)
-    cdef const double[::1] col_upper = np.ascontiguousarray(template.col_upper, dtype=np.float64)
-    cdef const double[::1] row_lower = np.ascontiguousarray(lp.row_lower, dtype=np.float64)
-    cdef const double[::1] row_upper = np.ascontiguousarray(lp.row_upper, dtype=np.float64)
+    cdef const double[::1] values = np.ascontiguousarray(form.values, dtype=np.float64)
+    cdef const double[::1] col_cost = np.ascontiguousarray(form.col_cost, dtype=np.float64)
+    cdef const double[::1] col_lower = np.ascontiguousarray(form.col_lower, dtype=np.float64)
+    cdef const double[::1] col_upper = np.ascontiguousarray(form.col_upper, dtype=np.float64)
+    cdef const double[::1] row_lower = np.ascontiguousarray(form.row_lower, dtype=np.float64)
+    cdef const double[::1] row_upper = np.ascontiguousarray(form.row_upper, dtype=np.float64)
     cdef const double[:, ::1] states = np.ascontiguousarray(trial_states, dtype=np.float64)
     cdef const double[:, ::1] col_patch_lower = np.ascontiguousarray(template.col_patch_lower, dtype=np.float64)
     cdef const double[:, ::1] col_patch_upper = np.ascontiguousarray(template.col_patch_upper, dtype=np.float64)
