@@ -15,9 +15,7 @@ from libc.stdint cimport int32_t, uint8_t
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from highs_api cimport (
-    HIGHS_MATRIX_COLWISE,
     HIGHS_MODEL_STATUS_OPTIMAL,
-    HIGHS_SENSE_MINIMIZE,
     HighsInt,
     Highs_changeColsBoundsBySet,
     Highs_changeRowsBoundsBySet,
@@ -28,11 +26,11 @@ from highs_api cimport (
     Highs_getModelStatus,
     Highs_getObjectiveValue,
     Highs_getSolution,
-    Highs_passLp,
     Highs_run,
     Highs_setBasis,
 )
 from sddp_options cimport configure_for_sddp
+from stage_loading cimport pass_stage_lp
 
 
 cdef inline double now() noexcept nogil:
@@ -50,15 +48,6 @@ def bare_backward_loop(lp, basis, trial_states, int repeats=1, bint reset=True):
     simplex_iterations, non_optimal)``; only the loop is timed.
     """
     template = lp.template
-    form = lp.solver_form  # the LP as the engine loads it: objective scaled
-    cdef const int32_t[::1] col_start = np.ascontiguousarray(lp.col_start, dtype=np.int32)
-    cdef const int32_t[::1] row_index = np.ascontiguousarray(lp.row_index, dtype=np.int32)
-    cdef const double[::1] values = np.ascontiguousarray(form.values, dtype=np.float64)
-    cdef const double[::1] col_cost = np.ascontiguousarray(form.col_cost, dtype=np.float64)
-    cdef const double[::1] col_lower = np.ascontiguousarray(form.col_lower, dtype=np.float64)
-    cdef const double[::1] col_upper = np.ascontiguousarray(form.col_upper, dtype=np.float64)
-    cdef const double[::1] row_lower = np.ascontiguousarray(form.row_lower, dtype=np.float64)
-    cdef const double[::1] row_upper = np.ascontiguousarray(form.row_upper, dtype=np.float64)
     cdef const double[:, ::1] states = np.ascontiguousarray(trial_states, dtype=np.float64)
     cdef const double[:, ::1] col_patch_lower = np.ascontiguousarray(template.col_patch_lower, dtype=np.float64)
     cdef const double[:, ::1] col_patch_upper = np.ascontiguousarray(template.col_patch_upper, dtype=np.float64)
@@ -74,7 +63,7 @@ def bare_backward_loop(lp, basis, trial_states, int repeats=1, bint reset=True):
     cdef int n_col = n_states + template.col_patch_index.shape[0]
     cdef int n_row = row_patch_index.shape[0]
     cdef int n_open = template.probabilities.shape[0]
-    cdef int num_cols = lp.num_cols, num_rows = lp.num_rows, nnz = col_start[num_cols]
+    cdef int num_cols = lp.num_cols
     cdef double[::1] lower = np.zeros(max(n_col, 1))
     cdef double[::1] upper = np.zeros(max(n_col, 1))
     cdef double[::1] col_dual = np.zeros(max(num_cols, 1))
@@ -85,9 +74,7 @@ def bare_backward_loop(lp, basis, trial_states, int repeats=1, bint reset=True):
     cdef void* highs = Highs_create()
     try:
         configure_for_sddp(highs)  # the engine's options
-        Highs_passLp(highs, num_cols, num_rows, nnz, HIGHS_MATRIX_COLWISE, HIGHS_SENSE_MINIMIZE, 0.0,
-                     &col_cost[0], &col_lower[0], &col_upper[0], &row_lower[0], &row_upper[0],
-                     &col_start[0], &row_index[0], &values[0])
+        pass_stage_lp(highs, lp)  # as the engine loads it
         Highs_setBasis(highs, &col_status[0], &row_status[0])
         with nogil:
             start = now()

@@ -47,7 +47,6 @@ from libc.string cimport memcmp, memcpy
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from highs_api cimport (
-    HIGHS_MATRIX_COLWISE,
     HIGHS_MAXIMUM_STRING_LENGTH,
     HIGHS_MODEL_STATUS_OPTIMAL,
     HIGHS_OPTION_TYPE_BOOL,
@@ -55,7 +54,6 @@ from highs_api cimport (
     HIGHS_OPTION_TYPE_INT,
     HIGHS_SCALE_EQUILIBRATION,
     HIGHS_SCALE_MAX_VALUE,
-    HIGHS_SENSE_MINIMIZE,
     HIGHS_SIMPLEX_DUAL,
     HIGHS_SIMPLEX_PRIMAL,
     HIGHS_STATUS_ERROR,
@@ -70,7 +68,6 @@ from highs_api cimport (
     Highs_getModelStatus,
     Highs_getObjectiveValue,
     Highs_getSolution,
-    Highs_passLp,
     Highs_run,
     Highs_setBasis,
     Highs_setIntOptionValue,
@@ -83,6 +80,7 @@ from highs_api cimport (
     Highs_getStringOptionValue,
 )
 from sddp_options cimport configure_for_sddp
+from stage_loading cimport pass_stage_lp
 
 RETRY_LADDER = (
     "warm start", "refactorised restart", "cold start", "presolve on", "max-value scaling", "primal simplex",
@@ -309,34 +307,9 @@ cdef class NativeWorkspace:
         n_col_patches = template.col_patch_index.shape[0]
         self.reserve(lp.num_cols, lp.num_rows, n_states + n_col_patches)
 
-        form = lp.solver_form  # the objective scaled by a power of two (caudal.model.objective_scale)
-        cdef const int32_t[::1] col_start = np.ascontiguousarray(lp.col_start, dtype=np.int32)
-        cdef const int32_t[::1] row_index = np.ascontiguousarray(lp.row_index, dtype=np.int32)
-        cdef const double[::1] values = np.ascontiguousarray(form.values, dtype=np.float64)
-        cdef const double[::1] col_cost = np.ascontiguousarray(form.col_cost, dtype=np.float64)
-        cdef const double[::1] col_lower = np.ascontiguousarray(form.col_lower, dtype=np.float64)
-        cdef const double[::1] col_upper = np.ascontiguousarray(form.col_upper, dtype=np.float64)
-        cdef const double[::1] row_lower = np.ascontiguousarray(form.row_lower, dtype=np.float64)
-        cdef const double[::1] row_upper = np.ascontiguousarray(form.row_upper, dtype=np.float64)
+        pass_stage_lp(self._highs, lp)  # in its solver form: objective scaled (caudal.model.objective_scale)
         cdef int num_cols = lp.num_cols
         cdef int num_rows = lp.num_rows
-        if (col_start.shape[0] != num_cols + 1 or col_cost.shape[0] != num_cols
-                or col_lower.shape[0] != num_cols or col_upper.shape[0] != num_cols
-                or row_lower.shape[0] != num_rows or row_upper.shape[0] != num_rows):
-            raise ValueError(f"stage {template.index}: the LP's arrays do not match its size")
-        cdef int nnz = col_start[num_cols]
-        if row_index.shape[0] < nnz or values.shape[0] < nnz:
-            raise ValueError(f"stage {template.index}: the LP's matrix has fewer entries than col_start says")
-        cdef HighsInt status
-        with nogil:
-            status = Highs_passLp(
-                self._highs, num_cols, num_rows, nnz, HIGHS_MATRIX_COLWISE, HIGHS_SENSE_MINIMIZE, 0.0,
-                &col_cost[0], &col_lower[0], &col_upper[0],
-                &row_lower[0] if num_rows else NULL, &row_upper[0] if num_rows else NULL,
-                &col_start[0], &row_index[0] if nnz else NULL, &values[0] if nnz else NULL,
-            )
-        if status == HIGHS_STATUS_ERROR:
-            raise ValueError(f"stage {template.index}: HiGHS rejected the stage LP (Highs_passLp)")
 
         self._stage = template.index
         self._num_cols = num_cols
@@ -348,7 +321,7 @@ cdef class NativeWorkspace:
         self._index_order = np.arange(self._n_openings, dtype=np.int32)
         self._order_seen = np.zeros(self._n_openings, dtype=np.uint8)
         self._theta_col = template.theta_col
-        self._unscale = 1.0 / form.scale
+        self._unscale = 1.0 / lp.solver_form.scale
         self._state_in_cols = np.ascontiguousarray(template.state_in_cols, dtype=np.int32)
         self._state_out_cols = np.ascontiguousarray(template.state_out_cols, dtype=np.int32)
         self._row_patch_index = np.ascontiguousarray(template.row_patch_index, dtype=np.int32)
