@@ -64,20 +64,20 @@ from highs_api cimport (
     Highs_create,
     Highs_destroy,
     Highs_getBasis,
+    Highs_getBoolOptionValue,
+    Highs_getDoubleOptionValue,
+    Highs_getIntOptionValue,
     Highs_getIntInfoValue,
     Highs_getModelStatus,
     Highs_getObjectiveValue,
+    Highs_getOptionName,
+    Highs_getOptionType,
     Highs_getSolution,
+    Highs_getStringOptionValue,
     Highs_run,
     Highs_setBasis,
     Highs_setIntOptionValue,
     Highs_setStringOptionValue,
-    Highs_getBoolOptionValue,
-    Highs_getDoubleOptionValue,
-    Highs_getIntOptionValue,
-    Highs_getOptionName,
-    Highs_getOptionType,
-    Highs_getStringOptionValue,
 )
 from sddp_options cimport configure_for_sddp
 from stage_loading cimport pass_stage_lp
@@ -650,7 +650,7 @@ cdef class NativeWorkspace:
         """Solve every opening of ``lp`` at ``incoming``; see ``SolverWorkspace.solve_backward``."""
         self._load(lp)
         cdef const int32_t[::1] opening_order = self._index_order if order is None else order
-        if not self._is_permutation(opening_order):
+        if order is not None and not self._is_permutation(opening_order):
             raise ValueError(f"stage {self._stage}: order is not a permutation of the {self._n_openings} openings")
         if (incoming.shape[0] != self._n_states or out_values.shape[0] != self._n_openings
                 or out_subgradients.shape[0] != self._n_openings

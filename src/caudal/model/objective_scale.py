@@ -65,21 +65,13 @@ def unscaled_solution(
 
 def objective_scale(template) -> float:
     """The power of two the solvers multiply ``template``'s objective by (1 when it cannot be scaled)."""
-    value_cols = _value_columns(template)
-    if _rows_mix_value_columns(template, value_cols):
-        return 1.0
-    costs = np.abs(np.asarray(template.col_cost, dtype=np.float64)[~value_cols])
-    largest = float(costs.max(initial=0.0))
-    if not math.isfinite(largest) or largest == 0.0:
-        return 1.0
-    return 2.0 ** -round(math.log2(largest / TARGET_MAX_COST))
+    return _template_scaling(template)[0]
 
 
 def solver_form(lp) -> SolverForm:
     """``lp`` with its objective scaled (see the module docstring)."""
     template = lp.template
-    value_cols = _value_columns(template)
-    scale = objective_scale(template)
+    scale, value_cols, value_rows = _template_scaling(template)
     n_template_rows = template.num_rows
     costs = np.asarray(template.col_cost, dtype=np.float64)
     col_cost = np.where(value_cols, costs, costs * scale)
@@ -96,7 +88,7 @@ def solver_form(lp) -> SolverForm:
     # template rows that hold only cost-to-go columns are scaled with them (their
     # duals need no unscaling); the other template rows are not (theirs do)
     row_dual_factor = np.ones(lp.num_rows)
-    row_dual_factor[:n_template_rows][~_value_rows(template, value_cols)] = 1.0 / scale
+    row_dual_factor[:n_template_rows][~value_rows] = 1.0 / scale
     return SolverForm(
         scale=scale,
         col_cost=col_cost,
@@ -110,37 +102,29 @@ def solver_form(lp) -> SolverForm:
     )
 
 
-def _value_columns(template) -> np.ndarray:
+def _template_scaling(template) -> tuple[float, np.ndarray, np.ndarray]:
+    """(scale, cost-to-go columns as bool[num_cols], template rows touching them as bool[num_rows]).
+
+    The scale is 1 when a template row couples cost-to-go columns with others,
+    or has a nonzero right-hand side: such a row would change meaning when only
+    the cost-to-go columns change units.
+    """
     value_cols = np.zeros(template.num_cols, dtype=bool)
     value_cols[np.asarray(template.cut_cols, dtype=np.int64)] = True
     value_cols[template.theta_col] = True
-    return value_cols
-
-
-def _template_entry_rows_and_cols(template) -> tuple[np.ndarray, np.ndarray]:
     cols = np.repeat(np.arange(template.num_cols), np.diff(template.col_start))
-    return np.asarray(template.row_index[: cols.size], dtype=np.int64), cols
-
-
-def _value_rows(template, value_cols: np.ndarray) -> np.ndarray:
-    """bool[num_rows]: template rows with an entry in a cost-to-go column."""
-    rows, cols = _template_entry_rows_and_cols(template)
-    touched = np.zeros(template.num_rows, dtype=bool)
-    touched[rows[value_cols[cols]]] = True
-    return touched
-
-
-def _rows_mix_value_columns(template, value_cols: np.ndarray) -> bool:
-    """Whether a template row couples cost-to-go columns with others, or has a nonzero right-hand side.
-
-    Such a row would change meaning when only the cost-to-go columns change units.
-    """
-    rows, cols = _template_entry_rows_and_cols(template)
-    value_rows = _value_rows(template, value_cols)
-    if not value_rows.any():
-        return False
-    if np.any(value_rows[rows] & ~value_cols[cols]):
-        return True
+    rows = np.asarray(template.row_index[: cols.size], dtype=np.int64)
+    value_rows = np.zeros(template.num_rows, dtype=bool)
+    value_rows[rows[value_cols[cols]]] = True
     lower = np.asarray(template.row_lower)[value_rows]
     upper = np.asarray(template.row_upper)[value_rows]
-    return bool(np.any((lower != 0) & np.isfinite(lower)) or np.any((upper != 0) & np.isfinite(upper)))
+    mixed = (
+        np.any(value_rows[rows] & ~value_cols[cols])
+        or np.any((lower != 0) & np.isfinite(lower))
+        or np.any((upper != 0) & np.isfinite(upper))
+    )
+    costs = np.abs(np.asarray(template.col_cost, dtype=np.float64)[~value_cols])
+    largest = float(costs.max(initial=0.0))
+    if mixed or not math.isfinite(largest) or largest == 0.0:
+        return 1.0, value_cols, value_rows
+    return 2.0 ** -round(math.log2(largest / TARGET_MAX_COST)), value_cols, value_rows

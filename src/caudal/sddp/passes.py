@@ -169,7 +169,7 @@ def backward_stage(
                 intercepts[k], coefficients[k] = expected_cut(weights, values[k], subgradients[k], trial_states[k])
 
     # a few trial states of uneven cost per worker: dealt one at a time, so no worker idles at the end
-    pool.run(task, 0, n_trials, True)  # one at a time
+    pool.run(task, 0, n_trials, one_at_a_time=True)
     return intercepts, coefficients, final_basis
 
 
