@@ -23,6 +23,9 @@ The stage solve sequence, per work item:
    see tests/test_native_workspace.py. The basis is set after the patch,
    because HiGHS checks a basis against the bounds in force;
 4. *solve* (``Highs_run``), walking the retry ladder if the LP is not optimal;
+   then, if the LP carries reserve cuts (:mod:`caudal.sddp.working_set`), add
+   those the solution violates as rows (``Highs_addRows``) and solve again,
+   hot, until none is violated;
 5. *extract* the values the algorithm needs into preallocated buffers, in the
    stage's own units (HiGHS solves the LP with its objective scaled by a power
    of two, :mod:`caudal.model.objective_scale`; unscaling is exact).
@@ -30,7 +33,10 @@ The stage solve sequence, per work item:
 A backward work item solves its openings in the order it is given (see
 :mod:`caudal.sddp.opening_order`); those after the first skip step 3: each
 starts from the basis the previous one ended at, which the work item alone
-determines.
+determines. Reserve cuts added during a work item stay for its later openings
+and leave (``Highs_deleteRowsByRange``) when it ends, so the next work item
+starts from the stage LP as loaded; a forward solve removes them before the
+next one.
 
 Buffers are numpy arrays allocated and zero-filled by the thread that owns the
 workspace (NUMA first touch); they grow, geometrically, only when an LP larger
@@ -41,6 +47,7 @@ import numpy as np
 
 from caudal.solver.workspace import SolveFailure, SolverError, SolverStats
 
+from libc.math cimport INFINITY, fabs, fmax
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from libc.stdlib cimport free
 from libc.string cimport memcmp, memcpy
@@ -58,10 +65,12 @@ from highs_api cimport (
     HIGHS_SIMPLEX_PRIMAL,
     HIGHS_STATUS_ERROR,
     HighsInt,
+    Highs_addRows,
     Highs_changeColsBoundsBySet,
     Highs_changeRowsBoundsBySet,
     Highs_clearSolver,
     Highs_create,
+    Highs_deleteRowsByRange,
     Highs_destroy,
     Highs_getBasis,
     Highs_getBoolOptionValue,
@@ -89,6 +98,14 @@ RETRY_LADDER = (
 
 MAX_BASIS_STATUS = 4
 """Largest HiGHS basis status code (kLower=0, kBasic, kUpper, kZero, kNonbasic=4)."""
+
+
+cdef double VIOLATION_TOLERANCE = 1e-9
+"""A reserve cut is added when its row falls short of its bound by more than this, relative to max(1, |bound|).
+
+Far below HiGHS's own feasibility tolerance (1e-7, absolute), so a solve never
+keeps a solution that the LP with every cut as a row would have rejected.
+"""
 
 
 cdef inline double now() noexcept nogil:
@@ -188,7 +205,7 @@ cdef class NativeWorkspace:
     cdef public long iteration
 
     # statistics (see SolverStats)
-    cdef int64_t _solves, _simplex_iterations, _retries, _basis_hits, _loads
+    cdef int64_t _solves, _simplex_iterations, _retries, _basis_hits, _loads, _cuts_added
     cdef double _time_load, _time_patch, _time_basis, _time_solve, _time_extract
 
     # the loaded LP: what was passed to HiGHS, and views of its template
@@ -218,6 +235,19 @@ cdef class NativeWorkspace:
     cdef int32_t[::1] _kept_row_status
     cdef double[::1] _col_value  # primal values (forward: outgoing states, theta)
     cdef double[::1] _col_dual  # reduced costs (backward: subgradients)
+    # the loaded LP's reserve cuts (solver form, CSR) and those added as rows
+    cdef int _n_reserve, _n_added, _cap_reserve, _cap_reserve_nnz
+    cdef const int32_t[::1] _reserve_start
+    cdef const int32_t[::1] _reserve_index
+    cdef const double[::1] _reserve_values
+    cdef const double[::1] _reserve_lower
+    cdef uint8_t[::1] _reserve_in  # 1 while reserve cut r is a row
+    cdef int32_t[::1] _added  # reserve indices of the rows added, in order
+    cdef int32_t[::1] _add_start  # Highs_addRows buffers
+    cdef int32_t[::1] _add_index
+    cdef double[::1] _add_values
+    cdef double[::1] _add_lower
+    cdef double[::1] _add_upper
 
     # basis cache: one slot per stage
     cdef list _slots
@@ -239,6 +269,7 @@ cdef class NativeWorkspace:
         self._version = None
         self._slots = []
         self.reserve(1, 1, 1)
+        self._reserve_cut_buffers(1, 1)
 
     def __dealloc__(self):
         if self._highs != NULL:
@@ -269,6 +300,20 @@ cdef class NativeWorkspace:
             self._patch_lower = _owned_zeros(self._cap_patches, np.float64)
             self._patch_upper = _owned_zeros(self._cap_patches, np.float64)
 
+    cdef void _reserve_cut_buffers(self, int n_rows, int nnz):
+        """Room to add ``n_rows`` reserve cuts of ``nnz`` entries in all (grown like the others)."""
+        if n_rows > self._cap_reserve:
+            self._cap_reserve = _grown(self._cap_reserve, n_rows)
+            self._reserve_in = _owned_zeros(self._cap_reserve, np.uint8)
+            self._added = _owned_zeros(self._cap_reserve, np.int32)
+            self._add_start = _owned_zeros(self._cap_reserve + 1, np.int32)
+            self._add_lower = _owned_zeros(self._cap_reserve, np.float64)
+            self._add_upper = _owned_zeros(self._cap_reserve, np.float64)
+        if nnz > self._cap_reserve_nnz:
+            self._cap_reserve_nnz = _grown(self._cap_reserve_nnz, nnz)
+            self._add_index = _owned_zeros(self._cap_reserve_nnz, np.int32)
+            self._add_values = _owned_zeros(self._cap_reserve_nnz, np.float64)
+
     @property
     def capacity(self) -> tuple:
         """(columns, rows, patched columns) the buffers hold without growing."""
@@ -284,6 +329,7 @@ cdef class NativeWorkspace:
             retries=self._retries,
             basis_hits=self._basis_hits,
             loads=self._loads,
+            cuts_added=self._cuts_added,
             time_load=self._time_load,
             time_patch=self._time_patch,
             time_basis=self._time_basis,
@@ -293,6 +339,7 @@ cdef class NativeWorkspace:
 
     def reset_stats(self) -> None:
         self._solves = self._simplex_iterations = self._retries = self._basis_hits = self._loads = 0
+        self._cuts_added = 0
         self._time_load = self._time_patch = self._time_basis = self._time_solve = self._time_extract = 0.0
 
     # -- step 1: load --------------------------------------------------------------
@@ -305,11 +352,21 @@ cdef class NativeWorkspace:
         self._template = None  # until the load succeeds
         n_states = template.state_in_cols.shape[0]
         n_col_patches = template.col_patch_index.shape[0]
-        self.reserve(lp.num_cols, lp.num_rows, n_states + n_col_patches)
+        reserve = lp.solver_form.reserve
+        # bases are read back with every reserve cut added at worst
+        self.reserve(lp.num_cols, lp.num_rows + reserve.size, n_states + n_col_patches)
+        self._reserve_cut_buffers(reserve.size, reserve.values.shape[0])
 
         pass_stage_lp(self._highs, lp)  # in its solver form: objective scaled (caudal.model.objective_scale)
         cdef int num_cols = lp.num_cols
         cdef int num_rows = lp.num_rows
+        self._reserve_start = np.ascontiguousarray(reserve.start, dtype=np.int32)
+        self._reserve_index = np.ascontiguousarray(reserve.index, dtype=np.int32)
+        self._reserve_values = np.ascontiguousarray(reserve.values, dtype=np.float64)
+        self._reserve_lower = np.ascontiguousarray(reserve.lower, dtype=np.float64)
+        self._n_reserve = reserve.size
+        self._n_added = 0
+        self._reserve_in[:] = 0
 
         self._stage = template.index
         self._num_cols = num_cols
@@ -495,6 +552,62 @@ cdef class NativeWorkspace:
         Highs_setIntOptionValue(self._highs, "simplex_strategy", HIGHS_SIMPLEX_DUAL)
         return status
 
+    cdef int _add_violated_cuts(self) noexcept nogil:
+        """Add the reserve cuts the current solution violates as rows; returns how many.
+
+        A row's activity is summed in its entries' order (outgoing states, then
+        its value column), as the highspy reference sums it.
+        """
+        if self._n_reserve == self._n_added:
+            return 0
+        Highs_getSolution(self._highs, &self._col_value[0], NULL, NULL, NULL)
+        cdef int r, p, k = 0, nnz = 0
+        cdef double activity, bound
+        for r in range(self._n_reserve):
+            if self._reserve_in[r]:
+                continue
+            activity = 0.0
+            for p in range(self._reserve_start[r], self._reserve_start[r + 1]):
+                activity += self._reserve_values[p] * self._col_value[self._reserve_index[p]]
+            bound = self._reserve_lower[r]
+            if bound - activity <= VIOLATION_TOLERANCE * fmax(1.0, fabs(bound)):
+                continue
+            self._reserve_in[r] = 1
+            self._added[self._n_added + k] = r
+            self._add_start[k] = nnz
+            self._add_lower[k] = bound
+            self._add_upper[k] = INFINITY
+            for p in range(self._reserve_start[r], self._reserve_start[r + 1]):
+                self._add_index[nnz] = self._reserve_index[p]
+                self._add_values[nnz] = self._reserve_values[p]
+                nnz += 1
+            k += 1
+        if k:
+            Highs_addRows(
+                self._highs, k, &self._add_lower[0], &self._add_upper[0], nnz, &self._add_start[0],
+                &self._add_index[0], &self._add_values[0],
+            )
+            self._n_added += k
+            self._cuts_added += k
+        return k
+
+    cdef int _solve_with_reserve(self) noexcept nogil:
+        """Solve; while the solution violates reserve cuts, add them and solve again (hot)."""
+        cdef int status = self._solve()
+        while status == HIGHS_MODEL_STATUS_OPTIMAL and self._add_violated_cuts():
+            status = self._solve()
+        return status
+
+    cdef void _drop_added_cuts(self) noexcept nogil:
+        """Remove the reserve cuts added since the LP was loaded: back to the stage LP as loaded."""
+        if self._n_added == 0:
+            return
+        Highs_deleteRowsByRange(self._highs, self._num_rows, self._num_rows + self._n_added - 1)
+        cdef int i
+        for i in range(self._n_added):
+            self._reserve_in[self._added[i]] = 0
+        self._n_added = 0
+
     cdef int _fail(self, int opening, int64_t forward_pass, int status) noexcept nogil:
         self._failed_opening = opening
         self._failed_pass = forward_pass
@@ -519,7 +632,7 @@ cdef class NativeWorkspace:
             opening = openings[k]
             self._patch(&incoming[k, 0], opening)
             self._reset_to_basis()
-            status = self._solve()
+            status = self._solve_with_reserve()
             if status != HIGHS_MODEL_STATUS_OPTIMAL:
                 return self._fail(opening, pass_ids[k], status)
             start = now()
@@ -528,13 +641,14 @@ cdef class NativeWorkspace:
                 out_states[k, i] = self._col_value[self._state_out_cols[i]]
             out_theta[k] = self._col_value[self._theta_col] * self._unscale
             out_objective[k] = Highs_getObjectiveValue(self._highs) * self._unscale
-            if want_bases:
+            if want_bases:  # the stage LP's rows only: an added reserve cut leaves with its status
                 Highs_getBasis(self._highs, &self._kept_col_status[0], &self._kept_row_status[0])
                 for i in range(nc):
                     out_bases[k, i] = <uint8_t>self._kept_col_status[i]
                 for i in range(self._num_rows):
                     out_bases[k, nc + i] = <uint8_t>self._kept_row_status[i]
             self._time_extract += now() - start
+            self._drop_added_cuts()
         return 0
 
     cdef int _backward_kernel(
@@ -553,7 +667,7 @@ cdef class NativeWorkspace:
             self._patch(incoming, opening)
             if position == 0:
                 self._reset_to_basis()
-            status = self._solve()
+            status = self._solve_with_reserve()
             if status != HIGHS_MODEL_STATUS_OPTIMAL:
                 return self._fail(opening, trial_id, status)
             start = now()
@@ -562,10 +676,11 @@ cdef class NativeWorkspace:
             for i in range(self._n_states):
                 out_subgradients[opening, i] = self._col_dual[self._state_in_cols[i]] * self._unscale
             self._time_extract += now() - start
-        if want_basis:
+        if want_basis:  # the caller copies the stage LP's rows only
             start = now()
             Highs_getBasis(self._highs, &self._col_status[0], &self._row_status[0])
             self._time_extract += now() - start
+        self._drop_added_cuts()
         return 0
 
     cdef bint _is_permutation(self, const int32_t[::1] order) noexcept:

@@ -42,6 +42,10 @@ HighsInt Highs_changeColsBoundsBySet(void* highs, const HighsInt num_set_entries
 HighsInt Highs_changeRowsBoundsBySet(void* highs, const HighsInt num_set_entries,
                                      const HighsInt* set, const double* lower,
                                      const double* upper);
+HighsInt Highs_addRows(void* highs, const HighsInt num_new_row, const double* lower,
+                       const double* upper, const HighsInt num_new_nz, const HighsInt* starts,
+                       const HighsInt* index, const double* value);
+HighsInt Highs_deleteRowsByRange(void* highs, const HighsInt from_row, const HighsInt to_row);
 
 HighsInt Highs_clearSolver(void* highs);
 HighsInt Highs_setBasis(void* highs, const HighsInt* col_status, const HighsInt* row_status);

@@ -37,6 +37,11 @@ cdef extern from "highs_api.h" nogil:
                                          const HighsInt* set, const double* lower,
                                          const double* upper)
 
+    HighsInt Highs_addRows(void* highs, const HighsInt num_new_row, const double* lower,
+                           const double* upper, const HighsInt num_new_nz, const HighsInt* starts,
+                           const HighsInt* index, const double* value)
+    HighsInt Highs_deleteRowsByRange(void* highs, const HighsInt from_row, const HighsInt to_row)
+
     HighsInt Highs_clearSolver(void* highs)
     HighsInt Highs_setBasis(void* highs, const HighsInt* col_status, const HighsInt* row_status)
     HighsInt Highs_getBasis(const void* highs, HighsInt* col_status, HighsInt* row_status)

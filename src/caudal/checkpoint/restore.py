@@ -25,10 +25,11 @@ from caudal.checkpoint.fingerprint import (
 )
 from caudal.model.problem import CompiledProblem
 from caudal.parallel.comm import Communicator
-from caudal.sddp.cuts import CutPool
+from caudal.sddp.cuts import CutPool, StateArchive
 from caudal.sddp.shared_stage_cache import make_stage_cache
 from caudal.sddp.stage_cache import StageCache
 from caudal.sddp.training import TrainingOptions, TrainingState
+from caudal.sddp.working_set import WorkingSets
 from caudal.solver.workspace import Basis
 
 
@@ -127,7 +128,15 @@ def restore_state(
                 f"the problem's layout has {template.n_targets} (multi-cut differs)",
                 "payload",
             )
-    cache = StageCache(problem, pools) if comm is None else make_stage_cache(problem, pools, comm)
+    # the visited states come back first: the stage LPs' working sets are chosen from them
+    visited = [StateArchive(problem.n_states) for _ in range(problem.n_stages)]
+    for archive, rows in zip(visited, checkpoint.visited_states, strict=True):
+        archive.add(np.array(rows))  # cut selection decides from these: they must come back exactly
+    working_sets = WorkingSets(visited)
+    cache = (
+        StageCache(problem, pools, working_sets) if comm is None
+        else make_stage_cache(problem, pools, comm, working_sets)
+    )
     for t, saved in enumerate(checkpoint.bases):
         lp = cache.lps[t]
         if not np.array_equal(lp.cut_ids, saved.cut_ids) or saved.row_status.size != lp.num_rows:
@@ -150,9 +159,8 @@ def restore_state(
         cache=cache,
         history=checkpoint.history.records(),
         iteration=checkpoint.iteration,
+        visited=visited,
     )
-    for archive, rows in zip(state.visited, checkpoint.visited_states, strict=True):
-        archive.add(np.array(rows))  # cut selection decides from these: they must come back exactly
     return state
 
 

@@ -107,6 +107,27 @@ class StageTemplate:
 
 
 @dataclass(frozen=True, eq=False)
+class ReserveCuts:
+    """Active cuts kept out of a stage LP's rows, for the solvers to check after each solve.
+
+    A stage LP may carry only its *working* cuts as rows (see
+    :mod:`caudal.sddp.working_set`); the rest of the policy's cuts wait here.
+    After every optimal solve the workspaces add the reserve cuts the solution
+    violates as rows and solve again, until none is violated, so every solve
+    is the solve of the LP with all the cuts.
+    """
+
+    ids: np.ndarray  # int64[R]: position of each cut in its pool
+    intercepts: np.ndarray  # float64[R]
+    coefficients: np.ndarray  # float64[R, n_states]
+    targets: np.ndarray  # int64[R]: the value-function column each cut bounds (index into cut_cols)
+
+    @property
+    def size(self) -> int:
+        return int(self.ids.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
 class StageLP:
     """A stage's LP ready to load: the template with its active cuts as extra rows.
 
@@ -124,6 +145,7 @@ class StageLP:
     row_upper: np.ndarray  # float64[num_rows]
     cut_ids: np.ndarray  # int64[num_cuts]: position of each cut row in its pool
     version: int  # increases whenever the set of cuts changes
+    reserve: ReserveCuts | None = None  # active cuts that are not rows, checked after each solve
 
     @property
     def num_cols(self) -> int:
@@ -153,6 +175,7 @@ def assemble_stage_lp(
     cut_ids: np.ndarray,
     version: int,
     targets: np.ndarray | None = None,
+    reserve: ReserveCuts | None = None,
 ) -> StageLP:
     """Append cuts ``theta_g - coefficients[c] . x_out >= intercepts[c]`` to a template.
 
@@ -160,7 +183,8 @@ def assemble_stage_lp(
     (``n_states`` columns); ``targets`` (default: all 0) gives each cut's ``g``,
     an index into ``template.cut_cols``. The result is in CSC form: each cut
     adds an entry to its target's value-function column and to every
-    outgoing-state column, in cut order within each column.
+    outgoing-state column, in cut order within each column. ``reserve`` cuts
+    are not rows; they ride along for the solvers to check (:class:`ReserveCuts`).
     """
     n_cuts = int(intercepts.shape[0])
     n_rows = template.num_rows + n_cuts
@@ -175,6 +199,7 @@ def assemble_stage_lp(
             row_upper=template.row_upper,
             cut_ids=np.asarray(cut_ids, dtype=np.int64),
             version=version,
+            reserve=reserve,
         )
     targets = np.zeros(n_cuts, dtype=np.int64) if targets is None else np.asarray(targets, dtype=np.int64)
     if targets.shape != (n_cuts,) or int(targets.min()) < 0 or int(targets.max()) >= template.n_targets:
@@ -225,6 +250,7 @@ def assemble_stage_lp(
         row_upper=np.concatenate((template.row_upper, np.full(n_cuts, INF))),
         cut_ids=np.asarray(cut_ids, dtype=np.int64),
         version=version,
+        reserve=reserve,
     )
 
 

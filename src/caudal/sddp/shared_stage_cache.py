@@ -19,6 +19,7 @@ from caudal.model.stage_lp import INDEX, StageLP, assemble_stage_lp
 from caudal.parallel.comm import MPICommunicator
 from caudal.sddp.cuts import CutPool
 from caudal.sddp.stage_cache import StageCache, next_version
+from caudal.sddp.working_set import WorkingSets
 
 GROWTH = 1.5
 """Windows grow by this factor beyond what is needed, so a growing cut pool reallocates rarely."""
@@ -42,15 +43,19 @@ class _StageWindow:
 class SharedStageCache(StageCache):
     """A :class:`StageCache` whose LP arrays live in node-shared memory."""
 
-    def __init__(self, problem: CompiledProblem, pools: list[CutPool], comm: MPICommunicator):
+    def __init__(
+        self, problem: CompiledProblem, pools: list[CutPool], comm: MPICommunicator,
+        working_sets: WorkingSets | None = None,
+    ):
         self.comm = comm
         self.is_leader = comm.node_rank == 0
         self._windows = [_StageWindow() for _ in range(problem.n_stages)]
-        super().__init__(problem, pools)
+        super().__init__(problem, pools, working_sets)
 
     def _assemble(self, t: int) -> StageLP:
+        # the reserve cuts are not shared: every rank takes them from its own pools
         pool = self.pools[t]
-        ids = pool.active_ids()
+        ids, reserve = self.cut_rows(t)
         self._version = next_version()
         template = self.problem.templates[t]
         sizes = np.zeros(2, dtype=np.int64)  # rows, nnz
@@ -92,6 +97,7 @@ class SharedStageCache(StageCache):
             row_upper=row_upper,
             cut_ids=np.asarray(ids, dtype=np.int64),
             version=self._version,
+            reserve=reserve,
         )
 
     def _ensure_capacity(self, t: int, needed: int) -> np.ndarray:
@@ -137,15 +143,17 @@ def _layout(num_cols: int, num_rows: int, nnz: int) -> list[tuple[int, int]]:
     return offsets
 
 
-def make_stage_cache(problem: CompiledProblem, pools: list[CutPool], comm) -> StageCache:
+def make_stage_cache(
+    problem: CompiledProblem, pools: list[CutPool], comm, working_sets: WorkingSets | None = None
+) -> StageCache:
     """A node-shared cache when several ranks share a node, else a private one.
 
     ``CAUDAL_SHARED_CACHE=0`` forces private caches (to measure what sharing saves).
     """
     shared = getattr(comm, "is_mpi", False) and comm.node_size > 1
     if shared and os.environ.get("CAUDAL_SHARED_CACHE", "1") != "0":
-        return SharedStageCache(problem, pools, comm)
-    return StageCache(problem, pools)
+        return SharedStageCache(problem, pools, comm, working_sets)
+    return StageCache(problem, pools, working_sets)
 
 
 def private_cache_bytes(cache: StageCache) -> int:

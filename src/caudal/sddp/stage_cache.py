@@ -7,6 +7,10 @@ each rebuild gets a new version number so workspaces know to reload.
 The canonical basis of a stage is what every work item at that stage starts
 from. It is kept aligned with the stage's LP: when cuts are added their rows
 enter as basic, when cuts leave their rows are dropped.
+
+With :class:`~caudal.sddp.working_set.WorkingSets` (training gives them), a
+stage LP's rows are its working cuts and the other active cuts are its reserve;
+without, every active cut is a row.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ import itertools
 import numpy as np
 
 from caudal.model.problem import CompiledProblem
-from caudal.model.stage_lp import StageLP, assemble_stage_lp
+from caudal.model.stage_lp import ReserveCuts, StageLP, assemble_stage_lp
 from caudal.sddp.cuts import CutPool
+from caudal.sddp.working_set import WorkingSets
 from caudal.solver.workspace import BASIC, Basis
 
 _VERSIONS = itertools.count(1)
@@ -36,9 +41,10 @@ def next_version() -> int:
 class StageCache:
     """Current LP and canonical basis of every stage."""
 
-    def __init__(self, problem: CompiledProblem, pools: list[CutPool]):
+    def __init__(self, problem: CompiledProblem, pools: list[CutPool], working_sets: WorkingSets | None = None):
         self.problem = problem
         self.pools = pools
+        self.working_sets = working_sets
         self._version = 0
         self.lps: list[StageLP] = []
         self.bases: list[Basis] = []
@@ -49,12 +55,25 @@ class StageCache:
 
     def _assemble(self, t: int) -> StageLP:
         pool = self.pools[t]
-        ids = pool.active_ids()
+        ids, reserve = self.cut_rows(t)
         self._version = next_version()
         return assemble_stage_lp(
             self.problem.templates[t], pool.intercepts[ids], pool.coefficients[ids], ids, self._version,
-            pool.targets[ids],
+            pool.targets[ids], reserve,
         )
+
+    def cut_rows(self, t: int) -> tuple[np.ndarray, ReserveCuts | None]:
+        """The ids of the cuts that are rows of stage ``t``'s LP, and its reserve cuts (if any)."""
+        pool = self.pools[t]
+        if self.working_sets is None:
+            return pool.active_ids(), None
+        ids, reserve_ids = self.working_sets.split(t, pool)
+        if reserve_ids.size == 0:
+            return ids, None
+        reserve = ReserveCuts(
+            reserve_ids, pool.intercepts[reserve_ids], pool.coefficients[reserve_ids], pool.targets[reserve_ids]
+        )
+        return ids, reserve
 
     def refresh(self, t: int) -> None:
         """Rebuild stage ``t``'s LP from its pool and realign its basis."""

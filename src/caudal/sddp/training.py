@@ -38,6 +38,7 @@ from caudal.sddp.stopping import (
     check_rules,
     first_that_stops,
 )
+from caudal.sddp.working_set import WorkingSets
 from caudal.solver.workspace import Basis, SolverStats
 
 Z_95 = 1.959963984540054
@@ -123,8 +124,9 @@ class TrainingState:
     @classmethod
     def fresh(cls, problem: CompiledProblem, comm: Communicator | None = None) -> TrainingState:
         pools = [CutPool(problem.n_states) for _ in range(problem.n_stages)]
+        visited = [StateArchive(problem.n_states) for _ in range(problem.n_stages)]
         comm = comm or SingleProcessCommunicator()
-        return cls(problem, pools, make_stage_cache(problem, pools, comm))
+        return cls(problem, pools, make_stage_cache(problem, pools, comm, WorkingSets(visited)), visited=visited)
 
 
 IterationCallback = Callable[["TrainingState"], None]

@@ -17,6 +17,9 @@ from caudal.model.objective_scale import SolverForm, unscaled_solution
 from caudal.model.stage_lp import StageLP
 from caudal.solver.workspace import Basis, SolveFailure, SolverError, SolverStats
 
+VIOLATION_TOLERANCE = 1e-9
+"""As in native/_native.pyx: a reserve cut is added when its row falls short by more than this x max(1, |bound|)."""
+
 _STATUS = list(highspy.HighsBasisStatus.__members__.values())
 _OPTIMAL = highspy.HighsModelStatus.kOptimal
 
@@ -75,6 +78,7 @@ class HighspyWorkspace:
         self.highs = new_highs()
         self.stats = SolverStats()
         self._loaded: tuple[int, int] | None = None  # (id of template, lp version)
+        self._added = np.zeros(0, dtype=bool)  # reserve cuts of the loaded LP that are rows now
         self.iteration = -1
 
     # -- the stage solve sequence -------------------------------------------
@@ -85,6 +89,7 @@ class HighspyWorkspace:
         start = time.perf_counter()
         self.highs.passModel(to_highs_lp(lp, lp.solver_form))  # objective scaled, as the native kernel loads it
         self._loaded = key
+        self._added = np.zeros(lp.solver_form.reserve.size, dtype=bool)
         self.stats.loads += 1
         self.stats.time_load += time.perf_counter() - start
 
@@ -139,6 +144,39 @@ class HighspyWorkspace:
         self._loaded = None
         raise SolverError(SolveFailure(lp.template.index, opening, forward_pass, status, self.iteration))
 
+    def _solve_with_reserve(self, lp: StageLP, basis: Basis, opening: int, forward_pass: int) -> None:
+        """Solve; while the solution violates reserve cuts, add them as rows and solve again."""
+        self._run(lp, basis, opening, forward_pass)
+        rows = lp.solver_form.reserve
+        while not self._added.all():
+            col_value = np.asarray(self.highs.getSolution().col_value)
+            per_row = np.diff(rows.start)
+            activity = np.zeros(rows.size)
+            for p in range(int(per_row.max(initial=0))):  # entry by entry, the native kernel's summation order
+                entry = rows.start[:-1] + p
+                activity += rows.values[entry] * col_value[rows.index[entry]]
+            shortfall = rows.lower - activity
+            violated = ~self._added & (shortfall > VIOLATION_TOLERANCE * np.maximum(1.0, np.abs(rows.lower)))
+            if not violated.any():
+                return
+            chosen = np.flatnonzero(violated)
+            entries = np.concatenate([np.arange(rows.start[r], rows.start[r + 1]) for r in chosen])
+            starts = np.concatenate(([0], np.cumsum(per_row[chosen])[:-1])).astype(np.int32)
+            self.highs.addRows(
+                chosen.size, rows.lower[chosen], np.full(chosen.size, highspy.kHighsInf), entries.size, starts,
+                rows.index[entries], rows.values[entries],
+            )
+            self._added[chosen] = True
+            self.stats.cuts_added += int(chosen.size)
+            self._run(lp, basis, opening, forward_pass)
+
+    def _drop_added_cuts(self, lp: StageLP) -> None:
+        """Back to the stage LP as loaded: remove the reserve cuts added as rows."""
+        n_added = int(self._added.sum())
+        if n_added:
+            self.highs.deleteRows(n_added, np.arange(lp.num_rows, lp.num_rows + n_added, dtype=np.int32))
+            self._added[:] = False
+
     # -- work items ------------------------------------------------------------
     def solve_forward(
         self,
@@ -160,17 +198,18 @@ class HighspyWorkspace:
             # depend on what this workspace solved before.
             self._patch(lp, incoming[k], int(openings[k]))
             self._set_basis(basis)
-            self._run(lp, basis, int(openings[k]), int(pass_ids[k]))
+            self._solve_with_reserve(lp, basis, int(openings[k]), int(pass_ids[k]))
             start = time.perf_counter()
             col_value = np.asarray(self.highs.getSolution().col_value)
             out_states[k] = col_value[template.state_out_cols]
             out_theta[k] = col_value[template.theta_col] / lp.solver_form.scale
             out_objective[k] = self.highs.getInfo().objective_function_value / lp.solver_form.scale
-            if out_bases is not None:
+            if out_bases is not None:  # the stage LP's rows only
                 hb = self.highs.getBasis()
                 out_bases[k, : lp.num_cols] = [int(s) for s in hb.col_status]
-                out_bases[k, lp.num_cols :] = [int(s) for s in hb.row_status]
+                out_bases[k, lp.num_cols :] = [int(s) for s in hb.row_status[: lp.num_rows]]
             self.stats.time_extract += time.perf_counter() - start
+            self._drop_added_cuts(lp)
 
     def solve_backward(
         self,
@@ -194,7 +233,7 @@ class HighspyWorkspace:
             self._patch(lp, incoming, opening)
             if position == 0:
                 self._set_basis(basis)  # after the patch, as in solve_forward
-            self._run(lp, basis, opening, trial_id)
+            self._solve_with_reserve(lp, basis, opening, trial_id)
             start = time.perf_counter()
             col_dual = np.asarray(self.highs.getSolution().col_dual)
             out_values[opening] = self.highs.getInfo().objective_function_value / lp.solver_form.scale
@@ -203,7 +242,8 @@ class HighspyWorkspace:
         if out_basis is not None:
             hb = self.highs.getBasis()
             out_basis.col_status[:] = [int(s) for s in hb.col_status]
-            out_basis.row_status[:] = [int(s) for s in hb.row_status]
+            out_basis.row_status[:] = [int(s) for s in hb.row_status[: lp.num_rows]]
+        self._drop_added_cuts(lp)
 
 
     def solve_detailed(
@@ -217,7 +257,9 @@ class HighspyWorkspace:
         self._load(lp)
         self._patch(lp, incoming, opening)
         self._set_basis(basis)
-        self._run(lp, basis, opening, scenario)
+        self._solve_with_reserve(lp, basis, opening, scenario)
         solution = self.highs.getSolution()
         objective = self.highs.getInfo().objective_function_value
-        return unscaled_solution(lp.solver_form, objective, solution.col_value, solution.row_dual)
+        row_dual = np.asarray(solution.row_dual)[: lp.num_rows]
+        self._drop_added_cuts(lp)
+        return unscaled_solution(lp.solver_form, objective, solution.col_value, row_dual)

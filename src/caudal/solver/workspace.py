@@ -59,6 +59,7 @@ class SolverStats:
     retries: int = 0
     basis_hits: int = 0
     loads: int = 0
+    cuts_added: int = 0  # reserve cuts added as rows after a solve violated them (caudal.sddp.working_set)
     time_load: float = 0.0
     time_patch: float = 0.0
     time_basis: float = 0.0
