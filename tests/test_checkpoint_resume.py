@@ -31,6 +31,7 @@ from caudal.checkpoint import (
 )
 from caudal.parallel.workers import make_pool
 from caudal.sddp.risk import CVaR
+from caudal.sddp.stage_cache import StageCache
 from caudal.sddp.training import TrainingOptions, TrainingState, run_training
 
 K = 4
@@ -168,3 +169,32 @@ def test_a_policy_loads_for_simulation_whatever_the_options(tmp_path, problem):
     assert all(a.coefficients.tobytes() == b.coefficients.tobytes() for a, b in zip(pools, state.pools, strict=True))
     with pytest.raises(CheckpointError, match="cannot use this policy: case fingerprint mismatch"):
         restore_pools(checkpoint, two_reservoirs(demand=151.0))
+
+
+def test_a_checkpoint_with_every_cut_as_a_row_resumes(tmp_path, problem):
+    """Bases saved by a caudal whose stage LPs held every active cut (before working sets) carry over."""
+    options = dataclasses.replace(OPTIONS, iterations=K)
+    state = trained_state(problem, options)
+    every_cut = StageCache(problem, state.pools)
+    old = dataclasses.replace(state, cache=every_cut)
+    path = write_checkpoint(tmp_path, old, options)
+    resumed = restore_state(read_checkpoint(path), problem, OPTIONS)
+    assert any(lp.num_cuts < full.num_cuts for lp, full in zip(resumed.cache.lps, every_cut.lps, strict=True))
+    for lp, basis in zip(resumed.cache.lps, resumed.cache.bases, strict=True):
+        assert basis.row_status.size == lp.num_rows
+    _train(resumed, OPTIONS)
+    assert resumed.iteration == 2 * K
+    straight = _straight(problem, OPTIONS)
+    assert resumed.history[-1].lower_bound == pytest.approx(straight.history[-1].lower_bound, rel=1e-3)
+
+
+def test_a_saved_basis_that_does_not_fit_its_cuts_is_refused(tmp_path, problem):
+    options = dataclasses.replace(OPTIONS, iterations=2)
+    state = trained_state(problem, options)
+    checkpoint = read_checkpoint(write_checkpoint(tmp_path, state, options))
+    saved = checkpoint.bases[1]
+    broken = dataclasses.replace(saved, cut_ids=saved.cut_ids[:-1])
+    bases = list(checkpoint.bases)
+    bases[1] = broken
+    with pytest.raises(CheckpointError, match="stage 1: the saved basis has"):
+        restore_state(dataclasses.replace(checkpoint, bases=bases), problem, options)

@@ -27,7 +27,7 @@ from caudal.model.problem import CompiledProblem
 from caudal.parallel.comm import Communicator
 from caudal.sddp.cuts import CutPool, StateArchive
 from caudal.sddp.shared_stage_cache import make_stage_cache
-from caudal.sddp.stage_cache import StageCache
+from caudal.sddp.stage_cache import StageCache, carry_cut_rows
 from caudal.sddp.training import TrainingOptions, TrainingState
 from caudal.sddp.working_set import WorkingSets
 from caudal.solver.workspace import Basis
@@ -137,13 +137,15 @@ def restore_state(
         StageCache(problem, pools, working_sets) if comm is None
         else make_stage_cache(problem, pools, comm, working_sets)
     )
-    for t, saved in enumerate(checkpoint.bases):
+    for t, (saved, pool) in enumerate(zip(checkpoint.bases, pools, strict=True)):
         lp = cache.lps[t]
-        if not np.array_equal(lp.cut_ids, saved.cut_ids) or saved.row_status.size != lp.num_rows:
+        ids = np.asarray(saved.cut_ids, dtype=np.int64)
+        if (saved.row_status.size != lp.template.num_rows + ids.size or np.any(np.diff(ids) <= 0)
+                or (ids.size and (ids[0] < 0 or ids[-1] >= pool.size))):
             raise CheckpointError(
                 checkpoint.path,
-                f"stage {t}: the saved basis covers cuts {_ids(saved.cut_ids)} "
-                f"but the active cuts are {_ids(lp.cut_ids)}",
+                f"stage {t}: the saved basis has {saved.row_status.size} rows for cuts {_ids(ids)} "
+                f"of a pool of {pool.size}",
                 "payload",
             )
         if saved.col_status.size != lp.num_cols:
@@ -152,7 +154,12 @@ def restore_state(
                 f"stage {t}: the saved basis has {saved.col_status.size} columns, the LP {lp.num_cols}",
                 "payload",
             )
-        cache.set_basis(t, Basis(saved.col_status.copy(), saved.row_status.copy()))
+        basis = Basis(saved.col_status.copy(), saved.row_status.copy())
+        if not np.array_equal(lp.cut_ids, ids):
+            # written by a caudal whose stage LPs held other rows (every active cut,
+            # before working sets): carried over like a basis after a refresh
+            basis = carry_cut_rows(basis, ids, lp) or Basis.slack(lp)
+        cache.set_basis(t, basis)
     state = TrainingState(
         problem=problem,
         pools=pools,

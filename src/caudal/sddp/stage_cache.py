@@ -102,15 +102,22 @@ def carry_basis(basis: Basis, old_lp: StageLP, new_lp: StageLP) -> Basis | None:
     """``basis`` of ``old_lp`` for ``new_lp`` (new cuts basic), or ``None`` if that leaves it short."""
     if new_lp is old_lp:
         return basis
-    n_template = new_lp.template.num_rows
-    row_status = np.full(new_lp.num_rows, BASIC, dtype=np.uint8)
+    return carry_cut_rows(basis, old_lp.cut_ids, new_lp)
+
+
+def carry_cut_rows(basis: Basis, cut_ids: np.ndarray, lp: StageLP) -> Basis | None:
+    """A basis whose cut rows are ``cut_ids`` (ascending), on ``lp``'s rows, or ``None`` if that leaves it short.
+
+    Kept cuts keep their status, new cuts are basic, dropped cuts leave.
+    """
+    n_template = lp.template.num_rows
+    row_status = np.full(lp.num_rows, BASIC, dtype=np.uint8)
     row_status[:n_template] = basis.row_status[:n_template]
-    old_ids = old_lp.cut_ids
-    if old_ids.size:
-        position = np.searchsorted(old_ids, new_lp.cut_ids)
-        position = np.minimum(position, old_ids.size - 1)
-        kept = old_ids[position] == new_lp.cut_ids
+    if cut_ids.size:
+        position = np.searchsorted(cut_ids, lp.cut_ids)
+        position = np.minimum(position, cut_ids.size - 1)
+        kept = cut_ids[position] == lp.cut_ids
         row_status[n_template:][kept] = basis.row_status[n_template + position[kept]]
     realigned = Basis(basis.col_status.copy(), row_status)
     n_basic = int(np.count_nonzero(realigned.col_status == BASIC) + np.count_nonzero(row_status == BASIC))
-    return realigned if n_basic == new_lp.num_rows else None
+    return realigned if n_basic == lp.num_rows else None
