@@ -352,19 +352,19 @@ cdef class NativeWorkspace:
         self._template = None  # until the load succeeds
         n_states = template.state_in_cols.shape[0]
         n_col_patches = template.col_patch_index.shape[0]
-        reserve = lp.solver_form.reserve
+        reserve_rows = lp.solver_form.reserve
         # bases are read back with every reserve cut added at worst
-        self.reserve(lp.num_cols, lp.num_rows + reserve.size, n_states + n_col_patches)
-        self._reserve_cut_buffers(reserve.size, reserve.values.shape[0])
+        self.reserve(lp.num_cols, lp.num_rows + reserve_rows.size, n_states + n_col_patches)
+        self._reserve_cut_buffers(reserve_rows.size, reserve_rows.values.shape[0])
 
         pass_stage_lp(self._highs, lp)  # in its solver form: objective scaled (caudal.model.objective_scale)
         cdef int num_cols = lp.num_cols
         cdef int num_rows = lp.num_rows
-        self._reserve_start = np.ascontiguousarray(reserve.start, dtype=np.int32)
-        self._reserve_index = np.ascontiguousarray(reserve.index, dtype=np.int32)
-        self._reserve_values = np.ascontiguousarray(reserve.values, dtype=np.float64)
-        self._reserve_lower = np.ascontiguousarray(reserve.lower, dtype=np.float64)
-        self._n_reserve = reserve.size
+        self._reserve_start = np.ascontiguousarray(reserve_rows.start, dtype=np.int32)
+        self._reserve_index = np.ascontiguousarray(reserve_rows.index, dtype=np.int32)
+        self._reserve_values = np.ascontiguousarray(reserve_rows.values, dtype=np.float64)
+        self._reserve_lower = np.ascontiguousarray(reserve_rows.lower, dtype=np.float64)
+        self._n_reserve = reserve_rows.size
         self._n_added = 0
         self._reserve_in[:] = 0
 

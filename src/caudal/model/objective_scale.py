@@ -57,13 +57,14 @@ class ReserveRows:
     """Reserve cuts as rows ``theta'_g - scale beta . x >= scale alpha`` (CSR), for ``Highs_addRows``.
 
     Every row holds the outgoing-state columns in order, then its target's
-    value-function column, so its activity is summed in the same order by
-    every workspace.
+    value-function column (``width`` entries), so its activity is summed in
+    the same order by every workspace.
     """
 
+    width: int  # entries per row: n_states + 1
     start: np.ndarray  # int32[R + 1]
-    index: np.ndarray  # int32[nnz]
-    values: np.ndarray  # float64[nnz]
+    index: np.ndarray  # int32[R x width]
+    values: np.ndarray  # float64[R x width]
     lower: np.ndarray  # float64[R]
 
     @property
@@ -138,6 +139,7 @@ def _reserve_rows(lp, scale: float) -> ReserveRows:
         values[:, n_states] = 1.0
         lower[:] = np.asarray(reserve.intercepts, dtype=np.float64) * scale
     return ReserveRows(
+        width=n_states + 1,
         start=np.arange(n_rows + 1, dtype=np.int32) * (n_states + 1),
         index=index.reshape(-1),
         values=values.reshape(-1),

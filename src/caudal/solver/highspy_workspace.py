@@ -150,18 +150,18 @@ class HighspyWorkspace:
         rows = lp.solver_form.reserve
         while not self._added.all():
             col_value = np.asarray(self.highs.getSolution().col_value)
-            per_row = np.diff(rows.start)
+            width = rows.width
+            values, index = rows.values.reshape(-1, width), rows.index.reshape(-1, width)
             activity = np.zeros(rows.size)
-            for p in range(int(per_row.max(initial=0))):  # entry by entry, the native kernel's summation order
-                entry = rows.start[:-1] + p
-                activity += rows.values[entry] * col_value[rows.index[entry]]
+            for p in range(width):  # entry by entry, the native kernel's summation order
+                activity += values[:, p] * col_value[index[:, p]]
             shortfall = rows.lower - activity
             violated = ~self._added & (shortfall > VIOLATION_TOLERANCE * np.maximum(1.0, np.abs(rows.lower)))
             if not violated.any():
                 return
             chosen = np.flatnonzero(violated)
             entries = np.concatenate([np.arange(rows.start[r], rows.start[r + 1]) for r in chosen])
-            starts = np.concatenate(([0], np.cumsum(per_row[chosen])[:-1])).astype(np.int32)
+            starts = (np.arange(chosen.size) * width).astype(np.int32)
             self.highs.addRows(
                 chosen.size, rows.lower[chosen], np.full(chosen.size, highspy.kHighsInf), entries.size, starts,
                 rows.index[entries], rows.values[entries],
