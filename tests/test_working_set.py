@@ -107,10 +107,7 @@ def test_working_sets_hold_the_highest_cut_at_every_visited_state() -> None:
 
 
 def train_state(problem, working_sets: bool, iterations: int) -> TrainingState:
-    compiled = problem.compile()
-    state = TrainingState.fresh(compiled)
-    if not working_sets:
-        state.cache = StageCache(compiled, state.pools)
+    state = TrainingState.fresh(problem.compile(), working_sets=working_sets)
     pool = SerialPool(HighspyWorkspace())
     run_training(state, pool, TrainingOptions(iterations=iterations, forward_passes=3, seed=4))
     return state

@@ -122,11 +122,16 @@ class TrainingState:
             self.visited = [StateArchive(self.problem.n_states) for _ in range(self.problem.n_stages)]
 
     @classmethod
-    def fresh(cls, problem: CompiledProblem, comm: Communicator | None = None) -> TrainingState:
+    def fresh(
+        cls, problem: CompiledProblem, comm: Communicator | None = None, working_sets: bool = True
+    ) -> TrainingState:
+        """No cuts yet. ``working_sets=False`` makes every active cut a row of its stage LP
+        (:mod:`caudal.sddp.working_set`; for comparisons: a resumed run always uses working sets)."""
         pools = [CutPool(problem.n_states) for _ in range(problem.n_stages)]
         visited = [StateArchive(problem.n_states) for _ in range(problem.n_stages)]
         comm = comm or SingleProcessCommunicator()
-        return cls(problem, pools, make_stage_cache(problem, pools, comm, WorkingSets(visited)), visited=visited)
+        sets = WorkingSets(visited) if working_sets else None
+        return cls(problem, pools, make_stage_cache(problem, pools, comm, sets), visited=visited)
 
 
 IterationCallback = Callable[["TrainingState"], None]
