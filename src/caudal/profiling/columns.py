@@ -16,7 +16,7 @@ PHASES = ("forward", "backward", "communication", "cache", "bound", "stopping", 
 BUSY_KINDS = ("forward", "backward", "bound", "other")
 """Where a worker's task time is booked: the phase it ran in (``other``: simulations in stopping checks)."""
 
-SOLVER_COUNTERS = ("solves", "simplex_iterations", "retries", "basis_hits", "loads")
+SOLVER_COUNTERS = ("solves", "simplex_iterations", "retries", "basis_hits", "loads", "cuts_added")
 SOLVER_TIMES = ("time_load", "time_patch", "time_basis", "time_solve", "time_extract")
 """The :class:`~caudal.solver.workspace.SolverStats` fields, as read from each workspace."""
 
