@@ -235,12 +235,14 @@ cdef class NativeWorkspace:
     cdef int32_t[::1] _kept_row_status
     cdef double[::1] _col_value  # primal values (forward: outgoing states, theta)
     cdef double[::1] _col_dual  # reduced costs (backward: subgradients)
-    # the loaded LP's reserve cuts (solver form, CSR) and those added as rows
+    # the loaded LP's reserve cuts (the pool's arrays, StageLP.reserve) and those added as rows
     cdef int _n_reserve, _n_added, _cap_reserve, _cap_reserve_nnz
-    cdef const int32_t[::1] _reserve_start
-    cdef const int32_t[::1] _reserve_index
-    cdef const double[::1] _reserve_values
-    cdef const double[::1] _reserve_lower
+    cdef double _scale  # the LP's objective scale: a reserve cut is added in the solver form
+    cdef const int64_t[::1] _reserve_ids
+    cdef const double[::1] _cut_intercepts
+    cdef const double[:, ::1] _cut_coefficients
+    cdef const int32_t[::1] _cut_targets
+    cdef const int32_t[::1] _cut_cols
     cdef uint8_t[::1] _reserve_in  # 1 while reserve cut r is a row
     cdef int32_t[::1] _added  # reserve indices of the rows added, in order
     cdef int32_t[::1] _add_start  # Highs_addRows buffers
@@ -352,19 +354,27 @@ cdef class NativeWorkspace:
         self._template = None  # until the load succeeds
         n_states = template.state_in_cols.shape[0]
         n_col_patches = template.col_patch_index.shape[0]
-        reserve_rows = lp.solver_form.reserve
+        reserve_cuts = lp.reserve
+        n_reserve = 0 if reserve_cuts is None else reserve_cuts.size
         # bases are read back with every reserve cut added at worst
-        self.reserve(lp.num_cols, lp.num_rows + reserve_rows.size, n_states + n_col_patches)
-        self._reserve_cut_buffers(reserve_rows.size, reserve_rows.values.shape[0])
+        self.reserve(lp.num_cols, lp.num_rows + n_reserve, n_states + n_col_patches)
+        self._reserve_cut_buffers(n_reserve, n_reserve * (n_states + 1))
 
         pass_stage_lp(self._highs, lp)  # in its solver form: objective scaled (caudal.model.objective_scale)
         cdef int num_cols = lp.num_cols
         cdef int num_rows = lp.num_rows
-        self._reserve_start = np.ascontiguousarray(reserve_rows.start, dtype=np.int32)
-        self._reserve_index = np.ascontiguousarray(reserve_rows.index, dtype=np.int32)
-        self._reserve_values = np.ascontiguousarray(reserve_rows.values, dtype=np.float64)
-        self._reserve_lower = np.ascontiguousarray(reserve_rows.lower, dtype=np.float64)
-        self._n_reserve = reserve_rows.size
+        self._n_reserve = n_reserve
+        if n_reserve:
+            self._reserve_ids = np.ascontiguousarray(reserve_cuts.ids, dtype=np.int64)
+            self._cut_intercepts = np.ascontiguousarray(reserve_cuts.intercepts, dtype=np.float64)
+            self._cut_coefficients = np.ascontiguousarray(reserve_cuts.coefficients, dtype=np.float64)
+            self._cut_targets = np.ascontiguousarray(reserve_cuts.targets, dtype=np.int32)
+            self._cut_cols = np.ascontiguousarray(template.cut_cols, dtype=np.int32)
+            ids = reserve_cuts.ids
+            if (self._cut_coefficients.shape[1] != n_states or ids.min() < 0
+                    or ids.max() >= min(self._cut_intercepts.shape[0], self._cut_targets.shape[0])):
+                raise ValueError(f"stage {template.index}: the reserve cuts do not fit the stage or their pool")
+        self._scale = lp.solver_form.scale
         self._n_added = 0
         self._reserve_in[:] = 0
 
@@ -555,21 +565,27 @@ cdef class NativeWorkspace:
     cdef int _add_violated_cuts(self) noexcept nogil:
         """Add the reserve cuts the current solution violates as rows; returns how many.
 
-        A row's activity is summed in its entries' order (outgoing states, then
-        its value column), as the highspy reference sums it.
+        Reserve cut ``c`` enters in the solver form, like the LP's own cut rows:
+        ``theta'_g - scale beta_c . x >= scale alpha_c``. Its activity is summed
+        over the outgoing states in order, then its value column, as the highspy
+        reference sums it.
         """
         if self._n_reserve == self._n_added:
             return 0
         Highs_getSolution(self._highs, &self._col_value[0], NULL, NULL, NULL)
-        cdef int r, p, k = 0, nnz = 0
-        cdef double activity, bound
+        cdef int r, i, k = 0, nnz = 0, n = self._n_states, value_col
+        cdef int64_t cut
+        cdef double activity, bound, scale = self._scale
         for r in range(self._n_reserve):
             if self._reserve_in[r]:
                 continue
+            cut = self._reserve_ids[r]
+            value_col = self._cut_cols[self._cut_targets[cut]]
             activity = 0.0
-            for p in range(self._reserve_start[r], self._reserve_start[r + 1]):
-                activity += self._reserve_values[p] * self._col_value[self._reserve_index[p]]
-            bound = self._reserve_lower[r]
+            for i in range(n):
+                activity += (-scale * self._cut_coefficients[cut, i]) * self._col_value[self._state_out_cols[i]]
+            activity += self._col_value[value_col]
+            bound = scale * self._cut_intercepts[cut]
             if bound - activity <= VIOLATION_TOLERANCE * fmax(1.0, fabs(bound)):
                 continue
             self._reserve_in[r] = 1
@@ -577,10 +593,13 @@ cdef class NativeWorkspace:
             self._add_start[k] = nnz
             self._add_lower[k] = bound
             self._add_upper[k] = INFINITY
-            for p in range(self._reserve_start[r], self._reserve_start[r + 1]):
-                self._add_index[nnz] = self._reserve_index[p]
-                self._add_values[nnz] = self._reserve_values[p]
+            for i in range(n):
+                self._add_index[nnz] = self._state_out_cols[i]
+                self._add_values[nnz] = -scale * self._cut_coefficients[cut, i]
                 nnz += 1
+            self._add_index[nnz] = value_col
+            self._add_values[nnz] = 1.0
+            nnz += 1
             k += 1
         if k:
             Highs_addRows(

@@ -31,7 +31,7 @@ def with_reserve(full: StageLP, pool: CutPool, n_rows: int) -> tuple[StageLP, St
     """``full``'s cuts split: the first ``n_rows`` as rows, the rest in reserve; and the rows alone, no reserve."""
     ids = full.cut_ids
     rows, rest = ids[:n_rows], ids[n_rows:]
-    reserve = ReserveCuts(rest, pool.intercepts[rest], pool.coefficients[rest], pool.targets[rest])
+    reserve = ReserveCuts(rest, pool.intercepts, pool.coefficients, pool.targets)
     build = [full.template, pool.intercepts[rows], pool.coefficients[rows], rows, next_version(), pool.targets[rows]]
     return assemble_stage_lp(*build, reserve), assemble_stage_lp(*build)
 

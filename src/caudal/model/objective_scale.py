@@ -10,7 +10,8 @@ for. The solvers therefore get each stage LP with its objective multiplied by
   ``theta' = scale * theta``: their bounds are multiplied by ``scale`` and their
   costs stay as they are;
 * every cut row ``theta_g - beta . x >= alpha`` becomes
-  ``theta'_g - scale beta . x >= scale alpha``.
+  ``theta'_g - scale beta . x >= scale alpha`` (reserve cuts too, as the
+  workspaces add them).
 
 The scaled LP is the original one in other units, with the same optimal
 solutions, so the workspaces divide what they report (objective values,
@@ -49,27 +50,6 @@ class SolverForm:
     row_upper: np.ndarray
     value_cols: np.ndarray  # bool[num_cols]: the cost-to-go columns, which hold scale x theta
     row_dual_factor: np.ndarray  # float64[num_rows]: multiply the solver's row duals by this to unscale them
-    reserve: ReserveRows  # the LP's reserve cuts (StageLP.reserve) as scaled rows, ready to add
-
-
-@dataclass(frozen=True, eq=False)
-class ReserveRows:
-    """Reserve cuts as rows ``theta'_g - scale beta . x >= scale alpha`` (CSR), for ``Highs_addRows``.
-
-    Every row holds the outgoing-state columns in order, then its target's
-    value-function column (``width`` entries), so its activity is summed in
-    the same order by every workspace.
-    """
-
-    width: int  # entries per row: n_states + 1
-    start: np.ndarray  # int32[R + 1]
-    index: np.ndarray  # int32[R x width]
-    values: np.ndarray  # float64[R x width]
-    lower: np.ndarray  # float64[R]
-
-    @property
-    def size(self) -> int:
-        return int(self.lower.shape[0])
 
 
 def unscaled_solution(
@@ -120,30 +100,6 @@ def solver_form(lp) -> SolverForm:
         row_upper=row_upper,
         value_cols=value_cols,
         row_dual_factor=row_dual_factor,
-        reserve=_reserve_rows(lp, scale),
-    )
-
-
-def _reserve_rows(lp, scale: float) -> ReserveRows:
-    template = lp.template
-    reserve = lp.reserve
-    n_rows = 0 if reserve is None else reserve.size
-    n_states = template.n_states
-    index = np.empty((n_rows, n_states + 1), dtype=np.int32)
-    values = np.empty((n_rows, n_states + 1), dtype=np.float64)
-    lower = np.empty(n_rows, dtype=np.float64)
-    if n_rows:
-        index[:, :n_states] = template.state_out_cols
-        index[:, n_states] = np.asarray(template.cut_cols, dtype=np.int32)[reserve.targets]
-        values[:, :n_states] = -np.asarray(reserve.coefficients, dtype=np.float64) * scale
-        values[:, n_states] = 1.0
-        lower[:] = np.asarray(reserve.intercepts, dtype=np.float64) * scale
-    return ReserveRows(
-        width=n_states + 1,
-        start=np.arange(n_rows + 1, dtype=np.int32) * (n_states + 1),
-        index=index.reshape(-1),
-        values=values.reshape(-1),
-        lower=lower,
     )
 
 

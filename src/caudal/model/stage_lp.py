@@ -115,12 +115,17 @@ class ReserveCuts:
     After every optimal solve the workspaces add the reserve cuts the solution
     violates as rows and solve again, until none is violated, so every solve
     is the solve of the LP with all the cuts.
+
+    The arrays are the pool's own (views, indexed by ``ids``), not copies: a
+    pool only ever appends, so they stay valid, and a node whose ranks share
+    the stage LPs (:mod:`caudal.sddp.shared_stage_cache`) holds no second copy
+    of the cuts per rank.
     """
 
-    ids: np.ndarray  # int64[R]: position of each cut in its pool
-    intercepts: np.ndarray  # float64[R]
-    coefficients: np.ndarray  # float64[R, n_states]
-    targets: np.ndarray  # int64[R]: the value-function column each cut bounds (index into cut_cols)
+    ids: np.ndarray  # int64[R]: the reserve cuts, as positions in the pool's arrays
+    intercepts: np.ndarray  # float64[pool size]
+    coefficients: np.ndarray  # float64[pool size, n_states]
+    targets: np.ndarray  # int32[pool size]: the value-function column each cut bounds (index into cut_cols)
 
     @property
     def size(self) -> int:

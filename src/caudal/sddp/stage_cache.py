@@ -70,10 +70,7 @@ class StageCache:
         ids, reserve_ids = self.working_sets.split(t, pool)
         if reserve_ids.size == 0:
             return ids, None
-        reserve = ReserveCuts(
-            reserve_ids, pool.intercepts[reserve_ids], pool.coefficients[reserve_ids], pool.targets[reserve_ids]
-        )
-        return ids, reserve
+        return ids, ReserveCuts(reserve_ids, pool.intercepts, pool.coefficients, pool.targets)
 
     def refresh(self, t: int) -> None:
         """Rebuild stage ``t``'s LP from its pool and realign its basis."""

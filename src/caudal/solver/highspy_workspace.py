@@ -89,7 +89,7 @@ class HighspyWorkspace:
         start = time.perf_counter()
         self.highs.passModel(to_highs_lp(lp, lp.solver_form))  # objective scaled, as the native kernel loads it
         self._loaded = key
-        self._added = np.zeros(lp.solver_form.reserve.size, dtype=bool)
+        self._added = np.zeros(0 if lp.reserve is None else lp.reserve.size, dtype=bool)
         self.stats.loads += 1
         self.stats.time_load += time.perf_counter() - start
 
@@ -145,26 +145,35 @@ class HighspyWorkspace:
         raise SolverError(SolveFailure(lp.template.index, opening, forward_pass, status, self.iteration))
 
     def _solve_with_reserve(self, lp: StageLP, basis: Basis, opening: int, forward_pass: int) -> None:
-        """Solve; while the solution violates reserve cuts, add them as rows and solve again."""
+        """Solve; while the solution violates reserve cuts, add them as rows (solver form) and solve again."""
         self._run(lp, basis, opening, forward_pass)
-        rows = lp.solver_form.reserve
+        reserve = lp.reserve
+        if reserve is None:
+            return
+        template, scale = lp.template, lp.solver_form.scale
+        coefficients = -scale * reserve.coefficients[reserve.ids]  # the rows' state entries, as in the LP
+        bounds = scale * reserve.intercepts[reserve.ids]
+        value_cols = template.cut_cols[reserve.targets[reserve.ids]]
         while not self._added.all():
             col_value = np.asarray(self.highs.getSolution().col_value)
-            width = rows.width
-            values, index = rows.values.reshape(-1, width), rows.index.reshape(-1, width)
-            activity = np.zeros(rows.size)
-            for p in range(width):  # entry by entry, the native kernel's summation order
-                activity += values[:, p] * col_value[index[:, p]]
-            shortfall = rows.lower - activity
-            violated = ~self._added & (shortfall > VIOLATION_TOLERANCE * np.maximum(1.0, np.abs(rows.lower)))
+            activity = np.zeros(reserve.size)
+            for i, col in enumerate(template.state_out_cols):  # state by state, the native kernel's order
+                activity += coefficients[:, i] * col_value[col]
+            activity += col_value[value_cols]
+            violated = ~self._added & (bounds - activity > VIOLATION_TOLERANCE * np.maximum(1.0, np.abs(bounds)))
             if not violated.any():
                 return
             chosen = np.flatnonzero(violated)
-            entries = np.concatenate([np.arange(rows.start[r], rows.start[r + 1]) for r in chosen])
-            starts = (np.arange(chosen.size) * width).astype(np.int32)
+            width = template.n_states + 1
+            index = np.empty((chosen.size, width), dtype=np.int32)
+            index[:, :-1] = template.state_out_cols
+            index[:, -1] = value_cols[chosen]
+            values = np.empty((chosen.size, width))
+            values[:, :-1] = coefficients[chosen]
+            values[:, -1] = 1.0
             self.highs.addRows(
-                chosen.size, rows.lower[chosen], np.full(chosen.size, highspy.kHighsInf), entries.size, starts,
-                rows.index[entries], rows.values[entries],
+                chosen.size, bounds[chosen], np.full(chosen.size, highspy.kHighsInf), index.size,
+                (np.arange(chosen.size) * width).astype(np.int32), index.reshape(-1), values.reshape(-1),
             )
             self._added[chosen] = True
             self.stats.cuts_added += int(chosen.size)
