@@ -125,8 +125,13 @@ class TrainingState:
     def fresh(
         cls, problem: CompiledProblem, comm: Communicator | None = None, working_sets: bool = True
     ) -> TrainingState:
-        """No cuts yet. ``working_sets=False`` makes every active cut a row of its stage LP
-        (:mod:`caudal.sddp.working_set`; for comparisons: a resumed run always uses working sets)."""
+        """A training with no cuts yet.
+
+        ``working_sets=False`` makes every active cut a row of its stage LP
+        instead of a working set (:mod:`caudal.sddp.working_set`), for
+        comparisons (``benchmarks/working_sets.py``); a resumed run always uses
+        working sets.
+        """
         pools = [CutPool(problem.n_states) for _ in range(problem.n_stages)]
         visited = [StateArchive(problem.n_states) for _ in range(problem.n_stages)]
         comm = comm or SingleProcessCommunicator()
