@@ -27,7 +27,7 @@ from caudal.model.problem import CompiledProblem
 from caudal.parallel.comm import Communicator
 from caudal.sddp.cuts import CutPool, StateArchive
 from caudal.sddp.shared_stage_cache import make_stage_cache
-from caudal.sddp.stage_cache import StageCache, carry_cut_rows
+from caudal.sddp.stage_cache import StageCache, realign_basis
 from caudal.sddp.training import TrainingOptions, TrainingState
 from caudal.sddp.working_set import WorkingSets
 from caudal.solver.workspace import Basis
@@ -158,7 +158,7 @@ def restore_state(
         if not np.array_equal(lp.cut_ids, ids):
             # written by a caudal whose stage LPs held other rows (every active cut,
             # before working sets): carried over like a basis after a refresh
-            basis = carry_cut_rows(basis, ids, lp) or Basis.slack(lp)
+            basis = realign_basis(basis, ids, lp)
         cache.set_basis(t, basis)
     state = TrainingState(
         problem=problem,

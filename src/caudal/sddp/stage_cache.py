@@ -77,7 +77,7 @@ class StageCache:
         old_lp, old_basis = self.lps[t], self.bases[t]
         lp = self._assemble(t)
         self.lps[t] = lp
-        self.bases[t] = realign_basis(old_basis, old_lp, lp)
+        self.bases[t] = realign_basis(old_basis, old_lp.cut_ids, lp)
 
     def set_basis(self, t: int, basis: Basis) -> None:
         if basis.row_status.shape[0] != self.lps[t].num_rows:
@@ -85,14 +85,14 @@ class StageCache:
         self.bases[t] = basis
 
 
-def realign_basis(basis: Basis, old_lp: StageLP, new_lp: StageLP) -> Basis:
-    """Carry a basis from one set of cuts to another: kept cuts keep their status.
+def realign_basis(basis: Basis, cut_ids: np.ndarray, lp: StageLP) -> Basis:
+    """Carry a basis whose cut rows are ``cut_ids`` onto ``lp``'s cuts: kept cuts keep their status.
 
     A dropped cut whose row was nonbasic leaves the basis one short; the slack
     basis, always valid, replaces it then.
     """
-    carried = carry_basis(basis, old_lp, new_lp)
-    return Basis.slack(new_lp) if carried is None else carried
+    carried = carry_cut_rows(basis, cut_ids, lp)
+    return Basis.slack(lp) if carried is None else carried
 
 
 def carry_basis(basis: Basis, old_lp: StageLP, new_lp: StageLP) -> Basis | None:
