@@ -9,6 +9,7 @@ and it is the fallback when the native extension is not built.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import highspy
 import numpy as np
@@ -71,6 +72,24 @@ def to_highs_lp(lp: StageLP, form: SolverForm | None = None) -> highspy.HighsLp:
     return model
 
 
+@dataclass(frozen=True)
+class _ReserveRows:
+    """An LP's reserve cuts as the solver-form rows ``theta'_g - scale beta . x >= scale alpha``."""
+
+    coefficients: np.ndarray  # float64[R, n_states]: -scale beta, the rows' state entries as in the LP
+    bounds: np.ndarray  # float64[R]: scale alpha
+    value_cols: np.ndarray  # int[R]: each row's value column
+
+    @classmethod
+    def of(cls, lp: StageLP) -> _ReserveRows:
+        reserve, scale = lp.reserve, lp.solver_form.scale
+        return cls(
+            coefficients=-scale * reserve.coefficients[reserve.ids],
+            bounds=scale * reserve.intercepts[reserve.ids],
+            value_cols=lp.template.cut_cols[reserve.targets[reserve.ids]],
+        )
+
+
 class HighspyWorkspace:
     """One thread's solver, implemented through highspy (reference path)."""
 
@@ -78,6 +97,7 @@ class HighspyWorkspace:
         self.highs = new_highs()
         self.stats = SolverStats()
         self._loaded: tuple[int, int] | None = None  # (id of template, lp version)
+        self._reserve: _ReserveRows | None = None  # the loaded LP's reserve cuts, in solver form
         self._added = np.zeros(0, dtype=bool)  # reserve cuts of the loaded LP that are rows now
         self.iteration = -1
 
@@ -89,6 +109,7 @@ class HighspyWorkspace:
         start = time.perf_counter()
         self.highs.passModel(to_highs_lp(lp, lp.solver_form))  # objective scaled, as the native kernel loads it
         self._loaded = key
+        self._reserve = None if lp.reserve is None else _ReserveRows.of(lp)
         self._added = np.zeros(0 if lp.reserve is None else lp.reserve.size, dtype=bool)
         self.stats.loads += 1
         self.stats.time_load += time.perf_counter() - start
@@ -147,32 +168,30 @@ class HighspyWorkspace:
     def _solve_with_reserve(self, lp: StageLP, basis: Basis, opening: int, forward_pass: int) -> None:
         """Solve; while the solution violates reserve cuts, add them as rows (solver form) and solve again."""
         self._run(lp, basis, opening, forward_pass)
-        reserve = lp.reserve
-        if reserve is None:
+        rows = self._reserve
+        if rows is None:
             return
-        template, scale = lp.template, lp.solver_form.scale
-        coefficients = -scale * reserve.coefficients[reserve.ids]  # the rows' state entries, as in the LP
-        bounds = scale * reserve.intercepts[reserve.ids]
-        value_cols = template.cut_cols[reserve.targets[reserve.ids]]
+        state_cols = lp.template.state_out_cols
         while not self._added.all():
             col_value = np.asarray(self.highs.getSolution().col_value)
-            activity = np.zeros(reserve.size)
-            for i, col in enumerate(template.state_out_cols):  # state by state, the native kernel's order
-                activity += coefficients[:, i] * col_value[col]
-            activity += col_value[value_cols]
-            violated = ~self._added & (bounds - activity > VIOLATION_TOLERANCE * np.maximum(1.0, np.abs(bounds)))
+            activity = np.zeros(self._added.size)
+            for i, col in enumerate(state_cols):  # state by state, the native kernel's order
+                activity += rows.coefficients[:, i] * col_value[col]
+            activity += col_value[rows.value_cols]
+            shortfall = rows.bounds - activity
+            violated = ~self._added & (shortfall > VIOLATION_TOLERANCE * np.maximum(1.0, np.abs(rows.bounds)))
             if not violated.any():
                 return
             chosen = np.flatnonzero(violated)
-            width = template.n_states + 1
+            width = state_cols.size + 1
             index = np.empty((chosen.size, width), dtype=np.int32)
-            index[:, :-1] = template.state_out_cols
-            index[:, -1] = value_cols[chosen]
+            index[:, :-1] = state_cols
+            index[:, -1] = rows.value_cols[chosen]
             values = np.empty((chosen.size, width))
-            values[:, :-1] = coefficients[chosen]
+            values[:, :-1] = rows.coefficients[chosen]
             values[:, -1] = 1.0
             self.highs.addRows(
-                chosen.size, bounds[chosen], np.full(chosen.size, highspy.kHighsInf), index.size,
+                chosen.size, rows.bounds[chosen], np.full(chosen.size, highspy.kHighsInf), index.size,
                 (np.arange(chosen.size) * width).astype(np.int32), index.reshape(-1), values.reshape(-1),
             )
             self._added[chosen] = True
