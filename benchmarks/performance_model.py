@@ -26,6 +26,7 @@ import numpy as np
 from machine import describe_machine, load_average
 
 import caudal
+from caudal.cases import resolve_case
 from caudal.profiling.machine import cores_available
 from caudal.profiling.model import (
     INFINIBAND_HDR,
@@ -138,12 +139,6 @@ def shape_of(problem, forward_passes: int, max_active_cuts: int | None = None) -
     )
 
 
-def load_case(name: str, stages: int | None):
-    from caudal.cli import load_case as cli_load_case
-
-    return cli_load_case(name, stages)
-
-
 # -- check ----------------------------------------------------------------------------------
 def check(sweep: Path, calibration: Path | None = None) -> None:
     """Predict every layout of a sweep from its 1x1 run.
@@ -160,8 +155,8 @@ def check(sweep: Path, calibration: Path | None = None) -> None:
     rows = list(csv.DictReader(open(sweep / "scaling.csv", encoding="utf-8")))
     _, meta = read_profile(sweep / "runs" / rows[0]["layout"] / "profile.parquet")
     case = meta["case"]
-    problem = load_case("brazil4" if case == "brazil4" else f"tests/data/cobre/{case}",
-                        int(meta["stages"]) if case == "brazil4" else None)
+    problem = resolve_case("brazil4" if case == "brazil4" else f"tests/data/cobre/{case}").build(
+        int(meta["stages"]) if case == "brazil4" else None)
     source = calibration or sweep
     base_columns, base_meta = read_profile(source / "runs" / "1x1" / "profile.parquet")
     costs = calibrate(base_columns, shape_of(problem, int(base_meta["forward_passes"])), cpu=True)

@@ -6,12 +6,40 @@ Exit statuses: see :data:`EXIT_STATUSES` (also in ``caudal --help``).
 from __future__ import annotations
 
 import argparse
-import runpy
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from caudal.parallel.signals import EXIT_SIGNALLED
+import numpy as np
+
+from caudal import __version__, plots
+from caudal.api import Policy, simulate, train
+from caudal.arguments import (
+    CASE_HELP,
+    UsageError,
+    add_case_argument,
+    add_checkpoint_schedule,
+    add_training_options,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+from caudal.cases import BadCase, TrainingDefaults, resolve_case
+from caudal.checkpoint import export_cuts, inspect_checkpoint, latest_valid, load_latest, restore_pools
+from caudal.checkpoint.during_training import checkpoint_directory
+from caudal.checkpoint.errors import CheckpointError
+from caudal.config import add_config_option, parse_with_config
+from caudal.logfile import add_log_options, log_destination
+from caudal.model.problem import Problem, ProblemError
+from caudal.parallel.comm import launched_by_mpi, world
+from caudal.parallel.signals import EXIT_SIGNALLED, StopSignals
+from caudal.profiling.cli import (
+    add_profiling_commands,
+    add_profiling_options,
+    profiling_handlers,
+    profiling_keywords,
+)
+from caudal.sweep.command import add_sweep_command, run_sweep_command
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -28,47 +56,6 @@ EXIT_STATUSES = {
 """What ``caudal`` exits with; shown by ``caudal --help`` and documented in docs/cli.md."""
 
 
-EMBEDDED_CASES = ("brazil4",)
-DEFAULT_CASE = "brazil4"
-DEFAULT_ITERATIONS = 60
-DEFAULT_FORWARD_PASSES = 2
-DEFAULT_STAGES = 12
-
-
-class UsageError(Exception):
-    """Bad arguments or a bad case: reported in one line, exit status 2."""
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
-    return value
-
-
-def add_checkpoint_schedule(group: argparse._ArgumentGroup, keep: str) -> None:
-    """--checkpoint-every, --checkpoint-seconds and --keep (help text ``keep``), for train and sweep alike."""
-    group.add_argument("--checkpoint-every", type=positive_int, default=10, metavar="N",
-                       help="write a checkpoint every N iterations (default 10)")
-    group.add_argument("--checkpoint-seconds", type=positive_float, default=600.0, metavar="S",
-                       help="... and at least every S seconds (default 600)")
-    group.add_argument("--keep", type=positive_int, default=3, metavar="K", help=keep)
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="caudal",
@@ -78,9 +65,6 @@ def build_parser() -> argparse.ArgumentParser:
         + "\n".join(f"  {status:<4}{meaning}" for status, meaning in EXIT_STATUSES.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from caudal import __version__
-    from caudal.profiling.cli import add_profiling_commands, add_profiling_options
-
     parser.add_argument("--version", action="version", version=f"caudal {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     train = commands.add_parser(
@@ -95,25 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  caudal train my_problem.py --iterations 100   (a Python file defining build_problem())",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument(
-        "case",
-        nargs="?",
-        default=DEFAULT_CASE,
-        metavar="CASE",
-        help=f"an embedded case ({', '.join(EMBEDDED_CASES)}) or a Python file defining "
-        f"build_problem() -> caudal.Problem (default: {DEFAULT_CASE})",
-    )
-    train.add_argument(
-        "--iterations", "-n", type=positive_int, default=None,
-        help=f"iteration limit (default: a Cobre case's config.json, else {DEFAULT_ITERATIONS})",
-    )
-    train.add_argument(
-        "--forward-passes", "-m", type=positive_int, default=None,
-        help="forward passes (trial states) per iteration "
-        f"(default: a Cobre case's config.json, else {DEFAULT_FORWARD_PASSES})",
-    )
-    train.add_argument("--seed", "-s", type=non_negative_int, default=None,
-                       help="random seed (default: a Cobre case's tree_seed, else 0)")
+    add_case_argument(train)
+    add_training_options(train)
     train.add_argument(
         "--threads", "-t", type=positive_int, default=None,
         help="worker threads per process (default: the cores this process may use)",
@@ -122,8 +89,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop after the iteration during which this many seconds have passed")
     train.add_argument("--output", "-o", type=Path, default=None, metavar="DIR",
                        help="write convergence.csv and summary.json into DIR")
-    train.add_argument("--stages", type=positive_int, default=None,
-                       help=f"horizon of an embedded case (default {DEFAULT_STAGES})")
     train.add_argument("--solver", choices=("auto", "native", "highspy"), default="auto",
                        help="LP kernel: native (Cython over the HiGHS C API), highspy (reference), "
                        "auto (native when built; default)")
@@ -139,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue from the newest valid checkpoint in DIR (a run's --output or its checkpoints/)")
     group.add_argument("--checkpoint-dir", type=Path, default=None, metavar="DIR",
                        help="where to write checkpoints (default: OUTPUT/checkpoints when --output is given)")
-    add_checkpoint_schedule(group, keep="keep the last K checkpoints (default 3)")
+    add_checkpoint_schedule(group)
     add_checkpoint_commands(commands)
     add_simulate_command(commands)
     add_plot_commands(commands)
@@ -149,53 +114,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_study_options(command: argparse.ArgumentParser) -> None:
     """``--log-file`` and ``--config``: keep a run's log, and a study's options in a TOML file."""
-    from caudal.config import add_config_option
-    from caudal.logfile import add_log_options
-
     add_log_options(command, quiet=False)
     add_config_option(command)
 
 
-def add_sweep_command(commands) -> None:
-    from caudal.sweep.command import add_sweep_command as add
+def load_case(case: str, stages: int | None) -> tuple[Problem, TrainingDefaults]:
+    """The problem named by CASE, and how to train it when the command line does not say.
 
-    add(commands)
-
-
-def run_sweep(args: argparse.Namespace) -> int:
-    from caudal.sweep.command import run_sweep_command
-
-    return run_sweep_command(args)
-
-
-def load_case(case: str, stages: int | None):
-    """The problem named by CASE."""
-    if case in EMBEDDED_CASES:
-        from caudal import examples
-
-        return getattr(examples, case)(stages=stages or DEFAULT_STAGES)
-    path = Path(case)
-    if stages is not None:
-        raise UsageError("--stages applies to embedded cases only")
-    if path.suffix == ".py" and path.is_file():
-        namespace = runpy.run_path(str(path))
-        builder = namespace.get("build_problem")
-        if builder is None:
-            raise UsageError(f"{path}: defines no build_problem() function")
-        return builder()
-    if path.is_dir():
-        from caudal.hydro.cobre import load_case as load_cobre_case
-
-        return load_cobre_case(path).problem
-    raise UsageError(
-        f"{case}: no such case; expected one of {', '.join(EMBEDDED_CASES)} or a Python file "
-        "defining build_problem()"
-    )
+    A bad case, or a case whose data is bad, is a usage error (exit status 2)
+    whichever command names it.
+    """
+    try:
+        resolved = resolve_case(case)
+        return resolved.build(stages), resolved.training_defaults()
+    except BadCase as exc:
+        raise UsageError(str(exc)) from exc
+    except ProblemError as exc:
+        raise UsageError(f"{case}: {exc}") from exc
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from caudal.parallel.signals import StopSignals
-
     # train() turns walltime signals into a clean stop while it runs; outside it
     # (loading the case, writing the last files) a late signal must not kill
     # the process either, so it is held here and the run ends as it would.
@@ -204,30 +142,15 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from caudal.api import train
-    from caudal.hydro.cobre import training_defaults
-    from caudal.logfile import log_destination
-    from caudal.model.problem import ProblemError
-    from caudal.profiling.cli import profiling_keywords
-
-    try:
-        problem = load_case(args.case, args.stages)
-        case_defaults = training_defaults(args.case) if args.case not in EMBEDDED_CASES else None
-    except ProblemError as exc:
-        raise UsageError(f"{args.case}: {exc}") from exc
+    problem, defaults = load_case(args.case, args.stages)
     # Options not given on the command line come from a Cobre case's config.json, else caudal's defaults.
-    iterations, forward_passes, seed, time_limit = (
-        (case_defaults.iterations, case_defaults.forward_passes, case_defaults.seed, case_defaults.time_limit)
-        if case_defaults is not None
-        else (DEFAULT_ITERATIONS, DEFAULT_FORWARD_PASSES, 0, None)
-    )
     result = train(
         problem,
-        iterations=args.iterations if args.iterations is not None else iterations,
-        forward_passes=args.forward_passes if args.forward_passes is not None else forward_passes,
-        seed=args.seed if args.seed is not None else seed,
+        iterations=args.iterations if args.iterations is not None else defaults.iterations,
+        forward_passes=args.forward_passes if args.forward_passes is not None else defaults.forward_passes,
+        seed=args.seed if args.seed is not None else defaults.seed,
         threads=args.threads,
-        time_limit=args.time_limit if args.time_limit is not None else time_limit,
+        time_limit=args.time_limit if args.time_limit is not None else defaults.time_limit,
         output=args.output,
         log=log_destination(args.quiet, args.log_file, world_rank()),
         solver=args.solver,
@@ -249,8 +172,6 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def world_rank() -> int:
-    from caudal.parallel.comm import world
-
     return world().rank
 
 
@@ -275,11 +196,9 @@ def add_simulate_command(commands) -> None:
         description="Simulate the policy saved in a run's checkpoints on sampled scenarios; writes "
         "OUTPUT/simulation/ (Parquet, one row per scenario and stage) and OUTPUT/simulation_summary.json.",
     )
-    simulate.add_argument("case", nargs="?", default=DEFAULT_CASE, metavar="CASE",
-                          help="the case the policy was trained on")
+    add_case_argument(simulate, help="the case the policy was trained on: " + CASE_HELP)
     simulate.add_argument("--policy", type=Path, required=True, metavar="DIR",
                           help="a run directory (its checkpoints/) or a checkpoint directory")
-    simulate.add_argument("--stages", type=positive_int, default=None, help="horizon of an embedded case")
     simulate.add_argument("--scenarios", "-n", type=positive_int, default=200, help="scenarios (default 200)")
     simulate.add_argument("--seed", "-s", type=non_negative_int, default=0, help="random seed (default 0)")
     simulate.add_argument("--variables", default="", metavar="NAMES",
@@ -291,11 +210,7 @@ def add_simulate_command(commands) -> None:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from caudal.api import Policy, simulate
-    from caudal.checkpoint import load_latest, restore_pools
-    from caudal.checkpoint.during_training import checkpoint_directory
-
-    problem = load_case(args.case, args.stages).compile()
+    problem = load_case(args.case, args.stages)[0].compile()
     checkpoint, warnings = load_latest(checkpoint_directory(args.policy))
     for warning in warnings:
         print(f"caudal: warning: {warning}", file=sys.stderr)
@@ -334,8 +249,6 @@ def add_plot_commands(commands) -> None:
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    from caudal import plots
-
     if args.kind == "convergence":
         out = plots.plot_convergence(args.run, args.output)
     elif args.kind == "fan":
@@ -347,12 +260,6 @@ def run_plot(args: argparse.Namespace) -> int:
 
 
 def _plot_cuts(args: argparse.Namespace) -> Path:
-    import numpy as np
-
-    from caudal import plots
-    from caudal.checkpoint import load_latest
-    from caudal.checkpoint.during_training import checkpoint_directory
-
     checkpoint, _ = load_latest(checkpoint_directory(args.run))
     if checkpoint is None:
         raise UsageError(f"{args.run}: holds no valid checkpoint")
@@ -375,9 +282,6 @@ def _plot_cuts(args: argparse.Namespace) -> Path:
 
 
 def run_checkpoint(args: argparse.Namespace) -> int:
-    from caudal.checkpoint import export_cuts, inspect_checkpoint, latest_valid
-    from caudal.checkpoint.during_training import checkpoint_directory
-
     path = args.path
     if path.is_dir():
         found, warnings = latest_valid(checkpoint_directory(path))
@@ -395,19 +299,13 @@ def run_checkpoint(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from caudal.checkpoint.errors import CheckpointError
-    from caudal.config import parse_with_config
-
     parser = build_parser()
     args = parse_with_config(parser, argv)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
     handlers = {"train": run_train, "checkpoint": run_checkpoint, "simulate": run_simulate, "plot": run_plot,
-                "sweep": run_sweep}
-    from caudal.profiling.cli import profiling_handlers
-
-    handlers.update(profiling_handlers())
+                "sweep": run_sweep_command, **profiling_handlers()}
     try:
         return handlers[args.command](args)
     except UsageError as exc:
@@ -424,8 +322,6 @@ def fail(message: str, status: int) -> int:
     A rank that returned quietly would leave the others blocked in their next
     collective, so under MPI the failing rank aborts the whole job.
     """
-    from caudal.parallel.comm import launched_by_mpi, world
-
     if launched_by_mpi() and world().size > 1:
         comm = world()
         print(f"caudal: rank {comm.rank} of {comm.size}: {message}", file=sys.stderr, flush=True)

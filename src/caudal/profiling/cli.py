@@ -12,7 +12,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from caudal.arguments import CASE_HELP, UsageError, non_negative_int, positive_int, positive_int_list
 from caudal.profiling.launch import LAUNCHERS
+from caudal.profiling.report import print_report, profile_run, wide_console
+from caudal.profiling.scaling import SweepSpec, plan_layouts, scaling_rows, sweep
+from caudal.profiling.scaling_report import print_table, write_outputs
 
 
 def add_profiling_options(train: argparse.ArgumentParser) -> None:
@@ -21,7 +25,7 @@ def add_profiling_options(train: argparse.ArgumentParser) -> None:
     group.add_argument("--no-profile", dest="profile", action="store_false", default=None,
                        help="do not write OUTPUT/profile.parquet (time per phase, rank and thread; on by default "
                        "with --output, costs well under 1%%)")
-    group.add_argument("--trace-iteration", type=_positive, default=None, metavar="N",
+    group.add_argument("--trace-iteration", type=positive_int, default=None, metavar="N",
                        help="write OUTPUT/trace.json, a Chrome/Perfetto trace of iteration N "
                        "(open it in ui.perfetto.dev or chrome://tracing)")
 
@@ -50,20 +54,19 @@ def add_profiling_commands(commands) -> None:
         "  caudal scaling brazil4 --ranks 1,2,4 --threads 1,2 --iterations 3 --forward-passes 2 --weak",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    scaling.add_argument("case", metavar="CASE", help="what 'caudal train' accepts: brazil4, a .py file, a Cobre "
-                         "case directory")
-    scaling.add_argument("--ranks", type=_int_list, default=(1, 2, 4), metavar="LIST",
+    scaling.add_argument("case", metavar="CASE", help=CASE_HELP)
+    scaling.add_argument("--ranks", type=positive_int_list, default=(1, 2, 4), metavar="LIST",
                          help="comma-separated rank counts (default 1,2,4)")
-    scaling.add_argument("--threads", type=_int_list, default=(1, 2), metavar="LIST",
+    scaling.add_argument("--threads", type=positive_int_list, default=(1, 2), metavar="LIST",
                          help="comma-separated threads per rank (default 1,2)")
-    scaling.add_argument("--iterations", "-n", type=_positive, default=5, help="iterations per run (default 5)")
-    scaling.add_argument("--forward-passes", "-m", type=_positive, default=None,
+    scaling.add_argument("--iterations", "-n", type=positive_int, default=5, help="iterations per run (default 5)")
+    scaling.add_argument("--forward-passes", "-m", type=positive_int, default=None,
                          help="forward passes per iteration (strong; default: the largest worker count), "
                          "or per worker (--weak; default 1)")
     scaling.add_argument("--weak", action="store_true",
                          help="weak scaling: forward passes proportional to the workers")
-    scaling.add_argument("--stages", type=_positive, default=None, help="horizon of an embedded case")
-    scaling.add_argument("--seed", "-s", type=int, default=0)
+    scaling.add_argument("--stages", type=positive_int, default=None, help="horizon of an embedded case")
+    scaling.add_argument("--seed", "-s", type=non_negative_int, default=0)
     scaling.add_argument("--solver", choices=("auto", "native", "highspy"), default="auto")
     scaling.add_argument("--launcher", choices=LAUNCHERS, default="auto",
                          help="auto: srun inside a slurm job (SLURM_JOB_ID), else mpiexec")
@@ -78,23 +81,15 @@ def profiling_handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
 
 
 def run_profile(args: argparse.Namespace) -> int:
-    from caudal.profiling.report import print_report, profile_run
-
     try:
         report = profile_run(args.run, plots=not args.no_plots)
     except FileNotFoundError as exc:
-        from caudal.cli import UsageError
-
         raise UsageError(str(exc)) from exc
     print_report(report)
     return 0
 
 
 def run_scaling(args: argparse.Namespace) -> int:
-    from caudal.profiling.report import wide_console
-    from caudal.profiling.scaling import SweepSpec, plan_layouts, scaling_rows, sweep
-    from caudal.profiling.scaling_report import print_table, write_outputs
-
     layouts = plan_layouts(args.ranks, args.threads)
     forward_passes = args.forward_passes or (1 if args.weak else max(layout.workers for layout in layouts))
     spec = SweepSpec(case=args.case, layouts=layouts, iterations=args.iterations, forward_passes=forward_passes,
@@ -116,20 +111,3 @@ def run_scaling(args: argparse.Namespace) -> int:
     for path in write_outputs(rows, spec, directory, command):
         console.print(f"wrote {path}")
     return 0
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return values

@@ -5,20 +5,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from caudal.cli import (
-    DEFAULT_CASE,
-    DEFAULT_FORWARD_PASSES,
-    DEFAULT_ITERATIONS,
-    DEFAULT_STAGES,
-    EMBEDDED_CASES,
+from caudal.arguments import (
+    CASE_HELP,
     UsageError,
+    add_case_argument,
     add_checkpoint_schedule,
-    non_negative_int,
+    add_training_options,
     positive_float,
     positive_int,
 )
+from caudal.cases import BadCase
 from caudal.config import add_config_option
 from caudal.logfile import add_log_options
+from caudal.sweep.grid import GridError, expand, merge_axes, parse_axis, table_axes
+from caudal.sweep.run import SweepError, SweepRun, run_sweep
+from caudal.sweep.study import Study, StudyError, check_names
 
 DEFAULT_OUTPUT = Path("sweep")
 
@@ -51,22 +52,13 @@ def add_sweep_command(commands) -> argparse.ArgumentParser:
         "sweep", help="train many variants of a study (a parameter grid) on one allocation",
         description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sweep.add_argument("case", nargs="?", default=DEFAULT_CASE, metavar="CASE",
-                       help=f"an embedded case ({', '.join(EMBEDDED_CASES)}), a Python file defining "
-                       f"build_problem() (the grid's case parameters are its keywords) or a Cobre case directory "
-                       f"(default: {DEFAULT_CASE})")
+    add_case_argument(sweep, help=CASE_HELP + " (the grid's case parameters are its builder's keywords)")
     sweep.add_argument("--grid", "-g", action="append", default=[], metavar="KEY=V1,V2",
                        help="a parameter and its values (repeat for more axes; a..b for a range of integers); "
                        "every combination is a variant")
     sweep.add_argument("--ranks-per-variant", "-r", type=positive_int, default=1, metavar="N",
                        help="ranks that train each variant together (default 1)")
-    sweep.add_argument("--iterations", "-n", type=positive_int, default=None,
-                       help=f"iteration limit (default: a Cobre case's config.json, else {DEFAULT_ITERATIONS})")
-    sweep.add_argument("--forward-passes", "-m", type=positive_int, default=None,
-                       help="forward passes (trial states) per iteration "
-                       f"(default: a Cobre case's config.json, else {DEFAULT_FORWARD_PASSES})")
-    sweep.add_argument("--seed", "-s", type=non_negative_int, default=None,
-                       help="random seed (default: a Cobre case's tree_seed, else 0)")
+    add_training_options(sweep)
     sweep.add_argument("--threads", "-t", type=positive_int, default=None,
                        help="worker threads per process (default: the cores this process may use, shared among "
                        "the ranks of its node)")
@@ -75,8 +67,6 @@ def add_sweep_command(commands) -> argparse.ArgumentParser:
                        "have passed; the variant is then retried once, continuing from its checkpoint")
     sweep.add_argument("--output", "-o", type=Path, default=None, metavar="DIR",
                        help=f"where sweep.parquet and the variants' folders go (default: ./{DEFAULT_OUTPUT})")
-    sweep.add_argument("--stages", type=positive_int, default=None,
-                       help=f"horizon of an embedded case (default {DEFAULT_STAGES})")
     sweep.add_argument("--solver", choices=("auto", "native", "highspy"), default="auto",
                        help="LP kernel: native, highspy or auto (native when built; default)")
     add_log_options(sweep)
@@ -85,7 +75,7 @@ def add_sweep_command(commands) -> argparse.ArgumentParser:
     group.add_argument("--resume", type=Path, default=None, metavar="DIR",
                        help="continue the sweep in DIR (its --output): finished variants end at once, the others "
                        "continue from their newest checkpoint")
-    add_checkpoint_schedule(group, keep="keep the last K checkpoints of each variant (default 3)")
+    add_checkpoint_schedule(group, kept="checkpoints of each variant")
     control = sweep.add_argument_group("scheduling")
     control.add_argument("--grace", type=positive_float, default=120.0, metavar="SECONDS",
                          help="how long a rank that failed waits for the rest of its group before the group is "
@@ -97,10 +87,6 @@ def add_sweep_command(commands) -> argparse.ArgumentParser:
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
-    from caudal.sweep.grid import GridError, expand, merge_axes, parse_axis, table_axes
-    from caudal.sweep.run import SweepError, SweepRun, run_sweep
-    from caudal.sweep.study import Study, StudyError, check_names
-
     try:
         file_axes = table_axes(args.config_tables.get("grid", {}), str(args.config))
         command_axes = dict(parse_axis(text) for text in args.grid)
@@ -117,7 +103,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             ranks_per_variant=args.ranks_per_variant, threads=args.threads, resume=args.resume is not None,
             grace=args.grace, quiet=args.quiet, log_file=args.log_file, scheduler=args.scheduler,
         ))
-    except (GridError, StudyError, SweepError) as exc:
+    except (GridError, StudyError, SweepError, BadCase) as exc:
         raise UsageError(str(exc)) from exc
 
 

@@ -18,13 +18,13 @@ variant only.
 
 from __future__ import annotations
 
-import inspect
-import runpy
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from functools import cached_property
 
-from caudal.cli import DEFAULT_FORWARD_PASSES, DEFAULT_ITERATIONS, DEFAULT_STAGES, EMBEDDED_CASES
+from caudal.cases import DEFAULT_CASE, Case, resolve_case
+from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_SECONDS
+from caudal.checkpoint.store import DEFAULT_KEEP
 from caudal.model.problem import Problem
 from caudal.sddp.risk import CVaR, EAVaR, RiskMeasure
 from caudal.sweep.grid import Value, Variant
@@ -34,23 +34,23 @@ RISK_KEYS = ("alpha", "lam")
 
 
 class StudyError(ValueError):
-    """A sweep that cannot start: an unknown case or parameter name."""
+    """A sweep that cannot start: a parameter name its case does not take, or lam without alpha."""
 
 
 @dataclass(frozen=True)
 class Study:
     """The base study: what every variant shares unless its parameters say otherwise."""
 
-    case: str = "brazil4"
+    case: str = DEFAULT_CASE
     stages: int | None = None
     iterations: int | None = None
     forward_passes: int | None = None
     seed: int | None = None
     time_limit: float | None = None
     solver: str = "auto"
-    checkpoint_every: int | None = 10
-    checkpoint_seconds: float | None = 600.0
-    keep: int = 3
+    checkpoint_every: int | None = DEFAULT_EVERY_ITERATIONS
+    checkpoint_seconds: float | None = DEFAULT_EVERY_SECONDS
+    keep: int = DEFAULT_KEEP
     case_params: Mapping[str, Value] = field(default_factory=dict)  # builder keywords shared by every variant
 
 
@@ -61,14 +61,19 @@ class VariantSettings:
     study: Study
     risk_measure: RiskMeasure | None
 
+    @cached_property
+    def case(self) -> Case:
+        return resolve_case(self.study.case)  # a Python case file runs once per variant, not per question
+
     def train_keywords(self) -> dict:
+        """What the study sets, and the case's own defaults (a Cobre case's config.json) for what it does not."""
         study = self.study
-        iterations, forward_passes, seed = case_defaults(study.case)
+        defaults = self.case.training_defaults()
         return {
-            "iterations": study.iterations if study.iterations is not None else iterations,
-            "forward_passes": study.forward_passes if study.forward_passes is not None else forward_passes,
-            "seed": study.seed if study.seed is not None else seed,
-            "time_limit": study.time_limit,
+            "iterations": study.iterations if study.iterations is not None else defaults.iterations,
+            "forward_passes": study.forward_passes if study.forward_passes is not None else defaults.forward_passes,
+            "seed": study.seed if study.seed is not None else defaults.seed,
+            "time_limit": study.time_limit if study.time_limit is not None else defaults.time_limit,
             "solver": study.solver,
             "risk_measure": self.risk_measure,
             "checkpoint_every": study.checkpoint_every,
@@ -77,7 +82,7 @@ class VariantSettings:
         }
 
     def build_problem(self) -> Problem:
-        return build_case(self.study.case, self.study.stages, self.study.case_params)
+        return self.case.build(self.study.stages, self.study.case_params)
 
 
 def settings_for(study: Study, variant: Variant) -> VariantSettings:
@@ -102,13 +107,17 @@ def risk_measure(params: Mapping[str, Value]) -> RiskMeasure | None:
 
 
 def check_names(study: Study, names: list[str]) -> None:
-    """Fail before any training if a parameter name means nothing for this case."""
+    """Fail before any training if the case is no case, or a parameter name means nothing for it.
+
+    Raises :class:`~caudal.cases.BadCase` for the case, :class:`StudyError` for a name.
+    """
+    case = resolve_case(study.case)
     if "lam" in names and "alpha" not in names:
         raise StudyError("the risk parameter lam needs alpha too: EAVaR(lam, alpha)")
     case_keys = [name for name in names if name not in (*TRAINING_KEYS, *RISK_KEYS)]
     if not case_keys:
         return
-    accepted = builder_keywords(study.case)
+    accepted = case.keywords()
     if accepted is None:
         return  # the builder takes **keywords: it checks them itself
     unknown = [name for name in case_keys if name not in accepted]
@@ -117,62 +126,3 @@ def check_names(study: Study, names: list[str]) -> None:
             f"{', '.join(unknown)}: not a parameter of case {study.case!r}; known: "
             f"{', '.join([*TRAINING_KEYS, *RISK_KEYS, *sorted(accepted)])}"
         )
-
-
-def builder_keywords(case: str) -> set[str] | None:
-    """The keywords the case's builder accepts (``None``: any)."""
-    if Path(case).is_dir():
-        return set()  # a Cobre case directory has no builder parameters
-    try:
-        parameters = inspect.signature(case_builder(case)).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return None
-    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return {p.name for p in parameters if p.kind in named}
-
-
-def case_builder(case: str) -> Callable[..., Problem]:
-    """The function that builds CASE: an embedded case's, or a Python file's ``build_problem``."""
-    if case in EMBEDDED_CASES:
-        from caudal import examples
-
-        return getattr(examples, case)
-    path = Path(case)
-    if path.suffix == ".py" and path.is_file():
-        builder = runpy.run_path(str(path)).get("build_problem")
-        if builder is None:
-            raise StudyError(f"{path}: defines no build_problem() function")
-        return builder
-    raise StudyError(
-        f"{case}: no such case; expected one of {', '.join(EMBEDDED_CASES)}, a Python file defining "
-        "build_problem() or a Cobre case directory"
-    )
-
-
-def build_case(case: str, stages: int | None, params: Mapping[str, Value]) -> Problem:
-    """The variant's problem."""
-    if Path(case).is_dir():
-        from caudal.hydro.cobre import load_case
-
-        if stages is not None or params:
-            raise StudyError(f"{case}: a Cobre case directory takes no case parameters")
-        return load_case(case).problem
-    keywords = dict(params)
-    if case in EMBEDDED_CASES:
-        keywords["stages"] = stages or DEFAULT_STAGES
-    elif stages is not None:
-        keywords["stages"] = stages
-    return case_builder(case)(**keywords)
-
-
-def case_defaults(case: str) -> tuple[int, int, int]:
-    """Iterations, forward passes and seed when the study does not say: a Cobre case's own, else caudal's."""
-    if Path(case).is_dir():
-        from caudal.hydro.cobre import training_defaults
-
-        settings = training_defaults(case)
-        if settings is not None:
-            return settings.iterations, settings.forward_passes, settings.seed
-    return DEFAULT_ITERATIONS, DEFAULT_FORWARD_PASSES, 0

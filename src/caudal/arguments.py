@@ -1,0 +1,88 @@
+"""What the commands share about their arguments: value types, the usage error, the checkpoint options.
+
+``caudal train``, ``sweep``, ``simulate``, ``profile`` and ``scaling`` are
+defined in different modules (:mod:`caudal.cli`, :mod:`caudal.sweep.command`,
+:mod:`caudal.profiling.cli`); they take their argument types and
+:class:`UsageError` from here, so that no command module imports another and
+an option two commands share means the same in both. The checkpoint options'
+defaults are the checkpoint layer's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from caudal.cases import CAUDAL_DEFAULTS, DEFAULT_CASE, DEFAULT_STAGES, EMBEDDED_CASES
+from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_SECONDS
+from caudal.checkpoint.store import DEFAULT_KEEP
+
+CASE_HELP = (f"an embedded case ({', '.join(EMBEDDED_CASES)}), a Python file defining build_problem() -> "
+             "caudal.Problem, or a Cobre case directory")
+"""What CASE may be (see :mod:`caudal.cases`), for every command that takes one."""
+
+
+class UsageError(Exception):
+    """Bad arguments or a bad case: reported in one line, exit status 2."""
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def positive_int_list(text: str) -> tuple[int, ...]:
+    """Comma-separated positive integers, e.g. ``1,2,4``."""
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def add_checkpoint_schedule(group: argparse._ArgumentGroup, kept: str = "checkpoints") -> None:
+    """``--checkpoint-every``, ``--checkpoint-seconds`` and ``--keep`` (the last K ``kept``), for train and sweep."""
+    group.add_argument("--checkpoint-every", type=positive_int, default=DEFAULT_EVERY_ITERATIONS, metavar="N",
+                       help=f"write a checkpoint every N iterations (default {DEFAULT_EVERY_ITERATIONS})")
+    group.add_argument("--checkpoint-seconds", type=positive_float, default=DEFAULT_EVERY_SECONDS, metavar="S",
+                       help=f"... and at least every S seconds (default {DEFAULT_EVERY_SECONDS:g})")
+    group.add_argument("--keep", type=positive_int, default=DEFAULT_KEEP, metavar="K",
+                       help=f"keep the last K {kept} (default {DEFAULT_KEEP})")
+
+
+def add_case_argument(command: argparse.ArgumentParser, help: str = CASE_HELP) -> None:
+    """The optional CASE (brazil4 when none) and ``--stages``, its horizon."""
+    command.add_argument("case", nargs="?", default=DEFAULT_CASE, metavar="CASE",
+                         help=f"{help} (default: {DEFAULT_CASE})")
+    command.add_argument("--stages", type=positive_int, default=None,
+                         help=f"horizon of an embedded case (default {DEFAULT_STAGES}), or the stages keyword of a "
+                         "Python case's build_problem()")
+
+
+def add_training_options(command: argparse.ArgumentParser) -> None:
+    """``--iterations``, ``--forward-passes`` and ``--seed``: what a Cobre case's config.json gives defaults for."""
+    command.add_argument("--iterations", "-n", type=positive_int, default=None,
+                         help="iteration limit "
+                         f"(default: a Cobre case's config.json, else {CAUDAL_DEFAULTS.iterations})")
+    command.add_argument("--forward-passes", "-m", type=positive_int, default=None,
+                         help="forward passes (trial states) per iteration "
+                         f"(default: a Cobre case's config.json, else {CAUDAL_DEFAULTS.forward_passes})")
+    command.add_argument("--seed", "-s", type=non_negative_int, default=None,
+                         help=f"random seed (default: a Cobre case's tree_seed, else {CAUDAL_DEFAULTS.seed})")
