@@ -116,3 +116,14 @@ def test_profiling_can_be_turned_off(tmp_path, monkeypatch):
     assert (tmp_path / "forced" / "profile.parquet").exists()
     with pytest.raises(ValueError, match="trace_iteration"):
         caudal.train(problem, iterations=1, trace_iteration=1, threads=1)
+
+
+def test_the_profilers_cache_figure_is_the_caches_own():
+    """The profiler sums the stage LP arrays through its own view of the cache, without importing sddp."""
+    import caudal
+    from caudal.profiling.memory import cache_bytes
+    from caudal.sddp.shared_stage_cache import private_cache_bytes
+    from caudal.sddp.training import TrainingState
+
+    state = TrainingState.fresh(caudal.examples.brazil4(stages=3).compile())
+    assert cache_bytes(state.cache) == private_cache_bytes(state.cache) > 0

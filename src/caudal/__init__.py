@@ -7,14 +7,13 @@ policy; :func:`deterministic_equivalent` solves small problems exactly.
 import highspy  # noqa: F401  (loads libhighs.so.1 before the native extension needs it)
 
 from caudal import examples
+from caudal._version import __version__
 from caudal.api import Policy, TrainingResult, deterministic_equivalent, simulate, train
 from caudal.model.problem import Problem, ProblemError, Stage, State, Uncertain, Variable
 from caudal.sddp.risk import CVaR, EAVaR, Expectation, RiskMeasure
 from caudal.sddp.sampling import Historical, InSample, OutOfSample, SamplingScheme
 from caudal.sddp.selection import CutSelection, Level1, LimitedMemoryLevel1
 from caudal.sddp.stopping import BoundStalling, SimulationStalling, StatisticalGap, StoppingRule
-
-__version__ = "0.1.0"
 
 __all__ = [
     "BoundStalling",

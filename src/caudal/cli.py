@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from caudal import __version__, plots
+from caudal import plots
+from caudal._version import __version__
 from caudal.api import Policy, simulate, train
 from caudal.arguments import (
     CASE_HELP,

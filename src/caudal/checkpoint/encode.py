@@ -17,6 +17,7 @@ from typing import Any
 import flatbuffers
 import numpy as np
 
+from caudal._version import __version__
 from caudal.checkpoint.errors import CheckpointError
 from caudal.checkpoint.fingerprint import (
     OPTIONS_FREE_TO_CHANGE,
@@ -275,8 +276,6 @@ def _visited_table(builder: flatbuffers.Builder, stage: int, states: np.ndarray)
 
 
 def _writer(builder: flatbuffers.Builder, layout: Mapping[str, Any]) -> int:
-    import caudal  # late: caudal/__init__ may be importing this package
-
     hostname = platform.node()
     workers = []
     for worker in layout.get("workers", ()):
@@ -288,7 +287,7 @@ def _writer(builder: flatbuffers.Builder, layout: Mapping[str, Any]) -> int:
         fb.WorkerInfoAddCpu(builder, int(worker.get("cpu", -1)))
         workers.append(fb.WorkerInfoEnd(builder))
     workers_vector = _tables(builder, workers, fb.WriterInfoStartWorkersVector)
-    version = builder.CreateString(str(getattr(caudal, "__version__", "unknown")))
+    version = builder.CreateString(__version__)
     host = builder.CreateString(str(layout.get("hostname", hostname)))
     fb.WriterInfoStart(builder)
     fb.WriterInfoAddCaudalVersion(builder, version)

@@ -172,6 +172,12 @@ class StageLP:
     def nnz(self) -> int:
         return int(self.col_start[-1])
 
+    @property
+    def array_bytes(self) -> int:
+        """Bytes of the arrays a solver loads: the constraint matrix and the row bounds."""
+        return (self.col_start.nbytes + self.row_index.nbytes + self.values.nbytes + self.row_lower.nbytes
+                + self.row_upper.nbytes)
+
 
 def assemble_stage_lp(
     template: StageTemplate,

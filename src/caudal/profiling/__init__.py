@@ -10,8 +10,11 @@
   ``caudal scaling``.
 
 This layer sees the algorithm only through the phase hook of
-:func:`caudal.sddp.training.run_training`, the worker pool interface and the
-solver statistics; it knows nothing of cuts or stages beyond their count.
+:func:`caudal.sddp.training.run_training`, the worker pool interface, the
+solver statistics and the few fields of a training's state and options it
+records (:class:`~caudal.profiling.recorder.ProfiledState`,
+:class:`~caudal.profiling.recorder.ProfiledOptions`): it imports nothing of
+:mod:`caudal.sddp` and knows nothing of cuts or stages beyond their count.
 """
 
 from caudal.profiling.recorder import RunProfiler, profiling_enabled

@@ -1,17 +1,19 @@
 """Memory figures of one rank: its RSS, its stage LP cache, its workspaces' buffers.
 
 Each is cheap enough to read once per iteration (RSS is one read of
-``/proc/self/statm``; the cache sums array sizes over the stages).
+``/proc/self/statm``; the cache sums array sizes over the stages). The cache
+is seen through :class:`StageLPs`, what any stage LP cache of the algorithm
+layer offers, so this layer does not depend on the algorithm.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import psutil
 
-from caudal.sddp.shared_stage_cache import private_cache_bytes
-from caudal.sddp.stage_cache import StageCache
+from caudal.model.stage_lp import StageLP
 
 COLUMN_BYTES = 8 + 8 + 4  # primal values, reduced costs, basis status
 ROW_BYTES = 4  # basis status
@@ -21,17 +23,27 @@ PATCH_BYTES = 4 + 8 + 8  # index, lower, upper
 _PROCESS = psutil.Process()
 
 
+class StageLPs(Protocol):
+    """A stage LP cache as the profiler sees it: the current LP of every stage.
+
+    A cache in a node-shared window also has ``shared_bytes()``, the window's size.
+    """
+
+    @property
+    def lps(self) -> Sequence[StageLP]: ...
+
+
 def rss_bytes() -> int:
     """Resident set size of this process."""
     return int(_PROCESS.memory_info().rss)
 
 
-def cache_bytes(cache: StageCache) -> int:
+def cache_bytes(cache: StageLPs) -> int:
     """Bytes of the stage LP arrays this rank reads (shared or private)."""
-    return private_cache_bytes(cache)
+    return sum(lp.array_bytes for lp in cache.lps)
 
 
-def shared_cache_bytes(cache: StageCache, node_rank: int) -> int:
+def shared_cache_bytes(cache: StageLPs, node_rank: int) -> int:
     """Node-shared window bytes, on the node's leader only, so a sum over ranks counts each node once."""
     shared = getattr(cache, "shared_bytes", None)
     return int(shared()) if shared is not None and node_rank == 0 else 0

@@ -27,9 +27,12 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
+from caudal._version import __version__
+from caudal.model.problem import CompiledProblem
 from caudal.parallel.comm import Communicator
 from caudal.parallel.pool import WorkerPool
 from caudal.profiling import memory
@@ -37,7 +40,6 @@ from caudal.profiling.columns import BUSY_KINDS, INDEX, PHASES, SOLVER_COUNTERS,
 from caudal.profiling.pool import InstrumentedPool
 from caudal.profiling.table import write_profile
 from caudal.profiling.trace import ITERATION, PHASE, TASK, TRACE_NAMES, TRACE_WIDTH, write_trace
-from caudal.sddp.training import TrainingOptions, TrainingState
 
 ENVIRONMENT_SWITCH = "CAUDAL_PROFILE"
 """``CAUDAL_PROFILE=0`` turns profiling off for runs that do not say otherwise."""
@@ -49,6 +51,33 @@ _KIND = {kind: k for k, kind in enumerate(BUSY_KINDS)}
 _OTHER_KIND = _KIND["other"]
 _STAT_FIELDS = SOLVER_COUNTERS + SOLVER_TIMES
 _STAT_SLICE = [INDEX[name] for name in STAT_COLUMNS]
+
+
+class ProfiledOptions(Protocol):
+    """The options of a training the profile records (``caudal.sddp.training.TrainingOptions`` has them)."""
+
+    @property
+    def forward_passes(self) -> int: ...
+
+    @property
+    def seed(self) -> int: ...
+
+
+class ProfiledState(Protocol):
+    """What the profiler reads of a training's state (``caudal.sddp.training.TrainingState`` has it).
+
+    The profiler sees the algorithm through this, the phase hook and the
+    worker pool only: it imports nothing of :mod:`caudal.sddp`.
+    """
+
+    @property
+    def problem(self) -> CompiledProblem: ...
+
+    @property
+    def cache(self) -> memory.StageLPs: ...
+
+    @property
+    def iteration(self) -> int: ...
 
 
 def profiling_enabled(profile: bool | None, output: object, trace_iteration: int | None = None) -> bool:
@@ -80,7 +109,7 @@ class RunProfiler:
         self,
         pool: WorkerPool,
         comm: Communicator,
-        options: TrainingOptions | None = None,
+        options: ProfiledOptions | None = None,
         trace_iteration: int | None = None,
     ):
         self.pool = InstrumentedPool(pool)
@@ -88,7 +117,7 @@ class RunProfiler:
         self.options = options
         self.trace_iteration = trace_iteration
         self._threads = pool.size
-        self._state: TrainingState | None = None
+        self._state: ProfiledState | None = None
         self._rows: list[np.ndarray] = []  # closed windows not yet gathered
         self._table: list[np.ndarray] = []  # rank 0: every gathered row
         self._trace_local: np.ndarray | None = None
@@ -96,7 +125,7 @@ class RunProfiler:
         self._spans: list[tuple[str, float, float]] | None = None
 
     # -- the hooks ----------------------------------------------------------------------
-    def start(self, state: TrainingState) -> None:
+    def start(self, state: ProfiledState) -> None:
         """Open the first iteration's window (collective: agrees on the trace's time origin)."""
         self._state = state
         self._iteration = state.iteration + 1
@@ -134,16 +163,16 @@ class RunProfiler:
         finally:
             self.on_phase(name, start, time.perf_counter())
 
-    def timed(self, name: str, callback: Callable[[TrainingState], None]) -> Callable[[TrainingState], None]:
+    def timed(self, name: str, callback: Callable[[ProfiledState], None]) -> Callable[[ProfiledState], None]:
         """``callback``, timed as phase ``name`` (the checkpoint writer)."""
 
-        def timed_callback(state: TrainingState) -> None:
+        def timed_callback(state: ProfiledState) -> None:
             with self.phase(name):
                 callback(state)
 
         return timed_callback
 
-    def __call__(self, state: TrainingState) -> None:
+    def __call__(self, state: ProfiledState) -> None:
         """Iteration callback: bring the rows of finished iterations to rank 0 (collective)."""
         began = time.perf_counter()
         self._gather()
@@ -284,8 +313,6 @@ class RunProfiler:
 
     def _metadata(self) -> dict[str, str]:
         import socket
-
-        from caudal import __version__
 
         data = {
             "caudal_version": __version__,
