@@ -28,7 +28,7 @@ from machine import describe_machine, load_average
 import caudal
 from caudal.cases import resolve_case
 from caudal.profiling.machine import cores_available
-from caudal.profiling.model import (
+from caudal.profiling.performance_model import (
     INFINIBAND_HDR,
     CaseShape,
     Network,

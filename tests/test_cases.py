@@ -15,7 +15,7 @@ from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_S
 from caudal.checkpoint.store import DEFAULT_KEEP
 from caudal.cli import build_parser, main
 from caudal.sweep.grid import Variant
-from caudal.sweep.study import Study, settings_for
+from caudal.sweep.variant_settings import Study, settings_for
 
 DATA = Path(__file__).parent / "data" / "cobre"
 

@@ -22,7 +22,7 @@ from mpi_helpers import run_ranks
 from caudal.cli import main
 from caudal.sweep.grid import GridError, Variant, expand, merge_axes, parse_axis, table_axes
 from caudal.sweep.scheduler import Attempt, Outcome, Scheduler
-from caudal.sweep.study import Study, StudyError, check_names, risk_measure
+from caudal.sweep.variant_settings import Study, StudyError, check_names, risk_measure
 
 CASE = textwrap.dedent("""\
     import os

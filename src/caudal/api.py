@@ -21,7 +21,6 @@ import numpy as np
 
 from caudal.checkpoint.during_training import CHECKPOINT_FOLDER, TrainingCheckpoints, resume_state
 from caudal.checkpoint.schedule import CheckpointSchedule
-from caudal.log import TrainingLog
 from caudal.model.problem import CompiledProblem, Problem
 from caudal.outputs import write_convergence, write_summary
 from caudal.parallel.comm import Communicator, cores_available, world
@@ -45,6 +44,7 @@ from caudal.sddp.training import (
 )
 from caudal.solver.deterministic_equivalent import DeterministicEquivalentResult
 from caudal.solver.deterministic_equivalent import deterministic_equivalent as _deterministic_equivalent
+from caudal.training_log import TrainingLog
 
 
 @dataclass

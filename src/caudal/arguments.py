@@ -2,7 +2,7 @@
 
 ``caudal train``, ``sweep``, ``simulate``, ``profile`` and ``scaling`` are
 defined in different modules (:mod:`caudal.cli`, :mod:`caudal.sweep.command`,
-:mod:`caudal.profiling.cli`); they take their argument types and
+:mod:`caudal.profiling.commands`); they take their argument types and
 :class:`UsageError` from here, so that no command module imports another and
 an option two commands share means the same in both. The checkpoint options'
 defaults are the checkpoint layer's own.

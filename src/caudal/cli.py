@@ -30,11 +30,11 @@ from caudal.checkpoint import export_cuts, inspect_checkpoint, latest_valid, loa
 from caudal.checkpoint.during_training import checkpoint_directory
 from caudal.checkpoint.errors import CheckpointError
 from caudal.config import add_config_option, parse_with_config
-from caudal.logfile import add_log_options, log_destination
+from caudal.log_destination import add_log_options, log_destination
 from caudal.model.problem import Problem, ProblemError
 from caudal.parallel.comm import launched_by_mpi, world
 from caudal.parallel.signals import EXIT_SIGNALLED, StopSignals
-from caudal.profiling.cli import (
+from caudal.profiling.commands import (
     add_profiling_commands,
     add_profiling_options,
     profiling_handlers,

@@ -10,7 +10,7 @@ no dispatcher process, no database.
 Modules, one job each:
 
 * :mod:`~caudal.sweep.grid`: parameter axes -> numbered variants;
-* :mod:`~caudal.sweep.study`: a variant -> its problem and ``train`` keywords;
+* :mod:`~caudal.sweep.variant_settings`: a variant -> its problem and ``train`` keywords;
 * :mod:`~caudal.sweep.scheduler`: the queue, retries and outcomes (no MPI);
 * :mod:`~caudal.sweep.control`: the MPI messages between leaders and scheduler,
   and a group's agreement after each attempt;
@@ -24,6 +24,6 @@ Modules, one job each:
 
 from caudal.sweep.grid import Variant, expand, parse_axis
 from caudal.sweep.run import SweepRun, run_sweep
-from caudal.sweep.study import Study
+from caudal.sweep.variant_settings import Study
 
 __all__ = ["Study", "SweepRun", "Variant", "expand", "parse_axis", "run_sweep"]

@@ -18,7 +18,7 @@ from caudal.checkpoint.during_training import checkpoint_directory
 from caudal.parallel.comm import Communicator
 from caudal.sweep.grid import Variant
 from caudal.sweep.scheduler import Attempt, Outcome
-from caudal.sweep.study import Study, settings_for
+from caudal.sweep.variant_settings import Study, settings_for
 
 TRAINING_LOG = "train.log"
 """Each variant's training log, in its folder (written by the group's first rank)."""

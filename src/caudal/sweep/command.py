@@ -16,10 +16,10 @@ from caudal.arguments import (
 )
 from caudal.cases import BadCase
 from caudal.config import add_config_option
-from caudal.logfile import add_log_options
+from caudal.log_destination import add_log_options
 from caudal.sweep.grid import GridError, expand, merge_axes, parse_axis, table_axes
 from caudal.sweep.run import SweepError, SweepRun, run_sweep
-from caudal.sweep.study import Study, StudyError, check_names
+from caudal.sweep.variant_settings import Study, StudyError, check_names
 
 DEFAULT_OUTPUT = Path("sweep")
 

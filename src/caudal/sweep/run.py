@@ -35,7 +35,7 @@ from caudal.sweep.grid import Variant
 from caudal.sweep.progress import SweepLog
 from caudal.sweep.results import RESULTS_FILE, print_summary, rows, write_parquet
 from caudal.sweep.scheduler import Scheduler
-from caudal.sweep.study import Study
+from caudal.sweep.variant_settings import Study
 from caudal.sweep.worker import GroupWork, LocalDispatcher, SoloLink, work
 
 SCHEDULER_MODES = ("auto", "thread", "rank")

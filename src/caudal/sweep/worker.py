@@ -21,7 +21,7 @@ from caudal.sweep.control import Verdict
 from caudal.sweep.grid import Variant
 from caudal.sweep.progress import SweepLog
 from caudal.sweep.scheduler import Attempt, Outcome, Scheduler
-from caudal.sweep.study import Study
+from caudal.sweep.variant_settings import Study
 
 
 class Dispatcher(Protocol):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from caudal.profiling.columns import INDEX, WIDTH
-from caudal.profiling.model import (
+from caudal.profiling.performance_model import (
     INFINIBAND_HDR,
     CaseShape,
     Costs,
