@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import inspect
 import json
 import shutil
 import textwrap
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import caudal
 from caudal.arguments import add_checkpoint_schedule
 from caudal.cases import CAUDAL_DEFAULTS, DEFAULT_STAGES, BadCase, TrainingDefaults, resolve_case
 from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_SECONDS
@@ -89,8 +92,6 @@ def test_the_sweep_takes_every_default_of_a_cobre_case_time_limit_included(cobre
 
 
 def test_checkpoint_defaults_are_the_checkpoint_layers_own():
-    import argparse
-
     group = argparse.ArgumentParser().add_argument_group("checkpoints")
     add_checkpoint_schedule(group)
     defaults = {action.dest: action.default for action in group._group_actions}
@@ -101,3 +102,6 @@ def test_checkpoint_defaults_are_the_checkpoint_layers_own():
     assert (study.checkpoint_every, study.checkpoint_seconds, study.keep) == tuple(expected.values())
     train = build_parser().parse_args(["train"])
     assert (train.checkpoint_every, train.checkpoint_seconds, train.keep) == tuple(expected.values())
+    keywords = inspect.signature(caudal.train).parameters
+    assert tuple(keywords[name].default for name in ("checkpoint_every", "checkpoint_seconds", "keep_checkpoints")) \
+        == tuple(expected.values())

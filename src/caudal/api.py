@@ -20,7 +20,8 @@ from typing import TextIO
 import numpy as np
 
 from caudal.checkpoint.during_training import CHECKPOINT_FOLDER, TrainingCheckpoints, resume_state
-from caudal.checkpoint.schedule import CheckpointSchedule
+from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_SECONDS, CheckpointSchedule
+from caudal.checkpoint.store import DEFAULT_KEEP
 from caudal.model.problem import CompiledProblem, Problem
 from caudal.outputs import write_convergence, write_summary
 from caudal.parallel.comm import Communicator, cores_available, world
@@ -199,9 +200,9 @@ def train(
     stop_when: str = "any",
     cut_selection: CutSelection | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
-    checkpoint_every: int | None = 10,
-    checkpoint_seconds: float | None = 600.0,
-    keep_checkpoints: int = 3,
+    checkpoint_every: int | None = DEFAULT_EVERY_ITERATIONS,
+    checkpoint_seconds: float | None = DEFAULT_EVERY_SECONDS,
+    keep_checkpoints: int = DEFAULT_KEEP,
     resume: str | os.PathLike | None = None,
     handle_signals: bool = False,
     on_error: str = "abort",

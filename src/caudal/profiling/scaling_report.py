@@ -15,6 +15,7 @@ import numpy as np
 
 from caudal.profiling.machine import cores_available, describe_machine
 from caudal.profiling.plots import PHASE_COLORS, figure
+from caudal.profiling.report import wide_console
 from caudal.profiling.scaling import BREAKDOWN, ScalingRow, SweepSpec, mean_load, same_policy
 
 CSV_FILE = "scaling.csv"
@@ -46,8 +47,6 @@ def table_lines(rows: Sequence[ScalingRow], weak: bool) -> tuple[list[str], list
 
 def print_table(rows: Sequence[ScalingRow], spec: SweepSpec, console=None) -> None:
     from rich.table import Table
-
-    from caudal.profiling.report import wide_console
 
     console = console or wide_console()
     header, lines = table_lines(rows, spec.weak)
