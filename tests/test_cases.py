@@ -74,7 +74,9 @@ def test_a_python_case_without_a_stages_keyword_refuses_stages(tmp_path):
         resolve_case(str(path))
 
 
-@pytest.mark.parametrize("command", [["train"], ["sweep"], ["simulate", "--policy", "nowhere", "-o", "out"]])
+@pytest.mark.parametrize("command", [
+    ["train"], ["sweep"], ["simulate", "--policy", "nowhere", "-o", "out"], ["scaling"],
+])
 def test_a_bad_case_gets_one_message_whichever_command_names_it(tmp_path, capsys, command):
     missing = str(tmp_path / "no_such_case")
     assert main([command[0], missing, *command[1:]]) == 2

@@ -122,14 +122,12 @@ def add_study_options(command: argparse.ArgumentParser) -> None:
 def load_case(case: str, stages: int | None) -> tuple[Problem, TrainingDefaults]:
     """The problem named by CASE, and how to train it when the command line does not say.
 
-    A bad case, or a case whose data is bad, is a usage error (exit status 2)
-    whichever command names it.
+    A bad case (:class:`~caudal.cases.BadCase`), or a case whose data is bad,
+    is a usage error (exit status 2) whichever command names it.
     """
     try:
         resolved = resolve_case(case)
         return resolved.build(stages), resolved.training_defaults()
-    except BadCase as exc:
-        raise UsageError(str(exc)) from exc
     except ProblemError as exc:
         raise UsageError(f"{case}: {exc}") from exc
 
@@ -309,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "sweep": run_sweep_command, **profiling_handlers()}
     try:
         return handlers[args.command](args)
-    except UsageError as exc:
+    except (UsageError, BadCase) as exc:  # a bad CASE, whichever command names it
         return fail(f"error: {exc}", EXIT_USAGE)
     except KeyboardInterrupt:
         return fail("interrupted", EXIT_INTERRUPTED)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from caudal.arguments import CASE_HELP, UsageError, non_negative_int, positive_int, positive_int_list
+from caudal.cases import resolve_case
 from caudal.profiling.launch import LAUNCHERS
 from caudal.profiling.report import print_report, profile_run, wide_console
 from caudal.profiling.scaling import SweepSpec, plan_layouts, scaling_rows, sweep
@@ -90,6 +91,8 @@ def run_profile(args: argparse.Namespace) -> int:
 
 
 def run_scaling(args: argparse.Namespace) -> int:
+    if not args.report_only:
+        resolve_case(args.case)  # a bad CASE fails here, not in every run launched
     layouts = plan_layouts(args.ranks, args.threads)
     forward_passes = args.forward_passes or (1 if args.weak else max(layout.workers for layout in layouts))
     spec = SweepSpec(case=args.case, layouts=layouts, iterations=args.iterations, forward_passes=forward_passes,

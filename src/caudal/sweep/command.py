@@ -14,7 +14,6 @@ from caudal.arguments import (
     positive_float,
     positive_int,
 )
-from caudal.cases import BadCase
 from caudal.config import add_config_option
 from caudal.log_destination import add_log_options
 from caudal.sweep.grid import GridError, expand, merge_axes, parse_axis, table_axes
@@ -103,7 +102,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             ranks_per_variant=args.ranks_per_variant, threads=args.threads, resume=args.resume is not None,
             grace=args.grace, quiet=args.quiet, log_file=args.log_file, scheduler=args.scheduler,
         ))
-    except (GridError, StudyError, SweepError, BadCase) as exc:
+    except (GridError, StudyError, SweepError) as exc:
         raise UsageError(str(exc)) from exc
 
 
