@@ -14,7 +14,7 @@ Which variable each launcher sets (checked on MPICH 5 Hydra and Open MPI 4.1 her
 * MPICH's and Intel MPI's Hydra ``mpiexec``: ``PMI_SIZE``, ``PMI_RANK`` (and
   ``MPI_LOCALNRANKS``, the ranks on this node only). ``srun --mpi=pmi2`` sets
   ``PMI_SIZE`` too.
-* Open MPI's ``mpirun`` (4 and 5): ``OMPI_COMM_WORLD_SIZE``, and PMIx variables
+* Open MPI's ``mpirun`` (4.1): ``OMPI_COMM_WORLD_SIZE``, and PMIx variables
   (``PMIX_RANK``, ``PMIX_NAMESPACE``) that carry no task count.
 * MVAPICH's ``mpirun_rsh``: ``MV2_COMM_WORLD_SIZE``.
 * ``srun``: ``SLURM_STEP_NUM_TASKS`` in every task of the step. ``SLURM_NTASKS`` is
@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 TASK_COUNT_VARIABLES = (
-    "OMPI_COMM_WORLD_SIZE",  # Open MPI's mpirun / prterun
+    "OMPI_COMM_WORLD_SIZE",  # Open MPI's mpirun
     "PMI_SIZE",  # Hydra (MPICH, Intel MPI), srun --mpi=pmi2
     "MV2_COMM_WORLD_SIZE",  # MVAPICH's mpirun_rsh
     "SLURM_STEP_NUM_TASKS",  # srun (only with SLURM_PROCID: inside a step's task)
