@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 import numpy as np
 
@@ -245,10 +245,11 @@ def _make_world() -> Communicator:
     tasks = launcher_tasks()
     several = tasks is not None and tasks.count > 1
     try:
-        from mpi4py import MPI  # noqa: F401  (initialises MPI)
+        from mpi4py import MPI  # initialises MPI
     except (ImportError, RuntimeError) as exc:  # not installed, or its MPI library cannot be loaded
         if several or choice == "mpi":
-            _refuse(missing_mpi_message(tasks, str(exc) or type(exc).__name__), speak=launcher_rank() in (None, 0))
+            reason = str(exc) or type(exc).__name__
+            _refuse(missing_mpi_message(tasks if several else None, reason), speak=launcher_rank() in (None, 0))
         return SingleProcessCommunicator()
     try:
         per_node = ranks_per_node()
@@ -262,7 +263,7 @@ def _make_world() -> Communicator:
     return comm
 
 
-def _refuse(message: str, speak: bool = True) -> None:
+def _refuse(message: str, speak: bool = True) -> NoReturn:
     """Print ``message`` (once per job: from the rank that ``speak``s) and exit with status 2."""
     if speak:
         print(f"caudal: error: {message}", file=sys.stderr, flush=True)

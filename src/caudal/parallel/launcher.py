@@ -9,7 +9,8 @@ tasks there are through environment variables. caudal reads them for two reasons
   launcher's: each task then initialises MPI as a singleton, sees a world of one,
   and N tasks would run N independent trainings into one output folder.
 
-Which variable each launcher sets (checked on MPICH 5 Hydra and Open MPI 4.1 here):
+Which variable each launcher sets (checked here on MPICH 5 Hydra and Open MPI 4.1; the others from
+their documentation):
 
 * MPICH's and Intel MPI's Hydra ``mpiexec``: ``PMI_SIZE``, ``PMI_RANK`` (and
   ``MPI_LOCALNRANKS``, the ranks on this node only). ``srun --mpi=pmi2`` sets
