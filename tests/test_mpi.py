@@ -3,10 +3,14 @@
 * The same seed gives bit-identical cuts and bounds whatever the layout.
 * A rank that fails ends the whole job quickly, with its error printed once.
 * The stage LP cache lives once per node in shared memory.
+* With ``CAUDAL_RANKS_PER_NODE=2``, 4 ranks form 2 emulated nodes on this host, each
+  with its own leader and shared windows: the multi-node code paths run, and give
+  the same cuts and bounds as one rank.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -42,6 +46,19 @@ def test_same_seed_same_cuts_and_bounds_whatever_the_layout(reference, tmp_path,
     assert summary["policy_digest"] == reference["policy_digest"]
     assert summary["cuts"] == reference["cuts"] == 3 * 4 * 5
     assert _bound_columns(summary["convergence"]) == _bound_columns(reference["convergence"])
+
+
+def test_emulated_nodes_give_the_same_cuts_and_bounds(reference, tmp_path):
+    """4 ranks as 2 emulated nodes of 2: two leaders, two shared caches, the leaders' gathers."""
+    result = run_ranks(4, ["-m", "caudal", "train", "brazil4", "--output", str(tmp_path),
+                           "--stages", "4", "--iterations", "4", "--forward-passes", "5"],
+                       env={"CAUDAL_RANKS_PER_NODE": "2"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 ranks on 2 nodes (emulated, 2 ranks each)" in result.stdout + result.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["policy_digest"] == reference["policy_digest"]
+    convergence = (tmp_path / "convergence.csv").read_text().splitlines()
+    assert _bound_columns(convergence) == _bound_columns(reference["convergence"])
 
 
 def test_layout_check_can_fail(reference, tmp_path):
@@ -93,20 +110,33 @@ SHARED_CACHE_SCRIPT = textwrap.dedent(
     assert np.array_equal(lp.row_lower[-7:], pool.intercepts)
     if comm.node_rank != 0:
         assert not lp.values.flags.writeable
+    # memory: no rank holds a private copy; every stage LP array is a view of its node's shared array
+    for t, stage in enumerate(cache.lps):
+        for name in ("col_start", "row_index", "values", "row_lower", "row_upper"):
+            assert np.shares_memory(getattr(stage, name), cache._memory[t].array), (comm.rank, t, name)
     # one line from rank 0 (the ranks' own lines could interleave in mpiexec's output)
-    reports = comm.allgather_rows(np.array([[comm.rank, cache.shared_bytes(), private_cache_bytes(cache)]]))
+    leader = comm.node_rank == 0
+    reports = comm.allgather_rows(
+        np.array([[comm.rank, cache.shared_bytes() if leader else 0, private_cache_bytes(cache), comm.n_nodes]]))
     if comm.rank == 0:
-        print("ranks ok:", sorted(int(r) for r in reports[:, 0]), "shared bytes", reports[0, 1])
+        window = sorted({int(b) for b in reports[:, 1] if b})
+        assert len(window) == 1 and window[0] >= reports[0, 2], reports  # each node: one copy, the same size
+        print("ranks ok:", sorted(int(r) for r in reports[:, 0]), "nodes", int(reports[0, 3]),
+              "leaders", [int(r) for r, b in reports[:, :2] if b], "node bytes", window[0])
     """
 )
 
 
-def test_stage_lp_cache_is_shared_on_the_node(tmp_path):
+@pytest.mark.parametrize("ranks,per_node,expected", [
+    (2, "", "ranks ok: [0, 1] nodes 1 leaders [0]"),
+    (4, "2", "ranks ok: [0, 1, 2, 3] nodes 2 leaders [0, 2]"),
+])
+def test_stage_lp_cache_is_shared_on_the_node(tmp_path, ranks, per_node, expected):
     script = tmp_path / "shared_cache.py"
     script.write_text(SHARED_CACHE_SCRIPT)
-    result = run_ranks(2, [str(script)], timeout=120)
+    result = run_ranks(ranks, [str(script)], env={"CAUDAL_RANKS_PER_NODE": per_node}, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "ranks ok: [0, 1]" in result.stdout, result.stdout
+    assert expected in result.stdout, result.stdout
 
 
 def test_single_process_needs_no_mpi():

@@ -3,11 +3,16 @@
 The algorithm has one code path. Under ``mpiexec``/``mpirun``/``srun`` it talks to
 the other ranks through :class:`MPICommunicator`; run plainly it gets a
 :class:`SingleProcessCommunicator` of size one whose collectives are copies.
-mpi4py is imported only when a launcher is detected (or ``CAUDAL_COMM=mpi``), so
-caudal works for single-process use where MPI is not installed.
+mpi4py is optional and imported only when a launcher is detected (or
+``CAUDAL_COMM=mpi``), so caudal works for single-process use where MPI is not
+installed; :func:`world` refuses a launch of several tasks that MPI cannot join
+(mpi4py missing, or built against another MPI than the launcher's), see
+:mod:`caudal.parallel.launcher`.
 
 Collectives move flat numpy buffers (``Allgatherv``, ``Allreduce``, ``Bcast``),
-never pickles, on the training's hot path.
+never pickles, on the training's hot path. Node-shared memory
+(:mod:`caudal.parallel.shared_memory`) is a capability of the communicator too, so
+the algorithm layer never touches MPI windows.
 """
 
 from __future__ import annotations
@@ -15,17 +20,20 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 import numpy as np
 
-# Environment variables that launchers set in every rank they start.
-LAUNCHER_VARIABLES = (
-    "PMI_SIZE",  # MPICH / Hydra, Intel MPI
-    "PMIX_RANK",  # PMIx launchers (Open MPI 5, srun --mpi=pmix)
-    "OMPI_COMM_WORLD_SIZE",  # Open MPI
-    "MV2_COMM_WORLD_SIZE",  # MVAPICH
+from caudal.parallel.launcher import (
+    LaunchError,
+    comm_choice,
+    launcher_rank,
+    launcher_tasks,
+    mismatch_message,
+    missing_mpi_message,
+    ranks_per_node,
 )
+from caudal.parallel.shared_memory import LocalSharedArray, MPISharedArray, SharedArray
 
 
 class Communicator(Protocol):
@@ -49,6 +57,12 @@ class Communicator(Protocol):
     def barrier(self) -> None: ...
 
     def node_barrier(self) -> None: ...
+
+    def node_bcast_into(self, buffer: np.ndarray) -> None:
+        """Overwrite ``buffer`` on every rank of this node with the node leader's."""
+
+    def shared_array(self, rows: int = 0, row_shape: tuple[int, ...] = (), dtype=np.float64) -> SharedArray:
+        """A node-shared array of ``rows`` rows (collective on the node; see :mod:`caudal.parallel.shared_memory`)."""
 
     def abort(self, code: int) -> None:
         """End every rank of the job now."""
@@ -90,6 +104,12 @@ class SingleProcessCommunicator:
     def node_barrier(self) -> None:
         pass
 
+    def node_bcast_into(self, buffer: np.ndarray) -> None:
+        pass
+
+    def shared_array(self, rows: int = 0, row_shape: tuple[int, ...] = (), dtype=np.float64) -> SharedArray:
+        return LocalSharedArray(rows, row_shape, dtype)
+
     def abort(self, code: int) -> None:
         sys.exit(code)
 
@@ -98,11 +118,17 @@ class SingleProcessCommunicator:
 
 
 class MPICommunicator:
-    """The MPI backend, over ``MPI.COMM_WORLD`` and a node-local communicator."""
+    """The MPI backend, over ``MPI.COMM_WORLD`` and a node-local communicator.
+
+    The node communicator holds the ranks that share memory (``COMM_TYPE_SHARED``).
+    With ``ranks_per_node=k`` (``CAUDAL_RANKS_PER_NODE``) each real node is cut
+    further into emulated nodes of k consecutive world ranks, each with its own
+    leader and shared windows: the multi-node code paths then run on one host.
+    """
 
     is_mpi = True
 
-    def __init__(self, communicator=None) -> None:
+    def __init__(self, communicator=None, ranks_per_node: int | None = None) -> None:
         """Over ``communicator`` (an mpi4py communicator; default ``COMM_WORLD``)."""
         from mpi4py import MPI
 
@@ -110,7 +136,14 @@ class MPICommunicator:
         self.world = communicator if communicator is not None else MPI.COMM_WORLD
         self.rank = self.world.Get_rank()
         self.size = self.world.Get_size()
+        self.ranks_per_node = ranks_per_node
         self.node = self.world.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
+        if ranks_per_node is not None:
+            # by world rank, so a sub-communicator (split) keeps the nodes of the world;
+            # within a real node, so an emulated node never spans two hosts
+            real_node = self.node
+            self.node = real_node.Split(MPI.COMM_WORLD.Get_rank() // ranks_per_node, key=self.rank)
+            real_node.Free()
         self.node_rank = self.node.Get_rank()
         self.node_size = self.node.Get_size()
         leaders = np.array([1 if self.node_rank == 0 else 0], dtype=np.int64)
@@ -146,9 +179,15 @@ class MPICommunicator:
     def node_barrier(self) -> None:
         self.node.Barrier()
 
+    def node_bcast_into(self, buffer: np.ndarray) -> None:
+        self.node.Bcast(buffer, root=0)
+
+    def shared_array(self, rows: int = 0, row_shape: tuple[int, ...] = (), dtype=np.float64) -> SharedArray:
+        return MPISharedArray(self.node, self.MPI, rows, row_shape, dtype)
+
     def split(self, color: int) -> MPICommunicator:
         """The ranks of the same ``color``, as a communicator of their own (collective)."""
-        return MPICommunicator(self.world.Split(color, key=self.rank))
+        return MPICommunicator(self.world.Split(color, key=self.rank), self.ranks_per_node)
 
     def abort(self, code: int) -> None:
         sys.stdout.flush()
@@ -160,30 +199,72 @@ class MPICommunicator:
         cores = np.empty(self.size, dtype=np.int64)
         self.world.Allgather(np.array([cores_available()], dtype=np.int64), cores)
         spread = f"{cores.min()}" if cores.min() == cores.max() else f"{cores.min()}..{cores.max()}"
+        emulated = f" (emulated, {self.ranks_per_node} ranks each)" if self.ranks_per_node else ""
         return (
-            f"{self.size} ranks on {self.n_nodes} node{'s' if self.n_nodes > 1 else ''} "
+            f"{self.size} ranks on {self.n_nodes} node{'s' if self.n_nodes > 1 else ''}{emulated} "
             f"({self.node_size} on this one, {socket.gethostname()}); {spread} cores available per rank"
         )
 
 
 def launched_by_mpi() -> bool:
-    """Whether this process was started by an MPI launcher with more than one rank, or told to use MPI."""
-    choice = os.environ.get("CAUDAL_COMM", "").lower()
-    if choice in ("mpi", "single"):
+    """Whether this process was started by an MPI launcher, or told to use MPI (``CAUDAL_COMM=mpi``).
+
+    A one-task srun step counts as no launcher: caudal there is one process, as in the batch shell.
+    """
+    choice = comm_choice()
+    if choice:
         return choice == "mpi"
-    if any(name in os.environ for name in LAUNCHER_VARIABLES):
-        return True
-    # srun sets the step's task count in every task it starts. SLURM_NTASKS is not enough: a batch
-    # script (and a plain `caudal` command in it) sees the whole allocation's count, and SLURM_PROCID=0.
-    return int(os.environ.get("SLURM_STEP_NUM_TASKS", "1") or 1) > 1 and "SLURM_PROCID" in os.environ
+    tasks = launcher_tasks()
+    return tasks is not None and (tasks.variable != "SLURM_STEP_NUM_TASKS" or tasks.count > 1)
 
 
 _WORLD: Communicator | None = None
 
 
 def world() -> Communicator:
-    """The communicator of this process (created once)."""
+    """The communicator of this process (created once).
+
+    Raises :class:`~caudal.parallel.launcher.LaunchError` (exit status 2, message
+    printed) when the launcher started several tasks that cannot form one MPI world,
+    or when ``CAUDAL_RANKS_PER_NODE`` is not a positive integer.
+    """
     global _WORLD
     if _WORLD is None:
-        _WORLD = MPICommunicator() if launched_by_mpi() else SingleProcessCommunicator()
+        _WORLD = _make_world()
     return _WORLD
+
+
+def _make_world() -> Communicator:
+    choice = comm_choice()
+    if not launched_by_mpi():
+        try:
+            ranks_per_node()  # a bad value is refused here too, not only under MPI
+        except LaunchError as error:
+            _refuse(error.message)
+        return SingleProcessCommunicator()
+    tasks = launcher_tasks()
+    several = tasks is not None and tasks.count > 1
+    try:
+        from mpi4py import MPI  # initialises MPI
+    except (ImportError, RuntimeError) as exc:  # not installed, or its MPI library cannot be loaded
+        if several or choice == "mpi":
+            reason = str(exc) or type(exc).__name__
+            _refuse(missing_mpi_message(tasks if several else None, reason), speak=launcher_rank() in (None, 0))
+        return SingleProcessCommunicator()
+    try:
+        per_node = ranks_per_node()
+    except LaunchError as error:
+        _refuse(error.message, speak=MPI.COMM_WORLD.Get_rank() == 0)
+    comm = MPICommunicator(ranks_per_node=per_node)
+    if comm.size == 1 and several:
+        # every task is rank 0 of a world of its own; the launcher's rank says which one speaks
+        assert tasks is not None
+        _refuse(mismatch_message(tasks), speak=launcher_rank() in (None, 0))
+    return comm
+
+
+def _refuse(message: str, speak: bool = True) -> NoReturn:
+    """Print ``message`` (once per job: from the rank that ``speak``s) and exit with status 2."""
+    if speak:
+        print(f"caudal: error: {message}", file=sys.stderr, flush=True)
+    raise LaunchError(message)

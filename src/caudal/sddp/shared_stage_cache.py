@@ -1,11 +1,13 @@
 """The stage LP cache in node-shared memory: one copy per node, however many ranks.
 
 The leader rank of each node (node rank 0) assembles a stage's LP (template plus
-active cuts) straight into an MPI shared-memory window on the node-local
-communicator; the other ranks of the node map the same pages read-only. A node
-barrier separates writing from reading. Every rank holds the same cut pools, so
-every rank knows when a stage changes, and the windows are (re)allocated
-collectively on the node as the cut count grows.
+active cuts) straight into a node-shared byte array that the communicator hands out
+(:meth:`~caudal.parallel.comm.Communicator.shared_array`); the other ranks of the
+node read the same pages through read-only views. A node barrier separates writing
+from reading. Every rank holds the same cut pools, so every rank knows when a stage
+changes, and the arrays are grown collectively on the node as the cut count grows.
+This module knows nothing of MPI: under one process the same code runs on a plain
+numpy array.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import numpy as np
 
 from caudal.model.problem import CompiledProblem
 from caudal.model.stage_lp import INDEX, StageLP, assemble_stage_lp
-from caudal.parallel.comm import MPICommunicator
+from caudal.parallel.comm import Communicator
+from caudal.parallel.shared_memory import SharedArray
 from caudal.sddp.cuts import CutPool
 from caudal.sddp.stage_cache import StageCache, next_version
 from caudal.sddp.working_set import WorkingSets
 
 GROWTH = 1.5
-"""Windows grow by this factor beyond what is needed, so a growing cut pool reallocates rarely."""
+"""Shared arrays grow by this factor beyond what is needed, so a growing cut pool reallocates rarely."""
 
 ALIGN = 64
 
@@ -31,25 +34,17 @@ def _aligned(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-class _StageWindow:
-    """One stage's shared window and the byte layout of the LP arrays inside it."""
-
-    def __init__(self) -> None:
-        self.window = None
-        self.capacity = 0
-        self.memory: np.ndarray | None = None
-
-
 class SharedStageCache(StageCache):
     """A :class:`StageCache` whose LP arrays live in node-shared memory."""
 
     def __init__(
-        self, problem: CompiledProblem, pools: list[CutPool], comm: MPICommunicator,
+        self, problem: CompiledProblem, pools: list[CutPool], comm: Communicator,
         working_sets: WorkingSets | None = None,
     ):
         self.comm = comm
         self.is_leader = comm.node_rank == 0
-        self._windows = [_StageWindow() for _ in range(problem.n_stages)]
+        # one byte array per stage, holding that stage's LP arrays one after the other
+        self._memory: list[SharedArray] = [comm.shared_array(0, dtype=np.uint8) for _ in range(problem.n_stages)]
         super().__init__(problem, pools, working_sets)
 
     def _assemble(self, t: int) -> StageLP:
@@ -65,7 +60,7 @@ class SharedStageCache(StageCache):
                 template, pool.intercepts[ids], pool.coefficients[ids], ids, self._version, pool.targets[ids]
             )
             sizes[:] = (built.num_rows, built.nnz)
-        self.comm.node.Bcast(sizes, root=0)
+        self.comm.node_bcast_into(sizes)
         num_rows, nnz = int(sizes[0]), int(sizes[1])
         layout = _layout(template.num_cols, num_rows, nnz)
         memory = self._ensure_capacity(t, layout[-1][1])
@@ -101,30 +96,20 @@ class SharedStageCache(StageCache):
         )
 
     def _ensure_capacity(self, t: int, needed: int) -> np.ndarray:
-        slot = self._windows[t]
-        if needed > slot.capacity or slot.memory is None:
-            if slot.window is not None:
-                slot.memory = None
-                slot.window.Free()
-            capacity = _aligned(int(needed * GROWTH) + ALIGN)
-            MPI = self.comm.MPI
-            slot.window = MPI.Win.Allocate_shared(capacity if self.is_leader else 0, 1, comm=self.comm.node)
-            buffer, _ = slot.window.Shared_query(0)
-            slot.memory = np.frombuffer(buffer, dtype=np.uint8, count=capacity)
-            slot.capacity = capacity
-        return slot.memory
+        memory = self._memory[t]
+        if needed > memory.capacity:
+            # the stage is rewritten whole after this, so nothing is kept
+            memory.reserve(_aligned(int(needed * GROWTH) + ALIGN))
+        return memory.array
 
     def shared_bytes(self) -> int:
         """Bytes of node-shared memory this node holds for the stage LPs."""
-        return sum(slot.capacity for slot in self._windows)
+        return sum(memory.capacity for memory in self._memory)
 
     def close(self) -> None:
-        """Free the windows (collective on the node)."""
-        for slot in self._windows:
-            if slot.window is not None:
-                slot.memory = None
-                slot.window.Free()
-                slot.window = None
+        """Free the shared arrays (collective on the node)."""
+        for memory in self._memory:
+            memory.free()
 
 
 def _spec(num_cols: int, num_rows: int, nnz: int) -> list[tuple[type, int]]:
@@ -144,14 +129,13 @@ def _layout(num_cols: int, num_rows: int, nnz: int) -> list[tuple[int, int]]:
 
 
 def make_stage_cache(
-    problem: CompiledProblem, pools: list[CutPool], comm, working_sets: WorkingSets | None = None
+    problem: CompiledProblem, pools: list[CutPool], comm: Communicator, working_sets: WorkingSets | None = None
 ) -> StageCache:
     """A node-shared cache when several ranks share a node, else a private one.
 
     ``CAUDAL_SHARED_CACHE=0`` forces private caches (to measure what sharing saves).
     """
-    shared = getattr(comm, "is_mpi", False) and comm.node_size > 1
-    if shared and os.environ.get("CAUDAL_SHARED_CACHE", "1") != "0":
+    if comm.node_size > 1 and os.environ.get("CAUDAL_SHARED_CACHE", "1") != "0":
         return SharedStageCache(problem, pools, comm, working_sets)
     return StageCache(problem, pools, working_sets)
 
