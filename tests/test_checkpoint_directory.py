@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import mmap
 import os
 import shutil
@@ -277,3 +278,80 @@ def test_the_manifest_lists_every_stage_file_and_its_writer(tmp_path, state):
     assert [entry.plan.file_name for entry in manifest.shards] == [p.name for p in _stage_files(path)]
     assert {entry.rank for entry in manifest.shards} == {0}
     assert all(entry.file_size == (path / entry.plan.file_name).stat().st_size for entry in manifest.shards)
+
+
+# --- under mpiexec: both ranks write, a failure on one rank reaches all, resume across layouts ---
+
+BRAZIL = ["brazil4", "--stages", "5", "--forward-passes", "4", "--threads", "1", "--quiet"]
+
+
+def _train_cli(ranks: int, output, layout: str, *extra: str) -> dict:
+    from mpi_helpers import run_ranks
+
+    done = run_ranks(ranks, ["-m", "caudal", "train", *BRAZIL, "--output", str(output), *extra],
+                     env={"CAUDAL_CHECKPOINT_LAYOUT": layout}, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads((output / "summary.json").read_text())
+    rows = (output / "convergence.csv").read_text().splitlines()
+    summary["bounds"] = [",".join(r.split(",")[:5] + r.split(",")[6:]) for r in rows]  # without the time
+    return summary
+
+
+def test_two_ranks_write_the_stage_files_and_resume_across_layouts(tmp_path):
+    straight = _train_cli(1, tmp_path / "straight", "file", "--iterations", "6")
+    by_two = tmp_path / "by_two"
+    _train_cli(2, by_two, "directory", "--iterations", "3")
+    written = by_two / "checkpoints" / "checkpoint-00000003.caudal"
+    assert written.is_dir() and {entry.rank for entry in read_manifest(written).shards} == {0, 1}
+    resumed = _train_cli(1, by_two, "file", "--iterations", "6", "--resume", str(by_two))
+    assert (by_two / "checkpoints" / "checkpoint-00000006.caudal").is_file()
+    by_one = tmp_path / "by_one"
+    _train_cli(1, by_one, "file", "--iterations", "3")
+    resumed_by_two = _train_cli(2, by_one, "directory", "--iterations", "6", "--resume", str(by_one))
+    final = by_one / "checkpoints" / "checkpoint-00000006.caudal"
+    assert final.is_dir() and {entry.rank for entry in read_manifest(final).shards} == {0, 1}
+    for run in (resumed, resumed_by_two):
+        assert run["policy_digest"] == straight["policy_digest"] and run["bounds"] == straight["bounds"]
+
+
+FAILING_RANK = """
+import sys
+import caudal.checkpoint.directory as directory_module
+from test_checkpoint_cases import trained_state, two_reservoirs
+from caudal.checkpoint import CheckpointError, latest_valid, write_checkpoint
+from caudal.parallel.comm import world
+from caudal.sddp.training import TrainingOptions
+
+comm = world()
+options = TrainingOptions(iterations=2, forward_passes=2, seed=1)
+state = trained_state(two_reservoirs(), options)
+real = directory_module.encode_shard
+def failing(*args):
+    raise OSError(28, "No space left on device")
+if comm.rank == 1:
+    directory_module.encode_shard = failing
+try:
+    write_checkpoint(sys.argv[1], state, options, as_directory=True, comm=comm)
+    print(f"rank {comm.rank}: written", flush=True)
+except CheckpointError as error:
+    print(f"rank {comm.rank}: {error.kind}: {error.problem}", flush=True)
+directory_module.encode_shard = real
+path = write_checkpoint(sys.argv[1], state, options, as_directory=True, comm=comm)
+comm.barrier()
+print(f"rank {comm.rank}: then {latest_valid(sys.argv[1])[0] == path}", flush=True)
+"""
+
+
+def test_a_rank_that_fails_to_write_makes_every_rank_raise(tmp_path):
+    from mpi_helpers import run_ranks
+
+    script = tmp_path / "failing_rank.py"
+    script.write_text(FAILING_RANK)
+    tests = os.path.dirname(os.path.abspath(__file__))
+    done = run_ranks(2, [str(script), str(tmp_path / "checkpoints")], env={"PYTHONPATH": tests}, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert "rank 0: write: checkpoint not written: 1 rank(s) could not write their stage files" in lines, lines
+    assert any(line.startswith("rank 1: write: checkpoint not written: OSError: [Errno 28] No space left")
+               for line in lines), lines
+    assert "rank 0: then True" in lines and "rank 1: then True" in lines and len(lines) == 4, lines
