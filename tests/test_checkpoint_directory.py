@@ -355,3 +355,20 @@ def test_a_rank_that_fails_to_write_makes_every_rank_raise(tmp_path):
     assert any(line.startswith("rank 1: write: checkpoint not written: OSError: [Errno 28] No space left")
                for line in lines), lines
     assert "rank 0: then True" in lines and "rank 1: then True" in lines and len(lines) == 4, lines
+
+
+def test_the_command_line_inspects_and_exports_a_checkpoint_directory(tmp_path, state):
+    import subprocess
+    import sys
+
+    path = write_checkpoint(tmp_path / "run" / "checkpoints", state, OPTIONS, as_directory=True)
+    for target in (path, tmp_path / "run"):  # the checkpoint directory itself, or the run holding it
+        inspect = subprocess.run([sys.executable, "-m", "caudal", "checkpoint", "inspect", str(target)],
+                                 capture_output=True, text=True, timeout=120)
+        assert inspect.returncode == 0, inspect.stderr
+        assert f"checkpoint {path}" in inspect.stdout and "every checksum ok" in inspect.stdout
+    table = tmp_path / "cuts.csv"
+    export = subprocess.run([sys.executable, "-m", "caudal", "checkpoint", "export", str(path), "-o", str(table)],
+                            capture_output=True, text=True, timeout=120)
+    assert export.returncode == 0, export.stderr
+    assert len(table.read_text().splitlines()) == 1 + sum(p.size for p in state.pools)

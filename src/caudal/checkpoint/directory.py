@@ -37,6 +37,7 @@ import logging
 import mmap
 import os
 import shutil
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -52,6 +53,7 @@ from caudal.checkpoint.framing import FLAG_SHA256, check_payload, decode_header,
 from caudal.checkpoint.manifest import MANIFEST_NAME, Manifest, ShardEntry, decode_manifest, encode_manifest
 from caudal.checkpoint.shards import (
     SHARD_BYTES,
+    BuilderCache,
     DecodedShard,
     ShardPlan,
     decode_shard,
@@ -159,10 +161,14 @@ def _write_shards(
 ) -> None:
     """Write the stage files ``indices`` of ``plan`` into ``temporary``; fill their rows of ``table``."""
 
+    reused = threading.local()  # one builder per thread, for all the files it writes
+
     def write_one(k: int) -> None:
         shard = plan[k]
         basis = bases[shard.stage] if shard.part == 0 else None
-        payload = encode_shard(shard, state.pools[shard.stage], visited[shard.stage], basis)
+        if not hasattr(reused, "builders"):
+            reused.builders = BuilderCache()
+        payload = encode_shard(shard, state.pools[shard.stage], visited[shard.stage], basis, reused.builders)
         header = encode_header(payload, FLAG_SHA256)
         target = temporary / shard.file_name
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)

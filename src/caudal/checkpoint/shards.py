@@ -80,6 +80,25 @@ def plan_shards(
     return plan
 
 
+class BuilderCache:
+    """One FlatBuffers builder reused for file after file (by one thread).
+
+    A new builder allocates and zero-fills its whole buffer: at 16 MB a stage,
+    that is a pass over memory as long as the copy of the arrays themselves.
+    """
+
+    def __init__(self) -> None:
+        self._builder: flatbuffers.Builder | None = None
+
+    def get(self, size: int) -> flatbuffers.Builder:
+        """A builder with room for ``size`` bytes, cleared (every byte it emits is written anew)."""
+        if self._builder is None or len(self._builder.Bytes) < size:
+            self._builder = flatbuffers.Builder(size)
+        else:
+            self._builder.Clear()
+        return self._builder
+
+
 def _vector(builder: flatbuffers.Builder, array: np.ndarray, dtype: str) -> int:
     """A FlatBuffers vector of ``array``'s values, copied once, straight into the builder.
 
@@ -109,8 +128,13 @@ def encode_shard(
     pool: CutPool,
     visited: np.ndarray,
     basis: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    builders: BuilderCache | None = None,
 ) -> memoryview:
-    """The FlatBuffer payload of one stage file (``basis``: col status, row status, cut ids; part 0)."""
+    """The FlatBuffer payload of one stage file (``basis``: col status, row status, cut ids; part 0).
+
+    The payload is a view into a builder's buffer, from ``builders`` if given:
+    then it is only valid until that cache's next use.
+    """
     cuts = slice(shard.first_cut, shard.first_cut + shard.n_cuts)
     coefficients = np.ascontiguousarray(pool.coefficients[cuts], dtype=np.float64)
     rows = visited[shard.first_visited : shard.first_visited + shard.n_visited]
@@ -120,7 +144,7 @@ def encode_shard(
     size += coefficients.nbytes if dense else stored * _CSR_BYTES_PER_ENTRY
     if basis is not None:
         size += sum(a.nbytes for a in basis) + 64
-    builder = flatbuffers.Builder(size)
+    builder = (builders or BuilderCache()).get(size)
     cut_table = _cut_pool_table(builder, shard, pool, cuts, coefficients, dense)
     basis_table = _basis_table(builder, shard.stage, basis) if basis is not None else None
     values = _vector(builder, rows, "<f8")
