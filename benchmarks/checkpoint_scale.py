@@ -11,6 +11,7 @@ saved ones bit for bit.
 
     python benchmarks/checkpoint_scale.py                              # full size (~2 GB a copy: check df -h)
     python benchmarks/checkpoint_scale.py --cuts 1000 --stages 24      # reduced
+    python benchmarks/checkpoint_scale.py --cuts 1000 --layout file    # one file, under 2 GiB
     python benchmarks/checkpoint_scale.py --directory /scratch/me      # the file system the runs will use
 
 Columns: ``write`` = encode + write + fsync of every file + rename + fsync of
@@ -127,6 +128,8 @@ def main() -> None:
     parser.add_argument("--cuts", type=int, default=10_000, help="cuts per stage (all but the last)")
     parser.add_argument("--visited", type=int, default=200, help="visited-state rows per stage")
     parser.add_argument("--threads", type=int, default=2, help="threads writing and verifying stage files")
+    parser.add_argument("--layout", choices=("directory", "file"), default="directory",
+                        help="file: one FlatBuffer, for comparison at reduced sizes (under 2 GiB)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--directory", type=Path, default=None, help="where to write (default: a temp dir)")
     parser.add_argument("--full-restore", action="store_true", help="also time restore_state (stage LPs)")
@@ -142,7 +145,7 @@ def main() -> None:
     print(f"synthetic policy: {args.stages} stages x {args.cuts:,} cuts x {problem.n_states} states "
           f"({sum(p.size for p in state.pools):,} cuts, {args.visited} visited rows a stage); "
           f"{payload / 1e9:.3f} GB of arrays; built in {time.perf_counter() - started:.1f} s")
-    print(f"checkpoint: directory layout, {args.threads} thread(s); numpy: one file per stage, np.save of each "
+    print(f"checkpoint: {args.layout} layout, {args.threads} thread(s); numpy: one file per stage, np.save of each "
           f"array, fsync (one thread); "
           f"medians of {args.repeats}, alternating order; load average before: {load_average()}")
     rows: dict[str, list[float]] = {key: [] for key in (
@@ -164,7 +167,7 @@ def main() -> None:
                 else:
                     folder = base / "checkpoints"
                     seconds, path = timed(lambda folder=folder: write_checkpoint(
-                        folder, state, options, as_directory=True, threads=args.threads))
+                        folder, state, options, as_directory=args.layout == "directory", threads=args.threads))
                     rows["write"].append(seconds)
                     rows["size"].append(size_of(path))
                     seconds, _ = timed(lambda path=path: read_checkpoint(path))
