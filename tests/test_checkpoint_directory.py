@@ -92,8 +92,9 @@ def test_both_layouts_round_trip_bit_exact(tmp_path, problem, state, layout):
         assert checkpoint.files == len(parts) + 1
 
 
-def test_dense_and_sparse_cuts_keep_every_bit(tmp_path, problem, state):
-    """Dense storage where it is smaller, CSR where the cuts are sparse; -0.0 survives both."""
+@pytest.mark.parametrize("shard_bytes", [1 << 20, 150])
+def test_dense_and_sparse_cuts_keep_every_bit(tmp_path, problem, state, shard_bytes):
+    """Dense storage where it is smaller, CSR where the cuts are sparse; -0.0 survives both, and joining parts."""
     pools = []
     rng = np.random.default_rng(1)
     for t in range(problem.n_stages):
@@ -105,12 +106,15 @@ def test_dense_and_sparse_cuts_keep_every_bit(tmp_path, problem, state):
         pool.add(rng.normal(size=7), coefficients, t, np.arange(7))
         pools.append(pool)
     synthetic = TrainingState(problem, pools, StageCache(problem, pools), iteration=0)
-    path = write_checkpoint(tmp_path, synthetic, OPTIONS, as_directory=True)
+    path = write_checkpoint(tmp_path, synthetic, OPTIONS, as_directory=True, shard_bytes=shard_bytes)
     checkpoint = read_checkpoint(path)
+    assert (checkpoint.files - 1 == problem.n_stages) == (shard_bytes > 1000)  # or stages in several parts
     forms = ["dense" if p.dense is not None else "csr" for p in checkpoint.cut_pools]
     assert forms == ["dense", "csr", "dense", "csr", "dense"]
     for pool, saved in zip(pools, checkpoint.cut_pools, strict=True):
         assert saved.dense_coefficients().tobytes() == pool.coefficients.tobytes()
+    if shard_bytes < 1000:
+        return  # stages in parts are joined: a copy
     dense = checkpoint.cut_pools[0].dense  # zero-copy: a read-only view of the file's memory map
     assert not dense.flags.writeable and not dense.flags.owndata
     owner = dense
