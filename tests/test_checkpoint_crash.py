@@ -7,6 +7,8 @@ random delay, which lands anywhere: while encoding, while writing or fsyncing
 the temporary file, between the rename and the pruning. After every kill, every
 file named like a checkpoint must verify, and ``latest_valid`` must return the
 newest one without skipping anything: a partial file is never taken for valid.
+Both layouts are tried: single files, and checkpoint directories (stage files
+written on two threads into a temporary directory renamed whole).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ ZYGOTE = textwrap.dedent(
     from caudal.sddp.stage_cache import StageCache
     from caudal.sddp.training import IterationRecord, TrainingOptions, TrainingState
 
-    directory, n_cuts = sys.argv[1], int(sys.argv[2])
+    directory, n_cuts, as_directory = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "directory"
     problem = two_reservoirs(stages=6)
     rng = np.random.default_rng(0)
     pools = []
@@ -57,7 +59,7 @@ ZYGOTE = textwrap.dedent(
             iteration = start
             while True:
                 at = dataclasses.replace(state, iteration=iteration, history=[record] * iteration)
-                write_checkpoint(directory, at, options, keep=3)
+                write_checkpoint(directory, at, options, keep=3, as_directory=as_directory, threads=2)
                 iteration += 1
         print(pid, flush=True)
         _, status = os.waitpid(pid, 0)
@@ -66,15 +68,15 @@ ZYGOTE = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def zygote(tmp_path):
+@pytest.fixture(params=["file", "directory"])
+def zygote(tmp_path, request):
     script = tmp_path / "zygote.py"
     script.write_text(ZYGOTE)
     directory = tmp_path / "checkpoints"
     directory.mkdir()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT / "tests")]))
     process = subprocess.Popen(
-        [sys.executable, str(script), str(directory), "3000"],
+        [sys.executable, str(script), str(directory), "3000", request.param],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -29,6 +29,7 @@ from caudal.cases import BadCase, TrainingDefaults, resolve_case
 from caudal.checkpoint import export_cuts, inspect_checkpoint, latest_valid, load_latest, restore_pools
 from caudal.checkpoint.during_training import checkpoint_directory
 from caudal.checkpoint.errors import CheckpointError
+from caudal.checkpoint.files import NAME_PATTERN
 from caudal.config import add_config_option, parse_with_config
 from caudal.log_destination import add_log_options, log_destination
 from caudal.model.problem import Problem, ProblemError
@@ -182,7 +183,7 @@ def add_checkpoint_commands(commands) -> None:
     actions = checkpoint.add_subparsers(dest="action", metavar="ACTION", required=True)
     inspect = actions.add_parser("inspect", help="print what a checkpoint holds and verify it")
     inspect.add_argument("path", type=Path, metavar="FILE_OR_DIR",
-                         help="a checkpoint file, or a directory (its newest valid checkpoint)")
+                         help="a checkpoint (file or checkpoint directory), or a folder (its newest valid one)")
     export = actions.add_parser("export", help="write the cuts as a table (Parquet or CSV)")
     export.add_argument("path", type=Path, metavar="FILE_OR_DIR")
     export.add_argument("--output", "-o", type=Path, required=True, metavar="FILE",
@@ -282,7 +283,7 @@ def _plot_cuts(args: argparse.Namespace) -> Path:
 
 def run_checkpoint(args: argparse.Namespace) -> int:
     path = args.path
-    if path.is_dir():
+    if path.is_dir() and not NAME_PATTERN.match(path.name):  # a run or checkpoint folder, not a checkpoint directory
         found, warnings = latest_valid(checkpoint_directory(path))
         for warning in warnings:
             print(f"caudal: warning: {warning}", file=sys.stderr)

@@ -6,15 +6,22 @@ A checkpoint is one file, ``checkpoint-{iteration:08d}.caudal``: a fixed header
 case and of the policy-changing options, the run's options, the iteration, the
 RNG state, the convergence history, every stage's cut pool (CSR coefficients,
 intercepts, activity, origin), every stage's canonical basis, visited states and
-who wrote it. The format is described in ``docs/checkpoint-format.md``.
+who wrote it. A large checkpoint is a *directory* of that name instead, one
+FlatBuffers file per stage (or stage part) and a manifest with their digests,
+written in parallel by every rank and renamed into place whole
+(:mod:`caudal.checkpoint.directory`). The format is described in
+``docs/checkpoint-format.md``.
 
 API for the training loop and the command line
 ----------------------------------------------
-``write_checkpoint(directory, state, options, *, keep=3, layout=None, visited_states=None) -> Path``
+``write_checkpoint(directory, state, options, *, keep=3, layout=None, visited_states=None, ...) -> Path``
     Atomic, durable write (temporary file, fsync, rename, fsync of the
     directory), then deletion of older checkpoints beyond the last ``keep``.
+    ``as_directory`` (None: by size) writes a checkpoint directory, collectively
+    over ``comm``'s ranks.
 ``read_checkpoint(path) -> Checkpoint``
-    Verify and decode; arrays are zero-copy views over an ``mmap`` of the file.
+    Verify and decode a file or checkpoint directory; arrays are zero-copy
+    views over an ``mmap`` of the file(s).
     Any problem raises :class:`CheckpointError` naming the file and the problem.
 ``latest_valid(directory) -> (Path | None, warnings)``
     The newest checkpoint that verifies; one warning per newer file skipped and

@@ -72,7 +72,12 @@ class SavedHistory:
 
 @dataclass(frozen=True)
 class SavedCutPool:
-    """The cuts of one stage; coefficients in CSR form (cut rows, state columns)."""
+    """The cuts of one stage; coefficients in CSR form (cut rows, state columns), or dense.
+
+    A stage file of a checkpoint directory may hold the coefficients as a dense
+    matrix instead (``dense``, when that is the smaller form); the CSR arrays
+    are then empty. Read them through :meth:`dense_coefficients`.
+    """
 
     stage: int
     n_states: int
@@ -84,6 +89,7 @@ class SavedCutPool:
     forward_pass: np.ndarray  # int64[n_cuts]
     active: np.ndarray  # bool[n_cuts]
     target: np.ndarray  # int32[n_cuts]: the value-function column each cut bounds (0: theta)
+    dense: np.ndarray | None = None  # float64[n_cuts, n_states], instead of the CSR arrays
 
     @property
     def n_cuts(self) -> int:
@@ -94,7 +100,12 @@ class SavedCutPool:
         return int(np.count_nonzero(self.active))
 
     def dense_coefficients(self) -> np.ndarray:
-        """float64[n_cuts, n_states]: the coefficients with the omitted entries as +0.0."""
+        """float64[n_cuts, n_states]: the coefficients with the omitted entries as +0.0.
+
+        A pool saved dense gives its (read-only, zero-copy) matrix itself.
+        """
+        if self.dense is not None:
+            return self.dense
         dense = np.zeros((self.n_cuts, self.n_states))
         rows = np.repeat(np.arange(self.n_cuts), np.diff(self.row_offsets))
         dense[rows, self.column_indices] = self.values
@@ -153,6 +164,7 @@ class Checkpoint:
     bases: tuple[SavedBasis, ...]
     visited_states: tuple[np.ndarray, ...]  # float64[rows, n_states] per stage; rows may be 0
     writer: WriterInfo
+    files: int = 1  # files read: 1, or a checkpoint directory's manifest and stage files
 
     @property
     def lower_bound(self) -> float | None:

@@ -1,9 +1,14 @@
 """Checkpoints of a running training, and resuming one.
 
-The leader rank (rank 0) writes; every rank holds the same pools, bases and
-history, so one writer is enough. A resume reads the newest checkpoint that
-verifies on every rank (falling back past damaged ones, and saying so) and
-rebuilds the training state from it.
+Every rank holds the same pools, bases and history. A checkpoint small enough
+for one file is written by the leader rank (rank 0) alone; a large one becomes
+a checkpoint directory whose stage files every rank writes its share of
+(``caudal.checkpoint.directory``). ``CAUDAL_CHECKPOINT_LAYOUT`` = ``file``,
+``directory`` or ``auto`` (the default: by size) overrides the choice. Rank 0
+decides when a checkpoint is due and tells the others, so that they enter a
+collective write together. A resume reads the newest checkpoint that verifies
+on every rank (falling back past damaged ones, and saying so) and rebuilds the
+training state from it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import os
 import socket
 import time
 from pathlib import Path
+
+import numpy as np
 
 from caudal.checkpoint.errors import CheckpointError
 from caudal.checkpoint.restore import restore_state
@@ -23,6 +30,16 @@ from caudal.sddp.training import TrainingOptions, TrainingState
 
 CHECKPOINT_FOLDER = "checkpoints"
 """Where checkpoints go inside a run's output directory."""
+LAYOUT_VARIABLE = "CAUDAL_CHECKPOINT_LAYOUT"
+_LAYOUTS = {"file": False, "directory": True, "auto": None}
+
+
+def layout_choice() -> bool | None:
+    """``as_directory`` for :func:`write_checkpoint` from ``CAUDAL_CHECKPOINT_LAYOUT`` (None: by size)."""
+    value = os.environ.get(LAYOUT_VARIABLE, "auto").strip().lower() or "auto"
+    if value not in _LAYOUTS:
+        raise ValueError(f"{LAYOUT_VARIABLE}={value!r}: expected one of {', '.join(_LAYOUTS)}")
+    return _LAYOUTS[value]
 
 
 def checkpoint_directory(path: str | os.PathLike) -> Path:
@@ -49,20 +66,28 @@ class TrainingCheckpoints:
         self.schedule = schedule
         self.keep = keep
         self.comm = comm
+        self.threads = threads
+        self.as_directory = layout_choice()
         self.layout = {"ranks": comm.size, "threads": threads, "hostname": socket.gethostname()}
         self.last_written: Path | None = None
         self.seconds = 0.0
 
     def __call__(self, state: TrainingState) -> None:
-        if self.schedule.due(state.iteration, time.monotonic()):
+        due = np.array([self.schedule.due(state.iteration, time.monotonic())], dtype=np.int64)
+        if self.comm.size > 1:  # on rank 0's clock: a directory is written by every rank together
+            self.comm.bcast_into(due)
+        if due[0]:
             self.write(state)
 
     def write(self, state: TrainingState) -> None:
-        """Write now (leader only) unless this iteration is already on disk."""
-        if self.comm.rank != 0 or state.iteration == self.schedule.last_iteration or state.iteration == 0:
+        """Write now unless this iteration is already on disk; call on every rank."""
+        if state.iteration == self.schedule.last_iteration or state.iteration == 0:
             return
         started = time.perf_counter()
-        self.last_written = write_checkpoint(self.directory, state, self.options, keep=self.keep, layout=self.layout)
+        path = write_checkpoint(self.directory, state, self.options, keep=self.keep, layout=self.layout,
+                                as_directory=self.as_directory, comm=self.comm, threads=self.threads)
+        if self.comm.rank == 0:
+            self.last_written = path
         self.schedule.written(state.iteration, time.monotonic())
         self.seconds += time.perf_counter() - started
 

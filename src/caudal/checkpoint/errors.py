@@ -22,6 +22,7 @@ KINDS = (
     "payload",  # the payload verifies but does not decode consistently
     "fingerprint",  # a valid checkpoint of another case or incompatible options
     "size",  # too large for one FlatBuffer
+    "write",  # could not be written (a rank failed, disk full, ...); nothing was published
 )
 
 

@@ -8,14 +8,22 @@ directory is fsynced so the rename itself survives a power cut. Older
 checkpoints are deleted only after that. Temporary names never match
 :data:`NAME_PATTERN`, so a reader cannot mistake one for a checkpoint.
 
+A checkpoint may also be a directory of that name (a checkpoint directory,
+:mod:`caudal.checkpoint.directory`), built in a temporary directory and renamed
+whole; the helpers below list, replace and delete both kinds alike.
+
 One writer per directory is assumed (the leader rank).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import errno
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -32,11 +40,11 @@ def checkpoint_name(iteration: int) -> str:
 
 
 def list_checkpoints(directory: str | os.PathLike) -> list[tuple[int, Path]]:
-    """(iteration, path) of every file named like a checkpoint, newest first."""
+    """(iteration, path) of every file or checkpoint directory named like a checkpoint, newest first."""
     found = []
     for entry in os.scandir(directory):
         match = NAME_PATTERN.match(entry.name)
-        if match and entry.is_file():
+        if match and (entry.is_file() or entry.is_dir()):
             found.append((int(match.group(1)), Path(entry.path)))
     found.sort(key=lambda item: item[0], reverse=True)
     return found
@@ -68,6 +76,76 @@ def _create_temporary(directory: Path) -> tuple[int, Path]:
             return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), path
         except FileExistsError:
             continue
+
+
+def _temporary_name(directory: Path) -> Path:
+    return directory / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}{TEMP_SUFFIX}"
+
+
+def create_temporary_directory(directory: Path) -> Path:
+    """A new, empty temporary directory in ``directory``, named like the temporary files."""
+    while True:
+        path = _temporary_name(directory)
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
+def _rename_exchange(source: Path, target: Path) -> bool:
+    """Swap two existing names atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name, use_errno=True) if name else None
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(source), at_fdcwd, os.fsencode(target), rename_exchange) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False  # this kernel or file system cannot swap
+    raise OSError(error, os.strerror(error), str(target))
+
+
+def replace_entry(source: Path, target: Path) -> None:
+    """Rename ``source`` (file or directory) to ``target``, replacing whatever ``target`` is.
+
+    ``os.replace`` cannot put a directory over a file or a non-empty
+    directory, so an existing ``target`` is first swapped with ``source``
+    atomically where the kernel can, and deleted afterwards: at every moment
+    one complete checkpoint of that iteration exists. Elsewhere the old one is
+    moved aside first (a crash in between loses only that iteration's copy).
+    """
+    if not os.path.lexists(target):
+        os.rename(source, target)
+        return
+    if not _rename_exchange(source, target):
+        aside = _temporary_name(target.parent)
+        os.rename(target, aside)
+        os.rename(source, target)
+        source = aside
+    remove_entry(source)
+
+
+def remove_entry(path: Path) -> None:
+    """Delete a checkpoint file or directory; a directory is renamed to a temporary name first.
+
+    So a crash mid-deletion leaves a temporary (ignored, deleted later),
+    never a half-deleted directory under a checkpoint name.
+    """
+    try:
+        if path.is_dir() and not path.is_symlink():
+            if NAME_PATTERN.match(path.name):
+                aside = _temporary_name(path.parent)
+                os.rename(path, aside)
+                path = aside
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def atomic_write(path: Path, chunks: Iterable[bytes | bytearray | memoryview]) -> None:
@@ -102,10 +180,7 @@ def prune(directory: Path, newest: int, keep: int) -> list[Path]:
     older = [path for iteration, path in list_checkpoints(directory) if iteration < newest]
     doomed = older[keep - 1 :] + list_temporaries(directory)
     for path in doomed:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
+        remove_entry(path)
     if doomed:
         fsync_directory(directory)
     return doomed

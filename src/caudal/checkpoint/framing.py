@@ -10,7 +10,7 @@ lets a reader reject such files before touching the payload, and say why::
     12     4    header_size     uint32: where the payload starts (48 in version 1)
     16     8    payload_length  uint64
     24     16   payload_digest  blake2b (16-byte digest) of the payload
-    40     4    flags           uint32, 0 (reserved)
+    40     4    flags           uint32: bit 0 set = the digest is SHA-256's first 16 bytes
     44     4    header_crc      crc32 of bytes 0 .. header_size - 4
 
 Magic, version and header size keep their places in every future version, and
@@ -38,6 +38,14 @@ _HEADER = struct.Struct("<8sIIQ16sII")
 HEADER_SIZE = _HEADER.size
 _PREFIX = struct.Struct("<8sII")  # the part whose layout never changes
 _MAX_HEADER_SIZE = 4096
+FLAG_SHA256 = 1
+"""Header flag: ``payload_digest`` is SHA-256 (first 16 bytes), not blake2b.
+
+The stage files of a checkpoint directory use it: SHA-256 runs two to three
+times faster than blake2b where the CPU has SHA instructions, which matters
+at gigabytes. Single-file checkpoints keep blake2b (flags 0), so that older
+caudals still read them.
+"""
 
 
 @dataclass(frozen=True)
@@ -48,20 +56,24 @@ class Header:
     header_size: int
     payload_length: int
     payload_digest: bytes
+    flags: int = 0
 
     @property
     def file_size(self) -> int:
         return self.header_size + self.payload_length
 
 
-def payload_digest(payload: bytes | bytearray | memoryview) -> bytes:
-    """The checksum stored in the header (blake2b, 16 bytes)."""
+def payload_digest(payload: bytes | bytearray | memoryview, flags: int = 0) -> bytes:
+    """The checksum stored in the header: blake2b (16 bytes), or SHA-256's first 16 with :data:`FLAG_SHA256`."""
+    if flags & FLAG_SHA256:
+        return hashlib.sha256(payload).digest()[:16]
     return hashlib.blake2b(payload, digest_size=16).digest()
 
 
-def encode_header(payload: bytes | bytearray | memoryview) -> bytes:
+def encode_header(payload: bytes | bytearray | memoryview, flags: int = 0) -> bytes:
     """The header for ``payload`` in the current format."""
-    body = _HEADER.pack(MAGIC, FORMAT_VERSION, HEADER_SIZE, len(payload), payload_digest(payload), 0, 0)
+    digest = payload_digest(payload, flags)
+    body = _HEADER.pack(MAGIC, FORMAT_VERSION, HEADER_SIZE, len(payload), digest, flags, 0)
     crc = zlib.crc32(body[: HEADER_SIZE - 4])
     return body[: HEADER_SIZE - 4] + struct.pack("<I", crc)
 
@@ -98,8 +110,10 @@ def decode_header(path: str | os.PathLike, data: bytes | memoryview, file_size: 
         )
     if version < 1 or header_size != HEADER_SIZE:
         raise CheckpointError(path, f"corrupt header: format {version} with header size {header_size}", "header")
-    _, _, _, length, digest, _, _ = _HEADER.unpack_from(data, 0)
-    header = Header(version, header_size, length, digest)
+    _, _, _, length, digest, flags, _ = _HEADER.unpack_from(data, 0)
+    if flags & ~FLAG_SHA256:
+        raise CheckpointError(path, f"corrupt header: unknown flags {flags:#x}", "header")
+    header = Header(version, header_size, length, digest, flags)
     if file_size < header.file_size:
         raise CheckpointError(
             path,
@@ -119,7 +133,8 @@ def decode_header(path: str | os.PathLike, data: bytes | memoryview, file_size: 
 
 def check_payload(path: str | os.PathLike, header: Header, payload: bytes | memoryview) -> None:
     """Compare the payload with the header's checksum."""
-    if payload_digest(payload) != header.payload_digest:
+    if payload_digest(payload, header.flags) != header.payload_digest:
+        kind = "SHA-256" if header.flags & FLAG_SHA256 else "blake2b"
         raise CheckpointError(
-            path, "bad checksum: the payload does not match the header's blake2b digest (corrupted)", "checksum"
+            path, f"bad checksum: the payload does not match the header's {kind} digest (corrupted)", "checksum"
         )

@@ -2,7 +2,10 @@
 
 * :func:`write_checkpoint` encodes a training state, frames it (header with a
   checksum) and writes it atomically as ``checkpoint-{iteration:08d}.caudal``,
-  then keeps only the last ``keep`` checkpoints.
+  then keeps only the last ``keep`` checkpoints. A large state (see
+  :func:`writes_directory`) becomes a checkpoint *directory* of that name
+  instead, one file per stage written in parallel
+  (:mod:`caudal.checkpoint.directory`).
 * :func:`read_checkpoint` verifies a file (magic, header checksum, version,
   length, payload checksum, payload consistency) and decodes it into numpy
   views over a read-only ``mmap`` of the file, without copying the arrays.
@@ -23,13 +26,26 @@ import numpy as np
 
 from caudal.checkpoint.contents import Checkpoint
 from caudal.checkpoint.decode import decode_checkpoint
-from caudal.checkpoint.encode import encode_checkpoint
+from caudal.checkpoint.directory import read_checkpoint_directory, write_checkpoint_directory
+from caudal.checkpoint.encode import _visited, encode_checkpoint
 from caudal.checkpoint.errors import CheckpointError
-from caudal.checkpoint.files import atomic_write, checkpoint_name, list_checkpoints, list_temporaries, prune
+from caudal.checkpoint.files import (
+    atomic_write,
+    checkpoint_name,
+    create_temporary_directory,
+    list_checkpoints,
+    list_temporaries,
+    prune,
+    replace_entry,
+)
 from caudal.checkpoint.framing import check_payload, decode_header, encode_header
+from caudal.checkpoint.shards import SHARD_BYTES
+from caudal.parallel.comm import Communicator
 from caudal.sddp.training import TrainingOptions, TrainingState
 
 DEFAULT_KEEP = 3
+DIRECTORY_ABOVE = 256 << 20
+"""A checkpoint estimated larger than this (bytes) is written as a directory of stage files."""
 
 log = logging.getLogger("caudal.checkpoint")
 
@@ -42,38 +58,84 @@ def write_checkpoint(
     keep: int = DEFAULT_KEEP,
     layout: Mapping[str, Any] | None = None,
     visited_states: Sequence[np.ndarray] | None = None,
+    as_directory: bool | None = None,
+    comm: Communicator | None = None,
+    threads: int = 1,
+    shard_bytes: int = SHARD_BYTES,
 ) -> Path:
     """Write a checkpoint of ``state`` into ``directory`` (created if needed); return its path.
 
     ``layout`` describes the writer, for the record only: ``{"ranks": int,
     "threads": int, "hostname": str, "workers": [{"rank", "thread",
     "hostname", "cpu"}, ...]}`` (every key optional). ``visited_states``
-    gives one float64 ``(rows, n_states)`` array per stage (default: none).
-    The write is atomic and durable before older checkpoints beyond the last
-    ``keep`` are deleted.
+    gives one float64 ``(rows, n_states)`` array per stage (default: the
+    state's own archives). The write is atomic and durable before older
+    checkpoints beyond the last ``keep`` are deleted.
+
+    ``as_directory`` chooses the layout: a single file (False), a checkpoint
+    directory of stage files (True), or by size (None, :func:`writes_directory`).
+    A directory is written by every rank of ``comm`` (so call this on every
+    rank, with the same state), each with ``threads`` threads, in stage files
+    of at most about ``shard_bytes``; a single file by rank 0 alone (the other
+    ranks return its path without writing).
     """
     if keep < 1:
         raise ValueError(f"keep must be at least 1, got {keep}")
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / checkpoint_name(state.iteration)
-    try:
-        payload = encode_checkpoint(state, options, layout, visited_states)
-    except CheckpointError as error:
-        raise CheckpointError(path, error.problem, error.kind) from error
-    atomic_write(path, (encode_header(payload), payload))
-    prune(directory, state.iteration, keep)
+    problem = state.problem
+    if visited_states is None:
+        visited_states = [archive.states for archive in state.visited]
+    visited = _visited(problem.n_stages, problem.n_states, visited_states)
+    if as_directory is None:
+        as_directory = writes_directory(state, visited)
+    rank = comm.rank if comm is not None else 0
+    if as_directory:
+        write_checkpoint_directory(path, state, options, layout or {}, visited, comm=comm, threads=threads,
+                                   shard_bytes=shard_bytes)
+    elif rank == 0:
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            payload = encode_checkpoint(state, options, layout, visited)
+        except CheckpointError as error:
+            raise CheckpointError(path, error.problem, error.kind) from error
+        if path.is_dir():  # this iteration was saved as a directory before: swap, never leave neither
+            staged = create_temporary_directory(directory) / path.name
+            atomic_write(staged, (encode_header(payload), payload))
+            replace_entry(staged, path)
+            staged.parent.rmdir()
+        else:
+            atomic_write(path, (encode_header(payload), payload))
+    if rank == 0:
+        prune(directory, state.iteration, keep)
     return path
 
 
+def writes_directory(state: TrainingState, visited: Sequence[np.ndarray]) -> bool:
+    """Whether ``state``'s checkpoint is large enough (over :data:`DIRECTORY_ABOVE`) to be a directory.
+
+    An upper bound of the single file's size, from the pool sizes alone, so
+    every rank decides alike. Above it a single file would take seconds to
+    encode on one core, and soon meet the 2 GiB limit of one FlatBuffer.
+    """
+    estimate = 0
+    for pool, rows in zip(state.pools, visited, strict=True):
+        estimate += pool.size * (37 + 12 * pool.n_states) + int(np.asarray(rows).nbytes)
+    return estimate > DIRECTORY_ABOVE
+
+
 def read_checkpoint(path: str | os.PathLike, *, use_mmap: bool = True) -> Checkpoint:
-    """Verify and decode a checkpoint file; raise :class:`CheckpointError` naming the problem.
+    """Verify and decode a checkpoint file or directory; raise :class:`CheckpointError` naming the problem.
 
     With ``use_mmap`` (the default) the arrays are read-only views over a
     memory map of the file, so only the pages touched are read; otherwise the
-    file is read into one ``bytes`` object and the arrays view that.
+    file is read into one ``bytes`` object and the arrays view that. A
+    checkpoint directory is always memory-mapped, and its stage files are
+    verified a few at a time on threads.
     """
     path = Path(path)
+    if path.is_dir():
+        return read_checkpoint_directory(path)
     try:
         with open(path, "rb") as stream:
             size = os.fstat(stream.fileno()).st_size

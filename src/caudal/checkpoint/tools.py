@@ -35,7 +35,8 @@ def inspect_checkpoint(path: str | os.PathLike) -> str:
     extra = "".join(f", {key} {value}" for key, value in sorted(options.extra.items()))
     lines = [
         f"checkpoint {checkpoint.path}",
-        f"  verified: yes (format {checkpoint.format_version}, checksum ok, {checkpoint.size_bytes:,} bytes)",
+        f"  verified: yes (format {checkpoint.format_version}, {_checked(checkpoint)}, "
+        f"{checkpoint.size_bytes:,} bytes)",
         f"  case: {case.name!r}, {case.n_stages} stages, {case.n_states} states "
         f"({', '.join(case.state_names)}), {sense}; fingerprint {checkpoint.case_fingerprint.hex()[:16]}",
         f"  options: forward passes {options.forward_passes}, seed {options.seed}, "
@@ -49,6 +50,12 @@ def inspect_checkpoint(path: str | os.PathLike) -> str:
         f"layout {writer.ranks} rank(s) x {writer.threads_per_rank} thread(s)",
     ]
     return "\n".join(lines)
+
+
+def _checked(checkpoint: Checkpoint) -> str:
+    if checkpoint.files == 1:
+        return "checksum ok"
+    return f"directory of a manifest and {checkpoint.files - 1} stage files, every checksum ok"
 
 
 def _bounds(checkpoint: Checkpoint) -> str:

@@ -903,8 +903,38 @@ class CutPool(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(22))
         return o == 0
 
+    # The coefficients as a dense row-major (n_cuts x n_states) matrix, every
+    # bit kept. Written instead of the CSR vectors (which are then absent) in
+    # the stage files of a checkpoint directory when it is the smaller form.
+    # CutPool
+    def DenseValues(self, j: int):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(24))
+        if o != 0:
+            a = self._tab.Vector(o)
+            return self._tab.Get(flatbuffers.number_types.Float64Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 8))
+        return 0
+
+    # CutPool
+    def DenseValuesAsNumpy(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(24))
+        if o != 0:
+            return self._tab.GetVectorAsNumpy(flatbuffers.number_types.Float64Flags, o)
+        return 0
+
+    # CutPool
+    def DenseValuesLength(self) -> int:
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(24))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # CutPool
+    def DenseValuesIsNone(self) -> bool:
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(24))
+        return o == 0
+
 def CutPoolStart(builder: flatbuffers.Builder):
-    builder.StartObject(10)
+    builder.StartObject(11)
 
 def CutPoolAddStage(builder: flatbuffers.Builder, stage: int):
     builder.PrependInt32Slot(0, stage, 0)
@@ -959,6 +989,12 @@ def CutPoolAddTarget(builder: flatbuffers.Builder, target: int):
 
 def CutPoolStartTargetVector(builder, numElems: int) -> int:
     return builder.StartVector(4, numElems, 4)
+
+def CutPoolAddDenseValues(builder: flatbuffers.Builder, denseValues: int):
+    builder.PrependUOffsetTRelativeSlot(10, flatbuffers.number_types.UOffsetTFlags.py_type(denseValues), 0)
+
+def CutPoolStartDenseValuesVector(builder, numElems: int) -> int:
+    return builder.StartVector(8, numElems, 8)
 
 def CutPoolEnd(builder: flatbuffers.Builder) -> int:
     return builder.EndObject()
@@ -1385,6 +1421,279 @@ def WriterInfoEnd(builder: flatbuffers.Builder) -> int:
 
 
 
+# One stage file of a checkpoint directory, as its manifest lists it.
+class ShardEntry(object):
+    __slots__ = ['_tab']
+
+    @classmethod
+    def GetRootAs(cls, buf, offset: int = 0):
+        n = flatbuffers.encode.Get(flatbuffers.packer.uoffset, buf, offset)
+        x = ShardEntry()
+        x.Init(buf, n + offset)
+        return x
+
+    @classmethod
+    def GetRootAsShardEntry(cls, buf, offset=0):
+        """This method is deprecated. Please switch to GetRootAs."""
+        return cls.GetRootAs(buf, offset)
+    @classmethod
+    def ShardEntryBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x43\x44\x43\x4B", size_prefixed=size_prefixed)
+
+    # ShardEntry
+    def Init(self, buf: bytes, pos: int):
+        self._tab = flatbuffers.table.Table(buf, pos)
+
+    # Name inside the checkpoint directory, e.g. "stage-0004-000.caudal".
+    # ShardEntry
+    def FileName(self) -> Optional[str]:
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(4))
+        if o != 0:
+            return self._tab.String(o + self._tab.Pos)
+        return None
+
+    # ShardEntry
+    def Stage(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(6))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Int32Flags, o + self._tab.Pos)
+        return 0
+
+    # 0, 1, ... when a stage is split into several files.
+    # ShardEntry
+    def Part(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(8))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Int32Flags, o + self._tab.Pos)
+        return 0
+
+    # ShardEntry
+    def FirstCut(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(10))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Int64Flags, o + self._tab.Pos)
+        return 0
+
+    # ShardEntry
+    def NCuts(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(12))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Int64Flags, o + self._tab.Pos)
+        return 0
+
+    # ShardEntry
+    def FirstVisited(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(14))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Int64Flags, o + self._tab.Pos)
+        return 0
+
+    # ShardEntry
+    def NVisited(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(16))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Int64Flags, o + self._tab.Pos)
+        return 0
+
+    # Bytes of the whole file, header included.
+    # ShardEntry
+    def FileSize(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(18))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint64Flags, o + self._tab.Pos)
+        return 0
+
+    # The digest in the file's header (SHA-256 of its payload, first 16 bytes).
+    # ShardEntry
+    def PayloadDigest(self, j: int):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(20))
+        if o != 0:
+            a = self._tab.Vector(o)
+            return self._tab.Get(flatbuffers.number_types.Uint8Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 1))
+        return 0
+
+    # ShardEntry
+    def PayloadDigestAsNumpy(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(20))
+        if o != 0:
+            return self._tab.GetVectorAsNumpy(flatbuffers.number_types.Uint8Flags, o)
+        return 0
+
+    # ShardEntry
+    def PayloadDigestLength(self) -> int:
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(20))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # ShardEntry
+    def PayloadDigestIsNone(self) -> bool:
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(20))
+        return o == 0
+
+    # The rank that wrote the file (informative).
+    # ShardEntry
+    def Rank(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(22))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Int32Flags, o + self._tab.Pos)
+        return 0
+
+def ShardEntryStart(builder: flatbuffers.Builder):
+    builder.StartObject(10)
+
+def ShardEntryAddFileName(builder: flatbuffers.Builder, fileName: int):
+    builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(fileName), 0)
+
+def ShardEntryAddStage(builder: flatbuffers.Builder, stage: int):
+    builder.PrependInt32Slot(1, stage, 0)
+
+def ShardEntryAddPart(builder: flatbuffers.Builder, part: int):
+    builder.PrependInt32Slot(2, part, 0)
+
+def ShardEntryAddFirstCut(builder: flatbuffers.Builder, firstCut: int):
+    builder.PrependInt64Slot(3, firstCut, 0)
+
+def ShardEntryAddNCuts(builder: flatbuffers.Builder, nCuts: int):
+    builder.PrependInt64Slot(4, nCuts, 0)
+
+def ShardEntryAddFirstVisited(builder: flatbuffers.Builder, firstVisited: int):
+    builder.PrependInt64Slot(5, firstVisited, 0)
+
+def ShardEntryAddNVisited(builder: flatbuffers.Builder, nVisited: int):
+    builder.PrependInt64Slot(6, nVisited, 0)
+
+def ShardEntryAddFileSize(builder: flatbuffers.Builder, fileSize: int):
+    builder.PrependUint64Slot(7, fileSize, 0)
+
+def ShardEntryAddPayloadDigest(builder: flatbuffers.Builder, payloadDigest: int):
+    builder.PrependUOffsetTRelativeSlot(8, flatbuffers.number_types.UOffsetTFlags.py_type(payloadDigest), 0)
+
+def ShardEntryStartPayloadDigestVector(builder, numElems: int) -> int:
+    return builder.StartVector(1, numElems, 1)
+
+def ShardEntryAddRank(builder: flatbuffers.Builder, rank: int):
+    builder.PrependInt32Slot(9, rank, 0)
+
+def ShardEntryEnd(builder: flatbuffers.Builder) -> int:
+    return builder.EndObject()
+
+
+
+# The root of a stage file of a checkpoint directory (file identifier "CDSS"):
+# a contiguous range of one stage's cuts and visited states, and (part 0) its basis.
+class StageShard(object):
+    __slots__ = ['_tab']
+
+    @classmethod
+    def GetRootAs(cls, buf, offset: int = 0):
+        n = flatbuffers.encode.Get(flatbuffers.packer.uoffset, buf, offset)
+        x = StageShard()
+        x.Init(buf, n + offset)
+        return x
+
+    @classmethod
+    def GetRootAsStageShard(cls, buf, offset=0):
+        """This method is deprecated. Please switch to GetRootAs."""
+        return cls.GetRootAs(buf, offset)
+    @classmethod
+    def StageShardBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x43\x44\x43\x4B", size_prefixed=size_prefixed)
+
+    # StageShard
+    def Init(self, buf: bytes, pos: int):
+        self._tab = flatbuffers.table.Table(buf, pos)
+
+    # StageShard
+    def Stage(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(4))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Int32Flags, o + self._tab.Pos)
+        return 0
+
+    # StageShard
+    def Part(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(6))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Int32Flags, o + self._tab.Pos)
+        return 0
+
+    # Cut id of the first cut in cut_pool.
+    # StageShard
+    def FirstCut(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(8))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Int64Flags, o + self._tab.Pos)
+        return 0
+
+    # StageShard
+    def CutPool(self) -> Optional[CutPool]:
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(10))
+        if o != 0:
+            x = self._tab.Indirect(o + self._tab.Pos)
+            obj = CutPool()
+            obj.Init(self._tab.Bytes, x)
+            return obj
+        return None
+
+    # Part 0 only.
+    # StageShard
+    def Basis(self) -> Optional[StageBasis]:
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(12))
+        if o != 0:
+            x = self._tab.Indirect(o + self._tab.Pos)
+            obj = StageBasis()
+            obj.Init(self._tab.Bytes, x)
+            return obj
+        return None
+
+    # Row of the stage's visited states where visited_states starts.
+    # StageShard
+    def FirstVisited(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(14))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Int64Flags, o + self._tab.Pos)
+        return 0
+
+    # StageShard
+    def VisitedStates(self) -> Optional[VisitedStates]:
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(16))
+        if o != 0:
+            x = self._tab.Indirect(o + self._tab.Pos)
+            obj = VisitedStates()
+            obj.Init(self._tab.Bytes, x)
+            return obj
+        return None
+
+def StageShardStart(builder: flatbuffers.Builder):
+    builder.StartObject(7)
+
+def StageShardAddStage(builder: flatbuffers.Builder, stage: int):
+    builder.PrependInt32Slot(0, stage, 0)
+
+def StageShardAddPart(builder: flatbuffers.Builder, part: int):
+    builder.PrependInt32Slot(1, part, 0)
+
+def StageShardAddFirstCut(builder: flatbuffers.Builder, firstCut: int):
+    builder.PrependInt64Slot(2, firstCut, 0)
+
+def StageShardAddCutPool(builder: flatbuffers.Builder, cutPool: int):
+    builder.PrependUOffsetTRelativeSlot(3, flatbuffers.number_types.UOffsetTFlags.py_type(cutPool), 0)
+
+def StageShardAddBasis(builder: flatbuffers.Builder, basis: int):
+    builder.PrependUOffsetTRelativeSlot(4, flatbuffers.number_types.UOffsetTFlags.py_type(basis), 0)
+
+def StageShardAddFirstVisited(builder: flatbuffers.Builder, firstVisited: int):
+    builder.PrependInt64Slot(5, firstVisited, 0)
+
+def StageShardAddVisitedStates(builder: flatbuffers.Builder, visitedStates: int):
+    builder.PrependUOffsetTRelativeSlot(6, flatbuffers.number_types.UOffsetTFlags.py_type(visitedStates), 0)
+
+def StageShardEnd(builder: flatbuffers.Builder) -> int:
+    return builder.EndObject()
+
+
+
 class Checkpoint(object):
     __slots__ = ['_tab']
 
@@ -1604,8 +1913,34 @@ class Checkpoint(object):
             return obj
         return None
 
+    # Present only in the manifest of a checkpoint directory, whose cut_pools,
+    # bases and visited_states are then empty: the stage files, in order.
+    # Checkpoint
+    def Shards(self, j: int) -> Optional[ShardEntry]:
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(28))
+        if o != 0:
+            x = self._tab.Vector(o)
+            x += flatbuffers.number_types.UOffsetTFlags.py_type(j) * 4
+            x = self._tab.Indirect(x)
+            obj = ShardEntry()
+            obj.Init(self._tab.Bytes, x)
+            return obj
+        return None
+
+    # Checkpoint
+    def ShardsLength(self) -> int:
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(28))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # Checkpoint
+    def ShardsIsNone(self) -> bool:
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(28))
+        return o == 0
+
 def CheckpointStart(builder: flatbuffers.Builder):
-    builder.StartObject(12)
+    builder.StartObject(13)
 
 def CheckpointAddFormatVersion(builder: flatbuffers.Builder, formatVersion: int):
     builder.PrependUint32Slot(0, formatVersion, 0)
@@ -1657,6 +1992,12 @@ def CheckpointStartVisitedStatesVector(builder, numElems: int) -> int:
 
 def CheckpointAddWriter(builder: flatbuffers.Builder, writer: int):
     builder.PrependUOffsetTRelativeSlot(11, flatbuffers.number_types.UOffsetTFlags.py_type(writer), 0)
+
+def CheckpointAddShards(builder: flatbuffers.Builder, shards: int):
+    builder.PrependUOffsetTRelativeSlot(12, flatbuffers.number_types.UOffsetTFlags.py_type(shards), 0)
+
+def CheckpointStartShardsVector(builder, numElems: int) -> int:
+    return builder.StartVector(4, numElems, 4)
 
 def CheckpointEnd(builder: flatbuffers.Builder) -> int:
     return builder.EndObject()
