@@ -319,6 +319,7 @@ def test_two_ranks_write_the_stage_files_and_resume_across_layouts(tmp_path):
 
 
 FAILING_RANK = """
+import os
 import sys
 import caudal.checkpoint.directory as directory_module
 from test_checkpoint_cases import trained_state, two_reservoirs
@@ -327,6 +328,12 @@ from caudal.parallel.comm import world
 from caudal.sddp.training import TrainingOptions
 
 comm = world()
+
+
+def say(line):
+    os.write(1, (line + "\n").encode())  # one write per line: the ranks' lines never interleave
+
+
 options = TrainingOptions(iterations=2, forward_passes=2, seed=1)
 state = trained_state(two_reservoirs(), options)
 real = directory_module.encode_shard
@@ -336,13 +343,13 @@ if comm.rank == 1:
     directory_module.encode_shard = failing
 try:
     write_checkpoint(sys.argv[1], state, options, as_directory=True, comm=comm)
-    print(f"rank {comm.rank}: written", flush=True)
+    say(f"rank {comm.rank}: written")
 except CheckpointError as error:
-    print(f"rank {comm.rank}: {error.kind}: {error.problem}", flush=True)
+    say(f"rank {comm.rank}: {error.kind}: {error.problem}")
 directory_module.encode_shard = real
 path = write_checkpoint(sys.argv[1], state, options, as_directory=True, comm=comm)
 comm.barrier()
-print(f"rank {comm.rank}: then {latest_valid(sys.argv[1])[0] == path}", flush=True)
+say(f"rank {comm.rank}: then {latest_valid(sys.argv[1])[0] == path}")
 """
 
 

@@ -166,7 +166,9 @@ def test_scaling(cluster, way):
 def test_a_batch_shell_is_one_process_and_a_step_is_mpi(cluster):
     """caudal run in the batch script itself must not take the allocation's SLURM_NTASKS for an MPI launch."""
     script = cluster.directory / "probe.sh"
-    probe = "from caudal.parallel.comm import launched_by_mpi; print('mpi' if launched_by_mpi() else 'single')"
+    # one os.write per line, so the two ranks' lines never run together
+    probe = ("import os; from caudal.parallel.comm import launched_by_mpi; "
+             "os.write(1, b'mpi\\n' if launched_by_mpi() else b'single\\n')")
     script.write_text(f'#!/bin/bash\n#SBATCH --ntasks=2\npython -c "{probe}"\nsrun python -c "{probe}"\n'
                       "srun --ntasks=4 true || echo refused\n")
     cluster.sbatch(str(script))
