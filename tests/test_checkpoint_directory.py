@@ -331,7 +331,7 @@ comm = world()
 
 
 def say(line):
-    os.write(1, (line + "\n").encode())  # one write per line: the ranks' lines never interleave
+    os.write(1, (line + "\\n").encode())  # one write per line: the ranks' lines never interleave
 
 
 options = TrainingOptions(iterations=2, forward_passes=2, seed=1)
