@@ -12,14 +12,17 @@ layout; the ranks' parts are gathered in scenario order.
 
 A policy carries no visited states, so the simulation finds its own
 (:mod:`caudal.sddp.working_set`): a *pilot* first simulates the first
-``PILOT`` scenarios with every cut in the stage LPs' reserve (a solve starts
-with the stage's own rows and adds the cuts its solution violates, solving
-again, hot, until none is), and each stage's working set becomes the cuts
-highest at one of the pilot's outgoing states. The simulation proper then
-solves LPs that hold those few cuts as rows and every other cut in reserve.
-Either way every solve has the optimal value of the LP with every cut as a
-row (``every_cut_a_row=True`` solves that LP, the reference), and the pilot is
-the same whatever the layout, so the working sets are too.
+``PILOT`` scenarios on the stage LPs with every cut as a row, and each stage's
+working set becomes the cuts highest at one of the pilot's outgoing states.
+The simulation proper then solves LPs that hold those few cuts as rows and
+every other cut in reserve: after each solve the cuts its solution violates
+are added and the LP solved again, hot, until none is. So every solve has the
+optimal value of the LP with every cut as a row (``every_cut_a_row=True``
+solves that LP throughout, the reference), and the pilot is the same whatever
+the layout, so the working sets are too. (A pilot with every cut in reserve
+costs more: its first solves add nearly every cut. On brazil4, 120 stages and
+1,000 cuts per stage, a pilot of 4 scenarios beat 8 and 16:
+``benchmarks/simulation.py``.)
 
 What is kept per (scenario, stage): the stage cost, the cost-to-go, the
 outgoing states, the values of the named variables and the duals of the named
@@ -52,11 +55,8 @@ BLOCK = 500
 """Scenarios per Parquet partition: a 2,000-scenario run is 4 partitions."""
 CHUNK = 256
 """Scenarios a worker walks through the stages together: bounds its scratch arrays, not the results."""
-PILOT = 16
+PILOT = 4
 """Scenarios of the pilot whose outgoing states choose the working sets."""
-
-_NO_CUTS = np.zeros(0, dtype=np.int64)
-
 
 @dataclass
 class SimulationResult:
@@ -125,13 +125,6 @@ class SimulationResult:
         return target
 
 
-class _EveryCutInReserve:
-    """The working sets of a simulation: no cut is a row until a solve violates it."""
-
-    def split(self, t: int, pool: CutPool) -> tuple[np.ndarray, np.ndarray]:
-        return _NO_CUTS, pool.active_ids()
-
-
 @dataclass(frozen=True)
 class _Lookups:
     """Where stage ``t`` keeps the named variables and constraints (-1 where it has none)."""
@@ -174,7 +167,7 @@ def simulate_policy(
     if every_cut_a_row:
         cache = make_stage_cache(problem, pools, comm)
     else:
-        pilot_cache = make_stage_cache(problem, pools, comm, _EveryCutInReserve())
+        pilot_cache = make_stage_cache(problem, pools, comm)  # every cut a row
         pilot = _simulate(problem, pilot_cache, pool, sampler, min(scenarios, PILOT), (), (), False, comm)
         _close(pilot_cache)
         visited = []
