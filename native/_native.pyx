@@ -810,3 +810,98 @@ cdef class NativeWorkspace:
                     basis_rows[i] = <uint8_t>self._row_status[i]
         if result != 0:
             self._raise_failure()
+
+    # -- simulation: every column value and row dual (SolverWorkspace.solve_detailed) ----
+    # Appended as one block: the training kernels above never read these.
+
+    cdef int _detailed_kernel(
+        self,
+        const double[:, ::1] incoming,
+        const int32_t[::1] openings,
+        const int64_t[::1] scenario_ids,
+        double[::1] out_objective,
+        double[:, ::1] out_values,
+        double[:, ::1] out_row_duals,
+        double[::1] row_dual_scratch,
+        bint want_duals,
+    ) noexcept nogil:
+        """The forward kernel's solve sequence, reading back every column value (and the row duals)."""
+        cdef Py_ssize_t k
+        cdef int i, opening, status, nc = self._num_cols, n_duals = 0
+        cdef double start
+        if want_duals:
+            n_duals = out_row_duals.shape[1]
+        for k in range(incoming.shape[0]):
+            opening = openings[k]
+            self._patch(&incoming[k, 0] if self._n_states else NULL, opening)
+            self._reset_to_basis()
+            status = self._solve_with_reserve()
+            if status != HIGHS_MODEL_STATUS_OPTIMAL:
+                return self._fail(opening, scenario_ids[k], status)
+            start = now()
+            Highs_getSolution(
+                self._highs, &self._col_value[0], NULL, NULL, &row_dual_scratch[0] if want_duals else NULL
+            )
+            for i in range(nc):
+                out_values[k, i] = self._col_value[i]
+            for i in range(n_duals):
+                out_row_duals[k, i] = row_dual_scratch[i]
+            out_objective[k] = Highs_getObjectiveValue(self._highs) * self._unscale
+            self._time_extract += now() - start
+            self._drop_added_cuts()
+        return 0
+
+    def solve_detailed(
+        self,
+        lp,
+        basis,
+        const double[:, ::1] incoming,
+        openings,
+        const int64_t[::1] scenario_ids,
+        double[::1] out_objective,
+        out_values,
+        out_row_duals=None,
+    ) -> None:
+        """Solve ``lp`` once per row of ``incoming``, keeping every value; see ``SolverWorkspace.solve_detailed``."""
+        self._load(lp)
+        cdef const int32_t[::1] opening_ids = np.ascontiguousarray(openings, dtype=np.int32)
+        cdef double[:, ::1] values_view = out_values
+        cdef Py_ssize_t n_items = incoming.shape[0], k
+        template = lp.template
+        cdef bint want_duals = out_row_duals is not None
+        cdef double[:, ::1] duals_view = None
+        if want_duals:
+            duals_view = out_row_duals
+        if (incoming.shape[1] != self._n_states or opening_ids.shape[0] != n_items
+                or scenario_ids.shape[0] != n_items or out_objective.shape[0] != n_items
+                or values_view.shape[0] != n_items or values_view.shape[1] != self._num_cols
+                or (want_duals and (duals_view.shape[0] != n_items
+                                    or duals_view.shape[1] != template.num_rows))):
+            raise ValueError(f"stage {self._stage}: simulation work item arrays have inconsistent shapes")
+        cdef Py_ssize_t n_rows = self._col_patch_lower.shape[0]
+        for k in range(n_items):
+            if not 0 <= opening_ids[k] < n_rows:
+                raise ValueError(
+                    f"stage {self._stage}, scenario {scenario_ids[k]}: realisation {opening_ids[k]} "
+                    f"out of range (the stage has {n_rows})"
+                )
+        if n_items == 0:
+            return
+        self._stage_basis(basis)
+        # HiGHS writes a dual for every row, the reserve cuts added included
+        cdef double[::1] scratch = np.empty(max(1, self._num_rows + self._n_reserve))
+        cdef int result
+        with nogil:
+            result = self._detailed_kernel(
+                incoming, opening_ids, scenario_ids, out_objective, values_view, duals_view, scratch, want_duals
+            )
+        if result != 0:
+            self._raise_failure()
+        # in the stage's own units: the cost-to-go columns hold scale x theta, and the
+        # template rows' duals carry the objective's scale (caudal.model.objective_scale)
+        form = lp.solver_form
+        values = np.asarray(out_values)
+        values[:, form.value_cols] *= self._unscale
+        if want_duals:
+            duals = np.asarray(out_row_duals)
+            duals *= form.row_dual_factor[: template.num_rows]

@@ -86,3 +86,46 @@ def test_results_written_as_parquet(toy, tmp_path: Path) -> None:
     back = pq.read_table(tmp_path / "simulation" / "hydros.parquet")
     assert back.equals(tables["hydros"])
     assert back.schema.field("hydro_id").type == "int32"
+
+
+def test_the_tables_hold_the_costs_of_caudal_simulate(toy) -> None:
+    """One simulator: the same policy, seed and scenario count give the same scenarios and costs."""
+    _, result, tables = toy
+    simulation = caudal.simulate(result.policy, scenarios=40, seed=3)
+    costs = tables["costs"]
+    assert np.array_equal(column(costs, "opening").reshape(40, 4), simulation.openings)
+    assert np.array_equal(column(costs, "immediate_cost").reshape(40, 4), simulation.stage_costs)
+    assert np.array_equal(column(costs, "total_cost").reshape(40, 4), simulation.discounted_costs)
+    storage = column(tables["hydros"], "storage_final_hm3").reshape(40, 4)
+    assert np.array_equal(storage, simulation.states[:, :, 0])
+    assert len(np.unique(simulation.openings, axis=0)) > 1  # the scenarios differ: the comparison can fail
+
+
+def test_caudal_simulate_on_the_command_line_gives_the_tables_costs(tmp_path: Path) -> None:
+    """``caudal simulate CASE --policy RUN`` and ``cobre.simulate`` of the policy in RUN's checkpoint agree."""
+    import subprocess
+    import sys
+
+    import pyarrow.dataset as ds
+
+    from caudal.checkpoint import load_latest, restore_pools
+    from caudal.checkpoint.during_training import checkpoint_directory
+
+    case = DATA / "1dtoy"
+
+    def run(*args: str) -> None:
+        done = subprocess.run([sys.executable, "-m", "caudal", *args], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+
+    run("train", str(case), "-n", "20", "-o", str(tmp_path / "run"), "-q")
+    run("simulate", str(case), "--policy", str(tmp_path / "run"), "-n", "30", "--seed", "5", "-o",
+        str(tmp_path / "sim"))
+    table = ds.dataset(tmp_path / "sim" / "simulation", partitioning="hive").to_table().sort_by(
+        [("scenario", "ascending"), ("stage", "ascending")])
+    study = cobre.load_case(case)
+    problem = study.problem.compile()
+    checkpoint, _ = load_latest(checkpoint_directory(tmp_path / "run"))
+    policy = caudal.Policy(problem, restore_pools(checkpoint, problem))
+    tables = cobre.simulate(study, policy, scenarios=30, seed=5)
+    assert np.array_equal(column(table, "discounted_cost"), column(tables["costs"], "total_cost"))
+    assert np.array_equal(column(table, "stage_cost"), column(tables["costs"], "immediate_cost"))

@@ -33,7 +33,6 @@ from caudal.sddp.cuts import CutPool
 from caudal.sddp.risk import RiskMeasure, RiskSpec
 from caudal.sddp.sampling import InSample, SamplingScheme, compile_for
 from caudal.sddp.selection import CutSelection
-from caudal.sddp.shared_stage_cache import make_stage_cache
 from caudal.sddp.simulation import SimulationResult, simulate_policy
 from caudal.sddp.stopping import StoppingRule
 from caudal.sddp.training import (
@@ -79,6 +78,10 @@ class Policy:
             return self.problem.sign * np.maximum(pool.evaluate(states), floors[0])
         values = np.stack([pool.evaluate(states, g) for g in range(template.n_targets)], axis=1)
         return self.problem.sign * (np.maximum(values, floors[None, :]) @ template.cut_weights)
+
+    def simulate(self, **options) -> SimulationResult:
+        """:func:`caudal.simulate` of this policy (the Cobre result tables call it so)."""
+        return simulate(self, **options)
 
     @property
     def n_cuts(self) -> int:
@@ -142,29 +145,38 @@ def simulate(
     sampling: SamplingScheme | None = None,
     variables: Sequence[str] = (),
     duals: Sequence[str] = (),
+    everything: bool = False,
     threads: int | None = None,
     output: str | os.PathLike | None = None,
+    solver: str = "auto",
+    every_cut_a_row: bool = False,
     comm: Communicator | None = None,
 ) -> SimulationResult:
     """Simulate a trained policy on ``scenarios`` sampled scenarios.
 
     Per scenario and stage the result holds the stage cost, the discounted
     cost-to-go, the states, the values of the named ``variables`` and the duals
-    of the named constraints (``duals``); ``.summary()`` gives the mean, std and
+    of the named constraints (``duals``); with ``everything``, also every
+    column's value and the dual of every row of the stage's own
+    (``.values[t]``, ``.row_duals[t]``). ``.summary()`` gives the mean, std and
     quantiles of the total cost. With ``output``, written as Parquet
     (``simulation/``, partitioned by blocks of scenarios) with a summary JSON.
     Out-of-sample or historical ``sampling`` needs a policy trained from a
     problem compiled with the same scheme.
+
+    The result is the same whatever the ranks and threads. ``solver`` is as
+    in :func:`train`; ``every_cut_a_row`` solves the stage LPs with every cut
+    as a row instead of adding the cuts each solve violates (the reference:
+    same values, slower).
     """
     policy = policy.policy if isinstance(policy, TrainingResult) else policy
     comm = comm or world()
     with abort_on_error(comm), one_blas_thread():
-        pool = make_pool(default_threads(comm) if threads is None else threads, "highspy")
+        pool = make_pool(default_threads(comm) if threads is None else threads, solver)
         try:
-            cache = make_stage_cache(policy.problem, policy.cut_pools, comm)
             result = simulate_policy(
-                policy.problem, cache, pool, scenarios, seed=seed, sampling=sampling, variables=variables,
-                duals=duals, comm=comm,
+                policy.problem, policy.cut_pools, pool, scenarios, seed=seed, sampling=sampling,
+                variables=variables, duals=duals, everything=everything, every_cut_a_row=every_cut_a_row, comm=comm,
             )
         finally:
             pool.close()

@@ -1,11 +1,33 @@
 """Simulating a trained policy: what it does, scenario by scenario and stage by stage.
 
-Scenarios are dealt to ranks (contiguous blocks) and, within a rank, to threads,
-stage by stage like forward passes; each stage solve keeps the stage cost, the
-discounted cost-to-go, the outgoing states, the values of the chosen variables
-and the duals of the chosen constraints. Scenario ``k`` is drawn from a stream
-keyed by ``(seed, k)`` (apart from training's), so a simulation is the same
-whatever the layout.
+This is caudal's one simulator: ``caudal.simulate``, ``caudal simulate`` and the
+Cobre result tables (:mod:`caudal.hydro.cobre.results`) all read its output.
+
+Scenarios are dealt like forward passes: to ranks in contiguous blocks, then
+to each rank's threads, and each worker walks its scenarios through every
+stage with the solver's ``solve_detailed`` work item. Scenario ``k`` is drawn
+from a stream keyed by ``(seed, k)``, apart from training's, and every solve
+starts from its stage's canonical basis, so the result is the same whatever the
+layout; the ranks' parts are gathered in scenario order.
+
+A policy carries no visited states, so the simulation finds its own
+(:mod:`caudal.sddp.working_set`): a *pilot* first simulates the first
+``PILOT`` scenarios on the stage LPs with every cut as a row, and each stage's
+working set becomes the cuts highest at one of the pilot's outgoing states.
+The simulation proper then solves LPs that hold those few cuts as rows and
+every other cut in reserve: after each solve the cuts its solution violates
+are added and the LP solved again, hot, until none is. So every solve has the
+optimal value of the LP with every cut as a row (``every_cut_a_row=True``
+solves that LP throughout, the reference), and the pilot is the same whatever
+the layout, so the working sets are too. (A pilot with every cut in reserve
+costs more: its first solves add nearly every cut. On brazil4, 120 stages and
+1,000 cuts per stage, a pilot of 4 scenarios beat 8 and 16:
+``benchmarks/simulation.py``.)
+
+What is kept per (scenario, stage): the stage cost, the cost-to-go, the
+outgoing states, the values of the named variables and the duals of the named
+constraints, or, with ``everything``, every column value and every row dual of
+the stage's own rows (the Cobre tables need them all).
 """
 
 from __future__ import annotations
@@ -20,18 +42,25 @@ from caudal.model.problem import CompiledProblem
 from caudal.parallel.blocks import block
 from caudal.parallel.comm import Communicator, SingleProcessCommunicator
 from caudal.parallel.pool import WorkerPool
+from caudal.sddp.cuts import CutPool, StateArchive
 from caudal.sddp.passes import discount_factors
 from caudal.sddp.sampling import SIMULATION, SamplingScheme, ScenarioSampler
+from caudal.sddp.shared_stage_cache import make_stage_cache
 from caudal.sddp.stage_cache import StageCache
+from caudal.sddp.working_set import WorkingSets
+from caudal.solver.workspace import SolverWorkspace
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 BLOCK = 500
 """Scenarios per Parquet partition: a 2,000-scenario run is 4 partitions."""
-
+CHUNK = 256
+"""Scenarios a worker walks through the stages together: bounds its scratch arrays, not the results."""
+PILOT = 4
+"""Scenarios of the pilot whose outgoing states choose the working sets."""
 
 @dataclass
 class SimulationResult:
-    """Arrays indexed [scenario, stage, ...], costs in the problem's own sense."""
+    """Arrays indexed [scenario, stage, ...], costs and duals in the problem's own sense."""
 
     stage_costs: np.ndarray  # [N, T], each in its own stage's money
     future_costs: np.ndarray  # [N, T]: discount x cost-to-go estimate after the stage
@@ -41,6 +70,10 @@ class SimulationResult:
     duals: dict[str, np.ndarray] = field(default_factory=dict)  # constraint name -> [N, T]
     state_names: tuple[str, ...] = ()
     openings: np.ndarray | None = None  # [N, T]: patch row used per stage
+    costs_to_go: np.ndarray | None = None  # [N, T]: the cost-to-go column's value, in the next stage's money
+    discount: np.ndarray | None = None  # [T]: factor turning stage t's money into first-stage money
+    values: list[np.ndarray] | None = None  # with everything: per stage float64[N, num_cols]
+    row_duals: list[np.ndarray] | None = None  # with everything: per stage float64[N, stage rows]
 
     @property
     def total_costs(self) -> np.ndarray:
@@ -92,9 +125,28 @@ class SimulationResult:
         return target
 
 
+@dataclass(frozen=True)
+class _Lookups:
+    """Where stage ``t`` keeps the named variables and constraints (-1 where it has none)."""
+
+    var_cols: list[np.ndarray]  # per stage int64[n_vars]
+    dual_rows: list[np.ndarray]  # per stage int64[n_duals]
+
+    @classmethod
+    def of(cls, problem: CompiledProblem, variables: Sequence[str], duals: Sequence[str]) -> _Lookups:
+        def positions(names: Sequence[str], wanted: Sequence[str]) -> np.ndarray:
+            index = {name: i for i, name in enumerate(names)}
+            return np.array([index.get(name, -1) for name in wanted], dtype=np.int64)
+
+        return cls(
+            [positions(t.col_names, variables) for t in problem.templates],
+            [positions(t.row_names, duals) for t in problem.templates],
+        )
+
+
 def simulate_policy(
     problem: CompiledProblem,
-    cache: StageCache,
+    pools: list[CutPool],
     pool: WorkerPool,
     scenarios: int,
     *,
@@ -102,59 +154,117 @@ def simulate_policy(
     sampling: SamplingScheme | None = None,
     variables: Sequence[str] = (),
     duals: Sequence[str] = (),
+    everything: bool = False,
+    every_cut_a_row: bool = False,
     comm: Communicator | None = None,
 ) -> SimulationResult:
-    """Simulate the policy held in ``cache`` on ``scenarios`` sampled scenarios.
+    """Simulate the policy of cut ``pools`` on ``scenarios`` scenarios (see the module docstring).
 
-    ``pool`` must hold workspaces with ``solve_detailed`` (the highspy
-    workspace). Every rank returns the whole result.
+    Every rank returns the whole result, the same whatever the ranks and threads.
     """
     comm = comm or SingleProcessCommunicator()
     sampler = ScenarioSampler(problem, seed, sampling, purpose=SIMULATION)
+    if every_cut_a_row:
+        cache = make_stage_cache(problem, pools, comm)
+    else:
+        pilot_cache = make_stage_cache(problem, pools, comm)  # every cut a row
+        pilot = _simulate(problem, pilot_cache, pool, sampler, min(scenarios, PILOT), (), (), False, comm)
+        _close(pilot_cache)
+        visited = []
+        for t in range(problem.n_stages):
+            archive = StateArchive(problem.n_states, max(1, pilot.states.shape[0]))
+            archive.add(pilot.states[:, t])
+            visited.append(archive)
+        cache = make_stage_cache(problem, pools, comm, WorkingSets(visited))
+    try:
+        return _simulate(problem, cache, pool, sampler, scenarios, variables, duals, everything, comm)
+    finally:
+        _close(cache)
+
+
+def _close(cache: StageCache) -> None:
+    """Free a node-shared cache's window (a private cache has nothing to free)."""
+    close = getattr(cache, "close", None)
+    if close is not None:
+        close()
+
+
+def _simulate(
+    problem: CompiledProblem,
+    cache: StageCache,
+    pool: WorkerPool,
+    sampler: ScenarioSampler,
+    scenarios: int,
+    variables: Sequence[str],
+    duals: Sequence[str],
+    everything: bool,
+    comm: Communicator,
+) -> SimulationResult:
+    """Simulate the policy held in ``cache`` on scenarios ``0 .. scenarios - 1`` of ``sampler``."""
     first, stop = block(scenarios, comm.size, comm.rank)
-    rows = sampler.scenarios(0, range(first, stop))
+    rows = np.ascontiguousarray(sampler.scenarios(0, range(first, stop)).T)  # int32[T, n_own]
+    ids = np.arange(first, stop, dtype=np.int64)
     n_own, n_stages, n_states = stop - first, problem.n_stages, problem.n_states
-    n_vars, n_duals = len(variables), len(duals)
-    # one flat record per (scenario, stage): objective, theta, states, variables, duals
-    width = 2 + n_states + n_vars + n_duals
-    records = np.full((n_own, n_stages, width), np.nan)
-    incoming = np.broadcast_to(problem.initial_state, (n_own, n_states)).copy()
-    for t, template in enumerate(problem.templates):
-        lp, basis = cache.lps[t], cache.bases[t]
-        var_cols = [template.col_names.index(v) if v in template.col_names else -1 for v in variables]
-        dual_rows = [template.row_names.index(d) if d in template.row_names else -1 for d in duals]
+    lookups = _Lookups.of(problem, variables, duals)
+    lps, bases = list(cache.lps), list(cache.bases)
+    # stage-major while solving: each worker writes contiguous rows
+    objective = np.empty((n_stages, n_own))
+    theta = np.empty((n_stages, n_own))
+    states = np.empty((n_stages, n_own, n_states))
+    named_values = np.full((n_stages, n_own, len(variables)), np.nan)
+    named_duals = np.full((n_stages, n_own, len(duals)), np.nan)
+    all_values = [np.empty((n_own, lp.num_cols)) for lp in lps] if everything else None
+    all_duals = [np.empty((n_own, lp.template.num_rows)) for lp in lps] if everything else None
+    initial = np.broadcast_to(problem.initial_state, (n_own, n_states))
 
-        def task(ws, start, stop, t=t, lp=lp, basis=basis, var_cols=var_cols, dual_rows=dual_rows,
-                 template=template, incoming=incoming) -> None:
-            for k in range(start, stop):
-                objective, col_value, row_dual = ws.solve_detailed(lp, basis, incoming[k], int(rows[k, t]), first + k)
-                record = records[k, t]
-                record[0] = objective
-                record[1] = col_value[template.theta_col]
-                record[2 : 2 + n_states] = col_value[template.state_out_cols]
-                for i, j in enumerate(var_cols):
-                    if j >= 0:
-                        record[2 + n_states + i] = col_value[j]
-                for i, r in enumerate(dual_rows):
-                    if r >= 0:
-                        record[2 + n_states + n_vars + i] = row_dual[r]
+    def task(ws: SolverWorkspace, start: int, end: int) -> None:
+        for lo in range(start, end, CHUNK):
+            hi = min(end, lo + CHUNK)
+            incoming = np.ascontiguousarray(initial[lo:hi])
+            for t, lp in enumerate(lps):
+                template = lp.template
+                cols, duals_at = lookups.var_cols[t], lookups.dual_rows[t]
+                if everything:
+                    values, row_duals = all_values[t][lo:hi], all_duals[t][lo:hi]
+                else:
+                    values = np.empty((hi - lo, lp.num_cols))
+                    row_duals = np.empty((hi - lo, template.num_rows)) if (duals_at >= 0).any() else None
+                ws.solve_detailed(lp, bases[t], incoming, rows[t, lo:hi], ids[lo:hi], objective[t, lo:hi], values,
+                                  row_duals)
+                theta[t, lo:hi] = values[:, template.theta_col]
+                states[t, lo:hi] = values[:, template.state_out_cols]
+                present = cols >= 0
+                named_values[t, lo:hi][:, present] = values[:, cols[present]]
+                present = duals_at >= 0
+                if present.any():
+                    named_duals[t, lo:hi][:, present] = row_duals[:, duals_at[present]]
+                incoming = states[t, lo:hi]
 
-        pool.run(task, 0, n_own)
-        incoming = records[:, t, 2 : 2 + n_states].copy()
-    everything = comm.allgather_rows(records)
-    openings = comm.allgather_rows(rows)
+    pool.run(task, 0, n_own)
+    gather = comm.allgather_rows
+
+    def scenario_major(stage_major: np.ndarray) -> np.ndarray:
+        return gather(np.ascontiguousarray(np.swapaxes(stage_major, 0, 1)))
+
     sign = problem.sign
-    discounts = np.array([t.discount for t in problem.templates])
-    future = everything[:, :, 1] * discounts[None, :]
-    stage_costs = everything[:, :, 0] - future
+    discount = discount_factors(problem)
+    stage_discounts = np.array([t.discount for t in problem.templates])
+    theta_all = scenario_major(theta)
+    future = theta_all * stage_discounts[None, :]
+    stage_costs = scenario_major(objective) - future
     return SimulationResult(
         stage_costs=sign * stage_costs,
         future_costs=sign * future,
-        discounted_costs=sign * stage_costs * discount_factors(problem)[None, :],
-        states=everything[:, :, 2 : 2 + n_states],
-        variables={v: everything[:, :, 2 + n_states + i] for i, v in enumerate(variables)},
-        duals={d: sign * everything[:, :, 2 + n_states + n_vars + i] for i, d in enumerate(duals)},
+        discounted_costs=sign * stage_costs * discount[None, :],
+        states=scenario_major(states),
+        variables={v: values for v, values in zip(variables, np.moveaxis(scenario_major(named_values), 2, 0),
+                                                   strict=True)},
+        duals={d: sign * values for d, values in zip(duals, np.moveaxis(scenario_major(named_duals), 2, 0),
+                                                     strict=True)},
         state_names=problem.state_names,
-        openings=openings,
+        openings=gather(np.ascontiguousarray(rows.T)),
+        costs_to_go=sign * theta_all,
+        discount=discount,
+        values=None if all_values is None else [gather(v) for v in all_values],
+        row_duals=None if all_duals is None else [sign * gather(d) for d in all_duals],
     )
-

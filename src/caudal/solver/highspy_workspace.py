@@ -273,21 +273,32 @@ class HighspyWorkspace:
             out_basis.row_status[:] = [int(s) for s in hb.row_status[: lp.num_rows]]
         self._drop_added_cuts(lp)
 
-
     def solve_detailed(
-        self, lp: StageLP, basis: Basis, incoming: np.ndarray, opening: int, scenario: int
-    ) -> tuple[float, np.ndarray, np.ndarray]:
-        """Solve one stage of one simulated scenario; returns (objective, column values, row duals).
-
-        Simulation wants every primal value and dual, which the hot-path kernels
-        never extract; this path pays for them once per simulated stage.
-        """
+        self,
+        lp: StageLP,
+        basis: Basis,
+        incoming: np.ndarray,
+        openings: np.ndarray,
+        scenario_ids: np.ndarray,
+        out_objective: np.ndarray,
+        out_values: np.ndarray,
+        out_row_duals: np.ndarray | None = None,
+    ) -> None:
         self._load(lp)
-        self._patch(lp, incoming, opening)
-        self._set_basis(basis)
-        self._solve_with_reserve(lp, basis, opening, scenario)
-        solution = self.highs.getSolution()
-        objective = self.highs.getInfo().objective_function_value
-        row_dual = np.asarray(solution.row_dual)[: lp.num_rows]
-        self._drop_added_cuts(lp)
-        return unscaled_solution(lp.solver_form, objective, solution.col_value, row_dual)
+        n_template_rows = lp.template.num_rows
+        for k in range(incoming.shape[0]):
+            self._patch(lp, incoming[k], int(openings[k]))
+            self._set_basis(basis)  # after the patch, as in solve_forward
+            self._solve_with_reserve(lp, basis, int(openings[k]), int(scenario_ids[k]))
+            start = time.perf_counter()
+            solution = self.highs.getSolution()
+            objective, values, duals = unscaled_solution(
+                lp.solver_form, self.highs.getInfo().objective_function_value, solution.col_value,
+                np.asarray(solution.row_dual)[: lp.num_rows],
+            )
+            out_objective[k] = objective
+            out_values[k] = values
+            if out_row_duals is not None:
+                out_row_duals[k] = duals[:n_template_rows]
+            self.stats.time_extract += time.perf_counter() - start
+            self._drop_added_cuts(lp)

@@ -7,7 +7,10 @@ code:
 * :meth:`SolverWorkspace.solve_forward` solves one stage for a block of forward
   passes (each with its own incoming state and opening);
 * :meth:`SolverWorkspace.solve_backward` solves every opening of one stage at one
-  incoming (trial) state and returns each opening's value and subgradient.
+  incoming (trial) state and returns each opening's value and subgradient;
+* :meth:`SolverWorkspace.solve_detailed` solves one stage for a block of
+  simulated scenarios, like a forward work item, and returns every column's
+  value and the duals of the stage's own rows (what a simulation records).
 
 Determinism rule: every work item starts from the canonical basis the algorithm
 passes in (never from whatever the thread solved before), set *after* the
@@ -147,4 +150,25 @@ class SolverWorkspace(Protocol):
         reduced costs of the incoming-state columns into ``out_subgradients``
         (float64[O, n_states]). If ``out_basis`` is given, the basis after the
         last opening solved is copied into it.
+        """
+
+    def solve_detailed(
+        self,
+        lp: StageLP,
+        basis: Basis,
+        incoming: np.ndarray,
+        openings: np.ndarray,
+        scenario_ids: np.ndarray,
+        out_objective: np.ndarray,
+        out_values: np.ndarray,
+        out_row_duals: np.ndarray | None = None,
+    ) -> None:
+        """Solve ``lp`` once per row of ``incoming`` (float64[K, n_states]), as :meth:`solve_forward` does.
+
+        Writes each solve's objective (stage cost plus discounted cost-to-go)
+        into ``out_objective`` (float64[K]) and every column's value into
+        ``out_values`` (float64[K, num_cols]); if ``out_row_duals`` is given
+        (float64[K, template rows]), the duals of the stage's own rows (not
+        the cut rows). All in the stage's own units, minimising.
+        ``scenario_ids`` name the scenarios in error messages.
         """

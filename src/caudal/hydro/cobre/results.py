@@ -1,5 +1,12 @@
 """Simulation results of a Cobre case as tables, written as Parquet.
 
+The simulation itself is caudal's one simulator (:mod:`caudal.sddp.simulation`,
+reached through the policy's ``simulate``, so this studies-layer module imports
+nothing above the problem layer); this module maps its output, every column
+value and row dual of every (scenario, stage), onto Cobre's table layout. The
+same policy, seed and scenario count give the same scenarios and costs as
+``caudal.simulate`` and ``caudal simulate``.
+
 One table per kind of entity, one row per (scenario, stage[, block], entity) in that order,
 with Cobre's column names where the quantity is the same: ``costs``,
 ``hydros``, ``thermals``, ``exchanges`` and ``buses``. Each is written as one
@@ -11,43 +18,63 @@ read directly; money is in each stage's own currency except ``total_cost``
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from caudal.hydro.cobre.formulation import COST_CATEGORIES, HM3_PER_M3S_HOUR, StageLayout
-from caudal.hydro.cobre.simulation import PolicyLike, SimulationRuns, simulate_policy
 from caudal.hydro.cobre.study import CobreStudy
 from caudal.model.problem import CompiledProblem
 
 Table = dict[str, np.ndarray]
 
 
+class SimulatedRuns(Protocol):
+    """What the tables read of a simulation (a ``caudal.sddp.simulation.SimulationResult`` with everything kept)."""
+
+    openings: np.ndarray  # int[S, T]: the opening each stage took
+    stage_costs: np.ndarray  # float64[S, T]: each stage's own cost, in its own money
+    costs_to_go: np.ndarray  # float64[S, T]: the cost-to-go at the stage's outgoing state
+    discount: np.ndarray  # float64[T]: factor turning stage t's money into first-stage money
+    values: list[np.ndarray]  # per stage float64[S, num_cols]: every column's value
+    row_duals: list[np.ndarray]  # per stage float64[S, stage rows]: every row's dual
+
+
+class PolicyLike(Protocol):
+    """What the tables need of a trained policy (a :class:`caudal.Policy`)."""
+
+    problem: CompiledProblem
+
+    def simulate(self, *, scenarios: int, seed: int, everything: bool, threads: int | None) -> SimulatedRuns: ...
+
+
 def simulate(
-    study: CobreStudy, policy: PolicyLike, scenarios: int | None = None, seed: int | None = None
+    study: CobreStudy, policy: PolicyLike, scenarios: int | None = None, seed: int | None = None,
+    threads: int | None = None,
 ) -> dict[str, pa.Table]:
     """Simulate ``policy`` (trained on ``study.problem``) and return the result tables.
 
     ``scenarios`` defaults to the case's ``simulation.num_scenarios``, ``seed``
-    to its tree seed (the simulation draws from its own stream, not training's).
+    to its tree seed (the simulation draws from its own stream, not training's);
+    ``threads`` as in ``caudal.simulate``.
     """
     settings = study.case.settings
     scenarios = settings.simulation.scenarios if scenarios is None else scenarios
     seed = settings.training.seed if seed is None else seed
-    runs = simulate_policy(policy, scenarios, seed)
+    runs = policy.simulate(scenarios=scenarios, seed=seed, everything=True, threads=threads)
     return simulation_tables(study, policy.problem, runs)
 
 
-def simulation_tables(study: CobreStudy, problem: CompiledProblem, runs: SimulationRuns) -> dict[str, pa.Table]:
+def simulation_tables(study: CobreStudy, problem: CompiledProblem, runs: SimulatedRuns) -> dict[str, pa.Table]:
     """The result tables of ``runs`` (simulated on ``problem``, the compiled ``study.problem``)."""
     parts: dict[str, list[Table]] = {name: [] for name in ("costs", "hydros", "thermals", "exchanges", "buses")}
-    stage_costs = runs.stage_costs(problem)
     for t, layout in enumerate(study.layouts):
         x, duals = runs.values[t], runs.row_duals[t]
         template = problem.templates[t]
         stage_id = study.case.stages[t].id
-        parts["costs"].append(_costs(layout, template.col_cost, x, stage_costs[:, t], runs, t, stage_id))
+        parts["costs"].append(_costs(layout, template.col_cost, x, runs, t, stage_id))
         parts["hydros"].append(_hydros(study, layout, x, duals, stage_id))
         parts["thermals"].append(_thermals(study, layout, x, stage_id))
         parts["exchanges"].append(_exchanges(study, layout, x, stage_id))
@@ -100,16 +127,17 @@ def _named(table: Table, entity: str) -> Table:
     return out
 
 
-def _costs(layout: StageLayout, col_cost: np.ndarray, x: np.ndarray, immediate: np.ndarray,
-           runs: SimulationRuns, t: int, stage_id: int) -> Table:
+def _costs(layout: StageLayout, col_cost: np.ndarray, x: np.ndarray, runs: SimulatedRuns, t: int,
+           stage_id: int) -> Table:
     n = x.shape[0]
+    immediate = runs.stage_costs[:, t]
     table: Table = {
         "scenario_id": np.arange(n, dtype=np.int32),
         "stage_id": np.full(n, stage_id, np.int32),
         "opening": runs.openings[:, t].astype(np.int32),
         "total_cost": runs.discount[t] * immediate,
         "immediate_cost": immediate,
-        "future_cost": runs.theta[:, t],
+        "future_cost": runs.costs_to_go[:, t],
         "discount_factor": np.full(n, runs.discount[t]),
     }
     for category in COST_CATEGORIES:
