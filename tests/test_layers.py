@@ -29,10 +29,7 @@ FORBIDDEN = {
 }
 """Downward edges the page rules out all the same: (from layer, to layer) -> why."""
 
-KNOWN_UPWARD = {
-    ("caudal.hydro.cobre.simulation", "caudal.solver.highspy_workspace"):
-        "issue 19 item 2: the Cobre simulation becomes a mapping of sddp/simulation.py's output",
-}
+KNOWN_UPWARD: dict[tuple[str, str], str] = {}
 """Upward edges still allowed, each until the change that removes it is merged; then delete it here."""
 
 
