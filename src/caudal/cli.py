@@ -28,7 +28,7 @@ EXIT_STATUSES = {
 """What ``caudal`` exits with; shown by ``caudal --help`` and documented in docs/cli.md."""
 
 
-EMBEDDED_CASES = ("brazil4",)
+EMBEDDED_CASES = ("brazil4", "national")
 DEFAULT_CASE = "brazil4"
 DEFAULT_ITERATIONS = 60
 DEFAULT_FORWARD_PASSES = 2
