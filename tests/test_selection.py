@@ -35,16 +35,17 @@ def test_selected_cuts_give_the_same_maximum_at_every_visited_state(seed):
     assert np.array_equal(every, kept)
 
 
-@pytest.mark.parametrize("block_elements", [1, 7, 300, 1 << 15])
-def test_dominating_cuts_block_by_block_are_the_argmax_over_every_cut_bit_for_bit(block_elements):
+@pytest.mark.parametrize("native", [True, False])
+@pytest.mark.parametrize("block_elements", [700, 5000, 1 << 15])
+def test_dominating_cuts_block_by_block_are_the_argmax_over_every_cut_bit_for_bit(block_elements, native):
     rng = np.random.default_rng(11)
-    intercepts, coefficients = rng.normal(size=90), rng.normal(size=(90, 13))
-    intercepts[45:], coefficients[45:] = intercepts[:45], coefficients[:45]  # ties: the oldest must win
-    states = rng.normal(size=(600, 13))
+    intercepts, coefficients = rng.normal(size=600), rng.normal(size=(600, 13))  # the kernel's blocks: 256 cuts
+    intercepts[300:], coefficients[300:] = intercepts[:300], coefficients[:300]  # ties: the oldest must win
+    states = rng.normal(size=(203, 13))
     values = cut_values(intercepts, coefficients, states)
-    best, best_value = dominating_cuts(intercepts, coefficients, states, block_elements)
+    best, best_value = dominating_cuts(intercepts, coefficients, states, block_elements, native)
     assert np.array_equal(best, np.argmax(values, axis=1))
-    assert best.max() < 45
+    assert best.max() < 300
     assert np.array_equal(best_value, values.max(axis=1))
 
 

@@ -31,6 +31,11 @@ import numpy as np
 
 from caudal.sddp.cuts import CutPool
 
+try:
+    from caudal._dominance import dominating_cuts_native
+except ImportError:  # not built: the numpy blocks of dominating_cuts give the same bits, slower
+    dominating_cuts_native = None
+
 BLOCK_ELEMENTS = 1 << 15
 """Entries of the block of (state, cut) values computed at once: 256 KiB, which with its product buffer
 stays in a core's L2 cache through the pass over every state coordinate. A block of every cut at
@@ -55,7 +60,11 @@ def cut_values(intercepts: np.ndarray, coefficients: np.ndarray, states: np.ndar
 
 
 def dominating_cuts(
-    intercepts: np.ndarray, coefficients: np.ndarray, states: np.ndarray, block_elements: int = BLOCK_ELEMENTS
+    intercepts: np.ndarray,
+    coefficients: np.ndarray,
+    states: np.ndarray,
+    block_elements: int = BLOCK_ELEMENTS,
+    native: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each state, the highest cut (the oldest on ties) and its value.
 
@@ -63,8 +72,9 @@ def dominating_cuts(
     few hundred states by a few hundred cuts) so that the pass over the state
     coordinates stays in cache; blocks of cuts are visited oldest first and a
     later block wins only when strictly higher, so ties go to the oldest cut as
-    ``argmax`` over every cut would. No cut evaluates any faster this way, it
-    is the memory traffic that goes.
+    ``argmax`` over every cut would. The compiled kernel
+    (``native/_dominance.pyx``) does the same without temporaries when it is
+    built and ``native`` holds; the numpy blocks are its reference.
     """
     n_rows, n_cuts = states.shape[0], intercepts.shape[0]
     best_cut = np.zeros(n_rows, dtype=np.int64)
@@ -74,8 +84,12 @@ def dominating_cuts(
     if n_cuts == 0:
         raise ValueError("dominating_cuts needs at least one cut")
     by_coordinate = np.ascontiguousarray(coefficients.T)  # [n, cuts]: one coordinate of every cut, contiguous
-    rows = min(n_rows, 256)
-    cuts = max(1, block_elements // rows)
+    if native and dominating_cuts_native is not None:
+        dominating_cuts_native(np.ascontiguousarray(intercepts, dtype=np.float64), by_coordinate,
+                               np.ascontiguousarray(states, dtype=np.float64), best_cut, best_value)
+        return best_cut, best_value
+    cuts = min(n_cuts, max(1, block_elements // min(n_rows, 64)))  # long rows of cuts: fewer numpy calls
+    rows = max(1, min(n_rows, block_elements // cuts))
     values = np.empty((rows, min(cuts, n_cuts)))
     product = np.empty_like(values)
     for lo in range(0, n_rows, rows):
