@@ -102,3 +102,11 @@ def test_the_command_writes_a_case_and_refuses_a_bad_size(tmp_path, capsys):
         main(["-o", str(tmp_path / "d"), "--hydros", "0"])
     assert exit_info.value.code == 2
     assert "hydros must be at least 1" in capsys.readouterr().err
+
+
+def test_caudal_train_knows_the_national_case():
+    from caudal.cli import load_case
+
+    problem = load_case("national", 2).compile()
+    assert problem.n_stages == 2
+    assert sum(name.startswith("storage[") for name in problem.state_names) == 160
