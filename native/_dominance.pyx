@@ -6,8 +6,14 @@ production size (10,000 cuts, hundreds of states, hundreds of new states or
 cuts per stage and iteration). Each value is the same chain of roundings as
 the numpy reference, ``intercept``, then ``+ x_i * coef_ci`` for ``i = 0, 1,
 ...``; the build turns off contraction into fused multiply-adds
-(``-ffp-contract=off``) so the bits do not depend on the CPU. Eight states at
-a time share each read of a cut block's coefficients; ties go to the oldest cut.
+(``-ffp-contract=off``) so the bits do not depend on the CPU; ties go to the
+oldest cut.
+
+Two loop orders, one per shape, so that only the smaller operand is ever
+transposed: :func:`dominating_cuts_native` runs along the cuts (few cuts against
+many states: the new cuts of an iteration at every visited state) and
+:func:`dominating_cuts_by_state` along the states (few states against many cuts:
+the new states against the whole pool, read in place).
 """
 
 from libc.math cimport INFINITY
@@ -16,6 +22,7 @@ import numpy as np
 
 DEF ROWS = 8
 DEF CUTS = 256
+DEF WIDTH = 256
 
 
 def dominating_cuts_native(
@@ -68,3 +75,52 @@ def dominating_cuts_native(
             for r in range(rows):
                 best_cut[lo + r] = arg[r]
                 best_value[lo + r] = best[r]
+
+
+def dominating_cuts_by_state(
+    const double[::1] intercepts,
+    const double[:, ::1] coefficients,
+    const double[:, ::1] by_coordinate,
+    long long[::1] best_cut,
+    double[::1] best_value,
+):
+    """Fill ``best_cut`` and ``best_value`` for the states whose coordinates are the rows of ``by_coordinate``.
+
+    ``coefficients`` is float64[cuts, n] as the pool holds them; ``by_coordinate``
+    the states transposed, float64[n, states]. Eight cuts at a time share each
+    read of a block of states; cuts are visited oldest first and a later one
+    wins only when strictly higher.
+    """
+    cdef Py_ssize_t n_cuts = coefficients.shape[0], n = coefficients.shape[1], n_rows = by_coordinate.shape[1]
+    cdef double values[ROWS][WIDTH]
+    cdef double coefficient[ROWS]
+    cdef Py_ssize_t lo, cuts, first, width, i, k, w
+    cdef double state, value
+    if by_coordinate.shape[0] != n or intercepts.shape[0] != n_cuts:
+        raise ValueError("by_coordinate must be the states transposed, float64[n, states]")
+    if best_cut.shape[0] != n_rows or best_value.shape[0] != n_rows:
+        raise ValueError("best_cut and best_value need one entry per state")
+    with nogil:
+        for w in range(n_rows):
+            best_value[w] = -INFINITY
+            best_cut[w] = 0
+        for first in range(0, n_rows, WIDTH):
+            width = min(WIDTH, n_rows - first)
+            for lo in range(0, n_cuts, ROWS):
+                cuts = min(ROWS, n_cuts - lo)
+                for k in range(cuts):
+                    for w in range(width):
+                        values[k][w] = intercepts[lo + k]
+                for i in range(n):
+                    for k in range(cuts):
+                        coefficient[k] = coefficients[lo + k, i]
+                    for w in range(width):
+                        state = by_coordinate[i, first + w]
+                        for k in range(cuts):
+                            values[k][w] = values[k][w] + state * coefficient[k]
+                for k in range(cuts):
+                    for w in range(width):
+                        value = values[k][w]
+                        if value > best_value[first + w]:
+                            best_value[first + w] = value
+                            best_cut[first + w] = lo + k

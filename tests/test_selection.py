@@ -35,17 +35,20 @@ def test_selected_cuts_give_the_same_maximum_at_every_visited_state(seed):
     assert np.array_equal(every, kept)
 
 
+@pytest.mark.parametrize("shape", [(600, 203), (90, 700)], ids=["more cuts", "more states"])
 @pytest.mark.parametrize("native", [True, False])
 @pytest.mark.parametrize("block_elements", [700, 5000, 1 << 15])
-def test_dominating_cuts_block_by_block_are_the_argmax_over_every_cut_bit_for_bit(block_elements, native):
+def test_dominating_cuts_block_by_block_are_the_argmax_over_every_cut_bit_for_bit(block_elements, native, shape):
+    n_cuts, n_states = shape
+    half = n_cuts // 2
     rng = np.random.default_rng(11)
-    intercepts, coefficients = rng.normal(size=600), rng.normal(size=(600, 13))  # the kernel's blocks: 256 cuts
-    intercepts[300:], coefficients[300:] = intercepts[:300], coefficients[:300]  # ties: the oldest must win
-    states = rng.normal(size=(203, 13))
+    intercepts, coefficients = rng.normal(size=n_cuts), rng.normal(size=(n_cuts, 13))
+    intercepts[half:], coefficients[half:] = intercepts[:half], coefficients[:half]  # ties: the oldest must win
+    states = rng.normal(size=(n_states, 13))
     values = cut_values(intercepts, coefficients, states)
     best, best_value = dominating_cuts(intercepts, coefficients, states, block_elements, native)
     assert np.array_equal(best, np.argmax(values, axis=1))
-    assert best.max() < 300
+    assert best.max() < half
     assert np.array_equal(best_value, values.max(axis=1))
 
 

@@ -32,15 +32,16 @@ import numpy as np
 from caudal.sddp.cuts import CutPool
 
 try:
-    from caudal._dominance import dominating_cuts_native
+    from caudal._dominance import dominating_cuts_by_state, dominating_cuts_native
 except ImportError:  # not built: the numpy blocks of dominating_cuts give the same bits, slower
-    dominating_cuts_native = None
+    dominating_cuts_native = dominating_cuts_by_state = None
 
 BLOCK_ELEMENTS = 1 << 15
 """Entries of the block of (state, cut) values computed at once: 256 KiB, which with its product buffer
 stays in a core's L2 cache through the pass over every state coordinate. A block of every cut at
 4096 states (what this replaced) is 330 MB at 10,000 cuts and went to main memory once per coordinate:
-at 403 states, 200 new states x 10,000 cuts took 12 s per stage, the blocks take a tenth of it."""
+at 403 states, 200 new states x 10,000 cuts took 4 to 13 s per stage on a shared machine, the blocks
+1.4 to 2.4 s (the compiled kernels, when built, 0.3 s)."""
 
 
 class CutSelection(Protocol):
@@ -72,9 +73,10 @@ def dominating_cuts(
     few hundred states by a few hundred cuts) so that the pass over the state
     coordinates stays in cache; blocks of cuts are visited oldest first and a
     later block wins only when strictly higher, so ties go to the oldest cut as
-    ``argmax`` over every cut would. The compiled kernel
-    (``native/_dominance.pyx``) does the same without temporaries when it is
-    built and ``native`` holds; the numpy blocks are its reference.
+    ``argmax`` over every cut would. The compiled kernels
+    (``native/_dominance.pyx``) do the same without temporaries when they are
+    built and ``native`` holds, transposing only the smaller operand; the
+    numpy blocks are their reference.
     """
     n_rows, n_cuts = states.shape[0], intercepts.shape[0]
     best_cut = np.zeros(n_rows, dtype=np.int64)
@@ -83,11 +85,16 @@ def dominating_cuts(
         return best_cut, best_value
     if n_cuts == 0:
         raise ValueError("dominating_cuts needs at least one cut")
-    by_coordinate = np.ascontiguousarray(coefficients.T)  # [n, cuts]: one coordinate of every cut, contiguous
     if native and dominating_cuts_native is not None:
-        dominating_cuts_native(np.ascontiguousarray(intercepts, dtype=np.float64), by_coordinate,
-                               np.ascontiguousarray(states, dtype=np.float64), best_cut, best_value)
+        intercepts = np.ascontiguousarray(intercepts, dtype=np.float64)
+        if n_rows < n_cuts:  # transpose the few states, read the many cuts in place
+            dominating_cuts_by_state(intercepts, np.ascontiguousarray(coefficients, dtype=np.float64),
+                                     np.ascontiguousarray(states.T, dtype=np.float64), best_cut, best_value)
+        else:  # transpose the few cuts, read the many states in place
+            dominating_cuts_native(intercepts, np.ascontiguousarray(coefficients.T, dtype=np.float64),
+                                   np.ascontiguousarray(states, dtype=np.float64), best_cut, best_value)
         return best_cut, best_value
+    by_coordinate = np.ascontiguousarray(coefficients.T)  # [n, cuts]: one coordinate of every cut, contiguous
     cuts = min(n_cuts, max(1, block_elements // min(n_rows, 64)))  # long rows of cuts: fewer numpy calls
     rows = max(1, min(n_rows, block_elements // cuts))
     values = np.empty((rows, min(cuts, n_cuts)))
@@ -183,15 +190,28 @@ class LimitedMemoryLevel1:
         # new cuts at the states already known: a new cut wins only if strictly higher
         if new_ids.size and seen_states:
             new_best, new_value = dominating_cuts(
-                pool.intercepts[new_ids], pool.coefficients[new_ids], visited[:seen_states]
+                _rows(pool.intercepts, new_ids), _rows(pool.coefficients, new_ids), visited[:seen_states]
             )
             better = new_value > best_value
             best_cut = np.where(better, new_ids[new_best], best_cut)
             best_value = np.where(better, new_value, best_value)
         # new states against every cut of the group
         if visited.shape[0] > seen_states:
-            new_best, new_value = dominating_cuts(pool.intercepts[ids], pool.coefficients[ids], visited[seen_states:])
+            new_best, new_value = dominating_cuts(
+                _rows(pool.intercepts, ids), _rows(pool.coefficients, ids), visited[seen_states:]
+            )
             best_cut = np.concatenate((best_cut, ids[new_best]))
             best_value = np.concatenate((best_value, new_value))
         self._memory[key] = (pool, pool.size, visited.shape[0], best_cut, best_value)
         return best_cut
+
+
+def _rows(array: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``array[ids]``, as a view when ``ids`` (ascending) is a run of consecutive rows.
+
+    Single-cut, a group is every cut of the pool: a copy would move the whole
+    pool (32 MB at 10,000 cuts of 403 states) for every stage and iteration.
+    """
+    if ids.size and int(ids[-1]) - int(ids[0]) + 1 == ids.size:
+        return array[int(ids[0]) : int(ids[-1]) + 1]
+    return array[ids]
