@@ -34,7 +34,7 @@ def highspy_folder() -> str:
     return folder
 
 
-def native_extension(name: str, source: str) -> Extension:
+def native_extension(name: str, source: str, extra_args: tuple[str, ...] = ()) -> Extension:
     return Extension(
         f"caudal.{name}",
         [os.path.join(NATIVE, source)],
@@ -43,13 +43,18 @@ def native_extension(name: str, source: str) -> Extension:
         libraries=[":libhighs.so.1"],
         runtime_library_dirs=["$ORIGIN/../highspy"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=["-O3"],
+        extra_compile_args=["-O3", *extra_args],
     )
 
 
 setup(
     ext_modules=cythonize(
-        [native_extension("_native", "_native.pyx"), native_extension("_bench", "_bench.pyx")],
+        [
+            native_extension("_native", "_native.pyx"),
+            native_extension("_bench", "_bench.pyx"),
+            # no fused multiply-adds: its cut values must be the numpy reference's bits on every CPU
+            native_extension("_dominance", "_dominance.pyx", ("-ffp-contract=off",)),
+        ],
         include_path=[NATIVE],
         compiler_directives={"language_level": 3},
     ),

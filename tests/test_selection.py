@@ -11,7 +11,7 @@ from caudal.examples import brazil4
 from caudal.parallel.pool import SerialPool
 from caudal.sddp.cuts import CutPool
 from caudal.sddp.passes import first_stage_bound
-from caudal.sddp.selection import Level1, LimitedMemoryLevel1, cut_values
+from caudal.sddp.selection import Level1, LimitedMemoryLevel1, cut_values, dominating_cuts
 from caudal.sddp.stage_cache import StageCache
 from caudal.sddp.training import TrainingOptions, TrainingState, run_training
 from caudal.solver.highspy_workspace import HighspyWorkspace
@@ -33,6 +33,23 @@ def test_selected_cuts_give_the_same_maximum_at_every_visited_state(seed):
     every = cut_values(pool.intercepts, pool.coefficients, visited).max(axis=1)
     kept = cut_values(pool.intercepts[active], pool.coefficients[active], visited).max(axis=1)
     assert np.array_equal(every, kept)
+
+
+@pytest.mark.parametrize("shape", [(600, 203), (90, 700)], ids=["more cuts", "more states"])
+@pytest.mark.parametrize("native", [True, False])
+@pytest.mark.parametrize("block_elements", [700, 5000, 1 << 15])
+def test_dominating_cuts_block_by_block_are_the_argmax_over_every_cut_bit_for_bit(block_elements, native, shape):
+    n_cuts, n_states = shape
+    half = n_cuts // 2
+    rng = np.random.default_rng(11)
+    intercepts, coefficients = rng.normal(size=n_cuts), rng.normal(size=(n_cuts, 13))
+    intercepts[half:], coefficients[half:] = intercepts[:half], coefficients[:half]  # ties: the oldest must win
+    states = rng.normal(size=(n_states, 13))
+    values = cut_values(intercepts, coefficients, states)
+    best, best_value = dominating_cuts(intercepts, coefficients, states, block_elements, native)
+    assert np.array_equal(best, np.argmax(values, axis=1))
+    assert best.max() < half
+    assert np.array_equal(best_value, values.max(axis=1))
 
 
 def test_limited_memory_level1_matches_level1_as_cuts_and_states_arrive():

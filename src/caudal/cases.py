@@ -2,7 +2,7 @@
 
 A CASE is one of
 
-* the name of an embedded case (``brazil4``, built by :mod:`caudal.examples`);
+* the name of an embedded case (``brazil4`` or ``national``, built by :mod:`caudal.examples`);
 * a Python file (``*.py``) defining ``build_problem(...) -> caudal.Problem``;
 * a Cobre case directory (read by :mod:`caudal.hydro.cobre`).
 
@@ -28,7 +28,7 @@ from pathlib import Path
 from caudal import examples
 from caudal.model.problem import Problem
 
-EMBEDDED_CASES = ("brazil4",)
+EMBEDDED_CASES = ("brazil4", "national")
 DEFAULT_CASE = "brazil4"
 DEFAULT_STAGES = 12
 """The horizon of an embedded case when the user gives none."""
