@@ -15,11 +15,11 @@ from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.timeline import (
     FILE,
     Timeline,
-    _check_resolution,
-    _dates,
-    _policy_graph,
-    _season_definitions,
-    _stage_name,
+    check_resolution,
+    check_season_definitions,
+    read_dates,
+    read_policy_graph,
+    stage_entity_name,
 )
 
 
@@ -27,28 +27,28 @@ def read_timeline(files: CaseFiles) -> Timeline:
     doc = files.json(FILE)
     graph = doc.record("policy_graph")
     graph.refuse_if_present("nodes", "a policy graph of explicit nodes")
-    rate = _policy_graph(graph, len(doc.data.get("stages") or []))
+    rate = read_policy_graph(graph, len(doc.data.get("stages") or []))
     stages = []
     flags = {}
-    for index, record in enumerate(doc.records("stages", lambda i, item: _stage_name(i, item))):
+    for index, record in enumerate(doc.records("stages", lambda i, item: stage_entity_name(i, item))):
         stage, flag = _stage(record, index, rate)
         stages.append(stage)
         flags[stage.id] = flag
     if not stages:
         raise doc.error("stages", "must list at least one stage")
     pre_study = {}
-    for record in doc.records("pre_study_stages", lambda i, item: _stage_name(i, item, "pre-study stage"), []):
+    for record in doc.records("pre_study_stages", lambda i, item: stage_entity_name(i, item, "pre-study stage"), []):
         stage_id = record.integer("id")
         if stage_id >= 0:
             raise record.error("id", f"pre-study stage ids are negative, got {stage_id}")
-        _dates(record)
+        read_dates(record)
         pre_study[stage_id] = record.integer("season_id", None)
         record.finish()
     seasons = doc.record("season_definitions", None)
     if seasons is not None:
-        _season_definitions(seasons)
+        check_season_definitions(seasons)
     doc.finish()
-    _check_resolution(doc, stages)
+    check_resolution(doc, stages)
     return Timeline(tuple(stages), pre_study, rate, flags)
 
 
@@ -56,7 +56,7 @@ def _stage(record: Record, index: int, rate: float) -> tuple[StageSpec, tuple[bo
     stage_id = record.integer("id")
     if stage_id != index:
         raise record.error("id", f"stages must be numbered 0, 1, 2, ... in order; expected {index}, got {stage_id}")
-    start, end = _dates(record)
+    start, end = read_dates(record)
     blocks = []
     for position, block in enumerate(record.records("blocks", lambda i, _: f"stage {stage_id}, block #{i}")):
         block_id = block.integer("id")
