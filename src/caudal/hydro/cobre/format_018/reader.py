@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from caudal.hydro.cobre.case import Case
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
@@ -79,7 +81,7 @@ def read_case(root: str | Path) -> Case:
     return case
 
 
-def _noise_openings(files: CaseFiles, case: Case, from_file: bool):
+def _noise_openings(files: CaseFiles, case: Case, from_file: bool) -> list[np.ndarray] | None:
     """The tree of ``noise_openings.parquet`` when config.json asks for it (0.18 reads it only then)."""
     if not from_file:
         if files.exists(NOISE_OPENINGS):
