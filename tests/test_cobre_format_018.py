@@ -295,7 +295,7 @@ MODELS = "system/hydro_production_models.json"
         ("system/hydros.json", lambda d: d["hydros"][0]["unit_groups"][0].update(min_generation_mw=-1.0),
          "hydro 0", "unit_groups[0].min_generation_mw", "at least 0"),
         (MODELS, lambda d: d["production_models"][1]["stage_ranges"][0].update(productivity_mw_per_m3s=-1.0),
-         "hydro 1", "stage_ranges[0].productivity_mw_per_m3s", "at least 0"),
+         "hydro 1", "stage_ranges[0].productivity_mw_per_m3s", "must be positive"),
         ("stages.json", lambda d: d["stages"][0].update(num_openings=0), "stage 0", "num_openings", "at least 1"),
         # malformed dates
         ("system/buses.json", lambda d: d["buses"][1].update(operational_start_date="2024-13-01"), "bus 1",
@@ -332,10 +332,8 @@ def test_production_models_are_needed_for_hydros(tmp_path: Path) -> None:
         ("system/thermals.json", lambda d: d["thermals"][0].update(operational_start_date="2024-02-01"),
          "operational_start_date", "entering service after the study starts"),
         ("penalties.json", lambda d: d["hydro"].update(turbined_cost=0.5), "hydro.turbined_cost", "turbined"),
-        (MODELS, lambda d: d["production_models"][0].update(stage_ranges=[
-            dict(d["production_models"][0]["stage_ranges"][0], end_stage_id=0),
-            dict(d["production_models"][0]["stage_ranges"][0], start_stage_id=1, productivity_mw_per_m3s=2.0)]),
-         "stage_ranges", "changes between stages"),
+        (MODELS, lambda d: d["production_models"][0].update(selection_mode="seasonal"), "selection_mode",
+         "seasonal production models"),
         ("config.json", lambda d: d["training"].update(selection={"method": "enumerated"}),
          "training.selection.method", "enumerated"),
         ("config.json", lambda d: d.update(modeling={"cost_scale_factor": 1000.0}), "modeling.cost_scale_factor",

@@ -179,7 +179,6 @@ def test_unsupported_features_are_refused(tmp_path: Path, file, change, field, f
     ("file", "feature"),
     [
         ("system/non_controllable_sources.json", "non-controllable sources"),
-        ("system/hydro_production_models.json", "production models"),
         ("system/fpha_hyperplanes.parquet", "FPHA"),
         ("scenarios/correlation.json", "correlated"),
         ("constraints/generic_constraints.json", "generic constraints"),

@@ -177,7 +177,13 @@ class Case:
     load_factors: dict[tuple[int, int], dict[int, float]]  # (bus id, stage id) -> {block id: factor}
     noise_openings: list[np.ndarray] | None = None  # per stage: float64[openings, entities]
     state_flags: dict[int, tuple[bool, bool]] = field(default_factory=dict)  # stage id -> (storage, lags)
+    # (hydro id, stage id) -> MW per m3/s, from the production models where they change a plant's productivity
+    productivity_overrides: dict[tuple[int, int], float] = field(default_factory=dict)
 
     def load_factor(self, bus: int, stage: int, block: int) -> float:
         return self.load_factors.get((bus, stage), {}).get(block, 1.0)
+
+    def productivity(self, hydro: Hydro, stage: int) -> float:
+        """The plant's productivity in ``stage``: its production model's override, else its own."""
+        return self.productivity_overrides.get((hydro.id, stage), hydro.productivity)
 

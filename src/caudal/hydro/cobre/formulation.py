@@ -136,7 +136,7 @@ class _StageBuilder:
             water_rows=_none(n_hydros),
             bus_rows=_none(*shape["bk"]),
             load=np.zeros((noise.shape[0], len(case.buses), n_blocks)),
-            productivity=np.array([h.productivity for h in case.hydros]),
+            productivity=np.array([case.productivity(h, self.spec.id) for h in case.hydros]),
         )
         self._states: dict[int, object] = {}
         self._lags: dict[int, list[object]] = {}
@@ -224,15 +224,16 @@ class _StageBuilder:
     def _add_hydro_block(self, h: int, hydro: Hydro, k: int) -> None:
         tau = self.hours[k]
         costs = hydro.penalties
+        productivity = self.case.productivity(hydro, self.spec.id)
         upper = hydro.max_turbined
-        if hydro.productivity > 0:
-            upper = min(upper, hydro.max_generation / hydro.productivity)
+        if productivity > 0:
+            upper = min(upper, hydro.max_generation / productivity)
         q = self._var(f"turbined[{hydro.id},{k}]", upper=upper)
         s = self._var(f"spillage[{hydro.id},{k}]", cost=tau * costs.spillage, category="spillage")
         self.layout.turbined[h, k] = q.column
         self.layout.spillage[h, k] = s.column
         self._releases[(h, k)] = (q, s)
-        self._injections[(hydro.bus, k)][q] = hydro.productivity
+        self._injections[(hydro.bus, k)][q] = productivity
         name = f"{hydro.id},{k}"
         if hydro.min_turbined > 0:
             slack = self._var(f"turbined_below[{name}]", cost=tau * costs.turbined_below, category="hydro_violation")
@@ -240,7 +241,7 @@ class _StageBuilder:
         if hydro.min_generation > 0:
             slack = self._var(f"generation_below[{name}]", cost=tau * costs.generation_below,
                               category="hydro_violation")
-            self.stage.add_constraint({q: hydro.productivity, slack: 1.0}, ">=", hydro.min_generation,
+            self.stage.add_constraint({q: productivity, slack: 1.0}, ">=", hydro.min_generation,
                                       name=f"min_generation[{name}]")
         if hydro.min_outflow > 0:
             slack = self._var(f"outflow_below[{name}]", cost=tau * costs.outflow_below, category="hydro_violation")

@@ -15,6 +15,8 @@ from caudal.hydro.cobre.config import read_settings
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.openings import noise_from_table
+from caudal.hydro.cobre.production import FILE as PRODUCTION_MODELS
+from caudal.hydro.cobre.production import check_plants, overrides, read_production_models
 from caudal.hydro.cobre.scenarios import (
     INFLOW_STATS,
     LOAD_STATS,
@@ -24,7 +26,7 @@ from caudal.hydro.cobre.scenarios import (
     read_noise_table,
     read_series_stats,
 )
-from caudal.hydro.cobre.system import read_system
+from caudal.hydro.cobre.system import HYDROS, read_system
 from caudal.hydro.cobre.timeline import read_timeline
 from caudal.hydro.cobre.unsupported import refuse_unsupported_files
 from caudal.hydro.cobre.validation import validate
@@ -65,6 +67,7 @@ def read_case(root: str | Path) -> Case:
         load_stats=load_stats if load_stats is not None else EMPTY_STATS,
         load_factors=read_load_factors(files),
         state_flags=timeline.state_flags,
+        productivity_overrides=_productivity_overrides(files, system.hydros, len(timeline.stages)),
     )
     for name, stats, needed in ((INFLOW_STATS, inflow_stats, bool(case.hydros)), (LOAD_STATS, load_stats, True)):
         if stats is None and needed:
@@ -76,6 +79,16 @@ def read_case(root: str | Path) -> Case:
     if table is not None:
         case.noise_openings = noise_from_table(case, table)
     return case
+
+
+def _productivity_overrides(files: CaseFiles, hydros: tuple, n_stages: int) -> dict[tuple[int, int], float]:
+    """Per-stage productivity from hydro_production_models.json (``productivity_override``), if present."""
+    if not files.exists(PRODUCTION_MODELS):
+        return {}
+    base = {h.id: h.productivity for h in hydros}
+    models = read_production_models(files, n_stages, "productivity_override", default=base)
+    check_plants(models, set(base), HYDROS)
+    return overrides(models, base)
 
 
 def _warn_unused_penalty(settings: Settings, penalty: float) -> None:

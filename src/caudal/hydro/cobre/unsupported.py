@@ -17,7 +17,6 @@ UNSUPPORTED_FILES: dict[str, str] = {
     "system/pumping_stations.json": "pumping stations",
     "system/energy_contracts.json": "energy contracts",
     "system/hydro_geometry.parquet": "reservoir geometry (FPHA, evaporation)",
-    "system/hydro_production_models.json": "per-stage hydro production models (FPHA, productivity overrides)",
     "system/fpha_hyperplanes.parquet": "FPHA production functions",
     "scenarios/inflow_history.parquet": "estimating the inflow model from history",
     "scenarios/inflow_annual_component.parquet": "the annual component of PAR(p)-A inflow models",

@@ -260,7 +260,7 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "production_models[].selection_mode": READ,  # seasonal: refused
         "production_models[].default_model": REFUSED,  # seasonal mode only
         "production_models[].seasons": REFUSED,
-        "production_models[].stage_ranges": READ,  # a productivity that changes between ranges: refused
+        "production_models[].stage_ranges": READ,  # must cover the study; productivity may change by range
         "production_models[].stage_ranges[].start_stage_id": READ,
         "production_models[].stage_ranges[].end_stage_id": READ,
         "production_models[].stage_ranges[].model": READ,  # other than constant_productivity: refused

@@ -42,7 +42,7 @@ def read_case(root: str | Path) -> Case:
     refuse_unsupported_files(files)
     config = read_config(files)
     timeline = read_timeline(files)
-    system = read_system(files, timeline.stages[0].start, len(timeline.stages))
+    system, productivity = read_system(files, timeline.stages[0].start, len(timeline.stages))
     initial = read_initial_conditions(files)
     inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
     load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
@@ -64,6 +64,7 @@ def read_case(root: str | Path) -> Case:
         load_stats=load_stats if load_stats is not None else EMPTY_STATS,
         load_factors=read_load_factors(files),
         state_flags=timeline.state_flags,
+        productivity_overrides=productivity,
     )
     for name, stats, needed in ((INFLOW_STATS, inflow_stats, bool(case.hydros)), (LOAD_STATS, load_stats, True)):
         if stats is None and needed:

@@ -20,7 +20,7 @@ from caudal.hydro.cobre.unsupported import UNSUPPORTED_FILES
 CONSTRAINTS_DIR = "constraints"
 
 REFUSED_FILES: dict[str, str] = {
-    **{name: feature for name, feature in UNSUPPORTED_FILES.items() if name != "system/hydro_production_models.json"},
+    **UNSUPPORTED_FILES,
     "post_study_stages.json": "post-study stages (anticipated thermal dispatch past the horizon)",
     "system/hydro_energy_productivity.parquet": "per-stage hydro energy productivity",
     "system/tailrace_curves.parquet": "tailrace curves",

@@ -5,8 +5,8 @@ What changed from 0.5.x: every entity carries an ``operational_start_date``
 entries by name); a hydro plant reaches its bus through ``unit_groups`` (caudal
 models one group per plant, whose limits are the plant's); and a plant's
 constant productivity moved to ``system/hydro_production_models.json``, where
-it may vary by stage range (caudal accepts one productivity over the whole
-horizon). The rest of the physics, and what is refused, is as in 0.5.x.
+it may vary by stage range. The rest of the physics, and what is refused, is
+as in 0.5.x.
 """
 
 from __future__ import annotations
@@ -16,9 +16,16 @@ from dataclasses import replace
 from datetime import date
 
 from caudal.hydro.cobre.case import Bus, Hydro, HydroPenalties, Line, Thermal
-from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.fields import MISSING, Record, entity_name
 from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.production import (
+    CONSTANT_PRODUCTIVITY,
+    check_plants,
+    missing_model,
+    overrides,
+    read_production_models,
+)
+from caudal.hydro.cobre.production import FILE as MODELS_FILE
 from caudal.hydro.cobre.system import (
     BUSES,
     DEFAULT_INFLOW_PENALTY,
@@ -31,8 +38,7 @@ from caudal.hydro.cobre.system import (
     _deficit_segments,
 )
 
-PRODUCTION_MODELS = "system/hydro_production_models.json"
-CONSTANT_PRODUCTIVITY = "constant_productivity"
+PRODUCTIVITY = "productivity_mw_per_m3s"
 
 # Costs of the format that only price features caudal refuses (diversion, filling, evaporation, withdrawal).
 _INERT_HYDRO_PENALTIES = (
@@ -55,25 +61,24 @@ _MODELLED_HYDRO_PENALTIES = (
 )
 
 
-def read_system(files: CaseFiles, study_start: date, n_stages: int) -> System:
+def read_system(
+    files: CaseFiles, study_start: date, n_stages: int
+) -> tuple[System, dict[tuple[int, int], float]]:
+    """The system, and the productivity of each (hydro, stage) where it differs from the plant's first stage."""
     penalties = _global_penalties(files.json(PENALTIES))
     buses = tuple(_bus(r, penalties, study_start) for r in _entities(files, BUSES, "buses", "bus"))
     lines = tuple(_line(r, penalties, study_start) for r in _entities(files, LINES, "lines", "line"))
     thermals = tuple(_thermal(r, study_start) for r in _entities(files, THERMALS, "thermals", "thermal"))
     hydros = tuple(_hydro(r, penalties, study_start) for r in _entities(files, HYDROS, "hydros", "hydro"))
-    productivity = _production_models(files, n_stages) if hydros or files.exists(PRODUCTION_MODELS) else {}
-    known = {h.id for h in hydros}
-    for hydro_id, (record, _) in productivity.items():  # dangling first: it explains a plant's missing model
-        if hydro_id not in known:
-            raise record.error("hydro_id", f"refers to hydro {hydro_id}, which is not defined in {HYDROS}")
+    models = read_production_models(files, n_stages, PRODUCTIVITY) if hydros or files.exists(MODELS_FILE) else {}
+    check_plants(models, {h.id for h in hydros}, HYDROS)  # first: a dangling model explains a missing one
     for hydro in hydros:
-        if hydro.id not in productivity:
-            raise CaseError(
-                PRODUCTION_MODELS, f"hydro {hydro.id}", "production_models",
-                "has no production model (the constant_productivity plant needs its productivity_mw_per_m3s)",
-            )
-    hydros = tuple(replace(h, productivity=productivity[h.id][1]) for h in hydros)
-    return System(buses, lines, thermals, hydros, penalties.excess_cost, penalties.hydro["inflow_nonnegativity_cost"])
+        if hydro.id not in models:
+            raise missing_model(hydro.id)
+    hydros = tuple(replace(h, productivity=models[h.id].productivity[0]) for h in hydros)
+    productivity = overrides(models, {h.id: h.productivity for h in hydros})
+    system = System(buses, lines, thermals, hydros, penalties.excess_cost, penalties.hydro["inflow_nonnegativity_cost"])
+    return system, productivity
 
 
 def _entities(files: CaseFiles, name: str, key: str, kind: str) -> list[Record]:
@@ -275,52 +280,3 @@ def _hydro_penalties(record: Record, penalties: GlobalPenalties) -> HydroPenalti
         generation_below=costs["generation_violation_below_cost"],
         inflow_nonnegativity=costs["inflow_nonnegativity_cost"],
     )
-
-
-def _production_models(files: CaseFiles, n_stages: int) -> dict[int, tuple[Record, float]]:
-    """Each plant's constant productivity (MW per m3/s), from stage ranges covering the horizon."""
-    if not files.exists(PRODUCTION_MODELS):
-        raise CaseError(PRODUCTION_MODELS, None, None, "is missing (it gives the hydro plants' productivity)")
-    doc = files.json(PRODUCTION_MODELS)
-    doc.refuse_if_present("fpha_plane_reduction", "FPHA production functions")
-    models: dict[int, tuple[Record, float]] = {}
-    for record in doc.records("production_models", entity_name("hydro")):
-        hydro_id = record.integer("hydro_id", minimum=0)
-        record.entity = f"hydro {hydro_id}"
-        if hydro_id in models:
-            raise record.error("hydro_id", f"hydro {hydro_id} has two production models")
-        mode = record.string("selection_mode", choices=("stage_ranges", "seasonal"))
-        if mode != "stage_ranges":
-            raise record.refuse("selection_mode", "seasonal production models")
-        models[hydro_id] = (record, _stage_ranges(record, n_stages))
-        record.finish()
-    doc.finish()
-    return models
-
-
-def _stage_ranges(record: Record, n_stages: int) -> float:
-    values: set[float] = set()
-    next_stage = 0
-    for i, item in enumerate(record.records("stage_ranges", lambda i, _: record.entity)):
-        item.prefix = f"stage_ranges[{i}]."
-        start = item.integer("start_stage_id", minimum=0)
-        end = item.integer("end_stage_id", None, minimum=start)
-        if start != next_stage:
-            raise item.error(
-                "start_stage_id", f"ranges must cover the stages in order without gaps; expected {next_stage}"
-            )
-        next_stage = n_stages if end is None else end + 1
-        model = item.string("model")
-        if model != CONSTANT_PRODUCTIVITY:
-            raise item.refuse("model", f"the {model!r} production model")
-        for key in ("fpha_config", "reference_volume"):
-            item.refuse_if_present(key, "FPHA production functions")
-        values.add(item.number("productivity_mw_per_m3s", minimum=0.0))
-        item.finish()
-    if next_stage < n_stages:
-        raise record.error("stage_ranges", f"cover stages 0..{next_stage - 1}, but the study has {n_stages}")
-    if len(values) > 1:
-        raise record.refuse("stage_ranges", "a productivity that changes between stages")
-    if not values:
-        raise record.error("stage_ranges", "must list at least one range")
-    return values.pop()
