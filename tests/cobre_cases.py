@@ -17,6 +17,7 @@ KNOWN_COSTS = {
     "d19-multi-hydro-par": 1_332_571.7968919526,
     "d25-discount-rate": 2_611_454.584787283,
     "d24-productivity-override": 23_945_000 / 9,
+    "d15-non-controllable-source": 437_927.0,
 }
 
 # Measured by running Cobre 0.5.1 on the folder (commands in data/cobre/README.md).

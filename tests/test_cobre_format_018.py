@@ -165,6 +165,9 @@ def full_case(tmp_path: Path) -> Path:
     def hydros(d: dict) -> None:
         d["hydros"][0]["penalties"] = {"spillage_cost": 0.01, "turbined_cost": 0.0}
 
+    (case / "system" / "non_controllable_sources.json").write_text(json.dumps({"non_controllable_sources": [
+        {"id": 0, "name": "wind", "bus_id": 1, "max_generation_mw": 5.0, "curtailment_cost": 0.01,
+         "allow_curtailment": True, "operational_start_date": "2024-01-01"}]}))
     edit(case, "config.json", config)
     edit(case, "stages.json", stages)
     edit(case, "system/hydros.json", hydros)

@@ -178,7 +178,7 @@ def test_unsupported_features_are_refused(tmp_path: Path, file, change, field, f
 @pytest.mark.parametrize(
     ("file", "feature"),
     [
-        ("system/non_controllable_sources.json", "non-controllable sources"),
+        ("scenarios/non_controllable_factors.json", "non-controllable source block factors"),
         ("system/fpha_hyperplanes.parquet", "FPHA"),
         ("scenarios/correlation.json", "correlated"),
         ("constraints/generic_constraints.json", "generic constraints"),

@@ -77,6 +77,22 @@ class Thermal:
 
 
 @dataclass(frozen=True)
+class Source:
+    """A non-controllable source (wind, solar): free energy up to its availability.
+
+    Like Cobre, the stage cost credits ``curtailment_cost`` per MWh the source
+    generates (rather than charging the energy it does not), so the cost of a
+    case with sources matches Cobre's.
+    """
+
+    id: int
+    name: str
+    bus: int
+    max_mw: float
+    curtailment_cost: float  # per MWh
+
+
+@dataclass(frozen=True)
 class HydroPenalties:
     """The penalty costs of one plant that caudal's formulation uses."""
 
@@ -179,9 +195,15 @@ class Case:
     state_flags: dict[int, tuple[bool, bool]] = field(default_factory=dict)  # stage id -> (storage, lags)
     # (hydro id, stage id) -> MW per m3/s, from the production models where they change a plant's productivity
     productivity_overrides: dict[tuple[int, int], float] = field(default_factory=dict)
+    sources: tuple[Source, ...] = ()
+    source_availability: dict[tuple[int, int], float] = field(default_factory=dict)  # (source, stage) -> [0, 1]
 
     def load_factor(self, bus: int, stage: int, block: int) -> float:
         return self.load_factors.get((bus, stage), {}).get(block, 1.0)
+
+    def available_mw(self, source: Source, stage: int) -> float:
+        """What the source can generate in ``stage`` (MW): its capacity times its availability factor."""
+        return source.max_mw * self.source_availability.get((source.id, stage), 1.0)
 
     def productivity(self, hydro: Hydro, stage: int) -> float:
         """The plant's productivity in ``stage``: its production model's override, else its own."""

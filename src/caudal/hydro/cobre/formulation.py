@@ -50,6 +50,7 @@ COST_CATEGORIES = (
     "hydro_violation",
     "storage_violation",
     "inflow_penalty",
+    "curtailment",
 )
 
 TRUNCATING = ("truncation", "truncation_with_penalty")
@@ -92,12 +93,24 @@ def build_problem(
     case: Case, inflows: InflowModel, noise: list[np.ndarray], entities: NoiseEntities, name: str
 ) -> tuple[Problem, list[StageLayout]]:
     """The caudal problem of ``case`` with the opening tree ``noise`` (float64[openings, entities] per stage)."""
-    problem = Problem(name=name, value_bound=0.0)
+    problem = Problem(name=name, value_bound=-_largest_credit(case))
     layouts = []
     for t, spec in enumerate(case.stages):
         stage = problem.add_stage(discount=discount_factor(case, spec), name=f"stage {spec.id}")
         layouts.append(_StageBuilder(case, inflows, noise[t], entities, t, stage).build())
     return problem, layouts
+
+
+def _largest_credit(case: Case) -> float:
+    """The most the sources' generation credits can take off the cost of the whole horizon (0 without them).
+
+    Every other cost is non-negative, so minus this bounds the cost-to-go from below.
+    """
+    return sum(
+        source.curtailment_cost * case.available_mw(source, spec.id) * spec.hours
+        for spec in case.stages
+        for source in case.sources
+    )
 
 
 class _StageBuilder:
@@ -170,6 +183,7 @@ class _StageBuilder:
             for h, hydro in enumerate(self.case.hydros):
                 self._add_hydro_block(h, hydro, k)
             self._add_thermals(k)
+            self._add_sources(k)
             self._add_lines(k)
             self._add_buses(k)
         for h, hydro in enumerate(self.case.hydros):
@@ -259,6 +273,13 @@ class _StageBuilder:
                           cost=tau * thermal.cost, category="thermal")
             self.layout.thermal[j, k] = g.column
             self._injections[(thermal.bus, k)][g] = 1.0
+
+    def _add_sources(self, k: int) -> None:
+        tau = self.hours[k]
+        for source in self.case.sources:
+            g = self._var(f"source[{source.id},{k}]", upper=self.case.available_mw(source, self.spec.id),
+                          cost=-tau * source.curtailment_cost, category="curtailment")
+            self._injections[(source.bus, k)][g] = 1.0
 
     def _add_lines(self, k: int) -> None:
         tau = self.hours[k]

@@ -26,6 +26,7 @@ from caudal.hydro.cobre.scenarios import (
     read_noise_table,
     read_series_stats,
 )
+from caudal.hydro.cobre.sources import check_buses, read_sources
 from caudal.hydro.cobre.system import HYDROS, read_system
 from caudal.hydro.cobre.timeline import read_timeline
 from caudal.hydro.cobre.unsupported import refuse_unsupported_files
@@ -46,6 +47,7 @@ def read_case(root: str | Path) -> Case:
     timeline = read_timeline(files)
     system = read_system(files)
     _warn_unused_penalty(settings, system.inflow_penalty)
+    sources, availability = read_sources(files, timeline.stages)
     initial = read_initial_conditions(files)
     inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
     load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
@@ -68,10 +70,13 @@ def read_case(root: str | Path) -> Case:
         load_factors=read_load_factors(files),
         state_flags=timeline.state_flags,
         productivity_overrides=_productivity_overrides(files, system.hydros, len(timeline.stages)),
+        sources=sources,
+        source_availability=availability,
     )
     for name, stats, needed in ((INFLOW_STATS, inflow_stats, bool(case.hydros)), (LOAD_STATS, load_stats, True)):
         if stats is None and needed:
             raise CaseError(name, None, None, "is missing; caudal needs the seasonal statistics of every series")
+    check_buses(case.sources, {b.id for b in case.buses})
     validate(case)
     for hydro in case.hydros:  # run-of-river plants may be left out of initial_conditions.json (d16 does)
         case.initial_storage.setdefault(hydro.id, hydro.min_storage)

@@ -13,7 +13,6 @@ from caudal.hydro.cobre.errors import unsupported
 from caudal.hydro.cobre.files import CaseFiles
 
 UNSUPPORTED_FILES: dict[str, str] = {
-    "system/non_controllable_sources.json": "non-controllable sources",
     "system/pumping_stations.json": "pumping stations",
     "system/energy_contracts.json": "energy contracts",
     "system/hydro_geometry.parquet": "reservoir geometry (FPHA, evaporation)",
@@ -24,12 +23,10 @@ UNSUPPORTED_FILES: dict[str, str] = {
     "scenarios/external_load_scenarios.parquet": "external load scenarios",
     "scenarios/external_ncs_scenarios.parquet": "external non-controllable source scenarios",
     "scenarios/non_controllable_factors.json": "non-controllable source block factors",
-    "scenarios/non_controllable_stats.parquet": "stochastic non-controllable sources",
     "scenarios/correlation.json": "spatially correlated noise",
 }
 
 REGISTRY_KEYS = {
-    "system/non_controllable_sources.json": "non_controllable_sources",
     "system/pumping_stations.json": "pumping_stations",
     "system/energy_contracts.json": "energy_contracts",
 }

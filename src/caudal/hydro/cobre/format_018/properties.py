@@ -223,7 +223,19 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "load_factors[].block_factors[].factor": READ,
     },
     "non_controllable_factors.schema.json": {**_SCHEMA_URI, "non_controllable_factors": REFUSED},
-    "non_controllable_sources.schema.json": {**_SCHEMA_URI, "non_controllable_sources": REFUSED},
+    "non_controllable_sources.schema.json": {
+        **_SCHEMA_URI,
+        "non_controllable_sources": READ,
+        "non_controllable_sources[].id": READ,
+        "non_controllable_sources[].name": IGNORED,
+        "non_controllable_sources[].bus_id": READ,
+        "non_controllable_sources[].max_generation_mw": READ,
+        "non_controllable_sources[].curtailment_cost": READ,
+        "non_controllable_sources[].allow_curtailment": READ,  # false: refused
+        "non_controllable_sources[].operational_start_date": READ,
+        "non_controllable_sources[].entry_stage_id": REFUSED,
+        "non_controllable_sources[].exit_stage_id": REFUSED,
+    },
     "penalties.schema.json": {
         **_SCHEMA_URI,
         "bus": READ,
@@ -249,7 +261,7 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "hydro.water_withdrawal_violation_neg_cost": IGNORED,
         "hydro.water_withdrawal_violation_pos_cost": IGNORED,
         "non_controllable_source": READ,
-        "non_controllable_source.curtailment_cost": IGNORED,  # the sources are refused
+        "non_controllable_source.curtailment_cost": READ,
     },
     "post_study_stages.schema.json": {**_SCHEMA_URI, "stages": REFUSED, "thermal_bounds": REFUSED},
     "production_models.schema.json": {

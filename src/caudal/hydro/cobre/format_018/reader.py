@@ -18,7 +18,7 @@ from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.format_018.config import read_config
 from caudal.hydro.cobre.format_018.scenarios import read_initial_conditions, refuse_unsupported_files
-from caudal.hydro.cobre.format_018.system import read_system
+from caudal.hydro.cobre.format_018.system import read_system, source_in_service
 from caudal.hydro.cobre.format_018.timeline import read_timeline
 from caudal.hydro.cobre.openings import noise_from_table
 from caudal.hydro.cobre.reader import EMPTY_STATS
@@ -30,6 +30,7 @@ from caudal.hydro.cobre.scenarios import (
     read_noise_table,
     read_series_stats,
 )
+from caudal.hydro.cobre.sources import check_buses, read_sources
 from caudal.hydro.cobre.system import HYDROS
 from caudal.hydro.cobre.validation import validate
 
@@ -43,6 +44,8 @@ def read_case(root: str | Path) -> Case:
     config = read_config(files)
     timeline = read_timeline(files)
     system, productivity = read_system(files, timeline.stages[0].start, len(timeline.stages))
+    start = timeline.stages[0].start
+    sources, availability = read_sources(files, timeline.stages, lambda record: source_in_service(record, start))
     initial = read_initial_conditions(files)
     inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
     load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
@@ -65,6 +68,8 @@ def read_case(root: str | Path) -> Case:
         load_factors=read_load_factors(files),
         state_flags=timeline.state_flags,
         productivity_overrides=productivity,
+        sources=sources,
+        source_availability=availability,
     )
     for name, stats, needed in ((INFLOW_STATS, inflow_stats, bool(case.hydros)), (LOAD_STATS, load_stats, True)):
         if stats is None and needed:
@@ -75,6 +80,7 @@ def read_case(root: str | Path) -> Case:
             raise CaseError(
                 HYDROS, f"hydro {hydro.id}", "unit_groups[0].bus_id", f"refers to bus {hydro.bus}, which is not defined"
             )
+    check_buses(case.sources, bus_ids)
     validate(case)
     for hydro in case.hydros:  # run-of-river plants may be left out of initial_conditions.json
         case.initial_storage.setdefault(hydro.id, hydro.min_storage)

@@ -133,6 +133,13 @@ def _in_service(record: Record, study_start: date) -> None:
         record.refuse_if_present(key, "entry and exit stages")
 
 
+def source_in_service(record: Record, study_start: date) -> None:
+    """The 0.18 keys of a non-controllable source: its start of service, and curtailment allowed."""
+    _in_service(record, study_start)
+    if not record.boolean("allow_curtailment", True):
+        raise record.refuse("allow_curtailment", "sources whose generation cannot be curtailed")
+
+
 def _bus(record: Record, penalties: GlobalPenalties, study_start: date) -> Bus:
     bus_id = record.integer("id", minimum=0)
     name = record.string("name")
