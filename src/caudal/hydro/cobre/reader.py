@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from caudal.hydro.cobre.case import Case, SeriesStats, Settings
+from caudal.hydro.cobre.case import Case, Hydro, SeriesStats, Settings
 from caudal.hydro.cobre.config import read_settings
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
@@ -86,7 +86,9 @@ def read_case(root: str | Path) -> Case:
     return case
 
 
-def _productivity_overrides(files: CaseFiles, hydros: tuple, n_stages: int) -> dict[tuple[int, int], float]:
+def _productivity_overrides(
+    files: CaseFiles, hydros: tuple[Hydro, ...], n_stages: int
+) -> dict[tuple[int, int], float]:
     """Per-stage productivity from hydro_production_models.json (``productivity_override``), if present."""
     if not files.exists(PRODUCTION_MODELS):
         return {}
