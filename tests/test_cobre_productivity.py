@@ -4,6 +4,8 @@ d24 (Cobre's example of a productivity override: 0.8 MW per m3/s in the first
 stage, 1.2 after) must reproduce its known cost as a deterministic equivalent
 and as a trained bound; the same plant in the 0.18 format (d02 converted by
 Cobre, with d24's statistics and the two ranges) must give the same cost.
+Cobre 0.18.0 itself (cobre-python 0.18.0, ``cobre.run.run`` with simulation
+off) reads that 0.18 case and gives 2,660,555.5555555555 = 23,945,000/9.
 """
 
 from __future__ import annotations

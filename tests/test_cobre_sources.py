@@ -4,7 +4,8 @@ d15 (Cobre's example: a 100 MW source at 50% availability beside one
 thermal) must reproduce its known cost as a deterministic equivalent and as a
 trained bound; Cobre credits the curtailment cost per MWh generated, which the
 known cost shows (438,000 - 0.001 * 50 MW * 1460 h). The same case written in
-the 0.18 format must give the same cost.
+the 0.18 format must give the same cost; Cobre 0.18.0 itself (cobre-python
+0.18.0) reads that 0.18 case and gives 437,927.0.
 """
 
 from __future__ import annotations
