@@ -18,6 +18,7 @@ KNOWN_COSTS = {
     "d25-discount-rate": 2_611_454.584787283,
     "d24-productivity-override": 23_945_000 / 9,
     "d15-non-controllable-source": 437_927.0,
+    "d11-water-withdrawal": 3_930_320_000 / 657,
 }
 
 # Measured by running Cobre 0.5.1 on the folder (commands in data/cobre/README.md).

@@ -182,7 +182,7 @@ def test_unsupported_features_are_refused(tmp_path: Path, file, change, field, f
         ("system/fpha_hyperplanes.parquet", "FPHA"),
         ("scenarios/correlation.json", "correlated"),
         ("constraints/generic_constraints.json", "generic constraints"),
-        ("constraints/hydro_bounds.parquet", "stage-varying bounds"),  # water withdrawals live here
+        ("constraints/thermal_bounds.parquet", "stage-varying bounds"),
     ],
 )
 def test_unsupported_files_are_refused(tmp_path: Path, file: str, feature: str) -> None:

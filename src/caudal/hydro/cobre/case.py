@@ -196,6 +196,8 @@ class Case:
     # (hydro id, stage id) -> MW per m3/s, from the production models where they change a plant's productivity
     productivity_overrides: dict[tuple[int, int], float] = field(default_factory=dict)
     sources: tuple[Source, ...] = ()
+    withdrawals: dict[tuple[int, int], float] = field(default_factory=dict)  # (hydro, stage) -> m3/s
+    withdrawal_costs: dict[int, tuple[float, float]] = field(default_factory=dict)  # hydro -> (below, above)
     source_availability: dict[tuple[int, int], float] = field(default_factory=dict)  # (source, stage) -> [0, 1]
 
     def load_factor(self, bus: int, stage: int, block: int) -> float:

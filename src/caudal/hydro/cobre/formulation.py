@@ -335,12 +335,24 @@ class _StageBuilder:
         terms[self._inflow_vars[h]] = -stage_volume
         if h in self._inflow_slacks:
             terms[self._inflow_slacks[h]] = -stage_volume
+        rhs = 0.0
+        target = self.case.withdrawals.get((hydro.id, self.spec.id), 0.0)
+        if target > 0:
+            # The withdrawal leaves the reservoir; taking less or more than the target is penalised.
+            below_cost, above_cost = self.case.withdrawal_costs[hydro.id]
+            hours = float(self.hours.sum())
+            below = self._var(f"withdrawal_below[{hydro.id}]", upper=target, cost=hours * below_cost,
+                              category="hydro_violation")
+            above = self._var(f"withdrawal_above[{hydro.id}]", cost=hours * above_cost, category="hydro_violation")
+            terms[below] = -stage_volume
+            terms[above] = stage_volume
+            rhs = -stage_volume * target
         if hydro.min_storage > 0:
             slack = self._var(f"storage_below[{hydro.id}]", cost=hydro.penalties.storage_below,
                               category="storage_violation")
             self.stage.add_constraint({state.out: 1.0, slack: 1.0}, ">=", hydro.min_storage,
                                       name=f"min_storage[{hydro.id}]")
-        self.layout.water_rows[h] = self.stage.add_constraint(terms, "==", 0.0, name=f"water[{hydro.id}]")
+        self.layout.water_rows[h] = self.stage.add_constraint(terms, "==", rhs, name=f"water[{hydro.id}]")
 
 
 def _none(*shape: int) -> np.ndarray:

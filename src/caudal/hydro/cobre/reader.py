@@ -31,6 +31,7 @@ from caudal.hydro.cobre.system import HYDROS, read_system
 from caudal.hydro.cobre.timeline import read_timeline
 from caudal.hydro.cobre.unsupported import refuse_unsupported_files
 from caudal.hydro.cobre.validation import validate
+from caudal.hydro.cobre.withdrawals import check_hydros, read_withdrawals
 
 EMPTY_STATS = SeriesStats({}, {})
 
@@ -48,6 +49,7 @@ def read_case(root: str | Path) -> Case:
     system = read_system(files)
     _warn_unused_penalty(settings, system.inflow_penalty)
     sources, availability = read_sources(files, timeline.stages)
+    withdrawals = read_withdrawals(files, {s.id for s in timeline.stages})
     initial = read_initial_conditions(files)
     inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
     load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
@@ -72,11 +74,14 @@ def read_case(root: str | Path) -> Case:
         productivity_overrides=_productivity_overrides(files, system.hydros, len(timeline.stages)),
         sources=sources,
         source_availability=availability,
+        withdrawals=withdrawals.targets,
+        withdrawal_costs={h.id: withdrawals.costs(h.id) for h in system.hydros},
     )
     for name, stats, needed in ((INFLOW_STATS, inflow_stats, bool(case.hydros)), (LOAD_STATS, load_stats, True)):
         if stats is None and needed:
             raise CaseError(name, None, None, "is missing; caudal needs the seasonal statistics of every series")
     check_buses(case.sources, {b.id for b in case.buses})
+    check_hydros(withdrawals, {h.id for h in case.hydros})
     validate(case)
     for hydro in case.hydros:  # run-of-river plants may be left out of initial_conditions.json (d16 does)
         case.initial_storage.setdefault(hydro.id, hydro.min_storage)

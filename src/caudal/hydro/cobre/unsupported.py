@@ -32,6 +32,7 @@ REGISTRY_KEYS = {
 }
 
 CONSTRAINTS_DIR = "constraints"
+READ_CONSTRAINTS = ("hydro_bounds.parquet",)  # its water withdrawals (other columns: withdrawals.py refuses them)
 
 
 def refuse_unsupported_files(files: CaseFiles) -> None:
@@ -41,6 +42,8 @@ def refuse_unsupported_files(files: CaseFiles) -> None:
     constraints = files.root / CONSTRAINTS_DIR
     if constraints.is_dir():
         for path in sorted(constraints.iterdir()):
+            if path.name in READ_CONSTRAINTS:
+                continue
             raise unsupported(
                 f"{CONSTRAINTS_DIR}/{path.name}", None, None, "stage-varying bounds, penalties and generic constraints"
             )

@@ -33,6 +33,7 @@ from caudal.hydro.cobre.scenarios import (
 from caudal.hydro.cobre.sources import check_buses, read_sources
 from caudal.hydro.cobre.system import HYDROS
 from caudal.hydro.cobre.validation import validate
+from caudal.hydro.cobre.withdrawals import check_hydros, read_withdrawals
 
 OPENINGS_SOURCE = "training.scenario_source.openings.source"
 
@@ -46,6 +47,7 @@ def read_case(root: str | Path) -> Case:
     system, productivity = read_system(files, timeline.stages[0].start, len(timeline.stages))
     start = timeline.stages[0].start
     sources, availability = read_sources(files, timeline.stages, lambda record: source_in_service(record, start))
+    withdrawals = read_withdrawals(files, {s.id for s in timeline.stages})
     initial = read_initial_conditions(files)
     inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
     load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
@@ -70,6 +72,8 @@ def read_case(root: str | Path) -> Case:
         productivity_overrides=productivity,
         sources=sources,
         source_availability=availability,
+        withdrawals=withdrawals.targets,
+        withdrawal_costs={h.id: withdrawals.costs(h.id) for h in system.hydros},
     )
     for name, stats, needed in ((INFLOW_STATS, inflow_stats, bool(case.hydros)), (LOAD_STATS, load_stats, True)):
         if stats is None and needed:
@@ -81,6 +85,7 @@ def read_case(root: str | Path) -> Case:
                 HYDROS, f"hydro {hydro.id}", "unit_groups[0].bus_id", f"refers to bus {hydro.bus}, which is not defined"
             )
     check_buses(case.sources, bus_ids)
+    check_hydros(withdrawals, {h.id for h in case.hydros})
     validate(case)
     for hydro in case.hydros:  # run-of-river plants may be left out of initial_conditions.json
         case.initial_storage.setdefault(hydro.id, hydro.min_storage)

@@ -15,7 +15,7 @@ from typing import Any
 from caudal.hydro.cobre.errors import unsupported
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS, INITIAL, InitialConditions, hydro_entity_name
-from caudal.hydro.cobre.unsupported import UNSUPPORTED_FILES
+from caudal.hydro.cobre.unsupported import READ_CONSTRAINTS, UNSUPPORTED_FILES
 
 CONSTRAINTS_DIR = "constraints"
 
@@ -44,6 +44,8 @@ def refuse_unsupported_files(files: CaseFiles) -> None:
     constraints = files.root / CONSTRAINTS_DIR
     if constraints.is_dir():
         for path in sorted(constraints.iterdir()):
+            if path.name in READ_CONSTRAINTS:
+                continue
             _refuse_file(
                 files, f"{CONSTRAINTS_DIR}/{path.name}", "stage-varying bounds, penalties and generic constraints"
             )
