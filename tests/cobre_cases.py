@@ -19,6 +19,7 @@ KNOWN_COSTS = {
     "d24-productivity-override": 23_945_000 / 9,
     "d15-non-controllable-source": 437_927.0,
     "d11-water-withdrawal": 3_930_320_000 / 657,
+    "d13-generic-constraint": 15_330_000.0,
 }
 
 # Measured by running Cobre 0.5.1 on the folder (commands in data/cobre/README.md).

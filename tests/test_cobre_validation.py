@@ -181,7 +181,7 @@ def test_unsupported_features_are_refused(tmp_path: Path, file, change, field, f
         ("scenarios/non_controllable_factors.json", "non-controllable source block factors"),
         ("system/fpha_hyperplanes.parquet", "FPHA"),
         ("scenarios/correlation.json", "correlated"),
-        ("constraints/generic_constraints.json", "generic constraints"),
+        ("constraints/penalty_overrides_hydro.parquet", "penalties"),
         ("constraints/thermal_bounds.parquet", "stage-varying bounds"),
     ],
 )

@@ -93,6 +93,24 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Term:
+    """``coefficient * variable(entity)`` in a generic constraint (variable names: generic.VARIABLES)."""
+
+    variable: str
+    entity: int
+    coefficient: float
+
+
+@dataclass(frozen=True)
+class GenericConstraint:
+    id: int
+    terms: tuple[Term, ...]
+    sense: str  # "<=", ">=" or "=="
+    slack_penalty: float | None  # per unit of violation and hour; None: no slack
+    bounds: dict[int, float]  # stage id -> right-hand side (no row: no constraint in that stage)
+
+
+@dataclass(frozen=True)
 class HydroPenalties:
     """The penalty costs of one plant that caudal's formulation uses."""
 
@@ -197,6 +215,7 @@ class Case:
     productivity_overrides: dict[tuple[int, int], float] = field(default_factory=dict)
     sources: tuple[Source, ...] = ()
     withdrawals: dict[tuple[int, int], float] = field(default_factory=dict)  # (hydro, stage) -> m3/s
+    generic_constraints: tuple[GenericConstraint, ...] = ()
     withdrawal_costs: dict[int, tuple[float, float]] = field(default_factory=dict)  # hydro -> (below, above)
     source_availability: dict[tuple[int, int], float] = field(default_factory=dict)  # (source, stage) -> [0, 1]
 

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from caudal.hydro.cobre.case import Case, Hydro, StageSpec
+from caudal.hydro.cobre.case import Case, GenericConstraint, Hydro, StageSpec
+from caudal.hydro.cobre.generic import VARIABLES
 from caudal.hydro.cobre.inflows import InflowModel
 from caudal.hydro.cobre.openings import NoiseEntities
 from caudal.hydro.cobre.timeline import DAYS_PER_YEAR
@@ -156,6 +157,8 @@ class _StageBuilder:
         self._inflow_vars: dict[int, Variable] = {}
         self._inflow_slacks: dict[int, Variable] = {}
         self._releases: dict[tuple[int, int], tuple[Variable, Variable]] = {}  # (hydro, block) -> (q, s)
+        self._thermals: dict[tuple[int, int], Variable] = {}  # (thermal, block) -> generation
+        self._flows: dict[tuple[int, int], tuple[Variable, Variable]] = {}  # (line, block) -> (direct, reverse)
         self._injections: dict[tuple[int, int], dict[Variable, float]] = {
             (b.id, k): {} for b in case.buses for k in range(n_blocks)
         }
@@ -188,6 +191,9 @@ class _StageBuilder:
             self._add_buses(k)
         for h, hydro in enumerate(self.case.hydros):
             self._add_water_balance(h, hydro)
+        for constraint in self.case.generic_constraints:
+            if self.spec.id in constraint.bounds:
+                self._add_generic(constraint)
         return self.layout
 
     def _add_states(self) -> None:
@@ -272,6 +278,7 @@ class _StageBuilder:
             g = self._var(f"thermal[{thermal.id},{k}]", lower=thermal.min_mw, upper=thermal.max_mw,
                           cost=tau * thermal.cost, category="thermal")
             self.layout.thermal[j, k] = g.column
+            self._thermals[(j, k)] = g
             self._injections[(thermal.bus, k)][g] = 1.0
 
     def _add_sources(self, k: int) -> None:
@@ -290,6 +297,7 @@ class _StageBuilder:
                                 cost=tau * line.exchange_cost, category="exchange")
             self.layout.flow_direct[i, k] = direct.column
             self.layout.flow_reverse[i, k] = reverse.column
+            self._flows[(i, k)] = (direct, reverse)
             _accumulate(self._injections[(line.source, k)], {direct: -1.0, reverse: 1.0})
             _accumulate(self._injections[(line.target, k)], {direct: 1.0, reverse: -1.0})
 
@@ -353,6 +361,39 @@ class _StageBuilder:
             self.stage.add_constraint({state.out: 1.0, slack: 1.0}, ">=", hydro.min_storage,
                                       name=f"min_storage[{hydro.id}]")
         self.layout.water_rows[h] = self.stage.add_constraint(terms, "==", rhs, name=f"water[{hydro.id}]")
+
+
+    def _add_generic(self, constraint: GenericConstraint) -> None:
+        """A generic constraint on the stage's single block (generic.py refuses stages of several)."""
+        index = {
+            "thermal": {t.id: j for j, t in enumerate(self.case.thermals)},
+            "hydro": {h.id: i for i, h in enumerate(self.case.hydros)},
+            "line": {line.id: i for i, line in enumerate(self.case.lines)},
+        }
+        terms: dict[Variable, float] = {}
+        for term in constraint.terms:
+            i = index[VARIABLES[term.variable]][term.entity]
+            if term.variable == "thermal_generation":
+                extra = {self._thermals[(i, 0)]: term.coefficient}
+            elif term.variable == "hydro_turbined":
+                extra = {self._releases[(i, 0)][0]: term.coefficient}
+            elif term.variable == "hydro_spillage":
+                extra = {self._releases[(i, 0)][1]: term.coefficient}
+            elif term.variable == "hydro_generation":
+                productivity = self.case.productivity(self.case.hydros[i], self.spec.id)
+                extra = {self._releases[(i, 0)][0]: term.coefficient * productivity}
+            else:
+                extra = {self._flows[(i, 0)][0 if term.variable == "line_direct" else 1]: term.coefficient}
+            _accumulate(terms, extra)
+        if constraint.slack_penalty is not None:
+            cost = constraint.slack_penalty * self.hours[0]
+            name = f"generic_slack[{constraint.id}]"
+            if constraint.sense in ("<=", "=="):
+                terms[self._var(f"{name}-", cost=cost, category="hydro_violation")] = -1.0
+            if constraint.sense in (">=", "=="):
+                terms[self._var(f"{name}+", cost=cost, category="hydro_violation")] = 1.0
+        self.stage.add_constraint(terms, constraint.sense, constraint.bounds[self.spec.id],
+                                  name=f"generic[{constraint.id}]")
 
 
 def _none(*shape: int) -> np.ndarray:

@@ -14,6 +14,7 @@ from caudal.hydro.cobre.case import Case, Hydro, SeriesStats, Settings
 from caudal.hydro.cobre.config import read_settings
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.generic import check_entities, read_generic_constraints
 from caudal.hydro.cobre.openings import noise_from_table
 from caudal.hydro.cobre.production import FILE as PRODUCTION_MODELS
 from caudal.hydro.cobre.production import check_plants, overrides, read_production_models
@@ -50,6 +51,7 @@ def read_case(root: str | Path) -> Case:
     _warn_unused_penalty(settings, system.inflow_penalty)
     sources, availability = read_sources(files, timeline.stages)
     withdrawals = read_withdrawals(files, {s.id for s in timeline.stages})
+    generic = read_generic_constraints(files, timeline.stages)
     initial = read_initial_conditions(files)
     inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
     load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
@@ -76,12 +78,17 @@ def read_case(root: str | Path) -> Case:
         source_availability=availability,
         withdrawals=withdrawals.targets,
         withdrawal_costs={h.id: withdrawals.costs(h.id) for h in system.hydros},
+        generic_constraints=generic,
     )
     for name, stats, needed in ((INFLOW_STATS, inflow_stats, bool(case.hydros)), (LOAD_STATS, load_stats, True)):
         if stats is None and needed:
             raise CaseError(name, None, None, "is missing; caudal needs the seasonal statistics of every series")
     check_buses(case.sources, {b.id for b in case.buses})
     check_hydros(withdrawals, {h.id for h in case.hydros})
+    check_entities(generic, {
+        "thermal": {t.id for t in case.thermals}, "hydro": {h.id for h in case.hydros},
+        "line": {line.id for line in case.lines},
+    })
     validate(case)
     for hydro in case.hydros:  # run-of-river plants may be left out of initial_conditions.json (d16 does)
         case.initial_storage.setdefault(hydro.id, hydro.min_storage)

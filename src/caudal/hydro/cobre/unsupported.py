@@ -32,7 +32,8 @@ REGISTRY_KEYS = {
 }
 
 CONSTRAINTS_DIR = "constraints"
-READ_CONSTRAINTS = ("hydro_bounds.parquet",)  # its water withdrawals (other columns: withdrawals.py refuses them)
+# Water withdrawals (withdrawals.py refuses hydro_bounds' other columns) and generic constraints (generic.py).
+READ_CONSTRAINTS = ("hydro_bounds.parquet", "generic_constraints.json", "generic_constraint_bounds.parquet")
 
 
 def refuse_unsupported_files(files: CaseFiles) -> None:

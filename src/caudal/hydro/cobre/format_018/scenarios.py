@@ -15,9 +15,11 @@ from typing import Any
 from caudal.hydro.cobre.errors import unsupported
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS, INITIAL, InitialConditions, hydro_entity_name
-from caudal.hydro.cobre.unsupported import READ_CONSTRAINTS, UNSUPPORTED_FILES
+from caudal.hydro.cobre.unsupported import UNSUPPORTED_FILES
 
 CONSTRAINTS_DIR = "constraints"
+# 0.18 changed the generic constraints (no sense, lower and upper bounds): only the withdrawals are read.
+READ_CONSTRAINTS = ("hydro_bounds.parquet",)
 
 REFUSED_FILES: dict[str, str] = {
     **UNSUPPORTED_FILES,
