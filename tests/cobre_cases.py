@@ -16,6 +16,10 @@ KNOWN_COSTS = {
     "d16-par1-lag-shift": 7_756_250.0,
     "d19-multi-hydro-par": 1_332_571.7968919526,
     "d25-discount-rate": 2_611_454.584787283,
+    "d24-productivity-override": 23_945_000 / 9,
+    "d15-non-controllable-source": 437_927.0,
+    "d11-water-withdrawal": 3_930_320_000 / 657,
+    "d13-generic-constraint": 15_330_000.0,
 }
 
 # Measured by running Cobre 0.5.1 on the folder (commands in data/cobre/README.md).

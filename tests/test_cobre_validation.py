@@ -178,12 +178,11 @@ def test_unsupported_features_are_refused(tmp_path: Path, file, change, field, f
 @pytest.mark.parametrize(
     ("file", "feature"),
     [
-        ("system/non_controllable_sources.json", "non-controllable sources"),
-        ("system/hydro_production_models.json", "production models"),
+        ("scenarios/non_controllable_factors.json", "non-controllable source block factors"),
         ("system/fpha_hyperplanes.parquet", "FPHA"),
         ("scenarios/correlation.json", "correlated"),
-        ("constraints/generic_constraints.json", "generic constraints"),
-        ("constraints/hydro_bounds.parquet", "stage-varying bounds"),  # water withdrawals live here
+        ("constraints/penalty_overrides_hydro.parquet", "penalties"),
+        ("constraints/thermal_bounds.parquet", "stage-varying bounds"),
     ],
 )
 def test_unsupported_files_are_refused(tmp_path: Path, file: str, feature: str) -> None:

@@ -1,8 +1,8 @@
 """Cobre case directories: read them, train them with caudal, simulate the policy.
 
 Cobre (github.com/cobre-rs/cobre) is a Rust SDDP engine for hydrothermal
-dispatch whose case directories (format 0.5.x) planners already keep. This
-package reads such a directory, checks it, refuses what caudal does not model
+dispatch whose case directories (formats 0.5.x and 0.18) planners already
+keep. This package reads such a directory, checks it, refuses what caudal does not model
 (with an error naming the file, the entity and the field), and formulates the
 same stage LPs as Cobre's reference, so a case has the same optimal cost in
 both engines::

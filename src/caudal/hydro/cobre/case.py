@@ -77,6 +77,40 @@ class Thermal:
 
 
 @dataclass(frozen=True)
+class Source:
+    """A non-controllable source (wind, solar): free energy up to its availability.
+
+    Like Cobre, the stage cost credits ``curtailment_cost`` per MWh the source
+    generates (rather than charging the energy it does not), so the cost of a
+    case with sources matches Cobre's.
+    """
+
+    id: int
+    name: str
+    bus: int
+    max_mw: float
+    curtailment_cost: float  # per MWh
+
+
+@dataclass(frozen=True)
+class Term:
+    """``coefficient * variable(entity)`` in a generic constraint (variable names: generic.VARIABLES)."""
+
+    variable: str
+    entity: int
+    coefficient: float
+
+
+@dataclass(frozen=True)
+class GenericConstraint:
+    id: int
+    terms: tuple[Term, ...]
+    sense: str  # "<=", ">=" or "=="
+    slack_penalty: float | None  # per unit of violation and hour; None: no slack
+    bounds: dict[int, float]  # stage id -> right-hand side (no row: no constraint in that stage)
+
+
+@dataclass(frozen=True)
 class HydroPenalties:
     """The penalty costs of one plant that caudal's formulation uses."""
 
@@ -177,7 +211,22 @@ class Case:
     load_factors: dict[tuple[int, int], dict[int, float]]  # (bus id, stage id) -> {block id: factor}
     noise_openings: list[np.ndarray] | None = None  # per stage: float64[openings, entities]
     state_flags: dict[int, tuple[bool, bool]] = field(default_factory=dict)  # stage id -> (storage, lags)
+    # (hydro id, stage id) -> MW per m3/s, from the production models where they change a plant's productivity
+    productivity_overrides: dict[tuple[int, int], float] = field(default_factory=dict)
+    sources: tuple[Source, ...] = ()
+    withdrawals: dict[tuple[int, int], float] = field(default_factory=dict)  # (hydro, stage) -> m3/s
+    generic_constraints: tuple[GenericConstraint, ...] = ()
+    withdrawal_costs: dict[int, tuple[float, float]] = field(default_factory=dict)  # hydro -> (below, above)
+    source_availability: dict[tuple[int, int], float] = field(default_factory=dict)  # (source, stage) -> [0, 1]
 
     def load_factor(self, bus: int, stage: int, block: int) -> float:
         return self.load_factors.get((bus, stage), {}).get(block, 1.0)
+
+    def available_mw(self, source: Source, stage: int) -> float:
+        """What the source can generate in ``stage`` (MW): its capacity times its availability factor."""
+        return source.max_mw * self.source_availability.get((source.id, stage), 1.0)
+
+    def productivity(self, hydro: Hydro, stage: int) -> float:
+        """The plant's productivity in ``stage``: its production model's override, else its own."""
+        return self.productivity_overrides.get((hydro.id, stage), hydro.productivity)
 

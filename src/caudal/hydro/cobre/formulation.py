@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from caudal.hydro.cobre.case import Case, Hydro, StageSpec
+from caudal.hydro.cobre.case import Case, GenericConstraint, Hydro, StageSpec
+from caudal.hydro.cobre.generic import VARIABLES
 from caudal.hydro.cobre.inflows import InflowModel
 from caudal.hydro.cobre.openings import NoiseEntities
 from caudal.hydro.cobre.timeline import DAYS_PER_YEAR
@@ -50,6 +51,7 @@ COST_CATEGORIES = (
     "hydro_violation",
     "storage_violation",
     "inflow_penalty",
+    "curtailment",
 )
 
 TRUNCATING = ("truncation", "truncation_with_penalty")
@@ -92,12 +94,24 @@ def build_problem(
     case: Case, inflows: InflowModel, noise: list[np.ndarray], entities: NoiseEntities, name: str
 ) -> tuple[Problem, list[StageLayout]]:
     """The caudal problem of ``case`` with the opening tree ``noise`` (float64[openings, entities] per stage)."""
-    problem = Problem(name=name, value_bound=0.0)
+    problem = Problem(name=name, value_bound=-_largest_credit(case))
     layouts = []
     for t, spec in enumerate(case.stages):
         stage = problem.add_stage(discount=discount_factor(case, spec), name=f"stage {spec.id}")
         layouts.append(_StageBuilder(case, inflows, noise[t], entities, t, stage).build())
     return problem, layouts
+
+
+def _largest_credit(case: Case) -> float:
+    """The most the sources' generation credits can take off the cost of the whole horizon (0 without them).
+
+    Every other cost is non-negative, so minus this bounds the cost-to-go from below.
+    """
+    return sum(
+        source.curtailment_cost * case.available_mw(source, spec.id) * spec.hours
+        for spec in case.stages
+        for source in case.sources
+    )
 
 
 class _StageBuilder:
@@ -136,13 +150,15 @@ class _StageBuilder:
             water_rows=_none(n_hydros),
             bus_rows=_none(*shape["bk"]),
             load=np.zeros((noise.shape[0], len(case.buses), n_blocks)),
-            productivity=np.array([h.productivity for h in case.hydros]),
+            productivity=np.array([case.productivity(h, self.spec.id) for h in case.hydros]),
         )
         self._states: dict[int, object] = {}
         self._lags: dict[int, list[object]] = {}
         self._inflow_vars: dict[int, Variable] = {}
         self._inflow_slacks: dict[int, Variable] = {}
         self._releases: dict[tuple[int, int], tuple[Variable, Variable]] = {}  # (hydro, block) -> (q, s)
+        self._thermals: dict[tuple[int, int], Variable] = {}  # (thermal, block) -> generation
+        self._flows: dict[tuple[int, int], tuple[Variable, Variable]] = {}  # (line, block) -> (direct, reverse)
         self._injections: dict[tuple[int, int], dict[Variable, float]] = {
             (b.id, k): {} for b in case.buses for k in range(n_blocks)
         }
@@ -170,10 +186,14 @@ class _StageBuilder:
             for h, hydro in enumerate(self.case.hydros):
                 self._add_hydro_block(h, hydro, k)
             self._add_thermals(k)
+            self._add_sources(k)
             self._add_lines(k)
             self._add_buses(k)
         for h, hydro in enumerate(self.case.hydros):
             self._add_water_balance(h, hydro)
+        for constraint in self.case.generic_constraints:
+            if self.spec.id in constraint.bounds:
+                self._add_generic(constraint)
         return self.layout
 
     def _add_states(self) -> None:
@@ -224,15 +244,16 @@ class _StageBuilder:
     def _add_hydro_block(self, h: int, hydro: Hydro, k: int) -> None:
         tau = self.hours[k]
         costs = hydro.penalties
+        productivity = self.case.productivity(hydro, self.spec.id)
         upper = hydro.max_turbined
-        if hydro.productivity > 0:
-            upper = min(upper, hydro.max_generation / hydro.productivity)
+        if productivity > 0:
+            upper = min(upper, hydro.max_generation / productivity)
         q = self._var(f"turbined[{hydro.id},{k}]", upper=upper)
         s = self._var(f"spillage[{hydro.id},{k}]", cost=tau * costs.spillage, category="spillage")
         self.layout.turbined[h, k] = q.column
         self.layout.spillage[h, k] = s.column
         self._releases[(h, k)] = (q, s)
-        self._injections[(hydro.bus, k)][q] = hydro.productivity
+        self._injections[(hydro.bus, k)][q] = productivity
         name = f"{hydro.id},{k}"
         if hydro.min_turbined > 0:
             slack = self._var(f"turbined_below[{name}]", cost=tau * costs.turbined_below, category="hydro_violation")
@@ -240,7 +261,7 @@ class _StageBuilder:
         if hydro.min_generation > 0:
             slack = self._var(f"generation_below[{name}]", cost=tau * costs.generation_below,
                               category="hydro_violation")
-            self.stage.add_constraint({q: hydro.productivity, slack: 1.0}, ">=", hydro.min_generation,
+            self.stage.add_constraint({q: productivity, slack: 1.0}, ">=", hydro.min_generation,
                                       name=f"min_generation[{name}]")
         if hydro.min_outflow > 0:
             slack = self._var(f"outflow_below[{name}]", cost=tau * costs.outflow_below, category="hydro_violation")
@@ -257,7 +278,15 @@ class _StageBuilder:
             g = self._var(f"thermal[{thermal.id},{k}]", lower=thermal.min_mw, upper=thermal.max_mw,
                           cost=tau * thermal.cost, category="thermal")
             self.layout.thermal[j, k] = g.column
+            self._thermals[(j, k)] = g
             self._injections[(thermal.bus, k)][g] = 1.0
+
+    def _add_sources(self, k: int) -> None:
+        tau = self.hours[k]
+        for source in self.case.sources:
+            g = self._var(f"source[{source.id},{k}]", upper=self.case.available_mw(source, self.spec.id),
+                          cost=-tau * source.curtailment_cost, category="curtailment")
+            self._injections[(source.bus, k)][g] = 1.0
 
     def _add_lines(self, k: int) -> None:
         tau = self.hours[k]
@@ -268,6 +297,7 @@ class _StageBuilder:
                                 cost=tau * line.exchange_cost, category="exchange")
             self.layout.flow_direct[i, k] = direct.column
             self.layout.flow_reverse[i, k] = reverse.column
+            self._flows[(i, k)] = (direct, reverse)
             _accumulate(self._injections[(line.source, k)], {direct: -1.0, reverse: 1.0})
             _accumulate(self._injections[(line.target, k)], {direct: 1.0, reverse: -1.0})
 
@@ -313,12 +343,57 @@ class _StageBuilder:
         terms[self._inflow_vars[h]] = -stage_volume
         if h in self._inflow_slacks:
             terms[self._inflow_slacks[h]] = -stage_volume
+        rhs = 0.0
+        target = self.case.withdrawals.get((hydro.id, self.spec.id), 0.0)
+        if target > 0:
+            # The withdrawal leaves the reservoir; taking less or more than the target is penalised.
+            below_cost, above_cost = self.case.withdrawal_costs[hydro.id]
+            hours = float(self.hours.sum())
+            below = self._var(f"withdrawal_below[{hydro.id}]", upper=target, cost=hours * below_cost,
+                              category="hydro_violation")
+            above = self._var(f"withdrawal_above[{hydro.id}]", cost=hours * above_cost, category="hydro_violation")
+            terms[below] = -stage_volume
+            terms[above] = stage_volume
+            rhs = -stage_volume * target
         if hydro.min_storage > 0:
             slack = self._var(f"storage_below[{hydro.id}]", cost=hydro.penalties.storage_below,
                               category="storage_violation")
             self.stage.add_constraint({state.out: 1.0, slack: 1.0}, ">=", hydro.min_storage,
                                       name=f"min_storage[{hydro.id}]")
-        self.layout.water_rows[h] = self.stage.add_constraint(terms, "==", 0.0, name=f"water[{hydro.id}]")
+        self.layout.water_rows[h] = self.stage.add_constraint(terms, "==", rhs, name=f"water[{hydro.id}]")
+
+
+    def _add_generic(self, constraint: GenericConstraint) -> None:
+        """A generic constraint on the stage's single block (generic.py refuses stages of several)."""
+        index = {
+            "thermal": {t.id: j for j, t in enumerate(self.case.thermals)},
+            "hydro": {h.id: i for i, h in enumerate(self.case.hydros)},
+            "line": {line.id: i for i, line in enumerate(self.case.lines)},
+        }
+        terms: dict[Variable, float] = {}
+        for term in constraint.terms:
+            i = index[VARIABLES[term.variable]][term.entity]
+            if term.variable == "thermal_generation":
+                extra = {self._thermals[(i, 0)]: term.coefficient}
+            elif term.variable == "hydro_turbined":
+                extra = {self._releases[(i, 0)][0]: term.coefficient}
+            elif term.variable == "hydro_spillage":
+                extra = {self._releases[(i, 0)][1]: term.coefficient}
+            elif term.variable == "hydro_generation":
+                productivity = self.case.productivity(self.case.hydros[i], self.spec.id)
+                extra = {self._releases[(i, 0)][0]: term.coefficient * productivity}
+            else:
+                extra = {self._flows[(i, 0)][0 if term.variable == "line_direct" else 1]: term.coefficient}
+            _accumulate(terms, extra)
+        if constraint.slack_penalty is not None:
+            cost = constraint.slack_penalty * self.hours[0]
+            name = f"generic_slack[{constraint.id}]"
+            if constraint.sense in ("<=", "=="):
+                terms[self._var(f"{name}-", cost=cost, category="hydro_violation")] = -1.0
+            if constraint.sense in (">=", "=="):
+                terms[self._var(f"{name}+", cost=cost, category="hydro_violation")] = 1.0
+        self.stage.add_constraint(terms, constraint.sense, constraint.bounds[self.spec.id],
+                                  name=f"generic[{constraint.id}]")
 
 
 def _none(*shape: int) -> np.ndarray:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from caudal.hydro.cobre.case import Case, SeriesStats, Settings
+from caudal.hydro.cobre.case import Case, Hydro, SeriesStats, Settings
 from caudal.hydro.cobre.config import read_settings
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.generic import check_entities, read_generic_constraints
 from caudal.hydro.cobre.openings import noise_from_table
+from caudal.hydro.cobre.production import FILE as PRODUCTION_MODELS
+from caudal.hydro.cobre.production import check_plants, overrides, read_production_models
 from caudal.hydro.cobre.scenarios import (
     INFLOW_STATS,
     LOAD_STATS,
@@ -24,10 +27,12 @@ from caudal.hydro.cobre.scenarios import (
     read_noise_table,
     read_series_stats,
 )
-from caudal.hydro.cobre.system import read_system
+from caudal.hydro.cobre.sources import check_buses, read_sources
+from caudal.hydro.cobre.system import HYDROS, read_system
 from caudal.hydro.cobre.timeline import read_timeline
 from caudal.hydro.cobre.unsupported import refuse_unsupported_files
 from caudal.hydro.cobre.validation import validate
+from caudal.hydro.cobre.withdrawals import check_hydros, read_withdrawals
 
 EMPTY_STATS = SeriesStats({}, {})
 
@@ -44,6 +49,9 @@ def read_case(root: str | Path) -> Case:
     timeline = read_timeline(files)
     system = read_system(files)
     _warn_unused_penalty(settings, system.inflow_penalty)
+    sources, availability = read_sources(files, timeline.stages)
+    withdrawals = read_withdrawals(files, {s.id for s in timeline.stages})
+    generic = read_generic_constraints(files, timeline.stages)
     initial = read_initial_conditions(files)
     inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
     load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
@@ -65,10 +73,22 @@ def read_case(root: str | Path) -> Case:
         load_stats=load_stats if load_stats is not None else EMPTY_STATS,
         load_factors=read_load_factors(files),
         state_flags=timeline.state_flags,
+        productivity_overrides=_productivity_overrides(files, system.hydros, len(timeline.stages)),
+        sources=sources,
+        source_availability=availability,
+        withdrawals=withdrawals.targets,
+        withdrawal_costs={h.id: withdrawals.costs(h.id) for h in system.hydros},
+        generic_constraints=generic,
     )
     for name, stats, needed in ((INFLOW_STATS, inflow_stats, bool(case.hydros)), (LOAD_STATS, load_stats, True)):
         if stats is None and needed:
             raise CaseError(name, None, None, "is missing; caudal needs the seasonal statistics of every series")
+    check_buses(case.sources, {b.id for b in case.buses})
+    check_hydros(withdrawals, {h.id for h in case.hydros})
+    check_entities(generic, {
+        "thermal": {t.id for t in case.thermals}, "hydro": {h.id for h in case.hydros},
+        "line": {line.id for line in case.lines},
+    })
     validate(case)
     for hydro in case.hydros:  # run-of-river plants may be left out of initial_conditions.json (d16 does)
         case.initial_storage.setdefault(hydro.id, hydro.min_storage)
@@ -76,6 +96,18 @@ def read_case(root: str | Path) -> Case:
     if table is not None:
         case.noise_openings = noise_from_table(case, table)
     return case
+
+
+def _productivity_overrides(
+    files: CaseFiles, hydros: tuple[Hydro, ...], n_stages: int
+) -> dict[tuple[int, int], float]:
+    """Per-stage productivity from hydro_production_models.json (``productivity_override``), if present."""
+    if not files.exists(PRODUCTION_MODELS):
+        return {}
+    base = {h.id: h.productivity for h in hydros}
+    models = read_production_models(files, n_stages, "productivity_override", default=base)
+    check_plants(models, set(base), HYDROS)
+    return overrides(models, base)
 
 
 def _warn_unused_penalty(settings: Settings, penalty: float) -> None:

@@ -44,7 +44,7 @@ class NoiseTable:
 def read_initial_conditions(files: CaseFiles) -> InitialConditions:
     doc = files.json(INITIAL)
     storage: dict[int, float] = {}
-    for record in doc.records("storage", lambda i, item: _hydro_name(i, item)):
+    for record in doc.records("storage", lambda i, item: hydro_entity_name(i, item)):
         hydro_id = record.integer("hydro_id")
         if hydro_id in storage:
             raise record.error("hydro_id", "appears twice in 'storage'")
@@ -53,7 +53,7 @@ def read_initial_conditions(files: CaseFiles) -> InitialConditions:
     if doc.array("filling_storage"):
         raise doc.refuse("filling_storage", "reservoir filling")
     past: dict[int, tuple[float, ...]] = {}
-    for record in doc.records("past_inflows", lambda i, item: _hydro_name(i, item), []):
+    for record in doc.records("past_inflows", lambda i, item: hydro_entity_name(i, item), []):
         hydro_id = record.integer("hydro_id")
         if hydro_id in past:
             raise record.error("hydro_id", "appears twice in 'past_inflows'")
@@ -71,7 +71,7 @@ def read_initial_conditions(files: CaseFiles) -> InitialConditions:
     return InitialConditions(storage, past)
 
 
-def _hydro_name(index: int, item: object) -> str:
+def hydro_entity_name(index: int, item: object) -> str:
     if isinstance(item, dict) and isinstance(item.get("hydro_id"), int):
         return f"hydro {item['hydro_id']}"
     return f"entry #{index}"

@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from caudal.hydro.cobre.case import Case, TrainingSettings
-from caudal.hydro.cobre.config import read_training_settings
 from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.formats import read_case, read_training_settings
 from caudal.hydro.cobre.formulation import TRUNCATING, StageLayout, build_problem
 from caudal.hydro.cobre.inflows import InflowModel, check_truncation_is_exact, resolve_inflows
 from caudal.hydro.cobre.openings import NoiseEntities, generate_noise, noise_entities
-from caudal.hydro.cobre.reader import read_case
 from caudal.model.problem import Problem
 
 
@@ -43,7 +42,7 @@ class CobreStudy:
 
 
 def load_case(path: str | Path, *, seed: int | None = None) -> CobreStudy:
-    """Read, validate and formulate a Cobre case directory.
+    """Read, validate and formulate a Cobre case directory (format 0.5.x or 0.18, detected).
 
     ``seed`` overrides ``training.tree_seed`` for caudal's opening generator
     (it has no effect when the case supplies ``noise_openings.parquet``).

@@ -35,39 +35,39 @@ class Timeline:
 
 def read_timeline(files: CaseFiles) -> Timeline:
     doc = files.json(FILE)
-    rate = _policy_graph(doc.record("policy_graph"), len(doc.data.get("stages") or []))
+    rate = read_policy_graph(doc.record("policy_graph"), len(doc.data.get("stages") or []))
     stages = []
     flags = {}
-    for index, record in enumerate(doc.records("stages", lambda i, item: _stage_name(i, item))):
+    for index, record in enumerate(doc.records("stages", lambda i, item: stage_entity_name(i, item))):
         stage, flag = _stage(record, index)
         stages.append(stage)
         flags[stage.id] = flag
     if not stages:
         raise doc.error("stages", "must list at least one stage")
     pre_study = {}
-    for record in doc.records("pre_study_stages", lambda i, item: _stage_name(i, item, "pre-study stage"), []):
+    for record in doc.records("pre_study_stages", lambda i, item: stage_entity_name(i, item, "pre-study stage"), []):
         stage_id = record.integer("id")
         if stage_id >= 0:
             raise record.error("id", f"pre-study stage ids are negative, got {stage_id}")
-        _dates(record)
+        read_dates(record)
         pre_study[stage_id] = record.integer("season_id", None)
         record.finish()
     seasons = doc.record("season_definitions", None)
     if seasons is not None:
-        _season_definitions(seasons)
+        check_season_definitions(seasons)
     doc.ignore("scenario_source")  # no longer read by Cobre 0.4+ either (moved to config.json)
     doc.finish()
-    _check_resolution(doc, stages)
+    check_resolution(doc, stages)
     return Timeline(tuple(stages), pre_study, rate, flags)
 
 
-def _stage_name(index: int, item: object, kind: str = "stage") -> str:
+def stage_entity_name(index: int, item: object, kind: str = "stage") -> str:
     if isinstance(item, dict) and isinstance(item.get("id"), int):
         return f"{kind} {item['id']}"
     return f"{kind} #{index}"
 
 
-def _policy_graph(graph: Record, n_stages: int) -> float:
+def read_policy_graph(graph: Record, n_stages: int) -> float:
     kind = graph.string("type")
     if kind != "finite_horizon":
         raise graph.refuse("type", f"the {kind!r} policy graph")
@@ -86,7 +86,7 @@ def _policy_graph(graph: Record, n_stages: int) -> float:
     return rate
 
 
-def _dates(record: Record) -> tuple[date, date]:
+def read_dates(record: Record) -> tuple[date, date]:
     start, end = (_date(record, key) for key in ("start_date", "end_date"))
     if not end > start:
         raise record.error("end_date", f"must be after start_date ({start.isoformat()}), got {end.isoformat()}")
@@ -105,7 +105,7 @@ def _stage(record: Record, index: int) -> tuple[StageSpec, tuple[bool, bool]]:
     stage_id = record.integer("id")
     if stage_id != index:
         raise record.error("id", f"stages must be numbered 0, 1, 2, ... in order; expected {index}, got {stage_id}")
-    start, end = _dates(record)
+    start, end = read_dates(record)
     blocks = []
     for position, block in enumerate(record.records("blocks", lambda i, _: f"stage {stage_id}, block #{i}")):
         block_id = block.integer("id")
@@ -141,7 +141,7 @@ def _stage(record: Record, index: int) -> tuple[StageSpec, tuple[bool, bool]]:
     return spec, flags
 
 
-def _season_definitions(seasons: Record) -> None:
+def check_season_definitions(seasons: Record) -> None:
     """Seasons only label stages here (statistics are keyed by stage id); check their shape."""
     seasons.string("cycle_type", choices=("monthly", "weekly", "custom"))
     for entry in seasons.records("seasons", lambda i, _: f"season #{i}"):
@@ -153,7 +153,7 @@ def _season_definitions(seasons: Record) -> None:
     seasons.finish()
 
 
-def _check_resolution(doc: Record, stages: list[StageSpec]) -> None:
+def check_resolution(doc: Record, stages: list[StageSpec]) -> None:
     days = [s.days for s in stages]
     if max(days) - min(days) > MAX_DURATION_SPREAD_DAYS:
         raise doc.refuse("stages", f"stages of different resolutions ({min(days)} to {max(days)} days long)")

@@ -13,11 +13,9 @@ from caudal.hydro.cobre.errors import unsupported
 from caudal.hydro.cobre.files import CaseFiles
 
 UNSUPPORTED_FILES: dict[str, str] = {
-    "system/non_controllable_sources.json": "non-controllable sources",
     "system/pumping_stations.json": "pumping stations",
     "system/energy_contracts.json": "energy contracts",
     "system/hydro_geometry.parquet": "reservoir geometry (FPHA, evaporation)",
-    "system/hydro_production_models.json": "per-stage hydro production models (FPHA, productivity overrides)",
     "system/fpha_hyperplanes.parquet": "FPHA production functions",
     "scenarios/inflow_history.parquet": "estimating the inflow model from history",
     "scenarios/inflow_annual_component.parquet": "the annual component of PAR(p)-A inflow models",
@@ -25,17 +23,17 @@ UNSUPPORTED_FILES: dict[str, str] = {
     "scenarios/external_load_scenarios.parquet": "external load scenarios",
     "scenarios/external_ncs_scenarios.parquet": "external non-controllable source scenarios",
     "scenarios/non_controllable_factors.json": "non-controllable source block factors",
-    "scenarios/non_controllable_stats.parquet": "stochastic non-controllable sources",
     "scenarios/correlation.json": "spatially correlated noise",
 }
 
 REGISTRY_KEYS = {
-    "system/non_controllable_sources.json": "non_controllable_sources",
     "system/pumping_stations.json": "pumping_stations",
     "system/energy_contracts.json": "energy_contracts",
 }
 
 CONSTRAINTS_DIR = "constraints"
+# Water withdrawals (withdrawals.py refuses hydro_bounds' other columns) and generic constraints (generic.py).
+READ_CONSTRAINTS = ("hydro_bounds.parquet", "generic_constraints.json", "generic_constraint_bounds.parquet")
 
 
 def refuse_unsupported_files(files: CaseFiles) -> None:
@@ -45,6 +43,8 @@ def refuse_unsupported_files(files: CaseFiles) -> None:
     constraints = files.root / CONSTRAINTS_DIR
     if constraints.is_dir():
         for path in sorted(constraints.iterdir()):
+            if path.name in READ_CONSTRAINTS:
+                continue
             raise unsupported(
                 f"{CONSTRAINTS_DIR}/{path.name}", None, None, "stage-varying bounds, penalties and generic constraints"
             )

@@ -1,0 +1,175 @@
+"""``config.json`` of a 0.18 case: training and simulation settings, the opening source.
+
+0.18 moved the forward-pass count into ``training.selection`` and the
+simulation size into ``simulation.selection``, and reads
+``scenarios/noise_openings.parquet`` only when a phase's
+``scenario_source.openings`` says ``{"source": "file"}``. caudal honours what
+defines the problem or the run, ignores pure output and solver-tuning options
+(they do not change the optimum), and refuses every other option by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from caudal.hydro.cobre.case import INFLOW_METHODS, Settings, SimulationSettings, TrainingSettings
+from caudal.hydro.cobre.config import DEFAULT_SIMULATION_SCENARIOS, DEFAULT_TREE_SEED, IN_SAMPLE
+from caudal.hydro.cobre.fields import Record
+from caudal.hydro.cobre.files import CaseFiles
+
+FILE = "config.json"
+SAMPLED = "sampled"
+GENERATED = "generated"
+FROM_FILE = "file"
+
+
+@dataclass(frozen=True)
+class Config:
+    settings: Settings
+    openings_from_file: bool  # training.scenario_source.openings.source == "file"
+
+
+def read_config(files: CaseFiles) -> Config:
+    config = files.json(FILE)
+    training, source = _training(config.record("training"))
+    simulation = _simulation(config.record("simulation", None), source)
+    method = _modeling(config.record("modeling", None))
+    _refuse_other_sections(config)
+    config.finish()
+    settings = Settings(training=training, simulation=simulation, inflow_method=method, config_inflow_penalty=None)
+    return Config(settings, source == FROM_FILE)
+
+
+def read_training_settings(files: CaseFiles) -> TrainingSettings:
+    """Only the training part (for the command line's defaults)."""
+    return read_config(files).settings.training
+
+
+def _training(training: Record) -> tuple[TrainingSettings, str]:
+    selection = training.record("selection")
+    method = selection.string("method", choices=(SAMPLED, "enumerated"))
+    if method != SAMPLED:
+        raise selection.refuse("method", f"the {method!r} forward selection (caudal samples forward passes)")
+    forward_passes = selection.integer("forward_passes", minimum=1)
+    selection.finish()
+    iterations, time_limit = _stopping_rules(training)
+    if not training.boolean("enabled", True):
+        raise training.refuse("enabled", "skipping training (training.enabled = false)")
+    seed = training.integer("tree_seed", None)
+    seed = DEFAULT_TREE_SEED if seed is None else abs(seed)
+    selection_rows = training.record("cut_selection", None)
+    if selection_rows is not None:
+        for key in ("selection", "max_active_per_stage"):
+            selection_rows.refuse_if_present(key, "cut selection")
+        selection_rows.number("row_activity_tolerance", None, minimum=0.0)  # only used by cut selection
+        selection_rows.finish()
+    source = _scenario_source(training.record("scenario_source", None), GENERATED)
+    training.ignore("parallelism", "solver")  # result-preserving scheduling; solver tuning and retry budgets
+    training.finish()
+    settings = TrainingSettings(iterations=iterations, forward_passes=forward_passes, seed=seed, time_limit=time_limit)
+    return settings, source
+
+
+def _stopping_rules(training: Record) -> tuple[int, float | None]:
+    iterations = None
+    time_limit = None
+    for rule in training.records("stopping_rules", lambda i, _: f"stopping rule #{i}"):
+        kind = rule.string("type")
+        if kind == "iteration_limit":
+            limit = rule.integer("limit", minimum=1)
+            iterations = limit if iterations is None else min(iterations, limit)
+        elif kind == "time_limit":
+            seconds = rule.number("seconds", positive=True)
+            time_limit = seconds if time_limit is None else min(time_limit, seconds)
+        else:
+            raise rule.refuse("type", f"the {kind!r} stopping rule (caudal honours iteration_limit and time_limit)")
+        rule.finish()
+    if iterations is None:
+        raise training.error("stopping_rules", "must include an iteration_limit rule")
+    mode = training.string("stopping_mode", "any", choices=("any", "all"))
+    if mode == "all" and time_limit is not None:
+        raise training.refuse("stopping_mode", "stopping_mode 'all' with a time limit")
+    return iterations, time_limit
+
+
+def _scenario_source(source: Record | None, inherited: str) -> str:
+    """Refuse forward sampling other than from the opening tree; return where the openings come from."""
+    if source is None:
+        return inherited
+    for kind in ("inflow", "load", "ncs"):
+        entry = source.record(kind, None)
+        if entry is None:
+            continue
+        scheme = entry.string("scheme", IN_SAMPLE)
+        if scheme != IN_SAMPLE:
+            raise entry.refuse("scheme", f"the {scheme!r} sampling scheme")
+        entry.finish()
+    openings = source.record("openings", None)
+    origin = inherited
+    if openings is not None:
+        origin = openings.string("source", choices=(GENERATED, FROM_FILE))
+        openings.finish()
+    # The forward seed and historical years only matter to the schemes refused above.
+    source.ignore("seed", "historical_years")
+    source.finish()
+    return origin
+
+
+def _simulation(simulation: Record | None, training_source: str) -> SimulationSettings:
+    if simulation is None:
+        return SimulationSettings(enabled=False, scenarios=DEFAULT_SIMULATION_SCENARIOS)
+    enabled = simulation.boolean("enabled", False)
+    scenarios = DEFAULT_SIMULATION_SCENARIOS
+    selection = simulation.record("selection", None)
+    if selection is not None:
+        method = selection.string("method", choices=(SAMPLED, "enumerated"))
+        if method != SAMPLED:
+            raise selection.refuse("method", f"the {method!r} simulation selection (caudal samples scenarios)")
+        scenarios = selection.integer("num_scenarios", minimum=0)
+        selection.finish()
+    source = _scenario_source(simulation.record("scenario_source", None), training_source)
+    if source != training_source:
+        raise simulation.refuse("scenario_source.openings", "simulating on other openings than training's")
+    simulation.ignore("io_channel_capacity", "solver")  # output plumbing; solver tuning
+    simulation.finish()
+    return SimulationSettings(enabled=enabled, scenarios=scenarios)
+
+
+def _modeling(modeling: Record | None) -> str:
+    if modeling is None:
+        return "penalty"
+    scale = modeling.number("cost_scale_factor", None, positive=True)
+    if scale is not None and scale != 1.0:
+        raise modeling.refuse("cost_scale_factor", "a cost scale factor other than 1")
+    treatment = modeling.record("inflow_non_negativity", None)
+    modeling.finish()
+    if treatment is None:
+        return "penalty"
+    method = treatment.string("method", "penalty", choices=INFLOW_METHODS)
+    treatment.finish()
+    return method
+
+
+def _refuse_other_sections(config: Record) -> None:
+    bounds = config.record("upper_bound_evaluation", None)
+    if bounds is not None:
+        if bounds.boolean("enabled", False):
+            raise bounds.refuse("enabled", "the inner-approximation upper bound")
+        bounds.ignore("initial_iteration", "interval_iterations", "lipschitz")  # only used when enabled
+        bounds.finish()
+    policy = config.record("policy", None)
+    if policy is not None:
+        mode = policy.string("mode", "fresh")
+        if mode != "fresh":
+            raise policy.refuse("mode", f"policy mode {mode!r}")
+        policy.refuse_if_present("boundary", "a terminal boundary policy")
+        checkpointing = policy.record("checkpointing", None)
+        if checkpointing is not None:
+            if checkpointing.boolean("enabled", False):
+                raise checkpointing.refuse("enabled", "Cobre checkpointing (caudal checkpoints with --output)")
+            checkpointing.ignore("compress", "initial_iteration", "interval_iterations", "store_basis")
+            checkpointing.finish()
+        policy.ignore("path")
+        policy.finish()
+    # Output selection only; estimation settings only matter with inflow_history.parquet (refused).
+    config.ignore("exports", "estimation")

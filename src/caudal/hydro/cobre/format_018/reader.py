@@ -1,0 +1,109 @@
+"""Read a Cobre 0.18 case directory into the same validated ``Case`` as a 0.5.x one.
+
+The formulation, training, simulation and checkpoints never see the format:
+this reader fills the very records the 0.5.x reader fills, then runs the same
+cross-file checks (:mod:`caudal.hydro.cobre.validation`). The order matters
+only for the messages: unsupported files first, then each file on its own,
+then the files against each other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from caudal.hydro.cobre.case import Case
+from caudal.hydro.cobre.errors import CaseError
+from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.format_018.config import read_config
+from caudal.hydro.cobre.format_018.scenarios import read_initial_conditions, refuse_unsupported_files
+from caudal.hydro.cobre.format_018.system import read_system, source_in_service
+from caudal.hydro.cobre.format_018.timeline import read_timeline
+from caudal.hydro.cobre.openings import noise_from_table
+from caudal.hydro.cobre.reader import EMPTY_STATS
+from caudal.hydro.cobre.scenarios import (
+    INFLOW_STATS,
+    LOAD_STATS,
+    NOISE_OPENINGS,
+    read_load_factors,
+    read_noise_table,
+    read_series_stats,
+)
+from caudal.hydro.cobre.sources import check_buses, read_sources
+from caudal.hydro.cobre.system import HYDROS
+from caudal.hydro.cobre.validation import validate
+from caudal.hydro.cobre.withdrawals import check_hydros, read_withdrawals
+
+OPENINGS_SOURCE = "training.scenario_source.openings.source"
+
+
+def read_case(root: str | Path) -> Case:
+    """Read and validate every file of a 0.18 case; raises ``CaseError`` on the first problem."""
+    files = CaseFiles(root)
+    refuse_unsupported_files(files)
+    config = read_config(files)
+    timeline = read_timeline(files)
+    system, productivity = read_system(files, timeline.stages[0].start, len(timeline.stages))
+    start = timeline.stages[0].start
+    sources, availability = read_sources(files, timeline.stages, lambda record: source_in_service(record, start))
+    withdrawals = read_withdrawals(files, {s.id for s in timeline.stages})
+    initial = read_initial_conditions(files)
+    inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
+    load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
+    case = Case(
+        root=str(files.root),
+        settings=config.settings,
+        stages=timeline.stages,
+        pre_study=timeline.pre_study,
+        annual_discount_rate=timeline.annual_discount_rate,
+        buses=tuple(sorted(system.buses, key=lambda b: b.id)),
+        lines=tuple(sorted(system.lines, key=lambda line: line.id)),
+        thermals=tuple(sorted(system.thermals, key=lambda t: t.id)),
+        hydros=tuple(sorted(system.hydros, key=lambda h: h.id)),
+        excess_cost=system.excess_cost,
+        initial_storage=initial.storage,
+        past_inflows=initial.past_inflows,
+        inflow_stats=inflow_stats if inflow_stats is not None else EMPTY_STATS,
+        ar_models={},
+        load_stats=load_stats if load_stats is not None else EMPTY_STATS,
+        load_factors=read_load_factors(files),
+        state_flags=timeline.state_flags,
+        productivity_overrides=productivity,
+        sources=sources,
+        source_availability=availability,
+        withdrawals=withdrawals.targets,
+        withdrawal_costs={h.id: withdrawals.costs(h.id) for h in system.hydros},
+    )
+    for name, stats, needed in ((INFLOW_STATS, inflow_stats, bool(case.hydros)), (LOAD_STATS, load_stats, True)):
+        if stats is None and needed:
+            raise CaseError(name, None, None, "is missing; caudal needs the seasonal statistics of every series")
+    bus_ids = {b.id for b in case.buses}
+    for hydro in case.hydros:  # before validate(), whose message would name 0.5.x's hydro bus_id
+        if hydro.bus not in bus_ids:
+            raise CaseError(
+                HYDROS, f"hydro {hydro.id}", "unit_groups[0].bus_id", f"refers to bus {hydro.bus}, which is not defined"
+            )
+    check_buses(case.sources, bus_ids)
+    check_hydros(withdrawals, {h.id for h in case.hydros})
+    validate(case)
+    for hydro in case.hydros:  # run-of-river plants may be left out of initial_conditions.json
+        case.initial_storage.setdefault(hydro.id, hydro.min_storage)
+    case.noise_openings = _noise_openings(files, case, config.openings_from_file)
+    return case
+
+
+def _noise_openings(files: CaseFiles, case: Case, from_file: bool) -> list[np.ndarray] | None:
+    """The tree of ``noise_openings.parquet`` when config.json asks for it (0.18 reads it only then)."""
+    if not from_file:
+        if files.exists(NOISE_OPENINGS):
+            raise CaseError(
+                NOISE_OPENINGS, None, None,
+                f"is present but config.json's {OPENINGS_SOURCE} is not 'file', so Cobre 0.18 would not read it: "
+                "set it to 'file' or remove the file",
+            )
+        return None
+    table = read_noise_table(files)
+    if table is None:
+        raise CaseError(NOISE_OPENINGS, None, None, f"is missing, and config.json's {OPENINGS_SOURCE} is 'file'")
+    return noise_from_table(case, table)

@@ -1,0 +1,89 @@
+"""``initial_conditions.json`` of a 0.18 case, and the 0.18 files caudal does not read.
+
+0.18 dropped ``past_inflows`` and added the history of past outflows and
+thermal commitments, and recent inflow observations: caudal refuses those when
+they list anything. Files of features caudal does not model are refused when
+present, naming the file and the first field that holds data (a registry that
+lists nothing is accepted, like in 0.5.x).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from caudal.hydro.cobre.errors import unsupported
+from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS, INITIAL, InitialConditions, hydro_entity_name
+from caudal.hydro.cobre.unsupported import UNSUPPORTED_FILES
+
+CONSTRAINTS_DIR = "constraints"
+# 0.18 changed the generic constraints (no sense, lower and upper bounds): only the withdrawals are read.
+READ_CONSTRAINTS = ("hydro_bounds.parquet",)
+
+REFUSED_FILES: dict[str, str] = {
+    **UNSUPPORTED_FILES,
+    "post_study_stages.json": "post-study stages (anticipated thermal dispatch past the horizon)",
+    "system/hydro_energy_productivity.parquet": "per-stage hydro energy productivity",
+    "system/tailrace_curves.parquet": "tailrace curves",
+    "system/scalar_parameters.json": "scalar parameters (moved to constraints/generic_parameters.json in 0.18)",
+    # 0.18 keeps no past inflows in initial_conditions.json, so PAR(p) lags have no initial state caudal can read.
+    AR_COEFFICIENTS: "PAR(p) inflow models in the 0.18 format",
+}
+
+_REFUSED_HISTORY = {
+    "filling_storage": "reservoir filling",
+    "past_defluences": "past outflows (water travel time)",
+    "past_anticipated_commitments": "anticipated thermal commitments",
+    "recent_observations": "recent inflow observations (mid-season starts)",
+}
+
+
+def refuse_unsupported_files(files: CaseFiles) -> None:
+    for name, feature in REFUSED_FILES.items():
+        if files.exists(name):
+            _refuse_file(files, name, feature)
+    constraints = files.root / CONSTRAINTS_DIR
+    if constraints.is_dir():
+        for path in sorted(constraints.iterdir()):
+            if path.name in READ_CONSTRAINTS:
+                continue
+            _refuse_file(
+                files, f"{CONSTRAINTS_DIR}/{path.name}", "stage-varying bounds, penalties and generic constraints"
+            )
+
+
+def _refuse_file(files: CaseFiles, name: str, feature: str) -> None:
+    """Refuse ``name``, naming its first field with data; a JSON file that lists nothing is accepted."""
+    if not name.endswith(".json"):
+        raise unsupported(name, None, None, feature)
+    try:
+        data = json.loads((files.root / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise unsupported(name, None, None, feature) from None
+    if not isinstance(data, dict):
+        raise unsupported(name, None, None, feature)
+    for key, value in data.items():
+        if key != "$schema" and _holds_data(value):
+            raise unsupported(name, None, key, feature)
+
+
+def _holds_data(value: Any) -> bool:
+    return value not in (None, [], {})
+
+
+def read_initial_conditions(files: CaseFiles) -> InitialConditions:
+    doc = files.json(INITIAL)
+    storage: dict[int, float] = {}
+    for record in doc.records("storage", lambda i, item: hydro_entity_name(i, item)):
+        hydro_id = record.integer("hydro_id")
+        if hydro_id in storage:
+            raise record.error("hydro_id", "appears twice in 'storage'")
+        storage[hydro_id] = record.number("value_hm3", minimum=0.0)
+        record.finish()
+    for key, feature in _REFUSED_HISTORY.items():
+        if _holds_data(doc.raw(key, None)):
+            raise doc.refuse(key, feature)
+    doc.array("filling_storage")  # required by the format, even empty
+    doc.finish()
+    return InitialConditions(storage, {})

@@ -1,0 +1,289 @@
+"""``penalties.json`` and ``system/*.json`` of a 0.18 case.
+
+What changed from 0.5.x: every entity carries an ``operational_start_date``
+(caudal accepts entities in service from the first stage on, and refuses later
+entries by name); a hydro plant reaches its bus through ``unit_groups`` (caudal
+models one group per plant, whose limits are the plant's); and a plant's
+constant productivity moved to ``system/hydro_production_models.json``, where
+it may vary by stage range. The rest of the physics, and what is refused, is
+as in 0.5.x.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import date
+
+from caudal.hydro.cobre.case import Bus, Hydro, HydroPenalties, Line, Thermal
+from caudal.hydro.cobre.fields import MISSING, Record, entity_name
+from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.production import (
+    CONSTANT_PRODUCTIVITY,
+    check_plants,
+    missing_model,
+    overrides,
+    read_production_models,
+)
+from caudal.hydro.cobre.production import FILE as MODELS_FILE
+from caudal.hydro.cobre.system import (
+    BUSES,
+    DEFAULT_INFLOW_PENALTY,
+    HYDROS,
+    LINES,
+    PENALTIES,
+    THERMALS,
+    GlobalPenalties,
+    System,
+    _deficit_segments,
+)
+
+PRODUCTIVITY = "productivity_mw_per_m3s"
+
+# Costs of the format that only price features caudal refuses (diversion, filling, evaporation, withdrawal).
+_INERT_HYDRO_PENALTIES = (
+    "diversion_cost",
+    "filling_target_violation_cost",
+    "evaporation_violation_cost",
+    "evaporation_violation_pos_cost",
+    "evaporation_violation_neg_cost",
+    "water_withdrawal_violation_cost",
+    "water_withdrawal_violation_pos_cost",
+    "water_withdrawal_violation_neg_cost",
+)
+_MODELLED_HYDRO_PENALTIES = (
+    "spillage_cost",
+    "storage_violation_below_cost",
+    "turbined_violation_below_cost",
+    "outflow_violation_below_cost",
+    "outflow_violation_above_cost",
+    "generation_violation_below_cost",
+)
+
+
+def read_system(
+    files: CaseFiles, study_start: date, n_stages: int
+) -> tuple[System, dict[tuple[int, int], float]]:
+    """The system, and the productivity of each (hydro, stage) where it differs from the plant's first stage."""
+    penalties = _global_penalties(files.json(PENALTIES))
+    buses = tuple(_bus(r, penalties, study_start) for r in _entities(files, BUSES, "buses", "bus"))
+    lines = tuple(_line(r, penalties, study_start) for r in _entities(files, LINES, "lines", "line"))
+    thermals = tuple(_thermal(r, study_start) for r in _entities(files, THERMALS, "thermals", "thermal"))
+    hydros = tuple(_hydro(r, penalties, study_start) for r in _entities(files, HYDROS, "hydros", "hydro"))
+    models = read_production_models(files, n_stages, PRODUCTIVITY) if hydros or files.exists(MODELS_FILE) else {}
+    check_plants(models, {h.id for h in hydros}, HYDROS)  # first: a dangling model explains a missing one
+    for hydro in hydros:
+        if hydro.id not in models:
+            raise missing_model(hydro.id)
+    hydros = tuple(replace(h, productivity=models[h.id].productivity[0]) for h in hydros)
+    productivity = overrides(models, {h.id: h.productivity for h in hydros})
+    system = System(buses, lines, thermals, hydros, penalties.excess_cost, penalties.hydro["inflow_nonnegativity_cost"])
+    return system, productivity
+
+
+def _entities(files: CaseFiles, name: str, key: str, kind: str) -> list[Record]:
+    doc = files.json(name)
+    records = doc.records(key, entity_name(kind))
+    doc.finish()
+    return records
+
+
+def _global_penalties(doc: Record) -> GlobalPenalties:
+    bus = doc.record("bus")
+    deficit = _deficit_segments(bus, "deficit_segments")
+    excess = bus.number("excess_cost", minimum=0.0)
+    bus.finish()
+    line = doc.record("line")
+    exchange = line.number("exchange_cost", minimum=0.0)
+    line.finish()
+    hydro = doc.record("hydro")
+    costs: dict[str, float | None] = {name: hydro.number(name, minimum=0.0) for name in _MODELLED_HYDRO_PENALTIES}
+    costs["inflow_nonnegativity_cost"] = hydro.number(
+        "inflow_nonnegativity_cost", DEFAULT_INFLOW_PENALTY, minimum=0.0
+    )
+    _no_turbined_cost(hydro, required=True)
+    hydro.ignore(*_INERT_HYDRO_PENALTIES)
+    hydro.finish()
+    sources = doc.record("non_controllable_source", None)  # the sources themselves are refused
+    if sources is not None:
+        sources.number("curtailment_cost", minimum=0.0)
+        sources.finish()
+    doc.finish()
+    return GlobalPenalties(deficit, excess, exchange, costs)
+
+
+def _no_turbined_cost(record: Record, *, required: bool) -> None:
+    cost = record.number("turbined_cost", None if not required else 0.0, minimum=0.0)
+    if cost:
+        raise record.refuse("turbined_cost", "a turbined-flow regularization cost")
+
+
+def _in_service(record: Record, study_start: date) -> None:
+    """Refuse entities entering service after the first stage starts, or leaving it."""
+    text = record.string("operational_start_date")
+    try:
+        start = date.fromisoformat(text)
+    except ValueError as exc:
+        raise record.error("operational_start_date", f"must be an ISO date (YYYY-MM-DD), got {text!r}") from exc
+    if start > study_start:
+        raise record.refuse(
+            "operational_start_date", f"entering service after the study starts ({text} > {study_start.isoformat()})"
+        )
+    for key in ("entry_stage_id", "exit_stage_id"):
+        record.refuse_if_present(key, "entry and exit stages")
+
+
+def source_in_service(record: Record, study_start: date) -> None:
+    """The 0.18 keys of a non-controllable source: its start of service, and curtailment allowed."""
+    _in_service(record, study_start)
+    if not record.boolean("allow_curtailment", True):
+        raise record.refuse("allow_curtailment", "sources whose generation cannot be curtailed")
+
+
+def _bus(record: Record, penalties: GlobalPenalties, study_start: date) -> Bus:
+    bus_id = record.integer("id", minimum=0)
+    name = record.string("name")
+    deficit = _deficit_segments(record, "deficit_segments") if record.has("deficit_segments") else penalties.deficit
+    record.ignore("deficit_segments")
+    _in_service(record, study_start)
+    record.finish()
+    return Bus(bus_id, name, deficit)
+
+
+def _line(record: Record, penalties: GlobalPenalties, study_start: date) -> Line:
+    line_id = record.integer("id", minimum=0)
+    name = record.string("name")
+    source, target = record.integer("source_bus_id"), record.integer("target_bus_id")
+    if source == target:
+        raise record.error("target_bus_id", f"connects bus {source} to itself")
+    capacity = record.record("capacity")
+    direct = capacity.number("direct_mw", minimum=0.0)
+    reverse = capacity.number("reverse_mw", minimum=0.0)
+    capacity.finish()
+    cost = record.number("exchange_cost", penalties.exchange_cost, minimum=0.0)
+    if record.number("losses_percent", 0.0) != 0.0:
+        raise record.refuse("losses_percent", "transmission losses")
+    _in_service(record, study_start)
+    record.finish()
+    return Line(line_id, name, source, target, direct, reverse, cost)
+
+
+def _thermal(record: Record, study_start: date) -> Thermal:
+    thermal_id = record.integer("id", minimum=0)
+    name = record.string("name")
+    bus = record.integer("bus_id")
+    generation = record.record("generation")
+    low = generation.number("min_mw", minimum=0.0)
+    high = generation.number("max_mw", minimum=0.0)
+    generation.finish()
+    if low > high:
+        raise record.error("generation.min_mw", f"exceeds generation.max_mw ({low:g} > {high:g})")
+    cost = record.number("cost_per_mwh", minimum=0.0)
+    record.refuse_if_present("anticipated_config", "anticipated (GNL) thermal dispatch")
+    _in_service(record, study_start)
+    record.finish()
+    return Thermal(thermal_id, name, bus, low, high, cost)
+
+
+def _range(record: Record, low_key: str, high_key: str, *, unbounded: bool = False) -> tuple[float, float]:
+    low = record.number(low_key, minimum=0.0)
+    high = record.number(high_key, math.inf if unbounded else MISSING, minimum=0.0)
+    if low > high:
+        raise record.error(low_key, f"exceeds {high_key} ({low:g} > {high:g})")
+    return low, high
+
+
+def _hydro(record: Record, penalties: GlobalPenalties, study_start: date) -> Hydro:
+    """The plant as hydros.json gives it; its productivity (from the production models) is filled in later."""
+    hydro_id = record.integer("id", minimum=0)
+    name = record.string("name")
+    downstream = record.integer("downstream_id", None)
+    reservoir = record.record("reservoir")
+    min_storage, max_storage = _range(reservoir, "min_storage_hm3", "max_storage_hm3")
+    reservoir.finish()
+    outflow = record.record("outflow")
+    min_outflow, max_outflow = _range(outflow, "min_outflow_m3s", "max_outflow_m3s", unbounded=True)
+    outflow.finish()
+    generation = record.record("generation")
+    model = generation.string("model")
+    if model != CONSTANT_PRODUCTIVITY:
+        raise generation.refuse("model", f"the {model!r} production model")
+    turbined = _range(generation, "min_turbined_m3s", "max_turbined_m3s")
+    power = _range(generation, "min_generation_mw", "max_generation_mw")
+    generation.finish()
+    bus = _unit_group(record, turbined, power)
+    for key, feature in (
+        ("tailrace", "tailrace models"),
+        ("hydraulic_losses", "hydraulic losses"),
+        ("efficiency", "turbine efficiency models"),
+        ("evaporation", "evaporation"),
+        ("diversion", "diversion channels"),
+        ("filling", "reservoir filling"),
+        ("specific_productivity_mw_per_m3s_per_m", "head-dependent (specific) productivity"),
+    ):
+        record.refuse_if_present(key, feature)
+    if record.number("travel_time_hours", 0.0, minimum=0.0) != 0.0:
+        raise record.refuse("travel_time_hours", "water travel time between plants")
+    _in_service(record, study_start)
+    plant_penalties = _hydro_penalties(record, penalties)
+    record.finish()
+    return Hydro(
+        id=hydro_id,
+        name=name,
+        bus=bus,
+        downstream=downstream,
+        min_storage=min_storage,
+        max_storage=max_storage,
+        min_outflow=min_outflow,
+        max_outflow=max_outflow,
+        productivity=math.nan,
+        min_turbined=turbined[0],
+        max_turbined=turbined[1],
+        min_generation=power[0],
+        max_generation=power[1],
+        penalties=plant_penalties,
+    )
+
+
+def _unit_group(record: Record, turbined: tuple[float, float], power: tuple[float, float]) -> int:
+    """The bus of the plant's single unit group, whose limits must be the plant's."""
+    groups = record.records("unit_groups", lambda i, _: record.entity)
+    if not groups:
+        raise record.error("unit_groups", "must list the plant's unit group (0.18 attaches plants to buses by it)")
+    if len(groups) > 1:
+        raise record.refuse("unit_groups", f"{len(groups)} unit groups on one plant")
+    group = groups[0]
+    group.prefix = "unit_groups[0]."
+    group.integer("id", minimum=0)
+    group.string("name")
+    bus = group.integer("bus_id")
+    for keys, plant in (
+        (("min_turbined_m3s", "max_turbined_m3s"), turbined),
+        (("min_generation_mw", "max_generation_mw"), power),
+    ):
+        limits = _range(group, *keys)
+        if limits != plant:
+            raise group.refuse(keys[0], f"unit group limits other than the plant's generation limits {plant}")
+    group.finish()
+    return bus
+
+
+def _hydro_penalties(record: Record, penalties: GlobalPenalties) -> HydroPenalties:
+    """The plant's own penalties where given, else the global ones."""
+    costs = dict(penalties.hydro)
+    own = record.record("penalties", None)
+    if own is not None:
+        for name in costs:
+            costs[name] = own.number(name, costs[name], minimum=0.0)
+        _no_turbined_cost(own, required=False)
+        own.ignore(*_INERT_HYDRO_PENALTIES)
+        own.finish()
+    return HydroPenalties(
+        spillage=costs["spillage_cost"],
+        storage_below=costs["storage_violation_below_cost"],
+        turbined_below=costs["turbined_violation_below_cost"],
+        outflow_below=costs["outflow_violation_below_cost"],
+        outflow_above=costs["outflow_violation_above_cost"],
+        generation_below=costs["generation_violation_below_cost"],
+        inflow_nonnegativity=costs["inflow_nonnegativity_cost"],
+    )

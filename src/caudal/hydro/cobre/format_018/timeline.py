@@ -1,0 +1,95 @@
+"""``stages.json`` of a 0.18 case: the 0.5.x timeline with ``num_openings`` and explicit graphs.
+
+Besides renaming ``num_scenarios`` to ``num_openings``, 0.18 lets a policy
+graph list its ``nodes`` and a stage override the discount rate; caudal
+refuses both (a finite horizon of stages in sequence with one rate is what it
+trains), as it refuses, in either format, other block modes, risk measures and
+sampling methods.
+"""
+
+from __future__ import annotations
+
+from caudal.hydro.cobre.case import Block, StageSpec
+from caudal.hydro.cobre.fields import Record
+from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.timeline import (
+    FILE,
+    Timeline,
+    check_resolution,
+    check_season_definitions,
+    read_dates,
+    read_policy_graph,
+    stage_entity_name,
+)
+
+
+def read_timeline(files: CaseFiles) -> Timeline:
+    doc = files.json(FILE)
+    graph = doc.record("policy_graph")
+    graph.refuse_if_present("nodes", "a policy graph of explicit nodes")
+    rate = read_policy_graph(graph, len(doc.data.get("stages") or []))
+    stages = []
+    flags = {}
+    for index, record in enumerate(doc.records("stages", lambda i, item: stage_entity_name(i, item))):
+        stage, flag = _stage(record, index, rate)
+        stages.append(stage)
+        flags[stage.id] = flag
+    if not stages:
+        raise doc.error("stages", "must list at least one stage")
+    pre_study = {}
+    for record in doc.records("pre_study_stages", lambda i, item: stage_entity_name(i, item, "pre-study stage"), []):
+        stage_id = record.integer("id")
+        if stage_id >= 0:
+            raise record.error("id", f"pre-study stage ids are negative, got {stage_id}")
+        read_dates(record)
+        pre_study[stage_id] = record.integer("season_id", None)
+        record.finish()
+    seasons = doc.record("season_definitions", None)
+    if seasons is not None:
+        check_season_definitions(seasons)
+    doc.finish()
+    check_resolution(doc, stages)
+    return Timeline(tuple(stages), pre_study, rate, flags)
+
+
+def _stage(record: Record, index: int, rate: float) -> tuple[StageSpec, tuple[bool, bool]]:
+    stage_id = record.integer("id")
+    if stage_id != index:
+        raise record.error("id", f"stages must be numbered 0, 1, 2, ... in order; expected {index}, got {stage_id}")
+    start, end = read_dates(record)
+    blocks = []
+    for position, block in enumerate(record.records("blocks", lambda i, _: f"stage {stage_id}, block #{i}")):
+        block_id = block.integer("id")
+        if block_id != position:
+            raise block.error("id", f"blocks must be numbered 0, 1, 2, ... in order; expected {position}")
+        blocks.append(Block(block_id, block.string("name"), block.number("hours", positive=True)))
+        block.finish()
+    if not blocks:
+        raise record.error("blocks", "must list at least one block")
+    mode = record.string("block_mode", "parallel")
+    if mode != "parallel":
+        raise record.refuse("block_mode", f"{mode!r} blocks")
+    risk = record.raw("risk_measure", "expectation")
+    if risk != "expectation":
+        raise record.refuse("risk_measure", "a risk measure other than the expectation")
+    sampling = record.string("sampling_method", "saa")
+    if sampling != "saa":
+        raise record.refuse("sampling_method", f"the {sampling!r} sampling method")
+    override = record.number("annual_discount_rate_override", None, minimum=0.0)
+    if override is not None and override != rate:
+        raise record.refuse("annual_discount_rate_override", "a stage's own discount rate")
+    flags = (True, True)
+    state = record.record("state_variables", None)
+    if state is not None:
+        flags = (state.boolean("storage", True), state.boolean("inflow_lags", True))
+        state.finish()
+    spec = StageSpec(
+        id=stage_id,
+        start=start,
+        end=end,
+        blocks=tuple(blocks),
+        openings=record.integer("num_openings", minimum=1),
+        season_id=record.integer("season_id", None),
+    )
+    record.finish()
+    return spec, flags

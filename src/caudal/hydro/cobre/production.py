@@ -1,0 +1,100 @@
+"""``system/hydro_production_models.json``: each plant's productivity, stage by stage.
+
+Both formats map stage ranges to a production model; caudal models constant
+productivity only, so it reads, for every plant listed, one productivity per
+study stage: the range's own value (``productivity_override`` in 0.5.x, where
+it defaults to the plant's ``productivity_mw_per_m3s``;
+``productivity_mw_per_m3s`` in 0.18, where it is required). The ranges must
+cover the study in order without gaps. FPHA, linearized-head and seasonal
+models are refused by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from caudal.hydro.cobre.errors import CaseError
+from caudal.hydro.cobre.fields import MISSING, Record, entity_name
+from caudal.hydro.cobre.files import CaseFiles
+
+FILE = "system/hydro_production_models.json"
+CONSTANT_PRODUCTIVITY = "constant_productivity"
+
+
+@dataclass(frozen=True)
+class ProductionModel:
+    record: Record  # for errors about the plant's entry
+    productivity: tuple[float, ...]  # per study stage, MW per m3/s
+
+
+def read_production_models(
+    files: CaseFiles, n_stages: int, key: str, default: dict[int, float] | None = None
+) -> dict[int, ProductionModel]:
+    """The file's models by hydro id; ``key`` names the range's productivity, ``default`` its fallback by plant."""
+    doc = files.json(FILE)
+    doc.refuse_if_present("fpha_plane_reduction", "FPHA production functions")
+    models: dict[int, ProductionModel] = {}
+    for record in doc.records("production_models", entity_name("hydro")):
+        hydro_id = record.integer("hydro_id", minimum=0)
+        record.entity = f"hydro {hydro_id}"
+        if hydro_id in models:
+            raise record.error("hydro_id", f"hydro {hydro_id} has two production models")
+        mode = record.string("selection_mode", choices=("stage_ranges", "seasonal"))
+        if mode != "stage_ranges":
+            raise record.refuse("selection_mode", "seasonal production models")
+        fallback = MISSING if default is None else default.get(hydro_id, MISSING)
+        models[hydro_id] = ProductionModel(record, _stage_ranges(record, n_stages, key, fallback))
+        record.finish()
+    doc.finish()
+    return models
+
+
+def check_plants(models: dict[int, ProductionModel], hydro_ids: set[int], hydros_file: str) -> None:
+    for hydro_id, model in models.items():
+        if hydro_id not in hydro_ids:
+            raise model.record.error("hydro_id", f"refers to hydro {hydro_id}, which is not defined in {hydros_file}")
+
+
+def overrides(models: dict[int, ProductionModel], base: dict[int, float]) -> dict[tuple[int, int], float]:
+    """(hydro id, stage id) -> productivity, where a model's differs from the plant's ``base``."""
+    return {
+        (hydro_id, stage): value
+        for hydro_id, model in models.items()
+        for stage, value in enumerate(model.productivity)
+        if value != base[hydro_id]
+    }
+
+
+def _stage_ranges(record: Record, n_stages: int, key: str, fallback: object) -> tuple[float, ...]:
+    values: list[float] = []
+    for i, item in enumerate(record.records("stage_ranges", lambda i, _: record.entity)):
+        item.prefix = f"stage_ranges[{i}]."
+        start = item.integer("start_stage_id", minimum=0)
+        end = item.integer("end_stage_id", None, minimum=start)
+        if start != len(values):
+            raise item.error(
+                "start_stage_id", f"ranges must cover the stages in order without gaps; expected {len(values)}"
+            )
+        model = item.string("model")
+        if model != CONSTANT_PRODUCTIVITY:
+            raise item.refuse("model", f"the {model!r} production model")
+        for name in ("fpha_config", "reference_volume"):
+            item.refuse_if_present(name, "FPHA production functions")
+        value = item.number(key, fallback, positive=True)
+        item.finish()
+        last = n_stages - 1 if end is None else end
+        if last >= n_stages:
+            raise item.error("end_stage_id", f"stage {last} is past the study's last stage ({n_stages - 1})")
+        values.extend([value] * (last - start + 1))
+    if not values:
+        raise record.error("stage_ranges", "must list at least one range")
+    if len(values) < n_stages:
+        raise record.error("stage_ranges", f"cover stages 0..{len(values) - 1}, but the study has {n_stages}")
+    return tuple(values)
+
+
+def missing_model(hydro_id: int) -> CaseError:
+    return CaseError(
+        FILE, f"hydro {hydro_id}", "production_models",
+        "has no production model (the constant_productivity plant needs its productivity_mw_per_m3s)",
+    )

@@ -1,0 +1,99 @@
+"""Water withdrawals: ``constraints/hydro_bounds.parquet``'s ``water_withdrawal_m3s`` and its penalties.
+
+A withdrawal takes a flow (m3/s) out of a plant's reservoir over the whole
+stage. The LP may withdraw less, or more, than the target, each at its
+violation cost per m3/s and hour (``water_withdrawal_violation_neg_cost`` and
+``_pos_cost``, both defaulting to ``water_withdrawal_violation_cost``;
+``penalties.json``'s ``hydro`` section, overridden by the plant's
+``penalties``), which is how Cobre prices them (checked against Cobre 0.18.0
+runs). The file's other columns (stage-varying storage, flow and generation
+limits, diversion, filling) are refused by name when they hold a value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from caudal.hydro.cobre.errors import CaseError, unsupported
+from caudal.hydro.cobre.fields import Record
+from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
+from caudal.hydro.cobre.system import HYDROS, PENALTIES
+
+FILE = "constraints/hydro_bounds.parquet"
+WITHDRAWAL = "water_withdrawal_m3s"
+KEYS = ("hydro_id", "stage_id")
+SYMMETRIC = "water_withdrawal_violation_cost"
+BELOW = "water_withdrawal_violation_neg_cost"  # withdrawing less than the target
+ABOVE = "water_withdrawal_violation_pos_cost"  # withdrawing more
+
+
+@dataclass(frozen=True)
+class Withdrawals:
+    targets: dict[tuple[int, int], float]  # (hydro id, stage id) -> m3/s
+    default_costs: tuple[float, float]  # (below, above) per m3/s and hour, from penalties.json
+    plant_costs: dict[int, tuple[float, float]]  # hydro id -> its own, where its penalties give them
+
+    def costs(self, hydro_id: int) -> tuple[float, float]:
+        return self.plant_costs.get(hydro_id, self.default_costs)
+
+
+def read_withdrawals(files: CaseFiles, stage_ids: set[int]) -> Withdrawals:
+    default = _costs(Record(PENALTIES, None, _section(files.json(PENALTIES).data, "hydro"), "hydro."), None)
+    costs: dict[int, tuple[float, float]] = {}
+    hydros = files.json(HYDROS).data.get("hydros")
+    for item in hydros if isinstance(hydros, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("id"), int) and isinstance(item.get("penalties"), dict):
+            plant = Record(HYDROS, f"hydro {item['id']}", item["penalties"], "penalties.")
+            costs[item["id"]] = _costs(plant, default)
+    return Withdrawals(_targets(files, stage_ids), default, costs)
+
+
+def _section(data: object, key: str) -> object:
+    return data.get(key, {}) if isinstance(data, dict) else {}
+
+
+def _costs(record: Record, fallback: tuple[float, float] | None) -> tuple[float, float]:
+    symmetric = record.number(SYMMETRIC, None, minimum=0.0)
+    below_default = symmetric if symmetric is not None else (fallback[0] if fallback else 0.0)
+    above_default = symmetric if symmetric is not None else (fallback[1] if fallback else 0.0)
+    return (record.number(BELOW, below_default, minimum=0.0), record.number(ABOVE, above_default, minimum=0.0))
+
+
+def _targets(files: CaseFiles, stage_ids: set[int]) -> dict[tuple[int, int], float]:
+    if not files.exists(FILE):
+        return {}
+    try:
+        with pq.ParquetFile(files.root / FILE) as parquet:
+            schema = parquet.schema_arrow
+            table = parquet.read()
+    except (OSError, pa.ArrowException) as exc:
+        raise CaseError(FILE, None, None, f"cannot be read as Parquet: {exc}") from exc
+    for name in schema.names:
+        if name not in (*KEYS, WITHDRAWAL) and table.column(name).null_count < table.num_rows:
+            raise unsupported(FILE, None, name, "stage-varying hydro bounds other than water withdrawals")
+    columns = files.table(FILE, {"hydro_id": INT, "stage_id": INT, WITHDRAWAL: FLOAT})
+    targets: dict[tuple[int, int], float] = {}
+    for hydro_id, stage_id, flow in zip(columns["hydro_id"], columns["stage_id"], columns[WITHDRAWAL], strict=True):
+        key = (int(hydro_id), int(stage_id))
+        where = f"hydro {key[0]}, stage {key[1]}"
+        if key in targets:
+            raise CaseError(FILE, where, "stage_id", f"stage {key[1]} appears twice")
+        if key[1] not in stage_ids:
+            raise CaseError(FILE, where, "stage_id", f"refers to stage {key[1]}, not in stages.json")
+        if not np.isfinite(flow) or flow < 0:
+            raise CaseError(FILE, where, WITHDRAWAL, f"must be non-negative, got {flow:g}")
+        targets[key] = float(flow)
+    return targets
+
+
+def check_hydros(withdrawals: Withdrawals, hydro_ids: set[int]) -> None:
+    for hydro_id, stage_id in withdrawals.targets:
+        if hydro_id not in hydro_ids:
+            raise CaseError(
+                FILE, f"hydro {hydro_id}, stage {stage_id}", "hydro_id",
+                f"refers to hydro {hydro_id}, which is not defined in {HYDROS}",
+            )
