@@ -12,13 +12,10 @@ this loop's is the engine's efficiency.
 import numpy as np
 
 from libc.stdint cimport int32_t, uint8_t
-from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
+from _native cimport now, patch_bounds
 from highs_api cimport (
-    HIGHS_MODEL_STATUS_OPTIMAL,
     HighsInt,
-    Highs_changeColsBoundsBySet,
-    Highs_changeRowsBoundsBySet,
     Highs_clearSolver,
     Highs_create,
     Highs_destroy,
@@ -28,15 +25,10 @@ from highs_api cimport (
     Highs_getSolution,
     Highs_run,
     Highs_setBasis,
+    kHighsModelStatusOptimal,
 )
 from sddp_options cimport configure_for_sddp
 from stage_loading cimport pass_stage_lp
-
-
-cdef inline double now() noexcept nogil:
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return <double>ts.tv_sec + 1e-9 * <double>ts.tv_nsec
 
 
 def bare_backward_loop(lp, basis, trial_states, int repeats=1, bint reset=True):
@@ -70,7 +62,7 @@ def bare_backward_loop(lp, basis, trial_states, int repeats=1, bint reset=True):
     cdef double sink = 0.0, start, seconds
     cdef long solves = 0, iterations = 0, non_optimal = 0
     cdef HighsInt count
-    cdef int r, k, o, i
+    cdef int r, k, o
     cdef void* highs = Highs_create()
     try:
         configure_for_sddp(highs)  # the engine's options
@@ -81,22 +73,18 @@ def bare_backward_loop(lp, basis, trial_states, int repeats=1, bint reset=True):
             for r in range(repeats):
                 for k in range(states.shape[0]):
                     for o in range(n_open):
-                        for i in range(n_states):
-                            lower[i] = states[k, i]
-                            upper[i] = states[k, i]
-                        for i in range(n_col - n_states):
-                            lower[n_states + i] = col_patch_lower[o, i]
-                            upper[n_states + i] = col_patch_upper[o, i]
-                        Highs_changeColsBoundsBySet(highs, n_col, &patch_index[0], &lower[0], &upper[0])
-                        if n_row:
-                            Highs_changeRowsBoundsBySet(highs, n_row, &row_patch_index[0],
-                                                        &row_patch_lower[o, 0], &row_patch_upper[o, 0])
+                        patch_bounds(
+                            highs, &states[k, 0], n_states,
+                            &col_patch_lower[o, 0], &col_patch_upper[o, 0], n_col - n_states,
+                            &patch_index[0], &lower[0], &upper[0],
+                            n_row, &row_patch_index[0], &row_patch_lower[o, 0], &row_patch_upper[o, 0],
+                        )
                         if reset and o == 0:
                             Highs_clearSolver(highs)
                             Highs_setBasis(highs, &col_status[0], &row_status[0])
                         Highs_run(highs)
                         solves += 1
-                        if Highs_getModelStatus(highs) != HIGHS_MODEL_STATUS_OPTIMAL:
+                        if Highs_getModelStatus(highs) != kHighsModelStatusOptimal:
                             non_optimal += 1
                         Highs_getIntInfoValue(highs, "simplex_iteration_count", &count)
                         iterations += count

@@ -1,13 +1,18 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
 """The native hot path: one thread's HiGHS workspace, driven without the GIL.
 
-:class:`NativeWorkspace` implements the solver-workspace protocol of
+:class:`NativeKernel` does the work of the solver-workspace protocol of
 :mod:`caudal.solver.workspace` with the same semantics as the highspy
 reference (:mod:`caudal.solver.highspy_workspace`), but its inner loops are C:
 a work item (a block of forward passes at one stage, or every opening of one
 trial state) is one Python call, and inside it every LP is patched, solved and
-read back with the GIL released, through the HiGHS C API of the
-``libhighs.so.1`` that ships in the highspy wheel.
+read back with the GIL released, through HiGHS's C API (the shared library
+``libhighs.so`` of the highsbox package, see ``setup.py``).
+
+This module is the bottom of the solver layer: it imports nothing of caudal.
+It reports plain values (:meth:`NativeKernel.counters`, :class:`StageSolveFailed`
+with HiGHS's model status code), and :mod:`caudal.solver.native_workspace`
+wraps them in the protocol's types (``SolverStats``, ``SolverError``).
 
 The stage solve sequence, per work item:
 
@@ -45,29 +50,23 @@ than any seen before is loaded, never per solve.
 
 import numpy as np
 
-from caudal.solver.workspace import SolveFailure, SolverError, SolverStats
-
 from libc.math cimport INFINITY, fabs, fmax
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from libc.stdlib cimport free
 from libc.string cimport memcmp, memcpy
-from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
+from _native cimport now, patch_bounds
 from highs_api cimport (
-    HIGHS_MAXIMUM_STRING_LENGTH,
-    HIGHS_MODEL_STATUS_OPTIMAL,
-    HIGHS_OPTION_TYPE_BOOL,
-    HIGHS_OPTION_TYPE_DOUBLE,
-    HIGHS_OPTION_TYPE_INT,
     HIGHS_SCALE_EQUILIBRATION,
     HIGHS_SCALE_MAX_VALUE,
     HIGHS_SIMPLEX_DUAL,
     HIGHS_SIMPLEX_PRIMAL,
-    HIGHS_STATUS_ERROR,
+    HIGHS_STRING_BUFFER,
+    HIGHS_VERSION_MAJOR,
+    HIGHS_VERSION_MINOR,
+    HIGHS_VERSION_PATCH,
     HighsInt,
     Highs_addRows,
-    Highs_changeColsBoundsBySet,
-    Highs_changeRowsBoundsBySet,
     Highs_clearSolver,
     Highs_create,
     Highs_deleteRowsByRange,
@@ -75,8 +74,8 @@ from highs_api cimport (
     Highs_getBasis,
     Highs_getBoolOptionValue,
     Highs_getDoubleOptionValue,
-    Highs_getIntOptionValue,
     Highs_getIntInfoValue,
+    Highs_getIntOptionValue,
     Highs_getModelStatus,
     Highs_getObjectiveValue,
     Highs_getOptionName,
@@ -87,6 +86,13 @@ from highs_api cimport (
     Highs_setBasis,
     Highs_setIntOptionValue,
     Highs_setStringOptionValue,
+    Highs_version,
+    kHighsBasisStatusNonbasic,
+    kHighsModelStatusOptimal,
+    kHighsOptionTypeBool,
+    kHighsOptionTypeDouble,
+    kHighsOptionTypeInt,
+    kHighsStatusError,
 )
 from sddp_options cimport configure_for_sddp
 from stage_loading cimport pass_stage_lp
@@ -96,23 +102,12 @@ RETRY_LADDER = (
 )
 """The attempts at a stage solve, in order; the error after the last names them all."""
 
-MAX_BASIS_STATUS = 4
-"""Largest HiGHS basis status code (kLower=0, kBasic, kUpper, kZero, kNonbasic=4)."""
-
-
 cdef double VIOLATION_TOLERANCE = 1e-9
 """A reserve cut is added when its row falls short of its bound by more than this, relative to max(1, |bound|).
 
 Far below HiGHS's own feasibility tolerance (1e-7, absolute), so a solve never
 keeps a solution that the LP with every cut as a row would have rejected.
 """
-
-
-cdef inline double now() noexcept nogil:
-    """Seconds on the monotonic clock: cheap (vDSO) and callable without the GIL."""
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return <double>ts.tv_sec + 1e-9 * <double>ts.tv_nsec
 
 
 def _owned_zeros(n, dtype):
@@ -127,21 +122,37 @@ def _grown(current, needed):
     return needed if needed <= current else max(needed, 2 * current)
 
 
-def model_status_name(code):
-    """HiGHS's own name of a model status code (as highspy's ``modelStatusToString``)."""
-    import highspy
-
-    try:
-        return highspy.Highs().modelStatusToString(highspy.HighsModelStatus(code))
-    except ValueError:
-        return f"unknown model status {code}"
+def highs_versions() -> tuple:
+    """(HiGHS version the kernels were compiled against, version of the libhighs loaded), as "major.minor.patch"."""
+    compiled = f"{HIGHS_VERSION_MAJOR}.{HIGHS_VERSION_MINOR}.{HIGHS_VERSION_PATCH}"
+    return compiled, Highs_version().decode()
 
 
-def engine_options() -> dict:
+class StageSolveFailed(RuntimeError):
+    """A stage LP stayed non-optimal after the whole retry ladder.
+
+    Carries where (stage, opening, forward pass or trial state, the kernel's
+    ``iteration``) and HiGHS's model status code; the solver layer turns it
+    into its ``SolverError``, the same error the highspy reference raises.
+    """
+
+    def __init__(self, stage: int, opening: int, forward_pass: int, status: int, iteration: int):
+        super().__init__(
+            f"stage {stage}, opening {opening}, forward pass {forward_pass}: HiGHS model status {status}"
+        )
+        self.stage = stage
+        self.opening = opening
+        self.forward_pass = forward_pass
+        self.status = status
+        self.iteration = iteration
+
+
+def engine_options(bint configured=True) -> dict:
     """Every HiGHS option of a stage solver as the engine sets them, by name.
 
-    Tests compare this with the highspy reference's ``SDDP_OPTIONS``, so the
-    two paths cannot drift apart.
+    With ``configured=False``, HiGHS's defaults instead. Tests compare the two
+    with the highspy reference's ``SDDP_OPTIONS``, so the paths cannot drift
+    apart.
     """
     cdef void* highs = Highs_create()
     if highs == NULL:
@@ -149,25 +160,25 @@ def engine_options() -> dict:
     cdef char* name = NULL
     cdef HighsInt kind, int_value
     cdef double double_value
-    cdef char text[HIGHS_MAXIMUM_STRING_LENGTH]
+    cdef char text[HIGHS_STRING_BUFFER]
     options = {}
     try:
-        if configure_for_sddp(highs) != 0:
+        if configured and configure_for_sddp(highs) != 0:
             raise RuntimeError("HiGHS refused a stage solver option")
         # Highs_getNumOptions counts only the user-settable options; the
         # advanced ones follow them, up to the first index HiGHS refuses
         index = 0
-        while Highs_getOptionName(highs, index, &name) != HIGHS_STATUS_ERROR:
+        while Highs_getOptionName(highs, index, &name) != kHighsStatusError:
             index += 1
             try:
                 Highs_getOptionType(highs, name, &kind)
-                if kind == HIGHS_OPTION_TYPE_BOOL:
+                if kind == kHighsOptionTypeBool:
                     Highs_getBoolOptionValue(highs, name, &int_value)
                     value = bool(int_value)
-                elif kind == HIGHS_OPTION_TYPE_INT:
+                elif kind == kHighsOptionTypeInt:
                     Highs_getIntOptionValue(highs, name, &int_value)
                     value = int_value
-                elif kind == HIGHS_OPTION_TYPE_DOUBLE:
+                elif kind == kHighsOptionTypeDouble:
                     Highs_getDoubleOptionValue(highs, name, &double_value)
                     value = double_value
                 else:
@@ -192,7 +203,7 @@ cdef class _BasisSlot:
     cdef bint valid
 
 
-cdef class NativeWorkspace:
+cdef class NativeKernel:
     """One worker thread's solver: a HiGHS instance, buffers, basis cache, statistics.
 
     Create it in the thread that will use it; it must not be shared between
@@ -204,7 +215,7 @@ cdef class NativeWorkspace:
     cdef public int numa_node
     cdef public long iteration
 
-    # statistics (see SolverStats)
+    # statistics (the fields of caudal.solver.workspace.SolverStats)
     cdef int64_t _solves, _simplex_iterations, _retries, _basis_hits, _loads, _cuts_added
     cdef double _time_load, _time_patch, _time_basis, _time_solve, _time_extract
 
@@ -264,7 +275,7 @@ cdef class NativeWorkspace:
         if self._highs == NULL:
             raise MemoryError("Highs_create returned NULL")
         if configure_for_sddp(self._highs) != 0:
-            raise RuntimeError("HiGHS refused an SDDP option; is libhighs.so.1 the one of highspy 1.15?")
+            raise RuntimeError(f"HiGHS {Highs_version().decode()} refused a stage solver option (native/sddp_options.pxd)")
         self.numa_node = numa_node
         self.iteration = -1
         self._template = None
@@ -322,10 +333,9 @@ cdef class NativeWorkspace:
         return (self._cap_cols, self._cap_rows, self._cap_patches)
 
     # -- statistics --------------------------------------------------------------
-    @property
-    def stats(self) -> SolverStats:
-        """A snapshot of this workspace's counters (a new object on every access)."""
-        return SolverStats(
+    def counters(self) -> dict:
+        """A snapshot of this workspace's counters, named as the fields of ``SolverStats``."""
+        return dict(
             solves=self._solves,
             simplex_iterations=self._simplex_iterations,
             retries=self._retries,
@@ -448,10 +458,10 @@ cdef class NativeWorkspace:
             self._basis_hits += 1
         else:
             for i in range(nc):
-                if cols[i] > MAX_BASIS_STATUS:
+                if cols[i] > kHighsBasisStatusNonbasic:
                     raise ValueError(f"stage {self._stage}: column {i} has basis status {cols[i]}")
             for i in range(nr):
-                if rows[i] > MAX_BASIS_STATUS:
+                if rows[i] > kHighsBasisStatusNonbasic:
                     raise ValueError(f"stage {self._stage}: row {i} has basis status {rows[i]}")
             if nc:
                 memcpy(&slot.status[0], &cols[0], nc)
@@ -476,23 +486,13 @@ cdef class NativeWorkspace:
     cdef void _patch(self, const double* incoming, int opening) noexcept nogil:
         """Fix the incoming-state columns to ``incoming`` and apply ``opening``'s values."""
         cdef double start = now()
-        cdef int n = self._n_states, i
-        for i in range(n):
-            self._patch_lower[i] = incoming[i]
-            self._patch_upper[i] = incoming[i]
-        for i in range(self._n_col_patches):
-            self._patch_lower[n + i] = self._col_patch_lower[opening, i]
-            self._patch_upper[n + i] = self._col_patch_upper[opening, i]
-        if n + self._n_col_patches:
-            Highs_changeColsBoundsBySet(
-                self._highs, n + self._n_col_patches, &self._patch_index[0], &self._patch_lower[0],
-                &self._patch_upper[0]
-            )
-        if self._n_row_patches:
-            Highs_changeRowsBoundsBySet(
-                self._highs, self._n_row_patches, &self._row_patch_index[0],
-                &self._row_patch_lower[opening, 0], &self._row_patch_upper[opening, 0]
-            )
+        patch_bounds(
+            self._highs, incoming, self._n_states,
+            &self._col_patch_lower[opening, 0], &self._col_patch_upper[opening, 0], self._n_col_patches,
+            &self._patch_index[0], &self._patch_lower[0], &self._patch_upper[0],
+            self._n_row_patches, &self._row_patch_index[0],
+            &self._row_patch_lower[opening, 0], &self._row_patch_upper[opening, 0],
+        )
         self._time_patch += now() - start
 
     cdef void _reset_to_basis(self) noexcept nogil:
@@ -507,7 +507,7 @@ cdef class NativeWorkspace:
         cdef HighsInt iterations = 0
         Highs_run(self._highs)
         self._time_solve += now() - start
-        if Highs_getIntInfoValue(self._highs, "simplex_iteration_count", &iterations) != HIGHS_STATUS_ERROR:
+        if Highs_getIntInfoValue(self._highs, "simplex_iteration_count", &iterations) != kHighsStatusError:
             self._simplex_iterations += iterations
         return Highs_getModelStatus(self._highs)
 
@@ -515,24 +515,24 @@ cdef class NativeWorkspace:
         """Solve the patched LP; walk the retry ladder until optimal. Returns the model status."""
         self._solves += 1
         cdef int status = self._run_once()
-        if status == HIGHS_MODEL_STATUS_OPTIMAL:
+        if status == kHighsModelStatusOptimal:
             return status
         # refactorised restart: the basis the attempt ended with, factorised
         # afresh. An attempt that ends "Unknown" is usually at or next to the
         # optimum with round-off above tolerance; a new factorisation clears it
         # in a few pivots, where a cold start would redo the whole solve.
         self._retries += 1
-        if Highs_getBasis(self._highs, &self._kept_col_status[0], &self._kept_row_status[0]) != HIGHS_STATUS_ERROR:
+        if Highs_getBasis(self._highs, &self._kept_col_status[0], &self._kept_row_status[0]) != kHighsStatusError:
             Highs_clearSolver(self._highs)
-            if Highs_setBasis(self._highs, &self._kept_col_status[0], &self._kept_row_status[0]) != HIGHS_STATUS_ERROR:
+            if Highs_setBasis(self._highs, &self._kept_col_status[0], &self._kept_row_status[0]) != kHighsStatusError:
                 status = self._run_once()
-                if status == HIGHS_MODEL_STATUS_OPTIMAL:
+                if status == kHighsModelStatusOptimal:
                     return status
         # cold start: from a logical basis, with a fresh factorisation
         self._retries += 1
         Highs_clearSolver(self._highs)
         status = self._run_once()
-        if status == HIGHS_MODEL_STATUS_OPTIMAL:
+        if status == kHighsModelStatusOptimal:
             return status
         # presolve on: a smaller, often better conditioned LP
         self._retries += 1
@@ -540,7 +540,7 @@ cdef class NativeWorkspace:
         Highs_clearSolver(self._highs)
         status = self._run_once()
         Highs_setStringOptionValue(self._highs, "presolve", "off")
-        if status == HIGHS_MODEL_STATUS_OPTIMAL:
+        if status == kHighsModelStatusOptimal:
             return status
         # another scaling: when cut right-hand sides reach 1e10 and more, HiGHS's
         # default scaling can leave round-off above its feasibility tolerance
@@ -550,7 +550,7 @@ cdef class NativeWorkspace:
         Highs_clearSolver(self._highs)
         status = self._run_once()
         Highs_setIntOptionValue(self._highs, "simplex_scale_strategy", HIGHS_SCALE_EQUILIBRATION)
-        if status == HIGHS_MODEL_STATUS_OPTIMAL:
+        if status == kHighsModelStatusOptimal:
             return status
         # primal simplex, with presolve
         self._retries += 1
@@ -613,7 +613,7 @@ cdef class NativeWorkspace:
     cdef int _solve_with_reserve(self) noexcept nogil:
         """Solve; while the solution violates reserve cuts, add them and solve again (hot)."""
         cdef int status = self._solve()
-        while status == HIGHS_MODEL_STATUS_OPTIMAL and self._add_violated_cuts():
+        while status == kHighsModelStatusOptimal and self._add_violated_cuts():
             status = self._solve()
         return status
 
@@ -652,7 +652,7 @@ cdef class NativeWorkspace:
             self._patch(&incoming[k, 0], opening)
             self._reset_to_basis()
             status = self._solve_with_reserve()
-            if status != HIGHS_MODEL_STATUS_OPTIMAL:
+            if status != kHighsModelStatusOptimal:
                 return self._fail(opening, pass_ids[k], status)
             start = now()
             Highs_getSolution(self._highs, &self._col_value[0], NULL, NULL, NULL)
@@ -687,7 +687,7 @@ cdef class NativeWorkspace:
             if position == 0:
                 self._reset_to_basis()
             status = self._solve_with_reserve()
-            if status != HIGHS_MODEL_STATUS_OPTIMAL:
+            if status != kHighsModelStatusOptimal:
                 return self._fail(opening, trial_id, status)
             start = now()
             Highs_getSolution(self._highs, NULL, &self._col_dual[0], NULL, NULL)
@@ -715,12 +715,11 @@ cdef class NativeWorkspace:
         return True
 
     cdef int _raise_failure(self) except -1:
-        failure = SolveFailure(
-            self._stage, self._failed_opening, self._failed_pass,
-            model_status_name(self._failed_status), self.iteration,
+        failure = StageSolveFailed(
+            self._stage, self._failed_opening, self._failed_pass, self._failed_status, self.iteration
         )
         self._forget_stage()
-        raise SolverError(failure)
+        raise failure
 
     # -- work items (the SolverWorkspace protocol) --------------------------------------
     def solve_forward(
@@ -836,7 +835,7 @@ cdef class NativeWorkspace:
             self._patch(&incoming[k, 0] if self._n_states else NULL, opening)
             self._reset_to_basis()
             status = self._solve_with_reserve()
-            if status != HIGHS_MODEL_STATUS_OPTIMAL:
+            if status != kHighsModelStatusOptimal:
                 return self._fail(opening, scenario_ids[k], status)
             start = now()
             Highs_getSolution(

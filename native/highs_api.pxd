@@ -1,14 +1,25 @@
-# Cython view of native/highs_api.h: the HiGHS C API functions caudal calls.
+# Cython view of HiGHS's official C API header: the functions and constants caudal calls.
+#
+# The header (interfaces/highs_c_api.h) and the shared library libhighs.so come
+# from the highsbox package (setup.py puts highsbox.highs_include_dir() on the
+# include path and links highsbox.highs_lib_dir()/libhighs.so), so the C
+# compiler checks every call below against HiGHS's own prototypes; this file
+# only tells Cython about the few caudal uses.
 #
 # Every function is declared nogil: the kernels call them with the GIL
 # released, and each HiGHS instance is only ever touched by the thread that
-# owns it. The constants are HiGHS's documented values (highs_c_api.h).
+# owns it.
 
 from libc.stdint cimport int32_t
 
 
-cdef extern from "highs_api.h" nogil:
+cdef extern from "interfaces/highs_c_api.h" nogil:
+    # int in HiGHS's default build, int64_t in a HIGHSINT64 one; the kernels'
+    # index and basis buffers are int32, so the build refuses the latter (the
+    # assertion below)
     ctypedef int32_t HighsInt
+
+    const char* Highs_version()
 
     void* Highs_create()
     void Highs_destroy(void* highs)
@@ -53,37 +64,38 @@ cdef extern from "highs_api.h" nogil:
     HighsInt Highs_getSolution(const void* highs, double* col_value, double* col_dual,
                                double* row_value, double* row_dual)
 
+    # the header's own constants (static const HighsInt)
+    const HighsInt kHighsStatusError
+    const HighsInt kHighsOptionTypeBool
+    const HighsInt kHighsOptionTypeInt
+    const HighsInt kHighsOptionTypeDouble
+    const HighsInt kHighsMatrixFormatColwise
+    const HighsInt kHighsObjSenseMinimize
+    const HighsInt kHighsModelStatusOptimal
+    const HighsInt kHighsBasisStatusNonbasic  # the largest basis status code
 
-# kHighsStatus: return codes of the calls above
-cdef enum:
-    HIGHS_STATUS_ERROR = -1
-    HIGHS_STATUS_OK = 0
-    HIGHS_STATUS_WARNING = 1
 
-# kHighsOptionType, and the size of a string option's buffer
-cdef enum:
-    HIGHS_OPTION_TYPE_BOOL = 0
-    HIGHS_OPTION_TYPE_INT = 1
-    HIGHS_OPTION_TYPE_DOUBLE = 2
-    HIGHS_OPTION_TYPE_STRING = 3
-    HIGHS_MAXIMUM_STRING_LENGTH = 512
+cdef extern from *:
+    """
+    /* The kernels pass int32 numpy buffers where the C API takes HighsInt*. */
+    _Static_assert(sizeof(HighsInt) == 4, "caudal's native kernels need HiGHS built with 32-bit HighsInt");
+    """
+    # the HiGHS version the kernels are compiled against (HConfig.h, included
+    # by the header above); Highs_version() is the version of the library loaded
+    const int HIGHS_VERSION_MAJOR
+    const int HIGHS_VERSION_MINOR
+    const int HIGHS_VERSION_PATCH
 
-# kHighsMatrixFormat and kHighsObjSense
-cdef enum:
-    HIGHS_MATRIX_COLWISE = 1
-    HIGHS_SENSE_MINIMIZE = 1
 
-# kHighsModelStatus values the kernels test for
-cdef enum:
-    HIGHS_MODEL_STATUS_OPTIMAL = 7
-
-# kHighsSimplexStrategy values used by the retry ladder
+# Values of HiGHS options that the C API header does not name (they are
+# HiGHS's C++ enums: simplex_strategy in lp_data/HConst.h, the scale and edge
+# weight strategies in simplex/SimplexConst.h) and the size of a string
+# option's buffer (kHighsMaximumStringLength is a variable, not a constant
+# Cython can size an array with).
 cdef enum:
     HIGHS_SIMPLEX_DUAL = 1
     HIGHS_SIMPLEX_PRIMAL = 4
-
-# simplex_scale_strategy and simplex_dual_edge_weight_strategy values (HighsOptions.h)
-cdef enum:
     HIGHS_SCALE_EQUILIBRATION = 2  # HiGHS's default; the kernels set it explicitly
     HIGHS_SCALE_MAX_VALUE = 4  # a rung of the retry ladder
     HIGHS_EDGE_WEIGHT_DEVEX = 1
+    HIGHS_STRING_BUFFER = 512  # kHighsMaximumStringLength

@@ -9,10 +9,10 @@ from highs_api cimport (
     HIGHS_EDGE_WEIGHT_DEVEX,
     HIGHS_SCALE_EQUILIBRATION,
     HIGHS_SIMPLEX_DUAL,
-    HIGHS_STATUS_ERROR,
     Highs_setBoolOptionValue,
     Highs_setIntOptionValue,
     Highs_setStringOptionValue,
+    kHighsStatusError,
 )
 
 
@@ -38,12 +38,12 @@ cdef inline int configure_for_sddp(void* highs) noexcept nogil:
     above the true value; see docs/hot-path.md.
     """
     cdef int refused = 0
-    refused += Highs_setBoolOptionValue(highs, "output_flag", 0) == HIGHS_STATUS_ERROR
-    refused += Highs_setStringOptionValue(highs, "presolve", "off") == HIGHS_STATUS_ERROR
-    refused += Highs_setStringOptionValue(highs, "solver", "simplex") == HIGHS_STATUS_ERROR
-    refused += Highs_setIntOptionValue(highs, "simplex_strategy", HIGHS_SIMPLEX_DUAL) == HIGHS_STATUS_ERROR
-    refused += Highs_setIntOptionValue(highs, "simplex_dual_edge_weight_strategy", HIGHS_EDGE_WEIGHT_DEVEX) == HIGHS_STATUS_ERROR
-    refused += Highs_setIntOptionValue(highs, "simplex_scale_strategy", HIGHS_SCALE_EQUILIBRATION) == HIGHS_STATUS_ERROR
-    refused += Highs_setIntOptionValue(highs, "threads", 1) == HIGHS_STATUS_ERROR
-    refused += Highs_setIntOptionValue(highs, "random_seed", 0) == HIGHS_STATUS_ERROR
+    refused += Highs_setBoolOptionValue(highs, "output_flag", 0) == kHighsStatusError
+    refused += Highs_setStringOptionValue(highs, "presolve", "off") == kHighsStatusError
+    refused += Highs_setStringOptionValue(highs, "solver", "simplex") == kHighsStatusError
+    refused += Highs_setIntOptionValue(highs, "simplex_strategy", HIGHS_SIMPLEX_DUAL) == kHighsStatusError
+    refused += Highs_setIntOptionValue(highs, "simplex_dual_edge_weight_strategy", HIGHS_EDGE_WEIGHT_DEVEX) == kHighsStatusError
+    refused += Highs_setIntOptionValue(highs, "simplex_scale_strategy", HIGHS_SCALE_EQUILIBRATION) == kHighsStatusError
+    refused += Highs_setIntOptionValue(highs, "threads", 1) == kHighsStatusError
+    refused += Highs_setIntOptionValue(highs, "random_seed", 0) == kHighsStatusError
     return refused

@@ -7,11 +7,11 @@
 from libc.stdint cimport int32_t
 
 from highs_api cimport (
-    HIGHS_MATRIX_COLWISE,
-    HIGHS_SENSE_MINIMIZE,
-    HIGHS_STATUS_ERROR,
     HighsInt,
     Highs_passLp,
+    kHighsMatrixFormatColwise,
+    kHighsObjSenseMinimize,
+    kHighsStatusError,
 )
 
 
@@ -41,11 +41,11 @@ cdef inline int pass_stage_lp(void* highs, lp) except -1:
     cdef HighsInt status
     with nogil:
         status = Highs_passLp(
-            highs, num_cols, num_rows, nnz, HIGHS_MATRIX_COLWISE, HIGHS_SENSE_MINIMIZE, 0.0,
+            highs, num_cols, num_rows, nnz, kHighsMatrixFormatColwise, kHighsObjSenseMinimize, 0.0,
             &col_cost[0], &col_lower[0], &col_upper[0],
             &row_lower[0] if num_rows else NULL, &row_upper[0] if num_rows else NULL,
             &col_start[0], &row_index[0] if nnz else NULL, &values[0] if nnz else NULL,
         )
-    if status == HIGHS_STATUS_ERROR:
+    if status == kHighsStatusError:
         raise ValueError(f"stage {index}: HiGHS rejected the stage LP (Highs_passLp)")
     return 0

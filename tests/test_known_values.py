@@ -22,7 +22,7 @@ from problems import FIRST_STEPS_OPTIMUM, deterministic_optimum, first_steps
 
 import caudal
 import caudal.examples
-from caudal.parallel.workers import resolve_solver
+from caudal.solver.choice import resolve_solver
 
 
 def native_available() -> bool:

@@ -15,7 +15,8 @@ import caudal
 from caudal.parallel.blocks import blocks
 from caudal.parallel.pool import SerialPool
 from caudal.parallel.threads import ThreadPool, available_cores, numa_nodes, parse_cpulist, place_workers
-from caudal.parallel.workers import make_pool, resolve_solver
+from caudal.parallel.workers import make_pool
+from caudal.solver.choice import resolve_solver
 from caudal.solver.highspy_workspace import HighspyWorkspace
 from caudal.solver.native_workspace import NATIVE_AVAILABLE, NativeWorkspace
 

@@ -4,8 +4,6 @@ Define a multistage stochastic LP with :class:`Problem`, then :func:`train` a
 policy; :func:`deterministic_equivalent` solves small problems exactly.
 """
 
-import highspy  # noqa: F401  (loads libhighs.so.1 before the native extension needs it)
-
 from caudal import examples
 from caudal._version import __version__
 from caudal.api import Policy, TrainingResult, deterministic_equivalent, simulate, train

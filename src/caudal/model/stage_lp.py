@@ -42,7 +42,7 @@ INF = float("inf")
 """Infinite bound as stored in templates (HiGHS treats >= 1e30 as infinite)."""
 
 INDEX = np.int32
-"""Index type of the HiGHS C API in the highspy wheel (HighsInt is 32-bit)."""
+"""Index type of the HiGHS C API (HighsInt is 32-bit; the native build refuses a 64-bit HiGHS)."""
 
 
 @dataclass(frozen=True, eq=False)

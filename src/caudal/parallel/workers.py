@@ -1,4 +1,7 @@
-"""Choosing the worker pool and the solver for a run."""
+"""The worker pool of a run, with one workspace of the chosen solver per worker.
+
+Which solver a name means is decided in :mod:`caudal.solver.choice`.
+"""
 
 from __future__ import annotations
 
@@ -7,32 +10,8 @@ from contextlib import AbstractContextManager
 from threadpoolctl import threadpool_limits
 
 from caudal.parallel.pool import SerialPool, WorkerPool
-from caudal.parallel.threads import ThreadPool, WorkspaceFactory, available_cores
-from caudal.solver.highspy_workspace import HighspyWorkspace
-from caudal.solver.native_workspace import NATIVE_AVAILABLE, NATIVE_IMPORT_ERROR, NativeWorkspace
-
-SOLVERS = ("auto", "native", "highspy")
-
-
-def resolve_solver(solver: str) -> str:
-    """``"native"`` or ``"highspy"``: ``"auto"`` means native when the extension is built."""
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
-    if solver == "auto":
-        return "native" if NATIVE_AVAILABLE else "highspy"
-    if solver == "native" and not NATIVE_AVAILABLE:
-        raise RuntimeError(
-            f"the native solver is not built ({NATIVE_IMPORT_ERROR}); install caudal with "
-            "'pip install .' or choose solver='highspy'"
-        )
-    return solver
-
-
-def workspace_factory(solver: str) -> WorkspaceFactory:
-    """``factory(numa_node)`` creating one workspace of a resolved solver name."""
-    if solver == "native":
-        return lambda node: NativeWorkspace(numa_node=node)
-    return lambda node: HighspyWorkspace()
+from caudal.parallel.threads import ThreadPool, available_cores
+from caudal.solver.choice import resolve_solver, workspace_factory
 
 
 def one_blas_thread() -> AbstractContextManager:
@@ -53,7 +32,7 @@ def make_pool(threads: int | None, solver: str) -> WorkerPool:
     """
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
-    name = resolve_solver(solver)
+    name = resolve_solver(solver)  # before threads start: an unknown or unavailable solver fails here
     factory = workspace_factory(name)
     n_threads = available_cores() if threads is None else threads
     if n_threads == 1:
