@@ -35,6 +35,7 @@ def reference(tmp_path_factory):
 
 
 @pytest.mark.parametrize("ranks,threads", LAYOUTS[1:])
+@pytest.mark.mpi
 def test_same_seed_same_cuts_and_bounds_whatever_the_layout(reference, tmp_path, ranks, threads):
     summary = train_ranks(
         ranks, threads, "brazil4", tmp_path, "--stages", "4", "--iterations", "4", "--forward-passes", "5"
@@ -44,6 +45,7 @@ def test_same_seed_same_cuts_and_bounds_whatever_the_layout(reference, tmp_path,
     assert _bound_columns(summary["convergence"]) == _bound_columns(reference["convergence"])
 
 
+@pytest.mark.mpi
 def test_layout_check_can_fail(reference, tmp_path):
     """Another seed must give another digest, or the comparison above proves nothing."""
     summary = train_ranks(
@@ -52,6 +54,7 @@ def test_layout_check_can_fail(reference, tmp_path):
     assert summary["policy_digest"] != reference["policy_digest"]
 
 
+@pytest.mark.mpi
 def test_failure_on_one_rank_ends_the_job(tmp_path):
     started = time.monotonic()
     result = run_ranks(
@@ -101,6 +104,7 @@ SHARED_CACHE_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.mpi
 def test_stage_lp_cache_is_shared_on_the_node(tmp_path):
     script = tmp_path / "shared_cache.py"
     script.write_text(SHARED_CACHE_SCRIPT)

@@ -85,6 +85,7 @@ def test_every_template_is_tested_and_well_formed():
         assert subprocess.run(["bash", "-n", str(SLURM / name)]).returncode == 0, name
 
 
+@pytest.mark.mpi
 def test_one_node(cluster):
     cluster.study()
     cluster.sbatch("--ntasks=2", "--cpus-per-task=1", str(SLURM / "one-node.sh"), "study.toml", "runs/one")
@@ -93,6 +94,7 @@ def test_one_node(cluster):
     assert cluster.summary("runs/one")["iterations"] == 4
 
 
+@pytest.mark.mpi
 def test_multi_node(cluster):
     cluster.study()
     cluster.sbatch("--nodes=2", "--ntasks-per-node=1", "--cpus-per-task=1", str(SLURM / "multi-node.sh"),
@@ -102,6 +104,7 @@ def test_multi_node(cluster):
     assert cluster.summary("runs/multi")["iterations"] == 4
 
 
+@pytest.mark.mpi
 def test_long_training_checkpoints_at_the_warning_resubmits_and_resumes(cluster):
     study = cluster.study(iterations=100000, passes=1)
     study.write_text(study.read_text() + "time-limit = 2.0\n")  # what ends part 2, whatever the machine's speed
@@ -119,6 +122,7 @@ def test_long_training_checkpoints_at_the_warning_resubmits_and_resumes(cluster)
     assert resumed["iterations"] > stopped_at and resumed["status"] == "time_limit"
 
 
+@pytest.mark.mpi
 def test_study_array(cluster):
     for seed in (0, 1):
         cluster.study(f"studies/seed{seed}.toml", seed=seed)
@@ -129,6 +133,7 @@ def test_study_array(cluster):
     assert len(digests) == 2, "each array task trains its own study"
 
 
+@pytest.mark.mpi
 def test_sweep_template(cluster):
     (cluster.directory / "sweep.toml").write_text(textwrap.dedent("""\
         case = "brazil4"
@@ -147,6 +152,7 @@ def test_sweep_template(cluster):
 
 
 @pytest.mark.parametrize("way", ["caudal scaling", "loop"])
+@pytest.mark.mpi
 def test_scaling(cluster, way):
     # `caudal scaling` (one layout here, to keep the suite fast) or the template's own loop over two.
     env = {"RANKS": "2", "THREADS": "1", "OUT": "scaling"}
@@ -163,6 +169,7 @@ def test_scaling(cluster, way):
         assert "2x1" in log and (cluster.directory / "scaling/scaling.csv").exists()
 
 
+@pytest.mark.mpi
 def test_a_batch_shell_is_one_process_and_a_step_is_mpi(cluster):
     """caudal run in the batch script itself must not take the allocation's SLURM_NTASKS for an MPI launch."""
     script = cluster.directory / "probe.sh"

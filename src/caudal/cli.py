@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_simulate_command(commands)
     add_plot_commands(commands)
     add_sweep_command(commands)
+    from caudal.doctor import add_doctor_command
+
+    add_doctor_command(commands)
     return parser
 
 
@@ -408,12 +411,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     from caudal.profiling.cli import profiling_handlers
 
     handlers.update(profiling_handlers())
+    from caudal.doctor import run_doctor
+
+    handlers["doctor"] = run_doctor
     try:
         return handlers[args.command](args)
     except UsageError as exc:
         return fail(f"error: {exc}", EXIT_USAGE)
     except KeyboardInterrupt:
         return fail("interrupted", EXIT_INTERRUPTED)
+    except ModuleNotFoundError as exc:  # an extra left out: matplotlib for plots
+        if exc.name != "matplotlib":
+            raise
+        from caudal.plots import MATPLOTLIB_MISSING
+
+        return fail(f"error: caudal {args.command} {MATPLOTLIB_MISSING}", EXIT_USAGE)
     except (ValueError, RuntimeError, OSError, CheckpointError) as exc:
         return fail(f"error: {exc}", EXIT_FAILED)
 
