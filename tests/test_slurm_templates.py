@@ -3,8 +3,10 @@
 Each template is submitted, unchanged, through a fake slurm (tests/fake_slurm:
 sbatch, srun -> mpiexec, scontrol, with the SLURM_* variables slurm sets) on a
 tiny brazil4 study, with the job's size given on the sbatch command line as a
-user would. The long training is sent its walltime warning and must resubmit
-itself and finish with the same policy as a run that never stopped.
+user would. The long training is sent its walltime warning and must requeue
+itself and finish with the same policy as a run that never stopped; the
+templates that go on after a warning (long training, sweep) must keep every
+option the user gave sbatch (account, partition, time, QoS, memory).
 """
 
 from __future__ import annotations
@@ -63,6 +65,14 @@ class Cluster:
         lines = (self.state / "jobs.log").read_text().split("\n")
         return [(int(line.split()[0]), int(line.split()[1])) for line in lines if line]
 
+    def runs(self) -> list[dict]:
+        """Every job run the fake started: job id, restarts, the options it ran with."""
+        return [json.loads(line) for line in (self.state / "runs.jsonl").read_text().splitlines()]
+
+    def commands(self) -> list[dict]:
+        """Every sbatch and scontrol command line, with the job it ran in (None: the test's own)."""
+        return [json.loads(line) for line in (self.state / "commands.jsonl").read_text().splitlines()]
+
     def output(self, name: str) -> str:
         return (self.directory / name).read_text()
 
@@ -105,21 +115,61 @@ def test_multi_node(cluster):
 
 
 @pytest.mark.mpi
-def test_long_training_checkpoints_at_the_warning_resubmits_and_resumes(cluster):
+def test_long_training_checkpoints_at_the_warning_requeues_and_resumes(cluster):
     study = cluster.study(iterations=100000, passes=1)
     study.write_text(study.read_text() + "time-limit = 2.0\n")  # what ends part 2, whatever the machine's speed
-    # The first job gets its walltime warning (B:USR1) half a second into its training; the second does not.
+    # The first part gets its walltime warning (B:USR1) half a second into its training; the second does not.
     cluster.sbatch("--ntasks=1", "--cpus-per-task=1", str(SLURM / "long-training.sh"), "study.toml", "runs/long",
                    env={"FAKE_SLURM_SIGNAL_AFTER": "0.5", "FAKE_SLURM_SIGNAL_ONCE_LOGGED": "lower bound",
                         "FAKE_SLURM_SIGNAL_JOBS": "1"})
-    first, second = cluster.output("caudal-long-1001.out"), cluster.output("caudal-long-1002.out")
-    assert "status: interrupted (SIGUSR1 received)" in first, first
-    assert "part 2 is queued" in first
+    output = cluster.output("caudal-long-1001.out")
+    first, second = output.split("part 2 of the training")
+    assert "status: interrupted (SIGUSR1 received)" in first, output
+    assert "requeueing job 1001 for part 2" in first
     stopped_at = int(first.split("status: interrupted (SIGUSR1 received) after ")[1].split()[0])
     assert f"after iteration {stopped_at}" in second and "the training in runs/long is finished" in second, second
-    assert cluster.jobs() == [(1001, 0), (1002, 0)]
+    assert [job for job, _ in cluster.jobs()] == [1001, 1001] and cluster.jobs()[-1][1] == 0
     resumed = cluster.summary("runs/long")
     assert resumed["iterations"] > stopped_at and resumed["status"] == "time_limit"
+
+
+# Stands in for caudal in the requeue test: the first part stops as at a walltime warning, the next finishes.
+STUB_CAUDAL = """\
+#!/bin/bash
+echo "stub caudal $* (restart ${SLURM_RESTART_COUNT:-0})"
+[ "${SLURM_RESTART_COUNT:-0}" -ge 1 ] && exit 0
+[ "$1" = checkpoint ] && exit 1  # no checkpoint before the first part
+exit 75
+"""
+SITE_OPTIONS = ("--account=proj42", "--partition=long", "--time=01:30:00", "--qos=high", "--mem=2G")
+
+
+@pytest.mark.parametrize("template", ["long-training.sh", "sweep.sh"])
+@pytest.mark.mpi
+def test_a_requeued_part_keeps_the_options_given_to_sbatch(cluster, template):
+    stub = cluster.directory / "stub"
+    stub.mkdir()
+    (stub / "caudal").write_text(STUB_CAUDAL)
+    (stub / "caudal").chmod(0o755)
+    cluster.sbatch(*SITE_OPTIONS, "--ntasks=1", "--cpus-per-task=1", str(SLURM / template), "study.toml", "runs/x",
+                   env={"PATH": f"{stub}{os.pathsep}{cluster.env['PATH']}"})
+    runs = cluster.runs()
+    assert [(run["job"], run["restarts"]) for run in runs] == [(1001, 0), (1001, 1)], "one requeue, then done"
+    for option in SITE_OPTIONS:
+        name, value = option[2:].split("=")
+        assert [run["options"].get(name) for run in runs] == [value, value], f"--{name} lost on the second part"
+    asked = [(command["program"], command["args"]) for command in cluster.commands() if command["in_job"]]
+    assert ("scontrol", ["requeue", "1001"]) in asked
+    assert not [args for program, args in asked if program == "sbatch"], "a new submission would drop options"
+    assert cluster.jobs()[-1] == (1001, 0)
+
+
+def test_the_fake_refuses_to_requeue_a_job_submitted_without_requeue(cluster):
+    script = cluster.directory / "requeue.sh"
+    script.write_text("#!/bin/bash\n#SBATCH --ntasks=1\nscontrol requeue $SLURM_JOB_ID || echo refused\n")
+    cluster.sbatch(str(script))
+    assert "refused" in cluster.output("slurm-1001.out")
+    assert [run["restarts"] for run in cluster.runs()] == [0]
 
 
 @pytest.mark.mpi
