@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from mpi_helpers import mpiexec, train_ranks
 
+from caudal.profiling.launch import launch_environment
+
 CASE = ["brazil4", "--stages", "5", "--forward-passes", "4"]
 
 
@@ -80,7 +82,8 @@ def test_walltime_signal_checkpoints_and_exits_75_then_resumes(tmp_path, ranks, 
     command = [mpiexec(), "-n", str(ranks), sys.executable, "-m", "caudal", "train", "brazil4", "--stages", "24",
                "--forward-passes", "2", "--iterations", "100000", "--checkpoint-every", "100000",
                "--output", str(run), "--threads", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=launch_environment())
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)
     reader.start()

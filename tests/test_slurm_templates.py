@@ -21,6 +21,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from caudal.profiling.launch import launch_environment
+
 ROOT = Path(__file__).resolve().parents[1]
 SLURM = ROOT / "slurm"
 FAKE_SLURM = Path(__file__).resolve().parent / "fake_slurm"
@@ -41,8 +43,8 @@ class Cluster:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.state = directory / "slurm-state"
-        env = {name: value for name, value in os.environ.items()
-               if not name.startswith(("SLURM_", "PMI_", "PMIX_", "OMPI_", "FAKE_SLURM_")) and name != "CAUDAL_COMM"}
+        env = {name: value for name, value in launch_environment().items()
+               if not name.startswith(("SLURM_", "FAKE_SLURM_"))}
         env["PATH"] = os.pathsep.join([str(FAKE_SLURM), str(Path(sys.executable).parent), env.get("PATH", "")])
         env["FAKE_SLURM_STATE"] = str(self.state)
         self.env = env

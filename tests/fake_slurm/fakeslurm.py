@@ -411,11 +411,15 @@ def find_mpiexec() -> str:
 
 
 def mpiexec_words() -> list[str]:
-    """How to start tasks on this host alone: Hydra's fork launcher, or Open MPI oversubscribing."""
+    """How to start tasks on this host alone: Hydra's fork launcher, or Open MPI oversubscribing.
+
+    Open MPI would see the fake's ``SLURM_*`` variables and ask slurm for the
+    allocation and to start its daemons: its slurm components are turned off.
+    """
     mpiexec = find_mpiexec()
     version = subprocess.run([mpiexec, "--version"], capture_output=True, text=True).stdout
     if "Open MPI" in version or "OpenRTE" in version:
-        return [mpiexec, "--oversubscribe"]
+        return [mpiexec, "--oversubscribe", "--mca", "ras", "^slurm", "--mca", "plm", "^slurm"]
     return [mpiexec, "-launcher", "fork", "-hosts", "localhost"]
 
 
