@@ -21,9 +21,9 @@ from pathlib import Path
 LAUNCHERS = ("auto", "mpiexec", "srun")
 
 # Prefixes of what the runtimes set in a launched process (PMI/PMIx: MPICH, Intel MPI, Open MPI, srun --mpi).
-RUNTIME_PREFIXES = ("PMI_", "PMIX_", "HYDI_", "ORTE_", "OMPI_")
+RUNTIME_PREFIXES = ("PMI_", "PMIX_", "HYDI_", "ORTE_", "PRTE_", "OMPI_")
 RUNTIME_NAMES = frozenset({"MPI_LOCALNRANKS", "MPI_LOCALRANKID", "OMPI_MCA_initial_wdir",
-                           "OMPI_MCA_shmem_RUNTIME_QUERY_hint", "OMPI_MCA_mpi_oversubscribe"})
+                           "OMPI_MCA_shmem_RUNTIME_QUERY_hint"})
 # Open MPI's job wiring among the OMPI_MCA_* parameters (launch, daemon URIs, ids).
 RUNTIME_MCA_PREFIXES = ("OMPI_MCA_orte_", "OMPI_MCA_ess", "OMPI_MCA_pmix")
 
@@ -32,7 +32,8 @@ def find_mpiexec() -> str:
     beside_python = Path(sys.executable).parent / "mpiexec"
     found = str(beside_python) if beside_python.exists() else shutil.which("mpiexec")
     if found is None:
-        raise RuntimeError("mpiexec not found: install an MPI (pip install mpich) or run under slurm")
+        raise RuntimeError("mpiexec not found: install an MPI (pip install 'caudal[mpich]', or the site's MPI: "
+                           "docs/cluster.md) or run under slurm")
     return found
 
 
