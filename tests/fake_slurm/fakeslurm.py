@@ -406,7 +406,7 @@ def find_mpiexec() -> str:
     beside = Path(sys.executable).parent / "mpiexec"
     found = str(beside) if beside.exists() else shutil.which("mpiexec")
     if found is None:
-        die("srun", "mpiexec not found: the fake srun runs tasks with MPICH's mpiexec")
+        die("srun", "mpiexec not found: the fake srun runs tasks with MPICH's or Open MPI's mpiexec")
     return found
 
 
