@@ -7,12 +7,11 @@ oversubscribe a 2-core machine, which MPICH allows without flags.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from caudal.profiling.launch import find_mpiexec
+from caudal.profiling.launch import find_mpiexec, launch_environment
 
 CASES = Path(__file__).parent / "cases"
 
@@ -24,9 +23,8 @@ mpiexec = find_mpiexec
 def run_ranks(
     ranks: int, args: list[str], *, env: dict | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess:
-    """``mpiexec -n RANKS python ARGS``, with the output captured."""
-    full_env = dict(os.environ)
-    full_env.pop("CAUDAL_COMM", None)
+    """``mpiexec -n RANKS python ARGS``, with the output captured (in the environment ``caudal scaling`` gives)."""
+    full_env = launch_environment()
     full_env.update(env or {})
     return subprocess.run(
         [mpiexec(), "-n", str(ranks), sys.executable, *args],

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from mpi_helpers import mpiexec
 
+from caudal.profiling.launch import launch_environment
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 README = DOCS.parent / "README.md"
 FENCE = re.compile(r"^```(\w+)\s*\n(.*?)^```\s*$", re.S | re.M)
@@ -62,7 +64,13 @@ def test_the_docs_build_without_warnings(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("page", guide_pages(), ids=lambda p: p.relative_to(DOCS.parent).as_posix())
+def with_mpi_mark(page: Path):
+    """A page whose examples launch mpiexec is a multi-rank test (marker ``mpi``)."""
+    return pytest.param(page, marks=pytest.mark.mpi) if "$ mpiexec" in page.read_text() else page
+
+
+@pytest.mark.parametrize("page", [with_mpi_mark(p) for p in guide_pages()],
+                         ids=lambda p: p.relative_to(DOCS.parent).as_posix())
 def test_every_documented_example_runs(page, workdir):
     namespace: dict = {"__name__": "__docs__"}
     for language, body in FENCE.findall(page.read_text()):
@@ -77,7 +85,8 @@ def test_every_documented_example_runs(page, workdir):
                 argv = command_of(line[2:].strip())
                 if argv is None:
                     continue
-                done = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=600)
+                done = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=600,
+                                      env=launch_environment())
                 assert done.returncode == 0, f"{page.name}: {line}\n{done.stdout}\n{done.stderr}"
 
 

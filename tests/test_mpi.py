@@ -39,6 +39,7 @@ def reference(tmp_path_factory):
 
 
 @pytest.mark.parametrize("ranks,threads", LAYOUTS[1:])
+@pytest.mark.mpi
 def test_same_seed_same_cuts_and_bounds_whatever_the_layout(reference, tmp_path, ranks, threads):
     summary = train_ranks(
         ranks, threads, "brazil4", tmp_path, "--stages", "4", "--iterations", "4", "--forward-passes", "5"
@@ -48,6 +49,7 @@ def test_same_seed_same_cuts_and_bounds_whatever_the_layout(reference, tmp_path,
     assert _bound_columns(summary["convergence"]) == _bound_columns(reference["convergence"])
 
 
+@pytest.mark.mpi
 def test_emulated_nodes_give_the_same_cuts_and_bounds(reference, tmp_path):
     """4 ranks as 2 emulated nodes of 2: two leaders, two shared caches, the leaders' gathers."""
     result = run_ranks(4, ["-m", "caudal", "train", "brazil4", "--output", str(tmp_path),
@@ -61,6 +63,7 @@ def test_emulated_nodes_give_the_same_cuts_and_bounds(reference, tmp_path):
     assert _bound_columns(convergence) == _bound_columns(reference["convergence"])
 
 
+@pytest.mark.mpi
 def test_layout_check_can_fail(reference, tmp_path):
     """Another seed must give another digest, or the comparison above proves nothing."""
     summary = train_ranks(
@@ -69,6 +72,7 @@ def test_layout_check_can_fail(reference, tmp_path):
     assert summary["policy_digest"] != reference["policy_digest"]
 
 
+@pytest.mark.mpi
 def test_failure_on_one_rank_ends_the_job(tmp_path):
     started = time.monotonic()
     result = run_ranks(
@@ -127,6 +131,7 @@ SHARED_CACHE_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.mpi
 @pytest.mark.parametrize("ranks,per_node,expected", [
     (2, "", "ranks ok: [0, 1] nodes 1 leaders [0]"),
     (4, "2", "ranks ok: [0, 1, 2, 3] nodes 2 leaders [0, 2]"),

@@ -327,6 +327,7 @@ def mpi_reference(tmp_path_factory):
 
 
 @pytest.mark.parametrize("ranks,threads", [(1, 2), (2, 1), (2, 2)])
+@pytest.mark.mpi
 def test_same_multi_cut_policy_whatever_the_layout(mpi_reference, tmp_path, ranks, threads):
     summary = train_ranks(ranks, threads, "brazil4", tmp_path, *MPI_ARGS)
     assert summary["cuts"] == mpi_reference["cuts"] == 2 * 3 * 5 * 82  # stages 0, 1 x iterations x passes x openings

@@ -91,6 +91,7 @@ def test_strong_and_weak_speedup_arithmetic():
     assert [row.speedup for row in weak] == pytest.approx([1.0, 3.2, 8.0])
 
 
+@pytest.mark.mpi
 def test_caudal_scaling_end_to_end(tmp_path, capsys):
     output = tmp_path / "sweep"
     status = main(["scaling", "brazil4", "--stages", "3", "--ranks", "1,2", "--threads", "1", "--iterations", "2",

@@ -33,6 +33,7 @@ def run(request, tmp_path_factory):
     return ranks, output, summary
 
 
+@pytest.mark.mpi
 def test_profile_has_one_row_per_iteration_rank_and_thread(run):
     ranks, output, _ = run
     table = pq.read_table(output / "profile.parquet")
@@ -45,6 +46,7 @@ def test_profile_has_one_row_per_iteration_rank_and_thread(run):
     assert metadata["case"] == "brazil4" and metadata["forward_passes"] == "5"
 
 
+@pytest.mark.mpi
 def test_profile_rows_add_up(run):
     ranks, output, summary = run
     columns, _ = read_profile(output / "profile.parquet")
@@ -64,6 +66,7 @@ def test_profile_rows_add_up(run):
         assert (shared[columns["rank"] == 0] > 0).all() and (shared[columns["rank"] != 0] == 0).all()
 
 
+@pytest.mark.mpi
 def test_trace_has_one_track_per_worker_and_nested_phases(run):
     ranks, output, _ = run
     document = json.loads((output / "trace.json").read_text())

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from mpi_helpers import mpiexec, train_ranks
 
+from caudal.profiling.launch import launch_environment
+
 CASE = ["brazil4", "--stages", "5", "--forward-passes", "4"]
 
 
@@ -34,6 +36,7 @@ def straight(tmp_path_factory):
 
 
 @pytest.mark.parametrize("first,second", [((1, 1), (1, 1)), ((2, 2), (1, 2)), ((1, 1), (2, 2))])
+@pytest.mark.mpi
 def test_resume_is_bit_identical_to_a_run_that_never_stopped(straight, tmp_path, first, second):
     run = tmp_path / "run"
     train_ranks(*first, CASE[0], run, *CASE[1:], "--iterations", "3")
@@ -43,6 +46,7 @@ def test_resume_is_bit_identical_to_a_run_that_never_stopped(straight, tmp_path,
     assert resumed["iterations"] == 6
 
 
+@pytest.mark.mpi
 def test_resume_check_can_fail(straight, tmp_path):
     """A resume with another seed is refused; a fresh run with another seed differs."""
     run = tmp_path / "run"
@@ -57,6 +61,7 @@ def test_resume_check_can_fail(straight, tmp_path):
     assert other["policy_digest"] != straight["policy_digest"]
 
 
+@pytest.mark.mpi
 def test_resume_of_another_case_is_refused(tmp_path):
     run = tmp_path / "run"
     train_ranks(1, 1, CASE[0], run, *CASE[1:], "--iterations", "2")
@@ -71,12 +76,14 @@ def test_resume_of_another_case_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("ranks,signum", [(1, signal.SIGTERM), (2, signal.SIGUSR1)])
+@pytest.mark.mpi
 def test_walltime_signal_checkpoints_and_exits_75_then_resumes(tmp_path, ranks, signum):
     run = tmp_path / "run"
     command = [mpiexec(), "-n", str(ranks), sys.executable, "-m", "caudal", "train", "brazil4", "--stages", "24",
                "--forward-passes", "2", "--iterations", "100000", "--checkpoint-every", "100000",
                "--output", str(run), "--threads", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=launch_environment())
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)
     reader.start()
@@ -112,6 +119,7 @@ def _signal_ranks(process: subprocess.Popen, ranks: int, signum: int) -> None:
     assert len(targets) >= ranks or targets[0].pid == process.pid
 
 
+@pytest.mark.mpi
 def test_checkpoint_inspect_and_export(tmp_path):
     run = tmp_path / "run"
     train_ranks(1, 1, CASE[0], run, *CASE[1:], "--iterations", "2")

@@ -3,8 +3,10 @@
 Each template is submitted, unchanged, through a fake slurm (tests/fake_slurm:
 sbatch, srun -> mpiexec, scontrol, with the SLURM_* variables slurm sets) on a
 tiny brazil4 study, with the job's size given on the sbatch command line as a
-user would. The long training is sent its walltime warning and must resubmit
-itself and finish with the same policy as a run that never stopped.
+user would. The long training is sent its walltime warning and must requeue
+itself and finish with the same policy as a run that never stopped; the
+templates that go on after a warning (long training, sweep) must keep every
+option the user gave sbatch (account, partition, time, QoS, memory).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+
+from caudal.profiling.launch import launch_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 SLURM = ROOT / "slurm"
@@ -39,8 +43,8 @@ class Cluster:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.state = directory / "slurm-state"
-        env = {name: value for name, value in os.environ.items()
-               if not name.startswith(("SLURM_", "PMI_", "PMIX_", "OMPI_", "FAKE_SLURM_")) and name != "CAUDAL_COMM"}
+        env = {name: value for name, value in launch_environment().items()
+               if not name.startswith(("SLURM_", "FAKE_SLURM_"))}
         env["PATH"] = os.pathsep.join([str(FAKE_SLURM), str(Path(sys.executable).parent), env.get("PATH", "")])
         env["FAKE_SLURM_STATE"] = str(self.state)
         self.env = env
@@ -62,6 +66,14 @@ class Cluster:
         """(job id, exit status) of every job run, in order."""
         lines = (self.state / "jobs.log").read_text().split("\n")
         return [(int(line.split()[0]), int(line.split()[1])) for line in lines if line]
+
+    def runs(self) -> list[dict]:
+        """Every job run the fake started: job id, restarts, the options it ran with."""
+        return [json.loads(line) for line in (self.state / "runs.jsonl").read_text().splitlines()]
+
+    def commands(self) -> list[dict]:
+        """Every sbatch and scontrol command line, with the job it ran in (None: the test's own)."""
+        return [json.loads(line) for line in (self.state / "commands.jsonl").read_text().splitlines()]
 
     def output(self, name: str) -> str:
         return (self.directory / name).read_text()
@@ -85,6 +97,7 @@ def test_every_template_is_tested_and_well_formed():
         assert subprocess.run(["bash", "-n", str(SLURM / name)]).returncode == 0, name
 
 
+@pytest.mark.mpi
 def test_one_node(cluster):
     cluster.study()
     cluster.sbatch("--ntasks=2", "--cpus-per-task=1", str(SLURM / "one-node.sh"), "study.toml", "runs/one")
@@ -93,6 +106,7 @@ def test_one_node(cluster):
     assert cluster.summary("runs/one")["iterations"] == 4
 
 
+@pytest.mark.mpi
 def test_multi_node(cluster):
     cluster.study()
     cluster.sbatch("--nodes=2", "--ntasks-per-node=1", "--cpus-per-task=1", str(SLURM / "multi-node.sh"),
@@ -102,23 +116,65 @@ def test_multi_node(cluster):
     assert cluster.summary("runs/multi")["iterations"] == 4
 
 
-def test_long_training_checkpoints_at_the_warning_resubmits_and_resumes(cluster):
+@pytest.mark.mpi
+def test_long_training_checkpoints_at_the_warning_requeues_and_resumes(cluster):
     study = cluster.study(iterations=100000, passes=1)
     study.write_text(study.read_text() + "time-limit = 2.0\n")  # what ends part 2, whatever the machine's speed
-    # The first job gets its walltime warning (B:USR1) half a second into its training; the second does not.
+    # The first part gets its walltime warning (B:USR1) half a second into its training; the second does not.
     cluster.sbatch("--ntasks=1", "--cpus-per-task=1", str(SLURM / "long-training.sh"), "study.toml", "runs/long",
                    env={"FAKE_SLURM_SIGNAL_AFTER": "0.5", "FAKE_SLURM_SIGNAL_ONCE_LOGGED": "lower bound",
                         "FAKE_SLURM_SIGNAL_JOBS": "1"})
-    first, second = cluster.output("caudal-long-1001.out"), cluster.output("caudal-long-1002.out")
-    assert "status: interrupted (SIGUSR1 received)" in first, first
-    assert "part 2 is queued" in first
+    output = cluster.output("caudal-long-1001.out")
+    first, second = output.split("part 2 of the training")
+    assert "status: interrupted (SIGUSR1 received)" in first, output
+    assert "requeueing job 1001 for part 2" in first
     stopped_at = int(first.split("status: interrupted (SIGUSR1 received) after ")[1].split()[0])
     assert f"after iteration {stopped_at}" in second and "the training in runs/long is finished" in second, second
-    assert cluster.jobs() == [(1001, 0), (1002, 0)]
+    assert [job for job, _ in cluster.jobs()] == [1001, 1001] and cluster.jobs()[-1][1] == 0
     resumed = cluster.summary("runs/long")
     assert resumed["iterations"] > stopped_at and resumed["status"] == "time_limit"
 
 
+# Stands in for caudal in the requeue test: the first part stops as at a walltime warning, the next finishes.
+STUB_CAUDAL = """\
+#!/bin/bash
+echo "stub caudal $* (restart ${SLURM_RESTART_COUNT:-0})"
+[ "${SLURM_RESTART_COUNT:-0}" -ge 1 ] && exit 0
+[ "$1" = checkpoint ] && exit 1  # no checkpoint before the first part
+exit 75
+"""
+SITE_OPTIONS = ("--account=proj42", "--partition=long", "--time=01:30:00", "--qos=high", "--mem=2G")
+
+
+@pytest.mark.parametrize("template", ["long-training.sh", "sweep.sh"])
+@pytest.mark.mpi
+def test_a_requeued_part_keeps_the_options_given_to_sbatch(cluster, template):
+    stub = cluster.directory / "stub"
+    stub.mkdir()
+    (stub / "caudal").write_text(STUB_CAUDAL)
+    (stub / "caudal").chmod(0o755)
+    cluster.sbatch(*SITE_OPTIONS, "--ntasks=1", "--cpus-per-task=1", str(SLURM / template), "study.toml", "runs/x",
+                   env={"PATH": f"{stub}{os.pathsep}{cluster.env['PATH']}"})
+    runs = cluster.runs()
+    assert [(run["job"], run["restarts"]) for run in runs] == [(1001, 0), (1001, 1)], "one requeue, then done"
+    for option in SITE_OPTIONS:
+        name, value = option[2:].split("=")
+        assert [run["options"].get(name) for run in runs] == [value, value], f"--{name} lost on the second part"
+    asked = [(command["program"], command["args"]) for command in cluster.commands() if command["in_job"]]
+    assert ("scontrol", ["requeue", "1001"]) in asked
+    assert not [args for program, args in asked if program == "sbatch"], "a new submission would drop options"
+    assert cluster.jobs()[-1] == (1001, 0)
+
+
+def test_the_fake_refuses_to_requeue_a_job_submitted_without_requeue(cluster):
+    script = cluster.directory / "requeue.sh"
+    script.write_text("#!/bin/bash\n#SBATCH --ntasks=1\nscontrol requeue $SLURM_JOB_ID || echo refused\n")
+    cluster.sbatch(str(script))
+    assert "refused" in cluster.output("slurm-1001.out")
+    assert [run["restarts"] for run in cluster.runs()] == [0]
+
+
+@pytest.mark.mpi
 def test_study_array(cluster):
     for seed in (0, 1):
         cluster.study(f"studies/seed{seed}.toml", seed=seed)
@@ -129,6 +185,7 @@ def test_study_array(cluster):
     assert len(digests) == 2, "each array task trains its own study"
 
 
+@pytest.mark.mpi
 def test_sweep_template(cluster):
     (cluster.directory / "sweep.toml").write_text(textwrap.dedent("""\
         case = "brazil4"
@@ -147,6 +204,7 @@ def test_sweep_template(cluster):
 
 
 @pytest.mark.parametrize("way", ["caudal scaling", "loop"])
+@pytest.mark.mpi
 def test_scaling(cluster, way):
     # `caudal scaling` (one layout here, to keep the suite fast) or the template's own loop over two.
     env = {"RANKS": "2", "THREADS": "1", "OUT": "scaling"}
@@ -163,14 +221,14 @@ def test_scaling(cluster, way):
         assert "2x1" in log and (cluster.directory / "scaling/scaling.csv").exists()
 
 
+@pytest.mark.mpi
 def test_a_batch_shell_is_one_process_and_a_step_is_mpi(cluster):
     """caudal run in the batch script itself must not take the allocation's SLURM_NTASKS for an MPI launch."""
     script = cluster.directory / "probe.sh"
-    # one os.write per line, so the two ranks' lines never run together
-    probe = ("import os; from caudal.parallel.comm import launched_by_mpi; "
-             "os.write(1, b'mpi\\n' if launched_by_mpi() else b'single\\n')")
+    probe = ("from caudal.parallel.comm import launched_by_mpi; "
+             "print('launched:' + ('mpi' if launched_by_mpi() else 'single'))")
     script.write_text(f'#!/bin/bash\n#SBATCH --ntasks=2\npython -c "{probe}"\nsrun python -c "{probe}"\n'
                       "srun --ntasks=4 true || echo refused\n")
     cluster.sbatch(str(script))
-    lines = cluster.output("slurm-1001.out").split()
-    assert lines.count("single") == 1 and lines.count("mpi") == 2 and "refused" in lines, lines
+    text = cluster.output("slurm-1001.out")  # the two ranks' lines may interleave: count words, not lines
+    assert text.count("launched:single") == 1 and text.count("launched:mpi") == 2 and "refused" in text, text

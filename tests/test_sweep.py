@@ -20,6 +20,7 @@ import pytest
 from mpi_helpers import run_ranks
 
 from caudal.cli import main
+from caudal.profiling.launch import is_mpi_runtime_variable
 from caudal.sweep.grid import GridError, Variant, expand, merge_axes, parse_axis, table_axes
 from caudal.sweep.scheduler import Attempt, Outcome, Scheduler
 from caudal.sweep.variant_settings import Study, StudyError, check_names, risk_measure
@@ -217,6 +218,7 @@ def _sweep_on_ranks(ranks: int, case: Path, output: Path, *extra: str, timeout: 
                              "--output", str(output), *extra], timeout=timeout)
 
 
+@pytest.mark.mpi
 def test_two_ranks_groups_of_one(case, tmp_path):
     result = _sweep_on_ranks(2, case, tmp_path / "out", "--grid", "kind=ok,flaky,broken,ok",
                              "--grid", f"marker={tmp_path / 'flaky.marker'}")
@@ -230,6 +232,7 @@ def test_two_ranks_groups_of_one(case, tmp_path):
     assert len({r["lower_bound"] for r in rows if r["status"] == "done"}) == 1
 
 
+@pytest.mark.mpi
 def test_four_ranks_groups_of_two_same_bounds_as_one_rank(case, tmp_path):
     grid = ["--grid", "kind=ok,broken", "--grid", "demand_scale=0.9,1.1"]
     result = _sweep_on_ranks(4, case, tmp_path / "four", "--ranks-per-variant", "2", *grid)
@@ -244,6 +247,7 @@ def test_four_ranks_groups_of_two_same_bounds_as_one_rank(case, tmp_path):
     assert [r["lower_bound"] for r in rows[:2]] == [r["lower_bound"] for r in alone], "bit-identical on 2 ranks"
 
 
+@pytest.mark.mpi
 def test_a_group_whose_ranks_disagree_is_lost_and_the_others_finish(case, tmp_path):
     result = _sweep_on_ranks(4, case, tmp_path / "out", "--ranks-per-variant", "2", "--grace", "2",
                              "--grid", "kind=one_rank", "--grid", "seed=0..2")
@@ -254,6 +258,7 @@ def test_a_group_whose_ranks_disagree_is_lost_and_the_others_finish(case, tmp_pa
     assert max(r["attempts"] for r in rows) == 2
 
 
+@pytest.mark.mpi
 def test_scheduler_on_its_own_rank(case, tmp_path):
     result = _sweep_on_ranks(3, case, tmp_path / "out", "--scheduler", "rank", "--grid", "seed=0..2")
     assert result.returncode == 0, result.stderr
@@ -263,7 +268,11 @@ def test_scheduler_on_its_own_rank(case, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _single_process(monkeypatch):
-    """The in-process sweeps must not think they run under MPI."""
+    """The in-process sweeps must not think they run under MPI.
+
+    Only what a launcher sets goes: the user's Open MPI settings (run as root,
+    oversubscribe) stay, for the sweeps these tests launch with mpiexec.
+    """
     for name in list(os.environ):
-        if name.startswith(("PMI_", "PMIX_", "OMPI_", "SLURM_")) or name == "CAUDAL_COMM":
+        if is_mpi_runtime_variable(name) or name.startswith("SLURM_") or name == "CAUDAL_COMM":
             monkeypatch.delenv(name)

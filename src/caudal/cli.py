@@ -31,6 +31,7 @@ from caudal.checkpoint.during_training import checkpoint_directory
 from caudal.checkpoint.errors import CheckpointError
 from caudal.checkpoint.files import NAME_PATTERN
 from caudal.config import add_config_option, parse_with_config
+from caudal.doctor import add_doctor_command, run_doctor
 from caudal.log_destination import add_log_options, log_destination
 from caudal.model.problem import Problem, ProblemError
 from caudal.parallel.comm import launched_by_mpi, world
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_simulate_command(commands)
     add_plot_commands(commands)
     add_sweep_command(commands)
+    add_doctor_command(commands)
     return parser
 
 
@@ -305,13 +307,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     handlers = {"train": run_train, "checkpoint": run_checkpoint, "simulate": run_simulate, "plot": run_plot,
-                "sweep": run_sweep_command, **profiling_handlers()}
+                "sweep": run_sweep_command, "doctor": run_doctor, **profiling_handlers()}
     try:
         return handlers[args.command](args)
     except (UsageError, BadCase) as exc:  # a bad CASE, whichever command names it
         return fail(f"error: {exc}", EXIT_USAGE)
     except KeyboardInterrupt:
         return fail("interrupted", EXIT_INTERRUPTED)
+    except ModuleNotFoundError as exc:  # an extra left out: matplotlib for plots
+        if exc.name != "matplotlib":
+            raise
+        from caudal.plots import MATPLOTLIB_MISSING
+
+        return fail(f"error: caudal {args.command} {MATPLOTLIB_MISSING}", EXIT_USAGE)
     except (ValueError, RuntimeError, OSError, CheckpointError) as exc:
         return fail(f"error: {exc}", EXIT_FAILED)
 

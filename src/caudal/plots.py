@@ -13,10 +13,15 @@ from pathlib import Path
 import numpy as np
 
 FAN_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+MATPLOTLIB_MISSING = "needs matplotlib, which is not installed: pip install 'caudal[plots]'"
+"""Compute nodes need no plotting, so matplotlib is an extra; this says how to add it."""
 
 
 def _pyplot():
-    import matplotlib
+    try:
+        import matplotlib
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(f"plotting {MATPLOTLIB_MISSING}", name="matplotlib") from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

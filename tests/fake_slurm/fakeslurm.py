@@ -17,17 +17,26 @@ What it does, and where it differs from slurm:
   its output shows the text ``FAKE_SLURM_SIGNAL_ONCE_LOGGED`` if that is set (a
   test's clock, not SECONDS before a walltime, which the fake does not
   enforce): to the batch shell with ``B:``, else to the job's running ``srun``
-  steps. With ``FAKE_SLURM_SIGNAL_JOBS=N``, only the first N jobs submitted get
-  it (so that a resubmission chain ends).
-* ``srun`` runs ``mpiexec -n TASKS`` on this machine (MPICH's hydra, with the
-  fork launcher so that it does not itself call srun), sets the step variables
+  steps. With ``FAKE_SLURM_SIGNAL_JOBS=N``, only the first N job runs get it
+  (a requeued job runs again: so that a resubmission or requeue chain ends);
+  the text is looked for in what this run wrote (a requeued job appends).
+* ``srun`` runs ``mpiexec -n TASKS`` on this machine (MPICH's hydra with the
+  fork launcher so that it does not itself call srun, or Open MPI's with
+  ``--oversubscribe``, whichever is beside Python or on PATH), sets the step variables
   (``SLURM_STEP_NUM_TASKS``, ``SLURM_PROCID`` per task...), refuses a step larger
   than the allocation, forwards SIGUSR1/SIGUSR2/SIGTERM/SIGINT to the tasks and
   ignores binding options (``--cpu-bind``).
 * ``scontrol show job ID`` prints the fields the templates read (``Command=``...).
+* ``scontrol requeue ID`` puts a job back in the queue with the options it was
+  submitted with, as slurm does: a running job's batch shell gets SIGTERM (so a
+  template must not count on lines after it) and runs again once it has ended,
+  with ``SLURM_RESTART_COUNT`` one higher. Like a site with ``JobRequeue=0``,
+  the fake refuses to requeue a job submitted without ``--requeue``.
 
 State lives in ``$FAKE_SLURM_STATE`` (default ``./.fake-slurm``): one JSON file
-per job, and ``jobs.log`` with one line per job run (id, exit status) for tests.
+per job, ``jobs.log`` with one line per job run (id, exit status),
+``commands.jsonl`` with every ``sbatch`` and ``scontrol`` command line (and the
+job it ran in), and ``runs.jsonl`` with the options every job run had, for tests.
 """
 
 from __future__ import annotations
@@ -53,6 +62,13 @@ def state_dir() -> Path:
     path = Path(os.environ.get("FAKE_SLURM_STATE", ".fake-slurm")).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def record(program: str, words: list[str]) -> None:
+    """Note a command line and the job it ran in, for tests to check what a template asked slurm for."""
+    entry = {"program": program, "args": words, "in_job": os.environ.get("SLURM_JOB_ID")}
+    with open(state_dir() / "commands.jsonl", "a") as log:
+        log.write(json.dumps(entry) + "\n")
 
 
 def die(program: str, message: str, status: int = 1) -> None:
@@ -261,14 +277,22 @@ def run_queue() -> None:
 def run_job(job: dict) -> None:
     job["state"] = "RUNNING"
     save_job(job)
-    codes = []
+    codes = {}
     for offset, index in enumerate(job["indices"]):
         job_id = job["id"] + offset
+        run = {"job": job_id, "restarts": job.get("restarts", 0), "options": job["options"]}
+        with open(state_dir() / "runs.jsonl", "a") as runs:
+            runs.write(json.dumps(run) + "\n")
         code = run_batch_shell(job, job_id, index)
-        job["exit_codes"][str(job_id)] = code
-        codes.append(code)
+        codes[str(job_id)] = code
         log_run(job_id, code, job["name"])
-    job["state"] = "COMPLETED" if all(code == 0 for code in codes) else "FAILED"
+    job = load_job(job["id"])  # scontrol requeue may have marked it while it ran
+    job["exit_codes"].update(codes)
+    if job.pop("requeue_requested", False):
+        job["state"] = "PENDING"
+        job["restarts"] = job.get("restarts", 0) + 1
+    else:
+        job["state"] = "COMPLETED" if all(code == 0 for code in codes.values()) else "FAILED"
     save_job(job)
 
 
@@ -291,7 +315,7 @@ def batch_environment(job: dict, job_id: int, index: int | None) -> dict:
     nodes = int(options.get("nodes", "1").split("-")[0])
     environment = dict(job["environment"])
     environment.update({
-        RUNNER: "1",
+        RUNNER: "1", "SLURM_RESTART_COUNT": str(job.get("restarts", 0)),
         "SLURM_JOB_ID": str(job_id), "SLURM_JOBID": str(job_id), "SLURM_JOB_NAME": job["name"],
         "SLURM_SUBMIT_DIR": job["submit_dir"], "SLURM_SUBMIT_HOST": socket.gethostname(),
         "SLURM_NTASKS": str(tasks), "SLURM_NPROCS": str(tasks), "SLURM_JOB_NUM_NODES": str(nodes),
@@ -316,23 +340,28 @@ def run_batch_shell(job: dict, job_id: int, index: int | None) -> int:
     out = output_path(job, job_id, index, "output")
     err = output_path(job, job_id, index, "error")
     mode = "a" if job["options"].get("open-mode") == "append" else "w"
-    steps = state_dir() / "steps" / str(job_id)
+    start_size = out.stat().st_size if mode == "a" and out.exists() else 0
+    steps = state_dir() / "steps" / f"{job_id}.{job.get('restarts', 0)}"
     steps.mkdir(parents=True, exist_ok=True)
     environment = batch_environment(job, job_id, index)
     environment["FAKE_SLURM_STEPS"] = str(steps)
     with open(out, mode) as stdout, (open(err, mode) if err != out else stdout) as stderr:  # noqa: SIM115
         shell = subprocess.Popen([job["spooled"], *job["args"]], cwd=job["workdir"], env=environment,
                                  stdout=stdout, stderr=stderr)
-        signal_timer(job, shell, steps, out)
+        job["shell_pid"] = shell.pid
+        save_job(job)
+        signal_timer(job, shell, steps, out, start_size)
         return shell.wait()
 
 
-def signal_timer(job: dict, shell: subprocess.Popen, steps: Path, output: Path) -> threading.Thread | None:
+def signal_timer(job: dict, shell: subprocess.Popen, steps: Path, output: Path,
+                 start_size: int) -> threading.Thread | None:
     """Emulate ``--signal=[B:]SIG@T``: SIG after ``FAKE_SLURM_SIGNAL_AFTER`` seconds."""
     spec = job["options"].get("signal")
     delay = os.environ.get("FAKE_SLURM_SIGNAL_AFTER")
     signalled_jobs = int(os.environ.get("FAKE_SLURM_SIGNAL_JOBS", "1000000"))
-    if not spec or delay is None or job["id"] >= FIRST_JOB_ID + signalled_jobs:
+    runs_so_far = len((state_dir() / "runs.jsonl").read_text().splitlines())
+    if not spec or delay is None or runs_so_far > signalled_jobs:
         return None
     target, _, rest = spec.rpartition(":")
     name = rest.split("@")[0]
@@ -342,7 +371,11 @@ def signal_timer(job: dict, shell: subprocess.Popen, steps: Path, output: Path) 
 
     def started() -> bool:
         if text is not None:
-            return output.exists() and text in output.read_text(errors="replace")
+            if not output.exists():
+                return False
+            with open(output, "rb") as handle:
+                handle.seek(start_size)
+                return text in handle.read().decode(errors="replace")
         return any(steps.glob("*.pid"))
 
     def send() -> None:
@@ -373,8 +406,21 @@ def find_mpiexec() -> str:
     beside = Path(sys.executable).parent / "mpiexec"
     found = str(beside) if beside.exists() else shutil.which("mpiexec")
     if found is None:
-        die("srun", "mpiexec not found: the fake srun runs tasks with MPICH's mpiexec")
+        die("srun", "mpiexec not found: the fake srun runs tasks with MPICH's or Open MPI's mpiexec")
     return found
+
+
+def mpiexec_words() -> list[str]:
+    """How to start tasks on this host alone: Hydra's fork launcher, or Open MPI oversubscribing.
+
+    Open MPI would see the fake's ``SLURM_*`` variables and ask slurm for the
+    allocation and to start its daemons: its slurm components are turned off.
+    """
+    mpiexec = find_mpiexec()
+    version = subprocess.run([mpiexec, "--version"], capture_output=True, text=True).stdout
+    if "Open MPI" in version or "OpenRTE" in version:
+        return [mpiexec, "--oversubscribe", "--mca", "ras", "^slurm", "--mca", "plm", "^slurm"]
+    return [mpiexec, "-launcher", "fork", "-hosts", "localhost"]
 
 
 def srun(words: list[str]) -> int:
@@ -396,9 +442,10 @@ def srun(words: list[str]) -> int:
     })
     if "cpu-bind" in options:
         environment["SLURM_CPU_BIND"] = options["cpu-bind"]
-    per_task = 'export SLURM_PROCID="$PMI_RANK" SLURM_LOCALID="$PMI_RANK"; exec "$@"'
-    child = subprocess.Popen([find_mpiexec(), "-launcher", "fork", "-hosts", "localhost", "-n", str(tasks),
-                              "sh", "-c", per_task, "task", *command], env=environment)
+    rank = "${PMI_RANK:-$OMPI_COMM_WORLD_RANK}"  # Hydra's, Open MPI's
+    per_task = f'export SLURM_PROCID="{rank}" SLURM_LOCALID="{rank}"; exec "$@"'
+    child = subprocess.Popen([*mpiexec_words(), "-n", str(tasks), "sh", "-c", per_task, "task", *command],
+                             env=environment)
     register_step()
     for signum in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda s, _frame: child.send_signal(s))
@@ -424,6 +471,9 @@ def register_step() -> None:
 # ----------------------------------------------------------------------------------------------- scontrol
 
 def scontrol(words: list[str]) -> int:
+    record("scontrol", words)
+    if len(words) == 2 and words[0] == "requeue":
+        return requeue(words[1])
     if len(words) >= 3 and words[0] == "show" and words[1] == "job":
         job_id = int(words[2].split("_")[0])
         for job in all_jobs():
@@ -439,11 +489,33 @@ def scontrol(words: list[str]) -> int:
                       f"   StdOut={output_path(job, job_id, None, 'output')}")
                 return 0
         die("scontrol", f"Invalid job id specified: {words[2]}")
-    die("scontrol", f"the fake knows 'show job ID' only, got {' '.join(words)!r}")
+    die("scontrol", f"the fake knows 'show job ID' and 'requeue ID' only, got {' '.join(words)!r}")
     return 1
 
 
+def requeue(text: str) -> int:
+    """Back to the queue with its options; a running batch shell is ended (SIGTERM) as slurm would."""
+    job = load_job(int(text)) if text.isdigit() else None
+    if job is None or len(job["indices"]) > 1:
+        die("scontrol", f"Invalid job id specified: {text} (the fake requeues single jobs only)")
+    if "requeue" not in job["options"]:
+        die("scontrol", f"Requested operation is presently disabled for job {text} (submitted without --requeue)")
+    job["requeue_requested"] = True
+    save_job(job)
+    if job["state"] == "RUNNING" and job.get("shell_pid"):
+        try:
+            os.kill(job["shell_pid"], signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    elif job["state"] != "RUNNING":
+        job["state"], job["restarts"] = "PENDING", job.get("restarts", 0) + 1
+        job.pop("requeue_requested")
+        save_job(job)
+    return 0
+
+
 def sbatch(words: list[str]) -> int:
+    record("sbatch", words)
     job = submit(words)
     if "parsable" in job["options"]:
         print(job["id"], flush=True)
