@@ -24,6 +24,7 @@ from caudal.checkpoint.run_lock import run_folders_locked_by_leader
 from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_SECONDS, CheckpointSchedule
 from caudal.checkpoint.store import DEFAULT_KEEP
 from caudal.model.problem import CompiledProblem, Problem
+from caudal.model.size import check_fits, training_bytes
 from caudal.outputs import write_convergence, write_summary
 from caudal.parallel.comm import Communicator, cores_available, world
 from caudal.parallel.pool import WorkerPool
@@ -331,6 +332,7 @@ def train(
         multi_cut=multi_cut,
     )
     options.stage_risks(compiled.n_stages)  # refuses a risk measure multi-cut cannot express, before any work
+    _check_iteration_fits(compiled, forward_passes)
     if multi_cut:
         compiled = compiled.with_multi_cut()
     comm = comm or world()
@@ -400,6 +402,14 @@ def train(
         if output is not None and comm.rank == 0:
             write_outputs(Path(output), result)
     return result
+
+
+def _check_iteration_fits(problem: CompiledProblem, forward_passes: int) -> None:
+    """Refuse forward passes whose states and bases of one iteration would not fit in memory."""
+    rows = max(t.num_rows for t in problem.templates)
+    cols = max(t.num_cols for t in problem.templates)
+    needed = training_bytes(problem.n_stages, problem.n_states, rows, cols, forward_passes)
+    check_fits(f"{forward_passes} forward passes over {problem.n_stages} stages", needed)
 
 
 def default_threads(comm: Communicator) -> int:
