@@ -20,7 +20,6 @@ from typing import TextIO
 import numpy as np
 
 from caudal.checkpoint.during_training import CHECKPOINT_FOLDER, TrainingCheckpoints, resume_state
-from caudal.checkpoint.run_lock import run_folders_locked_by_leader
 from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_SECONDS, CheckpointSchedule
 from caudal.checkpoint.store import DEFAULT_KEEP
 from caudal.model.problem import CompiledProblem, Problem
@@ -340,9 +339,6 @@ def train(
         raise ValueError(f"on_error must be 'abort' or 'raise', got {on_error!r}")
     guard = abort_on_error(comm) if on_error == "abort" else nullcontext()
     with guard, StopSignals() if handle_signals else nullcontext() as signals, ExitStack() as cleanup:
-        # one run per folder; this also proves the folders writable before any work is done
-        run_folders = [folder for folder in (output, checkpoint_dir) if folder is not None]
-        cleanup.enter_context(run_folders_locked_by_leader(run_folders, comm))
         cleanup.enter_context(one_blas_thread())
         pool = make_pool(default_threads(comm) if threads is None else threads, solver)
         cleanup.callback(pool.close)  # also when an error comes before the training (close is idempotent)

@@ -50,6 +50,10 @@ class RunFolderLocked(RuntimeError):
         )
 
 
+class RunFolderUnusable(OSError):
+    """The run folder cannot be created or written (``str(error)`` names it and says why)."""
+
+
 @dataclass(frozen=True)
 class Owner:
     """Who holds a lock: what the lock file says."""
@@ -213,8 +217,8 @@ def run_folders_locked_by_leader(folders: Sequence[str | os.PathLike], comm: Com
         yield
 
 
-def _named(error: OSError, path: Path, what: str) -> OSError:
+def _named(error: OSError, path: Path, what: str) -> RunFolderUnusable:
     """``error`` again, with a message that names ``path`` (``[Errno 28]`` alone does not say where)."""
-    named = type(error)(f"{path}: {what}: {error.strerror or error}")
+    named = RunFolderUnusable(f"{path}: {what}: {error.strerror or error}")
     named.errno = error.errno
     return named

@@ -103,13 +103,17 @@ def write_checkpoint(
             payload = encode_checkpoint(state, options, layout, visited)
         except CheckpointError as error:
             raise CheckpointError(path, error.problem, error.kind) from error
-        if path.is_dir():  # this iteration was saved as a directory before: swap, never leave neither
-            staged = create_temporary_directory(directory) / path.name
-            atomic_write(staged, (encode_header(payload), payload))
-            replace_entry(staged, path)
-            staged.parent.rmdir()
-        else:
-            atomic_write(path, (encode_header(payload), payload))
+        try:
+            if path.is_dir():  # this iteration was saved as a directory before: swap, never leave neither
+                staged = create_temporary_directory(directory) / path.name
+                atomic_write(staged, (encode_header(payload), payload))
+                replace_entry(staged, path)
+                staged.parent.rmdir()
+            else:
+                atomic_write(path, (encode_header(payload), payload))
+        except OSError as error:  # ENOSPC says "[Errno 28]" and nothing of where
+            raise CheckpointError(path, f"cannot write: {error.strerror or error} (the older checkpoints are kept)",
+                                  "write") from error
     if rank == 0:
         prune(directory, state.iteration, keep)
     return path
