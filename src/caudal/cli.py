@@ -54,7 +54,8 @@ EXIT_USAGE = 2
 EXIT_STATUSES = {
     EXIT_OK: "success (caudal sweep: every variant done)",
     EXIT_FAILED: "the run failed: solver, data, checkpoint (caudal sweep: some variant failed or timed out)",
-    EXIT_USAGE: "bad arguments, a bad --config file or a bad case",
+    EXIT_USAGE: "bad arguments, a bad --config file or a bad case, a run folder in use or unwritable, "
+    "nothing to resume from",
     EXIT_SIGNALLED: "stopped by SIGTERM/SIGUSR1 after writing a checkpoint: run again with --resume",
     EXIT_INTERRUPTED: "interrupted from the keyboard (Ctrl-C; after a checkpoint when the run writes them)",
     143: "stopped by SIGTERM (138: SIGUSR1) with no checkpoint written: nothing to resume",

@@ -23,7 +23,7 @@ from importlib import resources
 import numpy as np
 
 from caudal.model.problem import Bound, Problem, ProblemError, Stage, Variable
-from caudal.model.size import check_fits
+from caudal.model.size import too_large
 
 N_SUBSYSTEMS = 4
 """Subsystems 0..3 (SE/CO, S, NE, N) have a reservoir and a demand."""
@@ -210,7 +210,8 @@ def brazil4(
     if not (isinstance(demand_scale, int | float) and math.isfinite(demand_scale) and demand_scale >= 0):
         raise ProblemError(f"brazil4: demand_scale must be a non-negative number, got {demand_scale!r}")
 
-    check_fits(f"{stages} stages", STAGE_BYTES * stages)
+    if (problem := too_large(f"{stages} stages", STAGE_BYTES * stages)) is not None:
+        raise ProblemError(f"brazil4: {problem}")
     problem = Problem(sense="min", value_bound=0.0, name="brazil4")
     for t in range(stages):
         month = t % 12

@@ -455,7 +455,7 @@ class Problem:
 
     def _check_memory(self) -> None:
         """Refuse, before compiling, a problem whose array form would not fit in memory."""
-        from caudal.model.size import check_fits, stage_bytes
+        from caudal.model.size import stage_bytes, too_large
 
         needed = sum(
             stage_bytes(len(stage._rows), len(stage._col_names), sum(len(row[0]) for row in stage._rows),
@@ -463,8 +463,10 @@ class Problem:
             for stage in self.stages
         )
         biggest = max(self.stages, key=lambda stage: stage.n_openings)
-        check_fits(f"{self.name or 'the problem'} ({len(self.stages)} stages, up to {biggest.n_openings} "
-                   "openings per stage)", needed)
+        problem = too_large(f"{self.name or 'the problem'} ({len(self.stages)} stages, up to "
+                            f"{biggest.n_openings} openings per stage)", needed)
+        if problem is not None:
+            raise ProblemError(problem)
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import os
 
-from caudal.model.problem import ProblemError
-
 GIB = 1024**3
 
 
@@ -47,17 +45,17 @@ def available_memory() -> int:
     return min(limits)
 
 
-def check_fits(what: str, needed_bytes: float, *, available: int | None = None) -> None:
-    """Raise :class:`ProblemError` when ``what`` needs more memory than is available.
+def too_large(what: str, needed_bytes: float, *, available: int | None = None) -> str | None:
+    """Why ``what`` cannot fit (a one-line message with the figures), or None when it fits.
 
-    ``what`` says which sizes make the figure (``"brazil4 with 100000000 stages"``).
+    ``what`` says which sizes make the figure (``"100000000 stages"``); the
+    caller raises the error of its layer with the message.
     """
     available = available_memory() if available is None else available
-    if needed_bytes > available:
-        raise ProblemError(
-            f"{what} needs about {_gib(needed_bytes)} of memory, more than the {_gib(available)} available "
-            "on this machine; reduce it"
-        )
+    if needed_bytes <= available:
+        return None
+    return (f"{what} needs about {_gib(needed_bytes)} of memory, more than the {_gib(available)} available "
+            "on this machine; reduce it")
 
 
 def _gib(n_bytes: float) -> str:

@@ -16,8 +16,8 @@ from caudal.hydro.cobre.inflows import InflowModel, check_truncation_is_exact, r
 from caudal.hydro.cobre.openings import NoiseEntities, generate_noise, noise_entities
 from caudal.hydro.cobre.reader import read_case
 from caudal.hydro.cobre.timeline import FILE as STAGES
-from caudal.model.problem import Problem, ProblemError
-from caudal.model.size import check_fits, stage_bytes
+from caudal.model.problem import Problem
+from caudal.model.size import stage_bytes, too_large
 
 
 @dataclass
@@ -72,10 +72,9 @@ def _check_openings_fit(case: Case) -> None:
     entities = len(case.hydros) + len(case.buses)
     needed = sum(stage_bytes(1, 1, 0, stage.openings, entities) for stage in case.stages)
     largest = max((stage.openings for stage in case.stages), default=0)
-    try:
-        check_fits(f"{len(case.stages)} stages of up to {largest} openings", needed)
-    except ProblemError as error:
-        raise CaseError(STAGES, None, "stages[].num_scenarios", str(error)) from None
+    problem = too_large(f"{len(case.stages)} stages of up to {largest} openings", needed)
+    if problem is not None:
+        raise CaseError(STAGES, None, "stages[].num_scenarios", problem)
 
 
 def training_defaults(path: str | Path) -> TrainingSettings | None:
