@@ -128,3 +128,17 @@ def test_nothing_to_resume_exits_2_like_inspect(tmp_path, capsys):
     assert main(["train", "brazil4", "--stages", "3", "--iterations", "1", "--resume", str(tmp_path / "empty")]) == 2
     assert main(["checkpoint", "inspect", str(tmp_path / "empty")]) == 2
     assert "no valid checkpoint" in capsys.readouterr().err
+
+
+def test_a_full_disk_at_the_summary_names_the_file(tmp_path, monkeypatch):
+    import json
+
+    from caudal import outputs
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(json, "dump", full)
+    with pytest.raises(OSError, match=f"{tmp_path / 'summary.json'}: cannot write: No space left on device"):
+        outputs.write_summary(tmp_path / "summary.json", {})
+    assert not list(tmp_path.iterdir()), "no temporary file left behind"
