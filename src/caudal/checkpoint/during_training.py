@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from caudal.checkpoint.errors import CheckpointError
-from caudal.checkpoint.files import list_impostors
+from caudal.checkpoint.files import NAME_PATTERN, list_impostors
 from caudal.checkpoint.restore import restore_state
 from caudal.checkpoint.schedule import CheckpointSchedule
 from caudal.checkpoint.store import load_latest, read_checkpoint, write_checkpoint
@@ -76,10 +76,10 @@ class TrainingCheckpoints:
             self.refuse_impostors()
 
     def refuse_impostors(self) -> None:
-        """Refuse, before any training, a directory or other non-file under a checkpoint name.
+        """Refuse, before any training, a FIFO, socket or dangling link under a checkpoint name.
 
-        The atomic rename of a new checkpoint onto it would fail (a directory),
-        after the iterations that led to it were done.
+        Writing or pruning would meet it after the iterations that led to the
+        checkpoint were done; a reader would block on a FIFO.
         """
         impostors = list_impostors(self.directory)
         if impostors:
@@ -116,10 +116,10 @@ def resume_state(
     change the policy (another seed), which an older checkpoint of this run
     must not be blocked by. Raises :class:`CheckpointError` when none is usable,
     naming the files and why. Given a file, resumes from that file or says
-    why it cannot.
+    why it cannot (a checkpoint directory, named like a checkpoint, counts as one file).
     """
-    if Path(directory).is_file():
-        path = Path(directory)
+    path = Path(directory)
+    if path.is_file() or (path.is_dir() and NAME_PATTERN.match(path.name)):
         return restore_state(read_checkpoint(path), problem, options, comm), path, []
     folder = checkpoint_directory(directory)
     restored: list[TrainingState] = []
