@@ -24,6 +24,7 @@ of a process with worker threads is unsafe).
 
     python benchmarks/faults.py                      # 200 kills, 123 damaged files
     python benchmarks/faults.py --kills 20 --damaged 12 --seed 1
+    python benchmarks/faults.py --layout directory   # checkpoints as directories of stage files
 
 Prints the load average (the machine is shared) and, per campaign: trials,
 corrupt loads, resume failures, mismatches. All should be zero; the exit
@@ -45,6 +46,7 @@ from pathlib import Path
 
 import caudal
 from caudal.checkpoint import CheckpointError, read_checkpoint
+from caudal.checkpoint import directory as checkpoint_directory
 from caudal.checkpoint import files as checkpoint_files
 from caudal.checkpoint import store as checkpoint_store
 from caudal.checkpoint.files import list_checkpoints
@@ -54,7 +56,11 @@ STAGES = 3
 ITERATIONS = 8
 FORWARD_PASSES = 2
 SEED = 11
-WRITE_STEPS = ("first bytes", "half payload", "file fsync", "rename", "directory fsync", "prune")
+WRITE_STEPS = {
+    "file": ("first bytes", "half payload", "file fsync", "rename", "directory fsync", "prune"),
+    # a checkpoint directory: its stage files and manifest are fsynced, then the directory is renamed
+    "directory": ("file fsync", "rename", "directory fsync", "prune"),
+}
 DAMAGES = ("truncate", "flip payload byte", "flip header byte", "zero block", "append", "other checkpoint", "empty")
 
 
@@ -104,6 +110,7 @@ def killed_training(folder: Path, step: str | None, occurrence: int, notify: int
             time.sleep(1.0)
 
     real_os, real_write, real_prune = os, checkpoint_files.atomic_write, checkpoint_store.prune
+    real_replace_entry = checkpoint_directory.replace_entry
 
     class Os:
         def __getattr__(self, name):
@@ -138,9 +145,22 @@ def killed_training(folder: Path, step: str | None, occurrence: int, notify: int
         pause("prune")
         return real_prune(*args, **kwargs)
 
+    def write_directory(*args, **kwargs):
+        writes["count"] += 1
+        writes["fsyncs"] = 0
+        return real_write_directory(*args, **kwargs)
+
+    def replace_entry(source, target):
+        pause("rename")
+        real_replace_entry(source, target)
+
+    real_write_directory = checkpoint_store.write_checkpoint_directory
     checkpoint_files.os = Os()
+    checkpoint_directory.os = Os()
     checkpoint_store.atomic_write = atomic_write
     checkpoint_store.prune = prune
+    checkpoint_store.write_checkpoint_directory = write_directory
+    checkpoint_directory.replace_entry = replace_entry
     os.write(notify, b"S")
     train_into(folder, resume=False)
     os.write(notify, b"D")
@@ -167,14 +187,16 @@ def resume_or_restart(folder: Path) -> dict:
     return outcome
 
 
-def kill_campaign(kills: int, rng: random.Random, reference: dict, run_seconds: float, work: Path) -> dict:
+def kill_campaign(
+    kills: int, rng: random.Random, reference: dict, run_seconds: float, work: Path, layout: str
+) -> dict:
     counts = {"trials": 0, "in a checkpoint write": 0, "corrupt loads": 0, "resume failures": 0, "mismatches": 0,
               "restarts (killed before the first checkpoint)": 0}
     problems: list[str] = []
     for trial in range(kills):
         folder = work / f"kill-{trial}"
         in_write = trial % 2 == 0
-        step = rng.choice(WRITE_STEPS) if in_write else None
+        step = rng.choice(WRITE_STEPS[layout]) if in_write else None
         occurrence = rng.randint(1, ITERATIONS)
         read, write = os.pipe()
         pid = os.fork()
@@ -244,7 +266,11 @@ def damage_campaign(trials: int, rng: random.Random, reference: dict, finished: 
         (folder / "summary.json").unlink()
         checkpoints = list_checkpoints(folder / "checkpoints")
         newest, older = checkpoints[0][1], checkpoints[1][1]
-        damage(newest, kind, rng, older.read_bytes())
+        target, other = newest, older
+        if newest.is_dir():  # a checkpoint directory: damage one of its files (manifest or stage file)
+            target = rng.choice(sorted(p for p in newest.iterdir() if p.is_file()))
+            other = older / target.name if (older / target.name).is_file() else target
+        damage(target, kind, rng, other.read_bytes())
         counts["trials"] += 1
         try:
             loaded = read_checkpoint(newest)
@@ -269,11 +295,14 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=200, help="SIGKILL trials, half inside a checkpoint write")
     parser.add_argument("--damaged", type=int, default=123, help="damaged-file trials")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--layout", choices=("file", "directory"), default="file",
+                        help="checkpoints as single files or as checkpoint directories (CAUDAL_CHECKPOINT_LAYOUT)")
     args = parser.parse_args()
+    os.environ["CAUDAL_CHECKPOINT_LAYOUT"] = args.layout
     rng = random.Random(args.seed)
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (shared machine); "
           f"brazil4, {STAGES} stages, {ITERATIONS} iterations x {FORWARD_PASSES} forward passes, "
-          "a checkpoint after every iteration, keep 3")
+          f"a checkpoint ({args.layout}) after every iteration, keep 3")
     failed = False
     with tempfile.TemporaryDirectory(prefix="caudal-faults-") as temporary:
         work = Path(temporary)
@@ -284,7 +313,7 @@ def main() -> int:
             print(f"the uninterrupted run failed: {reference['error']}")
             return 1
         for name, campaign in (
-            ("kill -9", lambda: kill_campaign(args.kills, rng, reference, run_seconds, work)),
+            ("kill -9", lambda: kill_campaign(args.kills, rng, reference, run_seconds, work, args.layout)),
             ("damaged files", lambda: damage_campaign(args.damaged, rng, reference, work / "reference", work)),
         ):
             begun = time.perf_counter()
