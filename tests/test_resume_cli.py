@@ -55,7 +55,7 @@ def test_resume_check_can_fail(straight, tmp_path):
         [sys.executable, "-m", "caudal", "train", *CASE, "--iterations", "6", "--seed", "9", "--resume", str(run)],
         capture_output=True, text=True, timeout=120,
     )
-    assert refused.returncode == 1
+    assert refused.returncode == 2  # no checkpoint of this run to resume from: a bad --resume, as for inspect
     assert "fingerprint" in refused.stderr and "seed" in refused.stderr
     other = train_ranks(1, 1, CASE[0], tmp_path / "other", *CASE[1:], "--iterations", "6", "--seed", "9")
     assert other["policy_digest"] != straight["policy_digest"]
@@ -70,7 +70,7 @@ def test_resume_of_another_case_is_refused(tmp_path):
          "--iterations", "4", "--resume", str(run)],
         capture_output=True, text=True, timeout=120,
     )
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "checkpoint-00000002.caudal" in done.stderr
     assert "case fingerprint mismatch" in done.stderr
 

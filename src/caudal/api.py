@@ -22,7 +22,8 @@ import numpy as np
 from caudal.checkpoint.during_training import CHECKPOINT_FOLDER, TrainingCheckpoints, resume_state
 from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_SECONDS, CheckpointSchedule
 from caudal.checkpoint.store import DEFAULT_KEEP
-from caudal.model.problem import CompiledProblem, Problem
+from caudal.model.problem import CompiledProblem, Problem, ProblemError
+from caudal.model.size import too_large, training_bytes
 from caudal.outputs import write_convergence, write_summary
 from caudal.parallel.comm import Communicator, cores_available, world
 from caudal.parallel.pool import WorkerPool
@@ -330,6 +331,7 @@ def train(
         multi_cut=multi_cut,
     )
     options.stage_risks(compiled.n_stages)  # refuses a risk measure multi-cut cannot express, before any work
+    _check_iteration_fits(compiled, forward_passes)
     if multi_cut:
         compiled = compiled.with_multi_cut()
     comm = comm or world()
@@ -396,6 +398,16 @@ def train(
         if output is not None and comm.rank == 0:
             write_outputs(Path(output), result)
     return result
+
+
+def _check_iteration_fits(problem: CompiledProblem, forward_passes: int) -> None:
+    """Refuse forward passes whose states and bases of one iteration would not fit in memory."""
+    rows = max(t.num_rows for t in problem.templates)
+    cols = max(t.num_cols for t in problem.templates)
+    needed = training_bytes(problem.n_stages, problem.n_states, rows, cols, forward_passes)
+    message = too_large(f"{forward_passes} forward passes over {problem.n_stages} stages", needed)
+    if message is not None:
+        raise ProblemError(message)
 
 
 def default_threads(comm: Communicator) -> int:

@@ -39,6 +39,17 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+MAX_SEED = 2**64 - 1
+"""Seeds are 64-bit unsigned integers (they key the random streams and are saved in checkpoints)."""
+
+
+def seed(text: str) -> int:
+    value = non_negative_int(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be at most 2**64 - 1 = {MAX_SEED}, got {text}")
+    return value
+
+
 def positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -84,5 +95,5 @@ def add_training_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--forward-passes", "-m", type=positive_int, default=None,
                          help="forward passes (trial states) per iteration "
                          f"(default: a Cobre case's config.json, else {CAUDAL_DEFAULTS.forward_passes})")
-    command.add_argument("--seed", "-s", type=non_negative_int, default=None,
+    command.add_argument("--seed", "-s", type=seed, default=None,
                          help=f"random seed (default: a Cobre case's tree_seed, else {CAUDAL_DEFAULTS.seed})")

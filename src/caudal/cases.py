@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import runpy
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,7 +87,10 @@ class Case:
                 raise BadCase(f"{self.name}: build_problem() takes no stages keyword (for --stages)")
             keywords["stages"] = stages
         assert self.builder is not None
-        return self.builder(**keywords)
+        problem = self.builder(**keywords)
+        if not isinstance(problem, Problem):
+            raise BadCase(f"{self.name}: build_problem() returned {type(problem).__name__}, not a caudal.Problem")
+        return problem
 
     def keywords(self) -> set[str] | None:
         """The keywords its builder accepts, which a sweep may vary (``None``: any, the builder checks them)."""
@@ -113,15 +117,30 @@ class Case:
         return TrainingDefaults(settings.iterations, settings.forward_passes, settings.seed, settings.time_limit)
 
 
+def described(exc: BaseException) -> str:
+    """``KeyError: 'x' (at my_problem.py:12)``: the exception and the line of the user's file that raised it."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
 def resolve_case(name: str) -> Case:
     """Recognise CASE: an embedded name, a Python file (run once here) or a Cobre directory; else :class:`BadCase`."""
     if name in EMBEDDED_CASES:
         return Case(name, "embedded", getattr(examples, name))
     path = Path(name)
     if path.suffix == ".py" and path.is_file():
-        builder = runpy.run_path(str(path)).get("build_problem")
+        try:
+            namespace = runpy.run_path(str(path))
+        except SyntaxError as exc:
+            raise BadCase(f"{path}: line {exc.lineno}: syntax error: {exc.msg}") from None
+        except Exception as exc:  # the file's own code failed: an ImportError, a typo, a missing data file
+            raise BadCase(f"{path}: running it raised {described(exc)}") from None
+        builder = namespace.get("build_problem")
         if builder is None:
             raise BadCase(f"{path}: defines no build_problem() function")
+        if not callable(builder):
+            raise BadCase(f"{path}: build_problem is not a function but {type(builder).__name__} {builder!r}")
         return Case(name, "python", builder)
     if path.is_dir():
         return Case(name, "cobre")

@@ -6,6 +6,7 @@ Exit statuses: see :data:`EXIT_STATUSES` (also in ``caudal --help``).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 
 from caudal import plots
 from caudal._version import __version__
-from caudal.api import Policy, simulate, train
+from caudal.api import Policy, TrainingResult, simulate, train
 from caudal.arguments import (
     CASE_HELP,
     UsageError,
@@ -24,18 +25,21 @@ from caudal.arguments import (
     non_negative_int,
     positive_float,
     positive_int,
+    seed,
 )
-from caudal.cases import BadCase, TrainingDefaults, resolve_case
+from caudal.cases import BadCase, TrainingDefaults, described, resolve_case
 from caudal.checkpoint import export_cuts, inspect_checkpoint, latest_valid, load_latest, restore_pools
 from caudal.checkpoint.during_training import checkpoint_directory
 from caudal.checkpoint.errors import CheckpointError
 from caudal.checkpoint.files import NAME_PATTERN
+from caudal.checkpoint.run_lock import RunFolderLocked, RunFolderUnusable, run_folders_locked_by_leader
 from caudal.config import add_config_option, parse_with_config
 from caudal.doctor import add_doctor_command, run_doctor
 from caudal.log_destination import add_log_options, log_destination
 from caudal.model.problem import Problem, ProblemError
 from caudal.parallel.comm import launched_by_mpi, world
-from caudal.parallel.signals import EXIT_SIGNALLED, StopSignals
+from caudal.parallel.rank_guard import explained, launcher_rank_and_size, needs_guard, phase, run_guarded
+from caudal.parallel.signals import EXIT_INTERRUPTED, EXIT_SIGNALLED, StopSignals, exit_status_without_checkpoint
 from caudal.profiling.commands import (
     add_profiling_commands,
     add_profiling_options,
@@ -47,14 +51,15 @@ from caudal.sweep.command import add_sweep_command, run_sweep_command
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 EXIT_STATUSES = {
     EXIT_OK: "success (caudal sweep: every variant done)",
     EXIT_FAILED: "the run failed: solver, data, checkpoint (caudal sweep: some variant failed or timed out)",
-    EXIT_USAGE: "bad arguments, a bad --config file or a bad case",
+    EXIT_USAGE: "bad arguments, a bad --config file or a bad case, a run folder in use or unwritable, "
+    "nothing to resume from",
     EXIT_SIGNALLED: "stopped by SIGTERM/SIGUSR1 after writing a checkpoint: run again with --resume",
-    EXIT_INTERRUPTED: "interrupted from the keyboard",
+    EXIT_INTERRUPTED: "interrupted from the keyboard (Ctrl-C; after a checkpoint when the run writes them)",
+    143: "stopped by SIGTERM (138: SIGUSR1) with no checkpoint written: nothing to resume",
 }
 """What ``caudal`` exits with; shown by ``caudal --help`` and documented in docs/cli.md."""
 
@@ -133,44 +138,67 @@ def load_case(case: str, stages: int | None) -> tuple[Problem, TrainingDefaults]
         return resolved.build(stages), resolved.training_defaults()
     except ProblemError as exc:
         raise UsageError(f"{case}: {exc}") from exc
+    except BadCase:
+        raise
+    except Exception as exc:  # a Python case's own code failed: name the file and the line
+        raise UsageError(f"{case}: build_problem() raised {described(exc)}") from None
 
 
 def run_train(args: argparse.Namespace) -> int:
-    # train() turns walltime signals into a clean stop while it runs; outside it
-    # (loading the case, writing the last files) a late signal must not kill
-    # the process either, so it is held here and the run ends as it would.
-    with StopSignals():
-        return _run_train(args)
+    # train() turns walltime signals and Ctrl-C into a clean stop while it runs;
+    # outside it (loading the case, writing the last files) a signal must not be
+    # lost either: it is held here, train() starts with it and stops after its
+    # first iteration, and the exit status says whether a checkpoint was written.
+    with StopSignals(keyboard=True, announce=world_rank() == 0, hand_down=True) as signals:
+        result = _run_train(args)
+    if signals.received is None:
+        return EXIT_OK
+    checkpointed = (args.output is not None or args.checkpoint_dir is not None) and result.iterations > 0
+    if signals.received == signal.SIGINT:
+        return EXIT_INTERRUPTED
+    if checkpointed:
+        return EXIT_SIGNALLED
+    if world_rank() == 0:
+        print(f"caudal: stopped by {signals.name} with no checkpoint written (no --output or --checkpoint-dir, "
+              "or before the first iteration): there is nothing to resume", file=sys.stderr)
+    return exit_status_without_checkpoint(signals.received)
 
 
-def _run_train(args: argparse.Namespace) -> int:
+def _run_train(args: argparse.Namespace) -> TrainingResult:
+    phase(f"loading the case {args.case}")
     problem, defaults = load_case(args.case, args.stages)
-    # Options not given on the command line come from a Cobre case's config.json, else caudal's defaults.
-    result = train(
-        problem,
-        iterations=args.iterations if args.iterations is not None else defaults.iterations,
-        forward_passes=args.forward_passes if args.forward_passes is not None else defaults.forward_passes,
-        seed=args.seed if args.seed is not None else defaults.seed,
-        threads=args.threads,
-        time_limit=args.time_limit if args.time_limit is not None else defaults.time_limit,
-        output=args.output,
-        log=log_destination(args.quiet, args.log_file, world_rank()),
-        solver=args.solver,
-        multi_cut=args.multi_cut,
-        **profiling_keywords(args),
-        checkpoint_dir=args.checkpoint_dir,
-        checkpoint_every=args.checkpoint_every,
-        checkpoint_seconds=args.checkpoint_seconds,
-        keep_checkpoints=args.keep,
-        resume=args.resume,
-        handle_signals=True,
-    )
+    phase("training")
+    # One run per folder (a sweep's retries are the sweep's business); taking the lock also proves the
+    # folders writable before any work. Options not given on the command line come from a Cobre case's
+    # config.json, else caudal's defaults.
+    folders = [folder for folder in (args.output, args.checkpoint_dir) if folder is not None]
+    with run_folders_locked_by_leader(folders, world()):
+        result = train(
+            problem,
+            iterations=args.iterations if args.iterations is not None else defaults.iterations,
+            forward_passes=args.forward_passes if args.forward_passes is not None else defaults.forward_passes,
+            seed=args.seed if args.seed is not None else defaults.seed,
+            threads=args.threads,
+            time_limit=args.time_limit if args.time_limit is not None else defaults.time_limit,
+            output=args.output,
+            log=log_destination(args.quiet, args.log_file, world_rank()),
+            solver=args.solver,
+            multi_cut=args.multi_cut,
+            **profiling_keywords(args),
+            checkpoint_dir=args.checkpoint_dir,
+            checkpoint_every=args.checkpoint_every,
+            checkpoint_seconds=args.checkpoint_seconds,
+            keep_checkpoints=args.keep,
+            resume=args.resume,
+            handle_signals=True,
+        )
     if args.quiet and world_rank() == 0:
         print(f"bound {result.lower_bound:.6f} after {result.iterations} iterations "
               f"({result.status}, {result.wall_time:.2f}s)")
     if args.output is not None and world_rank() == 0:
         print(f"wrote {args.output / 'convergence.csv'} and {args.output / 'summary.json'}")
-    return EXIT_SIGNALLED if result.status == "interrupted" else EXIT_OK
+    phase("finishing")
+    return result
 
 
 def world_rank() -> int:
@@ -202,7 +230,7 @@ def add_simulate_command(commands) -> None:
     simulate.add_argument("--policy", type=Path, required=True, metavar="DIR",
                           help="a run directory (its checkpoints/) or a checkpoint directory")
     simulate.add_argument("--scenarios", "-n", type=positive_int, default=200, help="scenarios (default 200)")
-    simulate.add_argument("--seed", "-s", type=non_negative_int, default=0, help="random seed (default 0)")
+    simulate.add_argument("--seed", "-s", type=seed, default=0, help="random seed (default 0)")
     simulate.add_argument("--variables", default="", metavar="NAMES",
                           help="comma-separated variable names to record per stage")
     simulate.add_argument("--duals", default="", metavar="NAMES",
@@ -301,27 +329,44 @@ def run_checkpoint(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parse_with_config(parser, argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_USAGE
-    handlers = {"train": run_train, "checkpoint": run_checkpoint, "simulate": run_simulate, "plot": run_plot,
-                "sweep": run_sweep_command, "doctor": run_doctor, **profiling_handlers()}
+    if argv is None and launched_by_mpi() and needs_guard():
+        # a rank of a multi-rank job: a guard process names it should it die without a word (rank_guard)
+        guard_status = run_guarded(*launcher_rank_and_size())
+        if guard_status is not None:
+            return guard_status
     try:
-        return handlers[args.command](args)
-    except (UsageError, BadCase) as exc:  # a bad CASE, whichever command names it
-        return fail(f"error: {exc}", EXIT_USAGE)
-    except KeyboardInterrupt:
+        parser = build_parser()
+        args = parse_with_config(parser, argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        handlers = {"train": run_train, "checkpoint": run_checkpoint, "simulate": run_simulate, "plot": run_plot,
+                    "sweep": run_sweep_command, "doctor": run_doctor, **profiling_handlers()}
+        return run_handler(handlers[args.command], args)
+    finally:
+        explained()  # whatever the status, this rank has said why (argparse too, on its way out)
+
+
+def run_handler(handler, args: argparse.Namespace) -> int:
+    """Run a command; any exception becomes one line and an exit status, on every rank (see :func:`fail`)."""
+    try:
+        return handler(args)
+    except (UsageError, BadCase, ProblemError, RunFolderLocked, RunFolderUnusable) as exc:
+        return fail(f"error: {exc}", EXIT_USAGE)  # ProblemError: also a size refused with its figure
+    except CheckpointError as exc:  # none to resume from is a bad --resume, as it is a bad inspect or --policy
+        return fail(f"error: {exc}", EXIT_USAGE if exc.kind == "missing" else EXIT_FAILED)
+    except KeyboardInterrupt:  # a second Ctrl-C
         return fail("interrupted", EXIT_INTERRUPTED)
     except ModuleNotFoundError as exc:  # an extra left out: matplotlib for plots
         if exc.name != "matplotlib":
-            raise
+            return fail(f"error: {described(exc)}", EXIT_FAILED)
         from caudal.plots import MATPLOTLIB_MISSING
 
         return fail(f"error: caudal {args.command} {MATPLOTLIB_MISSING}", EXIT_USAGE)
-    except (ValueError, RuntimeError, OSError, CheckpointError) as exc:
+    except (ValueError, RuntimeError, OSError) as exc:
         return fail(f"error: {exc}", EXIT_FAILED)
+    except Exception as exc:  # a bug, or something no caudal module expects: still one line, on every rank
+        return fail(f"error: {described(exc)}", EXIT_FAILED)
 
 
 def fail(message: str, status: int) -> int:

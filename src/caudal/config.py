@@ -71,6 +71,8 @@ def read_config(
         parser.error(f"--config {path}: {exc.strerror or exc}")
     except tomllib.TOMLDecodeError as exc:
         parser.error(f"{path}: not valid TOML: {exc}")
+    except UnicodeDecodeError:
+        parser.error(f"--config {path}: not a TOML file (not UTF-8 text)")
     actions = options_by_name(parser)
     options: dict[str, object] = {}
     tables: dict[str, dict] = {}

@@ -46,8 +46,16 @@ class _atomic:
         return self.handle
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.handle.close()
+        try:
+            self.handle.close()
+            if exc_type is None:
+                os.replace(self.tmp, self.path)
+        except OSError as error:
+            exc_type, exc = type(error), error
         if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
+            return
+        self.tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # a full disk says "[Errno 28]" and nothing of where
+            named = type(exc)(f"{self.path}: cannot write: {exc.strerror or exc}")
+            named.errno = exc.errno
+            raise named from exc

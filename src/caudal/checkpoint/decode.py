@@ -30,6 +30,13 @@ from caudal.checkpoint.errors import CheckpointError
 from caudal.checkpoint.fingerprint import STAGE_DIGEST_SIZE
 from caudal.checkpoint.generated import checkpoint_generated as fb
 
+MAX_STATUS = 4
+"""The largest basis status HiGHS knows (``caudal.solver.workspace.NONBASIC``).
+
+A saved basis may hold more basic variables than rows (a refresh that drops a
+nonbasic cut row leaves it so, and HiGHS repairs it), so only the statuses
+themselves are checked here."""
+
 _EMPTY = {
     "<f8": np.empty(0, dtype="<f8"),
     "<i8": np.empty(0, dtype="<i8"),
@@ -217,6 +224,9 @@ def _basis(table: Any, stage: int, pool: SavedCutPool) -> SavedBasis:
         ids.size == 0 or (int(ids.min()) >= 0 and int(ids.max()) < pool.n_cuts),
         f"{where}: refers to cuts the pool does not have",
     )
+    for name, status in (("column", basis.col_status), ("row", basis.row_status)):
+        _require(status.size == 0 or int(status.max()) <= MAX_STATUS,
+                 f"{where}: {name} status {int(status.max()) if status.size else 0} is not a basis status (0..4)")
     return basis
 
 

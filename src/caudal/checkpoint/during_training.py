@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from caudal.checkpoint.errors import CheckpointError
+from caudal.checkpoint.files import NAME_PATTERN, list_impostors
 from caudal.checkpoint.restore import restore_state
 from caudal.checkpoint.schedule import CheckpointSchedule
-from caudal.checkpoint.store import latest_valid, read_checkpoint, write_checkpoint
+from caudal.checkpoint.store import load_latest, read_checkpoint, write_checkpoint
 from caudal.model.problem import CompiledProblem
 from caudal.parallel.comm import Communicator
 from caudal.sddp.training import TrainingOptions, TrainingState
@@ -71,6 +72,19 @@ class TrainingCheckpoints:
         self.layout = {"ranks": comm.size, "threads": threads, "hostname": socket.gethostname()}
         self.last_written: Path | None = None
         self.seconds = 0.0
+        if comm.rank == 0 and self.directory.is_dir():
+            self.refuse_impostors()
+
+    def refuse_impostors(self) -> None:
+        """Refuse, before any training, a FIFO, socket or dangling link under a checkpoint name.
+
+        Writing or pruning would meet it after the iterations that led to the
+        checkpoint were done; a reader would block on a FIFO.
+        """
+        impostors = list_impostors(self.directory)
+        if impostors:
+            path, what = impostors[0]
+            raise CheckpointError(path, f"is {what}, where a checkpoint would be written: remove it", "missing")
 
     def __call__(self, state: TrainingState) -> None:
         due = np.array([self.schedule.due(state.iteration, time.monotonic())], dtype=np.int64)
@@ -95,16 +109,22 @@ class TrainingCheckpoints:
 def resume_state(
     directory: str | os.PathLike, problem: CompiledProblem, options: TrainingOptions, comm: Communicator
 ) -> tuple[TrainingState, Path, list[str]]:
-    """The training state of the newest valid checkpoint in ``directory``.
+    """The training state of the newest usable checkpoint in ``directory`` (or of the file ``directory``).
 
     Returns it with the file it came from and the warnings about newer files
-    that did not verify. Raises :class:`CheckpointError` when there is none, or
-    when it belongs to another case or to incompatible options.
+    skipped: damaged ones, and valid ones of another case or of options that
+    change the policy (another seed), which an older checkpoint of this run
+    must not be blocked by. Raises :class:`CheckpointError` when none is usable,
+    naming the files and why. Given a file, resumes from that file or says
+    why it cannot (a checkpoint directory, named like a checkpoint, counts as one file).
     """
+    path = Path(directory)
+    if path.is_file() or (path.is_dir() and NAME_PATTERN.match(path.name)):
+        return restore_state(read_checkpoint(path), problem, options, comm), path, []
     folder = checkpoint_directory(directory)
-    path, warnings = latest_valid(folder)
-    if path is None:
+    restored: list[TrainingState] = []
+    checkpoint, warnings = load_latest(folder, lambda c: restored.append(restore_state(c, problem, options, comm)))
+    if checkpoint is None:
         detail = f" ({'; '.join(warnings)})" if warnings else ""
         raise CheckpointError(folder, f"no valid checkpoint to resume from{detail}", "missing")
-    state = restore_state(read_checkpoint(path), problem, options, comm)
-    return state, path, warnings
+    return restored[-1], checkpoint.path, warnings

@@ -24,6 +24,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -48,6 +49,29 @@ def list_checkpoints(directory: str | os.PathLike) -> list[tuple[int, Path]]:
             found.append((int(match.group(1)), Path(entry.path)))
     found.sort(key=lambda item: item[0], reverse=True)
     return found
+
+
+def list_impostors(directory: str | os.PathLike) -> list[tuple[Path, str]]:
+    """Entries named like a checkpoint that are neither a file nor a directory, each with what it is instead.
+
+    A FIFO there would block a reader forever, a dangling link points
+    nowhere: they are reported, never opened. (A directory is a checkpoint
+    directory, :mod:`caudal.checkpoint.directory`.)
+    """
+    found = []
+    for entry in os.scandir(directory):
+        if NAME_PATTERN.match(entry.name) and not (entry.is_file() or entry.is_dir()):
+            found.append((Path(entry.path), _what(Path(entry.path))))
+    return sorted(found)
+
+
+def _what(path: Path) -> str:
+    if path.is_symlink() and not path.exists():
+        return f"a dangling symbolic link to {os.readlink(path)}"
+    mode = path.stat().st_mode
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def list_temporaries(directory: str | os.PathLike) -> list[Path]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import mmap
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from caudal.checkpoint.files import (
     checkpoint_name,
     create_temporary_directory,
     list_checkpoints,
+    list_impostors,
     list_temporaries,
     prune,
     replace_entry,
@@ -48,6 +49,9 @@ DIRECTORY_ABOVE = 256 << 20
 """A checkpoint estimated larger than this (bytes) is written as a directory of stage files."""
 
 log = logging.getLogger("caudal.checkpoint")
+# The warnings are returned to the caller, who shows them; the log is for applications that configure
+# logging. Without a handler of its own, Python's last-resort handler would print each one a second time.
+log.addHandler(logging.NullHandler())
 
 
 def write_checkpoint(
@@ -99,13 +103,17 @@ def write_checkpoint(
             payload = encode_checkpoint(state, options, layout, visited)
         except CheckpointError as error:
             raise CheckpointError(path, error.problem, error.kind) from error
-        if path.is_dir():  # this iteration was saved as a directory before: swap, never leave neither
-            staged = create_temporary_directory(directory) / path.name
-            atomic_write(staged, (encode_header(payload), payload))
-            replace_entry(staged, path)
-            staged.parent.rmdir()
-        else:
-            atomic_write(path, (encode_header(payload), payload))
+        try:
+            if path.is_dir():  # this iteration was saved as a directory before: swap, never leave neither
+                staged = create_temporary_directory(directory) / path.name
+                atomic_write(staged, (encode_header(payload), payload))
+                replace_entry(staged, path)
+                staged.parent.rmdir()
+            else:
+                atomic_write(path, (encode_header(payload), payload))
+        except OSError as error:  # ENOSPC says "[Errno 28]" and nothing of where
+            raise CheckpointError(path, f"cannot write: {error.strerror or error} (the older checkpoints are kept)",
+                                  "write") from error
     if rank == 0:
         prune(directory, state.iteration, keep)
     return path
@@ -158,8 +166,16 @@ def verify_checkpoint(path: str | os.PathLike) -> Checkpoint:
     return read_checkpoint(path)
 
 
-def load_latest(directory: str | os.PathLike) -> tuple[Checkpoint | None, list[str]]:
-    """The newest checkpoint in ``directory`` that verifies, decoded, and what was skipped on the way."""
+def load_latest(
+    directory: str | os.PathLike, accept: Callable[[Checkpoint], object] | None = None
+) -> tuple[Checkpoint | None, list[str]]:
+    """The newest checkpoint in ``directory`` that verifies, decoded, and what was skipped on the way.
+
+    ``accept(checkpoint)``, if given, may raise :class:`CheckpointError` to skip
+    a checkpoint that verifies but does not suit the caller (another case or
+    seed, for a resume): it is skipped like a damaged one, with a warning, and
+    the search goes on to older ones.
+    """
     directory = Path(directory)
     warnings: list[str] = []
     if not directory.is_dir():
@@ -171,13 +187,19 @@ def load_latest(directory: str | os.PathLike) -> tuple[Checkpoint | None, list[s
             f"{directory}: ignored {len(temporaries)} unfinished temporary file(s) "
             f"({', '.join(p.name for p in temporaries)}): a writer stopped mid-write"
         )
+    for path, what in list_impostors(directory):
+        warnings.append(f"ignored {path}: {what}, not a checkpoint file")
+    skipped = False
     for _, path in list_checkpoints(directory):
         try:
             checkpoint = read_checkpoint(path)
+            if accept is not None:
+                accept(checkpoint)
         except CheckpointError as error:
             warnings.append(f"skipped {error}")
+            skipped = True
             continue
-        if any(w.startswith("skipped ") for w in warnings):
+        if skipped:
             warnings.append(f"falling back to the previous good checkpoint {path} (iteration {checkpoint.iteration})")
         return checkpoint, _logged(warnings)
     warnings.append(f"{directory}: no valid checkpoint")

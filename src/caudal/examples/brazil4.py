@@ -23,6 +23,7 @@ from importlib import resources
 import numpy as np
 
 from caudal.model.problem import Bound, Problem, ProblemError, Stage, Variable
+from caudal.model.size import too_large
 
 N_SUBSYSTEMS = 4
 """Subsystems 0..3 (SE/CO, S, NE, N) have a reservoir and a demand."""
@@ -150,6 +151,10 @@ def _check_shapes(data: Brazil4Data) -> None:
             raise ValueError(f"brazil4 data: {name} has shape {getattr(data, name).shape}, expected {shape}")
 
 
+STAGE_BYTES = 64 * 1024
+"""Memory a stage of brazil4 takes while it is built and compiled (measured: about 52 KiB)."""
+
+
 def brazil4(
     stages: int = 12,
     openings: int | None = None,
@@ -205,6 +210,8 @@ def brazil4(
     if not (isinstance(demand_scale, int | float) and math.isfinite(demand_scale) and demand_scale >= 0):
         raise ProblemError(f"brazil4: demand_scale must be a non-negative number, got {demand_scale!r}")
 
+    if (problem := too_large(f"{stages} stages", STAGE_BYTES * stages)) is not None:
+        raise ProblemError(f"brazil4: {problem}")
     problem = Problem(sense="min", value_bound=0.0, name="brazil4")
     for t in range(stages):
         month = t % 12

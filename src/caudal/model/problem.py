@@ -425,6 +425,7 @@ class Problem:
                 )
         if not names:
             raise ProblemError("the problem has no state variables; a single LP needs no SDDP")
+        self._check_memory()
         for stage in self.stages[1:]:
             for state, given, first_value in zip(stage.states, stage._initial, first._initial, strict=True):
                 if given is not None and given != first_value:
@@ -450,6 +451,22 @@ class Problem:
             initial_state=initial,
             state_names=tuple(names),
         )
+
+
+    def _check_memory(self) -> None:
+        """Refuse, before compiling, a problem whose array form would not fit in memory."""
+        from caudal.model.size import stage_bytes, too_large
+
+        needed = sum(
+            stage_bytes(len(stage._rows), len(stage._col_names), sum(len(row[0]) for row in stage._rows),
+                        stage.n_openings, len(stage._uncertain_names))
+            for stage in self.stages
+        )
+        biggest = max(self.stages, key=lambda stage: stage.n_openings)
+        problem = too_large(f"{self.name or 'the problem'} ({len(self.stages)} stages, up to "
+                            f"{biggest.n_openings} openings per stage)", needed)
+        if problem is not None:
+            raise ProblemError(problem)
 
 
 @dataclass(frozen=True, eq=False)

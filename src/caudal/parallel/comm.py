@@ -190,6 +190,9 @@ class MPICommunicator:
         return MPICommunicator(self.world.Split(color, key=self.rank), self.ranks_per_node)
 
     def abort(self, code: int) -> None:
+        from caudal.parallel.rank_guard import explained
+
+        explained()  # an abort comes with its own message: the guard must not report a silent death
         sys.stdout.flush()
         sys.stderr.flush()
         self.MPI.COMM_WORLD.Abort(code)

@@ -65,8 +65,8 @@ class TrainingOptions:
             raise ValueError(f"iterations must be at least 1, got {self.iterations}")
         if self.forward_passes < 1:
             raise ValueError(f"forward_passes must be at least 1, got {self.forward_passes}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be non-negative, got {self.seed}")
+        if not 0 <= self.seed < 2**64:  # the random streams and checkpoints hold 64 bits
+            raise ValueError(f"seed must be a non-negative 64-bit integer, got {self.seed}")
         if self.time_limit is not None and not self.time_limit > 0:
             raise ValueError(f"time_limit must be positive, got {self.time_limit}")
         if self.stop_when not in ("any", "all"):

@@ -18,6 +18,19 @@ from caudal.hydro.cobre.errors import CaseError, unsupported
 MISSING: Any = object()
 """Default meaning "the field is required"."""
 
+MAX_MAGNITUDE = 1e12
+"""Largest magnitude a number of a case may have.
+
+No quantity of a hydrothermal system comes near it (the largest reservoirs
+hold about 2e5 hm3, costs are below 1e7 per MWh), while the LP solver treats
+1e20 as infinite and loses all precision well before: a number beyond this is
+a typo or a unit mistake, refused here naming the field rather than later as
+an LP that HiGHS rejects.
+"""
+
+MAX_INTEGER = 2**63 - 1
+"""Largest integer a field may hold unless it says otherwise (ids and counts are int64 downstream)."""
+
 
 class Record:
     """One JSON object of ``file``, describing ``entity`` (``None`` for a whole file)."""
@@ -85,23 +98,33 @@ class Record:
         value = self.data[key]
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(key, f"must be a number, got {_kind(value)}")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer literal with hundreds of digits
+            raise self.error(key, f"is {_short(value)}, too large for a number") from None
         if math.isnan(value) or (math.isinf(value) and not allow_inf):
             raise self.error(key, f"must be finite, got {value}")
+        if math.isfinite(value) and abs(value) > MAX_MAGNITUDE:
+            raise self.error(key, f"is {value:g}, beyond {MAX_MAGNITUDE:g}: far larger than any quantity of a case "
+                             "(a unit mistake or a typo?)")
         if minimum is not None and value < minimum:
             raise self.error(key, f"must be at least {minimum:g}, got {value:g}")
         if positive and not value > 0:
             raise self.error(key, f"must be positive, got {value:g}")
         return value
 
-    def integer(self, key: str, default: Any = MISSING, *, minimum: int | None = None) -> Any:
+    def integer(
+        self, key: str, default: Any = MISSING, *, minimum: int | None = None, maximum: int = MAX_INTEGER
+    ) -> Any:
         if not self._given(key, default):
             return default
         value = self.data[key]
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(key, f"must be an integer, got {_kind(value)}")
         if minimum is not None and value < minimum:
-            raise self.error(key, f"must be at least {minimum}, got {value}")
+            raise self.error(key, f"must be at least {minimum}, got {_short(value)}")
+        if value > maximum or value < -MAX_INTEGER - 1:
+            raise self.error(key, f"must be at most {maximum}, got {_short(value)}")
         return int(value)
 
     def string(self, key: str, default: Any = MISSING, *, choices: tuple[str, ...] | None = None) -> Any:
@@ -169,12 +192,20 @@ def entity_name(kind: str) -> Any:
     return name
 
 
+def _short(value: int) -> str:
+    """An integer as text, its digits elided when there are hundreds of them."""
+    digits = len(str(abs(value))) if abs(value) < 10**4000 else 4000
+    return str(value) if digits <= 30 else f"a {digits}-digit integer"
+
+
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        return f"the number {_short(value)}"
+    if isinstance(value, float):
         return f"the number {value}"
     if isinstance(value, str):
         return f"the string {value!r}"

@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from caudal.hydro.cobre.errors import CaseError
-from caudal.hydro.cobre.fields import Record
+from caudal.hydro.cobre.errors import CaseError, unsupported
+from caudal.hydro.cobre.fields import MAX_MAGNITUDE, Record
 
 INT = "int"
 FLOAT = "float"
@@ -38,11 +38,17 @@ class CaseFiles:
         if not path.is_file():
             raise CaseError(name, None, None, "is missing (a Cobre case needs it)")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_object_without_duplicates)
+        except DuplicateKey as exc:
+            raise CaseError(name, None, exc.key, "appears twice in one object (which one counts?)") from None
         except json.JSONDecodeError as exc:
             raise CaseError(name, None, None, f"is not valid JSON: {exc}") from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise CaseError(name, None, None, f"cannot be read: {exc}") from exc
+        except RecursionError:
+            raise CaseError(name, None, None, "is nested too deeply to be a Cobre file") from None
+        except ValueError as exc:  # an integer literal of more than 4300 digits
+            raise CaseError(name, None, None, f"is not valid JSON: {exc}") from None
         return Record(name, None, data)
 
     def table(self, name: str, columns: dict[str, str], optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
@@ -60,6 +66,9 @@ class CaseFiles:
                 table = parquet.read()
         except (OSError, pa.ArrowException) as exc:
             raise CaseError(name, None, None, f"cannot be read as Parquet: {exc}") from exc
+        unknown = [column for column in table.column_names if column not in columns]
+        if unknown:
+            raise unsupported(name, None, unknown[0], f"the column {unknown[0]!r}")
         out: dict[str, np.ndarray] = {}
         for column, kind in columns.items():
             if column not in table.column_names:
@@ -80,8 +89,34 @@ def _numeric(file: str, column: str, data: pa.ChunkedArray, kind: str) -> np.nda
         raise CaseError(file, None, column, f"must be a numeric column, got {dtype}")
     values = data.to_numpy()
     if kind == INT:
+        if values.size and pa.types.is_unsigned_integer(dtype) and int(values.max()) > np.iinfo(np.int64).max:
+            raise CaseError(file, None, column, f"holds {int(values.max())}, beyond the int64 range")
         return values.astype(np.int64)
     values = values.astype(np.float64)
     if not np.all(np.isfinite(values)):
         raise CaseError(file, None, column, "has non-finite values")
+    if values.size and float(np.abs(values).max()) > MAX_MAGNITUDE:
+        row = int(np.argmax(np.abs(values)))
+        raise CaseError(file, None, column, f"row {row} is {values[row]:g}, beyond {MAX_MAGNITUDE:g}: far larger "
+                        "than any quantity of a case (a unit mistake or a typo?)")
     return values
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names one key twice."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    """``json``'s object hook: the object, unless a key appears twice (JSON allows it; a planner never means it)."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return data

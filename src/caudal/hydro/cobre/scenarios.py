@@ -14,7 +14,7 @@ import numpy as np
 
 from caudal.hydro.cobre.case import ArModel, SeriesStats
 from caudal.hydro.cobre.errors import CaseError
-from caudal.hydro.cobre.fields import Record
+from caudal.hydro.cobre.fields import MAX_MAGNITUDE, Record
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
 
 INITIAL = "initial_conditions.json"
@@ -58,8 +58,8 @@ def read_initial_conditions(files: CaseFiles) -> InitialConditions:
         if hydro_id in past:
             raise record.error("hydro_id", "appears twice in 'past_inflows'")
         values = record.array("values_m3s")
-        if any(isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v) for v in values):
-            raise record.error("values_m3s", "must be an array of finite numbers")
+        if not all(_plain_number(v) for v in values):
+            raise record.error("values_m3s", f"must be an array of finite numbers, none beyond {MAX_MAGNITUDE:g}")
         seasons = record.array("season_ids", None)
         if seasons is not None and len(seasons) != len(values):
             raise record.error("season_ids", f"has {len(seasons)} entries but values_m3s has {len(values)}")
@@ -69,6 +69,16 @@ def read_initial_conditions(files: CaseFiles) -> InitialConditions:
         raise doc.refuse("recent_observations", "recent inflow observations (mid-season starts)")
     doc.finish()
     return InitialConditions(storage, past)
+
+
+def _plain_number(value: object) -> bool:
+    """A JSON number that is finite and of a magnitude a case can hold (see ``MAX_MAGNITUDE``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return abs(float(value)) <= MAX_MAGNITUDE
+    except OverflowError:
+        return False
 
 
 def hydro_entity_name(index: int, item: object) -> str:

@@ -8,12 +8,15 @@ from pathlib import Path
 import numpy as np
 
 from caudal.hydro.cobre.case import Case, TrainingSettings
+from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.formats import read_case, read_training_settings
 from caudal.hydro.cobre.formulation import TRUNCATING, StageLayout, build_problem
 from caudal.hydro.cobre.inflows import InflowModel, check_truncation_is_exact, resolve_inflows
 from caudal.hydro.cobre.openings import NoiseEntities, generate_noise, noise_entities
+from caudal.hydro.cobre.timeline import FILE as STAGES
 from caudal.model.problem import Problem
+from caudal.model.size import stage_bytes, too_large
 
 
 @dataclass
@@ -50,6 +53,7 @@ def load_case(path: str | Path, *, seed: int | None = None) -> CobreStudy:
     unsupported case.
     """
     case = read_case(path)
+    _check_openings_fit(case)
     inflows = resolve_inflows(case)
     entities = noise_entities(case)
     if case.noise_openings is not None:
@@ -60,6 +64,16 @@ def load_case(path: str | Path, *, seed: int | None = None) -> CobreStudy:
         check_truncation_is_exact(case, inflows, noise)
     problem, layouts = build_problem(case, inflows, noise, entities, name=Path(path).name or str(path))
     return CobreStudy(case, inflows, entities, noise, source, problem, layouts)
+
+
+def _check_openings_fit(case: Case) -> None:
+    """Refuse opening counts (stages.json's num_scenarios) whose noise and LPs would not fit in memory."""
+    entities = len(case.hydros) + len(case.buses)
+    needed = sum(stage_bytes(1, 1, 0, stage.openings, entities) for stage in case.stages)
+    largest = max((stage.openings for stage in case.stages), default=0)
+    problem = too_large(f"{len(case.stages)} stages of up to {largest} openings", needed)
+    if problem is not None:
+        raise CaseError(STAGES, None, "stages[].num_scenarios", problem)
 
 
 def training_defaults(path: str | Path) -> TrainingSettings | None:

@@ -35,7 +35,8 @@ class Timeline:
 
 def read_timeline(files: CaseFiles) -> Timeline:
     doc = files.json(FILE)
-    rate = read_policy_graph(doc.record("policy_graph"), len(doc.data.get("stages") or []))
+    listed = doc.data.get("stages")
+    rate = read_policy_graph(doc.record("policy_graph"), len(listed) if isinstance(listed, list) else 0)
     stages = []
     flags = {}
     for index, record in enumerate(doc.records("stages", lambda i, item: stage_entity_name(i, item))):

@@ -78,6 +78,13 @@ def _check_initial_conditions(case: Case, hydro_ids: set[int]) -> None:
         # A plant whose reservoir cannot change (run of river) needs no initial storage: see the reader.
         if hydro.id not in case.initial_storage and hydro.max_storage > hydro.min_storage:
             raise CaseError(INITIAL, f"hydro {hydro.id}", "storage", "has no initial storage")
+        storage = case.initial_storage.get(hydro.id)
+        if storage is not None and storage > hydro.max_storage:
+            raise CaseError(
+                INITIAL, f"hydro {hydro.id}", "storage.value_hm3",
+                f"{storage:g} hm3 is above the reservoir's maximum of {hydro.max_storage:g} hm3 "
+                f"({HYDROS}: reservoir.max_storage_hm3)",
+            )
 
 
 def _check_stats(
