@@ -4,8 +4,9 @@ The leader rank of each node (node rank 0) assembles a stage's LP (template plus
 active cuts) straight into a node-shared byte array that the communicator hands out
 (:meth:`~caudal.parallel.comm.Communicator.shared_array`); the other ranks of the
 node read the same pages through read-only views. A node barrier separates writing
-from reading. Every rank holds the same cut pools, so every rank knows when a stage
-changes, and the arrays are grown collectively on the node as the cut count grows.
+from reading. Every rank sees the same cut pools (node-shared too, see
+:mod:`caudal.sddp.cuts`), so every rank knows when a stage changes, and the arrays
+are grown collectively on the node as the cut count grows.
 This module knows nothing of MPI: under one process the same code runs on a plain
 numpy array.
 """
@@ -48,7 +49,7 @@ class SharedStageCache(StageCache):
         super().__init__(problem, pools, working_sets)
 
     def _assemble(self, t: int) -> StageLP:
-        # the reserve cuts are not shared: every rank takes them from its own pools
+        # the reserve cuts are views of the pool's arrays (node-shared when the pools are)
         pool = self.pools[t]
         ids, reserve = self.cut_rows(t)
         self._version = next_version()
