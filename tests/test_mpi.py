@@ -182,6 +182,7 @@ SHARED_POOLS_SCRIPT = textwrap.dedent(
         reserve = state.cache.lps[t].reserve
         if reserve is not None:  # the working-set reserve reads the pool's own arrays
             assert np.shares_memory(reserve.coefficients, node_memory), (comm.rank, t)
+            assert np.shares_memory(reserve.ids, state.cache._memory[t].array), (comm.rank, t)  # chosen once
     mine = np.frombuffer(digest(state).encode(), dtype=np.uint8)
     everyone = comm.allgather_rows(mine[None, :])
     if comm.rank == 0:
