@@ -144,6 +144,71 @@ def test_stage_lp_cache_is_shared_on_the_node(tmp_path, ranks, per_node, expecte
     assert expected in result.stdout, result.stdout
 
 
+SHARED_POOLS_SCRIPT = textwrap.dedent(
+    """
+    import hashlib
+    import numpy as np
+    from caudal.examples import brazil4
+    from caudal.parallel.comm import SingleProcessCommunicator, world
+    from caudal.parallel.pool import SerialPool
+    from caudal.sddp.selection import LimitedMemoryLevel1
+    from caudal.sddp.training import TrainingOptions, TrainingState, run_training
+    from caudal.solver.highspy_workspace import HighspyWorkspace
+
+    def train(comm):
+        problem = brazil4(stages=3, openings=3).compile()
+        state = TrainingState.fresh(problem, comm)
+        # 9 iterations x 8 passes: 72 cuts a stage, past the first capacity (64), so the pools grow
+        options = TrainingOptions(iterations=9, forward_passes=8, seed=3, cut_selection=LimitedMemoryLevel1())
+        run_training(state, SerialPool(HighspyWorkspace()), options, comm=comm)
+        return state
+
+    def digest(state):
+        hasher = hashlib.blake2b(digest_size=16)
+        for pool, archive in zip(state.pools, state.visited):
+            for array in (pool.intercepts, pool.coefficients, pool.iteration, pool.forward_pass, pool.targets,
+                          pool.active, archive.states):
+                hasher.update(np.ascontiguousarray(array).tobytes())
+        return hasher.hexdigest()
+
+    comm = world()
+    state = train(comm)
+    assert state.pools[0].size == 72 and state.pools[0]._columns.capacity == 128  # grew from 64
+    assert not state.pools[0].active.all()  # selection wrote flags
+    # no private copy: every pool and archive array is a view of the node's one shared array
+    for t, (pool, archive) in enumerate(zip(state.pools[:-1], state.visited)):  # the last stage has no cuts
+        assert pool.size and archive.size, (t, pool.size, archive.size)
+        node_memory = pool._columns._memory.array
+        for name in ("intercepts", "coefficients", "iteration", "forward_pass", "targets", "active"):
+            array = getattr(pool, name)
+            assert np.shares_memory(array, node_memory), (comm.rank, t, name)
+            assert array.flags.writeable == (comm.node_rank == 0), (comm.rank, t, name)
+        assert np.shares_memory(archive.states, archive._columns._memory.array), (comm.rank, t)
+        reserve = state.cache.lps[t].reserve
+        if reserve is not None:  # the working-set reserve reads the pool's own arrays
+            assert np.shares_memory(reserve.coefficients, node_memory), (comm.rank, t)
+            assert np.shares_memory(reserve.ids, state.cache._memory[t].array), (comm.rank, t)  # chosen once
+    mine = np.frombuffer(digest(state).encode(), dtype=np.uint8)
+    everyone = comm.allgather_rows(mine[None, :])
+    if comm.rank == 0:
+        alone = digest(train(SingleProcessCommunicator()))
+        assert all(bytes(row).decode() == alone for row in everyone), (alone, everyone)
+        print("pools shared, same digest as one process:", alone, "nodes", comm.n_nodes)
+    """
+)
+
+
+@pytest.mark.parametrize("ranks,per_node,nodes", [(2, "", 1), (4, "2", 2)])
+def test_cut_pools_are_node_shared_and_train_as_one_process(tmp_path, ranks, per_node, nodes):
+    """Pools and visited states live once per node (views on every rank), grow and select like 1x1."""
+    script = tmp_path / "shared_pools.py"
+    script.write_text(SHARED_POOLS_SCRIPT)
+    result = run_ranks(ranks, [str(script)], env={"CAUDAL_RANKS_PER_NODE": per_node}, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pools shared, same digest as one process:" in result.stdout, result.stdout
+    assert result.stdout.strip().endswith(f"nodes {nodes}"), result.stdout
+
+
 def test_single_process_needs_no_mpi():
     """Importing and training in one process must not initialise MPI."""
     code = (

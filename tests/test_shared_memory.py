@@ -1,6 +1,7 @@
 """Node-shared arrays behind the communicator, in one process and on emulated nodes under ``mpiexec``.
 
 * The single-process implementation keeps the contract (capacity, growth, kept rows).
+* Shared columns (a cut pool's storage) grow by doubling, keep their rows, stay contiguous.
 * The node-shared stage LP cache gives the same LPs as a private one, also in one process.
 * Under 4 ranks grouped into 2 emulated nodes (``CAUDAL_RANKS_PER_NODE=2``) each node
   has its own leader and its own window: what a leader writes is what its node reads,
@@ -17,7 +18,9 @@ from mpi_helpers import run_ranks
 
 from caudal.examples import brazil4
 from caudal.parallel.comm import SingleProcessCommunicator
+from caudal.parallel.shared_columns import SharedColumns
 from caudal.parallel.shared_memory import LocalSharedArray
+from caudal.sddp.cuts import CutPool
 from caudal.sddp.shared_stage_cache import SharedStageCache, private_cache_bytes
 from caudal.sddp.stage_cache import StageCache
 from caudal.sddp.training import TrainingState
@@ -37,6 +40,37 @@ def test_local_array_grows_and_keeps_the_rows_asked_for():
         shared.reserve(9, keep=6)
     shared.free()
     assert shared.capacity == 0 and shared.array.shape == (0, 2)
+
+
+def test_shared_columns_grow_keep_their_rows_and_stay_contiguous():
+    """A cut pool's storage in one process: each column contiguous, growth doubles and keeps the rows in use."""
+    table = SharedColumns(SingleProcessCommunicator(), {"a": (np.float64, ()), "b": (np.int32, (3,))}, 2)
+    assert table.is_writer and table.capacity == 2
+    table.columns["a"][:] = [1.5, 2.5]
+    table.columns["b"][:] = [[1, 2, 3], [4, 5, 6]]
+    table.reserve(2, keep=2)  # fits: nothing moves
+    assert table.capacity == 2
+    table.reserve(3, keep=1)
+    assert table.capacity == 4  # doubled, not just enough
+    assert table.columns["a"][:1].tolist() == [1.5] and table.columns["b"][:1].tolist() == [[1, 2, 3]]
+    for column in table.columns.values():
+        assert column.flags.c_contiguous and column.shape[0] == 4
+    assert table.columns["b"].ctypes.data % 64 == table.columns["a"].ctypes.data % 64  # each column on a cache line
+    assert table.nbytes >= 4 * 8 + 4 * 12
+
+
+def test_cut_pool_in_one_process_is_unchanged_by_node_storage():
+    """Appending past the capacity keeps every row and flag; a view taken before still holds its rows."""
+    pool = CutPool(2, capacity=2)
+    pool.add(np.array([1.0, 2.0]), np.array([[1.0, 0.0], [0.0, 1.0]]), 0, np.arange(2))
+    before = pool.coefficients
+    assert pool.set_active(np.array([False, True])) and not pool.set_active(np.array([False, True]))
+    pool.add(np.array([3.0]), np.array([[2.0, 2.0]]), 1, np.arange(1), 0)
+    assert pool.size == 3 and pool.intercepts.tolist() == [1.0, 2.0, 3.0]
+    assert pool.active.tolist() == [False, True, True] and pool.iteration.tolist() == [0, 0, 1]
+    assert before.tolist() == [[1.0, 0.0], [0.0, 1.0]] and not np.shares_memory(before, pool.coefficients)
+    with pytest.raises(ValueError, match="shape"):
+        pool.set_active(np.ones(2, dtype=bool))
 
 
 def test_shared_cache_in_one_process_is_the_private_cache():

@@ -25,7 +25,7 @@ from caudal.checkpoint.fingerprint import (
 )
 from caudal.model.problem import CompiledProblem
 from caudal.parallel.comm import Communicator
-from caudal.sddp.cuts import CutPool, StateArchive
+from caudal.sddp.cuts import CutPool, StateArchive, pool_comm
 from caudal.sddp.shared_stage_cache import make_stage_cache
 from caudal.sddp.stage_cache import StageCache, realign_basis
 from caudal.sddp.training import TrainingOptions, TrainingState
@@ -73,12 +73,16 @@ def check_compatible(checkpoint: Checkpoint, problem: CompiledProblem, options: 
         )
 
 
-def rebuild_pool(saved: SavedCutPool) -> CutPool:
-    """A :class:`CutPool` with exactly the saved cuts, bits, order and activity."""
-    pool = CutPool(saved.n_states, capacity=max(64, saved.n_cuts))
+def rebuild_pool(saved: SavedCutPool, comm: Communicator | None = None) -> CutPool:
+    """A :class:`CutPool` with exactly the saved cuts, bits, order and activity.
+
+    Held over ``comm`` (node-shared under MPI, see :func:`~caudal.sddp.cuts.pool_comm`;
+    collective on its node then), else private.
+    """
+    pool = CutPool(saved.n_states, capacity=max(64, saved.n_cuts), comm=comm)
     if saved.n_cuts:
         pool.add(saved.intercepts, saved.dense_coefficients(), saved.iteration, saved.forward_pass, saved.target)
-        pool.active[:] = saved.active
+        pool.set_active(saved.active)
     return pool
 
 
@@ -119,7 +123,8 @@ def restore_state(
             f"{checkpoint.rng_next_iteration}, after {checkpoint.iteration} iterations",
             "payload",
         )
-    pools = [rebuild_pool(saved) for saved in checkpoint.cut_pools]
+    shared = pool_comm(comm)
+    pools = [rebuild_pool(saved, shared) for saved in checkpoint.cut_pools]
     for t, (pool, template) in enumerate(zip(pools, problem.templates, strict=True)):
         if pool.size and int(pool.targets.max()) >= template.n_targets:
             raise CheckpointError(
@@ -129,7 +134,7 @@ def restore_state(
                 "payload",
             )
     # the visited states come back first: the stage LPs' working sets are chosen from them
-    visited = [StateArchive(problem.n_states) for _ in range(problem.n_stages)]
+    visited = [StateArchive(problem.n_states, comm=shared) for _ in range(problem.n_stages)]
     for archive, rows in zip(visited, checkpoint.visited_states, strict=True):
         archive.add(np.array(rows))  # cut selection decides from these: they must come back exactly
     working_sets = WorkingSets(visited)

@@ -116,10 +116,12 @@ class ReserveCuts:
     violates as rows and solve again, until none is violated, so every solve
     is the solve of the LP with all the cuts.
 
-    The arrays are the pool's own (views, indexed by ``ids``), not copies: a
-    pool only ever appends, so they stay valid, and a node whose ranks share
-    the stage LPs (:mod:`caudal.sddp.shared_stage_cache`) holds no second copy
-    of the cuts per rank.
+    The arrays are the pool's own (views, indexed by ``ids``), not copies, so a
+    node whose ranks share the pools and stage LPs (:mod:`caudal.sddp.cuts`,
+    :mod:`caudal.sddp.shared_stage_cache`) holds no second copy of the cuts per
+    rank. A pool only appends, so the views hold the right rows until the pool
+    grows; growth frees a node-shared pool's old array, and the stage cache
+    rebuilds the stage (new views) right after the pool grows.
     """
 
     ids: np.ndarray  # int64[R]: the reserve cuts, as positions in the pool's arrays

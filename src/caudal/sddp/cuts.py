@@ -6,25 +6,40 @@ outgoing state. Each cut has a *target*: the value-function column it bounds,
 as an index into the stage template's ``cut_cols`` (always 0 single-cut; the
 next stage's opening multi-cut). Cuts are only ever appended; an inactive cut
 stays in the pool (it is part of a checkpoint) but leaves the stage LP.
+
+A pool and a stage's visited states are held once per node when several ranks
+share one (:func:`pool_comm`): at production size (10,000 cuts of 160 states per
+stage, 120 stages) the coefficients alone are some 1.5 GB, which a node must not
+hold once per rank.
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
+
+from caudal.parallel.comm import Communicator, SingleProcessCommunicator
+from caudal.parallel.shared_columns import SharedColumns
 
 
 class CutPool:
-    """The cuts of one stage, in the canonical order they were added."""
+    """The cuts of one stage, in the canonical order they were added.
 
-    def __init__(self, n_states: int, capacity: int = 64):
+    The arrays live in :class:`~caudal.parallel.shared_columns.SharedColumns` over
+    ``comm``: node-shared under MPI (:func:`pool_comm`), plain memory in one
+    process. Every rank of the node calls :meth:`add` and :meth:`set_active` with
+    the same arguments (every rank holds the gathered cuts and computes the same
+    selection); only the node leader writes, and both return once every rank of
+    the node sees the write. Growth reallocates: take the arrays afresh (the
+    properties) after an :meth:`add`; a stage LP built before holds stale views
+    until its cache refreshes the stage, which the training loop does right after.
+    """
+
+    def __init__(self, n_states: int, capacity: int = 64, comm: Communicator | None = None):
         self.n_states = n_states
         self.size = 0
-        self._intercepts = np.empty(capacity)
-        self._coefficients = np.empty((capacity, n_states))
-        self._iteration = np.empty(capacity, dtype=np.int64)
-        self._forward_pass = np.empty(capacity, dtype=np.int64)
-        self._target = np.empty(capacity, dtype=np.int32)
-        self._active = np.empty(capacity, dtype=bool)
+        self._columns = SharedColumns(comm or SingleProcessCommunicator(), _pool_columns(n_states), capacity)
 
     def add(
         self,
@@ -34,48 +49,56 @@ class CutPool:
         forward_passes: np.ndarray,
         targets: int | np.ndarray = 0,
     ) -> None:
-        """Append cuts (already in canonical order: by iteration, forward pass, then target)."""
+        """Append cuts (already in canonical order: by iteration, forward pass, then target).
+
+        Collective on the node when the pool is node-shared: the leader writes.
+        """
         n_new = int(intercepts.shape[0])
-        self._reserve(self.size + n_new)
         end = self.size + n_new
-        self._intercepts[self.size : end] = intercepts
-        self._coefficients[self.size : end] = coefficients
-        self._iteration[self.size : end] = iteration
-        self._forward_pass[self.size : end] = forward_passes
-        self._target[self.size : end] = targets
-        self._active[self.size : end] = True
+        self._columns.reserve(end, keep=self.size)
+        if self._columns.is_writer:
+            columns = self._columns.columns
+            columns["intercepts"][self.size : end] = intercepts
+            columns["coefficients"][self.size : end] = coefficients
+            columns["iteration"][self.size : end] = iteration
+            columns["forward_pass"][self.size : end] = forward_passes
+            columns["target"][self.size : end] = targets
+            columns["active"][self.size : end] = True
+        self._columns.publish()
         self.size = end
 
-    def _reserve(self, needed: int) -> None:
-        capacity = self._intercepts.shape[0]
-        if needed <= capacity:
-            return
-        new_capacity = max(needed, 2 * capacity)
-        for name in ("_intercepts", "_coefficients", "_iteration", "_forward_pass", "_target", "_active"):
-            old = getattr(self, name)
-            grown = np.empty((new_capacity,) + old.shape[1:], dtype=old.dtype)
-            grown[: self.size] = old[: self.size]
-            setattr(self, name, grown)
+    @property
+    def nbytes(self) -> int:
+        """Bytes held for the pool's arrays: once per node when node-shared."""
+        return self._columns.nbytes
+
+    @property
+    def is_node_writer(self) -> bool:
+        """Whether this rank writes the pool's arrays (the node leader; always in one process)."""
+        return self._columns.is_writer
+
+    def _column(self, name: str) -> np.ndarray:
+        return self._columns.columns[name][: self.size]
 
     @property
     def intercepts(self) -> np.ndarray:
-        return self._intercepts[: self.size]
+        return self._column("intercepts")
 
     @property
     def coefficients(self) -> np.ndarray:
-        return self._coefficients[: self.size]
+        return self._column("coefficients")
 
     @property
     def iteration(self) -> np.ndarray:
-        return self._iteration[: self.size]
+        return self._column("iteration")
 
     @property
     def forward_pass(self) -> np.ndarray:
-        return self._forward_pass[: self.size]
+        return self._column("forward_pass")
 
     @property
     def targets(self) -> np.ndarray:
-        return self._target[: self.size]
+        return self._column("target")
 
     @property
     def n_target_groups(self) -> int:
@@ -84,15 +107,22 @@ class CutPool:
 
     @property
     def active(self) -> np.ndarray:
-        return self._active[: self.size]
+        return self._column("active")
 
     def set_active(self, mask: np.ndarray) -> bool:
-        """Mark which cuts belong in the stage LP; returns whether anything changed."""
+        """Mark which cuts belong in the stage LP; returns whether anything changed.
+
+        Collective on the node when the pool is node-shared: every rank passes the
+        same mask, compares it with the flags, then the leader alone writes it.
+        """
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (self.size,):
             raise ValueError(f"activity mask has shape {mask.shape}, pool has {self.size} cuts")
         changed = not np.array_equal(mask, self.active)
-        self._active[: self.size] = mask
+        self._columns.publish()  # every rank has compared before the flags change
+        if self._columns.is_writer:
+            self._columns.columns["active"][: self.size] = mask
+        self._columns.publish()
         return changed
 
     def active_ids(self) -> np.ndarray:
@@ -113,21 +143,54 @@ class CutPool:
 
 
 class StateArchive:
-    """The visited (trial) states of one stage, in canonical order, grown by doubling."""
+    """The visited (trial) states of one stage, in canonical order, grown by doubling.
 
-    def __init__(self, n_states: int, capacity: int = 64):
+    Held like a :class:`CutPool`: node-shared over ``comm``, :meth:`add` collective
+    on the node with the leader writing.
+    """
+
+    def __init__(self, n_states: int, capacity: int = 64, comm: Communicator | None = None):
         self.size = 0
-        self._states = np.empty((capacity, n_states))
+        self._columns = SharedColumns(
+            comm or SingleProcessCommunicator(), {"states": (np.dtype(np.float64), (n_states,))}, capacity
+        )
 
     def add(self, states: np.ndarray) -> None:
         needed = self.size + states.shape[0]
-        if needed > self._states.shape[0]:
-            grown = np.empty((max(needed, 2 * self._states.shape[0]), self._states.shape[1]))
-            grown[: self.size] = self._states[: self.size]
-            self._states = grown
-        self._states[self.size : needed] = states
+        self._columns.reserve(needed, keep=self.size)
+        if self._columns.is_writer:
+            self._columns.columns["states"][self.size : needed] = states
+        self._columns.publish()
         self.size = needed
 
     @property
     def states(self) -> np.ndarray:
-        return self._states[: self.size]
+        return self._columns.columns["states"][: self.size]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held for the states: once per node when node-shared."""
+        return self._columns.nbytes
+
+
+def _pool_columns(n_states: int) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
+    return {
+        "intercepts": (np.dtype(np.float64), ()),
+        "coefficients": (np.dtype(np.float64), (n_states,)),
+        "iteration": (np.dtype(np.int64), ()),
+        "forward_pass": (np.dtype(np.int64), ()),
+        "target": (np.dtype(np.int32), ()),
+        "active": (np.dtype(bool), ()),
+    }
+
+
+def pool_comm(comm: Communicator | None) -> Communicator:
+    """The communicator cut pools and state archives are held over: ``comm`` to share them on the node.
+
+    Node-shared when several ranks share a node; private (the single-process
+    communicator, one copy per rank) otherwise, or when ``CAUDAL_SHARED_POOLS=0``
+    (to measure what sharing saves).
+    """
+    if comm is not None and comm.node_size > 1 and os.environ.get("CAUDAL_SHARED_POOLS", "1") != "0":
+        return comm
+    return SingleProcessCommunicator()

@@ -4,8 +4,12 @@ The leader rank of each node (node rank 0) assembles a stage's LP (template plus
 active cuts) straight into a node-shared byte array that the communicator hands out
 (:meth:`~caudal.parallel.comm.Communicator.shared_array`); the other ranks of the
 node read the same pages through read-only views. A node barrier separates writing
-from reading. Every rank holds the same cut pools, so every rank knows when a stage
-changes, and the arrays are grown collectively on the node as the cut count grows.
+from reading. Every rank sees the same cut pools (node-shared too, see
+:mod:`caudal.sddp.cuts`), so every rank knows when a stage changes, and the arrays
+are grown collectively on the node as the cut count grows.
+The leader alone chooses each stage's working set; the ids of the reserve cuts
+live in the node's array with the LP (the reserve cuts themselves are views of the
+pools), so no rank holds per-stage data of its own beyond the working cut ids.
 This module knows nothing of MPI: under one process the same code runs on a plain
 numpy array.
 """
@@ -17,7 +21,7 @@ import os
 import numpy as np
 
 from caudal.model.problem import CompiledProblem
-from caudal.model.stage_lp import INDEX, StageLP, assemble_stage_lp
+from caudal.model.stage_lp import INDEX, ReserveCuts, StageLP, assemble_stage_lp
 from caudal.parallel.comm import Communicator
 from caudal.parallel.shared_memory import SharedArray
 from caudal.sddp.cuts import CutPool
@@ -48,32 +52,39 @@ class SharedStageCache(StageCache):
         super().__init__(problem, pools, working_sets)
 
     def _assemble(self, t: int) -> StageLP:
-        # the reserve cuts are not shared: every rank takes them from its own pools
+        # The leader alone chooses the rows (the working set) and the reserve: the
+        # reserve's ids live in the node's array with the LP, and its cuts are views
+        # of the pool's arrays (node-shared when the pools are), so no rank of the
+        # node holds a reserve of its own.
         pool = self.pools[t]
-        ids, reserve = self.cut_rows(t)
         self._version = next_version()
         template = self.problem.templates[t]
-        sizes = np.zeros(2, dtype=np.int64)  # rows, nnz
-        built = None
+        sizes = np.zeros(3, dtype=np.int64)  # rows, nnz, reserve cuts
+        built = reserve = None
         if self.is_leader:
+            ids, reserve = self.cut_rows(t)
             built = assemble_stage_lp(
                 template, pool.intercepts[ids], pool.coefficients[ids], ids, self._version, pool.targets[ids]
             )
-            sizes[:] = (built.num_rows, built.nnz)
+            sizes[:] = (built.num_rows, built.nnz, 0 if reserve is None else reserve.size)
         self.comm.node_bcast_into(sizes)
-        num_rows, nnz = int(sizes[0]), int(sizes[1])
-        layout = _layout(template.num_cols, num_rows, nnz)
+        num_rows, nnz, n_reserve = (int(n) for n in sizes)
+        spec = _spec(template.num_cols, num_rows, nnz, num_rows - template.num_rows, n_reserve)
+        layout = _layout(spec)
         memory = self._ensure_capacity(t, layout[-1][1])
         # Nobody reads this stage while it changes: the algorithm refreshes a
         # stage only between the passes that use it; the barrier makes sure
         # every rank of the node got there before its pages are overwritten.
         self.comm.node_barrier()
         arrays = [memory[lo:lo + n * np.dtype(dt).itemsize].view(dt) for (dt, n), (lo, _) in zip(
-            _spec(template.num_cols, num_rows, nnz), layout, strict=True)]
+            spec, layout, strict=True)]
         if self.is_leader:
             assert built is not None
+            reserve_ids = np.zeros(0, dtype=np.int64) if reserve is None else reserve.ids
             for target, source in zip(
-                arrays, (built.col_start, built.row_index, built.values, built.row_lower, built.row_upper),
+                arrays,
+                (built.col_start, built.row_index, built.values, built.row_lower, built.row_upper, built.cut_ids,
+                 reserve_ids),
                 strict=True,
             ):
                 target[:] = source
@@ -81,7 +92,7 @@ class SharedStageCache(StageCache):
         if not self.is_leader:
             for array in arrays:
                 array.flags.writeable = False
-        col_start, row_index, values, row_lower, row_upper = arrays
+        col_start, row_index, values, row_lower, row_upper, cut_ids, reserve_ids = arrays
         return StageLP(
             template=template,
             num_rows=num_rows,
@@ -90,9 +101,10 @@ class SharedStageCache(StageCache):
             values=values,
             row_lower=row_lower,
             row_upper=row_upper,
-            cut_ids=np.asarray(ids, dtype=np.int64),
+            # a private copy: the next refresh rewrites this array in place and realigns the basis from the old ids
+            cut_ids=cut_ids.copy(),
             version=self._version,
-            reserve=reserve,
+            reserve=ReserveCuts(reserve_ids, pool.intercepts, pool.coefficients, pool.targets) if n_reserve else None,
         )
 
     def _ensure_capacity(self, t: int, needed: int) -> np.ndarray:
@@ -112,16 +124,17 @@ class SharedStageCache(StageCache):
             memory.free()
 
 
-def _spec(num_cols: int, num_rows: int, nnz: int) -> list[tuple[type, int]]:
-    """dtype and length of col_start, row_index, values, row_lower, row_upper."""
-    return [(INDEX, num_cols + 1), (INDEX, nnz), (np.float64, nnz), (np.float64, num_rows), (np.float64, num_rows)]
+def _spec(num_cols: int, num_rows: int, nnz: int, n_cuts: int, n_reserve: int) -> list[tuple[type, int]]:
+    """dtype and length of col_start, row_index, values, row_lower, row_upper, cut ids, reserve ids."""
+    return [(INDEX, num_cols + 1), (INDEX, nnz), (np.float64, nnz), (np.float64, num_rows), (np.float64, num_rows),
+            (np.int64, n_cuts), (np.int64, n_reserve)]
 
 
-def _layout(num_cols: int, num_rows: int, nnz: int) -> list[tuple[int, int]]:
+def _layout(spec: list[tuple[type, int]]) -> list[tuple[int, int]]:
     """(start, end) byte offsets of each array, each start aligned."""
     offsets = []
     position = 0
-    for dtype, length in _spec(num_cols, num_rows, nnz):
+    for dtype, length in spec:
         end = position + length * np.dtype(dtype).itemsize
         offsets.append((position, end))
         position = _aligned(end)
@@ -141,8 +154,12 @@ def make_stage_cache(
 
 
 def private_cache_bytes(cache: StageCache) -> int:
-    """Bytes of the stage LP arrays a cache holds (what each rank pays without sharing)."""
+    """Bytes of the stage LP arrays a cache holds (what each rank pays without sharing).
+
+    With the cut ids of the rows and of the reserve (not the reserve cuts, which are the pool's).
+    """
     return sum(
         lp.col_start.nbytes + lp.row_index.nbytes + lp.values.nbytes + lp.row_lower.nbytes + lp.row_upper.nbytes
+        + lp.cut_ids.nbytes + (0 if lp.reserve is None else lp.reserve.ids.nbytes)
         for lp in cache.lps
     )

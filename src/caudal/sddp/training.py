@@ -21,7 +21,7 @@ from caudal.model.problem import CompiledProblem
 from caudal.parallel.blocks import block
 from caudal.parallel.comm import Communicator, SingleProcessCommunicator
 from caudal.parallel.pool import WorkerPool
-from caudal.sddp.cuts import CutPool, StateArchive
+from caudal.sddp.cuts import CutPool, StateArchive, pool_comm
 from caudal.sddp.opening_order import chain_orders, opening_tour
 from caudal.sddp.passes import backward_stage, first_stage_bound, forward_pass
 from caudal.sddp.records import IterationRecord
@@ -132,9 +132,10 @@ class TrainingState:
         comparisons (``benchmarks/working_sets.py``); a resumed run always uses
         working sets.
         """
-        pools = [CutPool(problem.n_states) for _ in range(problem.n_stages)]
-        visited = [StateArchive(problem.n_states) for _ in range(problem.n_stages)]
         comm = comm or SingleProcessCommunicator()
+        shared = pool_comm(comm)  # the node's ranks hold one copy of the pools and archives
+        pools = [CutPool(problem.n_states, comm=shared) for _ in range(problem.n_stages)]
+        visited = [StateArchive(problem.n_states, comm=shared) for _ in range(problem.n_stages)]
         sets = WorkingSets(visited) if working_sets else None
         return cls(problem, pools, make_stage_cache(problem, pools, comm, sets), visited=visited)
 
