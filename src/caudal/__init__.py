@@ -8,7 +8,7 @@ import highspy  # noqa: F401  (loads libhighs.so.1 before the native extension n
 
 from caudal import examples
 from caudal._version import __version__
-from caudal.api import Policy, TrainingResult, deterministic_equivalent, simulate, train
+from caudal.api import Decision, Policy, TrainingResult, deterministic_equivalent, load_policy, simulate, train
 from caudal.model.problem import Problem, ProblemError, Stage, State, Uncertain, Variable
 from caudal.sddp.risk import CVaR, EAVaR, Expectation, RiskMeasure
 from caudal.sddp.sampling import Historical, InSample, OutOfSample, SamplingScheme
@@ -31,6 +31,7 @@ __all__ = [
     "EAVaR",
     "Expectation",
     "RiskMeasure",
+    "Decision",
     "Policy",
     "Problem",
     "ProblemError",
@@ -42,6 +43,7 @@ __all__ = [
     "__version__",
     "deterministic_equivalent",
     "examples",
+    "load_policy",
     "simulate",
     "train",
 ]
