@@ -8,8 +8,10 @@ import pytest
 from hydro_problems import random_hydro
 
 import caudal
-from caudal.checkpoint import load_latest
+from caudal.checkpoint import inspect_checkpoint, load_latest, read_checkpoint, write_checkpoint
+from caudal.checkpoint.restore import restore_state
 from caudal.cli import main
+from caudal.sddp.training import TrainingOptions
 from caudal.sddp.warm_start import WarmStartError
 
 
@@ -57,6 +59,22 @@ def test_a_resumed_warm_started_run_is_bit_identical(converged, tmp_path) -> Non
     assert load_latest(tmp_path / "part")[0].warm_start == checkpoint.warm_start
     with pytest.raises(ValueError, match="warm_start and resume exclude each other"):
         caudal.train(started, iterations=6, threads=1, resume=tmp_path / "part", warm_start=done)
+
+
+@pytest.mark.parametrize("as_directory", [False, True])
+def test_the_warm_start_is_kept_by_file_and_directory_checkpoints(converged, tmp_path, as_directory) -> None:
+    problem, done = converged
+    caudal.train(problem, iterations=1, threads=1, warm_start=done, checkpoint_dir=tmp_path / "run")
+    saved = load_latest(tmp_path / "run")[0]
+    state = restore_state(saved, problem.compile(), TrainingOptions(iterations=1, forward_passes=1))
+    path = write_checkpoint(tmp_path / "again", state, TrainingOptions(iterations=1, forward_passes=1),
+                            as_directory=as_directory)
+    assert path.is_dir() == as_directory
+    assert read_checkpoint(path).warm_start == saved.warm_start != ""
+    assert f"warm-started from {saved.warm_start}" in inspect_checkpoint(path)
+    caudal.train(problem, iterations=1, threads=1, checkpoint_dir=tmp_path / "cold")
+    cold = load_latest(tmp_path / "cold")[0]
+    assert cold.warm_start == "" and "warm-started" not in inspect_checkpoint(cold.path)
 
 
 def test_a_mismatched_state_space_is_refused(converged, tmp_path, capsys) -> None:
