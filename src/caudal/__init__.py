@@ -6,7 +6,7 @@ policy; :func:`deterministic_equivalent` solves small problems exactly.
 
 from caudal import examples
 from caudal._version import __version__
-from caudal.api import Policy, TrainingResult, deterministic_equivalent, simulate, train
+from caudal.api import Decision, Policy, TrainingResult, deterministic_equivalent, load_policy, simulate, train
 from caudal.model.problem import Problem, ProblemError, Stage, State, Uncertain, Variable
 from caudal.sddp.risk import CVaR, EAVaR, Expectation, RiskMeasure
 from caudal.sddp.sampling import Historical, InSample, OutOfSample, SamplingScheme
@@ -29,6 +29,7 @@ __all__ = [
     "EAVaR",
     "Expectation",
     "RiskMeasure",
+    "Decision",
     "Policy",
     "Problem",
     "ProblemError",
@@ -40,6 +41,7 @@ __all__ = [
     "__version__",
     "deterministic_equivalent",
     "examples",
+    "load_policy",
     "simulate",
     "train",
 ]

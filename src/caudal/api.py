@@ -11,17 +11,24 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
-from caudal.checkpoint.during_training import CHECKPOINT_FOLDER, TrainingCheckpoints, resume_state
+from caudal.checkpoint.during_training import (
+    CHECKPOINT_FOLDER,
+    TrainingCheckpoints,
+    checkpoint_directory,
+    resume_state,
+)
+from caudal.checkpoint.errors import CheckpointError
+from caudal.checkpoint.restore import restore_pools
 from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_SECONDS, CheckpointSchedule
-from caudal.checkpoint.store import DEFAULT_KEEP
+from caudal.checkpoint.store import DEFAULT_KEEP, load_latest
 from caudal.model.problem import CompiledProblem, Problem, ProblemError
 from caudal.model.size import too_large, training_bytes
 from caudal.outputs import write_convergence, write_summary
@@ -35,6 +42,7 @@ from caudal.sddp.risk import RiskMeasure, RiskSpec
 from caudal.sddp.sampling import InSample, SamplingScheme, compile_for
 from caudal.sddp.selection import CutSelection
 from caudal.sddp.simulation import SimulationResult, simulate_policy
+from caudal.sddp.stage_cache import StageCache
 from caudal.sddp.stopping import StoppingRule
 from caudal.sddp.training import (
     IterationRecord,
@@ -43,9 +51,30 @@ from caudal.sddp.training import (
     pool_stats,
     run_training,
 )
+from caudal.sddp.warm_start import describe_warm_start, warm_start_pools
 from caudal.solver.deterministic_equivalent import DeterministicEquivalentResult
 from caudal.solver.deterministic_equivalent import deterministic_equivalent as _deterministic_equivalent
 from caudal.training_log import TrainingLog
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a policy does at one stage, one incoming state and one opening (see :meth:`Policy.evaluate`).
+
+    Costs are in the problem's own sense. ``stage_cost`` is in the stage's own
+    money; ``cost_to_go`` is the cut approximation of the cost after the stage
+    at the outgoing ``states`` (in the next stage's money, as
+    :meth:`Policy.value` gives it); ``objective`` is the stage LP's value, the
+    stage cost plus the discounted cost-to-go.
+    """
+
+    stage: int  # counted from 1
+    opening: int  # counted from 1
+    stage_cost: float
+    cost_to_go: float
+    objective: float
+    states: dict[str, float]  # outgoing state values, by state name
+    values: dict[str, float]  # every column of the stage LP, by name
 
 
 @dataclass
@@ -56,14 +85,99 @@ class Policy:
     multi-cut layout of the problem has. Given the problem compiled afresh (as
     a simulation from a checkpoint does), the policy switches it to that
     layout, which depends on the problem alone.
+
+    Use it as a decision rule with :meth:`evaluate` and :meth:`value`; stages
+    and openings are counted from 1 there, as in the plots and the docs.
+    ``source`` says where it came from (a checkpoint, for :func:`load_policy`).
     """
 
     problem: CompiledProblem
     cut_pools: list[CutPool]
+    source: str = ""
+    _cache: StageCache | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.problem.multi_cut and any(pool.n_target_groups > 1 for pool in self.cut_pools):
             self.problem = self.problem.with_multi_cut()
+
+    def value(self, stage: int, state: Sequence[float] | Mapping[str, float] | np.ndarray) -> float:
+        """The cost-to-go after ``stage`` (counted from 1) at its outgoing ``state``, in the problem's sense.
+
+        ``state`` holds one value per state variable, in the problem's order,
+        or maps every state name to its value. This is the cut approximation
+        the stage LP sees (its value-function column), in the next stage's
+        money; after the last stage it is 0.
+        """
+        t = self._stage_index(stage)
+        return float(self.cost_to_go(t, self._state_vector(state))[0])
+
+    def evaluate(
+        self, stage: int, state: Sequence[float] | Mapping[str, float] | np.ndarray, noise: int | None = None
+    ) -> Decision:
+        """The decision of ``stage`` (counted from 1) from incoming ``state`` under opening ``noise``.
+
+        A decision rule, as SDDP.jl's ``DecisionRule``: the stage LP is
+        solved with the incoming state fixed, the opening's data patched in and
+        every cut of the stage as a row. ``noise`` is the opening's number,
+        counted from 1 (``None`` for a stage with a single opening). ``state``
+        is one value per state variable, in order, or a mapping by name.
+        """
+        t = self._stage_index(stage)
+        incoming = self._state_vector(state)
+        template = self.problem.templates[t]
+        if noise is None:
+            if template.n_openings != 1:
+                raise ValueError(f"stage {stage} has {template.n_openings} openings: say which (noise=1..)")
+            noise = 1
+        if isinstance(noise, bool) or not isinstance(noise, int | np.integer) or not 1 <= noise <= template.n_openings:
+            raise ValueError(f"stage {stage} has openings 1..{template.n_openings}, got noise={noise!r}")
+        if self._cache is None:
+            self._cache = StageCache(self.problem, self.cut_pools)  # every cut a row: the exact stage LP
+        lp, basis = self._cache.lps[t], self._cache.bases[t].copy()
+        objective = np.empty(1)
+        values = np.empty((1, lp.num_cols))
+
+        def task(ws, start: int, stop: int) -> None:
+            ws.solve_detailed(lp, basis, incoming[None, :], np.array([noise - 1], np.int32),
+                              np.zeros(1, np.int64), objective, values)
+
+        pool = make_pool(1, "auto")
+        try:
+            pool.run(task, 0, 1)
+        finally:
+            pool.close()
+        sign, row = self.problem.sign, values[0]
+        theta = float(row[template.theta_col])
+        names = template.col_names
+        return Decision(
+            stage=stage,
+            opening=int(noise),
+            stage_cost=sign * (float(objective[0]) - theta * template.discount),
+            cost_to_go=sign * theta,
+            objective=sign * float(objective[0]),
+            states=dict(zip(self.problem.state_names, row[template.state_out_cols].tolist(), strict=True)),
+            values={name: float(row[k]) for k, name in enumerate(names[: len(row)])},
+        )
+
+    def _stage_index(self, stage: int) -> int:
+        """The 0-based index of ``stage`` (counted from 1), or a clear error."""
+        n = self.problem.n_stages
+        if isinstance(stage, bool) or not isinstance(stage, int | np.integer) or not 1 <= stage <= n:
+            raise ValueError(f"stage must be 1..{n} (stages count from 1), got {stage!r}")
+        return int(stage) - 1
+
+    def _state_vector(self, state: Sequence[float] | Mapping[str, float] | np.ndarray) -> np.ndarray:
+        names = self.problem.state_names
+        if isinstance(state, Mapping):
+            unknown = sorted(set(state) - set(names))
+            missing = [name for name in names if name not in state]
+            if unknown or missing:
+                raise ValueError(f"state names must be exactly {list(names)}; unknown {unknown}, missing {missing}")
+            return np.array([float(state[name]) for name in names])
+        vector = np.asarray(state, dtype=np.float64).ravel()
+        if vector.shape != (len(names),):
+            raise ValueError(f"state has {vector.size} values, the problem {len(names)} states {list(names)}")
+        return vector
 
     def cost_to_go(self, stage: int, states: np.ndarray) -> np.ndarray:
         """The cut approximation of the cost after ``stage`` at outgoing states (rows).
@@ -186,6 +300,44 @@ def simulate(
     return result
 
 
+def load_policy(
+    run_or_checkpoint_dir: str | os.PathLike, problem: Problem | CompiledProblem | None = None
+) -> Policy:
+    """The policy saved in a run folder's newest valid checkpoint, without training again.
+
+    The cuts need their problem. Without ``problem``, the case the checkpoint
+    records is looked up as a CASE of the command line (an embedded case or a
+    Cobre case directory by its name, a Python file by its path), built with
+    the checkpoint's stage count; give ``problem`` for any other case. A
+    checkpoint written for other problem data is refused with
+    :class:`~caudal.checkpoint.CheckpointError` (its fingerprint differs).
+    """
+    path = checkpoint_directory(run_or_checkpoint_dir)
+    checkpoint, _ = load_latest(path)
+    if checkpoint is None:
+        raise CheckpointError(path, "holds no valid checkpoint", "missing")
+    if problem is None:
+        problem = _recorded_case(checkpoint)
+    compiled = problem if isinstance(problem, CompiledProblem) else problem.compile()
+    return Policy(compiled, restore_pools(checkpoint, compiled), source=str(checkpoint.path))
+
+
+def _recorded_case(checkpoint) -> Problem:
+    """The problem of the case a checkpoint names, built as the command line builds it; else a clear error."""
+    from caudal.cases import BadCase, resolve_case
+
+    name, stages = checkpoint.case.name, checkpoint.case.n_stages
+    try:
+        case = resolve_case(name)
+        return case.build() if case.kind == "cobre" else case.build(stages)
+    except BadCase as error:
+        raise CheckpointError(
+            checkpoint.path,
+            f"cannot find its case {name!r} ({error}); pass it: caudal.load_policy(path, problem=...)",
+            "fingerprint",
+        ) from None
+
+
 def deterministic_equivalent(
     problem: Problem | CompiledProblem, risk_measure: RiskMeasure | None = None
 ) -> DeterministicEquivalentResult:
@@ -224,6 +376,7 @@ def train(
     profile: bool | None = None,
     trace_iteration: int | None = None,
     multi_cut: bool = False,
+    warm_start: Policy | TrainingResult | None = None,
 ) -> TrainingResult:
     """Train a policy by SDDP.
 
@@ -316,8 +469,19 @@ def train(
         openings and many states (see ``benchmarks/multicut.py``). Needs the
         expectation as risk measure (see ``TrainingOptions.stage_risks``), and
         ``value_bound`` must bound every opening's cost-to-go, not only their mean.
+    warm_start:
+        Start from the cuts of an earlier policy (:func:`load_policy`, or a
+        :class:`TrainingResult`) instead of none: the same case, or the same
+        state names with a horizon at least as long or other openings. Stages
+        map by index; stages beyond the old horizon start empty. The cuts stay
+        valid lower bounds only if the new future costs no less than the old
+        one (see :mod:`caudal.sddp.warm_start`); mismatched state names, sense
+        or a shorter horizon are refused. The checkpoints record the warm
+        start; a resume continues from its own cuts and takes no ``warm_start``.
     """
     compiled = compile_for(problem, sampling)
+    if warm_start is not None and resume is not None:
+        raise ValueError("warm_start and resume exclude each other: a resumed run already holds its warm-start cuts")
     options = TrainingOptions(
         iterations=iterations,
         forward_passes=forward_passes,
@@ -334,6 +498,11 @@ def train(
     _check_iteration_fits(compiled, forward_passes)
     if multi_cut:
         compiled = compiled.with_multi_cut()
+    warm_pools = None
+    if warm_start is not None:
+        warm = warm_start.policy if isinstance(warm_start, TrainingResult) else warm_start
+        warm_pools = warm_start_pools(compiled, warm.problem, warm.cut_pools)  # refuses before any work
+        warm_text = describe_warm_start(warm.source or "a policy in memory", warm.digest(), warm.cut_pools)
     comm = comm or world()
     if on_error not in ("abort", "raise"):
         raise ValueError(f"on_error must be 'abort' or 'raise', got {on_error!r}")
@@ -354,7 +523,12 @@ def train(
         if resume is not None:
             state, path, warnings = resume_state(resume, compiled, options, comm)
             if logger is not None:
-                logger.note([*warnings, f"resuming from {path} after iteration {state.iteration}"])
+                started_from = [f"the run was warm-started from {state.warm_start}"] if state.warm_start else []
+                logger.note([*warnings, f"resuming from {path} after iteration {state.iteration}", *started_from])
+        elif warm_pools is not None:
+            state = TrainingState.fresh(compiled, comm, pools=warm_pools, warm_start=warm_text)
+            if logger is not None:
+                logger.note([f"warm start from {warm_text}"])
         else:
             state = TrainingState.fresh(compiled, comm)
         if profiler is not None:

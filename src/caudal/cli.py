@@ -15,7 +15,7 @@ import numpy as np
 
 from caudal import plots
 from caudal._version import __version__
-from caudal.api import Policy, TrainingResult, simulate, train
+from caudal.api import Policy, TrainingResult, load_policy, simulate, train
 from caudal.arguments import (
     CASE_HELP,
     UsageError,
@@ -46,6 +46,7 @@ from caudal.profiling.commands import (
     profiling_handlers,
     profiling_keywords,
 )
+from caudal.sddp.warm_start import WarmStartError, warm_start_pools
 from caudal.sweep.command import add_sweep_command, run_sweep_command
 
 EXIT_OK = 0
@@ -110,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     group = train.add_argument_group("checkpoints")
     group.add_argument("--resume", type=Path, default=None, metavar="DIR",
                        help="continue from the newest valid checkpoint in DIR (a run's --output or its checkpoints/)")
+    group.add_argument("--warm-start", type=Path, default=None, metavar="DIR",
+                       help="start from the cuts of the policy in DIR (a run of the same states: same case, "
+                       "or a horizon at least as long, or other openings); see docs/guide/warm-start.md")
     group.add_argument("--checkpoint-dir", type=Path, default=None, metavar="DIR",
                        help="where to write checkpoints (default: OUTPUT/checkpoints when --output is given)")
     add_checkpoint_schedule(group)
@@ -167,6 +171,7 @@ def run_train(args: argparse.Namespace) -> int:
 def _run_train(args: argparse.Namespace) -> TrainingResult:
     phase(f"loading the case {args.case}")
     problem, defaults = load_case(args.case, args.stages)
+    warm_start = _warm_start_policy(args.warm_start, problem) if args.warm_start is not None else None
     phase("training")
     # One run per folder (a sweep's retries are the sweep's business); taking the lock also proves the
     # folders writable before any work. Options not given on the command line come from a Cobre case's
@@ -190,6 +195,7 @@ def _run_train(args: argparse.Namespace) -> TrainingResult:
             checkpoint_seconds=args.checkpoint_seconds,
             keep_checkpoints=args.keep,
             resume=args.resume,
+            warm_start=warm_start,
             handle_signals=True,
         )
     if args.quiet and world_rank() == 0:
@@ -199,6 +205,16 @@ def _run_train(args: argparse.Namespace) -> TrainingResult:
         print(f"wrote {args.output / 'convergence.csv'} and {args.output / 'summary.json'}")
     phase("finishing")
     return result
+
+
+def _warm_start_policy(path: Path, problem: Problem) -> Policy:
+    """The policy in ``path``, checked against ``problem``'s states; a usage error (exit 2) if it does not fit."""
+    try:
+        policy = load_policy(path)
+        warm_start_pools(problem.compile(), policy.problem, policy.cut_pools)
+    except (CheckpointError, WarmStartError) as exc:
+        raise UsageError(f"--warm-start {path}: {exc}") from None
+    return policy
 
 
 def world_rank() -> int:

@@ -165,6 +165,7 @@ class Checkpoint:
     visited_states: tuple[np.ndarray, ...]  # float64[rows, n_states] per stage; rows may be 0
     writer: WriterInfo
     files: int = 1  # files read: 1, or a checkpoint directory's manifest and stage files
+    warm_start: str = ""  # where the run's first cuts came from ("": it started with none)
 
     @property
     def lower_bound(self) -> float | None:

@@ -122,6 +122,7 @@ def _decode(path: str | os.PathLike | None, payload: Any, format_version: int, s
         bases=bases,
         visited_states=visited,
         writer=_writer(root.Writer()),
+        warm_start=_text(root.WarmStart()),
     )
 
 

@@ -325,4 +325,5 @@ def _assemble(path: Path, manifest: Manifest, shards: list[DecodedShard], size_b
         visited_states=tuple(visited),
         writer=manifest.writer,
         files=1 + len(shards),
+        warm_start=manifest.warm_start,
     )

@@ -135,6 +135,7 @@ def _checkpoint(
     )
     writer = _writer(builder, layout)
     rng = _rng(builder, options, state)
+    warm_start = builder.CreateString(state.warm_start) if state.warm_start else None
     fb.CheckpointStart(builder)
     fb.CheckpointAddFormatVersion(builder, FORMAT_VERSION)
     fb.CheckpointAddCaseFingerprint(builder, case_fp)
@@ -148,6 +149,8 @@ def _checkpoint(
     fb.CheckpointAddBases(builder, bases)
     fb.CheckpointAddVisitedStates(builder, visits)
     fb.CheckpointAddWriter(builder, writer)
+    if warm_start is not None:
+        fb.CheckpointAddWarmStart(builder, warm_start)
     return fb.CheckpointEnd(builder)
 
 

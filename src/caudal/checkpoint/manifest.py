@@ -57,6 +57,7 @@ class Manifest:
     history: SavedHistory
     writer: WriterInfo
     shards: tuple[ShardEntry, ...]
+    warm_start: str = ""
 
 
 def encode_manifest(
@@ -76,6 +77,7 @@ def encode_manifest(
         fb.CheckpointStartCutPoolsVector, fb.CheckpointStartBasesVector, fb.CheckpointStartVisitedStatesVector)]
     writer = _writer_table(builder, layout)
     rng = _rng(builder, options, state)
+    warm_start = builder.CreateString(state.warm_start) if state.warm_start else None
     fb.CheckpointStart(builder)
     fb.CheckpointAddFormatVersion(builder, FORMAT_VERSION)
     fb.CheckpointAddCaseFingerprint(builder, case_fp)
@@ -90,6 +92,8 @@ def encode_manifest(
     fb.CheckpointAddVisitedStates(builder, empty[2])
     fb.CheckpointAddWriter(builder, writer)
     fb.CheckpointAddShards(builder, entries)
+    if warm_start is not None:
+        fb.CheckpointAddWarmStart(builder, warm_start)
     builder.Finish(fb.CheckpointEnd(builder), file_identifier=b"CDCK")
     return memoryview(builder.Bytes)[builder.Head() :]
 
@@ -142,6 +146,7 @@ def decode_manifest(payload: memoryview, format_version: int) -> Manifest:
         history=history,
         writer=_writer(root.Writer()),
         shards=shards,
+        warm_start=_text(root.WarmStart()),
     )
 
 

@@ -172,6 +172,7 @@ def restore_state(
         history=checkpoint.history.records(),
         iteration=checkpoint.iteration,
         visited=visited,
+        warm_start=checkpoint.warm_start,
     )
     return state
 

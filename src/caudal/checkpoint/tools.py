@@ -46,6 +46,7 @@ def inspect_checkpoint(path: str | os.PathLike) -> str:
         "  " + _bounds(checkpoint),
         "  " + _cuts(checkpoint),
         f"  visited states: {sum(v.shape[0] for v in checkpoint.visited_states)} rows",
+        *([f"  warm-started from {checkpoint.warm_start}"] if checkpoint.warm_start else []),
         f"  written {written} on {writer.hostname} by caudal {writer.caudal_version} (pid {writer.pid}), "
         f"layout {writer.ranks} rank(s) x {writer.threads_per_rank} thread(s)",
     ]

@@ -116,6 +116,7 @@ class TrainingState:
     iteration: int = 0  # iterations completed
     phase_seconds: dict[str, float] = field(default_factory=dict)  # this process's time per phase
     visited: list[StateArchive] = field(default_factory=list)  # trial states of every stage
+    warm_start: str = ""  # where the cuts the run started from came from ("" for none): kept in checkpoints
 
     def __post_init__(self) -> None:
         if not self.visited:
@@ -123,9 +124,14 @@ class TrainingState:
 
     @classmethod
     def fresh(
-        cls, problem: CompiledProblem, comm: Communicator | None = None, working_sets: bool = True
+        cls,
+        problem: CompiledProblem,
+        comm: Communicator | None = None,
+        working_sets: bool = True,
+        pools: list[CutPool] | None = None,
+        warm_start: str = "",
     ) -> TrainingState:
-        """A training with no cuts yet.
+        """A training with no cuts yet, or with the warm-start ``pools`` (:mod:`caudal.sddp.warm_start`).
 
         ``working_sets=False`` makes every active cut a row of its stage LP
         instead of a working set (:mod:`caudal.sddp.working_set`), for
@@ -134,10 +140,16 @@ class TrainingState:
         """
         comm = comm or SingleProcessCommunicator()
         shared = pool_comm(comm)  # the node's ranks hold one copy of the pools and archives
-        pools = [CutPool(problem.n_states, comm=shared) for _ in range(problem.n_stages)]
+        warm_pools, pools = pools, [CutPool(problem.n_states, comm=shared) for _ in range(problem.n_stages)]
+        for pool, warm in zip(pools, warm_pools or (), strict=False):  # warm-start cuts enter the node's pools
+            if warm.size:
+                pool.add(warm.intercepts, warm.coefficients, warm.iteration, warm.forward_pass, warm.targets)
+                if not warm.active.all():
+                    pool.set_active(warm.active)
         visited = [StateArchive(problem.n_states, comm=shared) for _ in range(problem.n_stages)]
         sets = WorkingSets(visited) if working_sets else None
-        return cls(problem, pools, make_stage_cache(problem, pools, comm, sets), visited=visited)
+        return cls(problem, pools, make_stage_cache(problem, pools, comm, sets), visited=visited,
+                   warm_start=warm_start)
 
 
 IterationCallback = Callable[["TrainingState"], None]

@@ -1939,8 +1939,18 @@ class Checkpoint(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(28))
         return o == 0
 
+    # Where the cuts the run started from came from (a warm start: source,
+    # policy digest, cuts per stage); absent when the run started with none.
+    # Informative: the cuts themselves are in cut_pools like every other cut.
+    # Checkpoint
+    def WarmStart(self) -> Optional[str]:
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(30))
+        if o != 0:
+            return self._tab.String(o + self._tab.Pos)
+        return None
+
 def CheckpointStart(builder: flatbuffers.Builder):
-    builder.StartObject(13)
+    builder.StartObject(14)
 
 def CheckpointAddFormatVersion(builder: flatbuffers.Builder, formatVersion: int):
     builder.PrependUint32Slot(0, formatVersion, 0)
@@ -1998,6 +2008,9 @@ def CheckpointAddShards(builder: flatbuffers.Builder, shards: int):
 
 def CheckpointStartShardsVector(builder, numElems: int) -> int:
     return builder.StartVector(4, numElems, 4)
+
+def CheckpointAddWarmStart(builder: flatbuffers.Builder, warmStart: int):
+    builder.PrependUOffsetTRelativeSlot(13, flatbuffers.number_types.UOffsetTFlags.py_type(warmStart), 0)
 
 def CheckpointEnd(builder: flatbuffers.Builder) -> int:
     return builder.EndObject()
