@@ -223,6 +223,7 @@ def train(
     profile: bool | None = None,
     trace_iteration: int | None = None,
     multi_cut: bool = False,
+    opening_chunk: int = 0,
 ) -> TrainingResult:
     """Train a policy by SDDP.
 
@@ -315,6 +316,12 @@ def train(
         openings and many states (see ``benchmarks/multicut.py``). Needs the
         expectation as risk measure (see ``TrainingOptions.stage_risks``), and
         ``value_bound`` must bound every opening's cost-to-go, not only their mean.
+    opening_chunk:
+        Split each backward trial state's openings into work items of this
+        many openings, so that one forward pass keeps every worker busy; 0
+        (the default) keeps each trial state one work item. Each chunk starts
+        from the trial state's forward basis, so the cuts depend on this
+        option (it is fingerprinted) but not on the number of ranks or threads.
     """
     compiled = compile_for(problem, sampling)
     options = TrainingOptions(
@@ -328,6 +335,7 @@ def train(
         cut_selection=cut_selection,
         sampling=sampling or InSample(),
         multi_cut=multi_cut,
+        opening_chunk=opening_chunk,
     )
     options.stage_risks(compiled.n_stages)  # refuses a risk measure multi-cut cannot express, before any work
     if multi_cut:
