@@ -678,13 +678,15 @@ cdef class NativeKernel:
         double[:, ::1] out_subgradients,
         bint want_basis,
         const int32_t[::1] order,
+        int first,
+        int stop,
     ) noexcept nogil:
         cdef int opening, i, status, position
         cdef double start
-        for position in range(self._n_openings):
+        for position in range(first, stop):
             opening = order[position]
             self._patch(incoming, opening)
-            if position == 0:
+            if position == first:
                 self._reset_to_basis()
             status = self._solve_with_reserve()
             if status != kHighsModelStatusOptimal:
@@ -779,12 +781,19 @@ cdef class NativeKernel:
         double[:, ::1] out_subgradients,
         out_basis,
         order=None,
+        int first=0,
+        stop=None,
     ) -> None:
-        """Solve every opening of ``lp`` at ``incoming``; see ``SolverWorkspace.solve_backward``."""
+        """Solve the openings ``order[first:stop]`` of ``lp`` at ``incoming``; see ``SolverWorkspace.solve_backward``."""
         self._load(lp)
         cdef const int32_t[::1] opening_order = self._index_order if order is None else order
         if order is not None and not self._is_permutation(opening_order):
             raise ValueError(f"stage {self._stage}: order is not a permutation of the {self._n_openings} openings")
+        cdef int last = self._n_openings if stop is None else stop
+        if not 0 <= first <= last <= self._n_openings:
+            raise ValueError(
+                f"stage {self._stage}: positions [{first}, {last}) are not within the {self._n_openings} openings"
+            )
         if (incoming.shape[0] != self._n_states or out_values.shape[0] != self._n_openings
                 or out_subgradients.shape[0] != self._n_openings
                 or out_subgradients.shape[1] != self._n_states):
@@ -801,7 +810,9 @@ cdef class NativeKernel:
         cdef const double* state = &incoming[0] if self._n_states else NULL
         cdef int result, i
         with nogil:
-            result = self._backward_kernel(state, trial_id, out_values, out_subgradients, want_basis, opening_order)
+            result = self._backward_kernel(
+                state, trial_id, out_values, out_subgradients, want_basis, opening_order, first, last
+            )
             if result == 0 and want_basis:
                 for i in range(self._num_cols):
                     basis_cols[i] = <uint8_t>self._col_status[i]

@@ -49,6 +49,24 @@ def test_same_seed_same_cuts_and_bounds_whatever_the_layout(reference, tmp_path,
     assert _bound_columns(summary["convergence"]) == _bound_columns(reference["convergence"])
 
 
+SPLIT = ("--stages", "4", "--iterations", "4", "--forward-passes", "1", "--opening-chunk", "7")
+"""One forward pass, its openings in chunks of 7: a second thread has work only through the split."""
+
+
+@pytest.fixture(scope="module")
+def split_reference(tmp_path_factory):
+    return train_ranks(1, 1, "brazil4", tmp_path_factory.mktemp("split"), *SPLIT)
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("ranks,threads", [(1, 2), (2, 1), (2, 2)])
+def test_split_openings_give_the_same_cuts_and_bounds_whatever_the_layout(split_reference, tmp_path, ranks, threads):
+    summary = train_ranks(ranks, threads, "brazil4", tmp_path, *SPLIT)
+    assert summary["policy_digest"] == split_reference["policy_digest"]
+    assert summary["cuts"] == split_reference["cuts"] == 3 * 4
+    assert _bound_columns(summary["convergence"]) == _bound_columns(split_reference["convergence"])
+
+
 @pytest.mark.mpi
 def test_emulated_nodes_give_the_same_cuts_and_bounds(reference, tmp_path):
     """4 ranks as 2 emulated nodes of 2: two leaders, two shared caches, the leaders' gathers."""

@@ -66,6 +66,36 @@ def test_backward_and_forward_match_the_highspy_reference(trained: StageCache) -
             np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("make", [NativeWorkspace, HighspyWorkspace], ids=["native", "highspy"])
+def test_chunks_of_an_order_solve_just_their_openings_like_a_whole_item_starting_there(trained, make) -> None:
+    """``first``/``stop`` solve positions ``[first, stop)`` of the order and touch no other opening.
+
+    A chunk from position 2 gives the values and subgradients of the same openings
+    solved as a whole item whose order starts at that position (same start basis).
+    """
+    ws, t = make(), 1
+    lp = trained.lps[t]
+    n_open, state = lp.template.n_openings, random_states(trained, 1, seed=4)[0]
+    order = np.roll(np.arange(n_open, dtype=np.int32), 1)
+    values, subgradients = np.full(n_open, np.nan), np.full((n_open, state.shape[0]), np.nan)
+    ws.solve_backward(lp, trained.bases[t], state, 7, values, subgradients, None, order, 2, 4)
+    chunk = order[2:4]
+    assert np.isnan(np.delete(values, chunk)).all()
+    whole_values, whole_subgradients, _ = backward_in_order(ws, trained, t, state, np.roll(order, -2))
+    assert np.array_equal(values[chunk], whole_values[chunk])
+    assert np.array_equal(subgradients[chunk], whole_subgradients[chunk])
+    with pytest.raises(ValueError, match="positions"):
+        ws.solve_backward(lp, trained.bases[t], state, 7, values, subgradients, None, order, 3, n_open + 1)
+
+
+def backward_in_order(ws, cache: StageCache, t: int, state: np.ndarray, order: np.ndarray):
+    lp = cache.lps[t]
+    n_open, n_states = lp.template.n_openings, state.shape[0]
+    values, subgradients, final = np.empty(n_open), np.empty((n_open, n_states)), Basis.slack(lp)
+    ws.solve_backward(lp, cache.bases[t], state, 7, values, subgradients, final, order)
+    return values, subgradients, final
+
+
 def test_native_and_reference_set_the_same_options() -> None:
     """``configure_for_sddp`` (native/sddp_options.pxd) and ``SDDP_OPTIONS`` are kept in step by hand."""
     from caudal._native import engine_options, highs_versions

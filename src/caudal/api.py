@@ -377,6 +377,7 @@ def train(
     trace_iteration: int | None = None,
     multi_cut: bool = False,
     warm_start: Policy | TrainingResult | None = None,
+    opening_chunk: int = 0,
 ) -> TrainingResult:
     """Train a policy by SDDP.
 
@@ -478,6 +479,12 @@ def train(
         one (see :mod:`caudal.sddp.warm_start`); mismatched state names, sense
         or a shorter horizon are refused. The checkpoints record the warm
         start; a resume continues from its own cuts and takes no ``warm_start``.
+    opening_chunk:
+        Split each backward trial state's openings into work items of this
+        many openings, so that one forward pass keeps every worker busy; 0
+        (the default) keeps each trial state one work item. Each chunk starts
+        from the trial state's forward basis, so the cuts depend on this
+        option (it is fingerprinted) but not on the number of ranks or threads.
     """
     compiled = compile_for(problem, sampling)
     if warm_start is not None and resume is not None:
@@ -493,6 +500,7 @@ def train(
         cut_selection=cut_selection,
         sampling=sampling or InSample(),
         multi_cut=multi_cut,
+        opening_chunk=opening_chunk,
     )
     options.stage_risks(compiled.n_stages)  # refuses a risk measure multi-cut cannot express, before any work
     _check_iteration_fits(compiled, forward_passes)

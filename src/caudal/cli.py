@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="LP kernel: native (Cython over the HiGHS C API), highspy (reference), "
                        "auto (native when built; default)")
     train.add_argument("--quiet", "-q", action="store_true", help="print only the final summary")
+    train.add_argument("--opening-chunk", type=int, default=0, metavar="N",
+                       help="split each backward trial state's openings into work items of N openings, so one "
+                       "forward pass keeps every thread busy (0: no split; default)")
     train.add_argument("--multi-cut", action="store_true",
                        help="one value-function column (and cut) per opening of the next stage instead of one "
                        "averaged cut: fewer iterations, larger LPs; pays with few openings and many states")
@@ -189,6 +192,7 @@ def _run_train(args: argparse.Namespace) -> TrainingResult:
             log=log_destination(args.quiet, args.log_file, world_rank()),
             solver=args.solver,
             multi_cut=args.multi_cut,
+            opening_chunk=args.opening_chunk,
             **profiling_keywords(args),
             checkpoint_dir=args.checkpoint_dir,
             checkpoint_every=args.checkpoint_every,

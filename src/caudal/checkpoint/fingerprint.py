@@ -38,7 +38,7 @@ Every other field of ``TrainingOptions`` is fingerprinted, including fields adde
 later: an option is presumed to change the policy until it is listed here.
 """
 
-OPTIONS_HASHED_UNLESS_DEFAULT = {"multi_cut": "False"}
+OPTIONS_HASHED_UNLESS_DEFAULT = {"multi_cut": "False", "opening_chunk": "0"}
 """Options added after checkpoints were first written, with their default's canonical text.
 
 They are fingerprinted only when they differ from that default, so a run that

@@ -7,6 +7,7 @@ results land in canonical order whatever the number of workers.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,6 +124,7 @@ def backward_stage(
     multi_cut: bool = False,
     start_bases: list[Basis] | None = None,
     orders: np.ndarray | None = None,
+    opening_chunk: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, Basis | None]:
     """Solve stage ``t`` at every trial state (rows of float64[K, n_states]).
 
@@ -131,9 +133,20 @@ def backward_stage(
     and solves the openings in ``orders[k]`` (int32[K, O], see
     :mod:`caudal.sddp.opening_order`), else in index order.
 
+    With ``opening_chunk`` > 0 the order of each trial state is cut into
+    chunks of that many openings, each a work item of its own, so that one
+    trial state keeps several workers busy (one forward pass, or the last
+    uneven share of them). Every chunk starts from the trial state's start
+    basis, never from where another chunk ended, and the chunks are fixed by
+    ``opening_chunk`` alone, so each opening's value and subgradient depend
+    on neither the number of workers nor which worker solved the chunk. The
+    worker that finishes a trial state's last chunk forms its cut from all
+    the openings, in opening order. 0 keeps each trial state one work item.
+
     Returns the cuts as intercepts and coefficients, and the final basis of the
     first trial state (``None`` when this worker set does not own it), which
-    becomes the stage's canonical basis. Single-cut, one cut per trial state
+    becomes the stage's canonical basis: the basis its last chunk ended with.
+    Single-cut, one cut per trial state
     (openings weighted by ``risk``, the expectation by default): float64[K] and
     float64[K, n_states]. Multi-cut, one cut per trial state and opening of
     stage ``t`` (``risk`` is not used): float64[K, O] and float64[K, O, n_states].
@@ -149,9 +162,22 @@ def backward_stage(
     intercepts = np.empty(cut_shape)
     coefficients = np.empty((*cut_shape, n_states))
     final_basis = Basis.slack(lp) if first_trial == 0 and n_trials else None
+    chunk = opening_chunk if 0 < opening_chunk < n_open else max(n_open, 1)
+    n_chunks = -(-n_open // chunk) if n_open else 1
+    chunks_left = np.full(n_trials, n_chunks, dtype=np.int64)
+    counting = threading.Lock()
+
+    def form_cut(k: int) -> None:
+        if multi_cut:
+            intercepts[k], coefficients[k] = opening_cuts(values[k], subgradients[k], trial_states[k])
+        else:
+            weights = risk.weights(template.probabilities, values[k])
+            intercepts[k], coefficients[k] = expected_cut(weights, values[k], subgradients[k], trial_states[k])
 
     def task(ws: SolverWorkspace, start: int, stop: int) -> None:
-        for k in range(start, stop):
+        for item in range(start, stop):
+            k, c = divmod(item, n_chunks)
+            last_chunk = c == n_chunks - 1
             ws.solve_backward(
                 lp,
                 basis if start_bases is None else start_bases[k],
@@ -159,17 +185,19 @@ def backward_stage(
                 first_trial + k,
                 values[k],
                 subgradients[k],
-                final_basis if (first_trial + k == 0) else None,
+                final_basis if (first_trial + k == 0 and last_chunk) else None,
                 None if orders is None else orders[k],
+                c * chunk,
+                min((c + 1) * chunk, n_open),
             )
-            if multi_cut:
-                intercepts[k], coefficients[k] = opening_cuts(values[k], subgradients[k], trial_states[k])
-            else:
-                weights = risk.weights(template.probabilities, values[k])
-                intercepts[k], coefficients[k] = expected_cut(weights, values[k], subgradients[k], trial_states[k])
+            with counting:
+                chunks_left[k] -= 1
+                complete = chunks_left[k] == 0
+            if complete:
+                form_cut(k)
 
-    # a few trial states of uneven cost per worker: dealt one at a time, so no worker idles at the end
-    pool.run(task, 0, n_trials, one_at_a_time=True)
+    # a few work items of uneven cost per worker: dealt one at a time, so no worker idles at the end
+    pool.run(task, 0, n_trials * n_chunks, one_at_a_time=True)
     return intercepts, coefficients, final_basis
 
 

@@ -59,6 +59,7 @@ class TrainingOptions:
     cut_selection: CutSelection | None = None
     sampling: SamplingScheme = InSample()
     multi_cut: bool = False
+    opening_chunk: int = 0  # openings per backward work item; 0: all of a trial state's (passes.backward_stage)
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -67,6 +68,8 @@ class TrainingOptions:
             raise ValueError(f"forward_passes must be at least 1, got {self.forward_passes}")
         if not 0 <= self.seed < 2**64:  # the random streams and checkpoints hold 64 bits
             raise ValueError(f"seed must be a non-negative 64-bit integer, got {self.seed}")
+        if self.opening_chunk < 0:
+            raise ValueError(f"opening_chunk must be 0 (no split) or positive, got {self.opening_chunk}")
         if self.time_limit is not None and not self.time_limit > 0:
             raise ValueError(f"time_limit must be positive, got {self.time_limit}")
         if self.stop_when not in ("any", "all"):
@@ -219,6 +222,7 @@ def run_training(
                 intercepts, coefficients, basis = backward_stage(
                     state.cache, pool, t, forward.states[t - 1], first_trial=first, risk=risks[t],
                     multi_cut=options.multi_cut, start_bases=starts, orders=chain_orders(tours[t], scenarios[:, t]),
+                    opening_chunk=options.opening_chunk,
                 )
             with clock("communication"):
                 intercepts = comm.allgather_rows(intercepts)

@@ -249,6 +249,8 @@ class HighspyWorkspace:
         out_subgradients: np.ndarray,
         out_basis: Basis | None,
         order: np.ndarray | None = None,
+        first: int = 0,
+        stop: int | None = None,
     ) -> None:
         self._load(lp)
         template = lp.template
@@ -257,9 +259,14 @@ class HighspyWorkspace:
             order = np.arange(n_open)
         elif sorted(int(o) for o in order) != list(range(n_open)):
             raise ValueError(f"stage {template.index}: order is not a permutation of the {n_open} openings")
-        for position, opening in enumerate(int(o) for o in order):
+        stop = n_open if stop is None else stop
+        if not 0 <= first <= stop <= n_open:
+            raise ValueError(
+                f"stage {template.index}: positions [{first}, {stop}) are not within the {n_open} openings"
+            )
+        for position, opening in enumerate((int(o) for o in order[first:stop]), start=first):
             self._patch(lp, incoming, opening)
-            if position == 0:
+            if position == first:
                 self._set_basis(basis)  # after the patch, as in solve_forward
             self._solve_with_reserve(lp, basis, opening, trial_id)
             start = time.perf_counter()

@@ -140,16 +140,22 @@ class SolverWorkspace(Protocol):
         out_subgradients: np.ndarray,
         out_basis: Basis | None,
         order: np.ndarray | None = None,
+        first: int = 0,
+        stop: int | None = None,
     ) -> None:
-        """Solve every opening of ``lp`` at state ``incoming`` (float64[n_states]).
+        """Solve the openings ``order[first:stop]`` of ``lp`` at state ``incoming`` (float64[n_states]).
 
         The openings are solved in ``order`` (int32[O], a permutation; by
-        default 0, 1, ...): the first starts from ``basis``, each next one
-        from the final basis of the one before. Writes each opening's
-        objective into ``out_values`` (float64[O], indexed by opening) and the
-        reduced costs of the incoming-state columns into ``out_subgradients``
-        (float64[O, n_states]). If ``out_basis`` is given, the basis after the
-        last opening solved is copied into it.
+        default 0, 1, ...), from position ``first`` up to ``stop`` (all of
+        them by default): the first starts from ``basis``, each next one
+        from the final basis of the one before. A chunk of the order is how
+        the backward pass splits one trial state over several workers
+        (:func:`caudal.sddp.passes.backward_stage`). Writes each solved
+        opening's objective into ``out_values`` (float64[O], indexed by
+        opening) and the reduced costs of the incoming-state columns into
+        ``out_subgradients`` (float64[O, n_states]); the other openings' entries
+        are left alone. If ``out_basis`` is given, the basis after the last
+        opening solved is copied into it.
         """
 
     def solve_detailed(
