@@ -154,10 +154,14 @@ class NativeWorkspace(_Kernel):
         out_subgradients: np.ndarray,
         out_basis: Basis | None,
         order: np.ndarray | None = None,
+        first: int = 0,
+        stop: int | None = None,
     ) -> None:
         """See :meth:`SolverWorkspace.solve_backward`."""
         try:
-            super().solve_backward(lp, basis, incoming, trial_id, out_values, out_subgradients, out_basis, order)
+            super().solve_backward(
+                lp, basis, incoming, trial_id, out_values, out_subgradients, out_basis, order, first, stop
+            )
         except _native.StageSolveFailed as failed:
             raise _solver_error(failed) from None
 
