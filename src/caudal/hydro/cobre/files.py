@@ -51,12 +51,16 @@ class CaseFiles:
             raise CaseError(name, None, None, f"is not valid JSON: {exc}") from None
         return Record(name, None, data)
 
-    def table(self, name: str, columns: dict[str, str], optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    def table(
+        self, name: str, columns: dict[str, str], optional: tuple[str, ...] = (), read_apart: tuple[str, ...] = ()
+    ) -> dict[str, np.ndarray]:
         """The named columns of a Parquet file as numpy arrays (``INT`` or ``FLOAT``).
 
         Columns listed in ``optional`` may be absent (they are then missing from
         the result); any other missing column, a null value or a non-numeric
-        type is an error naming the file and the column.
+        type is an error naming the file and the column. A column the file
+        holds that is neither in ``columns`` nor in ``read_apart`` (columns the
+        caller reads itself, such as a nullable one) is refused by name.
         """
         path = self.root / name
         try:
@@ -66,7 +70,7 @@ class CaseFiles:
                 table = parquet.read()
         except (OSError, pa.ArrowException) as exc:
             raise CaseError(name, None, None, f"cannot be read as Parquet: {exc}") from exc
-        unknown = [column for column in table.column_names if column not in columns]
+        unknown = [column for column in table.column_names if column not in columns and column not in read_apart]
         if unknown:
             raise unsupported(name, None, unknown[0], f"the column {unknown[0]!r}")
         out: dict[str, np.ndarray] = {}

@@ -121,7 +121,7 @@ def _parse(record: Record, text: str) -> tuple[Term, ...]:
 def _bounds(files: CaseFiles, ids: set[int], stages: tuple[StageSpec, ...]) -> dict[int, dict[int, float]]:
     if not files.exists(BOUNDS):
         return {}
-    table = files.table(BOUNDS, {"constraint_id": INT, "stage_id": INT, "bound": FLOAT})
+    table = files.table(BOUNDS, {"constraint_id": INT, "stage_id": INT, "bound": FLOAT}, read_apart=("block_id",))
     with pq.ParquetFile(files.root / BOUNDS) as parquet:
         raw = parquet.read()  # block_id is nullable: read it apart
     blocks = raw.column("block_id") if "block_id" in raw.column_names else None

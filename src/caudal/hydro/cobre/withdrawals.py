@@ -40,6 +40,10 @@ class Withdrawals:
     def costs(self, hydro_id: int) -> tuple[float, float]:
         return self.plant_costs.get(hydro_id, self.default_costs)
 
+    def costs_of_withdrawing_plants(self) -> dict[int, tuple[float, float]]:
+        """The (below, above) costs of each plant with a withdrawal target: the only ones the LP prices."""
+        return {hydro_id: self.costs(hydro_id) for hydro_id in sorted({hydro for hydro, _ in self.targets})}
+
 
 def read_withdrawals(files: CaseFiles, stage_ids: set[int]) -> Withdrawals:
     default = _costs(Record(PENALTIES, None, _section(files.json(PENALTIES).data, "hydro"), "hydro."), None)

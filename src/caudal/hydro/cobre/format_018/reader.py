@@ -73,7 +73,7 @@ def read_case(root: str | Path) -> Case:
         sources=sources,
         source_availability=availability,
         withdrawals=withdrawals.targets,
-        withdrawal_costs={h.id: withdrawals.costs(h.id) for h in system.hydros},
+        withdrawal_costs=withdrawals.costs_of_withdrawing_plants(),
     )
     for name, stats, needed in ((INFLOW_STATS, inflow_stats, bool(case.hydros)), (LOAD_STATS, load_stats, True)):
         if stats is None and needed:
