@@ -103,6 +103,22 @@ def _date(record: Record, key: str) -> date:
 
 
 def _stage(record: Record, index: int) -> tuple[StageSpec, tuple[bool, bool]]:
+    stage_id, start, end, blocks = stage_schedule(record, index)
+    flags = stage_state_flags(record)
+    spec = StageSpec(
+        id=stage_id,
+        start=start,
+        end=end,
+        blocks=tuple(blocks),
+        openings=record.integer("num_scenarios", minimum=1),
+        season_id=record.integer("season_id", None),
+    )
+    record.finish()
+    return spec, flags
+
+
+def stage_schedule(record: Record, index: int) -> tuple[int, date, date, list[Block]]:
+    """A stage's id, dates and blocks, with the modelling keys every format version refuses alike."""
     stage_id = record.integer("id")
     if stage_id != index:
         raise record.error("id", f"stages must be numbered 0, 1, 2, ... in order; expected {index}, got {stage_id}")
@@ -125,21 +141,17 @@ def _stage(record: Record, index: int) -> tuple[StageSpec, tuple[bool, bool]]:
     sampling = record.string("sampling_method", "saa")
     if sampling != "saa":
         raise record.refuse("sampling_method", f"the {sampling!r} sampling method")
+    return stage_id, start, end, blocks
+
+
+def stage_state_flags(record: Record) -> tuple[bool, bool]:
+    """Whether the stage carries storage and inflow lags as state (both unless ``state_variables`` says not)."""
     flags = (True, True)
     state = record.record("state_variables", None)
     if state is not None:
         flags = (state.boolean("storage", True), state.boolean("inflow_lags", True))
         state.finish()
-    spec = StageSpec(
-        id=stage_id,
-        start=start,
-        end=end,
-        blocks=tuple(blocks),
-        openings=record.integer("num_scenarios", minimum=1),
-        season_id=record.integer("season_id", None),
-    )
-    record.finish()
-    return spec, flags
+    return flags
 
 
 def check_season_definitions(seasons: Record) -> None:
