@@ -11,7 +11,7 @@ import dataclasses
 import os
 import platform
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import flatbuffers
@@ -38,11 +38,14 @@ _TYPED_OPTIONS = ("iterations", "forward_passes", "seed", "time_limit")
 
 def cut_pool_csr(pool: CutPool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row_offsets int64, column_indices int32, values float64) of a pool's coefficients."""
-    coefficients = np.ascontiguousarray(pool.coefficients, dtype=np.float64)
-    stored = coefficients.view(np.uint64) != 0  # drops +0.0 only
-    rows, columns = np.nonzero(stored)
-    offsets = np.zeros(pool.size + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=pool.size), out=offsets[1:])
+    return coefficients_csr(np.ascontiguousarray(pool.coefficients, dtype=np.float64))
+
+
+def coefficients_csr(coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row_offsets, column_indices, values) of contiguous float64 rows, leaving out +0.0 only."""
+    rows, columns = np.nonzero(coefficients.view(np.uint64))
+    offsets = np.zeros(coefficients.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=coefficients.shape[0]), out=offsets[1:])
     return offsets, columns.astype(np.int32), coefficients[rows, columns]
 
 
@@ -258,14 +261,26 @@ def _basis(builder: flatbuffers.Builder, stage: int, state: TrainingState) -> in
             f"stage {stage}: the cached basis ({basis.col_status.shape[0]} cols, "
             f"{basis.row_status.shape[0]} rows) does not fit its LP ({lp.num_cols} x {lp.num_rows})"
         )
-    cols = _vector(builder, basis.col_status, "u1")
-    rows = _vector(builder, basis.row_status, "u1")
-    cut_ids = _vector(builder, lp.cut_ids, "<i8")
+    return basis_table(builder, stage, basis.col_status, basis.row_status, lp.cut_ids, _vector)
+
+
+def basis_table(
+    builder: flatbuffers.Builder,
+    stage: int,
+    col_status: np.ndarray,
+    row_status: np.ndarray,
+    cut_ids: np.ndarray,
+    vector: Callable[[flatbuffers.Builder, np.ndarray, str], int],
+) -> int:
+    """A StageBasis table; ``vector`` writes each array (single files and stage files copy differently)."""
+    cols = vector(builder, col_status, "u1")
+    rows = vector(builder, row_status, "u1")
+    ids = vector(builder, cut_ids, "<i8")
     fb.StageBasisStart(builder)
     fb.StageBasisAddStage(builder, stage)
     fb.StageBasisAddColStatus(builder, cols)
     fb.StageBasisAddRowStatus(builder, rows)
-    fb.StageBasisAddCutIds(builder, cut_ids)
+    fb.StageBasisAddCutIds(builder, ids)
     return fb.StageBasisEnd(builder)
 
 
