@@ -121,12 +121,7 @@ def _checkpoint(
     visited: list[np.ndarray],
 ) -> int:
     problem = state.problem
-    digests = stage_digests(problem)
-    case_fp = _vector(builder, np.frombuffer(case_fingerprint(problem, digests), np.uint8), "u1")
-    options_fp = _vector(builder, np.frombuffer(options_fingerprint(options, problem.n_stages), np.uint8), "u1")
-    case = _case_summary(builder, state, digests)
-    run_options = _run_options(builder, options, problem.n_stages)
-    history = _history(builder, state)
+    header = checkpoint_header(builder, state, options)
     pools = _tables(
         builder, [_cut_pool(builder, t, p) for t, p in enumerate(state.pools)], fb.CheckpointStartCutPoolsVector
     )
@@ -136,22 +131,67 @@ def _checkpoint(
     visits = _tables(
         builder, [_visited_table(builder, t, v) for t, v in enumerate(visited)], fb.CheckpointStartVisitedStatesVector
     )
+    return finish_checkpoint(builder, header, state, options, layout, (pools, bases, visits))
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointHeader:
+    """Offsets of the tables every checkpoint payload (single file or manifest) starts with."""
+
+    case_fingerprint: int
+    options_fingerprint: int
+    case_summary: int
+    run_options: int
+    history: int
+
+
+def checkpoint_header(
+    builder: flatbuffers.Builder, state: TrainingState, options: TrainingOptions
+) -> CheckpointHeader:
+    """Write the fingerprints, case summary, options and history of ``state``'s checkpoint."""
+    problem = state.problem
+    digests = stage_digests(problem)
+    case_fp = _vector(builder, np.frombuffer(case_fingerprint(problem, digests), np.uint8), "u1")
+    options_fp = _vector(builder, np.frombuffer(options_fingerprint(options, problem.n_stages), np.uint8), "u1")
+    case = _case_summary(builder, state, digests)
+    run_options = _run_options(builder, options, problem.n_stages)
+    history = _history(builder, state)
+    return CheckpointHeader(case_fp, options_fp, case, run_options, history)
+
+
+def finish_checkpoint(
+    builder: flatbuffers.Builder,
+    header: CheckpointHeader,
+    state: TrainingState,
+    options: TrainingOptions,
+    layout: Mapping[str, Any],
+    stage_tables: tuple[int, int, int],
+    shards: int | None = None,
+) -> int:
+    """Write the writer, rng and warm start, then the Checkpoint table itself.
+
+    ``stage_tables`` are the cut-pool, basis and visited-state vectors (empty in
+    a manifest, whose stages live in the ``shards`` files it lists).
+    """
+    pools, bases, visits = stage_tables
     writer = _writer(builder, layout)
     rng = _rng(builder, options, state)
     warm_start = builder.CreateString(state.warm_start) if state.warm_start else None
     fb.CheckpointStart(builder)
     fb.CheckpointAddFormatVersion(builder, FORMAT_VERSION)
-    fb.CheckpointAddCaseFingerprint(builder, case_fp)
-    fb.CheckpointAddOptionsFingerprint(builder, options_fp)
-    fb.CheckpointAddCaseSummary(builder, case)
-    fb.CheckpointAddOptions(builder, run_options)
+    fb.CheckpointAddCaseFingerprint(builder, header.case_fingerprint)
+    fb.CheckpointAddOptionsFingerprint(builder, header.options_fingerprint)
+    fb.CheckpointAddCaseSummary(builder, header.case_summary)
+    fb.CheckpointAddOptions(builder, header.run_options)
     fb.CheckpointAddIteration(builder, state.iteration)
     fb.CheckpointAddRng(builder, rng)
-    fb.CheckpointAddHistory(builder, history)
+    fb.CheckpointAddHistory(builder, header.history)
     fb.CheckpointAddCutPools(builder, pools)
     fb.CheckpointAddBases(builder, bases)
     fb.CheckpointAddVisitedStates(builder, visits)
     fb.CheckpointAddWriter(builder, writer)
+    if shards is not None:
+        fb.CheckpointAddShards(builder, shards)
     if warm_start is not None:
         fb.CheckpointAddWarmStart(builder, warm_start)
     return fb.CheckpointEnd(builder)
