@@ -2,7 +2,13 @@
 
 from pathlib import Path
 
+import pytest
+
+import caudal
+from caudal.hydro import cobre
+
 DATA = Path(__file__).parent / "data" / "cobre"
+SAME = 1e-9  # relative tolerance for "reaches the known cost"
 
 KNOWN_COSTS = {
     # Cobre's examples/README table (also asserted in Cobre's own test suite).
@@ -41,3 +47,14 @@ def deterministic_case(name: str) -> Path:
     if name == "d19-multi-hydro-par":
         return DATA / "deterministic-cobre-openings" / name
     return DATA / "deterministic" / name
+
+
+def assert_known_cost(study: cobre.CobreStudy, name: str) -> None:
+    """Both the deterministic equivalent and SDDP's lower bound reach ``name``'s known cost (to ``SAME``)."""
+    expected = KNOWN_COSTS[name]
+    assert caudal.deterministic_equivalent(study.problem).objective == pytest.approx(expected, rel=SAME)
+    settings = study.training
+    result = caudal.train(
+        study.problem, iterations=settings.iterations, forward_passes=settings.forward_passes, seed=settings.seed
+    )
+    assert result.lower_bound == pytest.approx(expected, rel=SAME)
