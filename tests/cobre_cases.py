@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest
 
 import caudal
+from caudal.cli import main
 from caudal.hydro import cobre
+from caudal.hydro.cobre import CaseError
 
 DATA = Path(__file__).parent / "data" / "cobre"
 SAME = 1e-9  # relative tolerance for "reaches the known cost"
@@ -58,3 +60,16 @@ def assert_known_cost(study: cobre.CobreStudy, name: str) -> None:
         study.problem, iterations=settings.iterations, forward_passes=settings.forward_passes, seed=settings.seed
     )
     assert result.lower_bound == pytest.approx(expected, rel=SAME)
+
+
+def assert_fails_naming(case: Path, capsys: pytest.CaptureFixture, file: str, entity: str | None, field: str,
+                        words: str) -> None:
+    """Loading ``case`` fails naming the file, entity and field, and ``caudal train`` exits 2 with one line."""
+    with pytest.raises(CaseError) as info:
+        cobre.load_case(case)
+    exc = info.value
+    assert (exc.file, exc.entity, exc.field) == (file, entity, field), str(exc)
+    assert words in str(exc)
+    assert main(["train", str(case), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and file in err and field in err

@@ -15,11 +15,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cobre_cases import DATA, assert_known_cost
+from cobre_cases import DATA, assert_fails_naming, assert_known_cost
 
-from caudal.cli import main
 from caudal.hydro import cobre
-from caudal.hydro.cobre import CaseError
 
 D24 = "d24-productivity-override"
 MODELS = "system/hydro_production_models.json"
@@ -80,11 +78,4 @@ def test_bad_production_models_fail_naming_file_entity_and_field(
     case = tmp_path / D24
     shutil.copytree(DATA / "deterministic" / D24, case)
     edit_models(case, change)
-    with pytest.raises(CaseError) as info:
-        cobre.load_case(case)
-    exc = info.value
-    assert (exc.file, exc.entity, exc.field) == (MODELS, entity, field), str(exc)
-    assert words in str(exc)
-    assert main(["train", str(case), "-q"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and MODELS in err and field in err
+    assert_fails_naming(case, capsys, MODELS, entity, field, words)

@@ -17,9 +17,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from cobre_cases import DATA, assert_known_cost
+from cobre_cases import DATA, assert_fails_naming, assert_known_cost
 
-from caudal.cli import main
 from caudal.hydro import cobre
 from caudal.hydro.cobre import CaseError
 
@@ -104,14 +103,7 @@ def test_bad_sources_fail_naming_file_entity_and_field(
 ) -> None:
     case = copy_d15(tmp_path)
     change(case)
-    with pytest.raises(CaseError) as info:
-        cobre.load_case(case)
-    exc = info.value
-    assert (exc.file, exc.entity, exc.field) == (file, entity, field), str(exc)
-    assert words in str(exc)
-    assert main(["train", str(case), "-q"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and file in err and field in err
+    assert_fails_naming(case, capsys, file, entity, field, words)
 
 
 def test_a_source_that_cannot_be_curtailed_is_refused_in_018(tmp_path: Path) -> None:
