@@ -17,9 +17,9 @@ from caudal.hydro.cobre.timeline import (
     Timeline,
     check_resolution,
     check_season_definitions,
-    read_dates,
     read_policy_graph,
-    stage_entity_name,
+    read_pre_study,
+    read_stages,
     stage_schedule,
     stage_state_flags,
 )
@@ -30,22 +30,8 @@ def read_timeline(files: CaseFiles) -> Timeline:
     graph = doc.record("policy_graph")
     graph.refuse_if_present("nodes", "a policy graph of explicit nodes")
     rate = read_policy_graph(graph, len(doc.data.get("stages") or []))
-    stages = []
-    flags = {}
-    for index, record in enumerate(doc.records("stages", lambda i, item: stage_entity_name(i, item))):
-        stage, flag = _stage(record, index, rate)
-        stages.append(stage)
-        flags[stage.id] = flag
-    if not stages:
-        raise doc.error("stages", "must list at least one stage")
-    pre_study = {}
-    for record in doc.records("pre_study_stages", lambda i, item: stage_entity_name(i, item, "pre-study stage"), []):
-        stage_id = record.integer("id")
-        if stage_id >= 0:
-            raise record.error("id", f"pre-study stage ids are negative, got {stage_id}")
-        read_dates(record)
-        pre_study[stage_id] = record.integer("season_id", None)
-        record.finish()
+    stages, flags = read_stages(doc, lambda record, index: _stage(record, index, rate))
+    pre_study = read_pre_study(doc)
     seasons = doc.record("season_definitions", None)
     if seasons is not None:
         check_season_definitions(seasons)
