@@ -1,5 +1,7 @@
 """Where the Cobre test cases live, and their reference values (see data/cobre/README.md)."""
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -73,3 +75,11 @@ def assert_fails_naming(case: Path, capsys: pytest.CaptureFixture, file: str, en
     assert main(["train", str(case), "-q"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and file in err and field in err
+
+
+def edit(case: Path, file: str, change: Callable[[dict], None]) -> None:
+    """Apply ``change`` to the parsed JSON of ``case/file`` and write it back."""
+    path = case / file
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
