@@ -1,8 +1,18 @@
 """Where the Cobre test cases live, and their reference values (see data/cobre/README.md)."""
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+import caudal
+from caudal.cli import main
+from caudal.hydro import cobre
+from caudal.hydro.cobre import CaseError
+
 DATA = Path(__file__).parent / "data" / "cobre"
+SAME = 1e-9  # relative tolerance for "reaches the known cost"
 
 KNOWN_COSTS = {
     # Cobre's examples/README table (also asserted in Cobre's own test suite).
@@ -41,3 +51,35 @@ def deterministic_case(name: str) -> Path:
     if name == "d19-multi-hydro-par":
         return DATA / "deterministic-cobre-openings" / name
     return DATA / "deterministic" / name
+
+
+def assert_known_cost(study: cobre.CobreStudy, name: str) -> None:
+    """Both the deterministic equivalent and SDDP's lower bound reach ``name``'s known cost (to ``SAME``)."""
+    expected = KNOWN_COSTS[name]
+    assert caudal.deterministic_equivalent(study.problem).objective == pytest.approx(expected, rel=SAME)
+    settings = study.training
+    result = caudal.train(
+        study.problem, iterations=settings.iterations, forward_passes=settings.forward_passes, seed=settings.seed
+    )
+    assert result.lower_bound == pytest.approx(expected, rel=SAME)
+
+
+def assert_fails_naming(case: Path, capsys: pytest.CaptureFixture, file: str, entity: str | None, field: str,
+                        words: str) -> None:
+    """Loading ``case`` fails naming the file, entity and field, and ``caudal train`` exits 2 with one line."""
+    with pytest.raises(CaseError) as info:
+        cobre.load_case(case)
+    exc = info.value
+    assert (exc.file, exc.entity, exc.field) == (file, entity, field), str(exc)
+    assert words in str(exc)
+    assert main(["train", str(case), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and file in err and field in err
+
+
+def edit(case: Path, file: str, change: Callable[[dict], None]) -> None:
+    """Apply ``change`` to the parsed JSON of ``case/file`` and write it back."""
+    path = case / file
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))

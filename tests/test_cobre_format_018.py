@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cobre_cases import DATA, KNOWN_COSTS
+from cobre_cases import DATA, KNOWN_COSTS, edit
 
 import caudal
 from caudal.cli import main
@@ -254,13 +254,6 @@ def copy_case(tmp_path: Path, name: str = BASE) -> Path:
     case = tmp_path / Path(name).name
     shutil.copytree(V018 / name, case)
     return case
-
-
-def edit(case: Path, file: str, change) -> None:
-    path = case / file
-    data = json.loads(path.read_text())
-    change(data)
-    path.write_text(json.dumps(data))
 
 
 def error(case: Path) -> CaseError:

@@ -16,12 +16,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from cobre_cases import DATA, KNOWN_COSTS
+from cobre_cases import DATA, KNOWN_COSTS, assert_fails_naming
 
 import caudal
-from caudal.cli import main
 from caudal.hydro import cobre
-from caudal.hydro.cobre import CaseError
 
 D13 = "d13-generic-constraint"
 CONSTRAINTS = "constraints/generic_constraints.json"
@@ -105,11 +103,4 @@ def test_bad_generic_constraints_fail_naming_file_entity_and_field(
 ) -> None:
     case = copy_d13(tmp_path)
     change(case)
-    with pytest.raises(CaseError) as info:
-        cobre.load_case(case)
-    exc = info.value
-    assert (exc.file, exc.entity, exc.field) == (file, entity, field), str(exc)
-    assert words in str(exc)
-    assert main(["train", str(case), "-q"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and file in err and field in err
+    assert_fails_naming(case, capsys, file, entity, field, words)

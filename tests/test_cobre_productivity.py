@@ -15,33 +15,19 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cobre_cases import DATA, KNOWN_COSTS
+from cobre_cases import DATA, assert_fails_naming, assert_known_cost
 
-import caudal
-from caudal.cli import main
 from caudal.hydro import cobre
-from caudal.hydro.cobre import CaseError
 
 D24 = "d24-productivity-override"
 MODELS = "system/hydro_production_models.json"
-SAME = 1e-9
-
-
-def assert_known_cost(study: cobre.CobreStudy) -> None:
-    expected = KNOWN_COSTS[D24]
-    assert caudal.deterministic_equivalent(study.problem).objective == pytest.approx(expected, rel=SAME)
-    settings = study.training
-    result = caudal.train(
-        study.problem, iterations=settings.iterations, forward_passes=settings.forward_passes, seed=settings.seed
-    )
-    assert result.lower_bound == pytest.approx(expected, rel=SAME)
 
 
 def test_d24_reproduces_its_known_cost() -> None:
     study = cobre.load_case(DATA / "deterministic" / D24)
     assert study.case.productivity_overrides == {(0, 0): 0.8, (0, 1): 1.2}
     assert [layout.productivity.tolist() for layout in study.layouts] == [[0.8], [1.2]]
-    assert_known_cost(study)
+    assert_known_cost(study, D24)
 
 
 def d24_in_018(tmp_path: Path) -> Path:
@@ -61,7 +47,7 @@ def d24_in_018(tmp_path: Path) -> Path:
 def test_d24_in_the_018_format_has_the_same_cost(tmp_path: Path) -> None:
     study = cobre.load_case(d24_in_018(tmp_path))
     assert [layout.productivity.tolist() for layout in study.layouts] == [[0.8], [1.2]]
-    assert_known_cost(study)
+    assert_known_cost(study, D24)
 
 
 def edit_models(case: Path, change) -> None:
@@ -92,11 +78,4 @@ def test_bad_production_models_fail_naming_file_entity_and_field(
     case = tmp_path / D24
     shutil.copytree(DATA / "deterministic" / D24, case)
     edit_models(case, change)
-    with pytest.raises(CaseError) as info:
-        cobre.load_case(case)
-    exc = info.value
-    assert (exc.file, exc.entity, exc.field) == (MODELS, entity, field), str(exc)
-    assert words in str(exc)
-    assert main(["train", str(case), "-q"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and MODELS in err and field in err
+    assert_fails_naming(case, capsys, MODELS, entity, field, words)

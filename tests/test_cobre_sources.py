@@ -17,34 +17,21 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from cobre_cases import DATA, KNOWN_COSTS
+from cobre_cases import DATA, assert_fails_naming, assert_known_cost
 
-import caudal
-from caudal.cli import main
 from caudal.hydro import cobre
 from caudal.hydro.cobre import CaseError
 
 D15 = "d15-non-controllable-source"
 SOURCES = "system/non_controllable_sources.json"
 STATS = "scenarios/non_controllable_stats.parquet"
-SAME = 1e-9
-
-
-def assert_known_cost(study: cobre.CobreStudy) -> None:
-    expected = KNOWN_COSTS[D15]
-    assert caudal.deterministic_equivalent(study.problem).objective == pytest.approx(expected, rel=SAME)
-    settings = study.training
-    result = caudal.train(
-        study.problem, iterations=settings.iterations, forward_passes=settings.forward_passes, seed=settings.seed
-    )
-    assert result.lower_bound == pytest.approx(expected, rel=SAME)
 
 
 def test_d15_reproduces_its_known_cost() -> None:
     study = cobre.load_case(DATA / "deterministic" / D15)
     assert [s.curtailment_cost for s in study.case.sources] == [0.001]  # the source's own, not penalties.json's
     assert study.case.source_availability == {(0, 0): 0.5, (0, 1): 0.5}
-    assert_known_cost(study)
+    assert_known_cost(study, D15)
 
 
 def d15_in_018(tmp_path: Path) -> Path:
@@ -66,7 +53,7 @@ def d15_in_018(tmp_path: Path) -> Path:
 
 
 def test_d15_in_the_018_format_has_the_same_cost(tmp_path: Path) -> None:
-    assert_known_cost(cobre.load_case(d15_in_018(tmp_path)))
+    assert_known_cost(cobre.load_case(d15_in_018(tmp_path)), D15)
 
 
 def copy_d15(tmp_path: Path) -> Path:
@@ -116,14 +103,7 @@ def test_bad_sources_fail_naming_file_entity_and_field(
 ) -> None:
     case = copy_d15(tmp_path)
     change(case)
-    with pytest.raises(CaseError) as info:
-        cobre.load_case(case)
-    exc = info.value
-    assert (exc.file, exc.entity, exc.field) == (file, entity, field), str(exc)
-    assert words in str(exc)
-    assert main(["train", str(case), "-q"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and file in err and field in err
+    assert_fails_naming(case, capsys, file, entity, field, words)
 
 
 def test_a_source_that_cannot_be_curtailed_is_refused_in_018(tmp_path: Path) -> None:

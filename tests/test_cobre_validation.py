@@ -7,15 +7,13 @@ line with exit status 2).
 
 from __future__ import annotations
 
-import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from cobre_cases import DATA
+from cobre_cases import DATA, edit
 
 from caudal.cli import main
 from caudal.hydro import cobre
@@ -27,13 +25,6 @@ def copy_case(tmp_path: Path, name: str = "deterministic/d03-two-hydro-cascade")
     case = tmp_path / Path(name).name
     shutil.copytree(DATA / name, case)
     return case
-
-
-def edit(case: Path, file: str, change: Callable[[dict], None]) -> None:
-    path = case / file
-    data = json.loads(path.read_text())
-    change(data)
-    path.write_text(json.dumps(data))
 
 
 def error(case: Path) -> CaseError:

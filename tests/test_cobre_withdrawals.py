@@ -18,10 +18,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from cobre_cases import DATA, KNOWN_COSTS
+from cobre_cases import DATA, KNOWN_COSTS, assert_fails_naming
 
 import caudal
-from caudal.cli import main
 from caudal.hydro import cobre
 from caudal.hydro.cobre import CaseError
 
@@ -117,14 +116,7 @@ def test_bad_withdrawals_fail_naming_file_entity_and_field(
     case = tmp_path / D11
     shutil.copytree(DATA / "deterministic" / D11, case)
     write_bounds(case, columns)
-    with pytest.raises(CaseError) as info:
-        cobre.load_case(case)
-    exc = info.value
-    assert (exc.file, exc.entity, exc.field) == (BOUNDS, entity, field), str(exc)
-    assert words in str(exc)
-    assert main(["train", str(case), "-q"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and BOUNDS in err and field in err
+    assert_fails_naming(case, capsys, BOUNDS, entity, field, words)
 
 
 def test_a_negative_violation_cost_is_an_error(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import dataclasses
 import os
 import platform
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import flatbuffers
@@ -38,11 +38,14 @@ _TYPED_OPTIONS = ("iterations", "forward_passes", "seed", "time_limit")
 
 def cut_pool_csr(pool: CutPool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row_offsets int64, column_indices int32, values float64) of a pool's coefficients."""
-    coefficients = np.ascontiguousarray(pool.coefficients, dtype=np.float64)
-    stored = coefficients.view(np.uint64) != 0  # drops +0.0 only
-    rows, columns = np.nonzero(stored)
-    offsets = np.zeros(pool.size + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=pool.size), out=offsets[1:])
+    return coefficients_csr(np.ascontiguousarray(pool.coefficients, dtype=np.float64))
+
+
+def coefficients_csr(coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row_offsets, column_indices, values) of contiguous float64 rows, leaving out +0.0 only."""
+    rows, columns = np.nonzero(coefficients.view(np.uint64))
+    offsets = np.zeros(coefficients.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=coefficients.shape[0]), out=offsets[1:])
     return offsets, columns.astype(np.int32), coefficients[rows, columns]
 
 
@@ -118,12 +121,7 @@ def _checkpoint(
     visited: list[np.ndarray],
 ) -> int:
     problem = state.problem
-    digests = stage_digests(problem)
-    case_fp = _vector(builder, np.frombuffer(case_fingerprint(problem, digests), np.uint8), "u1")
-    options_fp = _vector(builder, np.frombuffer(options_fingerprint(options, problem.n_stages), np.uint8), "u1")
-    case = _case_summary(builder, state, digests)
-    run_options = _run_options(builder, options, problem.n_stages)
-    history = _history(builder, state)
+    header = checkpoint_header(builder, state, options)
     pools = _tables(
         builder, [_cut_pool(builder, t, p) for t, p in enumerate(state.pools)], fb.CheckpointStartCutPoolsVector
     )
@@ -133,22 +131,67 @@ def _checkpoint(
     visits = _tables(
         builder, [_visited_table(builder, t, v) for t, v in enumerate(visited)], fb.CheckpointStartVisitedStatesVector
     )
+    return finish_checkpoint(builder, header, state, options, layout, (pools, bases, visits))
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointHeader:
+    """Offsets of the tables every checkpoint payload (single file or manifest) starts with."""
+
+    case_fingerprint: int
+    options_fingerprint: int
+    case_summary: int
+    run_options: int
+    history: int
+
+
+def checkpoint_header(
+    builder: flatbuffers.Builder, state: TrainingState, options: TrainingOptions
+) -> CheckpointHeader:
+    """Write the fingerprints, case summary, options and history of ``state``'s checkpoint."""
+    problem = state.problem
+    digests = stage_digests(problem)
+    case_fp = _vector(builder, np.frombuffer(case_fingerprint(problem, digests), np.uint8), "u1")
+    options_fp = _vector(builder, np.frombuffer(options_fingerprint(options, problem.n_stages), np.uint8), "u1")
+    case = _case_summary(builder, state, digests)
+    run_options = _run_options(builder, options, problem.n_stages)
+    history = _history(builder, state)
+    return CheckpointHeader(case_fp, options_fp, case, run_options, history)
+
+
+def finish_checkpoint(
+    builder: flatbuffers.Builder,
+    header: CheckpointHeader,
+    state: TrainingState,
+    options: TrainingOptions,
+    layout: Mapping[str, Any],
+    stage_tables: tuple[int, int, int],
+    shards: int | None = None,
+) -> int:
+    """Write the writer, rng and warm start, then the Checkpoint table itself.
+
+    ``stage_tables`` are the cut-pool, basis and visited-state vectors (empty in
+    a manifest, whose stages live in the ``shards`` files it lists).
+    """
+    pools, bases, visits = stage_tables
     writer = _writer(builder, layout)
     rng = _rng(builder, options, state)
     warm_start = builder.CreateString(state.warm_start) if state.warm_start else None
     fb.CheckpointStart(builder)
     fb.CheckpointAddFormatVersion(builder, FORMAT_VERSION)
-    fb.CheckpointAddCaseFingerprint(builder, case_fp)
-    fb.CheckpointAddOptionsFingerprint(builder, options_fp)
-    fb.CheckpointAddCaseSummary(builder, case)
-    fb.CheckpointAddOptions(builder, run_options)
+    fb.CheckpointAddCaseFingerprint(builder, header.case_fingerprint)
+    fb.CheckpointAddOptionsFingerprint(builder, header.options_fingerprint)
+    fb.CheckpointAddCaseSummary(builder, header.case_summary)
+    fb.CheckpointAddOptions(builder, header.run_options)
     fb.CheckpointAddIteration(builder, state.iteration)
     fb.CheckpointAddRng(builder, rng)
-    fb.CheckpointAddHistory(builder, history)
+    fb.CheckpointAddHistory(builder, header.history)
     fb.CheckpointAddCutPools(builder, pools)
     fb.CheckpointAddBases(builder, bases)
     fb.CheckpointAddVisitedStates(builder, visits)
     fb.CheckpointAddWriter(builder, writer)
+    if shards is not None:
+        fb.CheckpointAddShards(builder, shards)
     if warm_start is not None:
         fb.CheckpointAddWarmStart(builder, warm_start)
     return fb.CheckpointEnd(builder)
@@ -258,14 +301,26 @@ def _basis(builder: flatbuffers.Builder, stage: int, state: TrainingState) -> in
             f"stage {stage}: the cached basis ({basis.col_status.shape[0]} cols, "
             f"{basis.row_status.shape[0]} rows) does not fit its LP ({lp.num_cols} x {lp.num_rows})"
         )
-    cols = _vector(builder, basis.col_status, "u1")
-    rows = _vector(builder, basis.row_status, "u1")
-    cut_ids = _vector(builder, lp.cut_ids, "<i8")
+    return basis_table(builder, stage, basis.col_status, basis.row_status, lp.cut_ids, _vector)
+
+
+def basis_table(
+    builder: flatbuffers.Builder,
+    stage: int,
+    col_status: np.ndarray,
+    row_status: np.ndarray,
+    cut_ids: np.ndarray,
+    vector: Callable[[flatbuffers.Builder, np.ndarray, str], int],
+) -> int:
+    """A StageBasis table; ``vector`` writes each array (single files and stage files copy differently)."""
+    cols = vector(builder, col_status, "u1")
+    rows = vector(builder, row_status, "u1")
+    ids = vector(builder, cut_ids, "<i8")
     fb.StageBasisStart(builder)
     fb.StageBasisAddStage(builder, stage)
     fb.StageBasisAddColStatus(builder, cols)
     fb.StageBasisAddRowStatus(builder, rows)
-    fb.StageBasisAddCutIds(builder, cut_ids)
+    fb.StageBasisAddCutIds(builder, ids)
     return fb.StageBasisEnd(builder)
 
 

@@ -20,11 +20,7 @@ import numpy as np
 
 from caudal.checkpoint.contents import SavedCase, SavedHistory, SavedOptions, WriterInfo
 from caudal.checkpoint.decode import _array, _case, _history, _options, _require, _text, _writer
-from caudal.checkpoint.encode import _case_summary, _rng, _run_options, _tables, _vector
-from caudal.checkpoint.encode import _history as _history_table
-from caudal.checkpoint.encode import _writer as _writer_table
-from caudal.checkpoint.fingerprint import case_fingerprint, options_fingerprint, stage_digests
-from caudal.checkpoint.framing import FORMAT_VERSION
+from caudal.checkpoint.encode import _tables, _vector, checkpoint_header, finish_checkpoint
 from caudal.checkpoint.generated import checkpoint_generated as fb
 from caudal.checkpoint.shards import ShardPlan
 from caudal.sddp.training import TrainingOptions, TrainingState
@@ -64,37 +60,13 @@ def encode_manifest(
     state: TrainingState, options: TrainingOptions, layout: dict, shards: list[ShardEntry]
 ) -> memoryview:
     """The FlatBuffer payload of the manifest of ``state``'s checkpoint directory."""
-    problem = state.problem
     builder = flatbuffers.Builder(4096 + 128 * len(shards) + 64 * len(state.history))
-    digests = stage_digests(problem)
-    case_fp = _vector(builder, np.frombuffer(case_fingerprint(problem, digests), np.uint8), "u1")
-    options_fp = _vector(builder, np.frombuffer(options_fingerprint(options, problem.n_stages), np.uint8), "u1")
-    case = _case_summary(builder, state, digests)
-    run_options = _run_options(builder, options, problem.n_stages)
-    history = _history_table(builder, state)
+    header = checkpoint_header(builder, state, options)
     entries = _tables(builder, [_entry(builder, entry) for entry in shards], fb.CheckpointStartShardsVector)
     empty = [_tables(builder, [], start) for start in (
         fb.CheckpointStartCutPoolsVector, fb.CheckpointStartBasesVector, fb.CheckpointStartVisitedStatesVector)]
-    writer = _writer_table(builder, layout)
-    rng = _rng(builder, options, state)
-    warm_start = builder.CreateString(state.warm_start) if state.warm_start else None
-    fb.CheckpointStart(builder)
-    fb.CheckpointAddFormatVersion(builder, FORMAT_VERSION)
-    fb.CheckpointAddCaseFingerprint(builder, case_fp)
-    fb.CheckpointAddOptionsFingerprint(builder, options_fp)
-    fb.CheckpointAddCaseSummary(builder, case)
-    fb.CheckpointAddOptions(builder, run_options)
-    fb.CheckpointAddIteration(builder, state.iteration)
-    fb.CheckpointAddRng(builder, rng)
-    fb.CheckpointAddHistory(builder, history)
-    fb.CheckpointAddCutPools(builder, empty[0])
-    fb.CheckpointAddBases(builder, empty[1])
-    fb.CheckpointAddVisitedStates(builder, empty[2])
-    fb.CheckpointAddWriter(builder, writer)
-    fb.CheckpointAddShards(builder, entries)
-    if warm_start is not None:
-        fb.CheckpointAddWarmStart(builder, warm_start)
-    builder.Finish(fb.CheckpointEnd(builder), file_identifier=b"CDCK")
+    checkpoint = finish_checkpoint(builder, header, state, options, layout, (empty[0], empty[1], empty[2]), entries)
+    builder.Finish(checkpoint, file_identifier=b"CDCK")
     return memoryview(builder.Bytes)[builder.Head() :]
 
 

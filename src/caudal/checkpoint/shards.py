@@ -28,6 +28,7 @@ import numpy as np
 
 from caudal.checkpoint.contents import SavedCutPool
 from caudal.checkpoint.decode import _array, _cut_pool, _require, _visited
+from caudal.checkpoint.encode import basis_table, coefficients_csr
 from caudal.checkpoint.generated import checkpoint_generated as fb
 from caudal.sddp.cuts import CutPool
 
@@ -115,14 +116,6 @@ def _vector(builder: flatbuffers.Builder, array: np.ndarray, dtype: str) -> int:
     return builder.EndVector()
 
 
-def _csr(coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row_offsets, column_indices, values) leaving out +0.0 only, as in single-file checkpoints."""
-    rows, columns = np.nonzero(coefficients.view(np.uint64))
-    offsets = np.zeros(coefficients.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=coefficients.shape[0]), out=offsets[1:])
-    return offsets, columns.astype(np.int32), coefficients[rows, columns]
-
-
 def encode_shard(
     shard: ShardPlan,
     pool: CutPool,
@@ -172,7 +165,7 @@ def _cut_pool_table(
     if dense:
         dense_vector = _vector(builder, coefficients, "<f8")
     else:
-        offsets, columns, values = _csr(coefficients)
+        offsets, columns, values = coefficients_csr(coefficients)
         offsets_vector = _vector(builder, offsets, "<i8")
         columns_vector = _vector(builder, columns, "<i4")
         values_vector = _vector(builder, values, "<f8")
@@ -201,15 +194,7 @@ def _cut_pool_table(
 
 def _basis_table(builder: flatbuffers.Builder, stage: int, basis: tuple[np.ndarray, np.ndarray, np.ndarray]) -> int:
     col_status, row_status, cut_ids = basis
-    cols = _vector(builder, col_status, "u1")
-    rows = _vector(builder, row_status, "u1")
-    ids = _vector(builder, cut_ids, "<i8")
-    fb.StageBasisStart(builder)
-    fb.StageBasisAddStage(builder, stage)
-    fb.StageBasisAddColStatus(builder, cols)
-    fb.StageBasisAddRowStatus(builder, rows)
-    fb.StageBasisAddCutIds(builder, ids)
-    return fb.StageBasisEnd(builder)
+    return basis_table(builder, stage, col_status, row_status, cut_ids, _vector)
 
 
 @dataclass(frozen=True)

@@ -65,16 +65,26 @@ class SharedArray(Protocol):
     def free(self) -> None: ...
 
 
-class LocalSharedArray:
+class _RowLayout:
+    """What both kinds of node array share: a row shape and dtype, and holding no rows at first and after free."""
+
+    def __init__(self, row_shape: tuple[int, ...], dtype) -> None:
+        self.row_shape = tuple(row_shape)
+        self.dtype = np.dtype(dtype)
+        self._hold_no_rows()
+
+    def _hold_no_rows(self) -> None:
+        self.capacity = 0
+        self.array = np.empty((0, *self.row_shape), dtype=self.dtype)
+
+
+class LocalSharedArray(_RowLayout):
     """A node of one rank: the shared array is a plain numpy array this process writes and reads."""
 
     is_writer = True
 
     def __init__(self, rows: int = 0, row_shape: tuple[int, ...] = (), dtype=np.float64) -> None:
-        self.row_shape = tuple(row_shape)
-        self.dtype = np.dtype(dtype)
-        self.capacity = 0
-        self.array = np.empty((0, *self.row_shape), dtype=self.dtype)
+        super().__init__(row_shape, dtype)
         self.reserve(rows)
 
     @property
@@ -91,11 +101,10 @@ class LocalSharedArray:
         self.capacity = rows
 
     def free(self) -> None:
-        self.array = np.empty((0, *self.row_shape), dtype=self.dtype)
-        self.capacity = 0
+        self._hold_no_rows()
 
 
-class MPISharedArray:
+class MPISharedArray(_RowLayout):
     """An MPI-3 shared-memory window on the node communicator: the leader allocates, the others map it.
 
     The leader asks for the whole window and the other ranks for zero bytes, so the
@@ -109,10 +118,7 @@ class MPISharedArray:
         self._mpi = mpi
         self._window = None
         self.is_writer = node.Get_rank() == 0
-        self.row_shape = tuple(row_shape)
-        self.dtype = np.dtype(dtype)
-        self.capacity = 0
-        self.array = np.empty((0, *self.row_shape), dtype=self.dtype)
+        super().__init__(row_shape, dtype)
         self.reserve(rows)
 
     @property
@@ -142,8 +148,7 @@ class MPISharedArray:
             old.Free()
 
     def free(self) -> None:
-        self.array = np.empty((0, *self.row_shape), dtype=self.dtype)
-        self.capacity = 0
+        self._hold_no_rows()
         if self._window is not None:
             window, self._window = self._window, None
             window.Free()

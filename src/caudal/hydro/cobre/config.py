@@ -38,7 +38,7 @@ def read_training_settings(files: CaseFiles) -> TrainingSettings:
 
 def _training(training: Record) -> TrainingSettings:
     forward_passes = training.integer("forward_passes", minimum=1)
-    iterations, time_limit = _stopping_rules(training)
+    iterations, time_limit = stopping_rules(training)
     if not training.boolean("enabled", True):
         raise training.refuse("enabled", "skipping training (training.enabled = false)")
     seed = training.integer("tree_seed", None)
@@ -65,7 +65,7 @@ def _training(training: Record) -> TrainingSettings:
     return TrainingSettings(iterations=iterations, forward_passes=forward_passes, seed=seed, time_limit=time_limit)
 
 
-def _stopping_rules(training: Record) -> tuple[int, float | None]:
+def stopping_rules(training: Record) -> tuple[int, float | None]:
     rules = training.records("stopping_rules", lambda i, _: f"stopping rule #{i}")
     iterations = None
     time_limit = None
@@ -92,6 +92,14 @@ def _in_sample_only(source: Record | None) -> None:
     """Refuse forward sampling other than from the opening tree (Cobre's default)."""
     if source is None:
         return
+    refuse_other_schemes(source)
+    # The forward seed and historical years only matter to the other schemes.
+    source.ignore("seed", "historical_years")
+    source.finish()
+
+
+def refuse_other_schemes(source: Record) -> None:
+    """Refuse a sampling scheme other than in-sample for any series of a ``scenario_source``."""
     for kind in ("inflow", "load", "ncs"):
         entry = source.record(kind, None)
         if entry is None:
@@ -100,9 +108,6 @@ def _in_sample_only(source: Record | None) -> None:
         if scheme != IN_SAMPLE:
             raise entry.refuse("scheme", f"the {scheme!r} sampling scheme")
         entry.finish()
-    # The forward seed and historical years only matter to the other schemes.
-    source.ignore("seed", "historical_years")
-    source.finish()
 
 
 def _simulation(simulation: Record | None) -> SimulationSettings:

@@ -8,9 +8,11 @@ is read and checked on its own, then the files are checked against each other.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeVar
 
-from caudal.hydro.cobre.case import Case, Hydro, SeriesStats, Settings
+from caudal.hydro.cobre.case import Bus, Case, Hydro, Line, SeriesStats, Settings, Thermal
 from caudal.hydro.cobre.config import read_settings
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
@@ -35,6 +37,8 @@ from caudal.hydro.cobre.validation import validate
 from caudal.hydro.cobre.withdrawals import check_hydros, read_withdrawals
 
 EMPTY_STATS = SeriesStats({}, {})
+
+_Entity = TypeVar("_Entity", Bus, Line, Thermal, Hydro)
 
 
 class CaseWarning(UserWarning):
@@ -61,10 +65,10 @@ def read_case(root: str | Path) -> Case:
         stages=timeline.stages,
         pre_study=timeline.pre_study,
         annual_discount_rate=timeline.annual_discount_rate,
-        buses=tuple(sorted(system.buses, key=lambda b: b.id)),
-        lines=tuple(sorted(system.lines, key=lambda line: line.id)),
-        thermals=tuple(sorted(system.thermals, key=lambda t: t.id)),
-        hydros=tuple(sorted(system.hydros, key=lambda h: h.id)),
+        buses=sorted_by_id(system.buses),
+        lines=sorted_by_id(system.lines),
+        thermals=sorted_by_id(system.thermals),
+        hydros=sorted_by_id(system.hydros),
         excess_cost=system.excess_cost,
         initial_storage=initial.storage,
         past_inflows=initial.past_inflows,
@@ -80,9 +84,7 @@ def read_case(root: str | Path) -> Case:
         withdrawal_costs=withdrawals.costs_of_withdrawing_plants(),
         generic_constraints=generic,
     )
-    for name, stats, needed in ((INFLOW_STATS, inflow_stats, bool(case.hydros)), (LOAD_STATS, load_stats, True)):
-        if stats is None and needed:
-            raise CaseError(name, None, None, "is missing; caudal needs the seasonal statistics of every series")
+    require_series_stats(case, inflow_stats, load_stats)
     check_buses(case.sources, {b.id for b in case.buses})
     check_hydros(withdrawals, {h.id for h in case.hydros})
     check_entities(generic, {
@@ -97,6 +99,18 @@ def read_case(root: str | Path) -> Case:
         case.noise_openings = noise_from_table(case, table)
     return case
 
+
+
+def sorted_by_id(entities: Iterable[_Entity]) -> tuple[_Entity, ...]:
+    """The entities in id order: the order the formulation and the results use, whatever the file's order."""
+    return tuple(sorted(entities, key=lambda entity: entity.id))
+
+
+def require_series_stats(case: Case, inflow_stats: SeriesStats | None, load_stats: SeriesStats | None) -> None:
+    """Refuse a case without the seasonal statistics it needs (inflow ones only when it has hydro plants)."""
+    for name, stats, needed in ((INFLOW_STATS, inflow_stats, bool(case.hydros)), (LOAD_STATS, load_stats, True)):
+        if stats is None and needed:
+            raise CaseError(name, None, None, "is missing; caudal needs the seasonal statistics of every series")
 
 def _productivity_overrides(
     files: CaseFiles, hydros: tuple[Hydro, ...], n_stages: int

@@ -43,13 +43,7 @@ class NoiseTable:
 
 def read_initial_conditions(files: CaseFiles) -> InitialConditions:
     doc = files.json(INITIAL)
-    storage: dict[int, float] = {}
-    for record in doc.records("storage", lambda i, item: hydro_entity_name(i, item)):
-        hydro_id = record.integer("hydro_id")
-        if hydro_id in storage:
-            raise record.error("hydro_id", "appears twice in 'storage'")
-        storage[hydro_id] = record.number("value_hm3", minimum=0.0)
-        record.finish()
+    storage = initial_storage(doc)
     if doc.array("filling_storage"):
         raise doc.refuse("filling_storage", "reservoir filling")
     past: dict[int, tuple[float, ...]] = {}
@@ -69,6 +63,18 @@ def read_initial_conditions(files: CaseFiles) -> InitialConditions:
         raise doc.refuse("recent_observations", "recent inflow observations (mid-season starts)")
     doc.finish()
     return InitialConditions(storage, past)
+
+
+def initial_storage(doc: Record) -> dict[int, float]:
+    """The ``storage`` list of initial_conditions.json (same in every format version), by hydro id."""
+    storage: dict[int, float] = {}
+    for record in doc.records("storage", lambda i, item: hydro_entity_name(i, item)):
+        hydro_id = record.integer("hydro_id")
+        if hydro_id in storage:
+            raise record.error("hydro_id", "appears twice in 'storage'")
+        storage[hydro_id] = record.number("value_hm3", minimum=0.0)
+        record.finish()
+    return storage
 
 
 def _plain_number(value: object) -> bool:

@@ -61,14 +61,14 @@ DEFAULT_INFLOW_PENALTY = 1000.0
 
 def read_system(files: CaseFiles) -> System:
     penalties = _global_penalties(files.json(PENALTIES))
-    buses = tuple(_bus(r, penalties) for r in _entities(files, BUSES, "buses", "bus"))
-    lines = tuple(_line(r, penalties) for r in _entities(files, LINES, "lines", "line"))
-    thermals = tuple(_thermal(r) for r in _entities(files, THERMALS, "thermals", "thermal"))
-    hydros = tuple(_hydro(r, penalties) for r in _entities(files, HYDROS, "hydros", "hydro"))
+    buses = tuple(_bus(r, penalties) for r in entity_records(files, BUSES, "buses", "bus"))
+    lines = tuple(_line(r, penalties) for r in entity_records(files, LINES, "lines", "line"))
+    thermals = tuple(_thermal(r) for r in entity_records(files, THERMALS, "thermals", "thermal"))
+    hydros = tuple(_hydro(r, penalties) for r in entity_records(files, HYDROS, "hydros", "hydro"))
     return System(buses, lines, thermals, hydros, penalties.excess_cost, penalties.hydro["inflow_nonnegativity_cost"])
 
 
-def _entities(files: CaseFiles, name: str, key: str, kind: str) -> list[Record]:
+def entity_records(files: CaseFiles, name: str, key: str, kind: str) -> list[Record]:
     doc = files.json(name)
     records = doc.records(key, entity_name(kind))
     doc.finish()
@@ -130,15 +130,29 @@ def _no_lifetime(record: Record) -> None:
 
 
 def _bus(record: Record, penalties: GlobalPenalties) -> Bus:
+    bus = bus_fields(record, penalties)
+    record.finish()
+    return bus
+
+
+def bus_fields(record: Record, penalties: GlobalPenalties) -> Bus:
+    """A bus's keys common to every format version; the caller checks its version's keys, then finishes."""
     bus_id = record.integer("id", minimum=0)
     name = record.string("name")
     deficit = _deficit_segments(record, "deficit_segments") if record.has("deficit_segments") else penalties.deficit
     record.ignore("deficit_segments")
-    record.finish()
     return Bus(bus_id, name, deficit)
 
 
 def _line(record: Record, penalties: GlobalPenalties) -> Line:
+    line = line_fields(record, penalties)
+    _no_lifetime(record)
+    record.finish()
+    return line
+
+
+def line_fields(record: Record, penalties: GlobalPenalties) -> Line:
+    """A line's keys common to every format version; the caller checks its version's keys, then finishes."""
     line_id = record.integer("id", minimum=0)
     name = record.string("name")
     source, target = record.integer("source_bus_id"), record.integer("target_bus_id")
@@ -151,12 +165,19 @@ def _line(record: Record, penalties: GlobalPenalties) -> Line:
     cost = record.number("exchange_cost", penalties.exchange_cost, minimum=0.0)
     if record.number("losses_percent", 0.0) != 0.0:
         raise record.refuse("losses_percent", "transmission losses")
-    _no_lifetime(record)
-    record.finish()
     return Line(line_id, name, source, target, direct, reverse, cost)
 
 
 def _thermal(record: Record) -> Thermal:
+    thermal = thermal_fields(record)
+    record.refuse_if_present("gnl_config", "GNL thermal dispatch")
+    _no_lifetime(record)
+    record.finish()
+    return thermal
+
+
+def thermal_fields(record: Record) -> Thermal:
+    """A thermal's keys common to every format version; the caller checks its version's keys, then finishes."""
     thermal_id = record.integer("id", minimum=0)
     name = record.string("name")
     bus = record.integer("bus_id")
@@ -167,9 +188,6 @@ def _thermal(record: Record) -> Thermal:
     if low > high:
         raise record.error("generation.min_mw", f"exceeds generation.max_mw ({low:g} > {high:g})")
     cost = record.number("cost_per_mwh", minimum=0.0)
-    record.refuse_if_present("gnl_config", "GNL thermal dispatch")
-    _no_lifetime(record)
-    record.finish()
     return Thermal(thermal_id, name, bus, low, high, cost)
 
 
@@ -247,6 +265,11 @@ def _hydro_penalties(record: Record, penalties: GlobalPenalties) -> HydroPenalti
             costs[name] = own.number(name, costs[name], minimum=0.0)
         own.ignore(*_INERT_HYDRO_PENALTIES)
         own.finish()
+    return hydro_penalties(costs)
+
+
+def hydro_penalties(costs: dict[str, float | None]) -> HydroPenalties:
+    """The plant penalties from their costs keyed by the format's names."""
     return HydroPenalties(
         spillage=costs["spillage_cost"],
         storage_below=costs["storage_violation_below_cost"],

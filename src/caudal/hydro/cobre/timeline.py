@@ -9,6 +9,7 @@ studies) are refused.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -37,22 +38,8 @@ def read_timeline(files: CaseFiles) -> Timeline:
     doc = files.json(FILE)
     listed = doc.data.get("stages")
     rate = read_policy_graph(doc.record("policy_graph"), len(listed) if isinstance(listed, list) else 0)
-    stages = []
-    flags = {}
-    for index, record in enumerate(doc.records("stages", lambda i, item: stage_entity_name(i, item))):
-        stage, flag = _stage(record, index)
-        stages.append(stage)
-        flags[stage.id] = flag
-    if not stages:
-        raise doc.error("stages", "must list at least one stage")
-    pre_study = {}
-    for record in doc.records("pre_study_stages", lambda i, item: stage_entity_name(i, item, "pre-study stage"), []):
-        stage_id = record.integer("id")
-        if stage_id >= 0:
-            raise record.error("id", f"pre-study stage ids are negative, got {stage_id}")
-        read_dates(record)
-        pre_study[stage_id] = record.integer("season_id", None)
-        record.finish()
+    stages, flags = read_stages(doc, _stage)
+    pre_study = read_pre_study(doc)
     seasons = doc.record("season_definitions", None)
     if seasons is not None:
         check_season_definitions(seasons)
@@ -94,6 +81,34 @@ def read_dates(record: Record) -> tuple[date, date]:
     return start, end
 
 
+def read_stages(
+    doc: Record, read_stage: Callable[[Record, int], tuple[StageSpec, tuple[bool, bool]]]
+) -> tuple[list[StageSpec], dict[int, tuple[bool, bool]]]:
+    """The stages of stages.json in order, each read by ``read_stage`` (record, index), and their state flags."""
+    stages = []
+    flags: dict[int, tuple[bool, bool]] = {}
+    for index, record in enumerate(doc.records("stages", lambda i, item: stage_entity_name(i, item))):
+        stage, flag = read_stage(record, index)
+        stages.append(stage)
+        flags[stage.id] = flag
+    if not stages:
+        raise doc.error("stages", "must list at least one stage")
+    return stages, flags
+
+
+def read_pre_study(doc: Record) -> dict[int, int | None]:
+    """The season of each pre-study stage (negative ids), by id."""
+    pre_study: dict[int, int | None] = {}
+    for record in doc.records("pre_study_stages", lambda i, item: stage_entity_name(i, item, "pre-study stage"), []):
+        stage_id = record.integer("id")
+        if stage_id >= 0:
+            raise record.error("id", f"pre-study stage ids are negative, got {stage_id}")
+        read_dates(record)
+        pre_study[stage_id] = record.integer("season_id", None)
+        record.finish()
+    return pre_study
+
+
 def _date(record: Record, key: str) -> date:
     text = record.string(key)
     try:
@@ -103,6 +118,22 @@ def _date(record: Record, key: str) -> date:
 
 
 def _stage(record: Record, index: int) -> tuple[StageSpec, tuple[bool, bool]]:
+    stage_id, start, end, blocks = stage_schedule(record, index)
+    flags = stage_state_flags(record)
+    spec = StageSpec(
+        id=stage_id,
+        start=start,
+        end=end,
+        blocks=tuple(blocks),
+        openings=record.integer("num_scenarios", minimum=1),
+        season_id=record.integer("season_id", None),
+    )
+    record.finish()
+    return spec, flags
+
+
+def stage_schedule(record: Record, index: int) -> tuple[int, date, date, list[Block]]:
+    """A stage's id, dates and blocks, with the modelling keys every format version refuses alike."""
     stage_id = record.integer("id")
     if stage_id != index:
         raise record.error("id", f"stages must be numbered 0, 1, 2, ... in order; expected {index}, got {stage_id}")
@@ -125,21 +156,17 @@ def _stage(record: Record, index: int) -> tuple[StageSpec, tuple[bool, bool]]:
     sampling = record.string("sampling_method", "saa")
     if sampling != "saa":
         raise record.refuse("sampling_method", f"the {sampling!r} sampling method")
+    return stage_id, start, end, blocks
+
+
+def stage_state_flags(record: Record) -> tuple[bool, bool]:
+    """Whether the stage carries storage and inflow lags as state (both unless ``state_variables`` says not)."""
     flags = (True, True)
     state = record.record("state_variables", None)
     if state is not None:
         flags = (state.boolean("storage", True), state.boolean("inflow_lags", True))
         state.finish()
-    spec = StageSpec(
-        id=stage_id,
-        start=start,
-        end=end,
-        blocks=tuple(blocks),
-        openings=record.integer("num_scenarios", minimum=1),
-        season_id=record.integer("season_id", None),
-    )
-    record.finish()
-    return spec, flags
+    return flags
 
 
 def check_season_definitions(seasons: Record) -> None:

@@ -13,7 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from caudal.hydro.cobre.case import INFLOW_METHODS, Settings, SimulationSettings, TrainingSettings
-from caudal.hydro.cobre.config import DEFAULT_SIMULATION_SCENARIOS, DEFAULT_TREE_SEED, IN_SAMPLE
+from caudal.hydro.cobre.config import (
+    DEFAULT_SIMULATION_SCENARIOS,
+    DEFAULT_TREE_SEED,
+    refuse_other_schemes,
+    stopping_rules,
+)
 from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import CaseFiles
 
@@ -52,7 +57,7 @@ def _training(training: Record) -> tuple[TrainingSettings, str]:
         raise selection.refuse("method", f"the {method!r} forward selection (caudal samples forward passes)")
     forward_passes = selection.integer("forward_passes", minimum=1)
     selection.finish()
-    iterations, time_limit = _stopping_rules(training)
+    iterations, time_limit = stopping_rules(training)
     if not training.boolean("enabled", True):
         raise training.refuse("enabled", "skipping training (training.enabled = false)")
     seed = training.integer("tree_seed", None)
@@ -70,40 +75,11 @@ def _training(training: Record) -> tuple[TrainingSettings, str]:
     return settings, source
 
 
-def _stopping_rules(training: Record) -> tuple[int, float | None]:
-    iterations = None
-    time_limit = None
-    for rule in training.records("stopping_rules", lambda i, _: f"stopping rule #{i}"):
-        kind = rule.string("type")
-        if kind == "iteration_limit":
-            limit = rule.integer("limit", minimum=1)
-            iterations = limit if iterations is None else min(iterations, limit)
-        elif kind == "time_limit":
-            seconds = rule.number("seconds", positive=True)
-            time_limit = seconds if time_limit is None else min(time_limit, seconds)
-        else:
-            raise rule.refuse("type", f"the {kind!r} stopping rule (caudal honours iteration_limit and time_limit)")
-        rule.finish()
-    if iterations is None:
-        raise training.error("stopping_rules", "must include an iteration_limit rule")
-    mode = training.string("stopping_mode", "any", choices=("any", "all"))
-    if mode == "all" and time_limit is not None:
-        raise training.refuse("stopping_mode", "stopping_mode 'all' with a time limit")
-    return iterations, time_limit
-
-
 def _scenario_source(source: Record | None, inherited: str) -> str:
     """Refuse forward sampling other than from the opening tree; return where the openings come from."""
     if source is None:
         return inherited
-    for kind in ("inflow", "load", "ncs"):
-        entry = source.record(kind, None)
-        if entry is None:
-            continue
-        scheme = entry.string("scheme", IN_SAMPLE)
-        if scheme != IN_SAMPLE:
-            raise entry.refuse("scheme", f"the {scheme!r} sampling scheme")
-        entry.finish()
+    refuse_other_schemes(source)
     openings = source.record("openings", None)
     origin = inherited
     if openings is not None:

@@ -21,7 +21,7 @@ from caudal.hydro.cobre.format_018.scenarios import read_initial_conditions, ref
 from caudal.hydro.cobre.format_018.system import read_system, source_in_service
 from caudal.hydro.cobre.format_018.timeline import read_timeline
 from caudal.hydro.cobre.openings import noise_from_table
-from caudal.hydro.cobre.reader import EMPTY_STATS
+from caudal.hydro.cobre.reader import EMPTY_STATS, require_series_stats, sorted_by_id
 from caudal.hydro.cobre.scenarios import (
     INFLOW_STATS,
     LOAD_STATS,
@@ -57,10 +57,10 @@ def read_case(root: str | Path) -> Case:
         stages=timeline.stages,
         pre_study=timeline.pre_study,
         annual_discount_rate=timeline.annual_discount_rate,
-        buses=tuple(sorted(system.buses, key=lambda b: b.id)),
-        lines=tuple(sorted(system.lines, key=lambda line: line.id)),
-        thermals=tuple(sorted(system.thermals, key=lambda t: t.id)),
-        hydros=tuple(sorted(system.hydros, key=lambda h: h.id)),
+        buses=sorted_by_id(system.buses),
+        lines=sorted_by_id(system.lines),
+        thermals=sorted_by_id(system.thermals),
+        hydros=sorted_by_id(system.hydros),
         excess_cost=system.excess_cost,
         initial_storage=initial.storage,
         past_inflows=initial.past_inflows,
@@ -75,9 +75,7 @@ def read_case(root: str | Path) -> Case:
         withdrawals=withdrawals.targets,
         withdrawal_costs=withdrawals.costs_of_withdrawing_plants(),
     )
-    for name, stats, needed in ((INFLOW_STATS, inflow_stats, bool(case.hydros)), (LOAD_STATS, load_stats, True)):
-        if stats is None and needed:
-            raise CaseError(name, None, None, "is missing; caudal needs the seasonal statistics of every series")
+    require_series_stats(case, inflow_stats, load_stats)
     bus_ids = {b.id for b in case.buses}
     for hydro in case.hydros:  # before validate(), whose message would name 0.5.x's hydro bus_id
         if hydro.bus not in bus_ids:

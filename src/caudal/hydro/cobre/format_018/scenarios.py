@@ -14,7 +14,7 @@ from typing import Any
 
 from caudal.hydro.cobre.errors import unsupported
 from caudal.hydro.cobre.files import CaseFiles
-from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS, INITIAL, InitialConditions, hydro_entity_name
+from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS, INITIAL, InitialConditions, initial_storage
 from caudal.hydro.cobre.unsupported import UNSUPPORTED_FILES
 
 CONSTRAINTS_DIR = "constraints"
@@ -74,13 +74,7 @@ def _holds_data(value: Any) -> bool:
 
 def read_initial_conditions(files: CaseFiles) -> InitialConditions:
     doc = files.json(INITIAL)
-    storage: dict[int, float] = {}
-    for record in doc.records("storage", lambda i, item: hydro_entity_name(i, item)):
-        hydro_id = record.integer("hydro_id")
-        if hydro_id in storage:
-            raise record.error("hydro_id", "appears twice in 'storage'")
-        storage[hydro_id] = record.number("value_hm3", minimum=0.0)
-        record.finish()
+    storage = initial_storage(doc)
     for key, feature in _REFUSED_HISTORY.items():
         if _holds_data(doc.raw(key, None)):
             raise doc.refuse(key, feature)

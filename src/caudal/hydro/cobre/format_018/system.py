@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import date
 
 from caudal.hydro.cobre.case import Bus, Hydro, HydroPenalties, Line, Thermal
-from caudal.hydro.cobre.fields import MISSING, Record, entity_name
+from caudal.hydro.cobre.fields import MISSING, Record
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.production import (
     CONSTANT_PRODUCTIVITY,
@@ -36,6 +36,11 @@ from caudal.hydro.cobre.system import (
     GlobalPenalties,
     System,
     _deficit_segments,
+    bus_fields,
+    entity_records,
+    hydro_penalties,
+    line_fields,
+    thermal_fields,
 )
 
 PRODUCTIVITY = "productivity_mw_per_m3s"
@@ -66,10 +71,10 @@ def read_system(
 ) -> tuple[System, dict[tuple[int, int], float]]:
     """The system, and the productivity of each (hydro, stage) where it differs from the plant's first stage."""
     penalties = _global_penalties(files.json(PENALTIES))
-    buses = tuple(_bus(r, penalties, study_start) for r in _entities(files, BUSES, "buses", "bus"))
-    lines = tuple(_line(r, penalties, study_start) for r in _entities(files, LINES, "lines", "line"))
-    thermals = tuple(_thermal(r, study_start) for r in _entities(files, THERMALS, "thermals", "thermal"))
-    hydros = tuple(_hydro(r, penalties, study_start) for r in _entities(files, HYDROS, "hydros", "hydro"))
+    buses = tuple(_bus(r, penalties, study_start) for r in entity_records(files, BUSES, "buses", "bus"))
+    lines = tuple(_line(r, penalties, study_start) for r in entity_records(files, LINES, "lines", "line"))
+    thermals = tuple(_thermal(r, study_start) for r in entity_records(files, THERMALS, "thermals", "thermal"))
+    hydros = tuple(_hydro(r, penalties, study_start) for r in entity_records(files, HYDROS, "hydros", "hydro"))
     models = read_production_models(files, n_stages, PRODUCTIVITY) if hydros or files.exists(MODELS_FILE) else {}
     check_plants(models, {h.id for h in hydros}, HYDROS)  # first: a dangling model explains a missing one
     for hydro in hydros:
@@ -79,13 +84,6 @@ def read_system(
     productivity = overrides(models, {h.id: h.productivity for h in hydros})
     system = System(buses, lines, thermals, hydros, penalties.excess_cost, penalties.hydro["inflow_nonnegativity_cost"])
     return system, productivity
-
-
-def _entities(files: CaseFiles, name: str, key: str, kind: str) -> list[Record]:
-    doc = files.json(name)
-    records = doc.records(key, entity_name(kind))
-    doc.finish()
-    return records
 
 
 def _global_penalties(doc: Record) -> GlobalPenalties:
@@ -141,48 +139,25 @@ def source_in_service(record: Record, study_start: date) -> None:
 
 
 def _bus(record: Record, penalties: GlobalPenalties, study_start: date) -> Bus:
-    bus_id = record.integer("id", minimum=0)
-    name = record.string("name")
-    deficit = _deficit_segments(record, "deficit_segments") if record.has("deficit_segments") else penalties.deficit
-    record.ignore("deficit_segments")
+    bus = bus_fields(record, penalties)
     _in_service(record, study_start)
     record.finish()
-    return Bus(bus_id, name, deficit)
+    return bus
 
 
 def _line(record: Record, penalties: GlobalPenalties, study_start: date) -> Line:
-    line_id = record.integer("id", minimum=0)
-    name = record.string("name")
-    source, target = record.integer("source_bus_id"), record.integer("target_bus_id")
-    if source == target:
-        raise record.error("target_bus_id", f"connects bus {source} to itself")
-    capacity = record.record("capacity")
-    direct = capacity.number("direct_mw", minimum=0.0)
-    reverse = capacity.number("reverse_mw", minimum=0.0)
-    capacity.finish()
-    cost = record.number("exchange_cost", penalties.exchange_cost, minimum=0.0)
-    if record.number("losses_percent", 0.0) != 0.0:
-        raise record.refuse("losses_percent", "transmission losses")
+    line = line_fields(record, penalties)
     _in_service(record, study_start)
     record.finish()
-    return Line(line_id, name, source, target, direct, reverse, cost)
+    return line
 
 
 def _thermal(record: Record, study_start: date) -> Thermal:
-    thermal_id = record.integer("id", minimum=0)
-    name = record.string("name")
-    bus = record.integer("bus_id")
-    generation = record.record("generation")
-    low = generation.number("min_mw", minimum=0.0)
-    high = generation.number("max_mw", minimum=0.0)
-    generation.finish()
-    if low > high:
-        raise record.error("generation.min_mw", f"exceeds generation.max_mw ({low:g} > {high:g})")
-    cost = record.number("cost_per_mwh", minimum=0.0)
+    thermal = thermal_fields(record)
     record.refuse_if_present("anticipated_config", "anticipated (GNL) thermal dispatch")
     _in_service(record, study_start)
     record.finish()
-    return Thermal(thermal_id, name, bus, low, high, cost)
+    return thermal
 
 
 def _range(record: Record, low_key: str, high_key: str, *, unbounded: bool = False) -> tuple[float, float]:
@@ -278,12 +253,4 @@ def _hydro_penalties(record: Record, penalties: GlobalPenalties) -> HydroPenalti
         _no_turbined_cost(own, required=False)
         own.ignore(*_INERT_HYDRO_PENALTIES)
         own.finish()
-    return HydroPenalties(
-        spillage=costs["spillage_cost"],
-        storage_below=costs["storage_violation_below_cost"],
-        turbined_below=costs["turbined_violation_below_cost"],
-        outflow_below=costs["outflow_violation_below_cost"],
-        outflow_above=costs["outflow_violation_above_cost"],
-        generation_below=costs["generation_violation_below_cost"],
-        inflow_nonnegativity=costs["inflow_nonnegativity_cost"],
-    )
+    return hydro_penalties(costs)

@@ -9,7 +9,7 @@ sampling methods.
 
 from __future__ import annotations
 
-from caudal.hydro.cobre.case import Block, StageSpec
+from caudal.hydro.cobre.case import StageSpec
 from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.timeline import (
@@ -17,9 +17,11 @@ from caudal.hydro.cobre.timeline import (
     Timeline,
     check_resolution,
     check_season_definitions,
-    read_dates,
     read_policy_graph,
-    stage_entity_name,
+    read_pre_study,
+    read_stages,
+    stage_schedule,
+    stage_state_flags,
 )
 
 
@@ -28,22 +30,8 @@ def read_timeline(files: CaseFiles) -> Timeline:
     graph = doc.record("policy_graph")
     graph.refuse_if_present("nodes", "a policy graph of explicit nodes")
     rate = read_policy_graph(graph, len(doc.data.get("stages") or []))
-    stages = []
-    flags = {}
-    for index, record in enumerate(doc.records("stages", lambda i, item: stage_entity_name(i, item))):
-        stage, flag = _stage(record, index, rate)
-        stages.append(stage)
-        flags[stage.id] = flag
-    if not stages:
-        raise doc.error("stages", "must list at least one stage")
-    pre_study = {}
-    for record in doc.records("pre_study_stages", lambda i, item: stage_entity_name(i, item, "pre-study stage"), []):
-        stage_id = record.integer("id")
-        if stage_id >= 0:
-            raise record.error("id", f"pre-study stage ids are negative, got {stage_id}")
-        read_dates(record)
-        pre_study[stage_id] = record.integer("season_id", None)
-        record.finish()
+    stages, flags = read_stages(doc, lambda record, index: _stage(record, index, rate))
+    pre_study = read_pre_study(doc)
     seasons = doc.record("season_definitions", None)
     if seasons is not None:
         check_season_definitions(seasons)
@@ -53,36 +41,11 @@ def read_timeline(files: CaseFiles) -> Timeline:
 
 
 def _stage(record: Record, index: int, rate: float) -> tuple[StageSpec, tuple[bool, bool]]:
-    stage_id = record.integer("id")
-    if stage_id != index:
-        raise record.error("id", f"stages must be numbered 0, 1, 2, ... in order; expected {index}, got {stage_id}")
-    start, end = read_dates(record)
-    blocks = []
-    for position, block in enumerate(record.records("blocks", lambda i, _: f"stage {stage_id}, block #{i}")):
-        block_id = block.integer("id")
-        if block_id != position:
-            raise block.error("id", f"blocks must be numbered 0, 1, 2, ... in order; expected {position}")
-        blocks.append(Block(block_id, block.string("name"), block.number("hours", positive=True)))
-        block.finish()
-    if not blocks:
-        raise record.error("blocks", "must list at least one block")
-    mode = record.string("block_mode", "parallel")
-    if mode != "parallel":
-        raise record.refuse("block_mode", f"{mode!r} blocks")
-    risk = record.raw("risk_measure", "expectation")
-    if risk != "expectation":
-        raise record.refuse("risk_measure", "a risk measure other than the expectation")
-    sampling = record.string("sampling_method", "saa")
-    if sampling != "saa":
-        raise record.refuse("sampling_method", f"the {sampling!r} sampling method")
+    stage_id, start, end, blocks = stage_schedule(record, index)
     override = record.number("annual_discount_rate_override", None, minimum=0.0)
     if override is not None and override != rate:
         raise record.refuse("annual_discount_rate_override", "a stage's own discount rate")
-    flags = (True, True)
-    state = record.record("state_variables", None)
-    if state is not None:
-        flags = (state.boolean("storage", True), state.boolean("inflow_lags", True))
-        state.finish()
+    flags = stage_state_flags(record)
     spec = StageSpec(
         id=stage_id,
         start=start,
