@@ -301,6 +301,7 @@ def _train_cli(ranks: int, output, layout: str, *extra: str) -> dict:
     return summary
 
 
+@pytest.mark.mpi
 def test_two_ranks_write_the_stage_files_and_resume_across_layouts(tmp_path):
     straight = _train_cli(1, tmp_path / "straight", "file", "--iterations", "6")
     by_two = tmp_path / "by_two"
@@ -353,6 +354,7 @@ say(f"rank {comm.rank}: then {latest_valid(sys.argv[1])[0] == path}")
 """
 
 
+@pytest.mark.mpi
 def test_a_rank_that_fails_to_write_makes_every_rank_raise(tmp_path):
     from mpi_helpers import run_ranks
 

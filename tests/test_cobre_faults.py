@@ -98,3 +98,12 @@ def test_the_checks_leave_the_shipped_cases_alone() -> None:
 
     for config in sorted(DATA.rglob("config.json")):
         cobre.load_case(config.parent)
+
+
+def test_a_block_of_vanishing_length_is_named(tmp_path: Path) -> None:
+    """1e-300 hours used to reach HiGHS and come back as a rejected LP (found by tests/test_cobre_fuzz.py)."""
+    case = copy_case(tmp_path)
+    edit(case, "stages.json", lambda d: d["stages"][0]["blocks"][0].update(hours=1e-300))
+    exc = error(case)
+    assert (exc.file, exc.field) == ("stages.json", "hours")
+    assert "must be at least 0.001" in exc.problem

@@ -134,6 +134,7 @@ def test_without_mpi4py_several_tasks_are_refused(without_mpi4py, variables, see
     assert "pip install 'caudal[mpich]'" in result.stderr and "MPICC=" in result.stderr
 
 
+@pytest.mark.mpi
 def test_a_bad_ranks_per_node_is_refused_once_under_mpiexec():
     result = run_ranks(2, ["-c", WORLD_SIZE], env={"CAUDAL_RANKS_PER_NODE": "0"}, timeout=120)
     assert result.returncode == 2, result.stdout + result.stderr

@@ -216,6 +216,7 @@ SHARED_POOLS_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.mpi
 @pytest.mark.parametrize("ranks,per_node,nodes", [(2, "", 1), (4, "2", 2)])
 def test_cut_pools_are_node_shared_and_train_as_one_process(tmp_path, ranks, per_node, nodes):
     """Pools and visited states live once per node (views on every rank), grow and select like 1x1."""

@@ -125,6 +125,7 @@ EMULATED_NODES_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.mpi
 def test_emulated_nodes_each_have_a_leader_and_a_window(tmp_path):
     script = tmp_path / "emulated_nodes.py"
     script.write_text(EMULATED_NODES_SCRIPT)

@@ -120,6 +120,7 @@ def test_named_records_are_columns_of_everything(brazil4_policy):
         assert np.array_equal(simulation.states[:, t], simulation.values[t][:, template.state_out_cols])
 
 
+@pytest.mark.mpi
 def test_two_ranks_simulate_what_one_does(tmp_path):
     """``caudal simulate`` under ``mpiexec -n 2`` (the ranks share the scenarios) writes the one-rank result."""
     import subprocess

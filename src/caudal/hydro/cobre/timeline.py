@@ -17,6 +17,9 @@ from caudal.hydro.cobre.case import Block, StageSpec
 from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import CaseFiles
 
+MIN_BLOCK_HOURS = 1e-3
+"""A block shorter than 3.6 s is a unit mistake: its energies would vanish below the LP's tolerances."""
+
 FILE = "stages.json"
 
 MAX_DURATION_SPREAD_DAYS = 7
@@ -143,7 +146,7 @@ def stage_schedule(record: Record, index: int) -> tuple[int, date, date, list[Bl
         block_id = block.integer("id")
         if block_id != position:
             raise block.error("id", f"blocks must be numbered 0, 1, 2, ... in order; expected {position}")
-        blocks.append(Block(block_id, block.string("name"), block.number("hours", positive=True)))
+        blocks.append(Block(block_id, block.string("name"), block.number("hours", minimum=MIN_BLOCK_HOURS)))
         block.finish()
     if not blocks:
         raise record.error("blocks", "must list at least one block")
