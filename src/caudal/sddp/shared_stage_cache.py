@@ -159,7 +159,5 @@ def private_cache_bytes(cache: StageCache) -> int:
     With the cut ids of the rows and of the reserve (not the reserve cuts, which are the pool's).
     """
     return sum(
-        lp.col_start.nbytes + lp.row_index.nbytes + lp.values.nbytes + lp.row_lower.nbytes + lp.row_upper.nbytes
-        + lp.cut_ids.nbytes + (0 if lp.reserve is None else lp.reserve.ids.nbytes)
-        for lp in cache.lps
+        lp.array_bytes + lp.cut_ids.nbytes + (0 if lp.reserve is None else lp.reserve.ids.nbytes) for lp in cache.lps
     )
