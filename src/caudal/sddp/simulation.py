@@ -120,7 +120,19 @@ class SimulationResult:
             import shutil
 
             shutil.rmtree(target)
-        pq.write_to_dataset(self.table(), target, partition_cols=["block"])
+        # One file per block, written on this thread. pyarrow's write_to_dataset
+        # scans a numpy-backed table on its own thread pool, whose last buffer can
+        # be released while the interpreter exits, which aborts the process.
+        table = self.table()
+        blocks = table.column("block").to_numpy()
+        table = table.drop_columns(["block"])
+        starts = np.flatnonzero(np.diff(blocks, prepend=-1))
+        ends = np.append(starts[1:], len(blocks))
+        target.mkdir(parents=True)
+        for start, end in zip(starts, ends, strict=True):
+            part = target / f"block={int(blocks[start])}"
+            part.mkdir(parents=True)
+            pq.write_table(table.slice(start, end - start), part / "part-0.parquet")
         (directory / "simulation_summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
         return target
 
