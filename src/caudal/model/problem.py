@@ -30,6 +30,7 @@ line that made it. :meth:`Problem.compile` turns the stages into the array form
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -44,7 +45,7 @@ class ProblemError(ValueError):
     """A problem definition is inconsistent; the message says where."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Variable:
     """A column of one stage's LP."""
 
@@ -53,7 +54,7 @@ class Variable:
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class State:
     """A state variable: ``out`` is decided in this stage, ``incoming`` is last stage's."""
 
@@ -62,7 +63,7 @@ class State:
     incoming: Variable
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Uncertain:
     """A random parameter of one stage; its value is chosen by the opening."""
 
@@ -83,10 +84,20 @@ class Stage:
         self.name = name
         self.discount = float(discount)
         self._col_names: list[str] = []
-        self._col_lower: list[Bound] = []
-        self._col_upper: list[Bound] = []
-        self._col_cost: list[float] = []
-        self._rows: list[tuple[dict[int, float], str, Bound]] = []
+        # Numeric bounds and costs in machine arrays (a random bound's slot holds
+        # the placeholder its column starts from); random bounds by column.
+        self._col_lower = array("d")
+        self._col_upper = array("d")
+        self._col_cost = array("d")
+        self._random_bounds: dict[int, tuple[Bound, Bound]] = {}
+        # The constraint matrix as (row, column, coefficient) entries in machine
+        # arrays, not a dict per row: a national-size case has some 600,000
+        # entries, whose Python objects would outweigh the compiled LPs.
+        self._entry_rows = array("q")
+        self._entry_cols = array("q")
+        self._entry_values = array("d")
+        self._row_senses: list[str] = []
+        self._row_rhs: list[Bound] = []
         self._row_names: list[str] = []
         self._states: list[State] = []
         self._initial: list[float | None] = []
@@ -108,11 +119,14 @@ class Stage:
             raise ProblemError(
                 f"stage {self.index}, variable {name!r}: lower bound {lower} exceeds upper bound {upper}"
             )
+        column = len(self._col_names)
         self._col_names.append(name)
-        self._col_lower.append(lower)
-        self._col_upper.append(upper)
+        self._col_lower.append(_static(lower, -math.inf))
+        self._col_upper.append(_static(upper, math.inf))
         self._col_cost.append(float(cost))
-        return Variable(self.index, len(self._col_names) - 1, name)
+        if _is_random(lower) or _is_random(upper):
+            self._random_bounds[column] = (lower, upper)
+        return Variable(self.index, column, name)
 
     def add_state(
         self,
@@ -182,7 +196,8 @@ class Stage:
 
         Returns the row's index in the stage.
         """
-        row_name = name or f"c{len(self._rows)}"
+        row = len(self._row_senses)
+        row_name = name or f"c{row}"
         if sense not in SENSES:
             raise ProblemError(f"stage {self.index}, constraint {row_name!r}: sense must be one of {SENSES}")
         self._check_bound(row_name, "rhs", rhs)
@@ -202,9 +217,13 @@ class Stage:
                 raise ProblemError(f"stage {self.index}, constraint {row_name!r}: non-finite coefficient")
             if coef != 0.0:
                 coefficients[variable.column] = coefficients.get(variable.column, 0.0) + float(coef)
-        self._rows.append((coefficients, sense, rhs))
+        self._entry_rows.extend([row] * len(coefficients))
+        self._entry_cols.extend(coefficients.keys())
+        self._entry_values.extend(coefficients.values())
+        self._row_senses.append(SENSES[SENSES.index(sense)])
+        self._row_rhs.append(rhs)
         self._row_names.append(row_name)
-        return len(self._rows) - 1
+        return row
 
     # -- helpers -----------------------------------------------------------
     def _check_bound(self, owner: str, what: str, value: Bound) -> None:
@@ -235,25 +254,21 @@ class Stage:
         self._extra = self._check_extra(extra)
         n_open = self.n_openings + (next(iter(self._extra.values())).size if self._extra else 0)
         names = list(self._col_names)
-        lower_spec = list(self._col_lower)
-        upper_spec = list(self._col_upper)
-        cost = [sign * c for c in self._col_cost]
         # The value-function column: cost-to-go of later stages, bounded below.
         theta_col = len(names)
         names.append("theta")
-        lower_spec.append(0.0 if is_last else value_bound)
-        upper_spec.append(0.0 if is_last else math.inf)
-        cost.append(0.0 if is_last else self.discount)
         num_cols = len(names)
+        col_lower = np.append(np.asarray(self._col_lower, dtype=np.float64), 0.0 if is_last else value_bound)
+        col_upper = np.append(np.asarray(self._col_upper, dtype=np.float64), 0.0 if is_last else math.inf)
+        cost = np.append(sign * np.asarray(self._col_cost, dtype=np.float64), 0.0 if is_last else self.discount)
 
-        col_lower = np.array([_static(b, -math.inf) for b in lower_spec], dtype=np.float64)
-        col_upper = np.array([_static(b, math.inf) for b in upper_spec], dtype=np.float64)
-        col_patch = [j for j in range(num_cols) if _is_random(lower_spec[j]) or _is_random(upper_spec[j])]
+        col_patch = sorted(self._random_bounds)
         col_patch_lower = np.empty((n_open, len(col_patch)))
         col_patch_upper = np.empty((n_open, len(col_patch)))
         for k, j in enumerate(col_patch):
-            col_patch_lower[:, k] = self._values(lower_spec[j], n_open)
-            col_patch_upper[:, k] = self._values(upper_spec[j], n_open)
+            lower_spec, upper_spec = self._random_bounds[j]
+            col_patch_lower[:, k] = self._values(lower_spec, n_open)
+            col_patch_upper[:, k] = self._values(upper_spec, n_open)
             bad = np.nonzero(col_patch_lower[:, k] > col_patch_upper[:, k])[0]
             if bad.size:
                 raise ProblemError(
@@ -261,11 +276,11 @@ class Stage:
                     f"in opening {int(bad[0])}"
                 )
 
-        num_rows = len(self._rows)
+        num_rows = len(self._row_senses)
         row_lower = np.full(num_rows, -math.inf)
         row_upper = np.full(num_rows, math.inf)
         row_patch = []
-        for i, (_, sense, rhs) in enumerate(self._rows):
+        for i, (sense, rhs) in enumerate(zip(self._row_senses, self._row_rhs, strict=True)):
             value = _static(rhs, 0.0)
             if sense in (">=", "=="):
                 row_lower[i] = value
@@ -276,7 +291,7 @@ class Stage:
         row_patch_lower = np.empty((n_open, len(row_patch)))
         row_patch_upper = np.empty((n_open, len(row_patch)))
         for k, i in enumerate(row_patch):
-            _, sense, rhs = self._rows[i]
+            sense, rhs = self._row_senses[i], self._row_rhs[i]
             values = self._values(rhs, n_open)
             row_patch_lower[:, k] = values if sense in (">=", "==") else -math.inf
             row_patch_upper[:, k] = values if sense in ("<=", "==") else math.inf
@@ -298,7 +313,7 @@ class Stage:
             col_start=col_start,
             row_index=row_index,
             values=values,
-            col_cost=np.array(cost, dtype=np.float64),
+            col_cost=cost,
             col_lower=col_lower,
             col_upper=col_upper,
             row_lower=row_lower,
@@ -341,15 +356,19 @@ class Stage:
             raise ProblemError(f"stage {self.index}: forward realisations must be finite and of equal length")
         return arrays
 
+    @property
+    def _nnz(self) -> int:
+        return len(self._entry_values)
+
     def _csc(self, num_cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        columns: list[list[tuple[int, float]]] = [[] for _ in range(num_cols)]
-        for i, (coefficients, _, _) in enumerate(self._rows):
-            for j, coef in coefficients.items():
-                columns[j].append((i, coef))
+        """Columns in order, each column's entries in row order (a row holds a column at most once)."""
+        rows = np.asarray(self._entry_rows, dtype=np.int64)
+        cols = np.asarray(self._entry_cols, dtype=np.int64)
+        order = np.lexsort((rows, cols))
         col_start = np.zeros(num_cols + 1, dtype=INDEX)
-        col_start[1:] = np.cumsum([len(c) for c in columns])
-        row_index = np.array([i for c in columns for i, _ in c], dtype=INDEX)
-        values = np.array([v for c in columns for _, v in c], dtype=np.float64)
+        col_start[1:] = np.cumsum(np.bincount(cols, minlength=num_cols))
+        row_index = rows[order].astype(INDEX)
+        values = np.asarray(self._entry_values, dtype=np.float64)[order]
         return col_start, row_index, values
 
 
@@ -458,7 +477,7 @@ class Problem:
         from caudal.model.size import stage_bytes, too_large
 
         needed = sum(
-            stage_bytes(len(stage._rows), len(stage._col_names), sum(len(row[0]) for row in stage._rows),
+            stage_bytes(len(stage._row_senses), len(stage._col_names), stage._nnz,
                         stage.n_openings, len(stage._uncertain_names))
             for stage in self.stages
         )
