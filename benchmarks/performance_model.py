@@ -3,12 +3,11 @@
     python benchmarks/performance_model.py check docs/scaling/brazil4-strong
         calibrate on the sweep's 1x1 run, predict every layout, print predicted vs measured
     python benchmarks/performance_model.py project
-        calibrate the unit costs on a stand-in with the production case's stage LP (160 hydros,
-        130 thermals, 3 load blocks, 20 openings), then project 120 stages x 192 forward passes
-        onto 4..256 ranks over InfiniBand HDR
-
-The stand-in is synthetic (random but plausible data): it has the production
-LP's dimensions, which is what the solve time depends on, not its numbers.
+        calibrate the unit costs on the national-size case (caudal.examples.national: 160 hydros,
+        130 thermals, 5 subsystems, 3 load blocks, 20 openings, PAR(2) lags as states) on a few
+        stages, then project 120 stages x 192 forward passes onto 4..256 ranks over InfiniBand HDR
+    python benchmarks/performance_model.py check docs/scaling/national-strong
+        (after caudal scaling national --stages 12 ... -o docs/scaling/national-strong)
 """
 
 from __future__ import annotations
@@ -45,61 +44,10 @@ SHARED_MEMORY = Network("shared memory (MPICH, one node)", latency=1.0e-6, bandw
 """A stand-in for the machine's own MPI: its collectives are measured, not modelled, in the check."""
 
 
-# -- the production-size stand-in ----------------------------------------------------------
-def production_stand_in(stages: int, openings: int = 20, hydros: int = 160, thermals: int = 130,
-                        subsystems: int = 4, blocks: int = 3, seed: int = 0) -> caudal.Problem:
-    """A hydrothermal problem with the production case's stage LP: cascades, thermals, load blocks, exchanges."""
-    rng = np.random.default_rng(seed)
-    problem = caudal.Problem(name=f"stand-in {hydros} hydros {thermals} thermals")
-    system = subsystems
-    capacity = rng.uniform(500, 5000, hydros)
-    productivity = rng.uniform(0.3, 1.2, hydros)
-    turbine_max = capacity * rng.uniform(0.05, 0.2, hydros)
-    mean_inflow = turbine_max * rng.uniform(0.3, 0.9, hydros)
-    upstream = [h - 1 if h % 4 else -1 for h in range(hydros)]  # cascades of 4 plants
-    hydro_system = np.arange(hydros) % system
-    thermal_system = np.arange(thermals) % system
-    thermal_max = rng.uniform(50, 800, thermals)
-    thermal_cost = rng.uniform(20, 600, thermals)
-    block_share = np.array([0.2, 0.5, 0.3])[:blocks] / np.array([0.2, 0.5, 0.3])[:blocks].sum()
-    block_load = np.array([1.15, 1.0, 0.8])[:blocks]
-    hydro_power = np.bincount(hydro_system, weights=productivity * mean_inflow, minlength=system)
-    thermal_power = np.bincount(thermal_system, weights=thermal_max, minlength=system)
-    demand = 0.6 * hydro_power + 0.5 * thermal_power
-    for _ in range(stages):
-        stage = problem.add_stage(discount=0.99)
-        inflow = rng.lognormal(0.0, 0.4, (openings, hydros)) * mean_inflow
-        volume = [stage.add_state(f"v{h}", upper=capacity[h], initial=0.5 * capacity[h]) for h in range(hydros)]
-        spill = [stage.add_variable(f"s{h}", cost=0.01) for h in range(hydros)]
-        turbine = [[stage.add_variable(f"q{h}_{b}", upper=turbine_max[h] * block_share[b]) for b in range(blocks)]
-                   for h in range(hydros)]
-        thermal = [[stage.add_variable(f"g{j}_{b}", upper=thermal_max[j] * block_share[b], cost=thermal_cost[j])
-                    for b in range(blocks)] for j in range(thermals)]
-        deficit = [[stage.add_variable(f"d{s}_{b}", cost=5000.0) for b in range(blocks)] for s in range(system)]
-        exchange = {(a, z, b): stage.add_variable(f"x{a}_{z}_{b}", upper=0.2 * demand[a] * block_share[b], cost=0.1)
-                    for a in range(system) for z in range(system) if a != z for b in range(blocks)}
-        for h in range(hydros):
-            terms = {volume[h].out: 1.0, volume[h].incoming: -1.0, spill[h]: 1.0}
-            for b in range(blocks):
-                terms[turbine[h][b]] = 1.0
-            if upstream[h] >= 0:
-                terms[spill[upstream[h]]] = -1.0
-                for b in range(blocks):
-                    terms[turbine[upstream[h]][b]] = -1.0
-            stage.add_constraint(terms, "==", stage.add_uncertain(f"inflow{h}", inflow[:, h]))
-        for s in range(system):
-            for b in range(blocks):
-                terms = {deficit[s][b]: 1.0}
-                for h in np.flatnonzero(hydro_system == s):
-                    terms[turbine[h][b]] = productivity[h]
-                for j in np.flatnonzero(thermal_system == s):
-                    terms[thermal[j][b]] = 1.0
-                for z in range(system):
-                    if z != s:
-                        terms[exchange[(z, s, b)]] = 1.0
-                        terms[exchange[(s, z, b)]] = -1.0
-                stage.add_constraint(terms, "==", demand[s] * block_share[b] * block_load[b])
-    return problem
+# -- the production case, small enough to calibrate on ---------------------------------------
+def production_case(stages: int, openings: int = 20) -> caudal.Problem:
+    """The national-size case (:func:`caudal.examples.national`) on fewer stages: the production stage LP."""
+    return caudal.examples.national(stages=stages, openings=openings)
 
 
 def measure_refresh(problem: caudal.Problem, cut_counts=(0, 500, 1000, 2000), repeats: int = 5) -> tuple[float, float]:
@@ -155,8 +103,9 @@ def check(sweep: Path, calibration: Path | None = None) -> None:
     rows = list(csv.DictReader(open(sweep / "scaling.csv", encoding="utf-8")))
     _, meta = read_profile(sweep / "runs" / rows[0]["layout"] / "profile.parquet")
     case = meta["case"]
-    problem = resolve_case("brazil4" if case == "brazil4" else f"tests/data/cobre/{case}").build(
-        int(meta["stages"]) if case == "brazil4" else None)
+    embedded = case in ("brazil4", "national")
+    problem = resolve_case(case if embedded else f"tests/data/cobre/{case}").build(
+        int(meta["stages"]) if embedded else None)
     source = calibration or sweep
     base_columns, base_meta = read_profile(source / "runs" / "1x1" / "profile.parquet")
     costs = calibrate(base_columns, shape_of(problem, int(base_meta["forward_passes"])), cpu=True)
@@ -205,17 +154,17 @@ def describe_costs(costs) -> str:
 def project(args: argparse.Namespace) -> None:
     print(describe_machine())
     print(f"load average before calibrating: {load_average()[0]:.2f}")
-    stand_in = production_stand_in(stages=args.calibration_stages, openings=args.openings)
-    cal_shape = shape_of(stand_in, args.calibration_passes)
-    print(f"stand-in stage LP: {cal_shape.rows} rows x {cal_shape.columns} columns, {cal_shape.states} states, "
+    case = production_case(stages=args.calibration_stages, openings=args.openings)
+    cal_shape = shape_of(case, args.calibration_passes)
+    print(f"national case's stage LP: {cal_shape.rows} rows x {cal_shape.columns} columns, {cal_shape.states} states, "
           f"{cal_shape.openings} openings; calibration: {args.calibration_stages} stages x "
           f"{args.calibration_passes} forward passes x {args.calibration_iterations} iterations, 1 rank x 1 thread")
     with tempfile.TemporaryDirectory() as scratch:
-        caudal.train(stand_in, iterations=args.calibration_iterations, forward_passes=args.calibration_passes,
+        caudal.train(case, iterations=args.calibration_iterations, forward_passes=args.calibration_passes,
                      threads=1, output=scratch, checkpoint_every=None, checkpoint_seconds=None)
         columns, _ = read_profile(Path(scratch) / "profile.parquet")
     costs = calibrate(columns, cal_shape, cpu=True)
-    costs = replace(costs, cache=measure_refresh(stand_in))  # the training's few refreshes are too noisy to fit
+    costs = replace(costs, cache=measure_refresh(case))  # the training's few refreshes are too noisy to fit
     lead = columns["thread"] == 0
     share = float(columns["busy_cpu_s"].sum() / columns["busy_s"].sum())
     print(f"per iteration of the calibration: cuts in the backward LPs; CPU ms per backward and per forward solve "
@@ -229,11 +178,13 @@ def project(args: argparse.Namespace) -> None:
     print(f"calibrated: {describe_costs(costs)}")
     print(json.dumps({"forward": costs.forward, "backward": costs.backward, "cache": costs.cache,
                       "rest": costs.rest, "stage_overhead": costs.stage_overhead}))
-    production = CaseShape(stages=120, openings=args.openings, forward_passes=192, states=cal_shape.states,
+    production = CaseShape(stages=120, openings=args.openings, forward_passes=args.forward_passes,
+                           states=cal_shape.states,
                            columns=cal_shape.columns, rows=cal_shape.rows, first_stage_openings=args.openings,
                            max_active_cuts=args.max_active_cuts)
     traffic = bytes_per_iteration(production, args.iterations)
-    print(f"\nproduction: 120 stages, 192 forward passes, {args.openings} openings, {production.states} states, "
+    print(f"\nproduction: 120 stages, {args.forward_passes} forward passes, {args.openings} openings, "
+          f"{production.states} states, "
           f"active cuts per stage capped at {args.max_active_cuts}; {args.iterations} iterations")
     print(f"collectives per iteration: {collectives_per_iteration(production.stages)}; bytes received per rank "
           f"per iteration: " + ", ".join(f"{k} {v / 2**20:.2f} MiB" for k, v in traffic.items())
@@ -278,6 +229,7 @@ def main() -> None:
     project_parser.add_argument("--calibration-passes", type=int, default=24)
     project_parser.add_argument("--calibration-iterations", type=int, default=6)
     project_parser.add_argument("--iterations", type=int, default=50, help="iterations of the projected run")
+    project_parser.add_argument("--forward-passes", type=int, default=192, help="forward passes of the projected run")
     project_parser.add_argument("--max-active-cuts", type=int, default=2000)
     project_parser.add_argument("--ranks", type=lambda text: [int(x) for x in text.split(",")],
                                 default=[4, 8, 16, 32, 64, 128, 192, 256])
