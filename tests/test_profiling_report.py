@@ -104,3 +104,24 @@ def test_caudal_scaling_end_to_end(tmp_path, capsys):
     assert len(lines) == 3 and lines[0].startswith("layout,ranks,threads,workers")
     assert "| 2x1 |" in (output / "scaling.md").read_text()
     assert (output / "runs" / "2x1" / "profile.parquet").exists()
+
+
+def test_a_resumed_run_appends_to_the_profile_and_caudal_profile_says_which_iterations(tmp_path, capsys):
+    from caudal.profiling.table import read_profile
+
+    problem = brazil4(stages=3)
+    caudal.train(problem, iterations=3, forward_passes=2, threads=1, output=tmp_path, log=False)
+    caudal.train(problem, iterations=5, forward_passes=2, threads=1, output=tmp_path, log=False,
+                 resume=tmp_path / "checkpoints")
+    columns, _ = read_profile(tmp_path / "profile.parquet")
+    assert sorted(set(columns["iteration"].tolist())) == [1, 2, 3, 4, 5]
+    assert np.bincount(columns["iteration"].astype(int))[1:].tolist() == [1] * 5  # one rank x one thread each
+    assert main(["profile", str(tmp_path), "--no-plots"]) == 0
+    assert "5 iterations (iterations 1-5)" in capsys.readouterr().out
+
+
+def test_iteration_ranges_name_runs_of_consecutive_iterations():
+    from caudal.profiling.table import iteration_ranges
+
+    assert iteration_ranges(np.array([3, 1, 2, 2, 7, 8, 10])) == "1-3, 7-8, 10"
+    assert iteration_ranges(np.array([], dtype=np.int64)) == "none"
