@@ -226,7 +226,7 @@ def run_training(
                 coefficients = comm.allgather_rows(coefficients)
                 basis = _share_basis(comm, basis, state.cache, t)
             with clock("cache"):
-                _add_cuts(state.pools[t - 1], intercepts, coefficients, i, all_passes)
+                _add_cuts(state.pools[t - 1], intercepts, coefficients, i + 1, all_passes)  # 1-based, as logged
                 if options.cut_selection is not None:
                     mask = options.cut_selection.select(t - 1, state.pools[t - 1], state.visited[t - 1].states)
                     state.pools[t - 1].set_active(mask)
