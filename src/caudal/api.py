@@ -418,7 +418,10 @@ def train(
         ``checkpoint_dir`` says otherwise) ``checkpoints/`` into.
     log:
         ``True`` prints the training log on standard output; a text stream
-        prints it there.
+        prints it there. Whatever ``log`` says, every line also goes to the
+        ``logging`` logger ``"caudal"`` (level INFO) on rank 0, for a
+        program's own handlers; with such a handler, ``log=False`` avoids
+        seeing the lines twice.
     solver:
         ``"native"`` (the Cython kernel), ``"highspy"`` (the reference path) or
         ``"auto"`` (native when built).
