@@ -125,3 +125,18 @@ def test_iteration_ranges_name_runs_of_consecutive_iterations():
 
     assert iteration_ranges(np.array([3, 1, 2, 2, 7, 8, 10])) == "1-3, 7-8, 10"
     assert iteration_ranges(np.array([], dtype=np.int64)) == "none"
+
+
+@pytest.mark.mpi
+def test_a_run_resumed_on_two_ranks_appends_its_rows_to_the_profile(tmp_path):
+    from mpi_helpers import train_ranks
+
+    from caudal.profiling.table import read_profile
+
+    case = ["--stages", "3", "--forward-passes", "2"]
+    train_ranks(1, 1, "brazil4", tmp_path, *case, "--iterations", "2")
+    train_ranks(2, 1, "brazil4", tmp_path, *case, "--iterations", "4", "--resume", str(tmp_path))
+    columns, metadata = read_profile(tmp_path / "profile.parquet")
+    rows_per_iteration = np.bincount(columns["iteration"].astype(int))[1:].tolist()
+    assert rows_per_iteration == [1, 1, 2, 2]  # 1 rank x 1 thread, then 2 ranks x 1 thread
+    assert metadata["ranks"] == "2"
