@@ -76,15 +76,15 @@ def test_the_interval_is_absent_from_csv_summary_and_log_with_two_forward_passes
     summary = json.loads((output / "summary.json").read_text())
     assert summary["lower_bound_low"] is None and summary["lower_bound_high"] is None
     first_line = next(line for line in log.splitlines() if line.split()[:1] == ["1"])
-    assert first_line.split()[3] == "-", first_line  # the "95% CI +-" column
-    assert "95% CI +-" in log and f"given from {MIN_INTERVAL_SAMPLES} forward passes" in log
+    assert first_line.split()[3:5] == ["-", "-"], first_line  # the "95% CI +-" and "gap" columns
+    assert "95% CI +-" in log and f"CI and gap given from {MIN_INTERVAL_SAMPLES} forward passes" in log
 
 
 def test_with_enough_forward_passes_the_interval_is_there(tmp_path):
     result = caudal.train(first_steps(), iterations=1, forward_passes=MIN_INTERVAL_SAMPLES, threads=1)
     last = result.history[-1]
     assert last.upper_bound_low < last.upper_bound_mean < last.upper_bound_high
-    assert format_record(last).split()[3] != "-"
+    assert format_record(last).split()[3] != "-" and format_record(last).split()[4].endswith("%")
 
 
 def test_the_gap_of_an_exactly_solved_problem_is_zero():
@@ -92,8 +92,15 @@ def test_the_gap_of_an_exactly_solved_problem_is_zero():
     assert relative_gap(100.0, 100.0 + 1e-8) == 0.0
     assert relative_gap(90.0, 100.0) == pytest.approx(0.1)
     assert relative_gap(-100.0, -90.0) == pytest.approx(0.1)  # relative to the larger of the two
-    record = IterationRecord(1, 0.0, 2e-10, math.nan, math.nan, 0.1, 5)
-    assert record.gap == 0.0 and "0.00%" in format_record(record)
+    record = IterationRecord(1, 0.0, 2e-10, -1e-10, 5e-10, 0.1, 5)
+    assert record.gap == 0.0 and format_record(record).split()[4] == "0.00%"
+
+
+def test_two_forward_passes_that_cost_nothing_show_no_gap_for_a_problem_solved_exactly():
+    # the bound is the optimum, both sampled scenarios cost 0: a "100%" gap would say nothing true
+    record = IterationRecord(7, 8333.33, 0.0, math.nan, math.nan, 0.1, 5)
+    assert record.gap == 1.0
+    assert format_record(record).split()[3:5] == ["-", "-"]
 
 
 def test_one_clock_for_the_last_log_line_the_status_line_and_the_summary(tmp_path, capsys):
