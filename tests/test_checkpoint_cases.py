@@ -76,4 +76,5 @@ def assert_same_state(a: TrainingState, b: TrainingState, *, compare_times: bool
         fields = ["iteration", "lower_bound", "upper_bound_mean", "upper_bound_low", "upper_bound_high"]
         fields += ["time_s", "lp_solves"] if compare_times else []
         for name in fields:
-            assert getattr(ra, name) == getattr(rb, name), f"iteration {ra.iteration}: {name} differs"
+            a, b = getattr(ra, name), getattr(rb, name)
+            assert a == b or (np.isnan(a) and np.isnan(b)), f"iteration {ra.iteration}: {name} differs"

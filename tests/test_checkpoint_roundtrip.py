@@ -177,7 +177,7 @@ def test_export_cuts(tmp_path, problem, state, suffix):
     n = sum(pool.size for pool in state.pools)
     assert len(table["stage"]) == n
     pool = state.pools[1]
-    first = [k for k in range(n) if int(table["stage"][k]) == 1][0]
+    first = [k for k in range(n) if int(table["stage"][k]) == 2][0]  # stages count from 1: pools[1] is stage 2
     for j in range(pool.size):
         assert float(table["intercept"][first + j]) == pool.intercepts[j]  # exact: shortest round-trip text
         assert float(table["coef_south"][first + j]) == pool.coefficients[j, 1]

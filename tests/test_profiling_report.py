@@ -104,3 +104,39 @@ def test_caudal_scaling_end_to_end(tmp_path, capsys):
     assert len(lines) == 3 and lines[0].startswith("layout,ranks,threads,workers")
     assert "| 2x1 |" in (output / "scaling.md").read_text()
     assert (output / "runs" / "2x1" / "profile.parquet").exists()
+
+
+def test_a_resumed_run_appends_to_the_profile_and_caudal_profile_says_which_iterations(tmp_path, capsys):
+    from caudal.profiling.table import read_profile
+
+    problem = brazil4(stages=3)
+    caudal.train(problem, iterations=3, forward_passes=2, threads=1, output=tmp_path, log=False)
+    caudal.train(problem, iterations=5, forward_passes=2, threads=1, output=tmp_path, log=False,
+                 resume=tmp_path / "checkpoints")
+    columns, _ = read_profile(tmp_path / "profile.parquet")
+    assert sorted(set(columns["iteration"].tolist())) == [1, 2, 3, 4, 5]
+    assert np.bincount(columns["iteration"].astype(int))[1:].tolist() == [1] * 5  # one rank x one thread each
+    assert main(["profile", str(tmp_path), "--no-plots"]) == 0
+    assert "5 iterations (iterations 1-5)" in capsys.readouterr().out
+
+
+def test_iteration_ranges_name_runs_of_consecutive_iterations():
+    from caudal.profiling.table import iteration_ranges
+
+    assert iteration_ranges(np.array([3, 1, 2, 2, 7, 8, 10])) == "1-3, 7-8, 10"
+    assert iteration_ranges(np.array([], dtype=np.int64)) == "none"
+
+
+@pytest.mark.mpi
+def test_a_run_resumed_on_two_ranks_appends_its_rows_to_the_profile(tmp_path):
+    from mpi_helpers import train_ranks
+
+    from caudal.profiling.table import read_profile
+
+    case = ["--stages", "3", "--forward-passes", "2"]
+    train_ranks(1, 1, "brazil4", tmp_path, *case, "--iterations", "2")
+    train_ranks(2, 1, "brazil4", tmp_path, *case, "--iterations", "4", "--resume", str(tmp_path))
+    columns, metadata = read_profile(tmp_path / "profile.parquet")
+    rows_per_iteration = np.bincount(columns["iteration"].astype(int))[1:].tolist()
+    assert rows_per_iteration == [1, 1, 2, 2]  # 1 rank x 1 thread, then 2 ranks x 1 thread
+    assert metadata["ranks"] == "2"

@@ -31,7 +31,7 @@ from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_S
 from caudal.checkpoint.store import DEFAULT_KEEP, load_latest
 from caudal.model.problem import CompiledProblem, Problem, ProblemError
 from caudal.model.size import too_large, training_bytes
-from caudal.outputs import write_convergence, write_summary
+from caudal.outputs import sense_columns, write_convergence, write_summary
 from caudal.parallel.comm import Communicator, cores_available, world
 from caudal.parallel.pool import WorkerPool
 from caudal.parallel.signals import StopSignals
@@ -54,7 +54,7 @@ from caudal.sddp.training import (
 from caudal.sddp.warm_start import describe_warm_start, warm_start_pools
 from caudal.solver.deterministic_equivalent import DeterministicEquivalentResult
 from caudal.solver.deterministic_equivalent import deterministic_equivalent as _deterministic_equivalent
-from caudal.training_log import TrainingLog
+from caudal.training_log import TrainingLog, bound_name
 
 
 @dataclass(frozen=True)
@@ -235,15 +235,30 @@ class TrainingResult:
         """The policy's bound: lower when minimising, upper when maximising."""
         return self.lower_bound
 
+    @property
+    def maximize(self) -> bool:
+        return self.policy.problem.sign < 0
+
+    @property
+    def training_time(self) -> float:
+        """Seconds of training, cumulative over resumes: the clock of the log, ``convergence.csv`` and ``summary.json``.
+
+        It runs from the first iteration's start to the last iteration's
+        stopping check; loading the case, the final checkpoint and writing the
+        profile are outside it (``wall_time`` is this call's whole time).
+        """
+        return self.history[-1].time_s if self.history else 0.0
+
     def summary(self) -> dict:
+        """``summary.json``'s figures: bound and interval named by the sense, the interval NaN below 30 passes."""
         last = self.history[-1]
         return {
-            "lower_bound": self.lower_bound,
-            "upper_bound_mean": last.upper_bound_mean,
-            "upper_bound_low": last.upper_bound_low,
-            "upper_bound_high": last.upper_bound_high,
+            "sense": "maximize" if self.maximize else "minimize",
+            "bound": self.lower_bound,
+            **dict(zip(sense_columns(self.maximize)[1:5], (self.lower_bound, last.upper_bound_mean,
+                                                          last.upper_bound_low, last.upper_bound_high), strict=True)),
             "iterations": self.iterations,
-            "wall_time_s": self.wall_time,
+            "time_s": self.training_time,
             "lp_solves": last.lp_solves,
             "status": self.status,
             "cuts": self.policy.n_cuts,
@@ -403,7 +418,10 @@ def train(
         ``checkpoint_dir`` says otherwise) ``checkpoints/`` into.
     log:
         ``True`` prints the training log on standard output; a text stream
-        prints it there.
+        prints it there. Whatever ``log`` says, every line also goes to the
+        ``logging`` logger ``"caudal"`` (level INFO) on rank 0, for a
+        program's own handlers; with such a handler, ``log=False`` avoids
+        seeing the lines twice.
     solver:
         ``"native"`` (the Cython kernel), ``"highspy"`` (the reference path) or
         ``"auto"`` (native when built).
@@ -523,7 +541,9 @@ def train(
         if profiling_enabled(profile, output, trace_iteration):  # profiling: wraps the pool, times the phases
             profiler = RunProfiler(pool, comm, options, trace_iteration)
             pool = profiler.pool
-        logger = _logger(log, iterations) if comm.rank == 0 else None
+        logger = _logger(log, iterations, compiled.sign < 0) if comm.rank == 0 else None
+        if logger is not None:
+            cleanup.callback(logger.detach)  # a failed training leaves no handler behind
         layout = _layout_lines(compiled, options, pool, comm)
         if logger is not None:
             logger.header(layout)
@@ -633,14 +653,15 @@ def abort_on_error(comm: Communicator) -> Iterator[None]:
 
 def write_outputs(directory: Path, result: TrainingResult) -> None:
     """Write ``convergence.csv`` and ``summary.json`` into ``directory``."""
-    write_convergence(directory / "convergence.csv", result.history)
+    write_convergence(directory / "convergence.csv", result.history, maximize=result.maximize)
     write_summary(directory / "summary.json", result.summary())
 
 
-def _logger(log: bool | TextIO, iterations: int) -> TrainingLog | None:
-    if log is False or log is None:
-        return None
-    return TrainingLog(iterations, stream=None if log is True else log)
+def _logger(log: bool | TextIO, iterations: int, maximize: bool) -> TrainingLog:
+    """The training's log: always to the ``caudal`` logger; also to the terminal (or ``log``'s stream) if ``log``."""
+    terminal = log is not False and log is not None
+    return TrainingLog(iterations, stream=log if terminal and log is not True else None, maximize=maximize,
+                       terminal=terminal)
 
 
 def _layout_lines(
@@ -663,8 +684,8 @@ def _layout_lines(
 def _footer_lines(result: TrainingResult, signal_name: str) -> list[str]:
     reason = f" ({signal_name} received)" if signal_name else ""
     lines = [
-        f"status: {result.status}{reason} after {result.iterations} iterations in {result.wall_time:.2f}s; "
-        f"bound {result.lower_bound:.6f}"
+        f"status: {result.status}{reason} after {result.iterations} iterations in {result.training_time:.2f}s "
+        f"of training; {bound_name(result.maximize)} {result.lower_bound:.6f}"
     ]
     if result.checkpoint is not None:
         lines.append(f"checkpoint: {result.checkpoint}")

@@ -204,7 +204,7 @@ def _run_train(args: argparse.Namespace) -> TrainingResult:
         )
     if args.quiet and world_rank() == 0:
         print(f"bound {result.lower_bound:.6f} after {result.iterations} iterations "
-              f"({result.status}, {result.wall_time:.2f}s)")
+              f"({result.status}, {result.training_time:.2f}s of training)")
     if args.output is not None and world_rank() == 0:
         print(f"wrote {args.output / 'convergence.csv'} and {args.output / 'summary.json'}")
     phase("finishing")
@@ -290,9 +290,11 @@ def add_plot_commands(commands) -> None:
     fan.add_argument("run", type=Path, metavar="SIM_DIR", help="the --output of caudal simulate")
     fan.add_argument("--column", required=True,
                      help="state:NAME, var:NAME, dual:NAME, stage_cost, future_cost or discounted_cost")
+    fan.add_argument("--spaghetti", type=non_negative_int, default=0, metavar="N",
+                     help="also draw N scenarios' trajectories in a panel beside the fan (default 0: none)")
     cuts = kinds.add_parser("cuts", help="a stage's cuts along one state")
     cuts.add_argument("run", type=Path, metavar="RUN_DIR", help="a run or checkpoint directory")
-    cuts.add_argument("--stage", type=non_negative_int, required=True)
+    cuts.add_argument("--stage", type=positive_int, required=True, help="the stage, counted from 1")
     cuts.add_argument("--state", required=True, help="the state along which to draw the cuts")
     for parser in (convergence, fan, cuts):
         parser.add_argument("--output", "-o", type=Path, default=None, metavar="PNG")
@@ -302,7 +304,7 @@ def run_plot(args: argparse.Namespace) -> int:
     if args.kind == "convergence":
         out = plots.plot_convergence(args.run, args.output)
     elif args.kind == "fan":
-        out = plots.plot_fan(args.run, args.column, args.output)
+        out = plots.plot_fan(args.run, args.column, args.output, spaghetti=args.spaghetti)
     else:
         out = _plot_cuts(args)
     print(f"wrote {out}")
@@ -313,11 +315,11 @@ def _plot_cuts(args: argparse.Namespace) -> Path:
     checkpoint, _ = load_latest(checkpoint_directory(args.run))
     if checkpoint is None:
         raise UsageError(f"{args.run}: holds no valid checkpoint")
-    if args.stage >= len(checkpoint.cut_pools) - 1:
-        raise UsageError(f"--stage must be below {len(checkpoint.cut_pools) - 1} (the last stage has no cuts)")
-    saved = checkpoint.cut_pools[args.stage]
+    if args.stage >= len(checkpoint.cut_pools):  # stages count from 1; pool t - 1 holds stage t's cuts
+        raise UsageError(f"--stage must be 1..{len(checkpoint.cut_pools) - 1} (the last stage has no cuts)")
+    saved = checkpoint.cut_pools[args.stage - 1]
     active = np.asarray(saved.active, dtype=bool)
-    visited = checkpoint.visited_states[args.stage]
+    visited = checkpoint.visited_states[args.stage - 1]
     names = tuple(checkpoint.case.state_names)
     if args.state not in names:
         raise UsageError(f"no state {args.state!r}; the states are {', '.join(names)}")

@@ -1,17 +1,27 @@
 """Where a command's log goes: the terminal, a file, both, or (``--quiet``) neither.
 
-``--log-file FILE`` keeps the whole log of a run (appended, one line at a time,
-so ``tail -f`` follows it) whatever the terminal shows; ``--quiet`` leaves the
-terminal with the final summary only. Under MPI only world rank 0 logs, so only
-it opens the file.
+``--log-file FILE`` keeps the whole log of a run whatever the terminal shows:
+a :class:`logging.FileHandler` on the ``caudal`` logger, appending one line
+per record (``tail -f`` follows it), each with its UTC time stamp and level,
+and first the command line that started the run. ``--quiet`` leaves the
+terminal with the final summary only; the terminal keeps its table and
+progress bar whether or not a file is written. Under MPI only world rank 0
+logs, so only it opens the file.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import shlex
 import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+
+LOGGER = logging.getLogger("caudal")
+FILE_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def add_log_options(parser: argparse.ArgumentParser, quiet: bool = True) -> None:
@@ -19,36 +29,43 @@ def add_log_options(parser: argparse.ArgumentParser, quiet: bool = True) -> None
     if quiet:
         parser.add_argument("--quiet", "-q", action="store_true", help="print only the final summary")
     parser.add_argument("--log-file", type=Path, default=None, metavar="FILE",
-                        help="also append the log to FILE (with --quiet: only there)")
+                        help="also append the log to FILE, with time stamps and levels (with --quiet: only there)")
 
 
-class Tee:
-    """A text stream that writes to several streams (the terminal and a log file)."""
+class RunLogFile(logging.FileHandler):
+    """The ``--log-file`` handler: UTC time stamps, levels, the message."""
 
-    def __init__(self, *streams: TextIO) -> None:
-        self.streams = streams
-
-    def write(self, text: str) -> int:
-        for stream in self.streams:
-            stream.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        for stream in self.streams:
-            stream.flush()
-
-    def isatty(self) -> bool:
-        return False  # no progress bar: it would land in the file too
+    def __init__(self, path: Path):
+        super().__init__(path, mode="a", encoding="utf-8")
+        formatter = logging.Formatter(FILE_FORMAT, DATE_FORMAT)
+        formatter.converter = time.gmtime
+        self.setFormatter(formatter)
 
 
-def log_destination(quiet: bool, log_file: Path | None, rank: int = 0) -> bool | TextIO:
-    """What ``caudal.train(log=...)`` takes: ``True`` (terminal), ``False`` (nowhere) or a stream.
+def attach_log_file(path: Path, command: Sequence[str] | None = None) -> RunLogFile:
+    """Send the ``caudal`` logger to ``path`` (replacing an earlier run's file) and log the command line."""
+    for handler in list(LOGGER.handlers):
+        if isinstance(handler, RunLogFile):
+            LOGGER.removeHandler(handler)
+            handler.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = RunLogFile(path)
+    LOGGER.addHandler(handler)
+    if LOGGER.level == logging.NOTSET:
+        LOGGER.setLevel(logging.INFO)
+    words = list(sys.argv) if command is None else list(command)
+    if words:
+        words[0] = Path(words[0]).name  # ".../bin/caudal" reads as "caudal"
+    LOGGER.info("command line: %s", shlex.join(words))
+    return handler
 
-    The file stays open until the process ends (it is line-buffered, so
-    nothing is lost if the run is killed).
+
+def log_destination(quiet: bool, log_file: Path | None, rank: int = 0) -> bool:
+    """What ``caudal.train(log=...)`` takes: whether the terminal shows the log.
+
+    With ``log_file`` (rank 0 only), the log also goes to that file, which
+    stays open until the process ends or the next run's file replaces it.
     """
-    if log_file is None or rank != 0:
-        return not quiet
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    stream = open(log_file, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (lives as long as the run)
-    return stream if quiet else Tee(sys.stdout, stream)
+    if log_file is not None and rank == 0:
+        attach_log_file(log_file)
+    return not quiet

@@ -98,7 +98,7 @@ def cuts_table(checkpoint: Checkpoint) -> pa.Table:
 
     pools = checkpoint.cut_pools
     columns: dict[str, np.ndarray] = {
-        "stage": np.concatenate([np.full(p.n_cuts, p.stage, dtype=np.int32) for p in pools]),
+        "stage": np.concatenate([np.full(p.n_cuts, p.stage + 1, dtype=np.int32) for p in pools]),  # from 1
         "cut_id": np.concatenate([np.arange(p.n_cuts, dtype=np.int64) for p in pools]),
         "iteration": np.concatenate([p.iteration for p in pools]).astype(np.int64),
         "forward_pass": np.concatenate([p.forward_pass for p in pools]).astype(np.int64),

@@ -16,7 +16,8 @@ An iteration's window runs from the end of one stopping check to the end of
 the next, so the rows of an iteration add up to the rank's wall time. Rows
 stay on their rank until the next iteration's callback, when one
 ``allgather_rows`` of flat float64 rows brings them to rank 0; rank 0 writes
-``profile.parquet`` (and ``trace.json``) when the training ends.
+``profile.parquet`` (and ``trace.json``) when the training ends; a resumed
+run appends its iterations to the profile of the run it resumed.
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ class RunProfiler:
         """Open the first iteration's window (collective: agrees on the trace's time origin)."""
         self._state = state
         self._iteration = state.iteration + 1
+        self._first_iteration = self._iteration  # above 1 when resumed: the profile is appended to
         origin = np.array([time.time()])
         self.comm.bcast_into(origin, root=0)
         now = time.perf_counter()
@@ -194,7 +196,9 @@ class RunProfiler:
         written: list[Path] = []
         if self.comm.rank != 0 or output is None or not self._table:
             return written
-        written.append(write_profile(Path(output) / PROFILE_FILE, np.concatenate(self._table), self._metadata()))
+        resumed = self._state is not None and self._first_iteration > 1
+        written.append(write_profile(Path(output) / PROFILE_FILE, np.concatenate(self._table), self._metadata(),
+                                     append_before=self._first_iteration if resumed else None))
         if self._trace_all is not None:
             written.append(write_trace(Path(output) / TRACE_FILE, self._trace_all, self._threads,
                                        self.trace_iteration or 0, self._metadata()))

@@ -8,7 +8,7 @@ from pathlib import Path
 from caudal.profiling.plots import plot_phases, plot_workers
 from caudal.profiling.recorder import PROFILE_FILE
 from caudal.profiling.summary import ProfileSummary, phase_seconds_by_iteration, summarize
-from caudal.profiling.table import read_profile
+from caudal.profiling.table import iteration_ranges, read_profile
 
 PHASES_PNG = "profile_phases.png"
 WORKERS_PNG = "profile_workers.png"
@@ -19,6 +19,7 @@ MAX_WORKER_LINES = 32
 class ProfileReport:
     summary: ProfileSummary
     plots: list[Path]
+    covers: str = ""  # the iterations the profile holds, e.g. "1-20" (a resumed run appends its own)
 
 
 def profile_run(run_dir: Path, plots: bool = True) -> ProfileReport:
@@ -34,7 +35,7 @@ def profile_run(run_dir: Path, plots: bool = True) -> ProfileReport:
         title = f"{metadata.get('case', 'run')}: {summary.ranks} ranks x {summary.threads} threads"
         written.append(plot_phases(iterations, phases, Path(run_dir) / PHASES_PNG, title))
         written.append(plot_workers(summary, Path(run_dir) / WORKERS_PNG))
-    return ProfileReport(summary, written)
+    return ProfileReport(summary, written, iteration_ranges(columns["iteration"]))
 
 
 def print_report(report: ProfileReport, console=None) -> None:
@@ -45,7 +46,8 @@ def print_report(report: ProfileReport, console=None) -> None:
     s = report.summary
     meta = s.metadata
     console.print(
-        f"[bold]{meta.get('case', 'run')}[/bold]: {s.iterations} iterations, {s.ranks} ranks x {s.threads} threads "
+        f"[bold]{meta.get('case', 'run')}[/bold]: {s.iterations} iterations ({_covers(report.covers)}), "
+        f"{s.ranks} ranks x {s.threads} threads "
         f"= {s.workers_count} workers; {meta.get('forward_passes', '?')} forward passes, "
         f"{meta.get('stages', '?')} stages; solver {meta.get('solver', '?')}; host {meta.get('hostname_rank0', '?')}"
     )
@@ -100,6 +102,10 @@ def wide_console():
 
     console = Console()
     return console if console.is_terminal else Console(width=200)
+
+
+def _covers(ranges: str) -> str:
+    return f"iteration {ranges}" if ranges.isdigit() else f"iterations {ranges}"
 
 
 def _size(value: float) -> str:

@@ -134,7 +134,7 @@ def read_layout(spec: SweepSpec, layout: Layout, output: Path) -> LayoutRun:
         seconds_per_iteration=summary.seconds_per_iteration,
         phases=breakdown(summary),
         summary=summary,
-        lower_bound=float(summary_json["lower_bound"]),
+        lower_bound=float(summary_json.get("bound", summary_json.get("lower_bound"))),  # "bound": either sense
         policy_digest=str(summary_json["policy_digest"]),
         load_before=float(launch.get("load_before", float("nan"))),
         elapsed=float(launch.get("elapsed", float("nan"))),

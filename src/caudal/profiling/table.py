@@ -22,11 +22,24 @@ def schema(metadata: dict[str, str] | None = None):
     return pa.schema(fields, metadata={f"caudal.{key}": value for key, value in (metadata or {}).items()})
 
 
-def write_profile(path: Path, rows: np.ndarray, metadata: dict[str, str] | None = None) -> Path:
-    """Write rows (float64[n, WIDTH]) sorted by iteration, rank and thread; returns ``path``."""
+def write_profile(
+    path: Path, rows: np.ndarray, metadata: dict[str, str] | None = None, append_before: int | None = None
+) -> Path:
+    """Write rows (float64[n, WIDTH]) sorted by iteration, rank and thread; returns ``path``.
+
+    ``append_before``: a resumed run's first iteration. The rows of the
+    earlier iterations already in ``path`` are kept, so the file covers the
+    whole training; rows from iteration ``append_before`` on (a run that went
+    further than the checkpoint it resumed from) are replaced by the new ones.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if append_before is not None and path.is_file():
+        earlier, _ = read_profile(path)
+        keep = earlier["iteration"] < append_before
+        old = np.column_stack([earlier[name][keep].astype(np.float64) for name in NAMES])
+        rows = np.concatenate([old.reshape(-1, len(NAMES)), rows])
     order = np.lexsort((rows[:, INDEX["thread"]], rows[:, INDEX["rank"]], rows[:, INDEX["iteration"]]))
     rows = rows[order]
     arrays = [pa.array(_typed(rows[:, i], dtype)) for i, (_, dtype, _) in enumerate(COLUMNS)]
@@ -35,6 +48,17 @@ def write_profile(path: Path, rows: np.ndarray, metadata: dict[str, str] | None 
     pq.write_table(pa.Table.from_arrays(arrays, schema=schema(metadata)), tmp)
     tmp.replace(path)
     return path
+
+
+def iteration_ranges(iterations: np.ndarray) -> str:
+    """The iterations a profile covers, as runs of consecutive numbers: ``"1-20"``, ``"1-5, 9-12"``."""
+    values = np.unique(np.asarray(iterations, dtype=np.int64))
+    if values.size == 0:
+        return "none"
+    breaks = np.flatnonzero(np.diff(values) != 1)
+    starts = np.concatenate([[values[0]], values[breaks + 1]])
+    stops = np.concatenate([values[breaks], [values[-1]]])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in zip(starts, stops, strict=True))
 
 
 def read_profile(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:

@@ -94,7 +94,7 @@ class SimulationResult:
         n, stages = self.stage_costs.shape
         columns = {
             "scenario": np.repeat(np.arange(n), stages),
-            "stage": np.tile(np.arange(stages), n),
+            "stage": np.tile(np.arange(1, stages + 1), n),  # counted from 1, as in the docs and plots
             "block": np.repeat(np.arange(n) // BLOCK, stages),
             "stage_cost": self.stage_costs.ravel(),
             "future_cost": self.future_costs.ravel(),

@@ -80,7 +80,8 @@ class BoundStalling:
 class StatisticalGap:
     """Stop when the bound lies within ``gap`` (relative) of the simulated cost's 95% interval.
 
-    Meaningful with several forward passes per iteration; for a risk-averse
+    Needs at least 30 forward passes per iteration (``MIN_INTERVAL_SAMPLES``):
+    with fewer there is no interval and the rule never holds. For a risk-averse
     policy the simulated cost is no bound, so use the other rules.
     """
 

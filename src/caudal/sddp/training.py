@@ -24,7 +24,7 @@ from caudal.parallel.pool import WorkerPool
 from caudal.sddp.cuts import CutPool, StateArchive, pool_comm
 from caudal.sddp.opening_order import chain_orders, opening_tour
 from caudal.sddp.passes import backward_stage, first_stage_bound, forward_pass
-from caudal.sddp.records import IterationRecord
+from caudal.sddp.records import IterationRecord, simulated_interval
 from caudal.sddp.risk import Expectation, RiskMeasure, RiskSpec, per_stage
 from caudal.sddp.sampling import SIMULATION, InSample, SamplingScheme, ScenarioSampler
 from caudal.sddp.selection import CutSelection
@@ -40,9 +40,6 @@ from caudal.sddp.stopping import (
 )
 from caudal.sddp.working_set import WorkingSets
 from caudal.solver.workspace import Basis, SolverStats
-
-Z_95 = 1.959963984540054
-"""Two-sided 95% quantile of the standard normal, for the upper-bound interval."""
 
 
 @dataclass(frozen=True)
@@ -229,7 +226,7 @@ def run_training(
                 coefficients = comm.allgather_rows(coefficients)
                 basis = _share_basis(comm, basis, state.cache, t)
             with clock("cache"):
-                _add_cuts(state.pools[t - 1], intercepts, coefficients, i, all_passes)
+                _add_cuts(state.pools[t - 1], intercepts, coefficients, i + 1, all_passes)  # 1-based, as logged
                 if options.cut_selection is not None:
                     mask = options.cut_selection.select(t - 1, state.pools[t - 1], state.visited[t - 1].states)
                     state.pools[t - 1].set_active(mask)
@@ -361,9 +358,8 @@ def _record(
     lp_solves: int,
 ) -> IterationRecord:
     sign = problem.sign
-    mean = float(costs.mean())
-    half = Z_95 * float(costs.std(ddof=1)) / math.sqrt(costs.size) if costs.size > 1 else 0.0
-    low, high = sorted((sign * (mean - half), sign * (mean + half)))
+    mean, low, high = simulated_interval(costs)
+    low, high = (low, high) if math.isnan(low) else sorted((sign * low, sign * high))
     return IterationRecord(
         iteration=iteration,
         lower_bound=sign * bound,
