@@ -108,6 +108,7 @@ class GenericConstraint:
     sense: str  # "<=", ">=" or "=="
     slack_penalty: float | None  # per unit of violation and hour; None: no slack
     bounds: dict[int, float]  # stage id -> right-hand side (no row: no constraint in that stage)
+    block: int | None = None  # the load block id the bounds bind; None: each block of the stage
 
 
 @dataclass(frozen=True)

@@ -364,36 +364,39 @@ class _StageBuilder:
 
 
     def _add_generic(self, constraint: GenericConstraint) -> None:
-        """A generic constraint on the stage's single block (generic.py refuses stages of several)."""
+        """A generic constraint on each block of the stage, or on its own block (0.18's per-block bounds)."""
         index = {
             "thermal": {t.id: j for j, t in enumerate(self.case.thermals)},
             "hydro": {h.id: i for i, h in enumerate(self.case.hydros)},
             "line": {line.id: i for i, line in enumerate(self.case.lines)},
         }
-        terms: dict[Variable, float] = {}
-        for term in constraint.terms:
-            i = index[VARIABLES[term.variable]][term.entity]
-            if term.variable == "thermal_generation":
-                extra = {self._thermals[(i, 0)]: term.coefficient}
-            elif term.variable == "hydro_turbined":
-                extra = {self._releases[(i, 0)][0]: term.coefficient}
-            elif term.variable == "hydro_spillage":
-                extra = {self._releases[(i, 0)][1]: term.coefficient}
-            elif term.variable == "hydro_generation":
-                productivity = self.case.productivity(self.case.hydros[i], self.spec.id)
-                extra = {self._releases[(i, 0)][0]: term.coefficient * productivity}
-            else:
-                extra = {self._flows[(i, 0)][0 if term.variable == "line_direct" else 1]: term.coefficient}
-            _accumulate(terms, extra)
-        if constraint.slack_penalty is not None:
-            cost = constraint.slack_penalty * self.hours[0]
-            name = f"generic_slack[{constraint.id}]"
-            if constraint.sense in ("<=", "=="):
-                terms[self._var(f"{name}-", cost=cost, category="hydro_violation")] = -1.0
-            if constraint.sense in (">=", "=="):
-                terms[self._var(f"{name}+", cost=cost, category="hydro_violation")] = 1.0
-        self.stage.add_constraint(terms, constraint.sense, constraint.bounds[self.spec.id],
-                                  name=f"generic[{constraint.id}]")
+        for k, block in enumerate(self.spec.blocks):
+            if constraint.block is not None and block.id != constraint.block:
+                continue
+            terms: dict[Variable, float] = {}
+            for term in constraint.terms:
+                i = index[VARIABLES[term.variable]][term.entity]
+                if term.variable == "thermal_generation":
+                    extra = {self._thermals[(i, k)]: term.coefficient}
+                elif term.variable == "hydro_turbined":
+                    extra = {self._releases[(i, k)][0]: term.coefficient}
+                elif term.variable == "hydro_spillage":
+                    extra = {self._releases[(i, k)][1]: term.coefficient}
+                elif term.variable == "hydro_generation":
+                    productivity = self.case.productivity(self.case.hydros[i], self.spec.id)
+                    extra = {self._releases[(i, k)][0]: term.coefficient * productivity}
+                else:
+                    extra = {self._flows[(i, k)][0 if term.variable == "line_direct" else 1]: term.coefficient}
+                _accumulate(terms, extra)
+            if constraint.slack_penalty is not None:
+                cost = constraint.slack_penalty * self.hours[k]
+                name = f"generic_slack[{constraint.id},{block.id}]"
+                if constraint.sense in ("<=", "=="):
+                    terms[self._var(f"{name}-", cost=cost, category="hydro_violation")] = -1.0
+                if constraint.sense in (">=", "=="):
+                    terms[self._var(f"{name}+", cost=cost, category="hydro_violation")] = 1.0
+            self.stage.add_constraint(terms, constraint.sense, constraint.bounds[self.spec.id],
+                                      name=f"generic[{constraint.id},{block.id}]")
 
 
 def _none(*shape: int) -> np.ndarray:

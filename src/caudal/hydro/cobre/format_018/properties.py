@@ -134,7 +134,18 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "schedule": REFUSED,
     },
     "energy_contracts.schema.json": {**_SCHEMA_URI, "contracts": REFUSED},
-    "generic_constraints.schema.json": {**_SCHEMA_URI, "constraints": REFUSED, "expressions": REFUSED},
+    "generic_constraints.schema.json": {
+        **_SCHEMA_URI,
+        "constraints": READ,
+        "constraints[].id": READ,
+        "constraints[].name": IGNORED,
+        "constraints[].description": IGNORED,
+        "constraints[].expression": READ,  # inline relations, @parameters and bus= selectors: refused
+        "constraints[].slack": READ,
+        "constraints[].slack.enabled": READ,
+        "constraints[].slack.penalty": READ,
+        "expressions": REFUSED,  # an empty list is accepted
+    },
     "generic_parameters.schema.json": {**_SCHEMA_URI, "scalar_parameters": REFUSED},
     "hydros.schema.json": {
         **_SCHEMA_URI,

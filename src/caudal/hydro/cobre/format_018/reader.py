@@ -17,9 +17,11 @@ from caudal.hydro.cobre.case import Case
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.format_018.config import read_config
+from caudal.hydro.cobre.format_018.generic import read_generic_constraints
 from caudal.hydro.cobre.format_018.scenarios import read_initial_conditions, refuse_unsupported_files
 from caudal.hydro.cobre.format_018.system import read_system, source_in_service
 from caudal.hydro.cobre.format_018.timeline import read_timeline
+from caudal.hydro.cobre.generic import check_entities
 from caudal.hydro.cobre.openings import noise_from_table
 from caudal.hydro.cobre.reader import EMPTY_STATS, require_series_stats, sorted_by_id
 from caudal.hydro.cobre.scenarios import (
@@ -48,6 +50,7 @@ def read_case(root: str | Path) -> Case:
     start = timeline.stages[0].start
     sources, availability = read_sources(files, timeline.stages, lambda record: source_in_service(record, start))
     withdrawals = read_withdrawals(files, {s.id for s in timeline.stages})
+    generic = read_generic_constraints(files, timeline.stages)
     initial = read_initial_conditions(files)
     inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
     load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
@@ -74,6 +77,7 @@ def read_case(root: str | Path) -> Case:
         source_availability=availability,
         withdrawals=withdrawals.targets,
         withdrawal_costs=withdrawals.costs_of_withdrawing_plants(),
+        generic_constraints=generic,
     )
     require_series_stats(case, inflow_stats, load_stats)
     bus_ids = {b.id for b in case.buses}
@@ -84,6 +88,8 @@ def read_case(root: str | Path) -> Case:
             )
     check_buses(case.sources, bus_ids)
     check_hydros(withdrawals, {h.id for h in case.hydros})
+    check_entities(generic, {"thermal": {t.id for t in case.thermals}, "hydro": {h.id for h in case.hydros},
+                             "line": {line.id for line in case.lines}})
     validate(case)
     for hydro in case.hydros:  # run-of-river plants may be left out of initial_conditions.json
         case.initial_storage.setdefault(hydro.id, hydro.min_storage)
