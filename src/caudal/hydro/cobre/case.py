@@ -219,6 +219,8 @@ class Case:
     generic_constraints: tuple[GenericConstraint, ...] = ()
     withdrawal_costs: dict[int, tuple[float, float]] = field(default_factory=dict)  # hydro -> (below, above)
     source_availability: dict[tuple[int, int], float] = field(default_factory=dict)  # (source, stage) -> [0, 1]
+    # (quantity, entity id, stage id, block id or None) -> value: 0.18's stage-varying bounds (format_018/bounds.py)
+    bound_overrides: dict[tuple[str, int, int, int | None], float] = field(default_factory=dict)
 
     def load_factor(self, bus: int, stage: int, block: int) -> float:
         return self.load_factors.get((bus, stage), {}).get(block, 1.0)
@@ -227,7 +229,21 @@ class Case:
         """What the source can generate in ``stage`` (MW): its capacity times its availability factor."""
         return source.max_mw * self.source_availability.get((source.id, stage), 1.0)
 
+    def bound(self, quantity: str, entity: int, stage: int, block: int, default: float) -> float:
+        """``quantity`` (e.g. ``"thermal.max_mw"``) in a block: its override for the block, else the stage's."""
+        return stage_bound(self.bound_overrides, quantity, entity, stage, block, default)
+
     def productivity(self, hydro: Hydro, stage: int) -> float:
         """The plant's productivity in ``stage``: its production model's override, else its own."""
         return self.productivity_overrides.get((hydro.id, stage), hydro.productivity)
 
+
+
+def stage_bound(
+    overrides: dict[tuple[str, int, int, int | None], float], quantity: str, entity: int, stage: int,
+    block: int | None, default: float,
+) -> float:
+    """The block's override of ``quantity``, else the stage's, else ``default``."""
+    if block is not None and (quantity, entity, stage, block) in overrides:
+        return overrides[(quantity, entity, stage, block)]
+    return overrides.get((quantity, entity, stage, None), default)

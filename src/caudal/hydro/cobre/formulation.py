@@ -274,9 +274,13 @@ class _StageBuilder:
 
     def _add_thermals(self, k: int) -> None:
         tau = self.hours[k]
+        block, stage = self.spec.blocks[k].id, self.spec.id
         for j, thermal in enumerate(self.case.thermals):
-            g = self._var(f"thermal[{thermal.id},{k}]", lower=thermal.min_mw, upper=thermal.max_mw,
-                          cost=tau * thermal.cost, category="thermal")
+            g = self._var(f"thermal[{thermal.id},{k}]",
+                          lower=self.case.bound("thermal.min_mw", thermal.id, stage, block, thermal.min_mw),
+                          upper=self.case.bound("thermal.max_mw", thermal.id, stage, block, thermal.max_mw),
+                          cost=tau * self.case.bound("thermal.cost", thermal.id, stage, block, thermal.cost),
+                          category="thermal")
             self.layout.thermal[j, k] = g.column
             self._thermals[(j, k)] = g
             self._injections[(thermal.bus, k)][g] = 1.0
@@ -290,10 +294,13 @@ class _StageBuilder:
 
     def _add_lines(self, k: int) -> None:
         tau = self.hours[k]
+        block, stage = self.spec.blocks[k].id, self.spec.id
         for i, line in enumerate(self.case.lines):
-            direct = self._var(f"flow_direct[{line.id},{k}]", upper=line.direct_mw, cost=tau * line.exchange_cost,
-                               category="exchange")
-            reverse = self._var(f"flow_reverse[{line.id},{k}]", upper=line.reverse_mw,
+            direct = self._var(f"flow_direct[{line.id},{k}]",
+                               upper=self.case.bound("line.direct_mw", line.id, stage, block, line.direct_mw),
+                               cost=tau * line.exchange_cost, category="exchange")
+            reverse = self._var(f"flow_reverse[{line.id},{k}]",
+                                upper=self.case.bound("line.reverse_mw", line.id, stage, block, line.reverse_mw),
                                 cost=tau * line.exchange_cost, category="exchange")
             self.layout.flow_direct[i, k] = direct.column
             self.layout.flow_reverse[i, k] = reverse.column

@@ -220,8 +220,8 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "lines[].capacity.reverse_mw": READ,
         "lines[].exchange_cost": READ,
         "lines[].operational_start_date": READ,
-        "lines[].entry_stage_id": REFUSED,
-        "lines[].exit_stage_id": REFUSED,
+        "lines[].entry_stage_id": READ,
+        "lines[].exit_stage_id": READ,
         "lines[].losses_percent": REFUSED,  # 0 is accepted
     },
     "load_factors.schema.json": {
@@ -347,8 +347,8 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "thermals[].generation.min_mw": READ,
         "thermals[].generation.max_mw": READ,
         "thermals[].operational_start_date": READ,
-        "thermals[].entry_stage_id": REFUSED,
-        "thermals[].exit_stage_id": REFUSED,
+        "thermals[].entry_stage_id": READ,
+        "thermals[].exit_stage_id": READ,
         "thermals[].anticipated_config": REFUSED,
     },
 }

@@ -16,6 +16,7 @@ import numpy as np
 from caudal.hydro.cobre.case import Case
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.format_018.bounds import read_bounds
 from caudal.hydro.cobre.format_018.config import read_config
 from caudal.hydro.cobre.format_018.generic import read_generic_constraints
 from caudal.hydro.cobre.format_018.scenarios import read_initial_conditions, refuse_unsupported_files
@@ -79,6 +80,7 @@ def read_case(root: str | Path) -> Case:
         withdrawal_costs=withdrawals.costs_of_withdrawing_plants(),
         generic_constraints=generic,
     )
+    case.bound_overrides = read_bounds(files, case.stages, case.thermals, case.lines)
     require_series_stats(case, inflow_stats, load_stats)
     bus_ids = {b.id for b in case.buses}
     for hydro in case.hydros:  # before validate(), whose message would name 0.5.x's hydro bus_id

@@ -19,7 +19,10 @@ from caudal.hydro.cobre.unsupported import UNSUPPORTED_FILES
 
 CONSTRAINTS_DIR = "constraints"
 # The constraint files caudal reads: withdrawals (in hydro_bounds) and generic constraints.
-READ_CONSTRAINTS = ("hydro_bounds.parquet", "generic_constraints.json", "generic_constraint_bounds.parquet")
+READ_CONSTRAINTS = (
+    "hydro_bounds.parquet", "generic_constraints.json", "generic_constraint_bounds.parquet", "thermal_bounds.parquet",
+    "line_bounds.parquet",
+)
 
 REFUSED_FILES: dict[str, str] = {
     **UNSUPPORTED_FILES,

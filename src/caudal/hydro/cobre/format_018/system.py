@@ -116,8 +116,11 @@ def _no_turbined_cost(record: Record, *, required: bool) -> None:
         raise record.refuse("turbined_cost", "a turbined-flow regularization cost")
 
 
-def _in_service(record: Record, study_start: date) -> None:
-    """Refuse entities entering service after the first stage starts, or leaving it."""
+def _in_service(record: Record, study_start: date, *, window: bool = False) -> None:
+    """Refuse entities entering service after the first stage starts; entry and exit stages unless ``window``.
+
+    Thermals and lines may have a service window (read by ``format_018/bounds.py``).
+    """
     text = record.string("operational_start_date")
     try:
         start = date.fromisoformat(text)
@@ -128,7 +131,10 @@ def _in_service(record: Record, study_start: date) -> None:
             "operational_start_date", f"entering service after the study starts ({text} > {study_start.isoformat()})"
         )
     for key in ("entry_stage_id", "exit_stage_id"):
-        record.refuse_if_present(key, "entry and exit stages")
+        if window:
+            record.integer(key, None, minimum=0)
+        else:
+            record.refuse_if_present(key, "entry and exit stages")
 
 
 def source_in_service(record: Record, study_start: date) -> None:
@@ -147,7 +153,7 @@ def _bus(record: Record, penalties: GlobalPenalties, study_start: date) -> Bus:
 
 def _line(record: Record, penalties: GlobalPenalties, study_start: date) -> Line:
     line = line_fields(record, penalties)
-    _in_service(record, study_start)
+    _in_service(record, study_start, window=True)
     record.finish()
     return line
 
@@ -155,7 +161,7 @@ def _line(record: Record, penalties: GlobalPenalties, study_start: date) -> Line
 def _thermal(record: Record, study_start: date) -> Thermal:
     thermal = thermal_fields(record)
     record.refuse_if_present("anticipated_config", "anticipated (GNL) thermal dispatch")
-    _in_service(record, study_start)
+    _in_service(record, study_start, window=True)
     record.finish()
     return thermal
 
