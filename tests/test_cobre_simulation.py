@@ -27,7 +27,8 @@ def column(table, name: str) -> np.ndarray:
 
 def test_tables_have_one_row_per_scenario_stage_block_entity(toy) -> None:
     study, _, tables = toy
-    assert set(tables) == {"costs", "hydros", "thermals", "exchanges", "buses"}
+    assert set(tables) == {"costs", "hydros", "thermals", "exchanges", "buses", "non_controllables",
+                           "generic_violations"}
     assert tables["costs"].num_rows == 40 * 4
     assert tables["hydros"].num_rows == 40 * 4 * 1
     assert tables["thermals"].num_rows == 40 * 4 * 2
@@ -142,7 +143,7 @@ def test_training_a_case_simulates_it_as_its_config_says(tmp_path: Path, capsys)
     assert main(["train", str(case), "-n", "5", "-q", "-o", str(tmp_path / "run")]) == 0
     assert "simulated 100 scenarios (config.json)" in capsys.readouterr().out
     written = {p.stem: pq.read_table(p) for p in (tmp_path / "run" / "simulation").glob("*.parquet")}
-    assert set(written) == {"costs", "hydros", "thermals", "exchanges", "buses"}
+    assert set(written) == set(cobre.results.TABLES)
     assert written["costs"].num_rows == 100 * 4
     # the same tables as cobre.simulate on the saved policy, with the case's scenarios and seed
     study = cobre.load_case(case)

@@ -49,6 +49,8 @@ COST_CATEGORIES = (
     "exchange",
     "spillage",
     "hydro_violation",
+    "withdrawal_violation",
+    "generic_violation",
     "storage_violation",
     "inflow_penalty",
     "curtailment",
@@ -357,8 +359,9 @@ class _StageBuilder:
             below_cost, above_cost = self.case.withdrawal_costs[hydro.id]
             hours = float(self.hours.sum())
             below = self._var(f"withdrawal_below[{hydro.id}]", upper=target, cost=hours * below_cost,
-                              category="hydro_violation")
-            above = self._var(f"withdrawal_above[{hydro.id}]", cost=hours * above_cost, category="hydro_violation")
+                              category="withdrawal_violation")
+            above = self._var(f"withdrawal_above[{hydro.id}]", cost=hours * above_cost,
+                              category="withdrawal_violation")
             terms[below] = -stage_volume
             terms[above] = stage_volume
             rhs = -stage_volume * target
@@ -399,9 +402,9 @@ class _StageBuilder:
                 cost = constraint.slack_penalty * self.hours[k]
                 name = f"generic_slack[{constraint.id},{block.id}]"
                 if constraint.sense in ("<=", "=="):
-                    terms[self._var(f"{name}-", cost=cost, category="hydro_violation")] = -1.0
+                    terms[self._var(f"{name}-", cost=cost, category="generic_violation")] = -1.0
                 if constraint.sense in (">=", "=="):
-                    terms[self._var(f"{name}+", cost=cost, category="hydro_violation")] = 1.0
+                    terms[self._var(f"{name}+", cost=cost, category="generic_violation")] = 1.0
             self.stage.add_constraint(terms, constraint.sense, constraint.bounds[self.spec.id],
                                       name=f"generic[{constraint.id},{block.id}]")
 
