@@ -1,4 +1,4 @@
-"""Stage-varying thermal and line bounds (0.18's thermal_bounds and line_bounds), entry and exit stages.
+"""Stage-varying thermal, line and outflow bounds (0.18's *_bounds files), entry and exit stages.
 
 Each case is d04 in the 0.18 format with two load blocks (400 and 330 hours,
 load 1.5 and 0.5 times its mean), a second, dearer thermal on the other bus,
@@ -132,3 +132,53 @@ def test_hydro_windows_stay_refused(tmp_path: Path, capsys) -> None:
     case = d04_variant(tmp_path, [], [], {}, None)
     edit(case, "system/hydros.json", lambda d: d["hydros"][0].update(entry_stage_id=1))
     assert_fails_naming(case, capsys, "system/hydros.json", "hydro 0", "entry_stage_id", "not supported")
+
+
+# -- hydro outflow limits (0.18's hydro_bounds, beside the withdrawals) ---------------------------
+
+HYDRO_BOUNDS = "constraints/hydro_bounds.parquet"
+HYDRO_COLUMNS = ("hydro_id", "stage_id", "block_id", "min_storage_hm3", "max_storage_hm3", "min_outflow_m3s",
+                 "max_outflow_m3s")
+HYDRO_CASES = {  # rows (hydro, stage, block, min storage, max storage, min outflow, max outflow): Cobre 0.18.0's cost
+    "h2": ([(0, 0, None, None, None, 40.0, None), (0, 1, 1, None, None, None, 5.0),
+            (1, 0, None, None, None, None, 3.0)], 6_057_202.500000001),
+    "h8": ([(0, 0, None, None, None, None, 20.0), (0, 0, 0, None, None, None, 45.0),
+            (0, 1, None, None, None, 10.0, None)], 4_500_127.111111113),
+    "h9": ([(0, 0, None, None, None, None, 20.0), (0, 1, None, None, None, 10.0, None)], 5_000_127.111111113),
+}
+
+
+def with_hydro_rows(tmp_path: Path, rows: list[tuple]) -> Path:
+    case = d04_variant(tmp_path, [], [], {}, None)
+    write_rows(case / HYDRO_BOUNDS, HYDRO_COLUMNS, rows)
+    return case
+
+
+@pytest.mark.parametrize("name", sorted(HYDRO_CASES))
+def test_outflow_bounds_give_cobres_costs(tmp_path: Path, name: str) -> None:
+    rows, expected = HYDRO_CASES[name]
+    study = cobre.load_case(with_hydro_rows(tmp_path, rows))
+    assert caudal.deterministic_equivalent(study.problem).objective == pytest.approx(expected, rel=SAME)
+
+
+@pytest.mark.parametrize(
+    ("rows", "entity", "field", "words"),
+    [
+        ([(4, 0, None, None, None, 1.0, None)], "hydro 4, stage 0", "hydro_id", "not defined"),
+        ([(0, 0, 3, None, None, 1.0, None)], "hydro 0, stage 0, block 3", "block_id", "not a block"),
+        ([(0, 0, None, None, None, -1.0, None)], "hydro 0, stage 0", "min_outflow_m3s", ">= 0"),
+        ([(0, 0, None, None, 80.0, None, None)], None, "max_storage_hm3", "not supported"),
+    ],
+)
+def test_bad_hydro_bounds_fail_naming_file_entity_and_field(
+    tmp_path: Path, capsys, rows: list, entity: str | None, field: str, words: str
+) -> None:
+    assert_fails_naming(with_hydro_rows(tmp_path, rows), capsys, HYDRO_BOUNDS, entity, field, words)
+
+
+def test_a_per_block_withdrawal_is_refused(tmp_path: Path, capsys) -> None:
+    case = d04_variant(tmp_path, [], [], {}, None)
+    pq.write_table(pa.table({"hydro_id": pa.array([0], pa.int32()), "stage_id": pa.array([0], pa.int32()),
+                             "block_id": pa.array([1], pa.int32()), "water_withdrawal_m3s": [1.0]}),
+                   case / HYDRO_BOUNDS)
+    assert_fails_naming(case, capsys, HYDRO_BOUNDS, "hydro 0, stage 0", "block_id", "not supported")

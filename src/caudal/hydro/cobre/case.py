@@ -229,7 +229,7 @@ class Case:
         """What the source can generate in ``stage`` (MW): its capacity times its availability factor."""
         return source.max_mw * self.source_availability.get((source.id, stage), 1.0)
 
-    def bound(self, quantity: str, entity: int, stage: int, block: int, default: float) -> float:
+    def bound(self, quantity: str, entity: int, stage: int, block: int | None, default: float) -> float:
         """``quantity`` (e.g. ``"thermal.max_mw"``) in a block: its override for the block, else the stage's."""
         return stage_bound(self.bound_overrides, quantity, entity, stage, block, default)
 

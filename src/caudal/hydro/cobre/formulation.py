@@ -265,13 +265,16 @@ class _StageBuilder:
                               category="hydro_violation")
             self.stage.add_constraint({q: productivity, slack: 1.0}, ">=", hydro.min_generation,
                                       name=f"min_generation[{name}]")
-        if hydro.min_outflow > 0:
+        block = self.spec.blocks[k].id  # 0.18's hydro_bounds may override the outflow limits per stage or block
+        min_outflow = self.case.bound("hydro.min_outflow_m3s", hydro.id, self.spec.id, block, hydro.min_outflow)
+        max_outflow = self.case.bound("hydro.max_outflow_m3s", hydro.id, self.spec.id, block, hydro.max_outflow)
+        if min_outflow > 0:
             slack = self._var(f"outflow_below[{name}]", cost=tau * costs.outflow_below, category="hydro_violation")
-            self.stage.add_constraint({q: 1.0, s: 1.0, slack: 1.0}, ">=", hydro.min_outflow,
+            self.stage.add_constraint({q: 1.0, s: 1.0, slack: 1.0}, ">=", min_outflow,
                                       name=f"min_outflow[{name}]")
-        if math.isfinite(hydro.max_outflow):
+        if math.isfinite(max_outflow):
             slack = self._var(f"outflow_above[{name}]", cost=tau * costs.outflow_above, category="hydro_violation")
-            self.stage.add_constraint({q: 1.0, s: 1.0, slack: -1.0}, "<=", hydro.max_outflow,
+            self.stage.add_constraint({q: 1.0, s: 1.0, slack: -1.0}, "<=", max_outflow,
                                       name=f"max_outflow[{name}]")
 
     def _add_thermals(self, k: int) -> None:

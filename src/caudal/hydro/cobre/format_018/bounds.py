@@ -1,9 +1,11 @@
-"""Stage-varying bounds of thermals and lines (0.18), and their entry and exit stages.
+"""Stage-varying bounds of thermals, lines and hydro outflows (0.18), and entry and exit stages.
 
 ``constraints/thermal_bounds.parquet`` overrides a thermal's minimum and
 maximum generation (per stage, or per load block with ``block_id``) and its
 cost (per stage only); ``constraints/line_bounds.parquet`` overrides a line's
-direct and reverse capacity the same way. A null value keeps what the plant
+direct and reverse capacity the same way, and ``constraints/hydro_bounds.parquet``
+a plant's minimum and maximum outflow (its withdrawals are read by
+``withdrawals.py``, which refuses the file's other columns). A null value keeps what the plant
 or line has otherwise; a block's row wins over its stage's row. An entity's
 ``entry_stage_id`` and ``exit_stage_id`` (``system/thermals.json``,
 ``system/lines.json``) put it in service from the entry stage up to, not
@@ -27,6 +29,8 @@ from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.fields import Record, entity_name
 from caudal.hydro.cobre.files import INT, CaseFiles
 from caudal.hydro.cobre.system import LINES, THERMALS
+from caudal.hydro.cobre.withdrawals import FILE as HYDRO_BOUNDS
+from caudal.hydro.cobre.withdrawals import WITHDRAWAL
 
 THERMAL_BOUNDS = "constraints/thermal_bounds.parquet"
 LINE_BOUNDS = "constraints/line_bounds.parquet"
@@ -42,6 +46,7 @@ class _File:
     key: str  # the entity column
     columns: dict[str, str]  # column -> quantity name in the overrides
     stage_only: tuple[str, ...]  # columns with no per-block meaning
+    elsewhere: tuple[str, ...] = ()  # columns another reader reads (withdrawals.py)
 
 
 _FILES = (
@@ -49,15 +54,20 @@ _FILES = (
           {"min_generation_mw": "thermal.min_mw", "max_generation_mw": "thermal.max_mw",
            "cost_per_mwh": "thermal.cost"}, ("cost_per_mwh",)),
     _File(LINE_BOUNDS, "line", "line_id", {"direct_mw": "line.direct_mw", "reverse_mw": "line.reverse_mw"}, ()),
+    _File(HYDRO_BOUNDS, "hydro", "hydro_id",
+          {"min_outflow_m3s": "hydro.min_outflow_m3s", "max_outflow_m3s": "hydro.max_outflow_m3s"}, (),
+          (WITHDRAWAL,)),
 )
+HYDRO_COLUMNS = ("block_id", "min_outflow_m3s", "max_outflow_m3s")  # what withdrawals.py leaves to this module
 _OUT_OF_SERVICE = {"thermal": ("thermal.min_mw", "thermal.max_mw"), "line": ("line.direct_mw", "line.reverse_mw")}
 
 
 def read_bounds(
-    files: CaseFiles, stages: tuple[StageSpec, ...], thermals: tuple[Thermal, ...], lines: tuple[Line, ...]
+    files: CaseFiles, stages: tuple[StageSpec, ...], thermals: tuple[Thermal, ...], lines: tuple[Line, ...],
+    hydro_ids: set[int],
 ) -> Overrides:
-    """Every override of the two files and of the entities' service windows, each checked."""
-    ids = {"thermal": {t.id for t in thermals}, "line": {line.id for line in lines}}
+    """Every override of the three files and of the entities' service windows, each checked."""
+    ids = {"thermal": {t.id for t in thermals}, "line": {line.id for line in lines}, "hydro": hydro_ids}
     overrides: Overrides = {}
     for spec in _FILES:
         if files.exists(spec.name):
@@ -73,9 +83,11 @@ def read_bounds(
 
 
 def _read_file(files: CaseFiles, spec: _File, stages: tuple[StageSpec, ...], ids: set[int]) -> Overrides:
-    keys = files.table(spec.name, {spec.key: INT, "stage_id": INT}, read_apart=("block_id", *spec.columns))
     with pq.ParquetFile(files.root / spec.name) as parquet:
         raw = parquet.read()  # block_id and the values are nullable: read them apart
+    # hydro_bounds: withdrawals.py has read the file first and refused any other column that holds a value
+    others = tuple(raw.column_names) if spec.elsewhere else ()
+    keys = files.table(spec.name, {spec.key: INT, "stage_id": INT}, read_apart=("block_id", *spec.columns, *others))
     values = {c: _nullable(spec.name, raw, c) for c in ("block_id", *spec.columns) if c in raw.column_names}
     blocks_of = {s.id: {b.id for b in s.blocks} for s in stages}
     out: Overrides = {}

@@ -16,7 +16,7 @@ import numpy as np
 from caudal.hydro.cobre.case import Case
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
-from caudal.hydro.cobre.format_018.bounds import read_bounds
+from caudal.hydro.cobre.format_018.bounds import HYDRO_COLUMNS, read_bounds
 from caudal.hydro.cobre.format_018.config import read_config
 from caudal.hydro.cobre.format_018.generic import read_generic_constraints
 from caudal.hydro.cobre.format_018.scenarios import read_initial_conditions, refuse_unsupported_files
@@ -50,7 +50,7 @@ def read_case(root: str | Path) -> Case:
     system, productivity = read_system(files, timeline.stages[0].start, len(timeline.stages))
     start = timeline.stages[0].start
     sources, availability = read_sources(files, timeline.stages, lambda record: source_in_service(record, start))
-    withdrawals = read_withdrawals(files, {s.id for s in timeline.stages})
+    withdrawals = read_withdrawals(files, {s.id for s in timeline.stages}, read_apart=HYDRO_COLUMNS)
     generic = read_generic_constraints(files, timeline.stages)
     initial = read_initial_conditions(files)
     inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
@@ -80,7 +80,7 @@ def read_case(root: str | Path) -> Case:
         withdrawal_costs=withdrawals.costs_of_withdrawing_plants(),
         generic_constraints=generic,
     )
-    case.bound_overrides = read_bounds(files, case.stages, case.thermals, case.lines)
+    case.bound_overrides = read_bounds(files, case.stages, case.thermals, case.lines, {h.id for h in case.hydros})
     require_series_stats(case, inflow_stats, load_stats)
     bus_ids = {b.id for b in case.buses}
     for hydro in case.hydros:  # before validate(), whose message would name 0.5.x's hydro bus_id
