@@ -182,3 +182,24 @@ def test_a_per_block_withdrawal_is_refused(tmp_path: Path, capsys) -> None:
                              "block_id": pa.array([1], pa.int32()), "water_withdrawal_m3s": [1.0]}),
                    case / HYDRO_BOUNDS)
     assert_fails_naming(case, capsys, HYDRO_BOUNDS, "hydro 0, stage 0", "block_id", "not supported")
+
+
+# -- non-controllable sources entering or leaving service ----------------------------------------
+
+COBRE_018_SOURCE_WINDOWS = {  # d15 in 0.18 with the source's window: Cobre 0.18.0's cost (d15 itself: 437,927)
+    "exit_stage_id": 802_963.4999999999,
+    "entry_stage_id": 802_963.4999999999,
+}
+
+
+@pytest.mark.parametrize("key", sorted(COBRE_018_SOURCE_WINDOWS))
+def test_a_source_out_of_service_for_a_stage_gives_cobres_cost(tmp_path: Path, key: str) -> None:
+    from test_cobre_sources import SOURCES, d15_in_018
+
+    case = d15_in_018(tmp_path)
+    edit(case, SOURCES, lambda d: d["non_controllable_sources"][0].update({key: 1}))
+    study = cobre.load_case(case)
+    out = 1 if key == "exit_stage_id" else 0
+    assert study.case.source_availability[(0, out)] == 0.0 and study.case.source_availability[(0, 1 - out)] > 0
+    assert caudal.deterministic_equivalent(study.problem).objective == pytest.approx(
+        COBRE_018_SOURCE_WINDOWS[key], rel=SAME)

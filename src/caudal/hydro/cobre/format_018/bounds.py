@@ -73,7 +73,7 @@ def read_bounds(
         if files.exists(spec.name):
             overrides.update(_read_file(files, spec, stages, ids[spec.kind]))
     for kind, registry, key in (("thermal", THERMALS, "thermals"), ("line", LINES, "lines")):
-        for entity, out_stages in _windows(files, registry, key, kind, stages).items():
+        for entity, out_stages in windows(files, registry, key, kind, stages).items():
             for stage in out_stages:
                 for block in (None, *(b.id for b in stage.blocks)):
                     for quantity in _OUT_OF_SERVICE[kind]:
@@ -124,10 +124,12 @@ def _nullable(file: str, table: pa.Table, name: str) -> list[float | None]:
     return [None if value is None else float(value) for value in column.to_pylist()]
 
 
-def _windows(
+def windows(
     files: CaseFiles, registry: str, key: str, kind: str, stages: tuple[StageSpec, ...]
 ) -> dict[int, list[StageSpec]]:
     """The stages each entity of ``registry`` is out of service in (the system reader checked the types)."""
+    if not files.exists(registry):  # an optional registry (non-controllable sources)
+        return {}
     data = files.json(registry).data.get(key)
     out: dict[int, list[StageSpec]] = {}
     for index, item in enumerate(data if isinstance(data, list) else []):

@@ -244,8 +244,8 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "non_controllable_sources[].curtailment_cost": READ,
         "non_controllable_sources[].allow_curtailment": READ,  # false: refused
         "non_controllable_sources[].operational_start_date": READ,
-        "non_controllable_sources[].entry_stage_id": REFUSED,
-        "non_controllable_sources[].exit_stage_id": REFUSED,
+        "non_controllable_sources[].entry_stage_id": READ,
+        "non_controllable_sources[].exit_stage_id": READ,
     },
     "penalties.schema.json": {
         **_SCHEMA_URI,

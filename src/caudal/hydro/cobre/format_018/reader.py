@@ -16,7 +16,7 @@ import numpy as np
 from caudal.hydro.cobre.case import Case
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
-from caudal.hydro.cobre.format_018.bounds import HYDRO_COLUMNS, read_bounds
+from caudal.hydro.cobre.format_018.bounds import HYDRO_COLUMNS, read_bounds, windows
 from caudal.hydro.cobre.format_018.config import read_config
 from caudal.hydro.cobre.format_018.generic import read_generic_constraints
 from caudal.hydro.cobre.format_018.scenarios import read_initial_conditions, refuse_unsupported_files
@@ -33,6 +33,7 @@ from caudal.hydro.cobre.scenarios import (
     read_noise_table,
     read_series_stats,
 )
+from caudal.hydro.cobre.sources import FILE as SOURCES
 from caudal.hydro.cobre.sources import check_buses, read_sources
 from caudal.hydro.cobre.system import HYDROS
 from caudal.hydro.cobre.validation import validate
@@ -50,6 +51,9 @@ def read_case(root: str | Path) -> Case:
     system, productivity = read_system(files, timeline.stages[0].start, len(timeline.stages))
     start = timeline.stages[0].start
     sources, availability = read_sources(files, timeline.stages, lambda record: source_in_service(record, start))
+    for source_id, out_of_service in windows(files, SOURCES, "non_controllable_sources", "source",
+                                             timeline.stages).items():
+        availability.update({(source_id, stage.id): 0.0 for stage in out_of_service})
     withdrawals = read_withdrawals(files, {s.id for s in timeline.stages}, read_apart=HYDRO_COLUMNS)
     generic = read_generic_constraints(files, timeline.stages)
     initial = read_initial_conditions(files)

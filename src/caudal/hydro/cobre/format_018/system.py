@@ -138,8 +138,8 @@ def _in_service(record: Record, study_start: date, *, window: bool = False) -> N
 
 
 def source_in_service(record: Record, study_start: date) -> None:
-    """The 0.18 keys of a non-controllable source: its start of service, and curtailment allowed."""
-    _in_service(record, study_start)
+    """The 0.18 keys of a non-controllable source: its start of service and window, and curtailment allowed."""
+    _in_service(record, study_start, window=True)
     if not record.boolean("allow_curtailment", True):
         raise record.refuse("allow_curtailment", "sources whose generation cannot be curtailed")
 
