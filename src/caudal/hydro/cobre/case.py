@@ -238,7 +238,6 @@ class Case:
         return self.productivity_overrides.get((hydro.id, stage), hydro.productivity)
 
 
-
 def stage_bound(
     overrides: dict[tuple[str, int, int, int | None], float], quantity: str, entity: int, stage: int,
     block: int | None, default: float,

@@ -52,7 +52,7 @@ def refuse_unsupported_files(files: CaseFiles) -> None:
             if path.name in READ_CONSTRAINTS:
                 continue
             _refuse_file(
-                files, f"{CONSTRAINTS_DIR}/{path.name}", "stage-varying bounds, penalties and generic constraints"
+                files, f"{CONSTRAINTS_DIR}/{path.name}", "the stage-varying bounds or penalties of this file"
             )
 
 

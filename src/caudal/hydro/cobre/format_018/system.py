@@ -119,7 +119,7 @@ def _no_turbined_cost(record: Record, *, required: bool) -> None:
 def _in_service(record: Record, study_start: date, *, window: bool = False) -> None:
     """Refuse entities entering service after the first stage starts; entry and exit stages unless ``window``.
 
-    Thermals and lines may have a service window (read by ``format_018/bounds.py``).
+    Thermals, lines and sources may have a service window (read by ``format_018/bounds.py``).
     """
     text = record.string("operational_start_date")
     try:
