@@ -325,8 +325,6 @@ def test_production_models_are_needed_for_hydros(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("file", "change", "field", "feature"),
     [
-        ("system/hydros.json", lambda d: d["hydros"][0]["unit_groups"].append(
-            dict(d["hydros"][0]["unit_groups"][0], id=1)), "unit_groups", "2 unit groups"),
         ("system/hydros.json", lambda d: d["hydros"][0]["unit_groups"][0].update(max_generation_mw=10.0),
          "unit_groups[0].min_generation_mw", "unit group limits"),
         ("system/thermals.json", lambda d: d["thermals"][0].update(operational_start_date="2024-02-01"),

@@ -125,6 +125,16 @@ class HydroPenalties:
 
 
 @dataclass(frozen=True)
+class UnitGroup:
+    """One of several unit groups of a 0.18 plant: its bus and upper limits (its minima are zero)."""
+
+    id: int
+    bus: int
+    max_turbined: float  # m3/s
+    max_generation: float  # MW
+
+
+@dataclass(frozen=True)
 class Hydro:
     id: int
     name: str
@@ -140,6 +150,7 @@ class Hydro:
     min_generation: float  # MW
     max_generation: float
     penalties: HydroPenalties
+    groups: tuple[UnitGroup, ...] = ()  # a plant split over several groups (0.18); empty: all of it on ``bus``
 
 
 @dataclass(frozen=True)

@@ -255,7 +255,10 @@ class _StageBuilder:
         self.layout.turbined[h, k] = q.column
         self.layout.spillage[h, k] = s.column
         self._releases[(h, k)] = (q, s)
-        self._injections[(hydro.bus, k)][q] = productivity
+        if hydro.groups:
+            self._add_unit_groups(hydro, k, q, productivity)
+        else:
+            self._injections[(hydro.bus, k)][q] = productivity
         name = f"{hydro.id},{k}"
         if hydro.min_turbined > 0:
             slack = self._var(f"turbined_below[{name}]", cost=tau * costs.turbined_below, category="hydro_violation")
@@ -276,6 +279,18 @@ class _StageBuilder:
             slack = self._var(f"outflow_above[{name}]", cost=tau * costs.outflow_above, category="hydro_violation")
             self.stage.add_constraint({q: 1.0, s: 1.0, slack: -1.0}, "<=", max_outflow,
                                       name=f"max_outflow[{name}]")
+
+    def _add_unit_groups(self, hydro: Hydro, k: int, q: Variable, productivity: float) -> None:
+        """The plant's turbined flow split over its unit groups, each within its limits and injecting at its bus."""
+        terms: dict[Variable, float] = {q: 1.0}
+        for group in hydro.groups:
+            upper = group.max_turbined
+            if productivity > 0:
+                upper = min(upper, group.max_generation / productivity)
+            part = self._var(f"unit_turbined[{hydro.id},{group.id},{k}]", upper=upper)
+            self._injections[(group.bus, k)][part] = productivity
+            terms[part] = -1.0
+        self.stage.add_constraint(terms, "==", 0.0, name=f"unit_groups[{hydro.id},{k}]")
 
     def _add_thermals(self, k: int) -> None:
         tau = self.hours[k]

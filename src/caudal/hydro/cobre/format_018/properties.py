@@ -168,11 +168,11 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "hydros[].generation.max_turbined_m3s": READ,
         "hydros[].generation.min_generation_mw": READ,
         "hydros[].generation.max_generation_mw": READ,
-        "hydros[].unit_groups": READ,  # more than one group: refused
+        "hydros[].unit_groups": READ,  # several groups: split the turbined flow over their buses
         "hydros[].unit_groups[].id": READ,
         "hydros[].unit_groups[].name": IGNORED,
         "hydros[].unit_groups[].bus_id": READ,
-        "hydros[].unit_groups[].min_turbined_m3s": READ,  # other than the plant's: refused
+        "hydros[].unit_groups[].min_turbined_m3s": READ,  # one group: the plant's; several: 0, else refused
         "hydros[].unit_groups[].max_turbined_m3s": READ,
         "hydros[].unit_groups[].min_generation_mw": READ,
         "hydros[].unit_groups[].max_generation_mw": READ,

@@ -88,10 +88,10 @@ def read_case(root: str | Path) -> Case:
     require_series_stats(case, inflow_stats, load_stats)
     bus_ids = {b.id for b in case.buses}
     for hydro in case.hydros:  # before validate(), whose message would name 0.5.x's hydro bus_id
-        if hydro.bus not in bus_ids:
-            raise CaseError(
-                HYDROS, f"hydro {hydro.id}", "unit_groups[0].bus_id", f"refers to bus {hydro.bus}, which is not defined"
-            )
+        for i, bus in enumerate([g.bus for g in hydro.groups] or [hydro.bus]):
+            if bus not in bus_ids:
+                raise CaseError(HYDROS, f"hydro {hydro.id}", f"unit_groups[{i}].bus_id",
+                                f"refers to bus {bus}, which is not defined")
     check_buses(case.sources, bus_ids)
     check_hydros(withdrawals, {h.id for h in case.hydros})
     check_entities(generic, {"thermal": {t.id for t in case.thermals}, "hydro": {h.id for h in case.hydros},
