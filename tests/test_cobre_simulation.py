@@ -177,3 +177,17 @@ def test_caudal_simulate_defaults_to_the_cases_scenario_count(tmp_path: Path) ->
     assert main(["train", str(case), "-n", "2", "-q", "-o", str(tmp_path / "run")]) == 0
     assert main(["simulate", str(case), "--policy", str(tmp_path / "run"), "-o", str(tmp_path / "sim")]) == 0
     assert json.loads((tmp_path / "sim" / "simulation_summary.json").read_text())["scenarios"] == 100
+
+
+@pytest.mark.mpi
+def test_two_ranks_simulate_after_training_and_write_the_same_tables(tmp_path: Path) -> None:
+    from mpi_helpers import train_ranks
+
+    case = str(DATA / "cases-0.18" / "1dtoy")
+    for ranks in (1, 2):
+        train_ranks(ranks, 1, case, tmp_path / f"by{ranks}", "--iterations", "3")
+    for name in cobre.results.TABLES:
+        one = pq.read_table(tmp_path / "by1" / "simulation" / f"{name}.parquet")
+        two = pq.read_table(tmp_path / "by2" / "simulation" / f"{name}.parquet")
+        assert one.equals(two), name
+    assert pq.read_table(tmp_path / "by2" / "simulation" / "costs.parquet").num_rows == 100 * 4
