@@ -207,7 +207,7 @@ def _run_train(args: argparse.Namespace) -> TrainingResult:
               f"({result.status}, {result.wall_time:.2f}s)")
     if args.output is not None and world_rank() == 0:
         print(f"wrote {args.output / 'convergence.csv'} and {args.output / 'summary.json'}")
-    if result.status != "interrupted" and resolve_case(args.case).kind == "cobre":
+    if result.status != "interrupted" and _is_cobre_case(args.case):
         from caudal.hydro.cobre.run import simulate_after_training  # config.json's simulation, Cobre's tables
 
         line = simulate_after_training(args.case, result.policy, args.output, threads=args.threads,
@@ -216,6 +216,11 @@ def _run_train(args: argparse.Namespace) -> TrainingResult:
             print(line)
     phase("finishing")
     return result
+
+
+def _is_cobre_case(case: str) -> bool:
+    """Whether CASE is a Cobre directory (checked without running a Python case's file again)."""
+    return Path(case).is_dir() and resolve_case(case).kind == "cobre"
 
 
 def _warm_start_policy(path: Path, problem: Problem) -> Policy:
@@ -278,7 +283,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     names = [v for v in args.variables.split(",") if v]
     duals = [d for d in args.duals.split(",") if d]
     scenarios = args.scenarios
-    if scenarios is None and resolve_case(args.case).kind == "cobre":
+    if scenarios is None and _is_cobre_case(args.case):
         from caudal.hydro.cobre.run import simulation_scenarios
 
         scenarios = simulation_scenarios(args.case) or None
