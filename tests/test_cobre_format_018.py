@@ -168,6 +168,10 @@ def full_case(tmp_path: Path) -> Path:
     (case / "system" / "non_controllable_sources.json").write_text(json.dumps({"non_controllable_sources": [
         {"id": 0, "name": "wind", "bus_id": 1, "max_generation_mw": 5.0, "curtailment_cost": 0.01,
          "allow_curtailment": True, "operational_start_date": "2024-01-01"}]}))
+    (case / "constraints").mkdir()
+    (case / "constraints" / "generic_constraints.json").write_text(json.dumps({"constraints": [
+        {"id": 0, "name": "cap", "description": "a cap", "expression": "thermal_generation(0)",
+         "slack": {"enabled": True, "penalty": 5000.0}}], "expressions": []}))
     edit(case, "config.json", config)
     edit(case, "stages.json", stages)
     edit(case, "system/hydros.json", hydros)
@@ -321,8 +325,6 @@ def test_production_models_are_needed_for_hydros(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("file", "change", "field", "feature"),
     [
-        ("system/hydros.json", lambda d: d["hydros"][0]["unit_groups"].append(
-            dict(d["hydros"][0]["unit_groups"][0], id=1)), "unit_groups", "2 unit groups"),
         ("system/hydros.json", lambda d: d["hydros"][0]["unit_groups"][0].update(max_generation_mw=10.0),
          "unit_groups[0].min_generation_mw", "unit group limits"),
         ("system/thermals.json", lambda d: d["thermals"][0].update(operational_start_date="2024-02-01"),

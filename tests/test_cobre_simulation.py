@@ -27,7 +27,8 @@ def column(table, name: str) -> np.ndarray:
 
 def test_tables_have_one_row_per_scenario_stage_block_entity(toy) -> None:
     study, _, tables = toy
-    assert set(tables) == {"costs", "hydros", "thermals", "exchanges", "buses"}
+    assert set(tables) == {"costs", "hydros", "thermals", "exchanges", "buses", "non_controllables",
+                           "generic_violations"}
     assert tables["costs"].num_rows == 40 * 4
     assert tables["hydros"].num_rows == 40 * 4 * 1
     assert tables["thermals"].num_rows == 40 * 4 * 2
@@ -129,3 +130,64 @@ def test_caudal_simulate_on_the_command_line_gives_the_tables_costs(tmp_path: Pa
     tables = cobre.simulate(study, policy, scenarios=30, seed=5)
     assert np.array_equal(column(table, "discounted_cost"), column(tables["costs"], "total_cost"))
     assert np.array_equal(column(table, "stage_cost"), column(tables["costs"], "immediate_cost"))
+
+
+# -- the command line follows config.json's simulation settings --------------------------------
+
+
+def test_training_a_case_simulates_it_as_its_config_says(tmp_path: Path, capsys) -> None:
+    """``caudal train CASE -o RUN`` simulates num_scenarios (100 in 1dtoy) into RUN/simulation, Cobre's tables."""
+    from caudal.cli import main
+
+    case = DATA / "cases-0.18" / "1dtoy"
+    assert main(["train", str(case), "-n", "5", "-q", "-o", str(tmp_path / "run")]) == 0
+    assert "simulated 100 scenarios (config.json)" in capsys.readouterr().out
+    written = {p.stem: pq.read_table(p) for p in (tmp_path / "run" / "simulation").glob("*.parquet")}
+    assert set(written) == set(cobre.results.TABLES)
+    assert written["costs"].num_rows == 100 * 4
+    # the same tables as cobre.simulate on the saved policy, with the case's scenarios and seed
+    study = cobre.load_case(case)
+    tables = cobre.simulate(study, caudal.load_policy(tmp_path / "run", study.problem))
+    for name, table in tables.items():
+        assert table.equals(written[name]), name
+
+
+def test_a_case_whose_config_disables_simulation_is_not_simulated(tmp_path: Path, capsys) -> None:
+    import json
+    import shutil
+
+    from caudal.cli import main
+
+    case = tmp_path / "1dtoy"
+    shutil.copytree(DATA / "cases-0.18" / "1dtoy", case)
+    config = json.loads((case / "config.json").read_text())
+    config["simulation"]["enabled"] = False
+    (case / "config.json").write_text(json.dumps(config))
+    assert main(["train", str(case), "-n", "2", "-q", "-o", str(tmp_path / "run")]) == 0
+    assert "simulated" not in capsys.readouterr().out
+    assert not (tmp_path / "run" / "simulation").exists()
+
+
+def test_caudal_simulate_defaults_to_the_cases_scenario_count(tmp_path: Path) -> None:
+    import json
+
+    from caudal.cli import main
+
+    case = DATA / "1dtoy"  # simulation.num_scenarios: 100
+    assert main(["train", str(case), "-n", "2", "-q", "-o", str(tmp_path / "run")]) == 0
+    assert main(["simulate", str(case), "--policy", str(tmp_path / "run"), "-o", str(tmp_path / "sim")]) == 0
+    assert json.loads((tmp_path / "sim" / "simulation_summary.json").read_text())["scenarios"] == 100
+
+
+@pytest.mark.mpi
+def test_two_ranks_simulate_after_training_and_write_the_same_tables(tmp_path: Path) -> None:
+    from mpi_helpers import train_ranks
+
+    case = str(DATA / "cases-0.18" / "1dtoy")
+    for ranks in (1, 2):
+        train_ranks(ranks, 1, case, tmp_path / f"by{ranks}", "--iterations", "3")
+    for name in cobre.results.TABLES:
+        one = pq.read_table(tmp_path / "by1" / "simulation" / f"{name}.parquet")
+        two = pq.read_table(tmp_path / "by2" / "simulation" / f"{name}.parquet")
+        assert one.equals(two), name
+    assert pq.read_table(tmp_path / "by2" / "simulation" / "costs.parquet").num_rows == 100 * 4

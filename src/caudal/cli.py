@@ -207,8 +207,20 @@ def _run_train(args: argparse.Namespace) -> TrainingResult:
               f"({result.status}, {result.training_time:.2f}s of training)")
     if args.output is not None and world_rank() == 0:
         print(f"wrote {args.output / 'convergence.csv'} and {args.output / 'summary.json'}")
+    if result.status != "interrupted" and _is_cobre_case(args.case):
+        from caudal.hydro.cobre.run import simulate_after_training  # config.json's simulation, Cobre's tables
+
+        line = simulate_after_training(args.case, result.policy, args.output, threads=args.threads,
+                                       write=world_rank() == 0)
+        if line is not None and world_rank() == 0:
+            print(line)
     phase("finishing")
     return result
+
+
+def _is_cobre_case(case: str) -> bool:
+    """Whether CASE is a Cobre directory (checked without running a Python case's file again)."""
+    return Path(case).is_dir() and resolve_case(case).kind == "cobre"
 
 
 def _warm_start_policy(path: Path, problem: Problem) -> Policy:
@@ -249,7 +261,8 @@ def add_simulate_command(commands) -> None:
     add_case_argument(simulate, help="the case the policy was trained on: " + CASE_HELP)
     simulate.add_argument("--policy", type=Path, required=True, metavar="DIR",
                           help="a run directory (its checkpoints/) or a checkpoint directory")
-    simulate.add_argument("--scenarios", "-n", type=positive_int, default=200, help="scenarios (default 200)")
+    simulate.add_argument("--scenarios", "-n", type=positive_int, default=None,
+                          help="scenarios (default: a Cobre case's simulation.num_scenarios, else 200)")
     simulate.add_argument("--seed", "-s", type=seed, default=0, help="random seed (default 0)")
     simulate.add_argument("--variables", default="", metavar="NAMES",
                           help="comma-separated variable names to record per stage")
@@ -269,7 +282,12 @@ def run_simulate(args: argparse.Namespace) -> int:
     policy = Policy(problem, restore_pools(checkpoint, problem))
     names = [v for v in args.variables.split(",") if v]
     duals = [d for d in args.duals.split(",") if d]
-    result = simulate(policy, scenarios=args.scenarios, seed=args.seed, variables=names, duals=duals,
+    scenarios = args.scenarios
+    if scenarios is None and _is_cobre_case(args.case):
+        from caudal.hydro.cobre.run import simulation_scenarios
+
+        scenarios = simulation_scenarios(args.case) or None
+    result = simulate(policy, scenarios=scenarios or 200, seed=args.seed, variables=names, duals=duals,
                       threads=args.threads, output=args.output)
     if world_rank() == 0:
         summary = result.summary()

@@ -108,6 +108,7 @@ class GenericConstraint:
     sense: str  # "<=", ">=" or "=="
     slack_penalty: float | None  # per unit of violation and hour; None: no slack
     bounds: dict[int, float]  # stage id -> right-hand side (no row: no constraint in that stage)
+    block: int | None = None  # the load block id the bounds bind; None: each block of the stage
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,16 @@ class HydroPenalties:
     outflow_above: float  # per (m3/s . h)
     generation_below: float  # per MWh
     inflow_nonnegativity: float  # per (m3/s . h)
+
+
+@dataclass(frozen=True)
+class UnitGroup:
+    """One of several unit groups of a 0.18 plant: its bus and upper limits (its minima are zero)."""
+
+    id: int
+    bus: int
+    max_turbined: float  # m3/s
+    max_generation: float  # MW
 
 
 @dataclass(frozen=True)
@@ -139,6 +150,7 @@ class Hydro:
     min_generation: float  # MW
     max_generation: float
     penalties: HydroPenalties
+    groups: tuple[UnitGroup, ...] = ()  # a plant split over several groups (0.18); empty: all of it on ``bus``
 
 
 @dataclass(frozen=True)
@@ -218,6 +230,8 @@ class Case:
     generic_constraints: tuple[GenericConstraint, ...] = ()
     withdrawal_costs: dict[int, tuple[float, float]] = field(default_factory=dict)  # hydro -> (below, above)
     source_availability: dict[tuple[int, int], float] = field(default_factory=dict)  # (source, stage) -> [0, 1]
+    # (quantity, entity id, stage id, block id or None) -> value: 0.18's stage-varying bounds (format_018/bounds.py)
+    bound_overrides: dict[tuple[str, int, int, int | None], float] = field(default_factory=dict)
 
     def load_factor(self, bus: int, stage: int, block: int) -> float:
         return self.load_factors.get((bus, stage), {}).get(block, 1.0)
@@ -226,7 +240,20 @@ class Case:
         """What the source can generate in ``stage`` (MW): its capacity times its availability factor."""
         return source.max_mw * self.source_availability.get((source.id, stage), 1.0)
 
+    def bound(self, quantity: str, entity: int, stage: int, block: int | None, default: float) -> float:
+        """``quantity`` (e.g. ``"thermal.max_mw"``) in a block: its override for the block, else the stage's."""
+        return stage_bound(self.bound_overrides, quantity, entity, stage, block, default)
+
     def productivity(self, hydro: Hydro, stage: int) -> float:
         """The plant's productivity in ``stage``: its production model's override, else its own."""
         return self.productivity_overrides.get((hydro.id, stage), hydro.productivity)
 
+
+def stage_bound(
+    overrides: dict[tuple[str, int, int, int | None], float], quantity: str, entity: int, stage: int,
+    block: int | None, default: float,
+) -> float:
+    """The block's override of ``quantity``, else the stage's, else ``default``."""
+    if block is not None and (quantity, entity, stage, block) in overrides:
+        return overrides[(quantity, entity, stage, block)]
+    return overrides.get((quantity, entity, stage, None), default)

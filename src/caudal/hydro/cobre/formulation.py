@@ -49,6 +49,8 @@ COST_CATEGORIES = (
     "exchange",
     "spillage",
     "hydro_violation",
+    "withdrawal_violation",
+    "generic_violation",
     "storage_violation",
     "inflow_penalty",
     "curtailment",
@@ -253,7 +255,10 @@ class _StageBuilder:
         self.layout.turbined[h, k] = q.column
         self.layout.spillage[h, k] = s.column
         self._releases[(h, k)] = (q, s)
-        self._injections[(hydro.bus, k)][q] = productivity
+        if hydro.groups:
+            self._add_unit_groups(hydro, k, q, productivity)
+        else:
+            self._injections[(hydro.bus, k)][q] = productivity
         name = f"{hydro.id},{k}"
         if hydro.min_turbined > 0:
             slack = self._var(f"turbined_below[{name}]", cost=tau * costs.turbined_below, category="hydro_violation")
@@ -263,20 +268,39 @@ class _StageBuilder:
                               category="hydro_violation")
             self.stage.add_constraint({q: productivity, slack: 1.0}, ">=", hydro.min_generation,
                                       name=f"min_generation[{name}]")
-        if hydro.min_outflow > 0:
+        block = self.spec.blocks[k].id  # 0.18's hydro_bounds may override the outflow limits per stage or block
+        min_outflow = self.case.bound("hydro.min_outflow_m3s", hydro.id, self.spec.id, block, hydro.min_outflow)
+        max_outflow = self.case.bound("hydro.max_outflow_m3s", hydro.id, self.spec.id, block, hydro.max_outflow)
+        if min_outflow > 0:
             slack = self._var(f"outflow_below[{name}]", cost=tau * costs.outflow_below, category="hydro_violation")
-            self.stage.add_constraint({q: 1.0, s: 1.0, slack: 1.0}, ">=", hydro.min_outflow,
+            self.stage.add_constraint({q: 1.0, s: 1.0, slack: 1.0}, ">=", min_outflow,
                                       name=f"min_outflow[{name}]")
-        if math.isfinite(hydro.max_outflow):
+        if math.isfinite(max_outflow):
             slack = self._var(f"outflow_above[{name}]", cost=tau * costs.outflow_above, category="hydro_violation")
-            self.stage.add_constraint({q: 1.0, s: 1.0, slack: -1.0}, "<=", hydro.max_outflow,
+            self.stage.add_constraint({q: 1.0, s: 1.0, slack: -1.0}, "<=", max_outflow,
                                       name=f"max_outflow[{name}]")
+
+    def _add_unit_groups(self, hydro: Hydro, k: int, q: Variable, productivity: float) -> None:
+        """The plant's turbined flow split over its unit groups, each within its limits and injecting at its bus."""
+        terms: dict[Variable, float] = {q: 1.0}
+        for group in hydro.groups:
+            upper = group.max_turbined
+            if productivity > 0:
+                upper = min(upper, group.max_generation / productivity)
+            part = self._var(f"unit_turbined[{hydro.id},{group.id},{k}]", upper=upper)
+            self._injections[(group.bus, k)][part] = productivity
+            terms[part] = -1.0
+        self.stage.add_constraint(terms, "==", 0.0, name=f"unit_groups[{hydro.id},{k}]")
 
     def _add_thermals(self, k: int) -> None:
         tau = self.hours[k]
+        block, stage = self.spec.blocks[k].id, self.spec.id
         for j, thermal in enumerate(self.case.thermals):
-            g = self._var(f"thermal[{thermal.id},{k}]", lower=thermal.min_mw, upper=thermal.max_mw,
-                          cost=tau * thermal.cost, category="thermal")
+            g = self._var(f"thermal[{thermal.id},{k}]",
+                          lower=self.case.bound("thermal.min_mw", thermal.id, stage, block, thermal.min_mw),
+                          upper=self.case.bound("thermal.max_mw", thermal.id, stage, block, thermal.max_mw),
+                          cost=tau * self.case.bound("thermal.cost", thermal.id, stage, block, thermal.cost),
+                          category="thermal")
             self.layout.thermal[j, k] = g.column
             self._thermals[(j, k)] = g
             self._injections[(thermal.bus, k)][g] = 1.0
@@ -290,10 +314,13 @@ class _StageBuilder:
 
     def _add_lines(self, k: int) -> None:
         tau = self.hours[k]
+        block, stage = self.spec.blocks[k].id, self.spec.id
         for i, line in enumerate(self.case.lines):
-            direct = self._var(f"flow_direct[{line.id},{k}]", upper=line.direct_mw, cost=tau * line.exchange_cost,
-                               category="exchange")
-            reverse = self._var(f"flow_reverse[{line.id},{k}]", upper=line.reverse_mw,
+            direct = self._var(f"flow_direct[{line.id},{k}]",
+                               upper=self.case.bound("line.direct_mw", line.id, stage, block, line.direct_mw),
+                               cost=tau * line.exchange_cost, category="exchange")
+            reverse = self._var(f"flow_reverse[{line.id},{k}]",
+                                upper=self.case.bound("line.reverse_mw", line.id, stage, block, line.reverse_mw),
                                 cost=tau * line.exchange_cost, category="exchange")
             self.layout.flow_direct[i, k] = direct.column
             self.layout.flow_reverse[i, k] = reverse.column
@@ -350,8 +377,9 @@ class _StageBuilder:
             below_cost, above_cost = self.case.withdrawal_costs[hydro.id]
             hours = float(self.hours.sum())
             below = self._var(f"withdrawal_below[{hydro.id}]", upper=target, cost=hours * below_cost,
-                              category="hydro_violation")
-            above = self._var(f"withdrawal_above[{hydro.id}]", cost=hours * above_cost, category="hydro_violation")
+                              category="withdrawal_violation")
+            above = self._var(f"withdrawal_above[{hydro.id}]", cost=hours * above_cost,
+                              category="withdrawal_violation")
             terms[below] = -stage_volume
             terms[above] = stage_volume
             rhs = -stage_volume * target
@@ -364,36 +392,39 @@ class _StageBuilder:
 
 
     def _add_generic(self, constraint: GenericConstraint) -> None:
-        """A generic constraint on the stage's single block (generic.py refuses stages of several)."""
+        """A generic constraint on each block of the stage, or on its own block (0.18's per-block bounds)."""
         index = {
             "thermal": {t.id: j for j, t in enumerate(self.case.thermals)},
             "hydro": {h.id: i for i, h in enumerate(self.case.hydros)},
             "line": {line.id: i for i, line in enumerate(self.case.lines)},
         }
-        terms: dict[Variable, float] = {}
-        for term in constraint.terms:
-            i = index[VARIABLES[term.variable]][term.entity]
-            if term.variable == "thermal_generation":
-                extra = {self._thermals[(i, 0)]: term.coefficient}
-            elif term.variable == "hydro_turbined":
-                extra = {self._releases[(i, 0)][0]: term.coefficient}
-            elif term.variable == "hydro_spillage":
-                extra = {self._releases[(i, 0)][1]: term.coefficient}
-            elif term.variable == "hydro_generation":
-                productivity = self.case.productivity(self.case.hydros[i], self.spec.id)
-                extra = {self._releases[(i, 0)][0]: term.coefficient * productivity}
-            else:
-                extra = {self._flows[(i, 0)][0 if term.variable == "line_direct" else 1]: term.coefficient}
-            _accumulate(terms, extra)
-        if constraint.slack_penalty is not None:
-            cost = constraint.slack_penalty * self.hours[0]
-            name = f"generic_slack[{constraint.id}]"
-            if constraint.sense in ("<=", "=="):
-                terms[self._var(f"{name}-", cost=cost, category="hydro_violation")] = -1.0
-            if constraint.sense in (">=", "=="):
-                terms[self._var(f"{name}+", cost=cost, category="hydro_violation")] = 1.0
-        self.stage.add_constraint(terms, constraint.sense, constraint.bounds[self.spec.id],
-                                  name=f"generic[{constraint.id}]")
+        for k, block in enumerate(self.spec.blocks):
+            if constraint.block is not None and block.id != constraint.block:
+                continue
+            terms: dict[Variable, float] = {}
+            for term in constraint.terms:
+                i = index[VARIABLES[term.variable]][term.entity]
+                if term.variable == "thermal_generation":
+                    extra = {self._thermals[(i, k)]: term.coefficient}
+                elif term.variable == "hydro_turbined":
+                    extra = {self._releases[(i, k)][0]: term.coefficient}
+                elif term.variable == "hydro_spillage":
+                    extra = {self._releases[(i, k)][1]: term.coefficient}
+                elif term.variable == "hydro_generation":
+                    productivity = self.case.productivity(self.case.hydros[i], self.spec.id)
+                    extra = {self._releases[(i, k)][0]: term.coefficient * productivity}
+                else:
+                    extra = {self._flows[(i, k)][0 if term.variable == "line_direct" else 1]: term.coefficient}
+                _accumulate(terms, extra)
+            if constraint.slack_penalty is not None:
+                cost = constraint.slack_penalty * self.hours[k]
+                name = f"generic_slack[{constraint.id},{block.id}]"
+                if constraint.sense in ("<=", "=="):
+                    terms[self._var(f"{name}-", cost=cost, category="generic_violation")] = -1.0
+                if constraint.sense in (">=", "=="):
+                    terms[self._var(f"{name}+", cost=cost, category="generic_violation")] = 1.0
+            self.stage.add_constraint(terms, constraint.sense, constraint.bounds[self.spec.id],
+                                      name=f"generic[{constraint.id},{block.id}]")
 
 
 def _none(*shape: int) -> np.ndarray:

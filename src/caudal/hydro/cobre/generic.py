@@ -53,7 +53,7 @@ def read_generic_constraints(files: CaseFiles, stages: tuple[StageSpec, ...]) ->
             raise record.error("id", f"constraint id {constraint_id} is used twice")
         record.string("name")
         record.string("description", None)
-        terms = _parse(record, record.string("expression"))
+        terms = parse_expression(record, record.string("expression"))
         sense = record.string("sense", choices=SENSES)
         slack = record.record("slack")
         penalty = None
@@ -71,7 +71,8 @@ def read_generic_constraints(files: CaseFiles, stages: tuple[StageSpec, ...]) ->
     )
 
 
-def _parse(record: Record, text: str) -> tuple[Term, ...]:
+def parse_expression(record: Record, text: str) -> tuple[Term, ...]:
+    """The terms of ``record``'s expression ``text``; errors and refusals name the field ``expression``."""
     tokens = []
     position = 0
     while position < len(text.rstrip()):

@@ -9,7 +9,9 @@ same policy, seed and scenario count give the same scenarios and costs as
 
 One table per kind of entity, one row per (scenario, stage[, block], entity) in that order,
 with Cobre's column names where the quantity is the same: ``costs``,
-``hydros``, ``thermals``, ``exchanges`` and ``buses``. Each is written as one
+``hydros``, ``thermals``, ``exchanges`` and ``buses``, and those of the
+operational constraints (:mod:`caudal.hydro.cobre.results_constraints`):
+``non_controllables`` and ``generic_violations``. Each is written as one
 Parquet file (``costs.parquet``, ...), which pandas, polars, DuckDB and arrow
 read directly; money is in each stage's own currency except ``total_cost``
 (first-stage money, with ``discount_factor``).
@@ -25,10 +27,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from caudal.hydro.cobre.formulation import COST_CATEGORIES, HM3_PER_M3S_HOUR, StageLayout
+from caudal.hydro.cobre.results_constraints import generic_violations, non_controllables, withdrawal_columns
 from caudal.hydro.cobre.study import CobreStudy
 from caudal.model.problem import CompiledProblem
 
 Table = dict[str, np.ndarray]
+TABLES = ("costs", "hydros", "thermals", "exchanges", "buses", "non_controllables", "generic_violations")
 
 
 class SimulatedRuns(Protocol):
@@ -69,14 +73,17 @@ def simulate(
 
 def simulation_tables(study: CobreStudy, problem: CompiledProblem, runs: SimulatedRuns) -> dict[str, pa.Table]:
     """The result tables of ``runs`` (simulated on ``problem``, the compiled ``study.problem``)."""
-    parts: dict[str, list[Table]] = {name: [] for name in ("costs", "hydros", "thermals", "exchanges", "buses")}
+    parts: dict[str, list[Table]] = {name: [] for name in TABLES}
     for t, layout in enumerate(study.layouts):
         x, duals = runs.values[t], runs.row_duals[t]
         template = problem.templates[t]
         stage_id = study.case.stages[t].id
         parts["costs"].append(_costs(layout, template.col_cost, x, runs, t, stage_id))
-        parts["hydros"].append(_hydros(study, layout, x, duals, stage_id))
+        parts["hydros"].append({**_hydros(study, layout, x, duals, stage_id),
+                                **withdrawal_columns(study, template.col_names, x, t)})
         parts["thermals"].append(_thermals(study, layout, x, stage_id))
+        parts["non_controllables"].append(non_controllables(study, template.col_names, x, t))
+        parts["generic_violations"].append(generic_violations(study, template.col_names, template.col_cost, x, t))
         parts["exchanges"].append(_exchanges(study, layout, x, stage_id))
         parts["buses"].append(_buses(study, layout, x, duals, runs.openings[:, t], stage_id))
     return {name: _scenario_major({k: np.concatenate([p[k] for p in tables]) for k in tables[0]})
@@ -190,9 +197,11 @@ def _thermals(study: CobreStudy, layout: StageLayout, x: np.ndarray, stage_id: i
     table = _index(n, stage_id, len(thermals), n_blocks, np.array([th.id for th in thermals]))
     generation = _take(x, layout.thermal)
     energy = generation * layout.hours[None, :, None]
-    cost = np.array([th.cost for th in thermals])
+    blocks = study.case.stages[[s.id for s in study.case.stages].index(stage_id)].blocks
+    cost = np.array([[study.case.bound("thermal.cost", th.id, stage_id, b.id, th.cost) for th in thermals]
+                     for b in blocks]).reshape(1, len(blocks), len(thermals))  # 0.18's stage-varying costs
     table.update(generation_mw=_flat(generation), generation_mwh=_flat(energy),
-                 generation_cost=_flat(energy * cost[None, None, :]))
+                 generation_cost=_flat(energy * cost))
     return _named(table, "thermal_id")
 
 

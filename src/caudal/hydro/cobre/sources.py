@@ -41,10 +41,11 @@ def read_sources(
         bus = record.integer("bus_id")
         capacity = record.number("max_generation_mw", minimum=0.0)
         cost = record.number("curtailment_cost", default_cost, minimum=0.0)
-        for key in ("entry_stage_id", "exit_stage_id"):
-            record.refuse_if_present(key, "entry and exit stages")
         if check is not None:
-            check(record)
+            check(record)  # 0.18: the start of service, the entry and exit stages
+        else:
+            for key in ("entry_stage_id", "exit_stage_id"):
+                record.refuse_if_present(key, "entry and exit stages")
         record.finish()
         if any(s.id == source_id for s in sources):
             raise record.error("id", f"source id {source_id} is used twice")

@@ -45,7 +45,8 @@ class Withdrawals:
         return {hydro_id: self.costs(hydro_id) for hydro_id in sorted({hydro for hydro, _ in self.targets})}
 
 
-def read_withdrawals(files: CaseFiles, stage_ids: set[int]) -> Withdrawals:
+def read_withdrawals(files: CaseFiles, stage_ids: set[int], read_apart: tuple[str, ...] = ()) -> Withdrawals:
+    """The withdrawals; ``read_apart`` names hydro_bounds columns another reader reads (0.18's outflow bounds)."""
     default = _costs(Record(PENALTIES, None, _section(files.json(PENALTIES).data, "hydro"), "hydro."), None)
     costs: dict[int, tuple[float, float]] = {}
     hydros = files.json(HYDROS).data.get("hydros")
@@ -53,7 +54,7 @@ def read_withdrawals(files: CaseFiles, stage_ids: set[int]) -> Withdrawals:
         if isinstance(item, dict) and isinstance(item.get("id"), int) and isinstance(item.get("penalties"), dict):
             plant = Record(HYDROS, f"hydro {item['id']}", item["penalties"], "penalties.")
             costs[item["id"]] = _costs(plant, default)
-    return Withdrawals(_targets(files, stage_ids), default, costs)
+    return Withdrawals(_targets(files, stage_ids, read_apart), default, costs)
 
 
 def _section(data: object, key: str) -> object:
@@ -67,7 +68,7 @@ def _costs(record: Record, fallback: tuple[float, float] | None) -> tuple[float,
     return (record.number(BELOW, below_default, minimum=0.0), record.number(ABOVE, above_default, minimum=0.0))
 
 
-def _targets(files: CaseFiles, stage_ids: set[int]) -> dict[tuple[int, int], float]:
+def _targets(files: CaseFiles, stage_ids: set[int], read_apart: tuple[str, ...]) -> dict[tuple[int, int], float]:
     if not files.exists(FILE):
         return {}
     try:
@@ -77,12 +78,24 @@ def _targets(files: CaseFiles, stage_ids: set[int]) -> dict[tuple[int, int], flo
     except (OSError, pa.ArrowException) as exc:
         raise CaseError(FILE, None, None, f"cannot be read as Parquet: {exc}") from exc
     for name in schema.names:
-        if name not in (*KEYS, WITHDRAWAL) and table.column(name).null_count < table.num_rows:
+        if name not in (*KEYS, WITHDRAWAL, *read_apart) and table.column(name).null_count < table.num_rows:
             raise unsupported(FILE, None, name, "stage-varying hydro bounds other than water withdrawals")
-    columns = files.table(FILE, {"hydro_id": INT, "stage_id": INT, WITHDRAWAL: FLOAT})
+    if not read_apart:
+        columns = files.table(FILE, {"hydro_id": INT, "stage_id": INT, WITHDRAWAL: FLOAT})
+        rows = zip(columns["hydro_id"], columns["stage_id"], columns[WITHDRAWAL], [None] * table.num_rows, strict=True)
+    else:  # rows of other bounds leave the withdrawal null; a withdrawal is stage-level (no block_id)
+        empty = tuple(name for name in schema.names if table.column(name).null_count == table.num_rows)
+        columns = files.table(FILE, {"hydro_id": INT, "stage_id": INT}, read_apart=(WITHDRAWAL, *read_apart, *empty))
+        flows = table.column(WITHDRAWAL).to_pylist() if WITHDRAWAL in schema.names else [None] * table.num_rows
+        blocks = table.column("block_id").to_pylist() if "block_id" in schema.names else [None] * table.num_rows
+        rows = zip(columns["hydro_id"], columns["stage_id"], flows, blocks, strict=True)
     targets: dict[tuple[int, int], float] = {}
-    for hydro_id, stage_id, flow in zip(columns["hydro_id"], columns["stage_id"], columns[WITHDRAWAL], strict=True):
+    for hydro_id, stage_id, flow, block in rows:
+        if flow is None:
+            continue
         key = (int(hydro_id), int(stage_id))
+        if block is not None:
+            raise unsupported(FILE, f"hydro {key[0]}, stage {key[1]}", "block_id", "a per-block water withdrawal")
         where = f"hydro {key[0]}, stage {key[1]}"
         if key in targets:
             raise CaseError(FILE, where, "stage_id", f"stage {key[1]} appears twice")

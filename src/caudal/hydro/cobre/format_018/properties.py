@@ -134,7 +134,18 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "schedule": REFUSED,
     },
     "energy_contracts.schema.json": {**_SCHEMA_URI, "contracts": REFUSED},
-    "generic_constraints.schema.json": {**_SCHEMA_URI, "constraints": REFUSED, "expressions": REFUSED},
+    "generic_constraints.schema.json": {
+        **_SCHEMA_URI,
+        "constraints": READ,
+        "constraints[].id": READ,
+        "constraints[].name": IGNORED,
+        "constraints[].description": IGNORED,
+        "constraints[].expression": READ,  # inline relations, @parameters and bus= selectors: refused
+        "constraints[].slack": READ,
+        "constraints[].slack.enabled": READ,
+        "constraints[].slack.penalty": READ,
+        "expressions": REFUSED,  # an empty list is accepted
+    },
     "generic_parameters.schema.json": {**_SCHEMA_URI, "scalar_parameters": REFUSED},
     "hydros.schema.json": {
         **_SCHEMA_URI,
@@ -157,11 +168,11 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "hydros[].generation.max_turbined_m3s": READ,
         "hydros[].generation.min_generation_mw": READ,
         "hydros[].generation.max_generation_mw": READ,
-        "hydros[].unit_groups": READ,  # more than one group: refused
+        "hydros[].unit_groups": READ,  # several groups: split the turbined flow over their buses
         "hydros[].unit_groups[].id": READ,
         "hydros[].unit_groups[].name": IGNORED,
         "hydros[].unit_groups[].bus_id": READ,
-        "hydros[].unit_groups[].min_turbined_m3s": READ,  # other than the plant's: refused
+        "hydros[].unit_groups[].min_turbined_m3s": READ,  # one group: the plant's; several: 0, else refused
         "hydros[].unit_groups[].max_turbined_m3s": READ,
         "hydros[].unit_groups[].min_generation_mw": READ,
         "hydros[].unit_groups[].max_generation_mw": READ,
@@ -209,8 +220,8 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "lines[].capacity.reverse_mw": READ,
         "lines[].exchange_cost": READ,
         "lines[].operational_start_date": READ,
-        "lines[].entry_stage_id": REFUSED,
-        "lines[].exit_stage_id": REFUSED,
+        "lines[].entry_stage_id": READ,
+        "lines[].exit_stage_id": READ,
         "lines[].losses_percent": REFUSED,  # 0 is accepted
     },
     "load_factors.schema.json": {
@@ -233,8 +244,8 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "non_controllable_sources[].curtailment_cost": READ,
         "non_controllable_sources[].allow_curtailment": READ,  # false: refused
         "non_controllable_sources[].operational_start_date": READ,
-        "non_controllable_sources[].entry_stage_id": REFUSED,
-        "non_controllable_sources[].exit_stage_id": REFUSED,
+        "non_controllable_sources[].entry_stage_id": READ,
+        "non_controllable_sources[].exit_stage_id": READ,
     },
     "penalties.schema.json": {
         **_SCHEMA_URI,
@@ -336,8 +347,8 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "thermals[].generation.min_mw": READ,
         "thermals[].generation.max_mw": READ,
         "thermals[].operational_start_date": READ,
-        "thermals[].entry_stage_id": REFUSED,
-        "thermals[].exit_stage_id": REFUSED,
+        "thermals[].entry_stage_id": READ,
+        "thermals[].exit_stage_id": READ,
         "thermals[].anticipated_config": REFUSED,
     },
 }

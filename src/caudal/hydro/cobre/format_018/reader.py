@@ -16,10 +16,13 @@ import numpy as np
 from caudal.hydro.cobre.case import Case
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.format_018.bounds import HYDRO_COLUMNS, read_bounds, windows
 from caudal.hydro.cobre.format_018.config import read_config
+from caudal.hydro.cobre.format_018.generic import read_generic_constraints
 from caudal.hydro.cobre.format_018.scenarios import read_initial_conditions, refuse_unsupported_files
 from caudal.hydro.cobre.format_018.system import read_system, source_in_service
 from caudal.hydro.cobre.format_018.timeline import read_timeline
+from caudal.hydro.cobre.generic import check_entities
 from caudal.hydro.cobre.openings import noise_from_table
 from caudal.hydro.cobre.reader import EMPTY_STATS, require_series_stats, sorted_by_id
 from caudal.hydro.cobre.scenarios import (
@@ -30,6 +33,7 @@ from caudal.hydro.cobre.scenarios import (
     read_noise_table,
     read_series_stats,
 )
+from caudal.hydro.cobre.sources import FILE as SOURCES
 from caudal.hydro.cobre.sources import check_buses, read_sources
 from caudal.hydro.cobre.system import HYDROS
 from caudal.hydro.cobre.validation import validate
@@ -47,7 +51,11 @@ def read_case(root: str | Path) -> Case:
     system, productivity = read_system(files, timeline.stages[0].start, len(timeline.stages))
     start = timeline.stages[0].start
     sources, availability = read_sources(files, timeline.stages, lambda record: source_in_service(record, start))
-    withdrawals = read_withdrawals(files, {s.id for s in timeline.stages})
+    for source_id, out_of_service in windows(files, SOURCES, "non_controllable_sources", "source",
+                                             timeline.stages).items():
+        availability.update({(source_id, stage.id): 0.0 for stage in out_of_service})
+    withdrawals = read_withdrawals(files, {s.id for s in timeline.stages}, read_apart=HYDRO_COLUMNS)
+    generic = read_generic_constraints(files, timeline.stages)
     initial = read_initial_conditions(files)
     inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
     load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
@@ -74,16 +82,20 @@ def read_case(root: str | Path) -> Case:
         source_availability=availability,
         withdrawals=withdrawals.targets,
         withdrawal_costs=withdrawals.costs_of_withdrawing_plants(),
+        generic_constraints=generic,
     )
+    case.bound_overrides = read_bounds(files, case.stages, case.thermals, case.lines, {h.id for h in case.hydros})
     require_series_stats(case, inflow_stats, load_stats)
     bus_ids = {b.id for b in case.buses}
     for hydro in case.hydros:  # before validate(), whose message would name 0.5.x's hydro bus_id
-        if hydro.bus not in bus_ids:
-            raise CaseError(
-                HYDROS, f"hydro {hydro.id}", "unit_groups[0].bus_id", f"refers to bus {hydro.bus}, which is not defined"
-            )
+        for i, bus in enumerate([g.bus for g in hydro.groups] or [hydro.bus]):
+            if bus not in bus_ids:
+                raise CaseError(HYDROS, f"hydro {hydro.id}", f"unit_groups[{i}].bus_id",
+                                f"refers to bus {bus}, which is not defined")
     check_buses(case.sources, bus_ids)
     check_hydros(withdrawals, {h.id for h in case.hydros})
+    check_entities(generic, {"thermal": {t.id for t in case.thermals}, "hydro": {h.id for h in case.hydros},
+                             "line": {line.id for line in case.lines}})
     validate(case)
     for hydro in case.hydros:  # run-of-river plants may be left out of initial_conditions.json
         case.initial_storage.setdefault(hydro.id, hydro.min_storage)

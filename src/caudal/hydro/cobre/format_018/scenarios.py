@@ -18,8 +18,11 @@ from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS, INITIAL, InitialCondit
 from caudal.hydro.cobre.unsupported import UNSUPPORTED_FILES
 
 CONSTRAINTS_DIR = "constraints"
-# 0.18 changed the generic constraints (no sense, lower and upper bounds): only the withdrawals are read.
-READ_CONSTRAINTS = ("hydro_bounds.parquet",)
+# The constraint files caudal reads: withdrawals (in hydro_bounds) and generic constraints.
+READ_CONSTRAINTS = (
+    "hydro_bounds.parquet", "generic_constraints.json", "generic_constraint_bounds.parquet", "thermal_bounds.parquet",
+    "line_bounds.parquet",
+)
 
 REFUSED_FILES: dict[str, str] = {
     **UNSUPPORTED_FILES,
@@ -49,7 +52,7 @@ def refuse_unsupported_files(files: CaseFiles) -> None:
             if path.name in READ_CONSTRAINTS:
                 continue
             _refuse_file(
-                files, f"{CONSTRAINTS_DIR}/{path.name}", "stage-varying bounds, penalties and generic constraints"
+                files, f"{CONSTRAINTS_DIR}/{path.name}", "the stage-varying bounds or penalties of this file"
             )
 
 

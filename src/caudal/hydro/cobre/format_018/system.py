@@ -15,7 +15,7 @@ import math
 from dataclasses import replace
 from datetime import date
 
-from caudal.hydro.cobre.case import Bus, Hydro, HydroPenalties, Line, Thermal
+from caudal.hydro.cobre.case import Bus, Hydro, HydroPenalties, Line, Thermal, UnitGroup
 from caudal.hydro.cobre.fields import MISSING, Record
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.production import (
@@ -116,8 +116,11 @@ def _no_turbined_cost(record: Record, *, required: bool) -> None:
         raise record.refuse("turbined_cost", "a turbined-flow regularization cost")
 
 
-def _in_service(record: Record, study_start: date) -> None:
-    """Refuse entities entering service after the first stage starts, or leaving it."""
+def _in_service(record: Record, study_start: date, *, window: bool = False) -> None:
+    """Refuse entities entering service after the first stage starts; entry and exit stages unless ``window``.
+
+    Thermals, lines and sources may have a service window (read by ``format_018/bounds.py``).
+    """
     text = record.string("operational_start_date")
     try:
         start = date.fromisoformat(text)
@@ -128,12 +131,15 @@ def _in_service(record: Record, study_start: date) -> None:
             "operational_start_date", f"entering service after the study starts ({text} > {study_start.isoformat()})"
         )
     for key in ("entry_stage_id", "exit_stage_id"):
-        record.refuse_if_present(key, "entry and exit stages")
+        if window:
+            record.integer(key, None, minimum=0)
+        else:
+            record.refuse_if_present(key, "entry and exit stages")
 
 
 def source_in_service(record: Record, study_start: date) -> None:
-    """The 0.18 keys of a non-controllable source: its start of service, and curtailment allowed."""
-    _in_service(record, study_start)
+    """The 0.18 keys of a non-controllable source: its start of service and window, and curtailment allowed."""
+    _in_service(record, study_start, window=True)
     if not record.boolean("allow_curtailment", True):
         raise record.refuse("allow_curtailment", "sources whose generation cannot be curtailed")
 
@@ -147,7 +153,7 @@ def _bus(record: Record, penalties: GlobalPenalties, study_start: date) -> Bus:
 
 def _line(record: Record, penalties: GlobalPenalties, study_start: date) -> Line:
     line = line_fields(record, penalties)
-    _in_service(record, study_start)
+    _in_service(record, study_start, window=True)
     record.finish()
     return line
 
@@ -155,7 +161,7 @@ def _line(record: Record, penalties: GlobalPenalties, study_start: date) -> Line
 def _thermal(record: Record, study_start: date) -> Thermal:
     thermal = thermal_fields(record)
     record.refuse_if_present("anticipated_config", "anticipated (GNL) thermal dispatch")
-    _in_service(record, study_start)
+    _in_service(record, study_start, window=True)
     record.finish()
     return thermal
 
@@ -186,7 +192,7 @@ def _hydro(record: Record, penalties: GlobalPenalties, study_start: date) -> Hyd
     turbined = _range(generation, "min_turbined_m3s", "max_turbined_m3s")
     power = _range(generation, "min_generation_mw", "max_generation_mw")
     generation.finish()
-    bus = _unit_group(record, turbined, power)
+    bus, groups = _unit_groups(record, turbined, power)
     for key, feature in (
         ("tailrace", "tailrace models"),
         ("hydraulic_losses", "hydraulic losses"),
@@ -217,16 +223,25 @@ def _hydro(record: Record, penalties: GlobalPenalties, study_start: date) -> Hyd
         min_generation=power[0],
         max_generation=power[1],
         penalties=plant_penalties,
+        groups=groups,
     )
 
 
-def _unit_group(record: Record, turbined: tuple[float, float], power: tuple[float, float]) -> int:
-    """The bus of the plant's single unit group, whose limits must be the plant's."""
+def _unit_groups(
+    record: Record, turbined: tuple[float, float], power: tuple[float, float]
+) -> tuple[int, tuple[UnitGroup, ...]]:
+    """The plant's bus and, when it has several unit groups, the groups (checked against Cobre 0.18.0 runs).
+
+    A single group must carry the plant's limits. Several groups split the
+    turbined flow, each up to its maxima and injecting at its own bus; their
+    minima must be zero (caudal does not model group minima) and their maxima
+    may not add up to more than the plant's.
+    """
     groups = record.records("unit_groups", lambda i, _: record.entity)
     if not groups:
         raise record.error("unit_groups", "must list the plant's unit group (0.18 attaches plants to buses by it)")
     if len(groups) > 1:
-        raise record.refuse("unit_groups", f"{len(groups)} unit groups on one plant")
+        return _several_groups(record, groups, turbined, power)
     group = groups[0]
     group.prefix = "unit_groups[0]."
     group.integer("id", minimum=0)
@@ -240,7 +255,34 @@ def _unit_group(record: Record, turbined: tuple[float, float], power: tuple[floa
         if limits != plant:
             raise group.refuse(keys[0], f"unit group limits other than the plant's generation limits {plant}")
     group.finish()
-    return bus
+    return bus, ()
+
+
+def _several_groups(
+    record: Record, groups: list[Record], turbined: tuple[float, float], power: tuple[float, float]
+) -> tuple[int, tuple[UnitGroup, ...]]:
+    out: list[UnitGroup] = []
+    for i, group in enumerate(groups):
+        group.prefix = f"unit_groups[{i}]."
+        group_id = group.integer("id", minimum=0)
+        if any(g.id == group_id for g in out):
+            raise group.error("id", f"unit group id {group_id} is used twice")
+        group.string("name")
+        bus = group.integer("bus_id")
+        limits = []
+        for low, high in (("min_turbined_m3s", "max_turbined_m3s"), ("min_generation_mw", "max_generation_mw")):
+            minimum, maximum = _range(group, low, high)
+            if minimum != 0.0:
+                raise group.refuse(low, "minimum limits of a unit group on a plant of several groups")
+            limits.append(maximum)
+        group.finish()
+        out.append(UnitGroup(group_id, bus, limits[0], limits[1]))
+    for field, plant, total in (("max_turbined_m3s", turbined[1], sum(g.max_turbined for g in out)),
+                                ("max_generation_mw", power[1], sum(g.max_generation for g in out))):
+        if total > plant:
+            raise record.error(f"unit_groups[].{field}", f"the groups' maxima add up to {total:g}, above the "
+                               f"plant's {plant:g}")
+    return out[0].bus, tuple(out)
 
 
 def _hydro_penalties(record: Record, penalties: GlobalPenalties) -> HydroPenalties:
