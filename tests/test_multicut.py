@@ -248,8 +248,8 @@ def test_a_checkpoint_written_before_multi_cut_still_resumes_exactly(tmp_path):
     """
     problem = first_steps().compile()
 
-    def options(iterations: int) -> TrainingOptions:
-        return TrainingOptions(iterations=iterations, forward_passes=2, seed=3, cut_selection=Level1())
+    def options(iterations: int) -> TrainingOptions:  # opening_chunk=0: the file's run, before the default split
+        return TrainingOptions(iterations=iterations, forward_passes=2, seed=3, cut_selection=Level1(), opening_chunk=0)
 
     checkpoint = read_checkpoint(BEFORE_MULTICUT / "checkpoint-00000003.caudal")
     assert all(not saved.target.any() for saved in checkpoint.cut_pools)

@@ -377,7 +377,7 @@ def train(
     trace_iteration: int | None = None,
     multi_cut: bool = False,
     warm_start: Policy | TrainingResult | None = None,
-    opening_chunk: int = 0,
+    opening_chunk: int | None = None,
 ) -> TrainingResult:
     """Train a policy by SDDP.
 
@@ -482,7 +482,9 @@ def train(
     opening_chunk:
         Split each backward trial state's openings into work items of this
         many openings, so that one forward pass keeps every worker busy; 0
-        (the default) keeps each trial state one work item. Each chunk starts
+        keeps each trial state one work item; ``None`` (the default) splits a
+        stage of at least 10 openings into two halves
+        (:func:`caudal.sddp.passes.default_opening_chunk`). Each chunk starts
         from the trial state's forward basis, so the cuts depend on this
         option (it is fingerprinted) but not on the number of ranks or threads.
     """

@@ -39,11 +39,14 @@ later: an option is presumed to change the policy until it is listed here.
 """
 
 OPTIONS_HASHED_UNLESS_DEFAULT = {"multi_cut": "False", "opening_chunk": "0"}
-"""Options added after checkpoints were first written, with their default's canonical text.
+"""Options added after checkpoints were first written, with the canonical text of what runs did before them.
 
-They are fingerprinted only when they differ from that default, so a run that
-does not use them has the fingerprint it had before they existed, and the
-checkpoints it wrote then still resume.
+They are fingerprinted only when they differ from that value, so a run that
+does what runs did before they existed has the fingerprint it had then, and the
+checkpoints it wrote then still resume. ``opening_chunk`` was 0 (no split)
+before the split existed; its default is now ``None`` (the split of
+``passes.default_opening_chunk``), so a checkpoint of an unsplit run resumes
+with ``opening_chunk=0`` and is refused, naming the option, under the default.
 """
 
 _TEMPLATE_ARRAYS = (
