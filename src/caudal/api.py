@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
@@ -52,9 +52,10 @@ from caudal.sddp.training import (
     run_training,
 )
 from caudal.sddp.warm_start import describe_warm_start, warm_start_pools
-from caudal.solver.deterministic_equivalent import DeterministicEquivalentResult
-from caudal.solver.deterministic_equivalent import deterministic_equivalent as _deterministic_equivalent
 from caudal.training_log import TrainingLog
+
+if TYPE_CHECKING:  # highspy, which the deterministic equivalent solves with, is imported when it is used
+    from caudal.solver.deterministic_equivalent import DeterministicEquivalentResult
 
 
 @dataclass(frozen=True)
@@ -346,7 +347,9 @@ def deterministic_equivalent(
     With ``risk_measure`` (Expectation, CVaR or EAVaR, at every stage) the LP is
     the nested risk-averse equivalent, with CVaR in its LP form at every node.
     """
-    return _deterministic_equivalent(problem, risk_measure)
+    from caudal.solver.deterministic_equivalent import deterministic_equivalent as solve
+
+    return solve(problem, risk_measure)
 
 
 def train(
