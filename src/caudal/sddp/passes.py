@@ -123,8 +123,9 @@ def default_opening_chunk(n_openings: int) -> int:
 
     A chunk after the first starts from the trial state's forward basis rather
     than from where the previous opening ended, so each split costs simplex
-    iterations (measured with 1 worker: +6% on brazil4's 82 openings in two
-    chunks, +12% in three; +8 to 12% on 4ree's 10 openings in two). Two
+    iterations (measured with 1 worker, 10 iterations at 120 stages: +6% on
+    brazil4's 82 openings in two chunks with one forward pass, +8% with two;
+    +12% and +16% in three; +8 to 12% on 4ree's 10 openings in two). Two
     chunks are the least split that keeps a second worker busy when there are
     fewer trial states than workers (one forward pass, or the last uneven
     share), and a stage with fewer than ``2 * MIN_CHUNK_OPENINGS`` openings is
