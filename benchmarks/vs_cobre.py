@@ -1,20 +1,29 @@
-"""caudal against Cobre itself on a Cobre case (4ree by default), side by side in one run.
+"""caudal against Cobre 0.5.1 and Cobre 0.18.0 on a Cobre case (4ree by default), alternating in one run.
 
-Both engines train the same case with the same iterations and forward passes,
-with 1 and 2 workers (caudal's threads, Cobre's threads), each run in a fresh
-process so its peak resident memory is its own. By default both read the same
-opening tree (caudal's, written into a temporary copy of the case as
-``scenarios/noise_openings.parquet``), so they solve the very same sampled
-problem and their lower bounds are comparable. Printed: wall time (loading the
-case and training, no simulation) and peak RSS of each run, their ratios, and
-the lower bounds with their relative difference.
+The engines train the same case with the same iterations, for each number of
+forward passes (1 and 4 by default) and workers (1 and 2: caudal's threads,
+Cobre's threads), each run in a fresh process so its peak resident memory is
+its own. Every Cobre run is paired with a caudal run just before it, and the
+load average is printed before and after each pair: on a shared machine a
+pair whose load moved is not worth much. Every run is printed, not the best.
 
-Cobre runs from its Python wheel (``cobre-python==0.5.1``, Python 3.12 only),
-in its own virtual environment, created with pip if missing::
+By default all engines read the same opening tree (caudal's, written into a
+temporary copy of each case as ``scenarios/noise_openings.parquet``), so they
+solve the very same sampled problem and their lower bounds are comparable.
+Cobre 0.18 reads another format: its copy of the case comes from
+``SHARED/cases/cobre/cases-0.18/CASE``, with ``training.scenario_source.openings``
+set to ``{"source": "file"}`` so that it reads that tree instead of drawing its own.
 
-    python benchmarks/vs_cobre.py                       # 4ree, its config's 256 iterations x 4 passes
-    python benchmarks/vs_cobre.py --iterations 64 --workers 1 --repeat 3
-    python benchmarks/vs_cobre.py --cobre-venv /opt/cobre-venv --own-openings
+Cobre runs from its Python wheels (``cobre-python``, Python 3.12 only), each
+version in its own virtual environment, created with pip if missing::
+
+    python benchmarks/vs_cobre.py --shared /work/shared      # 4ree, 256 iterations, 1 and 4 passes, 1 and 2 workers
+    python benchmarks/vs_cobre.py --iterations 32 --forward-passes 1 --workers 1,2 --repeat 3
+    python benchmarks/vs_cobre.py --cobre 0.18.0 --own-openings
+
+Printed at the end, per forward passes and workers: the median wall time of
+each engine, caudal's over Cobre's (goal: at most 0.8 of Cobre 0.18), caudal's
+2-worker over its 1-worker time (goal: at most 0.6), and peak RSS ratios.
 """
 
 from __future__ import annotations
@@ -22,16 +31,20 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from machine import describe_machine
+from machine import describe_machine, load_average
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CASE = ROOT / "tests" / "data" / "cobre" / "4ree"
-COBRE_PACKAGE = "cobre-python==0.5.1"
+DEFAULT_SHARED = ROOT.parent / "shared"
+COBRE_VERSIONS = ("0.5.1", "0.18.0")
+NEW_FORMAT = "0.18.0"
+"""The Cobre release that reads the case converted to its format (``SHARED/cases/cobre/cases-0.18``)."""
 
 # Peak RSS is read from /proc/self/status (VmHWM): getrusage's ru_maxrss survives exec on Linux, so a child
 # would report at least the RSS of the Python process that started it.
@@ -54,10 +67,11 @@ print(json.dumps({
 
 COBRE_RUN = r"""
 import json, sys, time
-case, output, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+case, output, threads, version = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 started = time.perf_counter()
 import cobre
-result = cobre.run.run(case, output_dir=output, threads=threads, skip_simulation=True)
+options = {"skip_simulation": True} if version.startswith("0.5.") else {}  # 0.18: simulation off in its config
+result = cobre.run.run(case, output_dir=output, threads=threads, **options)
 print(json.dumps({
     "seconds": time.perf_counter() - started, "train_seconds": result["total_time_ms"] / 1000,
     "lower_bound": result["lower_bound"], "iterations": result["iterations"],
@@ -68,16 +82,19 @@ print(json.dumps({
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--case", type=Path, default=DEFAULT_CASE, help="a Cobre case directory (default 4ree)")
+    parser.add_argument("--case", type=Path, default=DEFAULT_CASE, help="a Cobre 0.5 case directory (default 4ree)")
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED,
+                        help="the shared reference data, holding cases/cobre/cases-0.18/CASE (default ../shared "
+                        "beside the repository)")
     parser.add_argument("--iterations", type=int, default=None, help="default: the case's iteration limit")
-    parser.add_argument("--forward-passes", type=int, default=None, help="default: the case's forward passes")
+    parser.add_argument("--forward-passes", default="1,4", help="comma-separated forward passes (default 1,4)")
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
-    parser.add_argument("--cobre-venv", type=Path, default=Path("/tmp/cobre-venv"),
-                        help="virtual environment with cobre-python (created with pip if missing)")
-    parser.add_argument("--python312", default=None, help="Python 3.12 used to create the venv (default: found)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="runs per engine and worker count, alternating engines; the fastest is kept "
-                        "(for a machine shared with other work)")
+    parser.add_argument("--cobre", default=",".join(COBRE_VERSIONS),
+                        help=f"comma-separated Cobre versions (default {','.join(COBRE_VERSIONS)})")
+    parser.add_argument("--venvs", type=Path, default=Path("/tmp"),
+                        help="where each Cobre version's venv is (cobre-VERSION-venv; created with pip if missing)")
+    parser.add_argument("--python312", default=None, help="Python 3.12 used to create the venvs (default: found)")
+    parser.add_argument("--repeat", type=int, default=1, help="pairs per engine, passes and workers")
     parser.add_argument("--own-openings", action="store_true",
                         help="let each engine draw its own openings (bounds then differ by sampling)")
     args = parser.parse_args()
@@ -86,40 +103,60 @@ def main() -> None:
 
     settings = cobre.load_case(args.case).training
     iterations = args.iterations or settings.iterations
-    passes = args.forward_passes or settings.forward_passes
+    passes_list = [int(p) for p in args.forward_passes.split(",")]
     workers = [int(w) for w in args.workers.split(",")]
-    cobre_python = ensure_cobre(args.cobre_venv, args.python312)
+    versions = args.cobre.split(",")
+    new_case = args.shared / "cases" / "cobre" / "cases-0.18" / args.case.name
+    if NEW_FORMAT in versions and not (new_case / "config.json").exists():
+        sys.exit(f"vs_cobre: {new_case}/config.json not found: Cobre {NEW_FORMAT} needs the case in its format; "
+                 "pass --shared DIR (the shared reference data) or --cobre 0.5.1")
+    pythons = {v: ensure_cobre(args.venvs / f"cobre-{v}-venv", v, args.python312) for v in versions}
     print(describe_machine())
-    print(f"case {args.case.name}: {iterations} iterations x {passes} forward passes, "
+    print(f"case {args.case.name}: {iterations} iterations, "
           f"{'each engine its own openings' if args.own_openings else 'the same openings (caudal tree)'}")
+    print("pair | passes workers | caudal s  Cobre s  ratio | RSS MB caudal  Cobre | lower bound caudal / Cobre "
+          "| load before -> after")
+    runs: dict[tuple[str, int, int], list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="vs_cobre_") as scratch:
-        case = prepare_case(args.case, Path(scratch), iterations, passes, shared=not args.own_openings)
-        rows = []
-        for n in workers:
-            mine_runs, their_runs = [], []
-            for _ in range(max(1, args.repeat)):
-                mine_runs.append(run([sys.executable, "-c", CAUDAL_RUN, str(case), str(iterations), str(passes),
-                                      str(n)]))
-                their_runs.append(run([str(cobre_python), "-c", COBRE_RUN, str(case),
-                                       str(Path(scratch) / f"out{n}"), str(n)]))
-            mine = min(mine_runs, key=lambda r: r["seconds"])
-            theirs = min(their_runs, key=lambda r: r["seconds"])
-            rows.append((n, mine, theirs))
-            print(f"  {n} worker(s): caudal {mine['seconds']:.1f}s, Cobre {theirs['seconds']:.1f}s", flush=True)
-    report(rows)
-    if not args.own_openings:
-        check_bounds(rows)
+        for passes in passes_list:
+            here = Path(scratch) / f"passes{passes}"
+            mine_case = prepare_case(args.case, here / "caudal", iterations, passes, not args.own_openings, args.case)
+            cases = {v: prepare_case(new_case if v == NEW_FORMAT else args.case, here / v, iterations, passes,
+                                     not args.own_openings, args.case, new_format=v == NEW_FORMAT)
+                     for v in versions}
+            for n in workers:
+                for pair in range(max(1, args.repeat)):
+                    for v in versions:
+                        before = load_text()
+                        mine = run([sys.executable, "-c", CAUDAL_RUN, str(mine_case), str(iterations), str(passes),
+                                    str(n)])
+                        theirs = run([str(pythons[v]), "-c", COBRE_RUN, str(cases[v]), str(here / f"out-{v}-{n}"),
+                                      str(n), v])
+                        runs.setdefault(("caudal", passes, n), []).append(mine)
+                        runs.setdefault((v, passes, n), []).append(theirs)
+                        print(f"{pair + 1:4d} | {passes:6d} {n:7d} | {mine['seconds']:8.2f} {theirs['seconds']:8.2f} "
+                              f"{mine['seconds'] / theirs['seconds']:6.2f} | {mine['peak_rss_mb']:6.0f} "
+                              f"{theirs['peak_rss_mb']:6.0f} ({v}) | {mine['lower_bound']:.10g} / "
+                              f"{theirs['lower_bound']:.10g} | {before} -> {load_text()}", flush=True)
+                        if not args.own_openings:
+                            check_bounds(v, passes, n, mine, theirs, converged=iterations >= settings.iterations)
+    report(runs, versions, passes_list, workers)
 
 
-def ensure_cobre(venv: Path, python312: str | None) -> Path:
-    """The venv's interpreter, after creating the venv and installing Cobre if needed."""
+def load_text() -> str:
+    return " ".join(f"{x:.2f}" for x in load_average())
+
+
+def ensure_cobre(venv: Path, version: str, python312: str | None) -> Path:
+    """The venv's interpreter, after creating the venv and installing ``cobre-python==version`` if needed."""
     python = venv / "bin" / "python"
-    if python.exists() and subprocess.run([str(python), "-c", "import cobre"], capture_output=True).returncode == 0:
+    check = f"import cobre, sys; sys.exit(cobre.__version__ != {version!r})"
+    if python.exists() and subprocess.run([str(python), "-c", check], capture_output=True).returncode == 0:
         return python
     interpreter = python312 or find_python312()
-    print(f"creating {venv} with {interpreter} and installing {COBRE_PACKAGE} ...", flush=True)
+    print(f"creating {venv} with {interpreter} and installing cobre-python=={version} ...", flush=True)
     subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", COBRE_PACKAGE], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", f"cobre-python=={version}"], check=True)
     return python
 
 
@@ -133,24 +170,35 @@ def find_python312() -> str:
         root = subprocess.run([pyenv, "root"], capture_output=True, text=True).stdout.strip()
         for found in sorted(Path(root, "versions").glob("3.12*/bin/python3.12")):
             return str(found)
-    sys.exit("vs_cobre: no Python 3.12 found (cobre-python 0.5.1 needs it); pass --python312")
+    sys.exit("vs_cobre: no Python 3.12 found (cobre-python's wheels need it); pass --python312")
 
 
-def prepare_case(source: Path, scratch: Path, iterations: int, passes: int, shared: bool) -> Path:
-    """A copy of the case with the run's iteration limit and passes, and caudal's tree if ``shared``."""
+def prepare_case(source: Path, case: Path, iterations: int, passes: int, shared: bool, tree_from: Path,
+                 new_format: bool = False) -> Path:
+    """A copy of ``source`` with the run's iteration limit and passes, no simulation, and caudal's tree if ``shared``.
+
+    The tree is the one caudal draws for ``tree_from`` (the case in the 0.5
+    format); ``new_format`` is Cobre 0.18's config, whose forward passes sit in
+    ``training.selection`` and which reads the tree only when told to.
+    """
     from caudal.hydro import cobre
 
-    case = scratch / source.name
     shutil.copytree(source, case, ignore=shutil.ignore_patterns("output"))
     config_path = case / "config.json"
     config = json.loads(config_path.read_text())
-    config["training"]["forward_passes"] = passes
-    config["training"]["stopping_rules"] = [{"type": "iteration_limit", "limit": iterations}]
+    training = config["training"]
+    training["stopping_rules"] = [{"type": "iteration_limit", "limit": iterations}]
     config["simulation"] = {"enabled": False}
+    if new_format:
+        training.setdefault("selection", {"method": "sampled"})["forward_passes"] = passes
+        if shared:
+            training.setdefault("scenario_source", {})["openings"] = {"source": "file"}
+    else:
+        training["forward_passes"] = passes
     config_path.write_text(json.dumps(config, indent=2))
-    if shared and not (case / "scenarios" / "noise_openings.parquet").exists():
-        study = cobre.load_case(case)
-        cobre.write_noise_openings(case / "scenarios" / "noise_openings.parquet", study.noise)
+    tree = case / "scenarios" / "noise_openings.parquet"
+    if shared and not tree.exists():
+        cobre.write_noise_openings(tree, cobre.load_case(tree_from).noise)
     return case
 
 
@@ -170,30 +218,43 @@ bound well above the other's means an invalid cut.
 """
 
 
-def check_bounds(rows: list[tuple[int, dict, dict]]) -> None:
-    for n, mine, theirs in rows:
-        difference = (mine["lower_bound"] - theirs["lower_bound"]) / abs(theirs["lower_bound"])
-        if abs(difference) > BOUND_AGREEMENT:
-            sys.exit(f"vs_cobre: with {n} worker(s) the lower bounds differ by {difference:+.1e}, more than "
-                     f"{BOUND_AGREEMENT:.0e}: one engine made an invalid cut or did not converge")
+def check_bounds(version: str, passes: int, n: int, mine: dict, theirs: dict, converged: bool) -> None:
+    """Stop when the bounds after the case's full iteration limit differ; before it, only say so."""
+    difference = (mine["lower_bound"] - theirs["lower_bound"]) / abs(theirs["lower_bound"])
+    if abs(difference) <= BOUND_AGREEMENT:
+        return
+    message = (f"against Cobre {version} with {passes} forward passes and {n} worker(s) the lower bounds differ by "
+               f"{difference:+.1e}, more than {BOUND_AGREEMENT:.0e}")
+    if not converged:
+        print(f"  ({message}: fewer iterations than the case's limit, the bounds need not have met yet)")
+        return
+    sys.exit(f"vs_cobre: {message}: one engine made an invalid cut or did not converge")
 
 
-def report(rows: list[tuple[int, dict, dict]]) -> None:
+def median(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def report(runs: dict[tuple[str, int, int], list[dict]], versions: list[str], passes_list: list[int],
+           workers: list[int]) -> None:
+    """Medians over every run of a setting (each run was printed above), and their ratios."""
     print()
-    print("workers | wall s caudal / Cobre = ratio | peak RSS MB caudal / Cobre = ratio | "
-          "lower bound caudal / Cobre (rel. diff)")
-    for n, mine, theirs in rows:
-        difference = (mine["lower_bound"] - theirs["lower_bound"]) / abs(theirs["lower_bound"])
-        time_ratio = mine["seconds"] / theirs["seconds"]
-        print(
-            f"{n:7d} | {mine['seconds']:6.1f} / {theirs['seconds']:6.1f} = {time_ratio:5.2f} | "
-            f"{mine['peak_rss_mb']:6.0f} / {theirs['peak_rss_mb']:6.0f} = "
-            f"{mine['peak_rss_mb'] / theirs['peak_rss_mb']:5.2f} | "
-            f"{mine['lower_bound']:.10g} / {theirs['lower_bound']:.10g} ({difference:+.1e})"
-        )
-    print("(wall time: loading the case and training, in a fresh process; caudal's own training time "
-          + ", ".join(f"{mine['train_seconds']:.1f}s" for _, mine, _ in rows)
-          + "; Cobre's reported total " + ", ".join(f"{theirs['train_seconds']:.1f}s" for _, _, theirs in rows) + ")")
+    print("passes workers | caudal s | " + " | ".join(f"Cobre {v} s, caudal/Cobre, RSS caudal/Cobre" for v in versions)
+          + " | caudal time / its 1-worker time")
+    for passes in passes_list:
+        for n in workers:
+            mine = runs[("caudal", passes, n)]
+            cells = []
+            for v in versions:
+                theirs = runs[(v, passes, n)]
+                time_ratio = median(mine, "seconds") / median(theirs, "seconds")
+                rss_ratio = median(mine, "peak_rss_mb") / median(theirs, "peak_rss_mb")
+                cells.append(f"{median(theirs, 'seconds'):7.2f} {time_ratio:5.2f} {rss_ratio:5.2f}")
+            one = runs.get(("caudal", passes, workers[0]))
+            scaling = median(mine, "seconds") / median(one, "seconds") if one else float("nan")
+            print(f"{passes:6d} {n:7d} | {median(mine, 'seconds'):8.2f} | " + " | ".join(cells)
+                  + f" | {scaling:5.2f}")
+    print("(medians of every run above; wall time: loading the case and training, in a fresh process)")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,11 @@ from caudal.checkpoint import (
     write_checkpoint,
 )
 from caudal.checkpoint.encode import cut_pool_csr
-from caudal.checkpoint.fingerprint import OPTIONS_HASHED_UNLESS_DEFAULT
+from caudal.checkpoint.fingerprint import (
+    OPTIONS_HASHED_UNLESS_DEFAULT,
+    canonical_text,
+    policy_options,
+)
 from caudal.sddp.cuts import CutPool
 from caudal.sddp.risk import CVaR
 from caudal.sddp.training import TrainingOptions, TrainingState
@@ -119,11 +123,22 @@ def test_options_and_layout_are_recorded(tmp_path, problem, state):
     extra = checkpoint.options.extra
     assert extra["risk_measure"] == "None"
     typed = {"iterations", "forward_passes", "seed", "time_limit"}
-    at_default = set(OPTIONS_HASHED_UNLESS_DEFAULT)  # newer options are recorded only when not at their default
+    # newer options are recorded only when they differ from what runs did before them
+    at_default = {name for name, text in OPTIONS_HASHED_UNLESS_DEFAULT.items()
+                  if canonical_text(getattr(options, name)) == text}
     assert set(extra) == {f.name for f in dataclasses.fields(TrainingOptions)} - typed - at_default
     assert checkpoint.writer.ranks == 2 and checkpoint.writer.threads_per_rank == 4
     assert [(w.rank, w.thread, w.hostname, w.cpu) for w in checkpoint.writer.workers][-1] == (1, 1, "node1", 5)
     assert checkpoint.writer.caudal_version == caudal.__version__
+
+
+def test_unsplit_checkpoints_keep_their_fingerprint_and_differ_from_split_runs():
+    """A checkpoint written before the opening split (no split) resumes under the default, not under a split."""
+    unsplit = TrainingOptions(iterations=1, opening_chunk=0)
+    assert "opening_chunk" not in policy_options(unsplit)
+    assert options_fingerprint(unsplit) == options_fingerprint(TrainingOptions(iterations=1))
+    assert options_fingerprint(unsplit) != options_fingerprint(TrainingOptions(iterations=1, opening_chunk="auto"))
+    assert options_fingerprint(unsplit) != options_fingerprint(TrainingOptions(iterations=1, opening_chunk=41))
 
 
 def test_risk_measure_functions_are_fingerprinted_by_their_values(problem):

@@ -67,6 +67,26 @@ def test_split_openings_give_the_same_cuts_and_bounds_whatever_the_layout(split_
     assert _bound_columns(summary["convergence"]) == _bound_columns(split_reference["convergence"])
 
 
+DEFAULT_SPLIT = ("--stages", "4", "--iterations", "4", "--forward-passes", "1", "--opening-chunk", "auto")
+"""One forward pass with the automatic opening split (brazil4's 82 openings in two chunks of 41)."""
+
+
+@pytest.fixture(scope="module")
+def default_split_reference(tmp_path_factory):
+    return train_ranks(1, 1, "brazil4", tmp_path_factory.mktemp("default_split"), *DEFAULT_SPLIT)
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("ranks,threads", [(1, 2), (2, 1), (2, 2)])
+def test_auto_split_gives_the_same_cuts_and_bounds_whatever_the_layout(
+    default_split_reference, tmp_path, ranks, threads
+):
+    summary = train_ranks(ranks, threads, "brazil4", tmp_path, *DEFAULT_SPLIT)
+    assert summary["policy_digest"] == default_split_reference["policy_digest"]
+    assert summary["cuts"] == default_split_reference["cuts"] == 3 * 4
+    assert _bound_columns(summary["convergence"]) == _bound_columns(default_split_reference["convergence"])
+
+
 @pytest.mark.mpi
 def test_emulated_nodes_give_the_same_cuts_and_bounds(reference, tmp_path):
     """4 ranks as 2 emulated nodes of 2: two leaders, two shared caches, the leaders' gathers."""

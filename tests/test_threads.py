@@ -16,6 +16,7 @@ from caudal.parallel.blocks import blocks
 from caudal.parallel.pool import SerialPool
 from caudal.parallel.threads import ThreadPool, available_cores, numa_nodes, parse_cpulist, place_workers
 from caudal.parallel.workers import make_pool
+from caudal.sddp.passes import default_opening_chunk
 from caudal.solver.choice import resolve_solver
 from caudal.solver.highspy_workspace import HighspyWorkspace
 from caudal.solver.native_workspace import NATIVE_AVAILABLE, NativeWorkspace
@@ -238,3 +239,30 @@ def test_split_openings_give_bit_identical_cuts_and_bounds_on_one_and_two_thread
     # every chunk starts from the forward basis: another path than one walk through all openings,
     # so the comparison above is between split runs, not unsplit ones by accident
     assert runs[(1, 2)].solver_stats["simplex_iterations"] != runs[(1, 0)].solver_stats["simplex_iterations"]
+
+
+def test_default_opening_chunk_reads_the_openings_alone() -> None:
+    """Two halves from 10 openings on, rounded up so the first chunk is the longer; fewer stay whole."""
+    assert [default_opening_chunk(n) for n in (0, 1, 9, 10, 11, 82, 83)] == [0, 0, 0, 5, 6, 41, 42]
+
+
+@needs_native
+def test_auto_split_gives_bit_identical_cuts_on_one_and_two_threads() -> None:
+    """With ``opening_chunk="auto"`` a stage of 12 openings is solved in two chunks of 6, whatever the threads."""
+    def run(threads: int, **chunk: int | str) -> caudal.TrainingResult:
+        return caudal.train(random_hydro(3, 5, 12, seed=5), iterations=5, forward_passes=1, seed=2,
+                            threads=threads, solver="native", **chunk)
+
+    default_one, default_two = run(1, opening_chunk="auto"), run(2, opening_chunk="auto")
+    halves, whole = run(1, opening_chunk=6), run(1)
+    for mine, theirs, halved in zip(default_one.policy.cut_pools, default_two.policy.cut_pools,
+                                    halves.policy.cut_pools, strict=True):
+        assert np.array_equal(mine.intercepts, theirs.intercepts)
+        assert np.array_equal(mine.coefficients, theirs.coefficients)
+        assert np.array_equal(mine.intercepts, halved.intercepts)
+    assert [r.lower_bound for r in default_one.history] == [r.lower_bound for r in default_two.history]
+    for count in ("solves", "simplex_iterations"):
+        assert default_one.solver_stats[count] == default_two.solver_stats[count]
+    # auto splits and the default does not: chunks restart from the forward basis, so the unsplit run differs
+    assert default_one.solver_stats["simplex_iterations"] == halves.solver_stats["simplex_iterations"]
+    assert default_one.solver_stats["simplex_iterations"] != whole.solver_stats["simplex_iterations"]

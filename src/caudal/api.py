@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
@@ -52,9 +52,10 @@ from caudal.sddp.training import (
     run_training,
 )
 from caudal.sddp.warm_start import describe_warm_start, warm_start_pools
-from caudal.solver.deterministic_equivalent import DeterministicEquivalentResult
-from caudal.solver.deterministic_equivalent import deterministic_equivalent as _deterministic_equivalent
 from caudal.training_log import TrainingLog, bound_name
+
+if TYPE_CHECKING:  # highspy, which the deterministic equivalent solves with, is imported when it is used
+    from caudal.solver.deterministic_equivalent import DeterministicEquivalentResult
 
 
 @dataclass(frozen=True)
@@ -361,7 +362,9 @@ def deterministic_equivalent(
     With ``risk_measure`` (Expectation, CVaR or EAVaR, at every stage) the LP is
     the nested risk-averse equivalent, with CVaR in its LP form at every node.
     """
-    return _deterministic_equivalent(problem, risk_measure)
+    from caudal.solver.deterministic_equivalent import deterministic_equivalent as solve
+
+    return solve(problem, risk_measure)
 
 
 def train(
@@ -392,7 +395,7 @@ def train(
     trace_iteration: int | None = None,
     multi_cut: bool = False,
     warm_start: Policy | TrainingResult | None = None,
-    opening_chunk: int = 0,
+    opening_chunk: int | str = 0,
 ) -> TrainingResult:
     """Train a policy by SDDP.
 
@@ -499,8 +502,10 @@ def train(
         start; a resume continues from its own cuts and takes no ``warm_start``.
     opening_chunk:
         Split each backward trial state's openings into work items of this
-        many openings, so that one forward pass keeps every worker busy; 0
-        (the default) keeps each trial state one work item. Each chunk starts
+        many openings, so that one forward pass keeps every worker busy; 0 (the
+        default) keeps each trial state one work item; ``"auto"`` splits a
+        stage of at least 10 openings into two halves
+        (:func:`caudal.sddp.passes.default_opening_chunk`). Each chunk starts
         from the trial state's forward basis, so the cuts depend on this
         option (it is fingerprinted) but not on the number of ranks or threads.
     """

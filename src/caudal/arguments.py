@@ -39,6 +39,11 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def opening_chunk(text: str) -> int | str:
+    """``--opening-chunk``: a non-negative number of openings, or ``auto`` (the rule of the openings' count)."""
+    return "auto" if text == "auto" else non_negative_int(text)
+
+
 MAX_SEED = 2**64 - 1
 """Seeds are 64-bit unsigned integers (they key the random streams and are saved in checkpoints)."""
 

@@ -23,6 +23,7 @@ from caudal.arguments import (
     add_checkpoint_schedule,
     add_training_options,
     non_negative_int,
+    opening_chunk,
     positive_float,
     positive_int,
     seed,
@@ -102,9 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="LP kernel: native (Cython over the HiGHS C API), highspy (reference), "
                        "auto (native when built; default)")
     train.add_argument("--quiet", "-q", action="store_true", help="print only the final summary")
-    train.add_argument("--opening-chunk", type=int, default=0, metavar="N",
+    train.add_argument("--opening-chunk", type=opening_chunk, default=0, metavar="N|auto",
                        help="split each backward trial state's openings into work items of N openings, so one "
-                       "forward pass keeps every thread busy (0: no split; default)")
+                       "forward pass keeps every thread busy (default 0: no split; auto: two halves when a "
+                       "stage has 10 openings or more)")
     train.add_argument("--multi-cut", action="store_true",
                        help="one value-function column (and cut) per opening of the next stage instead of one "
                        "averaged cut: fewer iterations, larger LPs; pays with few openings and many states")

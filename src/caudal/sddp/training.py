@@ -56,7 +56,8 @@ class TrainingOptions:
     cut_selection: CutSelection | None = None
     sampling: SamplingScheme = InSample()
     multi_cut: bool = False
-    opening_chunk: int = 0  # openings per backward work item; 0: all of a trial state's (passes.backward_stage)
+    # openings per backward work item; 0: all of a trial state's; "auto": passes.default_opening_chunk of each stage
+    opening_chunk: int | str = 0
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -65,8 +66,11 @@ class TrainingOptions:
             raise ValueError(f"forward_passes must be at least 1, got {self.forward_passes}")
         if not 0 <= self.seed < 2**64:  # the random streams and checkpoints hold 64 bits
             raise ValueError(f"seed must be a non-negative 64-bit integer, got {self.seed}")
-        if self.opening_chunk < 0:
-            raise ValueError(f"opening_chunk must be 0 (no split) or positive, got {self.opening_chunk}")
+        if self.opening_chunk != "auto" and not (isinstance(self.opening_chunk, int) and self.opening_chunk >= 0):
+            raise ValueError(
+                f"opening_chunk must be 0 (no split, the default), 'auto' (the split of "
+                f"passes.default_opening_chunk) or positive, got {self.opening_chunk!r}"
+            )
         if self.time_limit is not None and not self.time_limit > 0:
             raise ValueError(f"time_limit must be positive, got {self.time_limit}")
         if self.stop_when not in ("any", "all"):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from caudal.solver.highspy_workspace import HighspyWorkspace
 from caudal.solver.native_workspace import NATIVE_AVAILABLE, NATIVE_IMPORT_ERROR, NativeWorkspace
 from caudal.solver.workspace import SolverWorkspace
 
@@ -37,6 +36,8 @@ def workspace_factory(solver: str) -> Callable[[int], SolverWorkspace]:
     """``factory(numa_node)`` creating one workspace of a resolved solver name (in the thread that calls it)."""
     if solver == "native":
         return lambda node: NativeWorkspace(numa_node=node)
-    if solver == "highspy":
+    if solver == "highspy":  # highspy loads a second HiGHS (about 5 MB resident): only for runs that use it
+        from caudal.solver.highspy_workspace import HighspyWorkspace
+
         return lambda node: HighspyWorkspace()
     raise ValueError(f"not a resolved solver name: {solver!r} (resolve_solver gives 'native' or 'highspy')")
