@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from cobre_cases import DATA, assert_fails_naming, edit
+from mpi_helpers import train_ranks
 
 from caudal.hydro import cobre
 from caudal.hydro.cobre import CaseError, reader
@@ -162,3 +163,16 @@ def test_history_with_only_the_statistics_file_is_refused(d26: Path) -> None:
     with pytest.raises(CaseError, match="together with scenarios/inflow_seasonal_stats.parquet") as info:
         cobre.load_case(d26)
     assert info.value.file == HISTORY
+
+
+@pytest.mark.mpi
+def test_estimated_case_trains_alike_on_two_ranks_of_two_threads(tmp_path: Path) -> None:
+    """Every rank fits the same model from the same file: cuts and bounds match one process exactly."""
+    alone = train_ranks(1, 1, str(D26), tmp_path / "alone", "--iterations", "6")
+    spread = train_ranks(2, 2, str(D26), tmp_path / "spread", "--iterations", "6")
+    assert spread["policy_digest"] == alone["policy_digest"]
+    assert _without_timings(spread["convergence"]) == _without_timings(alone["convergence"])
+
+
+def _without_timings(rows: list[str]) -> list[str]:
+    return [",".join(row.split(",")[:5] + row.split(",")[6:]) for row in rows]
