@@ -176,3 +176,14 @@ def test_estimated_case_trains_alike_on_two_ranks_of_two_threads(tmp_path: Path)
 
 def _without_timings(rows: list[str]) -> list[str]:
     return [",".join(row.split(",")[:5] + row.split(",")[6:]) for row in rows]
+
+
+def test_several_plants_without_an_opening_tree_are_refused(d26: Path) -> None:
+    """Cobre would correlate their noise with the residual correlation it estimates; caudal draws independent noise."""
+    (d26 / "scenarios" / "noise_openings.parquet").unlink()
+    edit(d26, "system/hydros.json", lambda d: d["hydros"].append(dict(d["hydros"][0], id=1, name="H1")))
+    edit(d26, "initial_conditions.json", lambda d: (d["storage"].append(dict(d["storage"][0], hydro_id=1)),
+                                                    d["past_inflows"].append(dict(d["past_inflows"][0], hydro_id=1))))
+    with pytest.raises(CaseError, match="correlation between plants") as info:
+        cobre.load_case(d26)
+    assert info.value.file == HISTORY

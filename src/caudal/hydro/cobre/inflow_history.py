@@ -12,8 +12,10 @@ problem layer (lags as state variables) need no change.
 Supported: monthly seasons (``season_definitions.cycle_type = "monthly"``), one
 observation per month without gaps, the classical ``"pacf"`` order selection.
 Refused by name: the annual component (``"pacf_annual"``), a history given
-together with only one of the two files (Cobre's partial estimation), and
-weekly or custom cycles.
+together with only one of the two files (Cobre's partial estimation), weekly
+or custom cycles, and several plants without ``noise_openings.parquet``:
+Cobre then also estimates the residual correlation between the plants and
+draws correlated noise (an opening tree it exported already carries it).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from caudal.hydro.cobre.case import ArModel, SeriesStats, StageSpec
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
 from caudal.hydro.cobre.par_estimation import History, SeasonFit, fit_par
-from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS, INFLOW_STATS
+from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS, INFLOW_STATS, NOISE_OPENINGS
 
 HISTORY = "scenarios/inflow_history.parquet"
 CONFIG = "config.json"
@@ -62,6 +64,10 @@ def estimate_inflows(
         return None  # Cobre uses the given model and leaves the history unread
     if given:
         raise unsupported(HISTORY, None, None, f"estimating the inflow model from history together with {given[0]}")
+    if len(hydro_ids) > 1 and not files.exists(NOISE_OPENINGS):
+        # Cobre also estimates the plants' residual correlation and draws correlated noise from it.
+        raise unsupported(HISTORY, None, None, "the correlation between plants estimated from history (caudal "
+                          f"would draw independent noise; give the opening tree in {NOISE_OPENINGS})")
     settings = read_estimation_settings(files)
     n_seasons, month_season = _monthly_seasons(files)
     series = _read_series(files, stages, month_season)
