@@ -157,5 +157,5 @@ def _refuse_other_sections(config: Record) -> None:
             checkpointing.ignore(*checkpointing.data)
         policy.ignore("path", "validate_compatibility")
         policy.finish()
-    # Output selection only; estimation settings only matter with inflow_history.parquet (refused).
+    # Output selection; estimation settings are read by inflow_history.py when a history is fitted.
     config.ignore("exports", "estimation")

@@ -17,6 +17,7 @@ from caudal.hydro.cobre.config import read_settings
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.generic import check_entities, read_generic_constraints
+from caudal.hydro.cobre.inflow_history import estimate_inflows
 from caudal.hydro.cobre.openings import noise_from_table
 from caudal.hydro.cobre.production import FILE as PRODUCTION_MODELS
 from caudal.hydro.cobre.production import check_plants, overrides, read_production_models
@@ -58,6 +59,10 @@ def read_case(root: str | Path) -> Case:
     generic = read_generic_constraints(files, timeline.stages)
     initial = read_initial_conditions(files)
     inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
+    ar_models = read_ar_models(files)
+    estimated = estimate_inflows(files, timeline.stages, timeline.pre_study, sorted(h.id for h in system.hydros))
+    if estimated is not None:
+        inflow_stats, ar_models = estimated.stats, estimated.ar_models
     load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
     case = Case(
         root=str(files.root),
@@ -73,7 +78,7 @@ def read_case(root: str | Path) -> Case:
         initial_storage=initial.storage,
         past_inflows=initial.past_inflows,
         inflow_stats=inflow_stats if inflow_stats is not None else EMPTY_STATS,
-        ar_models=read_ar_models(files),
+        ar_models=ar_models,
         load_stats=load_stats if load_stats is not None else EMPTY_STATS,
         load_factors=read_load_factors(files),
         state_flags=timeline.state_flags,

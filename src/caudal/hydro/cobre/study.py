@@ -14,6 +14,7 @@ from caudal.hydro.cobre.formats import read_case, read_training_settings
 from caudal.hydro.cobre.formulation import TRUNCATING, StageLayout, build_problem
 from caudal.hydro.cobre.inflows import InflowModel, check_truncation_is_exact, resolve_inflows
 from caudal.hydro.cobre.openings import NoiseEntities, generate_noise, noise_entities
+from caudal.hydro.cobre.par_a import add_annual_component
 from caudal.hydro.cobre.timeline import FILE as STAGES
 from caudal.model.problem import Problem
 from caudal.model.size import stage_bytes, too_large
@@ -54,7 +55,7 @@ def load_case(path: str | Path, *, seed: int | None = None) -> CobreStudy:
     """
     case = read_case(path)
     _check_openings_fit(case)
-    inflows = resolve_inflows(case)
+    inflows = add_annual_component(case, resolve_inflows(case))
     entities = noise_entities(case)
     if case.noise_openings is not None:
         noise, source = case.noise_openings, "file"

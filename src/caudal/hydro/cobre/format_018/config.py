@@ -147,5 +147,5 @@ def _refuse_other_sections(config: Record) -> None:
             checkpointing.finish()
         policy.ignore("path")
         policy.finish()
-    # Output selection only; estimation settings only matter with inflow_history.parquet (refused).
+    # Output selection only; estimation settings only matter with inflow_history.parquet (refused in 0.18).
     config.ignore("exports", "estimation")

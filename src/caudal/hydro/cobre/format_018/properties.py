@@ -56,7 +56,7 @@ PROPERTIES: dict[str, dict[str, str]] = {
     },
     "config.schema.json": {
         **_SCHEMA_URI,
-        "estimation": IGNORED,  # only used to fit inflow models from history (refused)
+        "estimation": IGNORED,  # only used to fit inflow models from history (refused in 0.18)
         "exports": IGNORED,
         "modeling": READ,
         "modeling.cost_scale_factor": READ,  # other than 1: refused

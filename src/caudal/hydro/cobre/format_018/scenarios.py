@@ -14,6 +14,8 @@ from typing import Any
 
 from caudal.hydro.cobre.errors import unsupported
 from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.inflow_history import HISTORY
+from caudal.hydro.cobre.par_a import ANNUAL
 from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS, INITIAL, InitialConditions, initial_storage
 from caudal.hydro.cobre.unsupported import UNSUPPORTED_FILES
 
@@ -32,6 +34,8 @@ REFUSED_FILES: dict[str, str] = {
     "system/scalar_parameters.json": "scalar parameters (moved to constraints/generic_parameters.json in 0.18)",
     # 0.18 keeps no past inflows in initial_conditions.json, so PAR(p) lags have no initial state caudal can read.
     AR_COEFFICIENTS: "PAR(p) inflow models in the 0.18 format",
+    HISTORY: "estimating PAR(p) inflow models from history in the 0.18 format",
+    ANNUAL: "the annual component of PAR(p)-A inflow models in the 0.18 format",
 }
 
 _REFUSED_HISTORY = {

@@ -1,0 +1,177 @@
+"""``scenarios/inflow_history.parquet``: the inflow model estimated from a plant's history.
+
+When a case gives a history but neither ``inflow_seasonal_stats.parquet`` nor
+``inflow_ar_coefficients.parquet``, Cobre fits the seasonal statistics and the
+PAR(p) coefficients itself (``config.json`` -> ``estimation``), then uses them
+exactly as if they had been given for every stage of the same season. This
+module reads the history and the settings, hands each plant's series to
+:func:`caudal.hydro.cobre.par_estimation.fit_par`, and returns the result in
+the form the two files would have had, so the rest of the reader and the
+problem layer (lags as state variables) need no change.
+
+Supported: monthly seasons (``season_definitions.cycle_type = "monthly"``), one
+observation per month without gaps, the classical ``"pacf"`` order selection.
+Refused by name: the annual component (``"pacf_annual"``), a history given
+together with only one of the two files (Cobre's partial estimation), weekly
+or custom cycles, and several plants without ``noise_openings.parquet``:
+Cobre then also estimates the residual correlation between the plants and
+draws correlated noise (an opening tree it exported already carries it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from caudal.hydro.cobre.case import ArModel, SeriesStats, StageSpec
+from caudal.hydro.cobre.errors import CaseError, unsupported
+from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
+from caudal.hydro.cobre.par_estimation import History, SeasonFit, fit_par
+from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS, INFLOW_STATS, NOISE_OPENINGS
+
+HISTORY = "scenarios/inflow_history.parquet"
+CONFIG = "config.json"
+STAGES = "stages.json"
+
+
+@dataclass(frozen=True)
+class EstimationSettings:
+    """``config.json`` -> ``estimation``, with Cobre's defaults."""
+
+    max_order: int = 6
+    min_observations_per_season: int = 30
+    max_coefficient_magnitude: float | None = None
+
+
+@dataclass(frozen=True)
+class EstimatedInflows:
+    stats: SeriesStats
+    ar_models: dict[tuple[int, int], ArModel]
+
+
+def estimate_inflows(
+    files: CaseFiles, stages: tuple[StageSpec, ...], pre_study: dict[int, int | None], hydro_ids: list[int]
+) -> EstimatedInflows | None:
+    """The fitted statistics and AR models per (hydro, stage id); ``None`` when there is nothing to fit."""
+    if not files.exists(HISTORY):
+        return None
+    given = [name for name in (INFLOW_STATS, AR_COEFFICIENTS) if files.exists(name)]
+    if len(given) == 2:
+        return None  # Cobre uses the given model and leaves the history unread
+    if given:
+        raise unsupported(HISTORY, None, None, f"estimating the inflow model from history together with {given[0]}")
+    if len(hydro_ids) > 1 and not files.exists(NOISE_OPENINGS):
+        # Cobre also estimates the plants' residual correlation and draws correlated noise from it.
+        raise unsupported(HISTORY, None, None, "the correlation between plants estimated from history (caudal "
+                          f"would draw independent noise; give the opening tree in {NOISE_OPENINGS})")
+    settings = read_estimation_settings(files)
+    n_seasons, month_season = _monthly_seasons(files)
+    series = _read_series(files, stages, month_season)
+    means: dict[tuple[int, int], float] = {}
+    stds: dict[tuple[int, int], float] = {}
+    models: dict[tuple[int, int], ArModel] = {}
+    stage_seasons = [(s.id, s.season_id) for s in stages] + sorted(pre_study.items())
+    for hydro_id in hydro_ids:
+        if hydro_id not in series:
+            raise CaseError(HISTORY, f"hydro {hydro_id}", "hydro_id", "has no history to fit its inflow model to")
+        history = _history(hydro_id, series[hydro_id], n_seasons, settings)
+        fits = fit_par(history, settings.max_order, settings.max_coefficient_magnitude)
+        for stage_id, season in stage_seasons:
+            if season is None or not 0 <= season < n_seasons:
+                continue
+            fit: SeasonFit = fits[season]
+            means[hydro_id, stage_id], stds[hydro_id, stage_id] = fit.mean, fit.std
+            if fit.coefficients and stage_id >= 0:
+                models[hydro_id, stage_id] = ArModel(fit.coefficients, fit.residual_std_ratio)
+    return EstimatedInflows(SeriesStats(means, stds), models)
+
+
+def read_estimation_settings(files: CaseFiles) -> EstimationSettings:
+    config = files.json(CONFIG)
+    section = config.record("estimation", None)
+    if section is None:
+        return EstimationSettings()
+    method = section.string("order_selection", "pacf", choices=("pacf", "pacf_annual", "fixed"))
+    if method == "pacf_annual":
+        raise section.refuse("order_selection", "the annual component of PAR(p)-A inflow models ('pacf_annual')")
+    magnitude = section.number("max_coefficient_magnitude", None, minimum=0.0)
+    settings = EstimationSettings(
+        max_order=section.integer("max_order", 6, minimum=0, maximum=120),
+        min_observations_per_season=section.integer("min_observations_per_season", 30, minimum=0),
+        max_coefficient_magnitude=magnitude,
+    )
+    section.finish()
+    return settings
+
+
+def _monthly_seasons(files: CaseFiles) -> tuple[int, dict[int, int]]:
+    """Number of seasons and the season of each calendar month (1..12)."""
+    doc = files.json(STAGES)
+    definitions = doc.data.get("season_definitions")
+    cycle = definitions.get("cycle_type") if isinstance(definitions, dict) else None
+    if cycle != "monthly":
+        raise unsupported(STAGES, None, "season_definitions.cycle_type",
+                          f"estimating inflow models from history on a {cycle or 'missing'} season cycle")
+    starts = sorted((int(s["month_start"]), int(s["id"])) for s in definitions.get("seasons", []))
+    if not starts:
+        raise CaseError(STAGES, None, "season_definitions.seasons", "is empty, so history dates have no season")
+    month_season = {}
+    for month in range(1, 13):
+        earlier = [season for start, season in starts if start <= month]
+        month_season[month] = earlier[-1] if earlier else starts[-1][1]
+    return max(season for _, season in starts) + 1, month_season
+
+
+def _read_series(
+    files: CaseFiles, stages: tuple[StageSpec, ...], month_season: dict[int, int]
+) -> dict[int, list[tuple[date, int, float]]]:
+    """Per hydro, its (date, season, value) rows in date order."""
+    numbers = files.table(HISTORY, {"hydro_id": INT, "value_m3s": FLOAT}, read_apart=("date",))
+    try:
+        with pq.ParquetFile(files.root / HISTORY) as parquet:
+            column = parquet.read(columns=["date"]).column("date")
+    except (OSError, pa.ArrowException, KeyError) as exc:
+        raise CaseError(HISTORY, None, "date", f"column cannot be read: {exc}") from exc
+    if not pa.types.is_date(column.type) or column.null_count:
+        raise CaseError(HISTORY, None, "date", f"must be a date column without nulls, got {column.type}")
+    dates = column.to_pylist()
+    series: dict[int, list[tuple[date, int, float]]] = {}
+    for hydro_id, day, value in zip(numbers["hydro_id"], dates, numbers["value_m3s"], strict=True):
+        season = _season_of(day, stages, month_season)
+        series.setdefault(int(hydro_id), []).append((day, season, float(value)))
+    for rows in series.values():
+        rows.sort(key=lambda row: row[0])
+    return series
+
+
+def _season_of(day: date, stages: tuple[StageSpec, ...], month_season: dict[int, int]) -> int:
+    """A study stage's season when the date falls in one (as Cobre does), else the calendar's."""
+    for stage in stages:
+        if stage.start <= day < stage.end and stage.season_id is not None:
+            return stage.season_id
+    return month_season[day.month]
+
+
+def _history(
+    hydro_id: int, rows: list[tuple[date, int, float]], n_seasons: int, settings: EstimationSettings
+) -> History:
+    entity = f"hydro {hydro_id}"
+    for (before, _, _), (after, _, _) in zip(rows, rows[1:], strict=False):
+        months = (after.year - before.year) * 12 + after.month - before.month
+        if months != 1:
+            problem = "appears twice in one month" if months == 0 else "has a gap"
+            raise CaseError(HISTORY, entity, "date", f"{problem} between {before} and {after} (one value per month)")
+    seasons = np.array([season for _, season, _ in rows], dtype=np.int64)
+    counts = np.bincount(seasons, minlength=n_seasons)
+    fewest = int(counts.argmin())
+    if counts[fewest] < max(settings.min_observations_per_season, 2):
+        raise CaseError(
+            HISTORY, entity, "value_m3s",
+            f"season {fewest} has {counts[fewest]} observations, fewer than "
+            f"estimation.min_observations_per_season ({settings.min_observations_per_season}) or 2",
+        )
+    return History(np.array([value for _, _, value in rows]), seasons, n_seasons)
