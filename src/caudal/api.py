@@ -32,7 +32,7 @@ from caudal.checkpoint.store import DEFAULT_KEEP, load_latest
 from caudal.model.problem import CompiledProblem, Problem, ProblemError
 from caudal.model.size import too_large, training_bytes
 from caudal.outputs import write_convergence, write_summary
-from caudal.parallel.comm import Communicator, cores_available, world
+from caudal.parallel.comm import Communicator, cores_available, launched_by_mpi, world
 from caudal.parallel.pool import WorkerPool
 from caudal.parallel.signals import StopSignals
 from caudal.parallel.workers import make_pool, one_blas_thread
@@ -438,8 +438,8 @@ def train(
         shape the policy may not).
     handle_signals:
         Treat SIGTERM and SIGUSR1 (a batch system's notice before the walltime)
-        as a request to finish the iteration, checkpoint and return with status
-        ``"interrupted"``. The command line turns this on.
+        as a request to stop within seconds, dropping an unfinished iteration,
+        checkpoint the last complete one and return with status ``"interrupted"``. The command line turns this on.
     on_error:
         ``"abort"`` (default): on a multi-rank run, an exception on one rank
         ends the whole job at once, since the other ranks would otherwise wait
@@ -640,7 +640,9 @@ def write_outputs(directory: Path, result: TrainingResult) -> None:
 def _logger(log: bool | TextIO, iterations: int) -> TrainingLog | None:
     if log is False or log is None:
         return None
-    return TrainingLog(iterations, stream=None if log is True else log)
+    # Under a launcher, standard output is its forwarding, a pty under Open MPI even when the job's output goes
+    # to a file or a pipe: a progress bar would land there, in the middle of the log lines.
+    return TrainingLog(iterations, stream=None if log is True else log, progress=False if launched_by_mpi() else None)
 
 
 def _layout_lines(
