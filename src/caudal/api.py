@@ -524,6 +524,8 @@ def train(
             profiler = RunProfiler(pool, comm, options, trace_iteration)
             pool = profiler.pool
         logger = _logger(log, iterations) if comm.rank == 0 else None
+        if logger is not None:
+            cleanup.callback(logger.clear_progress)  # also when a second Ctrl-C ends the training
         layout = _layout_lines(compiled, options, pool, comm)
         if logger is not None:
             logger.header(layout)

@@ -89,6 +89,15 @@ class TrainingLog:
         else:
             print(line, file=self.stream, flush=True)
 
+    def clear_progress(self) -> None:
+        """Take the progress bar off the terminal and show the cursor again; safe to call twice.
+
+        For a training that ends by an exception (a second Ctrl-C), which never
+        reaches :meth:`close`: the terminal must not be left without its cursor.
+        """
+        if self._progress is not None:
+            self._progress.stop()
+
     def close(self, footer: list[str]) -> None:
         """Print the last iteration if it was held back, then the footer."""
         if self._pending is not None:
