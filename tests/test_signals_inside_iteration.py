@@ -5,6 +5,8 @@
   state bit-identical to a run that did only the complete iterations; training
   that state on gives what a run that never stopped gives;
 * a request standing when training starts lets the first iteration finish;
+* under ``mpiexec``, with node-shared pools and stage LPs, one rank asked
+  before the other: both stop at the same point and train on as one process;
 * through ``caudal.train``: a SIGTERM in the middle of a backward pass writes
   the checkpoint of the last complete iteration, and the resumed run's bounds
   are those of an uninterrupted run.
@@ -13,10 +15,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
+from mpi_helpers import run_ranks
 from test_checkpoint_cases import assert_same_state, new_pool, trained_state, two_reservoirs
 
 import caudal
@@ -118,3 +123,51 @@ def test_sigterm_inside_a_backward_pass_checkpoints_and_resumes_to_the_same_boun
     straight = caudal.train(problem, iterations=6, **common)
     assert [r.lower_bound for r in resumed.history] == [r.lower_bound for r in straight.history]
     assert [r.upper_bound_mean for r in resumed.history] == [r.upper_bound_mean for r in straight.history]
+
+
+TWO_RANKS = """
+import json, os, sys
+import caudal.sddp.interruptible as interruptible
+from caudal.parallel.comm import world
+from caudal.parallel.workers import make_pool
+from caudal.sddp.training import TrainingOptions, TrainingState, run_training
+from test_checkpoint_cases import two_reservoirs
+
+interruptible.BLOCK_SECONDS = 0.0  # blocks of 4 passes: rank 0 (5 passes) runs 2 a stage, rank 1 (4 passes) 1
+comm = world()
+calls = [0]
+real = interruptible.backward_stage
+
+
+def counted(*args, **kwargs):
+    calls[0] += 1
+    return real(*args, **kwargs)
+
+
+interruptible.backward_stage = counted
+state = TrainingState.fresh(two_reservoirs(stages=4), comm)  # node-shared pools and stage LPs
+pool = make_pool(1, "highspy")
+options = TrainingOptions(iterations=6, forward_passes=9, seed=3)
+# rank 0 is asked in its 8th backward block (iteration 2, stage 2); rank 1 would be in iteration 3 by then
+status = run_training(state, pool, options, comm=comm, interrupt=lambda: calls[0] >= 8)
+stopped = state.iteration
+interruptible.backward_stage = real
+run_training(state, pool, options, comm=comm)
+if comm.rank == 0:
+    print(json.dumps({"status": status, "stopped": stopped, "bounds": [r.lower_bound for r in state.history],
+                      "means": [r.upper_bound_mean for r in state.history]}), flush=True)
+"""
+
+
+@pytest.mark.mpi
+def test_ranks_asked_at_different_points_agree_and_undo_the_iteration(problem, tmp_path):
+    """Two ranks on one node (shared pools and LPs): one is asked, both stop, and training on matches one process."""
+    script = tmp_path / "two_ranks.py"
+    script.write_text(TWO_RANKS)
+    done = run_ranks(2, [str(script)], env={"PYTHONPATH": str(Path(__file__).parent)}, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == "interrupted" and result["stopped"] == 1, result
+    straight = trained_state(problem, OPTIONS)
+    assert result["bounds"] == [r.lower_bound for r in straight.history]
+    assert result["means"] == [r.upper_bound_mean for r in straight.history]

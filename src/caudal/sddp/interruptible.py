@@ -20,8 +20,9 @@ So, when the training is given a stop request (:func:`caudal.sddp.training.run_t
   in a collective the others have left.
 * :class:`IterationUndo` gives the state back as it was when the iteration
   began: the cuts and visited states it appended are forgotten, the activity
-  flags cut selection changed are restored, and so are the stage LPs and
-  bases, which are what a checkpoint holds besides the pools.
+  flags cut selection changed are restored, the stage LPs whose cuts changed
+  are rebuilt and the canonical bases restored (a checkpoint holds them
+  besides the pools).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from caudal.sddp.passes import ForwardResult, backward_stage, forward_pass
 from caudal.sddp.stage_cache import StageCache
 from caudal.solver.workspace import Basis
 
-BLOCK_SECONDS = 0.5
+BLOCK_SECONDS = 0.25
 """About how long a block of passes runs before the stop request is asked again."""
 
 
@@ -130,19 +131,21 @@ def backward_in_blocks(
 class IterationUndo:
     """What an iteration changes of a training state (its pools, archives and cache), to give it back.
 
-    Taken when the iteration begins: pool and archive sizes, and the stage LPs
-    and bases (immutable objects the cache replaces, so keeping the lists is
+    Taken when the iteration begins: pool and archive sizes, and the canonical
+    bases (objects the cache replaces, never changes, so keeping the list is
     enough). Cut selection's changes to older cuts' flags are kept as they
-    happen (:meth:`before_selection`), one stage at a time. Cut selection and
-    working sets remember what they last saw by sizes, so they start afresh at
-    the stages whose pools shrink.
+    happen (:meth:`before_selection`), one stage at a time. The stage LPs are
+    rebuilt rather than kept: a node-shared cache rewrites a stage's arrays in
+    place (:mod:`caudal.sddp.shared_stage_cache`). The rebuilt LP has the rows
+    it had, as after a resume: a working set depends only on the pool and the
+    visited states (cut selection and working sets remember what they last saw
+    by sizes, so they start afresh at the stages whose pools shrink).
     """
 
     def __init__(self, pools: list[CutPool], visited: list[StateArchive], cache: StageCache):
         self.pools, self.visited, self.cache = pools, visited, cache
         self.pool_sizes = [pool.size for pool in pools]
         self.visited_sizes = [archive.size for archive in visited]
-        self.lps = list(cache.lps)
         self.bases = list(cache.bases)
         self.active: dict[int, np.ndarray] = {}
 
@@ -153,11 +156,14 @@ class IterationUndo:
 
     def undo(self) -> None:
         """Put the state back as it was when the iteration began; every rank calls it alike."""
+        changed = [t for t, pool in enumerate(self.pools) if pool.size != self.pool_sizes[t] or t in self.active]
         for stage, pool in enumerate(self.pools):
             pool.truncate(self.pool_sizes[stage])
             if stage in self.active:
                 pool.set_active(self.active[stage])
         for archive, size in zip(self.visited, self.visited_sizes, strict=True):
             archive.truncate(size)
-        self.cache.lps[:] = self.lps
-        self.cache.bases[:] = self.bases
+        for stage in changed:  # collective on the node for a node-shared cache: every rank has the same stages
+            self.cache.refresh(stage)
+        for stage, basis in enumerate(self.bases):
+            self.cache.set_basis(stage, basis)  # refuses a basis whose rows do not fit the rebuilt LP
