@@ -31,7 +31,7 @@ class TerminalRun:
         self.output = b""
         self.job = subprocess.Popen(
             [sys.executable, "-m", "caudal", "train", *case, "--threads", "1",
-             "--forward-passes", "50", "--iterations", "100000", "--checkpoint-every", "100000",
+             "--forward-passes", "20", "--iterations", "100000", "--checkpoint-every", "100000",
              "--output", str(run_dir)],
             stdin=slave, stdout=slave, stderr=subprocess.PIPE, text=True, start_new_session=True,
         )
@@ -90,7 +90,7 @@ ITERATION_2 = b" 2/100000"  # the bar's count after iteration 2
 def test_ctrl_c_on_a_terminal_clears_the_bar_checkpoints_and_exits_130(tmp_path):
     run = TerminalRun(tmp_path / "run", ["brazil4", "--stages", "3"])
     run.wait_for(ITERATION_2)
-    run.read(0.5)  # inside iteration 3 (each takes a second or more)
+    run.read(0.3)  # inside iteration 3
     run.job.send_signal(signal.SIGINT)
     took = run.finish()
     stderr = "".join(run.errors)
