@@ -5,8 +5,9 @@
   write on rank 0: the job ends with that rank's one-line error;
 * rank 1 dying without an exception (``os._exit``, SIGKILL): its guard names
   the rank, how it ended and its phase;
-* Ctrl-C to the whole process group: every rank stops after the iteration,
-  a checkpoint is written and the job exits 130.
+* Ctrl-C to mpiexec's process group in the middle of an iteration: every rank
+  stops within seconds, the unfinished iteration is dropped, a checkpoint of
+  the last complete one is written and (MPICH) the job exits 130.
 
 Each run must end within 10 s of the fault (it used to hang until killed).
 """
@@ -123,7 +124,7 @@ def test_ctrl_c_checkpoints_and_exits_130_on_every_rank(tmp_path):
     run_dir = tmp_path / "run"
     job = subprocess.Popen(
         [mpiexec(), "-n", "2", sys.executable, "-m", "caudal", "train", "brazil4", "--stages", "3", "--threads", "1",
-         "--forward-passes", "300", "--iterations", "100000", "--checkpoint-every", "100000",
+         "--forward-passes", "150", "--iterations", "100000", "--checkpoint-every", "100000",
          "--output", str(run_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
@@ -132,7 +133,7 @@ def test_ctrl_c_checkpoints_and_exits_130_on_every_rank(tmp_path):
         seen.append(line)
         if line.split()[:1] == ["1"]:
             break
-    time.sleep(1.0)
+    time.sleep(0.5)
     started = time.monotonic()
     os.killpg(job.pid, signal.SIGINT)
     try:
