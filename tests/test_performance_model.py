@@ -25,7 +25,7 @@ def test_traffic_per_iteration():
     traffic = bytes_per_iteration(SHAPE, iteration=1)
     assert traffic["cuts (intercepts, coefficients)"] == 119 * 192 * 161 * 8
     assert traffic["forward costs and trial states"] == 192 * 8 + 192 * 120 * 160 * 8
-    assert collectives_per_iteration(120) == 4 + 6 * 119 + 8
+    assert collectives_per_iteration(120) == 4 + 6 * 119 + 8 + 120
 
 
 def test_one_rank_does_not_communicate_and_latency_grows_with_log_ranks():

@@ -2,7 +2,7 @@
 
 * k iterations, then ``--resume`` to 2k, equals 2k straight: same cuts (policy
   digest) and bounds, whatever the layouts of the two runs.
-* SIGTERM / SIGUSR1 finish the iteration, write a checkpoint and exit with 75
+* SIGTERM / SIGUSR1 stop the run, write a checkpoint of the last complete iteration and exit with 75
   on every rank; the run then resumes.
 * A checkpoint of another case is refused with a clear message.
 """

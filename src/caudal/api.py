@@ -32,7 +32,7 @@ from caudal.checkpoint.store import DEFAULT_KEEP, load_latest
 from caudal.model.problem import CompiledProblem, Problem, ProblemError
 from caudal.model.size import too_large, training_bytes
 from caudal.outputs import sense_columns, write_convergence, write_summary
-from caudal.parallel.comm import Communicator, cores_available, world
+from caudal.parallel.comm import Communicator, cores_available, launched_by_mpi, world
 from caudal.parallel.pool import WorkerPool
 from caudal.parallel.signals import StopSignals
 from caudal.parallel.workers import make_pool, one_blas_thread
@@ -459,8 +459,8 @@ def train(
         shape the policy may not).
     handle_signals:
         Treat SIGTERM and SIGUSR1 (a batch system's notice before the walltime)
-        as a request to finish the iteration, checkpoint and return with status
-        ``"interrupted"``. The command line turns this on.
+        as a request to stop within seconds, dropping an unfinished iteration,
+        checkpoint the last complete one and return with status ``"interrupted"``. The command line turns this on.
     on_error:
         ``"abort"`` (default): on a multi-rank run, an exception on one rank
         ends the whole job at once, since the other ranks would otherwise wait
@@ -548,7 +548,7 @@ def train(
             pool = profiler.pool
         logger = _logger(log, iterations, compiled.sign < 0) if comm.rank == 0 else None
         if logger is not None:
-            cleanup.callback(logger.detach)  # a failed training leaves no handler behind
+            cleanup.callback(logger.detach)  # a failed training (a second Ctrl-C) leaves no handler nor bar behind
         layout = _layout_lines(compiled, options, pool, comm)
         if logger is not None:
             logger.header(layout)
@@ -663,10 +663,15 @@ def write_outputs(directory: Path, result: TrainingResult) -> None:
 
 
 def _logger(log: bool | TextIO, iterations: int, maximize: bool) -> TrainingLog:
-    """The training's log: always to the ``caudal`` logger; also to the terminal (or ``log``'s stream) if ``log``."""
+    """The training's log: always to the ``caudal`` logger; also to the terminal (or ``log``'s stream) if ``log``.
+
+    Under a launcher, standard output is its forwarding, a pty under Open MPI even
+    when the job's output goes to a file or a pipe: a progress bar would land
+    there, in the middle of the log lines, so there is none.
+    """
     terminal = log is not False and log is not None
     return TrainingLog(iterations, stream=log if terminal and log is not True else None, maximize=maximize,
-                       terminal=terminal)
+                       terminal=terminal, progress=False if launched_by_mpi() else None)
 
 
 def _layout_lines(

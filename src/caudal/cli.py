@@ -36,6 +36,7 @@ from caudal.checkpoint.files import NAME_PATTERN
 from caudal.checkpoint.run_lock import RunFolderLocked, RunFolderUnusable, run_folders_locked_by_leader
 from caudal.config import add_config_option, parse_with_config
 from caudal.doctor import add_doctor_command, run_doctor
+from caudal.hydro.cobre.suspicious import show_case_warnings_as_log_lines
 from caudal.log_destination import add_log_options, log_destination
 from caudal.model.problem import Problem, ProblemError
 from caudal.parallel.comm import launched_by_mpi, world
@@ -376,6 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         guard_status = run_guarded(*launcher_rank_and_size())
         if guard_status is not None:
             return guard_status
+    show_case_warnings_as_log_lines(launcher_rank_and_size()[0])
     try:
         parser = build_parser()
         args = parse_with_config(parser, argv)

@@ -2,16 +2,19 @@
 
 slurm sends SIGTERM at the walltime (and, with ``--signal=B:USR1@120``, SIGUSR1
 some time before it); preemption sends SIGTERM. While a :class:`StopSignals`
-block is active those signals only raise a flag: the training finishes its
-current iteration, every rank agrees to stop, a checkpoint is written and the
-process exits with :data:`EXIT_SIGNALLED`.
+block is active those signals only raise a flag, which the training asks
+between blocks of passes (:mod:`caudal.sddp.interruptible`): every rank agrees
+to stop within seconds, the unfinished iteration is dropped, a checkpoint of
+the last complete one is written and the process exits with
+:data:`EXIT_SIGNALLED`.
 
 With ``keyboard=True`` (the command line), SIGINT is treated the same way: the
-first Ctrl-C says at once that the run will stop after the current iteration
-with a checkpoint (exit status 130); a second one stops at once, keeping the
-checkpoints already written. Under ``mpiexec`` every rank receives the Ctrl-C,
-so every rank agrees to stop, instead of one rank dying of a
-``KeyboardInterrupt`` and taking the job down as a failure.
+first Ctrl-C says at once that the run is stopping with a checkpoint (exit
+status 130); a second one stops at once, keeping the checkpoints already
+written. Under ``mpiexec`` every rank receives the Ctrl-C (MPICH sends it to
+the process group, Open MPI's ``mpiexec`` forwards it to the ranks), so every
+rank agrees to stop, instead of one rank dying of a ``KeyboardInterrupt`` and
+taking the job down as a failure.
 
 Blocks nest. An outer block made with ``hand_down=True`` (the command line's,
 around the loading of the case) hands an inner block (``train()``'s) the
@@ -69,8 +72,8 @@ class StopSignals:
         if first and self.announce:
             again = "; press Ctrl-C again to stop now" if signum == signal.SIGINT else ""
             # os.write, not print: the main thread may be inside a print to stderr when the signal comes
-            os.write(2, f"caudal: {signal.Signals(signum).name} received: stopping after the current iteration, "
-                        f"with a checkpoint when the run writes them{again}\n".encode())
+            os.write(2, f"caudal: {signal.Signals(signum).name} received: stopping, with a checkpoint of the "
+                        f"last complete iteration when the run writes them{again}\n".encode())
 
     def requested(self) -> bool:
         return self.received is not None

@@ -104,9 +104,11 @@ def collectives_per_iteration(stages: int) -> int:
     plus an Allgatherv: 4); per backward stage: intercepts and coefficients (4)
     plus the canonical basis (2 Bcasts): 6; bound: value and basis (3 Bcasts);
     stopping: solves and interrupt (2 Allreduces) and the clock (1 Bcast);
-    profiler: its rows (2).
+    profiler: its rows (2); stop votes inside the iteration, when signals are
+    handled as on the command line (:mod:`caudal.sddp.interruptible`): one
+    Allreduce after the forward pass and one per backward stage.
     """
-    return 4 + 6 * (stages - 1) + 3 + 3 + 2
+    return 4 + 6 * (stages - 1) + 3 + 3 + 2 + stages
 
 
 def bytes_per_iteration(shape: CaseShape, iteration: int = 1) -> dict[str, float]:

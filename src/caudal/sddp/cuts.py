@@ -128,6 +128,15 @@ class CutPool:
     def active_ids(self) -> np.ndarray:
         return np.flatnonzero(self.active)
 
+    def truncate(self, size: int) -> None:
+        """Forget the cuts from ``size`` on: those of an abandoned iteration (:mod:`caudal.sddp.training`).
+
+        Every rank of the node calls it alike; the rows stay allocated and the next :meth:`add` overwrites them.
+        """
+        if not 0 <= size <= self.size:
+            raise ValueError(f"cannot truncate a pool of {self.size} cuts to {size}")
+        self.size = size
+
     def evaluate(self, states: np.ndarray, target: int | None = None) -> np.ndarray:
         """The cut approximation ``max_c (intercept_c + coef_c . x)`` at each row of ``states``.
 
@@ -166,6 +175,12 @@ class StateArchive:
     @property
     def states(self) -> np.ndarray:
         return self._columns.columns["states"][: self.size]
+
+    def truncate(self, size: int) -> None:
+        """Forget the states from ``size`` on (an abandoned iteration's), like :meth:`CutPool.truncate`."""
+        if not 0 <= size <= self.size:
+            raise ValueError(f"cannot truncate an archive of {self.size} states to {size}")
+        self.size = size
 
     @property
     def nbytes(self) -> int:

@@ -22,6 +22,7 @@ from caudal.parallel.blocks import block
 from caudal.parallel.comm import Communicator, SingleProcessCommunicator
 from caudal.parallel.pool import WorkerPool
 from caudal.sddp.cuts import CutPool, StateArchive, pool_comm
+from caudal.sddp.interruptible import IterationUndo, backward_in_blocks, forward_in_blocks
 from caudal.sddp.opening_order import chain_orders, opening_tour
 from caudal.sddp.passes import backward_stage, first_stage_bound, forward_pass
 from caudal.sddp.records import IterationRecord, simulated_interval
@@ -179,9 +180,14 @@ def run_training(
     gathered in forward-pass order, so every rank adds the same cuts to the
     same pools and the run is bit-identical whatever the number of ranks.
 
-    ``interrupt()`` is asked after each iteration; when it holds on any rank,
-    every rank stops there with status ``"interrupted"``. ``on_phase`` sees
-    each phase's start and end, for the profiler (:mod:`caudal.profiling`).
+    ``interrupt()`` is asked after each iteration, and inside one between
+    blocks of forward passes and of backward trial states; when it holds on any
+    rank, every rank stops with status ``"interrupted"``. Inside an iteration,
+    the ranks agree after the forward pass and after each backward stage, and
+    the unfinished iteration is undone (:mod:`caudal.sddp.interruptible`): the
+    state is then the last complete iteration's, which is what a checkpoint
+    must hold for a resumed run to match an uninterrupted one. ``on_phase``
+    sees each phase's start and end, for the profiler (:mod:`caudal.profiling`).
     """
     comm = comm or SingleProcessCommunicator()
     problem = state.problem
@@ -206,12 +212,42 @@ def run_training(
     def simulate(n_scenarios: int, seed: int) -> np.ndarray:
         return simulate_costs(state, pool, comm, n_scenarios, seed)
 
+    # A request standing before the first iteration (a SIGTERM while the case loaded) lets that iteration
+    # finish, so that the run leaves a checkpoint to resume from; later ones are answered inside iterations.
+    standing = interrupt is not None and interrupt()
+    first_iteration = state.iteration
+
+    def asked() -> bool:
+        if interrupt is None or (standing and state.iteration == first_iteration):
+            return False
+        return interrupt()
+
+    def agreed_to_stop(undo: IterationUndo, gave_up: bool) -> bool:
+        """Whether any rank was asked to stop (collective: every rank votes); if so, the iteration is undone.
+
+        ``gave_up``: this rank left its pass unfinished, having been asked.
+        """
+        if interrupt is None:
+            return False  # nothing can ask: no vote, so a run without signals pays no collective for it
+        with clock("communication"):
+            stop = _any_rank(comm, gave_up or asked())
+        if stop:
+            undo.undo()
+        return stop
+
     status = first_that_stops(limits, [], "any", StopContext(state.history, 0.0, simulate)) if state.history else None
     while status is None:
         i = state.iteration
+        undo = IterationUndo(state.pools, state.visited, state.cache)
         with clock("forward"):
             scenarios = sampler.scenarios(i, own_passes)
-            forward = forward_pass(problem, state.cache, pool, scenarios, first_pass=first, keep_bases=True)
+            if interrupt is None:
+                forward = forward_pass(problem, state.cache, pool, scenarios, first_pass=first, keep_bases=True)
+            else:
+                forward = forward_in_blocks(problem, state.cache, pool, scenarios, first, asked)
+        if agreed_to_stop(undo, forward is None):
+            status = "interrupted"
+            break
         with clock("communication"):
             costs = comm.allgather_rows(forward.costs)
             trial_states = comm.allgather_rows(forward.states.transpose(1, 0, 2))  # [M, T, n]
@@ -220,11 +256,19 @@ def run_training(
         for t in range(problem.n_stages - 1, 0, -1):
             with clock("backward"):
                 starts = forward.start_bases(t, state.cache.lps[t], state.cache.bases[t])
-                intercepts, coefficients, basis = backward_stage(
-                    state.cache, pool, t, forward.states[t - 1], first_trial=first, risk=risks[t],
-                    multi_cut=options.multi_cut, start_bases=starts, orders=chain_orders(tours[t], scenarios[:, t]),
-                    opening_chunk=options.opening_chunk,
-                )
+                orders = chain_orders(tours[t], scenarios[:, t])
+                stage_options = {"risk": risks[t], "multi_cut": options.multi_cut,
+                                 "opening_chunk": options.opening_chunk}
+                if interrupt is None:
+                    cuts = backward_stage(state.cache, pool, t, forward.states[t - 1], first_trial=first,
+                                          start_bases=starts, orders=orders, **stage_options)
+                else:
+                    cuts = backward_in_blocks(state.cache, pool, t, forward.states[t - 1], first, starts, orders,
+                                              asked, **stage_options)
+            if agreed_to_stop(undo, cuts is None):
+                status = "interrupted"
+                break
+            intercepts, coefficients, basis = cuts
             with clock("communication"):
                 intercepts = comm.allgather_rows(intercepts)
                 coefficients = comm.allgather_rows(coefficients)
@@ -232,10 +276,13 @@ def run_training(
             with clock("cache"):
                 _add_cuts(state.pools[t - 1], intercepts, coefficients, i + 1, all_passes)  # 1-based, as logged
                 if options.cut_selection is not None:
+                    undo.before_selection(t - 1)
                     mask = options.cut_selection.select(t - 1, state.pools[t - 1], state.visited[t - 1].states)
                     state.pools[t - 1].set_active(mask)
                 state.cache.refresh(t - 1)
                 state.cache.set_basis(t, basis)
+        if status is not None:  # stopped inside the backward pass
+            break
         with clock("bound"):  # rank 0 alone, so LP counts do not depend on the layout
             bound, basis = (
                 first_stage_bound(state.cache, pool, problem.initial_state, risks[0], tours[0])

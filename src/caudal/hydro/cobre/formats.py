@@ -21,6 +21,7 @@ from caudal.hydro.cobre.config import read_training_settings as read_training_se
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.format_018.config import read_training_settings as read_training_settings_018
+from caudal.hydro.cobre.suspicious import warn_suspicious
 
 FORMAT_05 = "0.5"
 FORMAT_018 = "0.18"
@@ -63,10 +64,10 @@ def _objects(path: Path, where: str) -> list[dict[str, Any]]:
 
 
 def read_case(root: str | Path) -> Case:
-    """Read and validate a case in either format."""
-    if case_format(root) == FORMAT_018:
-        return format_018.read_case(root)
-    return reader.read_case(root)
+    """Read and validate a case in either format; warn of values a planner would hardly mean."""
+    case = format_018.read_case(root) if case_format(root) == FORMAT_018 else reader.read_case(root)
+    warn_suspicious(case)
+    return case
 
 
 def read_training_settings(files: CaseFiles) -> TrainingSettings:
