@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 from typing import NoReturn, Protocol
 
 import numpy as np
@@ -34,6 +35,9 @@ from caudal.parallel.launcher import (
     ranks_per_node,
 )
 from caudal.parallel.shared_memory import LocalSharedArray, MPISharedArray, SharedArray
+
+ABORT_GRACE_SECONDS = 0.3
+"""How long a failing rank waits, its error written, before it aborts the job (see ``abort``)."""
 
 
 class Communicator(Protocol):
@@ -195,6 +199,10 @@ class MPICommunicator:
         explained()  # an abort comes with its own message: the guard must not report a silent death
         sys.stdout.flush()
         sys.stderr.flush()
+        # The launcher forwards this rank's output from a pipe, and MPI_Abort makes it tear the job down: give it
+        # a moment to read the error just written, or the job can end with an empty standard error (seen under
+        # load with MPICH's hydra).
+        time.sleep(ABORT_GRACE_SECONDS)
         self.MPI.COMM_WORLD.Abort(code)
         os._exit(code)  # MPI_Abort may return before the launcher kills this rank
 
