@@ -36,8 +36,7 @@ from caudal.checkpoint.files import NAME_PATTERN
 from caudal.checkpoint.run_lock import RunFolderLocked, RunFolderUnusable, run_folders_locked_by_leader
 from caudal.config import add_config_option, parse_with_config
 from caudal.doctor import add_doctor_command, run_doctor
-from caudal.hydro.cobre.suspicious import show_case_warnings_as_log_lines
-from caudal.log_destination import add_log_options, log_destination
+from caudal.log_destination import add_log_options, log_destination, show_case_warnings_as_log_lines
 from caudal.model.problem import Problem, ProblemError
 from caudal.parallel.comm import launched_by_mpi, world
 from caudal.parallel.rank_guard import explained, launcher_rank_and_size, needs_guard, phase, run_guarded

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shlex
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -69,3 +71,28 @@ def log_destination(quiet: bool, log_file: Path | None, rank: int = 0) -> bool:
     if log_file is not None and rank == 0:
         attach_log_file(log_file)
     return not quiet
+
+
+def show_case_warnings_as_log_lines(rank: int) -> None:
+    """Show case warnings as the command line's other warnings are shown: ``caudal: warning: ...``, rank 0 alone.
+
+    Python's default display names the line of caudal that warned, which
+    tells a planner nothing, and under ``mpiexec`` every rank loads the case,
+    so every rank would print the same warning. A case warning is a warning
+    class with ``one_log_line`` set (the Cobre reader's ``CaseWarning``),
+    recognised without importing the reader and its Parquet library into
+    commands that read no case. Other warnings keep the default display.
+    """
+    previous = warnings.showwarning
+    if getattr(previous, "shows_case_warnings", False):
+        return  # already installed (main() called again in one process)
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001 (warnings' signature)
+        if not getattr(category, "one_log_line", False):
+            return previous(message, category, filename, lineno, file, line)
+        if rank == 0:
+            os.write(2, f"caudal: warning: {message}\n".encode())  # one whole line, whatever the other ranks print
+        return None
+
+    show.shows_case_warnings = True  # type: ignore[attr-defined]
+    warnings.showwarning = show

@@ -45,6 +45,8 @@ _Entity = TypeVar("_Entity", Bus, Line, Thermal, Hydro)
 class CaseWarning(UserWarning):
     """Something in a case that caudal reads as Cobre 0.5.1 does, not as the format's text says."""
 
+    one_log_line = True  # the command line shows it as ``caudal: warning: ...`` (log_destination)
+
 
 def read_case(root: str | Path) -> Case:
     """Read and validate every file of the case; raises ``CaseError`` on the first problem."""

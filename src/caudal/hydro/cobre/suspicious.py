@@ -30,7 +30,6 @@ the cases caudal ships raises one.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -131,26 +130,3 @@ def warn_suspicious(case: Case) -> list[Suspicion]:
     for suspicion in found:
         warnings.warn(str(suspicion), SuspiciousValue, stacklevel=2)
     return found
-
-
-def show_case_warnings_as_log_lines(rank: int) -> None:
-    """Show case warnings as the command line's other warnings are shown: ``caudal: warning: ...``, rank 0 alone.
-
-    Python's default display names the line of caudal that warned, which
-    tells a planner nothing, and under ``mpiexec`` every rank loads the case,
-    so every rank would print the same warning. Other warnings keep the
-    default display.
-    """
-    previous = warnings.showwarning
-    if getattr(previous, "shows_case_warnings", False):
-        return  # already installed (main() called again in one process)
-
-    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001 (warnings' signature)
-        if not issubclass(category, CaseWarning):
-            return previous(message, category, filename, lineno, file, line)
-        if rank == 0:
-            os.write(2, f"caudal: warning: {message}\n".encode())  # one whole line, whatever the other ranks print
-        return None
-
-    show.shows_case_warnings = True  # type: ignore[attr-defined]
-    warnings.showwarning = show
