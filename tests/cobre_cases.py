@@ -30,6 +30,8 @@ KNOWN_COSTS = {
     "d15-non-controllable-source": 437_927.0,
     "d11-water-withdrawal": 3_930_320_000 / 657,
     "d13-generic-constraint": 15_330_000.0,
+    "d05-fpha-constant-head": 23_635_000 / 9,
+    "d08-evaporation": 94_644_561_875 / 36_009,
 }
 
 # Measured by running Cobre 0.5.1 on the folder (commands in data/cobre/README.md).

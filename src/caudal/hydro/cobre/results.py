@@ -170,6 +170,8 @@ def _hydros(study: CobreStudy, layout: StageLayout, x: np.ndarray, duals: np.nda
     }
     hours = layout.hours[None, :, None]
     generation = turbined * layout.productivity[None, None, :]
+    if layout.generation is not None and np.any(layout.generation >= 0):  # FPHA plants: their own variable
+        generation = generation + _take(x, layout.generation)
     table.update(
         turbined_m3s=_flat(turbined),
         spillage_m3s=_flat(spillage),

@@ -15,8 +15,6 @@ from caudal.hydro.cobre.files import CaseFiles
 UNSUPPORTED_FILES: dict[str, str] = {
     "system/pumping_stations.json": "pumping stations",
     "system/energy_contracts.json": "energy contracts",
-    "system/hydro_geometry.parquet": "reservoir geometry (FPHA, evaporation)",
-    "system/fpha_hyperplanes.parquet": "FPHA production functions",
     "scenarios/inflow_history.parquet": "estimating the inflow model from history",
     "scenarios/inflow_annual_component.parquet": "the annual component of PAR(p)-A inflow models",
     "scenarios/external_inflow_scenarios.parquet": "external inflow scenarios",

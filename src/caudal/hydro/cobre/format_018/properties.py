@@ -152,7 +152,7 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "hydros[].outflow.min_outflow_m3s": READ,
         "hydros[].outflow.max_outflow_m3s": READ,
         "hydros[].generation": READ,
-        "hydros[].generation.model": READ,  # other than constant_productivity: refused
+        "hydros[].generation.model": READ,  # linearized_head: refused
         "hydros[].generation.min_turbined_m3s": READ,
         "hydros[].generation.max_turbined_m3s": READ,
         "hydros[].generation.min_generation_mw": READ,
@@ -175,12 +175,14 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "hydros[].penalties.inflow_nonnegativity_cost": READ,
         "hydros[].penalties.turbined_cost": READ,  # other than 0: refused
         "hydros[].penalties.diversion_cost": IGNORED,  # prices refused features
-        "hydros[].penalties.evaporation_violation_cost": IGNORED,
+        "hydros[].penalties.evaporation_violation_cost": READ,
         "hydros[].penalties.filling_target_violation_cost": IGNORED,
         "hydros[].penalties.water_withdrawal_violation_cost": READ,
         "hydros[].diversion": REFUSED,
         "hydros[].efficiency": REFUSED,
-        "hydros[].evaporation": REFUSED,
+        "hydros[].evaporation": READ,  # needs the plant's curve in system/hydro_geometry.parquet
+        "hydros[].evaporation.coefficients_mm": READ,
+        "hydros[].evaporation.reference_volumes_hm3": READ,
         "hydros[].filling": REFUSED,
         "hydros[].hydraulic_losses": REFUSED,
         "hydros[].specific_productivity_mw_per_m3s_per_m": REFUSED,
@@ -253,9 +255,9 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "hydro.inflow_nonnegativity_cost": READ,
         "hydro.turbined_cost": READ,  # other than 0: refused
         "hydro.diversion_cost": IGNORED,  # these price refused features
-        "hydro.evaporation_violation_cost": IGNORED,
-        "hydro.evaporation_violation_neg_cost": IGNORED,
-        "hydro.evaporation_violation_pos_cost": IGNORED,
+        "hydro.evaporation_violation_cost": READ,
+        "hydro.evaporation_violation_neg_cost": READ,
+        "hydro.evaporation_violation_pos_cost": READ,
         "hydro.filling_target_violation_cost": IGNORED,
         "hydro.water_withdrawal_violation_cost": READ,
         "hydro.water_withdrawal_violation_neg_cost": READ,
@@ -275,9 +277,16 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "production_models[].stage_ranges": READ,  # must cover the study; productivity may change by range
         "production_models[].stage_ranges[].start_stage_id": READ,
         "production_models[].stage_ranges[].end_stage_id": READ,
-        "production_models[].stage_ranges[].model": READ,  # other than constant_productivity: refused
+        "production_models[].stage_ranges[].model": READ,  # linearized_head: refused
         "production_models[].stage_ranges[].productivity_mw_per_m3s": READ,
-        "production_models[].stage_ranges[].fpha_config": REFUSED,
+        "production_models[].stage_ranges[].fpha_config": READ,  # planes from system/fpha_hyperplanes.parquet
+        "production_models[].stage_ranges[].fpha_config.source": READ,  # computed: refused
+        # Options of planes computed from the geometry (refused above): they change nothing precomputed planes give.
+        "production_models[].stage_ranges[].fpha_config.fitting_window": IGNORED,
+        "production_models[].stage_ranges[].fpha_config.max_planes_per_hydro": IGNORED,
+        "production_models[].stage_ranges[].fpha_config.spillage_discretization_points": IGNORED,
+        "production_models[].stage_ranges[].fpha_config.turbine_discretization_points": IGNORED,
+        "production_models[].stage_ranges[].fpha_config.volume_discretization_points": IGNORED,
         "production_models[].stage_ranges[].reference_volume": REFUSED,
     },
     "pumping_stations.schema.json": {**_SCHEMA_URI, "pumping_stations": REFUSED},
