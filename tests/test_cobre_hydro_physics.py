@@ -1,0 +1,222 @@
+"""FPHA production functions and evaporation in Cobre cases (0.5.x and 0.18).
+
+d05 (FPHA, constant-head plane) and d08 (evaporation) reproduce Cobre's known
+costs in test_cobre_deterministic.py (through ``KNOWN_COSTS``). Here: the same
+cases converted to 0.18 by hand (Cobre ships no 0.18 conversion of them; the
+conversion starts from Cobre's own 0.18 d02, which d05 and d08 extend), checks
+that the planes and the evaporation line enter the LP as the format says, and
+one-line errors for bad inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from cobre_cases import DATA, KNOWN_COSTS, SAME, assert_fails_naming, edit
+
+import caudal
+from caudal.hydro import cobre
+from caudal.hydro.cobre.evaporation import linearize
+from caudal.hydro.cobre.geometry import Curve
+
+D02, D05, D08 = "d02-single-hydro", "d05-fpha-constant-head", "d08-evaporation"
+MODELS = "system/hydro_production_models.json"
+PLANES = "system/fpha_hyperplanes.parquet"
+GEOMETRY = "system/hydro_geometry.parquet"
+HYDROS = "system/hydros.json"
+
+
+def copy(tmp_path: Path, name: str, source: Path = DATA / "deterministic") -> Path:
+    case = tmp_path / name
+    shutil.copytree(source / name, case)
+    return case
+
+
+def objective(case: Path) -> float:
+    return caudal.deterministic_equivalent(cobre.load_case(case).problem).objective
+
+
+def write_planes(case: Path, rows: list[dict]) -> None:
+    """The planes file with ``rows`` (hydro 0), keys stage_id, gamma_0, gamma_v, gamma_q, gamma_s, kappa."""
+    columns = {
+        "hydro_id": pa.array([0] * len(rows), pa.int32()),
+        "stage_id": pa.array([r.get("stage_id") for r in rows], pa.int32()),
+        "plane_id": pa.array([r.get("plane_id", i) for i, r in enumerate(rows)], pa.int32()),
+        **{k: pa.array([float(r.get(k, 0.0)) for r in rows], pa.float64())
+           for k in ("gamma_0", "gamma_v", "gamma_q", "gamma_s")},
+        "kappa": pa.array([r.get("kappa") for r in rows], pa.float64()),
+    }
+    pq.write_table(pa.table(columns), case / PLANES)
+
+
+# -- the same cases in 0.18 ---------------------------------------------------------------------------
+
+
+def to_018_fpha(tmp_path: Path) -> Path:
+    """Cobre's 0.18 d02 with d05's change: the plant's production is d05's FPHA plane."""
+    case = copy(tmp_path, D02, DATA / "cases-0.18" / "deterministic")
+    edit(case, HYDROS, lambda d: d["hydros"][0]["generation"].update(model="fpha"))
+    edit(case, MODELS, lambda d: d["production_models"][0]["stage_ranges"][0].update(
+        model="fpha", fpha_config={"source": "precomputed"}, productivity_mw_per_m3s=None))
+    shutil.copy(DATA / "deterministic" / D05 / PLANES, case / PLANES)
+    return case
+
+
+def to_018_evaporation(tmp_path: Path) -> Path:
+    """Cobre's 0.18 d02 with d08's changes: months on the stages, evaporation, geometry, d08's statistics."""
+    case = copy(tmp_path, D02, DATA / "cases-0.18" / "deterministic")
+    d08 = DATA / "deterministic" / D08
+    edit(case, "stages.json", lambda d: [stage.update(season_id=i) for i, stage in enumerate(d["stages"])])
+    evaporation = json.loads((d08 / HYDROS).read_text())["hydros"][0]["evaporation"]
+    edit(case, HYDROS, lambda d: d["hydros"][0].update(evaporation=evaporation))
+    for name in (GEOMETRY, "scenarios/inflow_seasonal_stats.parquet", "scenarios/load_seasonal_stats.parquet"):
+        shutil.copy(d08 / name, case / name)
+    return case
+
+
+@pytest.mark.parametrize(("convert", "name"), [(to_018_fpha, D05), (to_018_evaporation, D08)])
+def test_018_conversions_reach_the_known_costs(tmp_path: Path, convert, name: str) -> None:
+    study = cobre.load_case(convert(tmp_path))
+    assert caudal.deterministic_equivalent(study.problem).objective == pytest.approx(KNOWN_COSTS[name], rel=SAME)
+    result = caudal.train(study.problem, iterations=study.training.iterations, seed=study.training.seed)
+    assert result.lower_bound == pytest.approx(KNOWN_COSTS[name], rel=SAME)
+
+
+# -- FPHA planes in the LP ------------------------------------------------------------------------------
+
+
+def test_a_plane_of_slope_half_is_a_productivity_of_half(tmp_path: Path) -> None:
+    fpha = copy(tmp_path, D05)
+    write_planes(fpha, [{"gamma_q": 0.5}])  # one plane, valid for every stage
+    constant = copy(tmp_path, D02)
+    edit(constant, HYDROS, lambda d: d["hydros"][0]["generation"].update(productivity_mw_per_m3s=0.5))
+    assert objective(fpha) == pytest.approx(objective(constant), rel=SAME)
+    assert objective(fpha) > KNOWN_COSTS[D05] * (1 + 1e-3)  # less power from the same water costs more
+
+
+def test_the_lowest_plane_binds_and_kappa_scales_the_intercept(tmp_path: Path) -> None:
+    one = copy(tmp_path / "one", D05)
+    write_planes(one, [{"gamma_q": 0.5, "gamma_0": 5.0}])
+    two = copy(tmp_path / "two", D05)
+    write_planes(two, [{"gamma_q": 1.0}, {"gamma_q": 0.5, "gamma_0": 10.0, "kappa": 0.5}, {"gamma_q": 2.0}])
+    assert objective(two) == pytest.approx(objective(one), rel=SAME)
+    assert objective(one) != pytest.approx(KNOWN_COSTS[D05], rel=1e-6)
+
+
+def test_planes_of_a_stage_replace_those_valid_for_every_stage(tmp_path: Path) -> None:
+    per_stage = copy(tmp_path / "a", D05)
+    write_planes(per_stage, [{"stage_id": 0, "gamma_q": 0.5}, {"stage_id": 1, "gamma_q": 1.0}])
+    mixed = copy(tmp_path / "b", D05)
+    write_planes(mixed, [{"gamma_q": 1.0}, {"stage_id": 0, "gamma_q": 0.5, "plane_id": 0}])
+    assert objective(mixed) == pytest.approx(objective(per_stage), rel=SAME)
+
+
+def test_generation_follows_the_average_storage_and_the_turbined_cost_is_paid(tmp_path: Path) -> None:
+    """In simulation, the plant's generation sits on its planes at the stage's average storage."""
+    case = copy(tmp_path, D05)
+    planes = [{"gamma_q": 1.0}, {"gamma_0": 2.0, "gamma_v": 0.1, "gamma_q": 0.2, "gamma_s": -0.05}]
+    write_planes(case, planes)
+    edit(case, "penalties.json", lambda d: d["hydro"].update(fpha_turbined_cost=0.5))
+    study = cobre.load_case(case)
+    result = caudal.train(study.problem, iterations=10, seed=1)
+    hydros = cobre.simulate(study, result.policy, scenarios=1, seed=1)["hydros"].to_pydict()
+    for i in range(len(hydros["stage_id"])):
+        v = 0.5 * (hydros["storage_initial_hm3"][i] + hydros["storage_final_hm3"][i])
+        q, s, g = hydros["turbined_m3s"][i], hydros["spillage_m3s"][i], hydros["generation_mw"][i]
+        bounds = [p.get("gamma_0", 0.0) + p.get("gamma_v", 0.0) * v + p["gamma_q"] * q + p.get("gamma_s", 0.0) * s
+                  for p in planes]
+        assert g == pytest.approx(min(bounds), abs=1e-6)  # deficit costs more than any water: g is at its bound
+    costs = cobre.simulate(study, result.policy, scenarios=1, seed=1)["costs"].to_pydict()
+    turbined_cost = 0.5 * 730 * sum(hydros["turbined_m3s"])
+    assert turbined_cost > 0
+    assert sum(costs["hydro_violation_cost"]) == pytest.approx(turbined_cost, rel=1e-9)
+
+
+# -- evaporation --------------------------------------------------------------------------------------
+
+
+def test_evaporation_line_of_d08_by_hand() -> None:
+    """100 mm over the area at 100 hm3 (1 km2, growing 0.005 km2 per hm3) during 730 hours."""
+    curve = Curve(np.array([0.0, 100.0, 200.0]), np.zeros(3), np.array([0.5, 1.0, 1.5]))
+    line = linearize(curve, 100.0, 100.0, 730.0, 200.0)
+    per_km2 = 100e-3 * 1e6 / (730 * 3600)  # m3/s evaporated from 1 km2
+    assert line.slope == pytest.approx(per_km2 * 0.005, rel=1e-12)
+    assert line.constant == pytest.approx(per_km2 * 1.0 - per_km2 * 0.005 * 100, rel=1e-12)
+    assert line.upper == pytest.approx(2 * per_km2 * 1.5, rel=1e-12)
+
+
+def test_area_curve_is_held_at_its_ends_and_its_slope_is_the_intervals() -> None:
+    curve = Curve(np.array([10.0, 20.0, 40.0]), np.zeros(3), np.array([1.0, 3.0, 4.0]))
+    assert (curve.area_at(0.0), curve.area_at(15.0), curve.area_at(50.0)) == (1.0, 2.0, 4.0)
+    assert (curve.area_slope(0.0), curve.area_slope(20.0), curve.area_slope(99.0)) == (0.2, 0.05, 0.05)
+
+
+def test_evaporation_costs_water(tmp_path: Path) -> None:
+    """Without its evaporation d08 costs less; with a reference storage on a kinked curve, the line moves."""
+    plain = copy(tmp_path / "plain", D08)
+    edit(plain, HYDROS, lambda d: d["hydros"][0].pop("evaporation"))
+    assert objective(plain) < KNOWN_COSTS[D08] * (1 - 1e-6)
+    referenced = copy(tmp_path / "ref", D08)
+    edit(referenced, HYDROS, lambda d: d["hydros"][0]["evaporation"].update(reference_volumes_hm3=[100.0] * 12))
+    assert objective(referenced) == pytest.approx(KNOWN_COSTS[D08], rel=SAME)  # the default is the middle
+
+
+def test_plant_evaporation_costs_override_the_global_ones(tmp_path: Path) -> None:
+    case = copy(tmp_path, D08)
+    edit(case, HYDROS, lambda d: d["hydros"][0].update(penalties={"evaporation_violation_pos_cost": 3.0}))
+    edit(case, "penalties.json", lambda d: d["hydro"].update(evaporation_violation_neg_cost=7.0))
+    assert cobre.load_case(case).case.evaporation_costs == {0: (7.0, 3.0)}
+
+
+# -- bad inputs: one line naming file, entity and field ------------------------------------------------
+
+
+def _pop_models(case: Path) -> None:
+    (case / MODELS).unlink()
+
+
+@pytest.mark.parametrize(
+    ("base", "change", "file", "entity", "field", "words"),
+    [
+        (D05, _pop_models, MODELS, "hydro 0", "production_models", "fpha range"),
+        (D05, lambda c: (c / PLANES).unlink(), MODELS, "hydro 0", "fpha_config.source", "is missing"),
+        (D05, lambda c: write_planes(c, [{"stage_id": 0, "gamma_q": 1.0}]), PLANES, "hydro 0", "stage_id",
+         "no plane for stage 1"),
+        (D05, lambda c: write_planes(c, [{"gamma_q": 0.0}]), PLANES, "hydro 0, plane 0", "gamma_q", "positive"),
+        (D05, lambda c: write_planes(c, [{"gamma_q": 1.0, "gamma_s": 0.5}]), PLANES, "hydro 0, plane 0", "gamma_s",
+         "<= 0"),
+        (D05, lambda c: write_planes(c, [{"gamma_q": 1.0, "kappa": 1.5}]), PLANES, "hydro 0, plane 0", "kappa",
+         "(0, 1]"),
+        (D05, lambda c: edit(c, MODELS, lambda d: d["production_models"][0]["stage_ranges"][0]["fpha_config"].update(
+            source="computed")), MODELS, "hydro 0", "stage_ranges[0].fpha_config.source", "not supported"),
+        (D05, lambda c: edit(c, MODELS, lambda d: d["production_models"][0]["stage_ranges"][0].update(
+            productivity_override=1.0)), MODELS, "hydro 0", "stage_ranges[0].productivity_override",
+         "not allowed on an fpha range"),
+        (D08, lambda c: (c / GEOMETRY).unlink(), HYDROS, "hydro 0", "evaporation.coefficients_mm", "no curve"),
+        (D08, lambda c: edit(c, HYDROS, lambda d: d["hydros"][0]["evaporation"].update(coefficients_mm=[1.0] * 11)),
+         HYDROS, "hydro 0", "evaporation.coefficients_mm", "12 numbers"),
+        (D08, lambda c: edit(c, "stages.json", lambda d: d["stages"][1].pop("season_id")), "stages.json", "stage 1",
+         "season_id", "calendar month"),
+        (D08, lambda c: pq.write_table(pa.table({"hydro_id": [0, 0], "volume_hm3": [5.0, 1.0], "height_m": [0.0, 0.0],
+                                                 "area_km2": [1.0, 2.0]}), c / GEOMETRY),
+         GEOMETRY, "hydro 0", "volume_hm3", "increase"),
+        (D08, lambda c: pq.write_table(pa.table({"hydro_id": [0, 3], "volume_hm3": [5.0, 1.0], "height_m": [0.0, 0.0],
+                                                 "area_km2": [1.0, 2.0]}), c / GEOMETRY),
+         GEOMETRY, "hydro 3", "hydro_id", "not defined"),
+        (D08, lambda c: pq.write_table(pa.table({"hydro_id": [0, 0], "volume_hm3": [0.0, 1.0], "height_m": [0.0, 0.0],
+                                                 "area_km2": [1.0, -2.0]}), c / GEOMETRY),
+         GEOMETRY, "hydro 0", "area_km2", "non-negative"),
+    ],
+)
+def test_bad_fpha_and_evaporation_inputs_fail_naming_file_entity_and_field(
+    tmp_path: Path, capsys, base: str, change, file: str, entity: str, field: str, words: str
+) -> None:
+    case = copy(tmp_path, base)
+    change(case)
+    assert_fails_naming(case, capsys, file, entity, field, words)
