@@ -25,7 +25,7 @@ from caudal.hydro import cobre
 from caudal.hydro.cobre.evaporation import linearize
 from caudal.hydro.cobre.geometry import Curve
 
-D02, D05, D08 = "d02-single-hydro", "d05-fpha-constant-head", "d08-evaporation"
+D02, D05, D07, D08 = "d02-single-hydro", "d05-fpha-constant-head", "d07-fpha-computed", "d08-evaporation"
 MODELS = "system/hydro_production_models.json"
 PLANES = "system/fpha_hyperplanes.parquet"
 GEOMETRY = "system/hydro_geometry.parquet"
@@ -80,7 +80,20 @@ def to_018_evaporation(tmp_path: Path) -> Path:
     return case
 
 
-@pytest.mark.parametrize(("convert", "name"), [(to_018_fpha, D05), (to_018_evaporation, D08)])
+def to_018_computed(tmp_path: Path) -> Path:
+    """Cobre's 0.18 d02 with d07's changes: planes computed from the plant's geometry, tailrace, losses, efficiency."""
+    case = copy(tmp_path, D02, DATA / "cases-0.18" / "deterministic")
+    d07 = json.loads((DATA / "deterministic" / D07 / HYDROS).read_text())["hydros"][0]
+    edit(case, HYDROS, lambda d: d["hydros"][0].update(
+        {key: d07[key] for key in ("tailrace", "hydraulic_losses", "efficiency")}, generation={
+            **d["hydros"][0]["generation"], "model": "fpha"}))
+    edit(case, MODELS, lambda d: d["production_models"][0]["stage_ranges"][0].update(
+        model="fpha", fpha_config={"source": "computed"}, productivity_mw_per_m3s=None))
+    shutil.copy(DATA / "deterministic" / D07 / GEOMETRY, case / GEOMETRY)
+    return case
+
+
+@pytest.mark.parametrize(("convert", "name"), [(to_018_fpha, D05), (to_018_evaporation, D08), (to_018_computed, D07)])
 def test_018_conversions_reach_the_known_costs(tmp_path: Path, convert, name: str) -> None:
     study = cobre.load_case(convert(tmp_path))
     assert caudal.deterministic_equivalent(study.problem).objective == pytest.approx(KNOWN_COSTS[name], rel=SAME)
@@ -136,6 +149,48 @@ def test_generation_follows_the_average_storage_and_the_turbined_cost_is_paid(tm
     turbined_cost = 0.5 * 730 * sum(hydros["turbined_m3s"])
     assert turbined_cost > 0
     assert sum(costs["hydro_violation_cost"]) == pytest.approx(turbined_cost, rel=1e-9)
+
+
+# -- FPHA planes computed from the geometry ------------------------------------------------------------
+
+
+def test_computed_planes_are_tangent_to_the_plants_production_function(tmp_path: Path) -> None:
+    """d07: phi = 9.81e-3 * 0.92 * q * 0.97 * (h(v) - 300), h through (0, 350), (50, 370), ... (200, 400).
+
+    Its tangent plane at a grid point (v, q) has gamma_q = k * (h(v) - 300) and gamma_v = k * q * h'(v) with
+    k = 9.81e-3 * 0.92 * 0.97, no spillage term (the tailrace is flat), and kappa <= 1 on the intercept.
+    """
+    planes = cobre.load_case(DATA / "deterministic" / D07).case.fpha[(0, 0)]
+    k = 9.81e-3 * 0.92 * 0.97
+    heads = {20.0, 50.0, 70.0, 85.0, 95.0, 100.0}  # h(v) - 300 at the grid's volumes 0, 50, ..., 200
+    flows = [1.0 + j * 49.0 / 4 for j in range(5)]
+    slopes = {0.4, 0.3, 0.2, 0.1}  # of h over each interval (the last grid volume takes the last one)
+    assert 3 <= len(planes.intercept) <= 10
+    for gamma_v, gamma_q, gamma_s in zip(planes.gamma_v, planes.gamma_q, planes.gamma_s, strict=True):
+        assert gamma_s == 0.0
+        assert any(gamma_q == pytest.approx(k * head, rel=1e-12) for head in heads)
+        assert any(gamma_v == pytest.approx(k * q * slope, rel=1e-12) for q in flows for slope in slopes)
+    # Outer approximation corrected by kappa: at full turbining and storage no plane promises more than phi
+    phi = k * 50.0 * 100.0
+    bounds = [c + gv * 200.0 + gq * 50.0 for c, gv, gq in zip(planes.intercept, planes.gamma_v, planes.gamma_q,
+                                                              strict=True)]
+    assert min(bounds) <= phi * (1 + 1e-12)
+
+
+def test_a_flat_piecewise_tailrace_is_the_constant_polynomial(tmp_path: Path) -> None:
+    case = copy(tmp_path, D07)
+    edit(case, HYDROS, lambda d: d["hydros"][0].update(tailrace={"type": "piecewise", "points": [
+        {"outflow_m3s": 0.0, "height_m": 300.0}, {"outflow_m3s": 100.0, "height_m": 300.0}]}))
+    assert objective(case) == pytest.approx(KNOWN_COSTS[D07], rel=SAME)
+
+
+def test_fitting_options_change_the_planes(tmp_path: Path) -> None:
+    case = copy(tmp_path, D07)
+    edit(case, MODELS, lambda d: d["production_models"][0]["stage_ranges"][0]["fpha_config"].update(
+        max_planes_per_hydro=2, volume_discretization_points=3))
+    study = cobre.load_case(case)
+    assert len(study.case.fpha[(0, 0)].intercept) <= 2
+    assert caudal.deterministic_equivalent(study.problem).objective != pytest.approx(KNOWN_COSTS[D07], rel=1e-6)
 
 
 # -- evaporation --------------------------------------------------------------------------------------
@@ -194,7 +249,18 @@ def _pop_models(case: Path) -> None:
         (D05, lambda c: write_planes(c, [{"gamma_q": 1.0, "kappa": 1.5}]), PLANES, "hydro 0, plane 0", "kappa",
          "(0, 1]"),
         (D05, lambda c: edit(c, MODELS, lambda d: d["production_models"][0]["stage_ranges"][0]["fpha_config"].update(
-            source="computed")), MODELS, "hydro 0", "stage_ranges[0].fpha_config.source", "not supported"),
+            source="computed")), MODELS, "hydro 0", "fpha_config.source", "no tailrace"),
+        (D07, lambda c: (c / GEOMETRY).unlink(), MODELS, "hydro 0", "fpha_config.source", "no curve"),
+        (D07, lambda c: edit(c, HYDROS, lambda d: d["hydros"][0].pop("hydraulic_losses")), MODELS, "hydro 0",
+         "fpha_config.source", "no hydraulic_losses"),
+        (D07, lambda c: edit(c, HYDROS, lambda d: d["hydros"][0]["efficiency"].update(value=1.5)), HYDROS, "hydro 0",
+         "efficiency.value", "(0, 1]"),
+        (D07, lambda c: edit(c, HYDROS, lambda d: d["hydros"][0].update(
+            tailrace={"type": "piecewise", "points": [{"outflow_m3s": 5.0, "height_m": 1.0}]})), HYDROS, "hydro 0",
+         "tailrace.points", "at least two points"),
+        (D07, lambda c: edit(c, MODELS, lambda d: d["production_models"][0]["stage_ranges"][0]["fpha_config"].update(
+            volume_discretization_points=1)), MODELS, "hydro 0",
+         "stage_ranges[0].fpha_config.volume_discretization_points", "at least 2"),
         (D05, lambda c: edit(c, MODELS, lambda d: d["production_models"][0]["stage_ranges"][0].update(
             productivity_override=1.0)), MODELS, "hydro 0", "stage_ranges[0].productivity_override",
          "not allowed on an fpha range"),

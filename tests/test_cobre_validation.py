@@ -135,8 +135,7 @@ def test_invalid_json(tmp_path: Path) -> None:
     [
         ("system/hydros.json", lambda d: d["hydros"][0]["generation"].update(model="linearized_head"),
          "generation.model", "production model"),
-        ("system/hydros.json", lambda d: d["hydros"][0].update(tailrace={"type": "polynomial", "coefficients": [1]}),
-         "tailrace", "tailrace"),
+        ("system/hydros.json", lambda d: d["hydros"][0].update(filling={"start_stage_id": 0}), "filling", "filling"),
         ("system/hydros.json", lambda d: d["hydros"][0].update(diversion={"downstream_id": 1, "max_flow_m3s": 5}),
          "diversion", "diversion"),
         ("system/hydros.json", lambda d: d["hydros"][0].update(entry_stage_id=1), "entry_stage_id", "entry"),

@@ -14,6 +14,7 @@ plant's ``penalties``), which keeps the LP from turbining water the planes do
 not turn into power. This is how Cobre 0.5.1 builds its stage LP (its
 ``lp_builder``), and d05 reproduces Cobre's cost with it.
 
+Computed planes are fitted from the plant's geometry (fpha_fitting.py).
 Precomputed planes come from ``system/fpha_hyperplanes.parquet``: rows whose
 ``stage_id`` names the stage replace, for that stage, the plant's rows with a
 null ``stage_id`` (valid for every stage). The ``valid_*`` columns describe
@@ -33,6 +34,8 @@ from caudal.hydro.cobre.case import FphaPlanes, Hydro, StageSpec
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
+from caudal.hydro.cobre.fpha_fitting import PlantHead, fit_planes, read_plant_head
+from caudal.hydro.cobre.geometry import Curve
 from caudal.hydro.cobre.production import FILE as MODELS_FILE
 from caudal.hydro.cobre.production import ProductionModel
 from caudal.hydro.cobre.system import HYDROS, PENALTIES
@@ -45,23 +48,34 @@ _NULLABLE = ("stage_id", "kappa", "valid_v_min_hm3", "valid_v_max_hm3", "valid_q
 
 
 def read_fpha(
-    files: CaseFiles, models: dict[int, ProductionModel], stages: tuple[StageSpec, ...]
+    files: CaseFiles, models: dict[int, ProductionModel], stages: tuple[StageSpec, ...], hydros: tuple[Hydro, ...],
+    curves: dict[int, Curve],
 ) -> tuple[dict[tuple[int, int], FphaPlanes], dict[int, float]]:
     """The planes of every (hydro id, stage id) on the ``fpha`` model, and those plants' turbined cost."""
+    heads = _plant_heads(files)
+    planes: dict[tuple[int, int], FphaPlanes] = {}
+    for hydro in hydros:
+        model = models.get(hydro.id)
+        if model is None or model.fitting is None:
+            continue
+        fitted = fit_planes(hydro, heads.get(hydro.id), curves.get(hydro.id), model.fitting, model.record)
+        for t, spec in enumerate(stages):
+            if model.fpha_source(t) == "computed":
+                planes[(hydro.id, spec.id)] = fitted
     wanted = {
         (hydro_id, spec.id): hydro_id
         for hydro_id, model in models.items()
         for t, spec in enumerate(stages)
-        if model.fpha_source(t) is not None
+        if model.fpha_source(t) == "precomputed"
     }
+    costs = _turbined_costs(files, {hydro for hydro, _ in [*wanted, *planes]})
     if not wanted:
-        return {}, {}
+        return planes, costs
     if not files.exists(PLANES_FILE):
         hydro_id = min(h for h, _ in wanted)
         raise CaseError(MODELS_FILE, f"hydro {hydro_id}", "fpha_config.source",
                         f"is 'precomputed' but {PLANES_FILE} is missing")
     rows = _read_planes(files)
-    planes: dict[tuple[int, int], FphaPlanes] = {}
     for hydro_id, stage_id in wanted:
         group = rows.get((hydro_id, stage_id)) or rows.get((hydro_id, None))
         if not group:
@@ -74,7 +88,19 @@ def read_fpha(
             gamma_q=tuple(row[2] for row in group),
             gamma_s=tuple(row[3] for row in group),
         )
-    return planes, _turbined_costs(files, {hydro for hydro, _ in wanted})
+    return planes, costs
+
+
+def _plant_heads(files: CaseFiles) -> dict[int, PlantHead]:
+    """Each plant's tailrace, losses and efficiency, checked on every plant that gives them."""
+    heads: dict[int, PlantHead] = {}
+    items = files.json(HYDROS).data.get("hydros")
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("id"), int):
+            head = read_plant_head(Record(HYDROS, f"hydro {item['id']}", item))
+            if head is not None:
+                heads[item["id"]] = head
+    return heads
 
 
 def _read_planes(files: CaseFiles) -> dict[tuple[int, int | None], list[tuple[float, ...]]]:

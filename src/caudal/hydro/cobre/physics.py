@@ -20,7 +20,7 @@ from caudal.hydro.cobre.system import HYDROS
 def read_hydro_physics(files: CaseFiles, case: Case, models: dict[int, ProductionModel]) -> None:
     """Fill ``case``'s FPHA planes and evaporation lines (with their costs) from the case's files."""
     check_fpha_plants(models, case.hydros, len(case.stages))
-    case.fpha, case.fpha_turbined_costs = read_fpha(files, models, case.stages)
     curves = read_geometry(files)
     check_plants(curves, {h.id for h in case.hydros}, HYDROS)
+    case.fpha, case.fpha_turbined_costs = read_fpha(files, models, case.stages, case.hydros, curves)
     case.evaporation, case.evaporation_costs = read_evaporation(files, case.hydros, case.stages, curves)

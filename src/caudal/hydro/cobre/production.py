@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.fields import MISSING, Record, entity_name
 from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.fpha_fitting import FittingOptions, read_fitting_options
 
 FILE = "system/hydro_production_models.json"
 CONSTANT_PRODUCTIVITY = "constant_productivity"
@@ -28,6 +29,7 @@ class ProductionModel:
     record: Record  # for errors about the plant's entry
     productivity: tuple[float, ...]  # per study stage, MW per m3/s (the fallback on FPHA stages)
     fpha: tuple[str | None, ...] = ()  # per study stage: the FPHA planes' source, None for constant productivity
+    fitting: FittingOptions | None = None  # of the plant's first range with computed planes
 
     def fpha_source(self, stage: int) -> str | None:
         return self.fpha[stage] if self.fpha else None
@@ -73,9 +75,10 @@ def overrides(models: dict[int, ProductionModel], base: dict[int, float]) -> dic
 
 def _stage_ranges(
     record: Record, n_stages: int, key: str, fallback: object
-) -> tuple[tuple[float, ...], tuple[str | None, ...]]:
+) -> tuple[tuple[float, ...], tuple[str | None, ...], FittingOptions | None]:
     values: list[float] = []
     sources: list[str | None] = []
+    fitting: FittingOptions | None = None
     for i, item in enumerate(record.records("stage_ranges", lambda i, _: record.entity)):
         item.prefix = f"stage_ranges[{i}]."
         start = item.integer("start_stage_id", minimum=0)
@@ -90,7 +93,8 @@ def _stage_ranges(
         item.refuse_if_present("reference_volume", "a reference volume for the production model")
         source = None
         if model == FPHA:
-            source = _fpha_source(item)
+            source, options = _fpha_source(item)
+            fitting = fitting or options
             if item.has(key) and key == "productivity_override":
                 raise item.error(key, "is not allowed on an fpha range (the planes give the generation)")
             value = item.number(key, 0.0 if fallback is MISSING else fallback, minimum=0.0)
@@ -107,21 +111,16 @@ def _stage_ranges(
         raise record.error("stage_ranges", "must list at least one range")
     if len(values) < n_stages:
         raise record.error("stage_ranges", f"cover stages 0..{len(values) - 1}, but the study has {n_stages}")
-    return tuple(values), tuple(sources)
+    return tuple(values), tuple(sources), fitting
 
 
-def _fpha_source(item: Record) -> str:
-    """Where a range's FPHA planes come from; the fitting options only matter to computed planes."""
+def _fpha_source(item: Record) -> tuple[str, FittingOptions | None]:
+    """Where a range's FPHA planes come from, and how to compute them (options that precomputed planes ignore)."""
     config = item.record("fpha_config")
     source = config.string("source", choices=FPHA_SOURCES)
-    if source == "computed":
-        raise config.refuse("source", "FPHA planes computed from the plant's geometry")
-    config.ignore(
-        "volume_discretization_points", "turbine_discretization_points", "spillage_discretization_points",
-        "max_planes_per_hydro", "fitting_window",
-    )
+    options = read_fitting_options(config)
     config.finish()
-    return source
+    return source, options if source == "computed" else None
 
 
 def missing_model(hydro_id: int) -> CaseError:

@@ -4,9 +4,10 @@ Hydro plants are modelled with constant productivity (or FPHA planes, read by
 fpha.py), a reservoir, turbine and spillway, outflow and generation limits, a
 cascade link and entity-level penalty overrides; evaporation is read by
 evaporation.py. Plant features that change the physics otherwise (other
-production models, head and efficiency models, diversion, filling, entry and
-exit stages) are refused, as are line losses, entry and exit stages
-of any entity and GNL thermals.
+production models, diversion, filling, entry and exit stages) are refused, as
+are line losses, entry and exit stages of any entity and GNL thermals. The
+tailrace, losses and efficiency only shape computed FPHA planes
+(fpha_fitting.py).
 """
 
 from __future__ import annotations
@@ -230,14 +231,11 @@ def _hydro(record: Record, penalties: GlobalPenalties) -> Hydro:
             "generation.min_generation_mw", f"exceeds max_generation_mw ({min_generation:g} > {max_generation:g})"
         )
     for key, feature in (
-        ("tailrace", "tailrace models"),
-        ("hydraulic_losses", "hydraulic losses"),
-        ("efficiency", "turbine efficiency models"),
         ("diversion", "diversion channels"),
         ("filling", "reservoir filling"),
     ):
         record.refuse_if_present(key, feature)
-    record.ignore("evaporation")  # evaporation.py
+    record.ignore("evaporation", "tailrace", "hydraulic_losses", "efficiency")  # evaporation.py, fpha.py
     _no_lifetime(record)
     plant_penalties = _hydro_penalties(record, penalties)
     record.finish()

@@ -191,9 +191,6 @@ def _hydro(record: Record, penalties: GlobalPenalties, study_start: date) -> Hyd
     generation.finish()
     bus = _unit_group(record, turbined, power)
     for key, feature in (
-        ("tailrace", "tailrace models"),
-        ("hydraulic_losses", "hydraulic losses"),
-        ("efficiency", "turbine efficiency models"),
         ("diversion", "diversion channels"),
         ("filling", "reservoir filling"),
         ("specific_productivity_mw_per_m3s_per_m", "head-dependent (specific) productivity"),
@@ -201,7 +198,7 @@ def _hydro(record: Record, penalties: GlobalPenalties, study_start: date) -> Hyd
         record.refuse_if_present(key, feature)
     if record.number("travel_time_hours", 0.0, minimum=0.0) != 0.0:
         raise record.refuse("travel_time_hours", "water travel time between plants")
-    record.ignore("evaporation")  # evaporation.py
+    record.ignore("evaporation", "tailrace", "hydraulic_losses", "efficiency")  # evaporation.py, fpha.py
     _in_service(record, study_start)
     plant_penalties = _hydro_penalties(record, penalties)
     record.finish()
