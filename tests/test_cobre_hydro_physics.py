@@ -286,3 +286,34 @@ def test_bad_fpha_and_evaporation_inputs_fail_naming_file_entity_and_field(
     case = copy(tmp_path, base)
     change(case)
     assert_fails_naming(case, capsys, file, entity, field, words)
+
+
+# -- determinism across ranks and threads -----------------------------------------------------------
+
+
+def stochastic_fpha_evaporation(tmp_path: Path) -> Path:
+    """d07 with evaporation (d08's), 3 openings of uncertain inflow per stage and 2 forward passes."""
+    case = copy(tmp_path, D07)
+    edit(case, "stages.json", lambda d: [stage.update(num_scenarios=3, season_id=i)
+                                         for i, stage in enumerate(d["stages"])])
+    edit(case, "config.json", lambda d: d["training"].update(forward_passes=2))
+    edit(case, HYDROS, lambda d: d["hydros"][0].update(evaporation={"coefficients_mm": [100.0] * 12}))
+    pq.write_table(pa.table({"hydro_id": pa.array([0, 0], pa.int32()), "stage_id": pa.array([0, 1], pa.int32()),
+                             "mean_m3s": [40.0, 10.0], "std_m3s": [15.0, 5.0]}),
+                   case / "scenarios/inflow_seasonal_stats.parquet")
+    return case
+
+
+@pytest.mark.mpi
+def test_fpha_and_evaporation_train_to_the_same_cuts_on_2_ranks_of_2_threads(tmp_path: Path) -> None:
+    from mpi_helpers import train_ranks
+
+    case = str(stochastic_fpha_evaporation(tmp_path))
+    one = train_ranks(1, 1, case, tmp_path / "one")
+    four = train_ranks(2, 2, case, tmp_path / "four")
+    assert one["cuts"] > 0 and four["policy_digest"] == one["policy_digest"]
+    def without_timing(rows: list[str]) -> list[list[str]]:  # column 5 is the wall time
+        return [row.split(",")[:5] + row.split(",")[6:] for row in rows]
+
+    assert len(one["convergence"]) > 1
+    assert without_timing(four["convergence"]) == without_timing(one["convergence"])
