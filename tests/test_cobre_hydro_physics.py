@@ -148,7 +148,8 @@ def test_generation_follows_the_average_storage_and_the_turbined_cost_is_paid(tm
     costs = cobre.simulate(study, result.policy, scenarios=1, seed=1)["costs"].to_pydict()
     turbined_cost = 0.5 * 730 * sum(hydros["turbined_m3s"])
     assert turbined_cost > 0
-    assert sum(costs["hydro_violation_cost"]) == pytest.approx(turbined_cost, rel=1e-9)
+    assert sum(costs["fpha_turbined_cost"]) == pytest.approx(turbined_cost, rel=1e-9)
+    assert sum(costs["hydro_violation_cost"]) == 0.0
 
 
 # -- FPHA planes computed from the geometry ------------------------------------------------------------
@@ -220,6 +221,27 @@ def test_evaporation_costs_water(tmp_path: Path) -> None:
     referenced = copy(tmp_path / "ref", D08)
     edit(referenced, HYDROS, lambda d: d["hydros"][0]["evaporation"].update(reference_volumes_hm3=[100.0] * 12))
     assert objective(referenced) == pytest.approx(KNOWN_COSTS[D08], rel=SAME)  # the default is the middle
+
+
+def test_simulation_reports_the_evaporation_on_its_line(tmp_path: Path) -> None:
+    case = copy(tmp_path, D08)
+    edit(case, "penalties.json", lambda d: d["hydro"].update(evaporation_violation_neg_cost=0.0))  # free to skip
+    study = cobre.load_case(case)
+    result = caudal.train(study.problem, iterations=10, seed=1)
+    tables = cobre.simulate(study, result.policy, scenarios=1, seed=1)
+    hydros = tables["hydros"].to_pydict()
+    for i, stage in enumerate(hydros["stage_id"]):
+        line = study.case.evaporation[(0, stage)]
+        average = 0.5 * (hydros["storage_initial_hm3"][i] + hydros["storage_final_hm3"][i])
+        expected = line.constant + line.slope * average
+        missed = hydros["evaporation_violation_neg_m3s"][i] - hydros["evaporation_violation_pos_m3s"][i]
+        assert hydros["evaporation_m3s"][i] + missed == pytest.approx(expected, rel=1e-9)
+    assert sum(hydros["evaporation_violation_neg_m3s"]) > 0  # skipping evaporation is free here: the LP does
+    assert sum(tables["costs"].to_pydict()["evaporation_violation_cost"]) == 0.0
+    d02 = cobre.load_case(DATA / "deterministic" / D02)
+    policy = caudal.train(d02.problem, iterations=2, seed=1).policy
+    plain = cobre.simulate(d02, policy, scenarios=1, seed=1)["hydros"]
+    assert plain.column("evaporation_m3s").null_count == plain.num_rows  # not modelled: null, as in Cobre
 
 
 def test_plant_evaporation_costs_override_the_global_ones(tmp_path: Path) -> None:

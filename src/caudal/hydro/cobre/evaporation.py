@@ -118,20 +118,19 @@ def _costs(record: Record, fallback: tuple[float, float] | None) -> tuple[float,
 
 def add_evaporation(
     stage: Stage, hydro: Hydro, line: EvaporationLine, storage: tuple[Variable, Variable],
-    costs: tuple[float, float], priced: list[int],
-) -> Variable:
-    """The evaporated flow of the stage (m3/s), tied to the line; ``costs`` are (below, above) per m3/s.
+    costs: tuple[float, float],
+) -> tuple[Variable, Variable, Variable]:
+    """The evaporated flow of the stage (m3/s), tied to the line, and the flows by which it misses it.
 
-    ``priced`` collects the columns of the priced slacks (the results' violation costs).
+    ``costs`` are (below, above) per m3/s over the stage; returns (evaporated, below, above).
     """
     evaporated = stage.add_variable(f"evaporation[{hydro.id}]", lower=0.0, upper=line.upper)
     below = stage.add_variable(f"evaporation_below[{hydro.id}]", cost=costs[0])
     above = stage.add_variable(f"evaporation_above[{hydro.id}]", cost=costs[1])
-    priced.extend(v.column for v, cost in ((below, costs[0]), (above, costs[1])) if cost != 0.0)
     half = 0.5 * line.slope
     terms: dict[Variable, float] = {evaporated: 1.0, below: 1.0, above: -1.0}
     if half != 0.0:
         terms[storage[0]] = -half
         terms[storage[1]] = terms.get(storage[1], 0.0) - half
     stage.add_constraint(terms, "==", line.constant, name=f"evaporation[{hydro.id}]")
-    return evaporated
+    return evaporated, below, above

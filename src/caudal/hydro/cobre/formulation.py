@@ -57,6 +57,8 @@ COST_CATEGORIES = (
     "storage_violation",
     "inflow_penalty",
     "curtailment",
+    "evaporation_violation",
+    "fpha_turbined",
 )
 
 TRUNCATING = ("truncation", "truncation_with_penalty")
@@ -88,6 +90,7 @@ class StageLayout:
     load: np.ndarray  # float64[O, B, K]: load of each opening (MW)
     productivity: np.ndarray  # float64[H] (0 on a stage where the plant has FPHA planes)
     generation: np.ndarray | None = None  # [H, K]: FPHA generation columns, -1 for constant productivity
+    evaporation: np.ndarray | None = None  # [H, 3]: evaporated flow, under and over the line; -1 without
     costs: dict[str, list[int]] = field(default_factory=lambda: {c: [] for c in COST_CATEGORIES})
 
 
@@ -160,6 +163,7 @@ class _StageBuilder:
                 0.0 if (h.id, self.spec.id) in case.fpha else case.productivity(h, self.spec.id) for h in case.hydros
             ]),
             generation=_none(*shape["hk"]),
+            evaporation=_none(n_hydros, 3),
         )
         self._states: dict[int, object] = {}
         self._lags: dict[int, list[object]] = {}
@@ -261,7 +265,7 @@ class _StageBuilder:
             turbined_cost = tau * self.case.fpha_turbined_costs.get(hydro.id, 0.0)
         elif productivity > 0:
             upper = min(upper, hydro.max_generation / productivity)
-        q = self._var(f"turbined[{hydro.id},{k}]", upper=upper, cost=turbined_cost, category="hydro_violation")
+        q = self._var(f"turbined[{hydro.id},{k}]", upper=upper, cost=turbined_cost, category="fpha_turbined")
         s = self._var(f"spillage[{hydro.id},{k}]", cost=tau * costs.spillage, category="spillage")
         self.layout.turbined[h, k] = q.column
         self.layout.spillage[h, k] = s.column
@@ -365,10 +369,11 @@ class _StageBuilder:
         if line is not None:
             below_cost, above_cost = self.case.evaporation_costs[hydro.id]
             hours = float(self.hours.sum())
-            evaporated = add_evaporation(
+            evaporated, *missed = add_evaporation(
                 self.stage, hydro, line, (state.incoming, state.out), (hours * below_cost, hours * above_cost),
-                self.layout.costs["hydro_violation"],
             )
+            self.layout.evaporation[h] = [evaporated.column, *(v.column for v in missed)]
+            self.layout.costs["evaporation_violation"].extend(v.column for v in missed)
             terms[evaporated] = stage_volume
         if h in self._inflow_slacks:
             terms[self._inflow_slacks[h]] = -stage_volume
