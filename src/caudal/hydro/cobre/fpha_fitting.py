@@ -296,12 +296,13 @@ def _on_envelope(planes: np.ndarray, grid) -> np.ndarray:
     if not planes.shape[0]:
         return planes
     values = _values(planes, grid)
-    active = np.any(values.max(axis=0)[None, :] - values <= TOLERANCE, axis=1)
-    unique: list[np.ndarray] = []
-    for plane in planes[active]:
-        if not any(np.all(np.abs(plane - other) < TOLERANCE) for other in unique):
-            unique.append(plane)
-    return np.array(unique).reshape(-1, 4)
+    active = planes[np.any(values.max(axis=0)[None, :] - values <= TOLERANCE, axis=1)]
+    close = np.all(np.abs(active[:, None, :] - active[None, :, :]) < TOLERANCE, axis=2)  # [P, P]
+    kept: list[int] = []
+    for i in range(active.shape[0]):  # a plane close to one already kept is a duplicate
+        if not close[i, kept].any():
+            kept.append(i)
+    return active[kept]
 
 
 def _select(planes: np.ndarray, grid, phi: np.ndarray, target: int) -> np.ndarray:
