@@ -31,6 +31,9 @@ KNOWN_COSTS = {
     "d11-water-withdrawal": 3_930_320_000 / 657,
     "d13-generic-constraint": 15_330_000.0,
     "d26-estimated-par2": 50_607_484.90581006,  # PAR(2) fitted from its history, on its exported opening tree
+    "d05-fpha-constant-head": 23_635_000 / 9,
+    "d08-evaporation": 94_644_561_875 / 36_009,
+    "d07-fpha-computed": 3_519_535.457877054,  # Cobre 0.5.1 run (../shared/cases/cobre/README.md)
 }
 
 # Measured by running Cobre 0.5.1 on the folder (commands in data/cobre/README.md).

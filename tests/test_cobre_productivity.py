@@ -68,8 +68,10 @@ def edit_models(case: Path, change) -> None:
         (lambda m: m["stage_ranges"][0].pop("model"), "hydro 0", "stage_ranges[0].model", "required"),
         (lambda m: m["stage_ranges"][0].update(productivity_override=-0.5), "hydro 0",
          "stage_ranges[0].productivity_override", "must be positive"),
-        (lambda m: m["stage_ranges"][0].update(model="fpha"), "hydro 0", "stage_ranges[0].model",
+        (lambda m: m["stage_ranges"][0].update(model="linearized_head"), "hydro 0", "stage_ranges[0].model",
          "not supported"),
+        (lambda m: m["stage_ranges"][0].update(model="fpha"), "hydro 0", "stage_ranges[0].fpha_config",
+         "required"),
     ],
 )
 def test_bad_production_models_fail_naming_file_entity_and_field(

@@ -133,10 +133,9 @@ def test_invalid_json(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("file", "change", "field", "feature"),
     [
-        ("system/hydros.json", lambda d: d["hydros"][0]["generation"].update(model="fpha"), "generation.model",
-         "production model"),
-        ("system/hydros.json", lambda d: d["hydros"][0].update(evaporation={"coefficients_mm": [1.0] * 12}),
-         "evaporation", "evaporation"),
+        ("system/hydros.json", lambda d: d["hydros"][0]["generation"].update(model="linearized_head"),
+         "generation.model", "production model"),
+        ("system/hydros.json", lambda d: d["hydros"][0].update(filling={"start_stage_id": 0}), "filling", "filling"),
         ("system/hydros.json", lambda d: d["hydros"][0].update(diversion={"downstream_id": 1, "max_flow_m3s": 5}),
          "diversion", "diversion"),
         ("system/hydros.json", lambda d: d["hydros"][0].update(entry_stage_id=1), "entry_stage_id", "entry"),
@@ -170,7 +169,7 @@ def test_unsupported_features_are_refused(tmp_path: Path, file, change, field, f
     ("file", "feature"),
     [
         ("scenarios/non_controllable_factors.json", "non-controllable source block factors"),
-        ("system/fpha_hyperplanes.parquet", "FPHA"),
+        ("scenarios/external_load_scenarios.parquet", "external load scenarios"),
         ("scenarios/correlation.json", "correlated"),
         ("constraints/penalty_overrides_hydro.parquet", "penalties"),
         ("constraints/thermal_bounds.parquet", "stage-varying bounds"),

@@ -154,6 +154,34 @@ class Hydro:
 
 
 @dataclass(frozen=True)
+class FphaPlanes:
+    """The hyperplanes bounding a plant's generation in one stage (fpha.py).
+
+    Generation g (MW) in each block satisfies, for every plane i,
+    ``g <= intercept[i] + gamma_v[i] * (v_in + v_out) / 2 + gamma_q[i] * q + gamma_s[i] * s``
+    (the intercept already multiplied by the plane's ``kappa``).
+    """
+
+    intercept: tuple[float, ...]  # MW
+    gamma_v: tuple[float, ...]  # MW per hm3 of average storage
+    gamma_q: tuple[float, ...]  # MW per m3/s turbined
+    gamma_s: tuple[float, ...]  # MW per m3/s spilled
+
+
+@dataclass(frozen=True)
+class EvaporationLine:
+    """A plant's evaporation in one stage (m3/s), linear in its average storage (evaporation.py).
+
+    ``evaporation = constant + slope * (v_in + v_out) / 2``, bounded to ``[0, upper]``;
+    missing it either way is priced by the plant's evaporation violation costs.
+    """
+
+    constant: float  # m3/s
+    slope: float  # m3/s per hm3
+    upper: float  # m3/s
+
+
+@dataclass(frozen=True)
 class TrainingSettings:
     """What config.json says about training (the defaults of ``caudal train``)."""
 
@@ -232,6 +260,10 @@ class Case:
     source_availability: dict[tuple[int, int], float] = field(default_factory=dict)  # (source, stage) -> [0, 1]
     # (quantity, entity id, stage id, block id or None) -> value: 0.18's stage-varying bounds (format_018/bounds.py)
     bound_overrides: dict[tuple[str, int, int, int | None], float] = field(default_factory=dict)
+    fpha: dict[tuple[int, int], FphaPlanes] = field(default_factory=dict)  # (hydro, stage) -> planes
+    fpha_turbined_costs: dict[int, float] = field(default_factory=dict)  # hydro -> per (m3/s . h) turbined
+    evaporation: dict[tuple[int, int], EvaporationLine] = field(default_factory=dict)  # (hydro, stage) -> line
+    evaporation_costs: dict[int, tuple[float, float]] = field(default_factory=dict)  # hydro -> (below, above)
 
     def load_factor(self, bus: int, stage: int, block: int) -> float:
         return self.load_factors.get((bus, stage), {}).get(block, 1.0)

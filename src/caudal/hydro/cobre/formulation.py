@@ -12,8 +12,11 @@ case has the same optimal cost in caudal and in Cobre. Stage ``t`` with blocks
 * water balance (hm3): ``v_out - v_in + 0.0036 * sum_k tau[k] (q + s - upstream
   q and s)[k] - 0.0036 T a = 0``; with the ``penalty`` non-negativity method a
   priced slack adds water next to ``a``; the truncating methods clamp the
-  opening's inflow at zero instead;
-* load balance per bus and block (MW): hydro ``productivity * q``, thermal
+  opening's inflow at zero instead; a plant with evaporation loses its
+  linearized evaporation too (evaporation.py);
+* load balance per bus and block (MW): hydro ``productivity * q`` (or, on a
+  stage where the plant has FPHA planes, a generation variable bounded by
+  them: fpha.py), thermal
   generation, deficit segments, minus excess, plus line flows in, minus out,
   equals the load ``(mean + std * eta) * block factor``;
 * costs per block weighted by its hours (thermal, deficit, excess, exchange,
@@ -33,6 +36,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from caudal.hydro.cobre.case import Case, GenericConstraint, Hydro, StageSpec
+from caudal.hydro.cobre.errors import unsupported
+from caudal.hydro.cobre.evaporation import add_evaporation
+from caudal.hydro.cobre.fpha import add_fpha_generation
 from caudal.hydro.cobre.generic import VARIABLES
 from caudal.hydro.cobre.inflows import InflowModel
 from caudal.hydro.cobre.openings import NoiseEntities
@@ -54,6 +60,8 @@ COST_CATEGORIES = (
     "storage_violation",
     "inflow_penalty",
     "curtailment",
+    "evaporation_violation",
+    "fpha_turbined",
 )
 
 TRUNCATING = ("truncation", "truncation_with_penalty")
@@ -83,7 +91,9 @@ class StageLayout:
     water_rows: np.ndarray  # [H]
     bus_rows: np.ndarray  # [B, K]
     load: np.ndarray  # float64[O, B, K]: load of each opening (MW)
-    productivity: np.ndarray  # float64[H]
+    productivity: np.ndarray  # float64[H] (0 on a stage where the plant has FPHA planes)
+    generation: np.ndarray | None = None  # [H, K]: FPHA generation columns, -1 for constant productivity
+    evaporation: np.ndarray | None = None  # [H, 3]: evaporated flow, under and over the line; -1 without
     costs: dict[str, list[int]] = field(default_factory=lambda: {c: [] for c in COST_CATEGORIES})
 
 
@@ -152,13 +162,18 @@ class _StageBuilder:
             water_rows=_none(n_hydros),
             bus_rows=_none(*shape["bk"]),
             load=np.zeros((noise.shape[0], len(case.buses), n_blocks)),
-            productivity=np.array([case.productivity(h, self.spec.id) for h in case.hydros]),
+            productivity=np.array([
+                0.0 if (h.id, self.spec.id) in case.fpha else case.productivity(h, self.spec.id) for h in case.hydros
+            ]),
+            generation=_none(*shape["hk"]),
+            evaporation=_none(n_hydros, 3),
         )
         self._states: dict[int, object] = {}
         self._lags: dict[int, list[object]] = {}
         self._inflow_vars: dict[int, Variable] = {}
         self._inflow_slacks: dict[int, Variable] = {}
         self._releases: dict[tuple[int, int], tuple[Variable, Variable]] = {}  # (hydro, block) -> (q, s)
+        self._generation: dict[tuple[int, int], Variable] = {}  # (hydro, block) -> FPHA generation
         self._thermals: dict[tuple[int, int], Variable] = {}  # (thermal, block) -> generation
         self._flows: dict[tuple[int, int], tuple[Variable, Variable]] = {}  # (line, block) -> (direct, reverse)
         self._injections: dict[tuple[int, int], dict[Variable, float]] = {
@@ -246,19 +261,33 @@ class _StageBuilder:
     def _add_hydro_block(self, h: int, hydro: Hydro, k: int) -> None:
         tau = self.hours[k]
         costs = hydro.penalties
+        planes = self.case.fpha.get((hydro.id, self.spec.id))
         productivity = self.case.productivity(hydro, self.spec.id)
-        upper = hydro.max_turbined
-        if productivity > 0:
+        upper, turbined_cost = hydro.max_turbined, 0.0
+        if planes is not None:
+            turbined_cost = tau * self.case.fpha_turbined_costs.get(hydro.id, 0.0)
+        elif productivity > 0:
             upper = min(upper, hydro.max_generation / productivity)
-        q = self._var(f"turbined[{hydro.id},{k}]", upper=upper)
+        q = self._var(f"turbined[{hydro.id},{k}]", upper=upper, cost=turbined_cost, category="fpha_turbined")
         s = self._var(f"spillage[{hydro.id},{k}]", cost=tau * costs.spillage, category="spillage")
         self.layout.turbined[h, k] = q.column
         self.layout.spillage[h, k] = s.column
         self._releases[(h, k)] = (q, s)
-        if hydro.groups:
+        generated: dict[Variable, float] = {q: productivity}
+        if planes is not None:
+            if hydro.groups:
+                raise unsupported("system/hydros.json", f"hydro {hydro.id}", "unit_groups",
+                                  "an FPHA plant split over several unit groups")
+            state = self._states[h]
+            g = add_fpha_generation(self.stage, hydro, k, planes, (q, s), (state.incoming, state.out))
+            self.layout.generation[h, k] = g.column
+            self._generation[(h, k)] = g
+            generated = {g: 1.0}
+            _accumulate(self._injections[(hydro.bus, k)], generated)
+        elif hydro.groups:
             self._add_unit_groups(hydro, k, q, productivity)
         else:
-            self._injections[(hydro.bus, k)][q] = productivity
+            _accumulate(self._injections[(hydro.bus, k)], generated)
         name = f"{hydro.id},{k}"
         if hydro.min_turbined > 0:
             slack = self._var(f"turbined_below[{name}]", cost=tau * costs.turbined_below, category="hydro_violation")
@@ -266,7 +295,7 @@ class _StageBuilder:
         if hydro.min_generation > 0:
             slack = self._var(f"generation_below[{name}]", cost=tau * costs.generation_below,
                               category="hydro_violation")
-            self.stage.add_constraint({q: productivity, slack: 1.0}, ">=", hydro.min_generation,
+            self.stage.add_constraint({**generated, slack: 1.0}, ">=", hydro.min_generation,
                                       name=f"min_generation[{name}]")
         block = self.spec.blocks[k].id  # 0.18's hydro_bounds may override the outflow limits per stage or block
         min_outflow = self.case.bound("hydro.min_outflow_m3s", hydro.id, self.spec.id, block, hydro.min_outflow)
@@ -368,6 +397,16 @@ class _StageBuilder:
                         _accumulate(terms, {release: -volume[k]})
         stage_volume = HM3_PER_M3S_HOUR * float(self.hours.sum())
         terms[self._inflow_vars[h]] = -stage_volume
+        line = self.case.evaporation.get((hydro.id, self.spec.id))
+        if line is not None:
+            below_cost, above_cost = self.case.evaporation_costs[hydro.id]
+            hours = float(self.hours.sum())
+            evaporated, *missed = add_evaporation(
+                self.stage, hydro, line, (state.incoming, state.out), (hours * below_cost, hours * above_cost),
+            )
+            self.layout.evaporation[h] = [evaporated.column, *(v.column for v in missed)]
+            self.layout.costs["evaporation_violation"].extend(v.column for v in missed)
+            terms[evaporated] = stage_volume
         if h in self._inflow_slacks:
             terms[self._inflow_slacks[h]] = -stage_volume
         rhs = 0.0
@@ -410,6 +449,8 @@ class _StageBuilder:
                     extra = {self._releases[(i, k)][0]: term.coefficient}
                 elif term.variable == "hydro_spillage":
                     extra = {self._releases[(i, k)][1]: term.coefficient}
+                elif term.variable == "hydro_generation" and (i, k) in self._generation:
+                    extra = {self._generation[(i, k)]: term.coefficient}
                 elif term.variable == "hydro_generation":
                     productivity = self.case.productivity(self.case.hydros[i], self.spec.id)
                     extra = {self._releases[(i, k)][0]: term.coefficient * productivity}

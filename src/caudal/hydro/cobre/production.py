@@ -16,15 +16,23 @@ from dataclasses import dataclass
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.fields import MISSING, Record, entity_name
 from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.fpha_fitting import FittingOptions, read_fitting_options
 
 FILE = "system/hydro_production_models.json"
 CONSTANT_PRODUCTIVITY = "constant_productivity"
+FPHA = "fpha"
+FPHA_SOURCES = ("precomputed", "computed")
 
 
 @dataclass(frozen=True)
 class ProductionModel:
     record: Record  # for errors about the plant's entry
-    productivity: tuple[float, ...]  # per study stage, MW per m3/s
+    productivity: tuple[float, ...]  # per study stage, MW per m3/s (the fallback on FPHA stages)
+    fpha: tuple[str | None, ...] = ()  # per study stage: the FPHA planes' source, None for constant productivity
+    fitting: FittingOptions | None = None  # of the plant's first range with computed planes
+
+    def fpha_source(self, stage: int) -> str | None:
+        return self.fpha[stage] if self.fpha else None
 
 
 def read_production_models(
@@ -43,7 +51,7 @@ def read_production_models(
         if mode != "stage_ranges":
             raise record.refuse("selection_mode", "seasonal production models")
         fallback = MISSING if default is None else default.get(hydro_id, MISSING)
-        models[hydro_id] = ProductionModel(record, _stage_ranges(record, n_stages, key, fallback))
+        models[hydro_id] = ProductionModel(record, *_stage_ranges(record, n_stages, key, fallback))
         record.finish()
     doc.finish()
     return models
@@ -65,8 +73,12 @@ def overrides(models: dict[int, ProductionModel], base: dict[int, float]) -> dic
     }
 
 
-def _stage_ranges(record: Record, n_stages: int, key: str, fallback: object) -> tuple[float, ...]:
+def _stage_ranges(
+    record: Record, n_stages: int, key: str, fallback: object
+) -> tuple[tuple[float, ...], tuple[str | None, ...], FittingOptions | None]:
     values: list[float] = []
+    sources: list[str | None] = []
+    fitting: FittingOptions | None = None
     for i, item in enumerate(record.records("stage_ranges", lambda i, _: record.entity)):
         item.prefix = f"stage_ranges[{i}]."
         start = item.integer("start_stage_id", minimum=0)
@@ -76,21 +88,39 @@ def _stage_ranges(record: Record, n_stages: int, key: str, fallback: object) -> 
                 "start_stage_id", f"ranges must cover the stages in order without gaps; expected {len(values)}"
             )
         model = item.string("model")
-        if model != CONSTANT_PRODUCTIVITY:
+        if model not in (CONSTANT_PRODUCTIVITY, FPHA):
             raise item.refuse("model", f"the {model!r} production model")
-        for name in ("fpha_config", "reference_volume"):
-            item.refuse_if_present(name, "FPHA production functions")
-        value = item.number(key, fallback, positive=True)
+        item.refuse_if_present("reference_volume", "a reference volume for the production model")
+        source = None
+        if model == FPHA:
+            source, options = _fpha_source(item)
+            fitting = fitting or options
+            if item.has(key) and key == "productivity_override":
+                raise item.error(key, "is not allowed on an fpha range (the planes give the generation)")
+            value = item.number(key, 0.0 if fallback is MISSING else fallback, minimum=0.0)
+        else:
+            item.refuse_if_present("fpha_config", "an fpha_config on a constant_productivity range")
+            value = item.number(key, fallback, positive=True)
         item.finish()
         last = n_stages - 1 if end is None else end
         if last >= n_stages:
             raise item.error("end_stage_id", f"stage {last} is past the study's last stage ({n_stages - 1})")
         values.extend([value] * (last - start + 1))
+        sources.extend([source] * (last - start + 1))
     if not values:
         raise record.error("stage_ranges", "must list at least one range")
     if len(values) < n_stages:
         raise record.error("stage_ranges", f"cover stages 0..{len(values) - 1}, but the study has {n_stages}")
-    return tuple(values)
+    return tuple(values), tuple(sources), fitting
+
+
+def _fpha_source(item: Record) -> tuple[str, FittingOptions | None]:
+    """Where a range's FPHA planes come from, and how to compute them (options that precomputed planes ignore)."""
+    config = item.record("fpha_config")
+    source = config.string("source", choices=FPHA_SOURCES)
+    options = read_fitting_options(config)
+    config.finish()
+    return source, options if source == "computed" else None
 
 
 def missing_model(hydro_id: int) -> CaseError:

@@ -19,8 +19,9 @@ from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.generic import check_entities, read_generic_constraints
 from caudal.hydro.cobre.inflow_history import estimate_inflows
 from caudal.hydro.cobre.openings import noise_from_table
+from caudal.hydro.cobre.physics import read_hydro_physics
 from caudal.hydro.cobre.production import FILE as PRODUCTION_MODELS
-from caudal.hydro.cobre.production import check_plants, overrides, read_production_models
+from caudal.hydro.cobre.production import ProductionModel, check_plants, overrides, read_production_models
 from caudal.hydro.cobre.scenarios import (
     INFLOW_STATS,
     LOAD_STATS,
@@ -84,13 +85,15 @@ def read_case(root: str | Path) -> Case:
         load_stats=load_stats if load_stats is not None else EMPTY_STATS,
         load_factors=read_load_factors(files),
         state_flags=timeline.state_flags,
-        productivity_overrides=_productivity_overrides(files, system.hydros, len(timeline.stages)),
         sources=sources,
         source_availability=availability,
         withdrawals=withdrawals.targets,
         withdrawal_costs=withdrawals.costs_of_withdrawing_plants(),
         generic_constraints=generic,
     )
+    models = _production_models(files, system.hydros, len(timeline.stages))
+    case.productivity_overrides = overrides(models, {h.id: h.productivity for h in system.hydros})
+    read_hydro_physics(files, case, models)
     require_series_stats(case, inflow_stats, load_stats)
     check_buses(case.sources, {b.id for b in case.buses})
     check_hydros(withdrawals, {h.id for h in case.hydros})
@@ -119,16 +122,16 @@ def require_series_stats(case: Case, inflow_stats: SeriesStats | None, load_stat
         if stats is None and needed:
             raise CaseError(name, None, None, "is missing; caudal needs the seasonal statistics of every series")
 
-def _productivity_overrides(
+def _production_models(
     files: CaseFiles, hydros: tuple[Hydro, ...], n_stages: int
-) -> dict[tuple[int, int], float]:
-    """Per-stage productivity from hydro_production_models.json (``productivity_override``), if present."""
+) -> dict[int, ProductionModel]:
+    """hydro_production_models.json's models (productivity overrides, FPHA ranges), if the file is present."""
     if not files.exists(PRODUCTION_MODELS):
         return {}
     base = {h.id: h.productivity for h in hydros}
     models = read_production_models(files, n_stages, "productivity_override", default=base)
     check_plants(models, set(base), HYDROS)
-    return overrides(models, base)
+    return models
 
 
 def _warn_unused_penalty(settings: Settings, penalty: float) -> None:

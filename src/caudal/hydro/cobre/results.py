@@ -71,6 +71,10 @@ def simulate(
     return simulation_tables(study, policy.problem, runs)
 
 
+NULL_WHERE_NAN = ("evaporation_m3s",)
+"""Columns whose NaN means "not modelled for this entity": written as nulls, as Cobre's output format has them."""
+
+
 def simulation_tables(study: CobreStudy, problem: CompiledProblem, runs: SimulatedRuns) -> dict[str, pa.Table]:
     """The result tables of ``runs`` (simulated on ``problem``, the compiled ``study.problem``)."""
     parts: dict[str, list[Table]] = {name: [] for name in TABLES}
@@ -93,7 +97,8 @@ def simulation_tables(study: CobreStudy, problem: CompiledProblem, runs: Simulat
 def _scenario_major(columns: Table) -> pa.Table:
     """Rows ordered by scenario, then stage (then block and entity, as built): one scenario reads in a run."""
     order = np.lexsort((columns["stage_id"], columns["scenario_id"]))  # stable: keeps block and entity order
-    return pa.table({name: values[order] for name, values in columns.items()})
+    return pa.table({name: pa.array(values[order], from_pandas=name in NULL_WHERE_NAN)
+                     for name, values in columns.items()})
 
 
 def write_simulation(tables: dict[str, pa.Table], directory: str | Path) -> list[Path]:
@@ -175,8 +180,17 @@ def _hydros(study: CobreStudy, layout: StageLayout, x: np.ndarray, duals: np.nda
         "inflow_nonnegativity_slack_m3s": np.where(layout.inflow_slack >= 0, x[:, np.maximum(layout.inflow_slack, 0)],
                                                    0.0),
     }
+    if layout.evaporation is not None:  # Cobre's evaporation columns (null where the plant does not evaporate)
+        evaporation = np.where(layout.evaporation >= 0, x[:, np.maximum(layout.evaporation, 0)], 0.0)  # [S, H, 3]
+        stage_level.update(
+            evaporation_m3s=np.where(layout.evaporation[:, 0] >= 0, evaporation[:, :, 0], np.nan),
+            evaporation_violation_neg_m3s=evaporation[:, :, 1],
+            evaporation_violation_pos_m3s=evaporation[:, :, 2],
+        )
     hours = layout.hours[None, :, None]
     generation = turbined * layout.productivity[None, None, :]
+    if layout.generation is not None and np.any(layout.generation >= 0):  # FPHA plants: their own variable
+        generation = generation + _take(x, layout.generation)
     table.update(
         turbined_m3s=_flat(turbined),
         spillage_m3s=_flat(spillage),

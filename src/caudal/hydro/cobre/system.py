@@ -1,11 +1,13 @@
 """``penalties.json`` and ``system/*.json``: buses, lines, thermals and hydro plants.
 
-Hydro plants are modelled with constant productivity, a reservoir, turbine
-and spillway, outflow and generation limits, a cascade link and entity-level
-penalty overrides. Plant features that change the physics (FPHA and other
-production models, head and efficiency models, evaporation, diversion, filling,
-entry and exit stages) are refused, as are line losses, entry and exit stages
-of any entity and GNL thermals.
+Hydro plants are modelled with constant productivity (or FPHA planes, read by
+fpha.py), a reservoir, turbine and spillway, outflow and generation limits, a
+cascade link and entity-level penalty overrides; evaporation is read by
+evaporation.py. Plant features that change the physics otherwise (other
+production models, diversion, filling, entry and exit stages) are refused, as
+are line losses, entry and exit stages of any entity and GNL thermals. The
+tailrace, losses and efficiency only shape computed FPHA planes
+(fpha_fitting.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from caudal.hydro.cobre.case import Bus, DeficitSegment, Hydro, HydroPenalties, Line, Thermal
-from caudal.hydro.cobre.fields import Record, entity_name
+from caudal.hydro.cobre.fields import MISSING, Record, entity_name
 from caudal.hydro.cobre.files import CaseFiles
 
 PENALTIES = "penalties.json"
@@ -23,7 +25,7 @@ LINES = "system/lines.json"
 THERMALS = "system/thermals.json"
 HYDROS = "system/hydros.json"
 
-# Hydro penalties of the format that only matter to features caudal refuses.
+# Hydro penalties read apart (fpha.py, evaporation.py, withdrawals.py) or only pricing refused features.
 _INERT_HYDRO_PENALTIES = (
     "fpha_turbined_cost",
     "diversion_cost",
@@ -210,9 +212,11 @@ def _hydro(record: Record, penalties: GlobalPenalties) -> Hydro:
         raise record.error("outflow.min_outflow_m3s", f"exceeds max_outflow_m3s ({min_outflow:g} > {max_outflow:g})")
     generation = record.record("generation")
     model = generation.string("model")
-    if model != "constant_productivity":
+    if model not in ("constant_productivity", "fpha"):
         raise generation.refuse("model", f"the {model!r} production model")
-    productivity = generation.number("productivity_mw_per_m3s", minimum=0.0)
+    # An fpha plant's generation comes from its planes (NaN: no productivity to fall back on).
+    productivity = generation.number("productivity_mw_per_m3s", math.nan if model == "fpha" else MISSING,
+                                     minimum=0.0)
     min_turbined = generation.number("min_turbined_m3s", minimum=0.0)
     max_turbined = generation.number("max_turbined_m3s", minimum=0.0)
     min_generation = generation.number("min_generation_mw", minimum=0.0)
@@ -227,14 +231,11 @@ def _hydro(record: Record, penalties: GlobalPenalties) -> Hydro:
             "generation.min_generation_mw", f"exceeds max_generation_mw ({min_generation:g} > {max_generation:g})"
         )
     for key, feature in (
-        ("tailrace", "tailrace models"),
-        ("hydraulic_losses", "hydraulic losses"),
-        ("efficiency", "turbine efficiency models"),
-        ("evaporation", "evaporation"),
         ("diversion", "diversion channels"),
         ("filling", "reservoir filling"),
     ):
         record.refuse_if_present(key, feature)
+    record.ignore("evaporation", "tailrace", "hydraulic_losses", "efficiency")  # evaporation.py, fpha.py
     _no_lifetime(record)
     plant_penalties = _hydro_penalties(record, penalties)
     record.finish()

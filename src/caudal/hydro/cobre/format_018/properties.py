@@ -163,7 +163,7 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "hydros[].outflow.min_outflow_m3s": READ,
         "hydros[].outflow.max_outflow_m3s": READ,
         "hydros[].generation": READ,
-        "hydros[].generation.model": READ,  # other than constant_productivity: refused
+        "hydros[].generation.model": READ,  # linearized_head: refused
         "hydros[].generation.min_turbined_m3s": READ,
         "hydros[].generation.max_turbined_m3s": READ,
         "hydros[].generation.min_generation_mw": READ,
@@ -186,16 +186,28 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "hydros[].penalties.inflow_nonnegativity_cost": READ,
         "hydros[].penalties.turbined_cost": READ,  # other than 0: refused
         "hydros[].penalties.diversion_cost": IGNORED,  # prices refused features
-        "hydros[].penalties.evaporation_violation_cost": IGNORED,
+        "hydros[].penalties.evaporation_violation_cost": READ,
         "hydros[].penalties.filling_target_violation_cost": IGNORED,
         "hydros[].penalties.water_withdrawal_violation_cost": READ,
         "hydros[].diversion": REFUSED,
-        "hydros[].efficiency": REFUSED,
-        "hydros[].evaporation": REFUSED,
+        "hydros[].efficiency": READ,  # shapes computed FPHA planes only (fpha_fitting.py)
+        "hydros[].efficiency.type": READ,
+        "hydros[].efficiency.value": READ,
+        "hydros[].evaporation": READ,  # needs the plant's curve in system/hydro_geometry.parquet
+        "hydros[].evaporation.coefficients_mm": READ,
+        "hydros[].evaporation.reference_volumes_hm3": READ,
         "hydros[].filling": REFUSED,
-        "hydros[].hydraulic_losses": REFUSED,
+        "hydros[].hydraulic_losses": READ,  # shapes computed FPHA planes only
+        "hydros[].hydraulic_losses.type": READ,
+        "hydros[].hydraulic_losses.value": READ,
+        "hydros[].hydraulic_losses.value_m": READ,
         "hydros[].specific_productivity_mw_per_m3s_per_m": REFUSED,
-        "hydros[].tailrace": REFUSED,
+        "hydros[].tailrace": READ,  # shapes computed FPHA planes only
+        "hydros[].tailrace.type": READ,
+        "hydros[].tailrace.coefficients": READ,
+        "hydros[].tailrace.points": READ,
+        "hydros[].tailrace.points[].outflow_m3s": READ,
+        "hydros[].tailrace.points[].height_m": READ,
         "hydros[].travel_time_hours": REFUSED,  # 0 (instantaneous) is accepted
     },
     "initial_conditions.schema.json": {
@@ -264,9 +276,9 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "hydro.inflow_nonnegativity_cost": READ,
         "hydro.turbined_cost": READ,  # other than 0: refused
         "hydro.diversion_cost": IGNORED,  # these price refused features
-        "hydro.evaporation_violation_cost": IGNORED,
-        "hydro.evaporation_violation_neg_cost": IGNORED,
-        "hydro.evaporation_violation_pos_cost": IGNORED,
+        "hydro.evaporation_violation_cost": READ,
+        "hydro.evaporation_violation_neg_cost": READ,
+        "hydro.evaporation_violation_pos_cost": READ,
         "hydro.filling_target_violation_cost": IGNORED,
         "hydro.water_withdrawal_violation_cost": READ,
         "hydro.water_withdrawal_violation_neg_cost": READ,
@@ -286,9 +298,20 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "production_models[].stage_ranges": READ,  # must cover the study; productivity may change by range
         "production_models[].stage_ranges[].start_stage_id": READ,
         "production_models[].stage_ranges[].end_stage_id": READ,
-        "production_models[].stage_ranges[].model": READ,  # other than constant_productivity: refused
+        "production_models[].stage_ranges[].model": READ,  # linearized_head: refused
         "production_models[].stage_ranges[].productivity_mw_per_m3s": READ,
-        "production_models[].stage_ranges[].fpha_config": REFUSED,
+        "production_models[].stage_ranges[].fpha_config": READ,  # planes from system/fpha_hyperplanes.parquet
+        "production_models[].stage_ranges[].fpha_config.source": READ,  # computed: fitted from the geometry
+        # How computed planes are fitted (fpha_fitting.py); precomputed planes do not use them.
+        "production_models[].stage_ranges[].fpha_config.fitting_window": READ,
+        "production_models[].stage_ranges[].fpha_config.fitting_window.volume_min_hm3": READ,
+        "production_models[].stage_ranges[].fpha_config.fitting_window.volume_max_hm3": READ,
+        "production_models[].stage_ranges[].fpha_config.fitting_window.volume_min_percentile": READ,
+        "production_models[].stage_ranges[].fpha_config.fitting_window.volume_max_percentile": READ,
+        "production_models[].stage_ranges[].fpha_config.max_planes_per_hydro": READ,
+        "production_models[].stage_ranges[].fpha_config.spillage_discretization_points": READ,
+        "production_models[].stage_ranges[].fpha_config.turbine_discretization_points": READ,
+        "production_models[].stage_ranges[].fpha_config.volume_discretization_points": READ,
         "production_models[].stage_ranges[].reference_volume": REFUSED,
     },
     "pumping_stations.schema.json": {**_SCHEMA_URI, "pumping_stations": REFUSED},

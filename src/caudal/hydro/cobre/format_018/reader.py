@@ -24,6 +24,7 @@ from caudal.hydro.cobre.format_018.system import read_system, source_in_service
 from caudal.hydro.cobre.format_018.timeline import read_timeline
 from caudal.hydro.cobre.generic import check_entities
 from caudal.hydro.cobre.openings import noise_from_table
+from caudal.hydro.cobre.physics import read_hydro_physics
 from caudal.hydro.cobre.reader import EMPTY_STATS, require_series_stats, sorted_by_id
 from caudal.hydro.cobre.scenarios import (
     INFLOW_STATS,
@@ -48,7 +49,7 @@ def read_case(root: str | Path) -> Case:
     refuse_unsupported_files(files)
     config = read_config(files)
     timeline = read_timeline(files)
-    system, productivity = read_system(files, timeline.stages[0].start, len(timeline.stages))
+    system, productivity, models = read_system(files, timeline.stages[0].start, len(timeline.stages))
     start = timeline.stages[0].start
     sources, availability = read_sources(files, timeline.stages, lambda record: source_in_service(record, start))
     for source_id, out_of_service in windows(files, SOURCES, "non_controllable_sources", "source",
@@ -85,6 +86,7 @@ def read_case(root: str | Path) -> Case:
         generic_constraints=generic,
     )
     case.bound_overrides = read_bounds(files, case.stages, case.thermals, case.lines, {h.id for h in case.hydros})
+    read_hydro_physics(files, case, models)
     require_series_stats(case, inflow_stats, load_stats)
     bus_ids = {b.id for b in case.buses}
     for hydro in case.hydros:  # before validate(), whose message would name 0.5.x's hydro bus_id

@@ -5,8 +5,8 @@ What changed from 0.5.x: every entity carries an ``operational_start_date``
 entries by name); a hydro plant reaches its bus through ``unit_groups`` (caudal
 models one group per plant, whose limits are the plant's); and a plant's
 constant productivity moved to ``system/hydro_production_models.json``, where
-it may vary by stage range. The rest of the physics, and what is refused, is
-as in 0.5.x.
+it may vary by stage range, or be replaced by FPHA planes (fpha.py). The rest
+of the physics (evaporation included), and what is refused, is as in 0.5.x.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from caudal.hydro.cobre.fields import MISSING, Record
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.production import (
     CONSTANT_PRODUCTIVITY,
+    FPHA,
+    ProductionModel,
     check_plants,
     missing_model,
     overrides,
@@ -45,7 +47,7 @@ from caudal.hydro.cobre.system import (
 
 PRODUCTIVITY = "productivity_mw_per_m3s"
 
-# Costs of the format that only price features caudal refuses (diversion, filling, evaporation, withdrawal).
+# Costs read apart (evaporation.py, withdrawals.py) or pricing features caudal refuses (diversion, filling).
 _INERT_HYDRO_PENALTIES = (
     "diversion_cost",
     "filling_target_violation_cost",
@@ -68,8 +70,9 @@ _MODELLED_HYDRO_PENALTIES = (
 
 def read_system(
     files: CaseFiles, study_start: date, n_stages: int
-) -> tuple[System, dict[tuple[int, int], float]]:
-    """The system, and the productivity of each (hydro, stage) where it differs from the plant's first stage."""
+) -> tuple[System, dict[tuple[int, int], float], dict[int, ProductionModel]]:
+    """The system, the productivity of each (hydro, stage) where it differs from the plant's first stage, and
+    the production models (for their FPHA ranges)."""
     penalties = _global_penalties(files.json(PENALTIES))
     buses = tuple(_bus(r, penalties, study_start) for r in entity_records(files, BUSES, "buses", "bus"))
     lines = tuple(_line(r, penalties, study_start) for r in entity_records(files, LINES, "lines", "line"))
@@ -83,7 +86,7 @@ def read_system(
     hydros = tuple(replace(h, productivity=models[h.id].productivity[0]) for h in hydros)
     productivity = overrides(models, {h.id: h.productivity for h in hydros})
     system = System(buses, lines, thermals, hydros, penalties.excess_cost, penalties.hydro["inflow_nonnegativity_cost"])
-    return system, productivity
+    return system, productivity, models
 
 
 def _global_penalties(doc: Record) -> GlobalPenalties:
@@ -187,17 +190,13 @@ def _hydro(record: Record, penalties: GlobalPenalties, study_start: date) -> Hyd
     outflow.finish()
     generation = record.record("generation")
     model = generation.string("model")
-    if model != CONSTANT_PRODUCTIVITY:
+    if model not in (CONSTANT_PRODUCTIVITY, FPHA):
         raise generation.refuse("model", f"the {model!r} production model")
     turbined = _range(generation, "min_turbined_m3s", "max_turbined_m3s")
     power = _range(generation, "min_generation_mw", "max_generation_mw")
     generation.finish()
     bus, groups = _unit_groups(record, turbined, power)
     for key, feature in (
-        ("tailrace", "tailrace models"),
-        ("hydraulic_losses", "hydraulic losses"),
-        ("efficiency", "turbine efficiency models"),
-        ("evaporation", "evaporation"),
         ("diversion", "diversion channels"),
         ("filling", "reservoir filling"),
         ("specific_productivity_mw_per_m3s_per_m", "head-dependent (specific) productivity"),
@@ -205,6 +204,7 @@ def _hydro(record: Record, penalties: GlobalPenalties, study_start: date) -> Hyd
         record.refuse_if_present(key, feature)
     if record.number("travel_time_hours", 0.0, minimum=0.0) != 0.0:
         raise record.refuse("travel_time_hours", "water travel time between plants")
+    record.ignore("evaporation", "tailrace", "hydraulic_losses", "efficiency")  # evaporation.py, fpha.py
     _in_service(record, study_start)
     plant_penalties = _hydro_penalties(record, penalties)
     record.finish()
