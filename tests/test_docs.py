@@ -25,6 +25,8 @@ from caudal.profiling.launch import launch_environment
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 README = DOCS.parent / "README.md"
 FENCE = re.compile(r"^```(\w+)\s*\n(.*?)^```\s*$", re.S | re.M)
+# an en or em dash (or a dash and a hyphen) glued to an option name, as smart quotes make of "--output"
+DASHED_OPTION = re.compile("[\u2013\u2014]-?[a-z][a-z-]+")
 SKIPPED_PREFIXES = ("python3.11 -m venv", ".venv/bin/pip", "pip ", "module ", "sbatch ", "srun ")
 
 
@@ -56,12 +58,50 @@ def workdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("guide")
 
 
-def test_the_docs_build_without_warnings(tmp_path):
+@pytest.fixture(scope="module")
+def html(tmp_path_factory) -> Path:
+    """The HTML documentation, built once with warnings as errors (about 15 s)."""
+    out = tmp_path_factory.mktemp("html")
     done = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(DOCS), str(tmp_path)],
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(DOCS), str(out)],
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    return out
+
+
+def test_the_docs_build_without_warnings(html):
+    assert (html / "index.html").exists()
+
+
+def test_the_api_reference_documents_everything_caudal_exports(html):
+    import caudal
+
+    page = (html / "api.html").read_text()
+    anchors = {f'id="caudal.{name}"' for name in caudal.__all__ if name != "examples"}
+    anchors.add('id="module-caudal.examples"')
+    missing = [anchor for anchor in sorted(anchors) if anchor not in page]
+    assert not missing, f"not in docs/api.md: {missing}"
+
+
+def test_the_cli_reference_shows_options_with_two_hyphens(html):
+    page = (html / "cli.html").read_text()
+    assert "--output" in page
+    assert not DASHED_OPTION.search(page), DASHED_OPTION.search(page).group(0)
+
+
+@pytest.mark.parametrize("page", [README, *sorted(DOCS.rglob("*.md"))],
+                         ids=lambda p: p.relative_to(DOCS.parent).as_posix())
+def test_no_page_writes_an_option_with_a_dash_character(page):
+    """An option typed from the docs must work: ``–output`` (an en dash) is not ``--output``."""
+    found = DASHED_OPTION.search(page.read_text())
+    assert not found, f"{page.name}: {found.group(0)!r}"
+
+
+def test_wide_code_blocks_scroll(html):
+    css = (html / "_static" / "caudal.css").read_text()
+    assert "overflow-x: auto" in css
+    assert "caudal.css" in (html / "cli.html").read_text()
 
 
 def with_mpi_mark(page: Path):
