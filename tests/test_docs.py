@@ -1,6 +1,6 @@
 """The documentation builds without warnings, and what it tells users to type works.
 
-The README and every page of the user guide are run top to bottom, in the guide's order, in one
+The README and every page of the user guide and the how-to pages are run top to bottom, in the guide's order, in one
 scratch directory (so a page may use what an earlier one made, as a reader
 would): ```` ```python ```` blocks are executed in one namespace per page, and
 ``$ ...`` lines of ```` ```console ```` blocks are run as commands (``caudal``
@@ -55,7 +55,12 @@ def command_of(line: str) -> list[str] | None:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("guide")
+    """A scratch directory that looks like a clone where the pages use one (test cases, slurm templates)."""
+    work = tmp_path_factory.mktemp("guide")
+    (work / "tests" / "data").mkdir(parents=True)
+    (work / "tests" / "data" / "cobre").symlink_to(DOCS.parent / "tests" / "data" / "cobre")
+    (work / "slurm").symlink_to(DOCS.parent / "slurm")
+    return work
 
 
 @pytest.fixture(scope="module")
