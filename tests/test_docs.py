@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +160,40 @@ class _chdir:
         import os
 
         os.chdir(self.previous)
+
+
+SCALING = DOCS / "scaling" / "README.md"
+
+
+def test_scaling_commands_write_into_the_folders_they_document():
+    rows = re.findall(r"^\| \[([\w-]+)\]\([\w-]+/[\w.]+\) \| `([^`]+)`", SCALING.read_text(), re.M)
+    assert len(rows) >= 6
+    for folder, command in rows:
+        assert f"--output docs/scaling/{folder}" in command, (folder, command)
+
+
+def test_the_scaling_run_folders_are_not_ignored_by_git():
+    """Run folders under docs/scaling belong to the docs; a user's own ``runs/`` stays ignored."""
+    def ignored(path: str) -> bool:
+        done = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=DOCS.parent)
+        if done.returncode == 128:
+            pytest.skip("not a git checkout")
+        return done.returncode == 0
+
+    assert not ignored("docs/scaling/brazil4-strong/runs/1x1/profile.parquet")
+    assert ignored("runs/first/summary.json")
+
+
+def test_the_scaling_readme_commands_work_from_a_clone(tmp_path):
+    shutil.copytree(DOCS / "scaling" / "national-strong", tmp_path / "docs" / "scaling" / "national-strong")
+    for line in re.search(r"```sh\n(.*?)```", SCALING.read_text(), re.S).group(1).splitlines():
+        done = subprocess.run([sys.executable, "-m", "caudal", *shlex.split(line)[1:]], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300, env=launch_environment())
+        assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
+    assert (tmp_path / "docs" / "scaling" / "national-strong" / "scaling.md").exists()
+
+
+def test_the_scaling_readme_holds_no_internal_notes():
+    text = SCALING.read_text().lower()
+    for note in ("colleague", "session", "shared working tree", "uncommitted", "owners"):
+        assert note not in text, note
