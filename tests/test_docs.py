@@ -136,6 +136,12 @@ def test_every_documented_example_runs(page, workdir):
                 assert done.returncode == 0, f"{page.name}: {line}\n{done.stdout}\n{done.stderr}"
 
 
+def test_every_how_to_page_is_in_the_index_and_so_runs():
+    howtos = sorted((DOCS / "howto").glob("*.md"))
+    assert len(howtos) >= 5
+    assert set(howtos) <= set(guide_pages())
+
+
 def test_readme_quick_start_is_what_ci_runs():
     text = README.read_text()
     block = text.split("<!-- quickstart:begin -->")[1].split("<!-- quickstart:end -->")[0]
