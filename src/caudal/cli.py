@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue from the newest valid checkpoint in DIR (a run's --output or its checkpoints/)")
     group.add_argument("--warm-start", type=Path, default=None, metavar="DIR",
                        help="start from the cuts of the policy in DIR (a run of the same states: same case, "
-                       "or a horizon at least as long, or other openings); see docs/guide/warm-start.md")
+                       "or a horizon at least as long, or other openings); see docs/howto/warm-start.md")
     group.add_argument("--checkpoint-dir", type=Path, default=None, metavar="DIR",
                        help="where to write checkpoints (default: OUTPUT/checkpoints when --output is given)")
     add_checkpoint_schedule(group)
