@@ -31,6 +31,7 @@ KNOWN_COSTS = {
     "d11-water-withdrawal": 3_930_320_000 / 657,
     "d13-generic-constraint": 15_330_000.0,
     "d26-estimated-par2": 50_607_484.90581006,  # PAR(2) fitted from its history, on its exported opening tree
+    "d28-decomp-weekly-monthly": 780.6803366831955,  # weekly then monthly stages, on its exported opening tree
 }
 
 # Measured by running Cobre 0.5.1 on the folder (commands in data/cobre/README.md).

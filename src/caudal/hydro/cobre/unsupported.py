@@ -17,7 +17,6 @@ UNSUPPORTED_FILES: dict[str, str] = {
     "system/energy_contracts.json": "energy contracts",
     "system/hydro_geometry.parquet": "reservoir geometry (FPHA, evaporation)",
     "system/fpha_hyperplanes.parquet": "FPHA production functions",
-    "scenarios/external_inflow_scenarios.parquet": "external inflow scenarios",
     "scenarios/external_load_scenarios.parquet": "external load scenarios",
     "scenarios/external_ncs_scenarios.parquet": "external non-controllable source scenarios",
     "scenarios/non_controllable_factors.json": "non-controllable source block factors",
