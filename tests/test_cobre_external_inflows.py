@@ -116,3 +116,21 @@ def test_inflow_lags_across_resolutions_are_refused(d28: Path, capsys: pytest.Ca
         past_inflows=[{"hydro_id": 0, "values_m3s": [50.0]}], recent_observations=[]))
     edit(d28, "stages.json", lambda c: [s["state_variables"].update(inflow_lags=True) for s in c["stages"]])
     assert_fails_naming(d28, capsys, "stages.json", None, "stages", "inflow lags across stages of different")
+
+
+@pytest.mark.mpi
+def test_two_ranks_with_two_threads_train_d28_like_one_process(tmp_path: Path) -> None:
+    from mpi_helpers import train_ranks
+
+    args = ("--forward-passes", "4", "--iterations", "3", "--seed", "5")
+    one = train_ranks(1, 1, str(D28), tmp_path / "one", *args)
+    four = train_ranks(2, 2, str(D28), tmp_path / "four", *args)
+    assert four["policy_digest"] == one["policy_digest"]
+    strip_time = [[f for i, f in enumerate(row.split(",")) if i != 5] for row in one["convergence"]]
+    assert [[f for i, f in enumerate(row.split(",")) if i != 5] for row in four["convergence"]] == strip_time
+    study = cobre.load_case(D28)
+    direct = caudal.train(study.problem, iterations=3, forward_passes=4, seed=5,
+                          sampling=caudal.OutOfSample(study.forward_inflows))
+    header = one["convergence"][0].split(",")
+    last = dict(zip(header, one["convergence"][-1].split(","), strict=True))
+    assert float(last[header[2]]) == pytest.approx(direct.history[-1].upper_bound_mean, rel=1e-12)
