@@ -20,6 +20,7 @@ DEFAULT_TREE_SEED = 42
 DEFAULT_SIMULATION_SCENARIOS = 2000
 IN_SAMPLE = "in_sample"
 EXTERNAL = "external"
+OUT_OF_SAMPLE = "out_of_sample"
 
 
 def read_settings(files: CaseFiles) -> Settings:
@@ -101,10 +102,11 @@ def _in_sample_only(source: Record | None) -> None:
 
 
 def forward_inflow_scheme(source: Record | None) -> str:
-    """Training's inflow scheme: in-sample, or ``external`` (forward passes on external_inflow_scenarios.parquet)."""
+    """Training's inflow scheme: in-sample, ``external`` (forward passes on external_inflow_scenarios.parquet)
+    or ``out_of_sample`` (forward passes on noise drawn apart from the opening tree, out_of_sample.py)."""
     if source is None:
         return IN_SAMPLE
-    scheme = refuse_other_schemes(source, inflow_schemes=(IN_SAMPLE, EXTERNAL))
+    scheme = refuse_other_schemes(source, inflow_schemes=(IN_SAMPLE, EXTERNAL, OUT_OF_SAMPLE))
     source.ignore("seed", "historical_years")
     source.finish()
     return scheme

@@ -38,6 +38,11 @@ def uses_external_inflows(case: Case) -> bool:
     return case.settings.training.inflow_scheme == EXTERNAL
 
 
+def inflows_patched_forward(case: Case) -> bool:
+    """Whether forward passes replace the inflow right-hand sides (external or out-of-sample schemes)."""
+    return case.settings.training.inflow_scheme != "in_sample"
+
+
 def read_external_inflows(case: Case, inflows: InflowModel) -> list[dict[str, np.ndarray]] | None:
     """Per stage, each plant's inflow parameter to its external scenarios (float64[S_t]), or ``None`` (no scheme).
 

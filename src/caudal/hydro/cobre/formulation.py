@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from caudal.hydro.cobre.case import Case, GenericConstraint, Hydro, StageSpec
-from caudal.hydro.cobre.external_inflows import inflow_parameter, uses_external_inflows
+from caudal.hydro.cobre.external_inflows import inflow_parameter, inflows_patched_forward
 from caudal.hydro.cobre.generic import VARIABLES
 from caudal.hydro.cobre.inflows import InflowModel
 from caudal.hydro.cobre.openings import NoiseEntities
@@ -229,8 +229,9 @@ class _StageBuilder:
         terms: dict[Variable, float] = {inflow: 1.0}
         for lag, state in enumerate(lags, start=1):
             terms[state.incoming] = -self.inflows.psi[t, h, lag - 1]
-        name = inflow_parameter(hydro.id)  # always a parameter when forward passes patch it (external_inflows.py)
-        bound = self.stage.add_uncertain(name, rhs) if uses_external_inflows(self.case) else self._random(name, rhs)
+        # Always a parameter when forward passes patch it (external_inflows.py, out_of_sample.py).
+        name = inflow_parameter(hydro.id)
+        bound = self.stage.add_uncertain(name, rhs) if inflows_patched_forward(self.case) else self._random(name, rhs)
         self.stage.add_constraint(terms, "==", bound, name=f"par[{hydro.id}]")
         for lag, state in enumerate(lags, start=1):
             source = inflow if lag == 1 else lags[lag - 2].incoming
