@@ -34,6 +34,7 @@ KNOWN_COSTS = {
     "d05-fpha-constant-head": 23_635_000 / 9,
     "d08-evaporation": 94_644_561_875 / 36_009,
     "d07-fpha-computed": 3_519_535.457877054,  # Cobre 0.5.1 run (../shared/cases/cobre/README.md)
+    "d28-decomp-weekly-monthly": 780.6803366831955,  # weekly then monthly stages, on its exported opening tree
 }
 
 # Measured by running Cobre 0.5.1 on the folder (commands in data/cobre/README.md).

@@ -151,7 +151,6 @@ def test_invalid_json(tmp_path: Path) -> None:
         ("stages.json", lambda d: d["stages"][0].update(risk_measure={"cvar": {"alpha": 0.5, "lambda": 0.5}}),
          "risk_measure", "risk measure"),
         ("stages.json", lambda d: d["stages"][0].update(block_mode="chronological"), "block_mode", "chronological"),
-        ("stages.json", lambda d: d["stages"][0].update(end_date="2024-04-01"), "stages", "resolutions"),
         ("initial_conditions.json", lambda d: d.update(filling_storage=[{"hydro_id": 0, "value_hm3": 1.0}]),
          "filling_storage", "filling"),
     ],

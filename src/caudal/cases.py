@@ -25,9 +25,13 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from caudal import examples
 from caudal.model.problem import Problem
+
+if TYPE_CHECKING:
+    import numpy as np
 
 EMBEDDED_CASES = ("brazil4", "national")
 DEFAULT_CASE = "brazil4"
@@ -43,6 +47,8 @@ class TrainingDefaults:
     forward_passes: int = 2
     seed: int = 0
     time_limit: float | None = None  # seconds; None: no limit
+    # Forward-only realisations per stage (a Cobre case's external inflow scenarios), for OutOfSample sampling.
+    forward_realisations: list[dict[str, np.ndarray]] | None = None
 
 
 CAUDAL_DEFAULTS = TrainingDefaults()
@@ -114,7 +120,13 @@ class Case:
         settings = training_defaults(self.path)
         if settings is None:
             return CAUDAL_DEFAULTS
-        return TrainingDefaults(settings.iterations, settings.forward_passes, settings.seed, settings.time_limit)
+        forward = None
+        if settings.inflow_scheme != "in_sample":
+            from caudal.hydro.cobre import external_forward_inflows
+
+            forward = external_forward_inflows(self.path)
+        return TrainingDefaults(settings.iterations, settings.forward_passes, settings.seed, settings.time_limit,
+                                forward)
 
 
 def described(exc: BaseException) -> str:

@@ -47,6 +47,7 @@ from caudal.profiling.commands import (
     profiling_handlers,
     profiling_keywords,
 )
+from caudal.sddp.sampling import OutOfSample
 from caudal.sddp.warm_start import WarmStartError, warm_start_pools
 from caudal.sweep.command import add_sweep_command, run_sweep_command
 
@@ -190,6 +191,7 @@ def _run_train(args: argparse.Namespace) -> TrainingResult:
             seed=args.seed if args.seed is not None else defaults.seed,
             threads=args.threads,
             time_limit=args.time_limit if args.time_limit is not None else defaults.time_limit,
+            sampling=OutOfSample(defaults.forward_realisations) if defaults.forward_realisations is not None else None,
             output=args.output,
             log=log_destination(args.quiet, args.log_file, world_rank()),
             solver=args.solver,

@@ -188,6 +188,11 @@ class Stage:
     def n_openings(self) -> int:
         return int(self._uncertain_values[0].size) if self._uncertain_values else 1
 
+    @property
+    def uncertain(self) -> dict[str, np.ndarray]:
+        """Each random parameter's values over the openings, by name (copies)."""
+        return {name: values.copy() for name, values in zip(self._uncertain_names, self._uncertain_values, strict=True)}
+
     # -- constraints -------------------------------------------------------
     def add_constraint(
         self, terms: Mapping[Variable, float], sense: str, rhs: Bound, *, name: str | None = None

@@ -24,9 +24,10 @@ from caudal.hydro.cobre.examples import example_case
 from caudal.hydro.cobre.openings import write_noise_openings
 from caudal.hydro.cobre.reader import CaseWarning
 from caudal.hydro.cobre.results import simulate, simulation_tables, write_simulation
-from caudal.hydro.cobre.study import CobreStudy, load_case, training_defaults
+from caudal.hydro.cobre.study import CobreStudy, external_forward_inflows, load_case, training_defaults
 
 __all__ = [
+    "external_forward_inflows",
     "CaseError",
     "CaseWarning",
     "CobreStudy",

@@ -189,6 +189,7 @@ class TrainingSettings:
     forward_passes: int
     seed: int
     time_limit: float | None = None
+    inflow_scheme: str = "in_sample"  # or "external": forward passes on external_inflow_scenarios.parquet
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ DEFAULT_TREE_SEED = 42
 
 DEFAULT_SIMULATION_SCENARIOS = 2000
 IN_SAMPLE = "in_sample"
+EXTERNAL = "external"
+OUT_OF_SAMPLE = "out_of_sample"
 
 
 def read_settings(files: CaseFiles) -> Settings:
@@ -51,7 +53,7 @@ def _training(training: Record) -> TrainingSettings:
         if selection.boolean("enabled", False):
             raise selection.refuse("enabled", "cut selection")
         selection.ignore(*selection.data)
-    _in_sample_only(training.record("scenario_source", None))
+    inflow_scheme = forward_inflow_scheme(training.record("scenario_source", None))
     forward_pass = training.record("forward_pass", None)
     if forward_pass is not None:
         kind = forward_pass.string("type")
@@ -62,7 +64,8 @@ def _training(training: Record) -> TrainingSettings:
     if solver is not None:
         solver.ignore(*solver.data)
     training.finish()
-    return TrainingSettings(iterations=iterations, forward_passes=forward_passes, seed=seed, time_limit=time_limit)
+    return TrainingSettings(iterations=iterations, forward_passes=forward_passes, seed=seed, time_limit=time_limit,
+                            inflow_scheme=inflow_scheme)
 
 
 def stopping_rules(training: Record) -> tuple[int, float | None]:
@@ -98,16 +101,34 @@ def _in_sample_only(source: Record | None) -> None:
     source.finish()
 
 
-def refuse_other_schemes(source: Record) -> None:
-    """Refuse a sampling scheme other than in-sample for any series of a ``scenario_source``."""
+def forward_inflow_scheme(source: Record | None) -> str:
+    """Training's inflow scheme: in-sample, ``external`` (forward passes on external_inflow_scenarios.parquet)
+    or ``out_of_sample`` (forward passes on noise drawn apart from the opening tree, out_of_sample.py)."""
+    if source is None:
+        return IN_SAMPLE
+    scheme = refuse_other_schemes(source, inflow_schemes=(IN_SAMPLE, EXTERNAL, OUT_OF_SAMPLE))
+    source.ignore("seed", "historical_years")
+    source.finish()
+    return scheme
+
+
+def refuse_other_schemes(source: Record, inflow_schemes: tuple[str, ...] = (IN_SAMPLE,)) -> str:
+    """Refuse a sampling scheme other than in-sample (or ``inflow_schemes`` for inflows) in a ``scenario_source``.
+
+    Returns the inflow scheme.
+    """
+    inflow = IN_SAMPLE
     for kind in ("inflow", "load", "ncs"):
         entry = source.record(kind, None)
         if entry is None:
             continue
         scheme = entry.string("scheme", IN_SAMPLE)
-        if scheme != IN_SAMPLE:
+        if kind == "inflow" and scheme in inflow_schemes:
+            inflow = scheme
+        elif scheme != IN_SAMPLE:
             raise entry.refuse("scheme", f"the {scheme!r} sampling scheme")
         entry.finish()
+    return inflow
 
 
 def _simulation(simulation: Record | None) -> SimulationSettings:

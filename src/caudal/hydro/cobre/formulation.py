@@ -38,6 +38,7 @@ import numpy as np
 from caudal.hydro.cobre.case import Case, GenericConstraint, Hydro, StageSpec
 from caudal.hydro.cobre.errors import unsupported
 from caudal.hydro.cobre.evaporation import add_evaporation
+from caudal.hydro.cobre.external_inflows import inflow_parameter, inflows_patched_forward
 from caudal.hydro.cobre.fpha import add_fpha_generation
 from caudal.hydro.cobre.generic import VARIABLES
 from caudal.hydro.cobre.inflows import InflowModel
@@ -243,7 +244,10 @@ class _StageBuilder:
         terms: dict[Variable, float] = {inflow: 1.0}
         for lag, state in enumerate(lags, start=1):
             terms[state.incoming] = -self.inflows.psi[t, h, lag - 1]
-        self.stage.add_constraint(terms, "==", self._random(f"inflow[{hydro.id}]", rhs), name=f"par[{hydro.id}]")
+        # Always a parameter when forward passes patch it (external_inflows.py, out_of_sample.py).
+        name = inflow_parameter(hydro.id)
+        bound = self.stage.add_uncertain(name, rhs) if inflows_patched_forward(self.case) else self._random(name, rhs)
+        self.stage.add_constraint(terms, "==", bound, name=f"par[{hydro.id}]")
         for lag, state in enumerate(lags, start=1):
             source = inflow if lag == 1 else lags[lag - 2].incoming
             self.stage.add_constraint({state.out: 1.0, source: -1.0}, "==", 0.0, name=f"lag[{hydro.id},{lag}]")
@@ -376,7 +380,7 @@ class _StageBuilder:
             self.layout.bus_rows[b, k] = row
 
     def _load(self, bus_id: int, k: int) -> np.ndarray:
-        mean, std = self.case.load_stats.get(bus_id, self.spec.id)
+        mean, std = self.case.load_stats.get(bus_id, self.spec.id) or (0.0, 0.0)  # no load_seasonal_stats: no load
         factor = self.case.load_factor(bus_id, self.spec.id, k)
         column = self.entities.load_column(bus_id)
         n_open = self.noise.shape[0]

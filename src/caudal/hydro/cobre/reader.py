@@ -117,8 +117,8 @@ def sorted_by_id(entities: Iterable[_Entity]) -> tuple[_Entity, ...]:
 
 
 def require_series_stats(case: Case, inflow_stats: SeriesStats | None, load_stats: SeriesStats | None) -> None:
-    """Refuse a case without the seasonal statistics it needs (inflow ones only when it has hydro plants)."""
-    for name, stats, needed in ((INFLOW_STATS, inflow_stats, bool(case.hydros)), (LOAD_STATS, load_stats, True)):
+    """Refuse a case without the inflow statistics its hydro plants need (without load ones, no bus has load)."""
+    for name, stats, needed in ((INFLOW_STATS, inflow_stats, bool(case.hydros)), (LOAD_STATS, load_stats, False)):
         if stats is None and needed:
             raise CaseError(name, None, None, "is missing; caudal needs the seasonal statistics of every series")
 

@@ -41,6 +41,9 @@ class NoiseTable:
     value: np.ndarray
 
 
+LAG_HISTORY = "scenarios/inflow_history.parquet"
+
+
 def read_initial_conditions(files: CaseFiles) -> InitialConditions:
     doc = files.json(INITIAL)
     storage = initial_storage(doc)
@@ -59,7 +62,8 @@ def read_initial_conditions(files: CaseFiles) -> InitialConditions:
             raise record.error("season_ids", f"has {len(seasons)} entries but values_m3s has {len(values)}")
         past[hydro_id] = tuple(float(v) for v in values)
         record.finish()
-    if doc.array("recent_observations", []):
+    # Observations only seed inflow lags: without an AR model (coefficients or history) there are none.
+    if doc.array("recent_observations", []) and any(files.exists(f) for f in (AR_COEFFICIENTS, LAG_HISTORY)):
         raise doc.refuse("recent_observations", "recent inflow observations (mid-season starts)")
     doc.finish()
     return InitialConditions(storage, past)

@@ -9,12 +9,15 @@ import numpy as np
 
 from caudal.hydro.cobre.case import Case, TrainingSettings
 from caudal.hydro.cobre.errors import CaseError
+from caudal.hydro.cobre.external_inflows import read_external_inflows
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.formats import read_case, read_training_settings
 from caudal.hydro.cobre.formulation import TRUNCATING, StageLayout, build_problem
 from caudal.hydro.cobre.inflows import InflowModel, check_truncation_is_exact, resolve_inflows
 from caudal.hydro.cobre.openings import NoiseEntities, generate_noise, noise_entities
+from caudal.hydro.cobre.out_of_sample import out_of_sample_inflows, uses_out_of_sample_inflows
 from caudal.hydro.cobre.par_a import add_annual_component
+from caudal.hydro.cobre.resolutions import check_resolutions
 from caudal.hydro.cobre.timeline import FILE as STAGES
 from caudal.model.problem import Problem
 from caudal.model.size import stage_bytes, too_large
@@ -39,6 +42,10 @@ class CobreStudy:
     noise_source: str  # "file" or "generated"
     problem: Problem
     layouts: list[StageLayout]
+    # The external or out-of-sample inflow scheme's forward-only realisations per stage
+    # (external_inflows.py, out_of_sample.py), else None:
+    # train with sampling=caudal.OutOfSample(study.forward_inflows).
+    forward_inflows: list[dict[str, np.ndarray]] | None = None
 
     @property
     def training(self) -> TrainingSettings:
@@ -61,10 +68,15 @@ def load_case(path: str | Path, *, seed: int | None = None) -> CobreStudy:
         noise, source = case.noise_openings, "file"
     else:
         noise, source = generate_noise(case, case.settings.training.seed if seed is None else seed), "generated"
+    check_resolutions(case, inflows, noise_from_file=source == "file")
     if case.settings.inflow_method in TRUNCATING:
         check_truncation_is_exact(case, inflows, noise)
+    tree_seed = case.settings.training.seed if seed is None else seed
+    forward_inflows = read_external_inflows(case, inflows)
+    if forward_inflows is None:
+        forward_inflows = out_of_sample_inflows(case, inflows, entities, tree_seed)
     problem, layouts = build_problem(case, inflows, noise, entities, name=Path(path).name or str(path))
-    return CobreStudy(case, inflows, entities, noise, source, problem, layouts)
+    return CobreStudy(case, inflows, entities, noise, source, problem, layouts, forward_inflows)
 
 
 def _check_openings_fit(case: Case) -> None:
@@ -82,3 +94,14 @@ def training_defaults(path: str | Path) -> TrainingSettings | None:
     if not Path(path).is_dir():
         return None
     return read_training_settings(CaseFiles(path))
+
+
+def external_forward_inflows(path: str | Path) -> list[dict[str, np.ndarray]] | None:
+    """The case's external or out-of-sample inflows as forward-only realisations (``None`` for in-sample).
+
+    For the command line, which trains ``load_case(path).problem`` with ``OutOfSample`` of these.
+    """
+    case = read_case(path)
+    if uses_out_of_sample_inflows(case):
+        return load_case(path).forward_inflows
+    return read_external_inflows(case, resolve_inflows(case))

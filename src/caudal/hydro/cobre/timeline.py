@@ -3,8 +3,9 @@
 caudal trains a finite horizon of stages in sequence, each with parallel load
 blocks, the expectation over its openings and openings sampled by plain Monte
 Carlo (Cobre's ``saa``). Other policy graphs, chronological blocks, per-stage
-CVaR, other sampling methods and stages of different lengths (multi-resolution
-studies) are refused.
+CVaR and other sampling methods are refused; stages of different lengths
+(multi-resolution studies) are checked by ``resolutions.py`` once the inflow
+model is known.
 """
 
 from __future__ import annotations
@@ -47,8 +48,7 @@ def read_timeline(files: CaseFiles) -> Timeline:
     if seasons is not None:
         check_season_definitions(seasons)
     doc.ignore("scenario_source")  # no longer read by Cobre 0.4+ either (moved to config.json)
-    doc.finish()
-    check_resolution(doc, stages)
+    doc.finish()  # stages of different lengths are checked once the inflow model is known (resolutions.py)
     return Timeline(tuple(stages), pre_study, rate, flags)
 
 

@@ -15,7 +15,6 @@ from caudal.hydro.cobre.files import CaseFiles
 UNSUPPORTED_FILES: dict[str, str] = {
     "system/pumping_stations.json": "pumping stations",
     "system/energy_contracts.json": "energy contracts",
-    "scenarios/external_inflow_scenarios.parquet": "external inflow scenarios",
     "scenarios/external_load_scenarios.parquet": "external load scenarios",
     "scenarios/external_ncs_scenarios.parquet": "external non-controllable source scenarios",
     "scenarios/non_controllable_factors.json": "non-controllable source block factors",
