@@ -37,6 +37,7 @@ from caudal.parallel.pool import WorkerPool
 from caudal.parallel.signals import StopSignals
 from caudal.parallel.workers import make_pool, one_blas_thread
 from caudal.profiling import RunProfiler, profiling_enabled
+from caudal.run_folder import check_run_folders
 from caudal.sddp.cuts import CutPool
 from caudal.sddp.risk import RiskMeasure, RiskSpec
 from caudal.sddp.sampling import InSample, SamplingScheme, compile_for
@@ -396,6 +397,7 @@ def train(
     multi_cut: bool = False,
     warm_start: Policy | TrainingResult | None = None,
     opening_chunk: int | str = 0,
+    overwrite: bool = False,
 ) -> TrainingResult:
     """Train a policy by SDDP.
 
@@ -457,6 +459,11 @@ def train(
         checkpoint, exactly as if the run had never stopped (the iteration and
         time limits, threads and ranks may differ; the case and the options that
         shape the policy may not).
+    overwrite:
+        A fresh training (no ``resume``) refuses an ``output`` or
+        ``checkpoint_dir`` holding an earlier run's files
+        (:class:`caudal.run_folder.RunFolderNotEmpty`, a ``ValueError``);
+        ``True`` deletes those files first (only files caudal writes).
     handle_signals:
         Treat SIGTERM and SIGUSR1 (a batch system's notice before the walltime)
         as a request to stop within seconds, dropping an unfinished iteration,
@@ -535,6 +542,8 @@ def train(
         warm_pools = warm_start_pools(compiled, warm.problem, warm.cut_pools)  # refuses before any work
         warm_text = describe_warm_start(warm.source or "a policy in memory", warm.digest(), warm.cut_pools)
     comm = comm or world()
+    if resume is None:  # a folder belongs to one run (caudal.run_folder)
+        check_run_folders(output, checkpoint_dir, overwrite=overwrite, comm=comm)
     if on_error not in ("abort", "raise"):
         raise ValueError(f"on_error must be 'abort' or 'raise', got {on_error!r}")
     guard = abort_on_error(comm) if on_error == "abort" else nullcontext()

@@ -48,6 +48,7 @@ from caudal.profiling.commands import (
     profiling_handlers,
     profiling_keywords,
 )
+from caudal.run_folder import RunFolderNotEmpty
 from caudal.sddp.warm_start import WarmStartError, warm_start_pools
 from caudal.sweep.command import add_sweep_command, run_sweep_command
 
@@ -122,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "or a horizon at least as long, or other openings); see docs/guide/warm-start.md")
     group.add_argument("--checkpoint-dir", type=Path, default=None, metavar="DIR",
                        help="where to write checkpoints (default: OUTPUT/checkpoints when --output is given)")
+    group.add_argument("--overwrite", action="store_true",
+                       help="train afresh into an --output or --checkpoint-dir that holds an earlier run: delete "
+                       "caudal's files there first (files caudal did not write are kept); without it, refused")
     add_checkpoint_schedule(group)
     add_checkpoint_commands(commands)
     add_simulate_command(commands)
@@ -203,6 +207,7 @@ def _run_train(args: argparse.Namespace) -> TrainingResult:
             keep_checkpoints=args.keep,
             resume=args.resume,
             warm_start=warm_start,
+            overwrite=args.overwrite,
             handle_signals=True,
         )
     if args.quiet and world_rank() == 0:
@@ -395,7 +400,7 @@ def run_handler(handler, args: argparse.Namespace) -> int:
     """Run a command; any exception becomes one line and an exit status, on every rank (see :func:`fail`)."""
     try:
         return handler(args)
-    except (UsageError, BadCase, ProblemError, RunFolderLocked, RunFolderUnusable) as exc:
+    except (UsageError, BadCase, ProblemError, RunFolderLocked, RunFolderUnusable, RunFolderNotEmpty) as exc:
         return fail(f"error: {exc}", EXIT_USAGE)  # ProblemError: also a size refused with its figure
     except CheckpointError as exc:  # none to resume from is a bad --resume, as it is a bad inspect or --policy
         return fail(f"error: {exc}", EXIT_USAGE if exc.kind == "missing" else EXIT_FAILED)
