@@ -18,6 +18,7 @@ from caudal._version import __version__
 from caudal.api import Policy, TrainingResult, load_policy, simulate, train
 from caudal.arguments import (
     CASE_HELP,
+    CommandParser,
     UsageError,
     add_case_argument,
     add_checkpoint_schedule,
@@ -69,7 +70,7 @@ EXIT_STATUSES = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="caudal",
         description="Train and use SDDP policies for multistage stochastic linear problems "
         "(long-term hydrothermal dispatch and others), on a laptop or under mpiexec/srun.",
