@@ -50,6 +50,7 @@ from caudal.profiling.commands import (
     profiling_keywords,
 )
 from caudal.run_folder import RunFolderNotEmpty
+from caudal.sddp.simulation import check_names
 from caudal.sddp.warm_start import WarmStartError, warm_start_pools
 from caudal.sweep.command import add_sweep_command, run_sweep_command
 
@@ -289,8 +290,12 @@ def run_simulate(args: argparse.Namespace) -> int:
     if checkpoint is None:
         raise UsageError(f"{args.policy}: holds no valid checkpoint")
     policy = Policy(problem, restore_pools(checkpoint, problem))
-    names = [v for v in args.variables.split(",") if v]
-    duals = [d for d in args.duals.split(",") if d]
+    names = [v.strip() for v in args.variables.split(",") if v.strip()]
+    duals = [d.strip() for d in args.duals.split(",") if d.strip()]
+    try:
+        check_names(problem, names, duals)
+    except ValueError as exc:
+        raise UsageError(f"--variables/--duals: {exc}") from None
     scenarios = args.scenarios
     if scenarios is None and _is_cobre_case(args.case):
         from caudal.hydro.cobre.run import simulation_scenarios
