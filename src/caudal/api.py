@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
+from caudal.arguments import counted
 from caudal.checkpoint.during_training import (
     CHECKPOINT_FOLDER,
     TrainingCheckpoints,
@@ -693,9 +694,10 @@ def _layout_lines(
         f"caudal: training {problem.name!r}: {problem.n_stages} stages, {problem.n_states} states, "
         f"{opening_text} openings per stage, largest stage LP {max(t.num_rows for t in templates)} rows x "
         f"{max(t.num_cols for t in templates)} columns",
-        f"layout: {comm.size} rank{'s' if comm.size > 1 else ''} x {pool.size} "
-        f"thread{'s' if pool.size > 1 else ''} = {comm.size * pool.size} workers; {comm.describe()}",
-        f"solver {pool.solver_name}; {options.forward_passes} forward passes per iteration, seed {options.seed}"
+        f"layout: {counted(comm.size, 'rank')} x {counted(pool.size, 'thread')} = "
+        f"{counted(comm.size * pool.size, 'worker')}; {comm.describe()}",
+        f"solver {pool.solver_name}; {counted(options.forward_passes, 'forward pass', 'forward passes')} per "
+        f"iteration, seed {options.seed}"
         + ("; multi-cut (one value column per next-stage opening)" if options.multi_cut else ""),
     ]
 
@@ -703,8 +705,8 @@ def _layout_lines(
 def _footer_lines(result: TrainingResult, signal_name: str) -> list[str]:
     reason = f" ({signal_name} received)" if signal_name else ""
     lines = [
-        f"status: {result.status}{reason} after {result.iterations} iterations in {result.training_time:.2f}s "
-        f"of training; {bound_name(result.maximize)} {result.lower_bound:.6f}"
+        f"status: {result.status}{reason} after {counted(result.iterations, 'iteration')} in "
+        f"{result.training_time:.2f}s of training; {bound_name(result.maximize)} {result.lower_bound:.6f}"
     ]
     if result.checkpoint is not None:
         lines.append(f"checkpoint: {result.checkpoint}")

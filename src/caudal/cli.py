@@ -6,6 +6,7 @@ Exit statuses: see :data:`EXIT_STATUSES` (also in ``caudal --help``).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from caudal.arguments import (
     add_case_argument,
     add_checkpoint_schedule,
     add_training_options,
+    counted,
     non_negative_int,
     opening_chunk,
     positive_float,
@@ -35,12 +37,13 @@ from caudal.checkpoint.during_training import checkpoint_directory
 from caudal.checkpoint.errors import CheckpointError
 from caudal.checkpoint.files import NAME_PATTERN
 from caudal.checkpoint.run_lock import RunFolderLocked, RunFolderUnusable, run_folders_locked_by_leader
+from caudal.checkpoint.tools import EXPORT_FORMATS
 from caudal.config import add_config_option, parse_with_config
 from caudal.doctor import add_doctor_command, run_doctor
 from caudal.hydro.cobre.suspicious import show_case_warnings_as_log_lines
 from caudal.log_destination import add_log_options, log_destination
 from caudal.model.problem import Problem, ProblemError
-from caudal.parallel.comm import launched_by_mpi, world
+from caudal.parallel.comm import cores_available, launched_by_mpi, world
 from caudal.parallel.rank_guard import explained, launcher_rank_and_size, needs_guard, phase, run_guarded
 from caudal.parallel.signals import EXIT_INTERRUPTED, EXIT_SIGNALLED, StopSignals, exit_status_without_checkpoint
 from caudal.profiling.commands import (
@@ -180,7 +183,16 @@ def run_train(args: argparse.Namespace) -> int:
     return exit_status_without_checkpoint(signals.received)
 
 
+def warn_about_threads(threads: int | None) -> None:
+    """Warn (rank 0) when ``--threads`` asks for more threads than this process has cores: they would share them."""
+    cores = cores_available()
+    if threads is not None and threads > cores and world_rank() == 0:
+        print(f"caudal: warning: --threads {threads} but this process may use {cores} "
+              f"core{'' if cores == 1 else 's'}: the threads will share them (slower, not faster)", file=sys.stderr)
+
+
 def _run_train(args: argparse.Namespace) -> TrainingResult:
+    warn_about_threads(args.threads)
     phase(f"loading the case {args.case}")
     problem, defaults = load_case(args.case, args.stages)
     warm_start = _warm_start_policy(args.warm_start, problem) if args.warm_start is not None else None
@@ -213,7 +225,7 @@ def _run_train(args: argparse.Namespace) -> TrainingResult:
             handle_signals=True,
         )
     if args.quiet and world_rank() == 0:
-        print(f"bound {result.lower_bound:.6f} after {result.iterations} iterations "
+        print(f"bound {result.lower_bound:.6f} after {counted(result.iterations, 'iteration')} "
               f"({result.status}, {result.training_time:.2f}s of training)")
     if args.output is not None and world_rank() == 0:
         print(f"wrote {args.output / 'convergence.csv'} and {args.output / 'summary.json'}")
@@ -256,10 +268,10 @@ def add_checkpoint_commands(commands) -> None:
     inspect = actions.add_parser("inspect", help="print what a checkpoint holds and verify it")
     inspect.add_argument("path", type=Path, metavar="FILE_OR_DIR",
                          help="a checkpoint (file or checkpoint directory), or a folder (its newest valid one)")
-    export = actions.add_parser("export", help="write the cuts as a table (Parquet or CSV)")
+    export = actions.add_parser("export", help="write the cuts as a table (Parquet, CSV or JSON)")
     export.add_argument("path", type=Path, metavar="FILE_OR_DIR")
     export.add_argument("--output", "-o", type=Path, required=True, metavar="FILE",
-                        help="cuts table: .parquet for Parquet, anything else for CSV")
+                        help="cuts table: .parquet, .csv or .json (another extension is refused)")
 
 
 def add_simulate_command(commands) -> None:
@@ -283,6 +295,7 @@ def add_simulate_command(commands) -> None:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
+    warn_about_threads(args.threads)
     problem = load_case(args.case, args.stages)[0].compile()
     checkpoint, warnings = load_latest(checkpoint_directory(args.policy))
     for warning in warnings:
@@ -367,6 +380,9 @@ def _plot_cuts(args: argparse.Namespace) -> Path:
 
 def run_checkpoint(args: argparse.Namespace) -> int:
     path = args.path
+    if args.action == "export" and args.output.suffix.lower() not in EXPORT_FORMATS:
+        raise UsageError(f"--output {args.output}: name the cut table *.parquet, *.csv or *.json "
+                         "(its extension chooses the format)")
     if path.is_dir() and not NAME_PATTERN.match(path.name):  # a run or checkpoint folder, not a checkpoint directory
         found, warnings = latest_valid(checkpoint_directory(path))
         for warning in warnings:
@@ -410,6 +426,10 @@ def run_handler(handler, args: argparse.Namespace) -> int:
         return fail(f"error: {exc}", EXIT_USAGE)  # ProblemError: also a size refused with its figure
     except CheckpointError as exc:  # none to resume from is a bad --resume, as it is a bad inspect or --policy
         return fail(f"error: {exc}", EXIT_USAGE if exc.kind == "missing" else EXIT_FAILED)
+    except BrokenPipeError:  # `caudal checkpoint inspect R | head`: the reader has gone, nothing to report
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's last flush does not fail again
+        return EXIT_OK
     except KeyboardInterrupt:  # a second Ctrl-C
         return fail("interrupted", EXIT_INTERRUPTED)
     except ModuleNotFoundError as exc:  # an extra left out: matplotlib for plots
