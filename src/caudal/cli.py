@@ -31,7 +31,7 @@ from caudal.arguments import (
     positive_int,
     seed,
 )
-from caudal.cases import BadCase, TrainingDefaults, described, resolve_case
+from caudal.cases import EMBEDDED_CASES, BadCase, TrainingDefaults, described, resolve_case
 from caudal.checkpoint import export_cuts, inspect_checkpoint, latest_valid, load_latest, restore_pools
 from caudal.checkpoint.during_training import checkpoint_directory
 from caudal.checkpoint.errors import CheckpointError
@@ -280,7 +280,9 @@ def add_simulate_command(commands) -> None:
         description="Simulate the policy saved in a run's checkpoints on sampled scenarios; writes "
         "OUTPUT/simulation/ (Parquet, one row per scenario and stage) and OUTPUT/simulation_summary.json.",
     )
-    add_case_argument(simulate, help="the case the policy was trained on: " + CASE_HELP)
+    add_case_argument(simulate, help="the case the policy was trained on (default: the checkpoint's, when it is "
+                      "embedded): " + CASE_HELP)
+    simulate.set_defaults(case=None)  # from the checkpoint; --stages likewise
     simulate.add_argument("--policy", type=Path, required=True, metavar="DIR",
                           help="a run directory (its checkpoints/) or a checkpoint directory")
     simulate.add_argument("--scenarios", "-n", type=positive_int, default=None,
@@ -296,13 +298,17 @@ def add_simulate_command(commands) -> None:
 
 def run_simulate(args: argparse.Namespace) -> int:
     warn_about_threads(args.threads)
-    problem = load_case(args.case, args.stages)[0].compile()
     checkpoint, warnings = load_latest(checkpoint_directory(args.policy))
     for warning in warnings:
         print(f"caudal: warning: {warning}", file=sys.stderr)
     if checkpoint is None:
         raise UsageError(f"{args.policy}: holds no valid checkpoint")
-    policy = Policy(problem, restore_pools(checkpoint, problem))
+    args.case = args.case or _trained_case(args.policy, checkpoint.case.name)
+    problem = load_case(args.case, _trained_stages(args, checkpoint.case))[0].compile()
+    try:
+        policy = Policy(problem, restore_pools(checkpoint, problem))
+    except CheckpointError as exc:  # the policy of another case or horizon: a usage error
+        raise UsageError(f"CASE {args.case} does not fit --policy {args.policy}: {exc}") from None
     names = [v.strip() for v in args.variables.split(",") if v.strip()]
     duals = [d.strip() for d in args.duals.split(",") if d.strip()]
     try:
@@ -323,6 +329,22 @@ def run_simulate(args: argparse.Namespace) -> int:
             **summary))
         print(f"wrote {args.output / 'simulation'} and {args.output / 'simulation_summary.json'}")
     return EXIT_OK
+
+
+def _trained_case(policy: Path, name: str) -> str:
+    """The CASE a checkpoint was trained on, when its name alone finds it (an embedded case)."""
+    if name in EMBEDDED_CASES:
+        return name
+    raise UsageError(f"--policy {policy} was trained on the case {name!r}, which is not embedded: "
+                     "give its Python file or Cobre directory as CASE")
+
+
+def _trained_stages(args: argparse.Namespace, case) -> int | None:
+    """``--stages``, else the checkpoint's horizon; a ``--stages`` the policy was not trained on is refused."""
+    if args.stages is not None and args.stages != case.n_stages:
+        raise UsageError(f"--stages {args.stages}, but the policy in {args.policy} was trained on "
+                         f"{case.n_stages} stages of {case.name!r} (leave --stages out: the checkpoint says it)")
+    return args.stages if args.stages is not None or not resolve_case(args.case).takes_stages() else case.n_stages
 
 
 def add_plot_commands(commands) -> None:
