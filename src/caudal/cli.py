@@ -298,6 +298,8 @@ def add_simulate_command(commands) -> None:
 
 def run_simulate(args: argparse.Namespace) -> int:
     warn_about_threads(args.threads)
+    if args.case is not None:
+        resolve_case(args.case)  # a bad CASE is named first, whatever the policy
     checkpoint, warnings = load_latest(checkpoint_directory(args.policy))
     for warning in warnings:
         print(f"caudal: warning: {warning}", file=sys.stderr)
