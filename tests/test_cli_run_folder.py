@@ -20,6 +20,7 @@ def test_a_fresh_training_into_an_earlier_runs_folder_is_refused_and_overwrite_c
     run = tmp_path / "R"
     assert main([*TRAIN, "-n", "3", "-o", str(run)]) == 0
     (run / "notes.txt").write_text("the planner's own notes\n")
+    (run / "checkpoints" / "README").write_text("kept\n")
     capsys.readouterr()
 
     assert main([*TRAIN, "-n", "1", "-o", str(run)]) == 2
@@ -32,6 +33,7 @@ def test_a_fresh_training_into_an_earlier_runs_folder_is_refused_and_overwrite_c
     checkpoints = sorted(p.name for p in (run / "checkpoints").iterdir() if p.name.startswith("checkpoint-"))
     assert checkpoints == ["checkpoint-00000001.caudal"]  # none of the 3-iteration run's are left
     assert (run / "notes.txt").read_text() == "the planner's own notes\n"
+    assert (run / "checkpoints" / "README").read_text() == "kept\n"
 
 
 def test_a_folder_with_only_other_files_is_not_taken(tmp_path, capsys):

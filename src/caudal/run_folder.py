@@ -47,9 +47,13 @@ def caudal_entries(folder: Path, checkpoints_only: bool = False) -> list[Path]:
     found = []
     for entry in sorted(folder.iterdir()):
         name = entry.name
-        checkpoint = NAME_PATTERN.match(name) or (name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX))
-        output = not checkpoints_only and (
-            (name in RUN_FILES and entry.is_file()) or (name in RUN_FOLDERS and entry.is_dir()))
+        checkpoint = (NAME_PATTERN.match(name) or (name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX))) and (
+            entry.is_file() or entry.is_dir())  # a FIFO or device under such a name is not caudal's: kept
+        if name == CHECKPOINT_FOLDER and not checkpoints_only and entry.is_dir():
+            output = bool(caudal_entries(entry, checkpoints_only=True))  # taken when it holds checkpoints
+        else:
+            output = not checkpoints_only and (
+                (name in RUN_FILES and entry.is_file()) or (name in RUN_FOLDERS and entry.is_dir()))
         if checkpoint or output:
             found.append(entry)
     return found
