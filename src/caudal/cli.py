@@ -53,7 +53,6 @@ from caudal.profiling.commands import (
     profiling_keywords,
 )
 from caudal.run_folder import RunFolderNotEmpty
-from caudal.sddp.simulation import check_names
 from caudal.sddp.warm_start import WarmStartError, warm_start_pools
 from caudal.sweep.command import add_sweep_command, run_sweep_command
 
@@ -313,6 +312,8 @@ def run_simulate(args: argparse.Namespace) -> int:
         raise UsageError(f"CASE {args.case} does not fit --policy {args.policy}: {exc}") from None
     names = [v.strip() for v in args.variables.split(",") if v.strip()]
     duals = [d.strip() for d in args.duals.split(",") if d.strip()]
+    from caudal.sddp.simulation import check_names  # late: the simulation module imports pyarrow
+
     try:
         check_names(problem, names, duals)
     except ValueError as exc:

@@ -50,7 +50,8 @@ def caudal_entries(folder: Path, checkpoints_only: bool = False) -> list[Path]:
         checkpoint = (NAME_PATTERN.match(name) or (name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX))) and (
             entry.is_file() or entry.is_dir())  # a FIFO or device under such a name is not caudal's: kept
         if name == CHECKPOINT_FOLDER and not checkpoints_only and entry.is_dir():
-            output = bool(caudal_entries(entry, checkpoints_only=True))  # taken when it holds checkpoints
+            # taken when it holds checkpoints: a killed run's temporary files alone are no run
+            output = any(NAME_PATTERN.match(e.name) for e in caudal_entries(entry, checkpoints_only=True))
         else:
             output = not checkpoints_only and (
                 (name in RUN_FILES and entry.is_file()) or (name in RUN_FOLDERS and entry.is_dir()))
@@ -105,7 +106,8 @@ def check_run_folders(
             taken.append((Path(output), caudal_entries(Path(output))))
         if checkpoint_dir is not None:
             taken.append((Path(checkpoint_dir), caudal_entries(Path(checkpoint_dir), checkpoints_only=True)))
-        taken = [(folder, entries) for folder, entries in taken if entries]
+        taken = [(folder, entries) for folder, entries in taken
+                 if any(not e.name.startswith(TEMP_PREFIX) for e in entries)]
         if taken and overwrite:
             for _, entries in taken:
                 _clear(entries)
