@@ -33,8 +33,8 @@ def test_simulate_writes_parquet_and_summary(run):
 
 def test_simulate_refuses_a_policy_of_another_case(run, tmp_path):
     done = caudal("simulate", "brazil4", "--stages", "5", "--policy", str(run), "-o", str(tmp_path))
-    assert done.returncode == 1
-    assert "case fingerprint mismatch" in done.stderr
+    assert done.returncode == 2  # a usage error (issue 20: it was 1)
+    assert "trained on" in done.stderr
 
 
 @pytest.mark.parametrize("kind,extra", [("convergence", []), ("cuts", ["--stage", "1", "--state", "stored_0"])])

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
+from caudal.arguments import counted
 from caudal.checkpoint.during_training import (
     CHECKPOINT_FOLDER,
     TrainingCheckpoints,
@@ -37,6 +38,7 @@ from caudal.parallel.pool import WorkerPool
 from caudal.parallel.signals import StopSignals
 from caudal.parallel.workers import make_pool, one_blas_thread
 from caudal.profiling import RunProfiler, profiling_enabled
+from caudal.run_folder import check_run_folders
 from caudal.sddp.cuts import CutPool
 from caudal.sddp.risk import RiskMeasure, RiskSpec
 from caudal.sddp.sampling import InSample, SamplingScheme, compile_for
@@ -396,6 +398,7 @@ def train(
     multi_cut: bool = False,
     warm_start: Policy | TrainingResult | None = None,
     opening_chunk: int | str = 0,
+    overwrite: bool = False,
 ) -> TrainingResult:
     """Train a policy by SDDP.
 
@@ -457,6 +460,11 @@ def train(
         checkpoint, exactly as if the run had never stopped (the iteration and
         time limits, threads and ranks may differ; the case and the options that
         shape the policy may not).
+    overwrite:
+        A fresh training (no ``resume``) refuses an ``output`` or
+        ``checkpoint_dir`` holding an earlier run's files
+        (:class:`caudal.run_folder.RunFolderNotEmpty`, a ``ValueError``);
+        ``True`` deletes those files first (only files caudal writes).
     handle_signals:
         Treat SIGTERM and SIGUSR1 (a batch system's notice before the walltime)
         as a request to stop within seconds, dropping an unfinished iteration,
@@ -535,6 +543,8 @@ def train(
         warm_pools = warm_start_pools(compiled, warm.problem, warm.cut_pools)  # refuses before any work
         warm_text = describe_warm_start(warm.source or "a policy in memory", warm.digest(), warm.cut_pools)
     comm = comm or world()
+    if resume is None:  # a folder belongs to one run (caudal.run_folder)
+        check_run_folders(output, checkpoint_dir, overwrite=overwrite, comm=comm)
     if on_error not in ("abort", "raise"):
         raise ValueError(f"on_error must be 'abort' or 'raise', got {on_error!r}")
     guard = abort_on_error(comm) if on_error == "abort" else nullcontext()
@@ -684,9 +694,10 @@ def _layout_lines(
         f"caudal: training {problem.name!r}: {problem.n_stages} stages, {problem.n_states} states, "
         f"{opening_text} openings per stage, largest stage LP {max(t.num_rows for t in templates)} rows x "
         f"{max(t.num_cols for t in templates)} columns",
-        f"layout: {comm.size} rank{'s' if comm.size > 1 else ''} x {pool.size} "
-        f"thread{'s' if pool.size > 1 else ''} = {comm.size * pool.size} workers; {comm.describe()}",
-        f"solver {pool.solver_name}; {options.forward_passes} forward passes per iteration, seed {options.seed}"
+        f"layout: {counted(comm.size, 'rank')} x {counted(pool.size, 'thread')} = "
+        f"{counted(comm.size * pool.size, 'worker')}; {comm.describe()}",
+        f"solver {pool.solver_name}; {counted(options.forward_passes, 'forward pass', 'forward passes')} per "
+        f"iteration, seed {options.seed}"
         + ("; multi-cut (one value column per next-stage opening)" if options.multi_cut else ""),
     ]
 
@@ -694,8 +705,8 @@ def _layout_lines(
 def _footer_lines(result: TrainingResult, signal_name: str) -> list[str]:
     reason = f" ({signal_name} received)" if signal_name else ""
     lines = [
-        f"status: {result.status}{reason} after {result.iterations} iterations in {result.training_time:.2f}s "
-        f"of training; {bound_name(result.maximize)} {result.lower_bound:.6f}"
+        f"status: {result.status}{reason} after {counted(result.iterations, 'iteration')} in "
+        f"{result.training_time:.2f}s of training; {bound_name(result.maximize)} {result.lower_bound:.6f}"
     ]
     if result.checkpoint is not None:
         lines.append(f"checkpoint: {result.checkpoint}")

@@ -11,6 +11,9 @@ defaults are the checkpoint layer's own.
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
+from collections.abc import Sequence
 
 from caudal.cases import CAUDAL_DEFAULTS, DEFAULT_CASE, DEFAULT_STAGES, EMBEDDED_CASES
 from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_SECONDS
@@ -23,6 +26,60 @@ CASE_HELP = (f"an embedded case ({', '.join(EMBEDDED_CASES)}), a Python file def
 
 class UsageError(Exception):
     """Bad arguments or a bad case: reported in one line, exit status 2."""
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 rank``, ``2 ranks``: a count with its noun in the right number."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+def did_you_mean(word: str, known: Sequence[str]) -> str:
+    """`` (did you mean X?)`` when ``word`` is a likely typo of one of ``known``, else empty."""
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)")
+
+
+class CommandParser(argparse.ArgumentParser):
+    """``caudal``'s parser and every sub-command's: no abbreviations, and a suggestion for a typo.
+
+    argparse accepts any unambiguous prefix of an option (``--iteration 5``):
+    a prefix that works today breaks silently when a later option shares it,
+    so a whole name is required (``allow_abbrev=False``). An unknown option or
+    command is reported by the parser that knows the valid ones (the
+    sub-command's, not the top one), with the nearest name
+    (``--iteratons``: did you mean ``--iterations``?). Sub-parsers are of
+    this class too (``add_subparsers`` uses the parent's class).
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        if args is not None and not self._subparsers:  # a command's own options: before "required" errors
+            options = [name for action in self._actions for name in action.option_strings]
+            for word in args:
+                if word == "--":
+                    break
+                name = word.split("=", 1)[0]
+                if name.startswith("--") and name not in options:
+                    self.error(f"unrecognized arguments: {name}{did_you_mean(name, options)}")
+        parsed, extras = super().parse_known_args(args, namespace)
+        unknown = [word for word in extras if word.startswith("-") and len(word) > 1]
+        if unknown:
+            options = [name for action in self._actions for name in action.option_strings]
+            word = unknown[0].split("=", 1)[0]
+            self.error(f"unrecognized arguments: {' '.join(extras)}{did_you_mean(word, options)}")
+        return parsed, extras
+
+    def error(self, message: str):
+        invalid = _INVALID_CHOICE.search(message)
+        if invalid is not None:
+            message += did_you_mean(invalid.group(1), re.findall(r"'([^']*)'", invalid.group(2)))
+        super().error(message)
 
 
 def positive_int(text: str) -> int:

@@ -98,6 +98,13 @@ class Case:
             raise BadCase(f"{self.name}: build_problem() returned {type(problem).__name__}, not a caudal.Problem")
         return problem
 
+    def takes_stages(self) -> bool:
+        """Whether ``build(stages=...)`` sets the horizon: an embedded case, or a builder with a stages keyword."""
+        if self.kind == "cobre":
+            return False
+        accepted = self.keywords()
+        return self.kind == "embedded" or accepted is None or "stages" in accepted
+
     def keywords(self) -> set[str] | None:
         """The keywords its builder accepts, which a sweep may vary (``None``: any, the builder checks them)."""
         if self.builder is None:

@@ -6,6 +6,7 @@ Exit statuses: see :data:`EXIT_STATUSES` (also in ``caudal --help``).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -18,27 +19,30 @@ from caudal._version import __version__
 from caudal.api import Policy, TrainingResult, load_policy, simulate, train
 from caudal.arguments import (
     CASE_HELP,
+    CommandParser,
     UsageError,
     add_case_argument,
     add_checkpoint_schedule,
     add_training_options,
+    counted,
     non_negative_int,
     opening_chunk,
     positive_float,
     positive_int,
     seed,
 )
-from caudal.cases import BadCase, TrainingDefaults, described, resolve_case
+from caudal.cases import EMBEDDED_CASES, BadCase, TrainingDefaults, described, resolve_case
 from caudal.checkpoint import export_cuts, inspect_checkpoint, latest_valid, load_latest, restore_pools
 from caudal.checkpoint.during_training import checkpoint_directory
 from caudal.checkpoint.errors import CheckpointError
 from caudal.checkpoint.files import NAME_PATTERN
 from caudal.checkpoint.run_lock import RunFolderLocked, RunFolderUnusable, run_folders_locked_by_leader
+from caudal.checkpoint.tools import EXPORT_FORMATS
 from caudal.config import add_config_option, parse_with_config
 from caudal.doctor import add_doctor_command, run_doctor
 from caudal.log_destination import add_log_options, log_destination, show_case_warnings_as_log_lines
 from caudal.model.problem import Problem, ProblemError
-from caudal.parallel.comm import launched_by_mpi, world
+from caudal.parallel.comm import cores_available, launched_by_mpi, world
 from caudal.parallel.rank_guard import explained, launcher_rank_and_size, needs_guard, phase, run_guarded
 from caudal.parallel.signals import EXIT_INTERRUPTED, EXIT_SIGNALLED, StopSignals, exit_status_without_checkpoint
 from caudal.profiling.commands import (
@@ -47,6 +51,7 @@ from caudal.profiling.commands import (
     profiling_handlers,
     profiling_keywords,
 )
+from caudal.run_folder import RunFolderNotEmpty
 from caudal.sddp.sampling import OutOfSample
 from caudal.sddp.warm_start import WarmStartError, warm_start_pools
 from caudal.sweep.command import add_sweep_command, run_sweep_command
@@ -68,7 +73,7 @@ EXIT_STATUSES = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="caudal",
         description="Train and use SDDP policies for multistage stochastic linear problems "
         "(long-term hydrothermal dispatch and others), on a laptop or under mpiexec/srun.",
@@ -122,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "or a horizon at least as long, or other openings); see docs/howto/warm-start.md")
     group.add_argument("--checkpoint-dir", type=Path, default=None, metavar="DIR",
                        help="where to write checkpoints (default: OUTPUT/checkpoints when --output is given)")
+    group.add_argument("--overwrite", action="store_true",
+                       help="train afresh into an --output or --checkpoint-dir that holds an earlier run: delete "
+                       "caudal's files there first (files caudal did not write are kept); without it, refused")
     add_checkpoint_schedule(group)
     add_checkpoint_commands(commands)
     add_simulate_command(commands)
@@ -174,7 +182,16 @@ def run_train(args: argparse.Namespace) -> int:
     return exit_status_without_checkpoint(signals.received)
 
 
+def warn_about_threads(threads: int | None) -> None:
+    """Warn (rank 0) when ``--threads`` asks for more threads than this process has cores: they would share them."""
+    cores = cores_available()
+    if threads is not None and threads > cores and world_rank() == 0:
+        print(f"caudal: warning: --threads {threads} but this process may use {cores} "
+              f"core{'' if cores == 1 else 's'}: the threads will share them (slower, not faster)", file=sys.stderr)
+
+
 def _run_train(args: argparse.Namespace) -> TrainingResult:
+    warn_about_threads(args.threads)
     phase(f"loading the case {args.case}")
     problem, defaults = load_case(args.case, args.stages)
     warm_start = _warm_start_policy(args.warm_start, problem) if args.warm_start is not None else None
@@ -204,10 +221,11 @@ def _run_train(args: argparse.Namespace) -> TrainingResult:
             keep_checkpoints=args.keep,
             resume=args.resume,
             warm_start=warm_start,
+            overwrite=args.overwrite,
             handle_signals=True,
         )
     if args.quiet and world_rank() == 0:
-        print(f"bound {result.lower_bound:.6f} after {result.iterations} iterations "
+        print(f"bound {result.lower_bound:.6f} after {counted(result.iterations, 'iteration')} "
               f"({result.status}, {result.training_time:.2f}s of training)")
     if args.output is not None and world_rank() == 0:
         print(f"wrote {args.output / 'convergence.csv'} and {args.output / 'summary.json'}")
@@ -250,10 +268,10 @@ def add_checkpoint_commands(commands) -> None:
     inspect = actions.add_parser("inspect", help="print what a checkpoint holds and verify it")
     inspect.add_argument("path", type=Path, metavar="FILE_OR_DIR",
                          help="a checkpoint (file or checkpoint directory), or a folder (its newest valid one)")
-    export = actions.add_parser("export", help="write the cuts as a table (Parquet or CSV)")
+    export = actions.add_parser("export", help="write the cuts as a table (Parquet, CSV or JSON)")
     export.add_argument("path", type=Path, metavar="FILE_OR_DIR")
     export.add_argument("--output", "-o", type=Path, required=True, metavar="FILE",
-                        help="cuts table: .parquet for Parquet, anything else for CSV")
+                        help="cuts table: .parquet, .csv or .json (another extension is refused)")
 
 
 def add_simulate_command(commands) -> None:
@@ -262,7 +280,9 @@ def add_simulate_command(commands) -> None:
         description="Simulate the policy saved in a run's checkpoints on sampled scenarios; writes "
         "OUTPUT/simulation/ (Parquet, one row per scenario and stage) and OUTPUT/simulation_summary.json.",
     )
-    add_case_argument(simulate, help="the case the policy was trained on: " + CASE_HELP)
+    add_case_argument(simulate, help="the case the policy was trained on (default: the checkpoint's, when it is "
+                      "embedded): " + CASE_HELP)
+    simulate.set_defaults(case=None)  # from the checkpoint; --stages likewise
     simulate.add_argument("--policy", type=Path, required=True, metavar="DIR",
                           help="a run directory (its checkpoints/) or a checkpoint directory")
     simulate.add_argument("--scenarios", "-n", type=positive_int, default=None,
@@ -277,15 +297,28 @@ def add_simulate_command(commands) -> None:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    problem = load_case(args.case, args.stages)[0].compile()
+    warn_about_threads(args.threads)
+    if args.case is not None:
+        resolve_case(args.case)  # a bad CASE is named first, whatever the policy
     checkpoint, warnings = load_latest(checkpoint_directory(args.policy))
     for warning in warnings:
         print(f"caudal: warning: {warning}", file=sys.stderr)
     if checkpoint is None:
         raise UsageError(f"{args.policy}: holds no valid checkpoint")
-    policy = Policy(problem, restore_pools(checkpoint, problem))
-    names = [v for v in args.variables.split(",") if v]
-    duals = [d for d in args.duals.split(",") if d]
+    args.case = args.case or _trained_case(args.policy, checkpoint.case.name)
+    problem = load_case(args.case, _trained_stages(args, checkpoint.case))[0].compile()
+    try:
+        policy = Policy(problem, restore_pools(checkpoint, problem))
+    except CheckpointError as exc:  # the policy of another case or horizon: a usage error
+        raise UsageError(f"CASE {args.case} does not fit --policy {args.policy}: {exc}") from None
+    names = [v.strip() for v in args.variables.split(",") if v.strip()]
+    duals = [d.strip() for d in args.duals.split(",") if d.strip()]
+    from caudal.sddp.simulation import check_names  # late: the simulation module imports pyarrow
+
+    try:
+        check_names(problem, names, duals)
+    except ValueError as exc:
+        raise UsageError(f"--variables/--duals: {exc}") from None
     scenarios = args.scenarios
     if scenarios is None and _is_cobre_case(args.case):
         from caudal.hydro.cobre.run import simulation_scenarios
@@ -300,6 +333,22 @@ def run_simulate(args: argparse.Namespace) -> int:
             **summary))
         print(f"wrote {args.output / 'simulation'} and {args.output / 'simulation_summary.json'}")
     return EXIT_OK
+
+
+def _trained_case(policy: Path, name: str) -> str:
+    """The CASE a checkpoint was trained on, when its name alone finds it (an embedded case)."""
+    if name in EMBEDDED_CASES:
+        return name
+    raise UsageError(f"--policy {policy} was trained on the case {name!r}, which is not embedded: "
+                     "give its Python file or Cobre directory as CASE")
+
+
+def _trained_stages(args: argparse.Namespace, case) -> int | None:
+    """``--stages``, else the checkpoint's horizon; a ``--stages`` the policy was not trained on is refused."""
+    if args.stages is not None and args.stages != case.n_stages:
+        raise UsageError(f"--stages {args.stages}, but the policy in {args.policy} was trained on "
+                         f"{case.n_stages} stages of {case.name!r} (leave --stages out: the checkpoint says it)")
+    return args.stages if args.stages is not None or not resolve_case(args.case).takes_stages() else case.n_stages
 
 
 def add_plot_commands(commands) -> None:
@@ -357,6 +406,9 @@ def _plot_cuts(args: argparse.Namespace) -> Path:
 
 def run_checkpoint(args: argparse.Namespace) -> int:
     path = args.path
+    if args.action == "export" and args.output.suffix.lower() not in EXPORT_FORMATS:
+        raise UsageError(f"--output {args.output}: name the cut table *.parquet, *.csv or *.json "
+                         "(its extension chooses the format)")
     if path.is_dir() and not NAME_PATTERN.match(path.name):  # a run or checkpoint folder, not a checkpoint directory
         found, warnings = latest_valid(checkpoint_directory(path))
         for warning in warnings:
@@ -396,10 +448,14 @@ def run_handler(handler, args: argparse.Namespace) -> int:
     """Run a command; any exception becomes one line and an exit status, on every rank (see :func:`fail`)."""
     try:
         return handler(args)
-    except (UsageError, BadCase, ProblemError, RunFolderLocked, RunFolderUnusable) as exc:
+    except (UsageError, BadCase, ProblemError, RunFolderLocked, RunFolderUnusable, RunFolderNotEmpty) as exc:
         return fail(f"error: {exc}", EXIT_USAGE)  # ProblemError: also a size refused with its figure
     except CheckpointError as exc:  # none to resume from is a bad --resume, as it is a bad inspect or --policy
         return fail(f"error: {exc}", EXIT_USAGE if exc.kind == "missing" else EXIT_FAILED)
+    except BrokenPipeError:  # `caudal checkpoint inspect R | head`: the reader has gone, nothing to report
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's last flush does not fail again
+        return EXIT_OK
     except KeyboardInterrupt:  # a second Ctrl-C
         return fail("interrupted", EXIT_INTERRUPTED)
     except ModuleNotFoundError as exc:  # an extra left out: matplotlib for plots

@@ -26,6 +26,8 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
+from caudal.arguments import non_negative_int, opening_chunk, positive_float, positive_int, seed
+
 CONFIG_TABLES = "config_tables_allowed"
 """The parser default naming the tables a command accepts in its study file (none by default)."""
 
@@ -118,6 +120,9 @@ def convert(action: argparse.Action, value: object, path: Path) -> object:
         raise ValueError("takes several values: give it on the command line")
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"expected a single number or string, got {value!r}")
+    expected = expected_toml_type(action)
+    if expected is not None and not isinstance(value, expected[0]):
+        raise ValueError(f"expected {expected[1]}, got {_toml_kind(value)} {value!r}")
     text = str(value)
     if action.type is Path:
         converted: object = relative_to(path, Path(text))
@@ -131,6 +136,32 @@ def convert(action: argparse.Action, value: object, path: Path) -> object:
     if action.choices is not None and converted not in action.choices:
         raise ValueError(f"{value!r} is not one of {', '.join(map(str, action.choices))}")
     return converted
+
+
+INTEGER_TYPES = (positive_int, non_negative_int, seed, int)
+NUMBER_TYPES = (positive_float, float)
+
+
+def expected_toml_type(action: argparse.Action) -> tuple[type | tuple[type, ...], str] | None:
+    """The TOML type an option's value must have, and its name for a message (None: string or number).
+
+    ``iterations = "5"`` is a typo for ``5`` that the command line cannot
+    make (everything is text there), and ``stages = 3.0`` is not a count; a
+    study file says what it means, so its types are checked.
+    """
+    if action.type in INTEGER_TYPES:
+        return int, "an integer"
+    if action.type in NUMBER_TYPES:
+        return (int, float), "a number"
+    if action.type is opening_chunk:
+        return (int, str), 'an integer or "auto"'
+    if action.type in (None, str, Path) or action.type is None:
+        return str, "a string"
+    return None
+
+
+def _toml_kind(value: object) -> str:
+    return {str: "the string", int: "the integer", float: "the float"}.get(type(value), "the value")
 
 
 def relative_to(config: Path, path: Path) -> Path:

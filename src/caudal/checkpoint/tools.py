@@ -2,12 +2,13 @@
 
 :func:`inspect_checkpoint` verifies a file and summarises it for a person;
 :func:`export_cuts` writes every cut as one row of a table for other tools
-(Parquet when the name ends in ``.parquet``, CSV otherwise).
+(Parquet, CSV or JSON, by the output file's extension).
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ import numpy as np
 
 from caudal.checkpoint.contents import Checkpoint
 from caudal.checkpoint.store import read_checkpoint
+from caudal.sddp.records import MIN_INTERVAL_SAMPLES
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -48,9 +50,13 @@ def inspect_checkpoint(path: str | os.PathLike) -> str:
         f"  visited states: {sum(v.shape[0] for v in checkpoint.visited_states)} rows",
         *([f"  warm-started from {checkpoint.warm_start}"] if checkpoint.warm_start else []),
         f"  written {written} on {writer.hostname} by caudal {writer.caudal_version} (pid {writer.pid}), "
-        f"layout {writer.ranks} rank(s) x {writer.threads_per_rank} thread(s)",
+        f"layout {_counted(writer.ranks, 'rank')} x {_counted(writer.threads_per_rank, 'thread')}",
     ]
     return "\n".join(lines)
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _checked(checkpoint: Checkpoint) -> str:
@@ -64,10 +70,14 @@ def _bounds(checkpoint: Checkpoint) -> str:
     if len(history) == 0:
         return "bounds: none yet"
     kind = "lower" if checkpoint.case.sign > 0 else "upper"
+    low, high = history.upper_bound_low[-1], history.upper_bound_high[-1]
+    interval = (
+        f"95% interval {low:.10g} .. {high:.10g}" if np.isfinite(low) and np.isfinite(high)
+        else f"no interval: fewer than {MIN_INTERVAL_SAMPLES} forward passes"
+    )
     return (
         f"{kind} bound {history.lower_bound[-1]:.10g}; simulated cost {history.upper_bound_mean[-1]:.10g} "
-        f"(95% interval {history.upper_bound_low[-1]:.10g} .. {history.upper_bound_high[-1]:.10g}); "
-        f"{history.time_s[-1]:.1f} s of training"
+        f"({interval}); {history.time_s[-1]:.1f} s of training"
     )
 
 
@@ -116,15 +126,33 @@ def cuts_table(checkpoint: Checkpoint) -> pa.Table:
     return pa.table(columns)
 
 
-def export_cuts(path: str | os.PathLike, out_file: str | os.PathLike) -> Path:
-    """Write the cuts of checkpoint ``path`` as a table; Parquet if ``out_file`` ends in .parquet, else CSV."""
-    import pyarrow.csv as pa_csv
-    import pyarrow.parquet as pa_parquet
+EXPORT_FORMATS = (".parquet", ".csv", ".json")
+"""The cut table's formats, by the output file's extension."""
 
-    table = cuts_table(read_checkpoint(path))
+
+def export_cuts(path: str | os.PathLike, out_file: str | os.PathLike) -> Path:
+    """Write the cuts of checkpoint ``path`` as a table, in the format its extension names.
+
+    ``.parquet``, ``.csv``, or ``.json`` (one object whose keys are the
+    columns, each a list of the rows' values). Any other extension raises
+    ``ValueError`` before the checkpoint is read: a file named ``cuts.json``
+    holding CSV would mislead whoever opens it.
+    """
     out_file = Path(out_file)
-    if out_file.suffix.lower() == ".parquet":
+    suffix = out_file.suffix.lower()
+    if suffix not in EXPORT_FORMATS:
+        raise ValueError(f"{out_file}: unknown cut table format {suffix or '(no extension)'!r}; "
+                         f"name the file {', '.join('*' + s for s in EXPORT_FORMATS)}")
+    table = cuts_table(read_checkpoint(path))
+    if suffix == ".parquet":
+        import pyarrow.parquet as pa_parquet
+
         pa_parquet.write_table(table, out_file)
-    else:
+    elif suffix == ".csv":
+        import pyarrow.csv as pa_csv
+
         pa_csv.write_csv(table, out_file)
+    else:
+        columns = {name: table.column(name).to_numpy().tolist() for name in table.column_names}
+        out_file.write_text(json.dumps(columns) + "\n", encoding="utf-8")
     return out_file

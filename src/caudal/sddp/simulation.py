@@ -32,6 +32,7 @@ the stage's own rows (the Cobre tables need them all).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +138,24 @@ class SimulationResult:
         return target
 
 
+def check_names(problem: CompiledProblem, variables: Sequence[str], duals: Sequence[str]) -> None:
+    """Raise ``ValueError`` naming a variable or constraint that no stage has, and listing the valid ones.
+
+    A name that some stage has is recorded (NaN at the stages without it); a
+    name no stage has is a typo, which would otherwise give a column of NaN.
+    """
+    for kind, wanted, known in (("variable", variables, {n for t in problem.templates for n in t.col_names}),
+                                ("constraint", duals, {n for t in problem.templates for n in t.row_names})):
+        unknown = [name for name in wanted if name not in known]
+        if unknown:
+            valid = sorted(known)
+            close = difflib.get_close_matches(unknown[0], valid, n=3)
+            hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+            shown = ", ".join(valid[:40]) + (f" and {len(valid) - 40} more" if len(valid) > 40 else "")
+            raise ValueError(f"no {kind} named {', '.join(map(repr, unknown))} in any stage{hint}; "
+                             f"the {kind}s are: {shown}")
+
+
 @dataclass(frozen=True)
 class _Lookups:
     """Where stage ``t`` keeps the named variables and constraints (-1 where it has none)."""
@@ -150,6 +169,7 @@ class _Lookups:
             index = {name: i for i, name in enumerate(names)}
             return np.array([index.get(name, -1) for name in wanted], dtype=np.int64)
 
+        check_names(problem, variables, duals)
         return cls(
             [positions(t.col_names, variables) for t in problem.templates],
             [positions(t.row_names, duals) for t in problem.templates],

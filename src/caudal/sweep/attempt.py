@@ -60,6 +60,7 @@ def run_attempt(
             output=folder,
             log=log if log is not None else False,
             resume=folder if resume else None,
+            overwrite=True,  # an attempt from the start replaces the failed attempt's files
             handle_signals=True,
             on_error="raise",
             comm=group,
