@@ -8,9 +8,10 @@ With one forward pass each backward stage of 4ree has only ten tiny solves, so
 the work around them (cut gathering, working-set update, stage LP rebuild,
 bookkeeping) is a large share of an iteration. This trains the same case with
 the package of ``--baseline`` (its ``src`` extracted with ``git archive``) and
-with this tree's, one after the other, ``--pairs`` times, each in its own
+with this tree's, one after the other (the order flips every pair), ``--pairs`` times, each in its own
 process on one thread, and prints every run: wall time of the training, the
-``cache`` phase (stage LP rebuilds) per backward stage, and the policy digest,
+``cache`` phase (stage LP rebuilds) per backward stage, the CPU time of the process (less
+sensitive to other load than wall time, though not immune), and the policy digest,
 which must be the same for both (the changes measured here may not change a
 cut). The machine may be shared: the load average is printed before each pair
 and at the end; compare pairs, not single runs.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -54,14 +56,19 @@ def extract(baseline: str, into: Path) -> Path:
 
 
 def train(src: Path, case: str, iterations: int, out: Path) -> dict:
-    """One training in its own process, importing caudal from ``src``; its summary.json."""
+    """One training in its own process, importing caudal from ``src``; its summary.json and CPU seconds."""
     env = dict(os.environ, PYTHONPATH=str(src))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(
         [sys.executable, "-m", "caudal", "train", case, "--iterations", str(iterations), "--forward-passes", "1",
          "--threads", "1", "-q", "-o", str(out)],
         env=env, check=True, capture_output=True,
     )
-    return json.loads((out / "summary.json").read_text())
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    summary = json.loads((out / "summary.json").read_text())
+    # CPU time of the whole process (import, training, simulation): waiting for a core does not count
+    summary["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return summary
 
 
 def main() -> None:
@@ -77,21 +84,26 @@ def main() -> None:
         print(f"{Path(args.case).name}: {args.iterations} iterations x 1 forward pass, 1 thread, "
               f"baseline {args.baseline}; the machine may be shared")
         seconds: dict[str, list[float]] = {name: [] for name in trees}
+        cpu: dict[str, list[float]] = {name: [] for name in trees}
         digests = set()
         for pair in range(args.pairs):
             print(f"pair {pair + 1}: load average {load_average()}")
-            for name, src in trees.items():
+            # the order flips every pair, so neither tree always runs first
+            for name, src in (list(trees.items()) if pair % 2 == 0 else list(trees.items())[::-1]):
                 summary = train(src, args.case, args.iterations, Path(tmp) / f"run{pair}-{len(seconds[name])}"
                                 f"-{'b' if src == base_src else 't'}")
                 stages = summary["iterations"] * (summary_stages(summary) - 1)
                 cache_ms = 1e3 * summary["phase_seconds"]["cache"] / max(stages, 1)
                 seconds[name].append(summary["time_s"])
+                cpu[name].append(summary["cpu_s"])
                 digests.add(summary["policy_digest"])
-                print(f"  {name:10s} {summary['time_s']:7.2f} s training  cache {cache_ms:6.3f} ms per backward "
-                      f"stage  bound {summary['lower_bound']:.10e}  digest {summary['policy_digest']}")
+                print(f"  {name:10s} {summary['time_s']:7.2f} s training  {summary['cpu_s']:7.2f} s CPU  "
+                      f"cache {cache_ms:6.3f} ms per backward stage  bound {summary['lower_bound']:.10e}  "
+                      f"digest {summary['policy_digest']}")
         print(f"end: load average {load_average()}")
         for name, runs in seconds.items():
-            print(f"  {name:10s} runs {', '.join(f'{s:.2f}' for s in runs)} s")
+            print(f"  {name:10s} training {', '.join(f'{s:.2f}' for s in runs)} s; "
+                  f"CPU {', '.join(f'{s:.2f}' for s in cpu[name])} s")
         print("policy digests identical" if len(digests) == 1 else f"POLICY DIGESTS DIFFER: {sorted(digests)}")
 
 
