@@ -29,6 +29,7 @@ attempts instead of 88.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,7 +104,25 @@ def solver_form(lp) -> SolverForm:
     )
 
 
+_SCALINGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _template_scaling(template) -> tuple[float, np.ndarray, np.ndarray]:
+    """:func:`_compute_template_scaling`, computed once per template (read-only arrays).
+
+    Every stage LP rebuild asks for it again (once per backward stage per
+    iteration), and it depends on the template alone, which is immutable.
+    """
+    scaling = _SCALINGS.get(template)
+    if scaling is None:
+        scaling = _compute_template_scaling(template)
+        scaling[1].setflags(write=False)
+        scaling[2].setflags(write=False)
+        _SCALINGS[template] = scaling
+    return scaling
+
+
+def _compute_template_scaling(template) -> tuple[float, np.ndarray, np.ndarray]:
     """(scale, cost-to-go columns as bool[num_cols], template rows touching them as bool[num_rows]).
 
     The scale is 1 when a template row couples cost-to-go columns with others,
