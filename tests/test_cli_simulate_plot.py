@@ -53,4 +53,4 @@ def test_fan_plot_of_a_simulation(run):
     done = caudal("plot", "fan", str(out), "--column", "state:stored_1")
     assert done.returncode == 0, done.stderr
     bad = caudal("plot", "fan", str(out), "--column", "nonsense")
-    assert bad.returncode == 1 and "no column 'nonsense'" in bad.stderr
+    assert bad.returncode == 2 and "no column 'nonsense'" in bad.stderr

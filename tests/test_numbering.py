@@ -61,3 +61,14 @@ def test_plot_cuts_takes_a_stage_counted_from_1(run, tmp_path, capsys):
     assert out.is_file()
     assert main(["plot", "cuts", str(output), "--stage", str(stages), "--state", "volume"]) == 2
     assert f"--stage must be 1..{stages - 1}" in capsys.readouterr().err
+
+
+def test_simulation_scenarios_count_from_1_like_stages(tmp_path):
+    import pyarrow.dataset as ds
+
+    import caudal
+
+    result = caudal.train(caudal.examples.brazil4(stages=3), iterations=2, forward_passes=2)
+    caudal.simulate(result.policy, scenarios=5, output=tmp_path)
+    table = ds.dataset(tmp_path / "simulation", partitioning="hive").to_table()
+    assert sorted(set(table["scenario"].to_pylist())) == [1, 2, 3, 4, 5]

@@ -2,7 +2,8 @@
 
 A CASE is one of
 
-* the name of an embedded case (``brazil4`` or ``national``, built by :mod:`caudal.examples`);
+* the name of an embedded case (``brazil4`` or ``national``, built by :mod:`caudal.examples`),
+  or of a Cobre example case that caudal ships (``1dtoy``: its directory);
 * a Python file (``*.py``) defining ``build_problem(...) -> caudal.Problem``;
 * a Cobre case directory (read by :mod:`caudal.hydro.cobre`).
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 EMBEDDED_CASES = ("brazil4", "national")
+SHIPPED_COBRE_CASES = ("1dtoy",)
+"""Cobre's own examples that caudal ships (:func:`caudal.hydro.cobre.example_case`): a CASE by name too."""
 DEFAULT_CASE = "brazil4"
 DEFAULT_STAGES = 12
 """The horizon of an embedded case when the user gives none."""
@@ -143,10 +146,23 @@ def described(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
+def case_location(name: str) -> str:
+    """Where CASE ``name`` lives: a shipped Cobre example's directory for its name, else ``name`` itself.
+
+    A directory of that name in the working directory wins over the example.
+    """
+    if name in SHIPPED_COBRE_CASES and not Path(name).exists():
+        from caudal.hydro.cobre.examples import example_case
+
+        return str(example_case(name))
+    return name
+
+
 def resolve_case(name: str) -> Case:
     """Recognise CASE: an embedded name, a Python file (run once here) or a Cobre directory; else :class:`BadCase`."""
     if name in EMBEDDED_CASES:
         return Case(name, "embedded", getattr(examples, name))
+    name = case_location(name)
     path = Path(name)
     if path.suffix == ".py" and path.is_file():
         try:
@@ -164,6 +180,6 @@ def resolve_case(name: str) -> Case:
     if path.is_dir():
         return Case(name, "cobre")
     raise BadCase(
-        f"{name}: no such case; expected one of {', '.join(EMBEDDED_CASES)}, a Python file defining "
-        "build_problem() or a Cobre case directory"
+        f"{name}: no such case; expected one of {', '.join(EMBEDDED_CASES + SHIPPED_COBRE_CASES)}, a Python file "
+        "defining build_problem() or a Cobre case directory"
     )

@@ -31,7 +31,7 @@ from caudal.arguments import (
     positive_int,
     seed,
 )
-from caudal.cases import EMBEDDED_CASES, BadCase, TrainingDefaults, described, resolve_case
+from caudal.cases import EMBEDDED_CASES, BadCase, TrainingDefaults, case_location, described, resolve_case
 from caudal.checkpoint import export_cuts, inspect_checkpoint, latest_valid, load_latest, restore_pools
 from caudal.checkpoint.during_training import checkpoint_directory
 from caudal.checkpoint.errors import CheckpointError
@@ -192,6 +192,7 @@ def warn_about_threads(threads: int | None) -> None:
 
 def _run_train(args: argparse.Namespace) -> TrainingResult:
     warn_about_threads(args.threads)
+    args.case = case_location(args.case)  # 1dtoy: the shipped example's directory
     phase(f"loading the case {args.case}")
     problem, defaults = load_case(args.case, args.stages)
     warm_start = _warm_start_policy(args.warm_start, problem) if args.warm_start is not None else None
@@ -305,7 +306,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         print(f"caudal: warning: {warning}", file=sys.stderr)
     if checkpoint is None:
         raise UsageError(f"{args.policy}: holds no valid checkpoint")
-    args.case = args.case or _trained_case(args.policy, checkpoint.case.name)
+    args.case = case_location(args.case or _trained_case(args.policy, checkpoint.case.name))
     problem = load_case(args.case, _trained_stages(args, checkpoint.case))[0].compile()
     try:
         policy = Policy(problem, restore_pools(checkpoint, problem))
@@ -375,7 +376,10 @@ def run_plot(args: argparse.Namespace) -> int:
     if args.kind == "convergence":
         out = plots.plot_convergence(args.run, args.output)
     elif args.kind == "fan":
-        out = plots.plot_fan(args.run, args.column, args.output, spaghetti=args.spaghetti)
+        try:
+            out = plots.plot_fan(args.run, args.column, args.output, spaghetti=args.spaghetti)
+        except plots.UnknownColumn as exc:
+            raise UsageError(str(exc)) from None
     else:
         out = _plot_cuts(args)
     print(f"wrote {out}")
@@ -450,8 +454,8 @@ def run_handler(handler, args: argparse.Namespace) -> int:
         return handler(args)
     except (UsageError, BadCase, ProblemError, RunFolderLocked, RunFolderUnusable, RunFolderNotEmpty) as exc:
         return fail(f"error: {exc}", EXIT_USAGE)  # ProblemError: also a size refused with its figure
-    except CheckpointError as exc:  # none to resume from is a bad --resume, as it is a bad inspect or --policy
-        return fail(f"error: {exc}", EXIT_USAGE if exc.kind == "missing" else EXIT_FAILED)
+    except CheckpointError as exc:  # none to resume from, or one of other options: a bad --resume (or --policy)
+        return fail(f"error: {exc}", EXIT_USAGE if exc.kind in ("missing", "fingerprint") else EXIT_FAILED)
     except BrokenPipeError:  # `caudal checkpoint inspect R | head`: the reader has gone, nothing to report
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's last flush does not fail again

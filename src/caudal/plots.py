@@ -49,6 +49,10 @@ def _integer_ticks(axis) -> None:
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+class UnknownColumn(ValueError):
+    """A column the simulation does not hold: the command line reports it as a usage error (exit 2)."""
+
+
 def column_label(column: str) -> str:
     """The axis label of a simulation column, with its unit."""
     kind, _, name = column.partition(":")
@@ -112,7 +116,7 @@ def plot_fan(
     table = ds.dataset(source, partitioning="hive").to_table()
     if column not in table.column_names:
         choices = ", ".join(c for c in table.column_names if c not in ("scenario", "stage", "block"))
-        raise ValueError(f"{source}: no column {column!r}; the simulation has {choices}")
+        raise UnknownColumn(f"{source}: no column {column!r}; the simulation has {choices}")
     stage = table["stage"].to_numpy()
     scenario = table["scenario"].to_numpy()
     values = table[column].to_numpy()

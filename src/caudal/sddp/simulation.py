@@ -94,7 +94,7 @@ class SimulationResult:
 
         n, stages = self.stage_costs.shape
         columns = {
-            "scenario": np.repeat(np.arange(n), stages),
+            "scenario": np.repeat(np.arange(1, n + 1), stages),  # counted from 1, like stages
             "stage": np.tile(np.arange(1, stages + 1), n),  # counted from 1, as in the docs and plots
             "block": np.repeat(np.arange(n) // BLOCK, stages),
             "stage_cost": self.stage_costs.ravel(),
