@@ -47,10 +47,12 @@ def read_generic_constraints(files: CaseFiles, stages: tuple[StageSpec, ...]) ->
         return ()
     doc = files.json(FILE)
     parsed = []
+    seen: set[int] = set()
     for record in doc.records("constraints", entity_name("constraint")):
         constraint_id = record.integer("id")
-        if any(c[0] == constraint_id for c in parsed):
+        if constraint_id in seen:
             raise record.error("id", f"constraint id {constraint_id} is used twice")
+        seen.add(constraint_id)
         record.string("name")
         record.string("description", None)
         terms = parse_expression(record, record.string("expression"))
@@ -65,7 +67,7 @@ def read_generic_constraints(files: CaseFiles, stages: tuple[StageSpec, ...]) ->
         record.finish()
         parsed.append((constraint_id, terms, sense, penalty))
     doc.finish()
-    bounds = _bounds(files, {c[0] for c in parsed}, stages)
+    bounds = _bounds(files, seen, stages)
     return tuple(
         GenericConstraint(cid, terms, sense, penalty, bounds.get(cid, {})) for cid, terms, sense, penalty in parsed
     )
