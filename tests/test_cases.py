@@ -81,8 +81,8 @@ def test_a_bad_case_gets_one_message_whichever_command_names_it(tmp_path, capsys
     missing = str(tmp_path / "no_such_case")
     assert main([command[0], missing, *command[1:]]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == (f"caudal: error: {missing}: no such case; expected one of brazil4, national, a Python file defining "
-                   "build_problem() or a Cobre case directory")
+    assert err == (f"caudal: error: {missing}: no such case; expected one of brazil4, national, 1dtoy, a Python file "
+                   "defining build_problem() or a Cobre case directory")
 
 
 def test_the_sweep_takes_every_default_of_a_cobre_case_time_limit_included(cobre_case):
