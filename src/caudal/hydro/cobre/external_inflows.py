@@ -81,7 +81,7 @@ def _tables(case: Case, table: dict[str, np.ndarray]) -> list[dict[str, np.ndarr
             entity = f"hydro {hydros[row]}, stage {stages[row]}, scenario {scenarios[row]}"
             raise CaseError(EXTERNAL_INFLOWS, entity, field, problem)
     n_hydros = len(hydro_ids)
-    group = stages * n_hydros + np.searchsorted(hydro_ids, hydros)  # hydro_ids are sorted (reader.sorted_by_id)
+    group = stages * n_hydros + np.searchsorted(hydro_ids, hydros)  # hydro_ids are sorted (assembly.sorted_by_id)
     order = np.lexsort((scenarios, group))
     bounds = np.searchsorted(group[order], np.arange(n_stages * n_hydros + 1))
     result = []

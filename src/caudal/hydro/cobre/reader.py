@@ -8,15 +8,13 @@ is read and checked on its own, then the files are checked against each other.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeVar
 
-from caudal.hydro.cobre.case import Bus, Case, Hydro, Line, SeriesStats, Settings, Thermal
+from caudal.hydro.cobre.assembly import assemble_case, check_across_files, require_series_stats
+from caudal.hydro.cobre.case import Case, Hydro, Settings
 from caudal.hydro.cobre.config import read_settings
-from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
-from caudal.hydro.cobre.generic import check_entities, read_generic_constraints
+from caudal.hydro.cobre.generic import read_generic_constraints
 from caudal.hydro.cobre.inflow_history import estimate_inflows
 from caudal.hydro.cobre.openings import noise_from_table
 from caudal.hydro.cobre.physics import read_hydro_physics
@@ -27,20 +25,14 @@ from caudal.hydro.cobre.scenarios import (
     LOAD_STATS,
     read_ar_models,
     read_initial_conditions,
-    read_load_factors,
     read_noise_table,
     read_series_stats,
 )
-from caudal.hydro.cobre.sources import check_buses, read_sources
+from caudal.hydro.cobre.sources import read_sources
 from caudal.hydro.cobre.system import HYDROS, read_system
 from caudal.hydro.cobre.timeline import read_timeline
 from caudal.hydro.cobre.unsupported import refuse_unsupported_files
-from caudal.hydro.cobre.validation import validate
-from caudal.hydro.cobre.withdrawals import check_hydros, read_withdrawals
-
-EMPTY_STATS = SeriesStats({}, {})
-
-_Entity = TypeVar("_Entity", Bus, Line, Thermal, Hydro)
+from caudal.hydro.cobre.withdrawals import read_withdrawals
 
 
 class CaseWarning(UserWarning):
@@ -67,60 +59,21 @@ def read_case(root: str | Path) -> Case:
     if estimated is not None:
         inflow_stats, ar_models = estimated.stats, estimated.ar_models
     load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
-    case = Case(
-        root=str(files.root),
-        settings=settings,
-        stages=timeline.stages,
-        pre_study=timeline.pre_study,
-        annual_discount_rate=timeline.annual_discount_rate,
-        buses=sorted_by_id(system.buses),
-        lines=sorted_by_id(system.lines),
-        thermals=sorted_by_id(system.thermals),
-        hydros=sorted_by_id(system.hydros),
-        excess_cost=system.excess_cost,
-        initial_storage=initial.storage,
-        past_inflows=initial.past_inflows,
-        inflow_stats=inflow_stats if inflow_stats is not None else EMPTY_STATS,
-        ar_models=ar_models,
-        load_stats=load_stats if load_stats is not None else EMPTY_STATS,
-        load_factors=read_load_factors(files),
-        state_flags=timeline.state_flags,
-        sources=sources,
-        source_availability=availability,
-        withdrawals=withdrawals.targets,
-        withdrawal_costs=withdrawals.costs_of_withdrawing_plants(),
-        generic_constraints=generic,
+    case = assemble_case(
+        files, timeline, system, initial, settings=settings, inflow_stats=inflow_stats, ar_models=ar_models,
+        load_stats=load_stats, sources=sources, availability=availability, withdrawals=withdrawals, generic=generic,
     )
     models = _production_models(files, system.hydros, len(timeline.stages))
     case.productivity_overrides = overrides(models, {h.id: h.productivity for h in system.hydros})
     read_hydro_physics(files, case, models)
     require_series_stats(case, inflow_stats, load_stats)
-    check_buses(case.sources, {b.id for b in case.buses})
-    check_hydros(withdrawals, {h.id for h in case.hydros})
-    check_entities(generic, {
-        "thermal": {t.id for t in case.thermals}, "hydro": {h.id for h in case.hydros},
-        "line": {line.id for line in case.lines},
-    })
-    validate(case)
-    for hydro in case.hydros:  # run-of-river plants may be left out of initial_conditions.json (d16 does)
-        case.initial_storage.setdefault(hydro.id, hydro.min_storage)
+    check_across_files(case, withdrawals, generic)
     table = read_noise_table(files)
     if table is not None:
         case.noise_openings = noise_from_table(case, table)
     return case
 
 
-
-def sorted_by_id(entities: Iterable[_Entity]) -> tuple[_Entity, ...]:
-    """The entities in id order: the order the formulation and the results use, whatever the file's order."""
-    return tuple(sorted(entities, key=lambda entity: entity.id))
-
-
-def require_series_stats(case: Case, inflow_stats: SeriesStats | None, load_stats: SeriesStats | None) -> None:
-    """Refuse a case without the inflow statistics its hydro plants need (without load ones, no bus has load)."""
-    for name, stats, needed in ((INFLOW_STATS, inflow_stats, bool(case.hydros)), (LOAD_STATS, load_stats, False)):
-        if stats is None and needed:
-            raise CaseError(name, None, None, "is missing; caudal needs the seasonal statistics of every series")
 
 def _production_models(
     files: CaseFiles, hydros: tuple[Hydro, ...], n_stages: int

@@ -121,6 +121,11 @@ def _date(record: Record, key: str) -> date:
 
 
 def _stage(record: Record, index: int) -> tuple[StageSpec, tuple[bool, bool]]:
+    return stage_record(record, index, openings_key="num_scenarios")
+
+
+def stage_record(record: Record, index: int, openings_key: str) -> tuple[StageSpec, tuple[bool, bool]]:
+    """One stage of ``stages.json`` and its state flags; the formats differ only in the openings' key."""
     stage_id, start, end, blocks = stage_schedule(record, index)
     flags = stage_state_flags(record)
     spec = StageSpec(
@@ -128,7 +133,7 @@ def _stage(record: Record, index: int) -> tuple[StageSpec, tuple[bool, bool]]:
         start=start,
         end=end,
         blocks=tuple(blocks),
-        openings=record.integer("num_scenarios", minimum=1),
+        openings=record.integer(openings_key, minimum=1),
         season_id=record.integer("season_id", None),
     )
     record.finish()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from caudal.hydro.cobre.assembly import assemble_case, check_across_files, require_series_stats
 from caudal.hydro.cobre.case import Case
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
@@ -22,23 +23,19 @@ from caudal.hydro.cobre.format_018.generic import read_generic_constraints
 from caudal.hydro.cobre.format_018.scenarios import read_initial_conditions, refuse_unsupported_files
 from caudal.hydro.cobre.format_018.system import read_system, source_in_service
 from caudal.hydro.cobre.format_018.timeline import read_timeline
-from caudal.hydro.cobre.generic import check_entities
 from caudal.hydro.cobre.openings import noise_from_table
 from caudal.hydro.cobre.physics import read_hydro_physics
-from caudal.hydro.cobre.reader import EMPTY_STATS, require_series_stats, sorted_by_id
 from caudal.hydro.cobre.scenarios import (
     INFLOW_STATS,
     LOAD_STATS,
     NOISE_OPENINGS,
-    read_load_factors,
     read_noise_table,
     read_series_stats,
 )
 from caudal.hydro.cobre.sources import FILE as SOURCES
-from caudal.hydro.cobre.sources import check_buses, read_sources
+from caudal.hydro.cobre.sources import read_sources
 from caudal.hydro.cobre.system import HYDROS
-from caudal.hydro.cobre.validation import validate
-from caudal.hydro.cobre.withdrawals import check_hydros, read_withdrawals
+from caudal.hydro.cobre.withdrawals import read_withdrawals
 
 OPENINGS_SOURCE = "training.scenario_source.openings.source"
 
@@ -60,31 +57,11 @@ def read_case(root: str | Path) -> Case:
     initial = read_initial_conditions(files)
     inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
     load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
-    case = Case(
-        root=str(files.root),
-        settings=config.settings,
-        stages=timeline.stages,
-        pre_study=timeline.pre_study,
-        annual_discount_rate=timeline.annual_discount_rate,
-        buses=sorted_by_id(system.buses),
-        lines=sorted_by_id(system.lines),
-        thermals=sorted_by_id(system.thermals),
-        hydros=sorted_by_id(system.hydros),
-        excess_cost=system.excess_cost,
-        initial_storage=initial.storage,
-        past_inflows=initial.past_inflows,
-        inflow_stats=inflow_stats if inflow_stats is not None else EMPTY_STATS,
-        ar_models={},
-        load_stats=load_stats if load_stats is not None else EMPTY_STATS,
-        load_factors=read_load_factors(files),
-        state_flags=timeline.state_flags,
-        productivity_overrides=productivity,
-        sources=sources,
-        source_availability=availability,
-        withdrawals=withdrawals.targets,
-        withdrawal_costs=withdrawals.costs_of_withdrawing_plants(),
-        generic_constraints=generic,
+    case = assemble_case(
+        files, timeline, system, initial, settings=config.settings, inflow_stats=inflow_stats, ar_models={},
+        load_stats=load_stats, sources=sources, availability=availability, withdrawals=withdrawals, generic=generic,
     )
+    case.productivity_overrides = productivity
     case.bound_overrides = read_bounds(files, case.stages, case.thermals, case.lines, {h.id for h in case.hydros})
     read_hydro_physics(files, case, models)
     require_series_stats(case, inflow_stats, load_stats)
@@ -94,13 +71,7 @@ def read_case(root: str | Path) -> Case:
             if bus not in bus_ids:
                 raise CaseError(HYDROS, f"hydro {hydro.id}", f"unit_groups[{i}].bus_id",
                                 f"refers to bus {bus}, which is not defined")
-    check_buses(case.sources, bus_ids)
-    check_hydros(withdrawals, {h.id for h in case.hydros})
-    check_entities(generic, {"thermal": {t.id for t in case.thermals}, "hydro": {h.id for h in case.hydros},
-                             "line": {line.id for line in case.lines}})
-    validate(case)
-    for hydro in case.hydros:  # run-of-river plants may be left out of initial_conditions.json
-        case.initial_storage.setdefault(hydro.id, hydro.min_storage)
+    check_across_files(case, withdrawals, generic)
     case.noise_openings = _noise_openings(files, case, config.openings_from_file)
     return case
 

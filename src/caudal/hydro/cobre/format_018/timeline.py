@@ -20,8 +20,7 @@ from caudal.hydro.cobre.timeline import (
     read_policy_graph,
     read_pre_study,
     read_stages,
-    stage_schedule,
-    stage_state_flags,
+    stage_record,
 )
 
 
@@ -41,18 +40,7 @@ def read_timeline(files: CaseFiles) -> Timeline:
 
 
 def _stage(record: Record, index: int, rate: float) -> tuple[StageSpec, tuple[bool, bool]]:
-    stage_id, start, end, blocks = stage_schedule(record, index)
     override = record.number("annual_discount_rate_override", None, minimum=0.0)
     if override is not None and override != rate:
         raise record.refuse("annual_discount_rate_override", "a stage's own discount rate")
-    flags = stage_state_flags(record)
-    spec = StageSpec(
-        id=stage_id,
-        start=start,
-        end=end,
-        blocks=tuple(blocks),
-        openings=record.integer("num_openings", minimum=1),
-        season_id=record.integer("season_id", None),
-    )
-    record.finish()
-    return spec, flags
+    return stage_record(record, index, openings_key="num_openings")
