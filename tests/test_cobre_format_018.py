@@ -173,6 +173,8 @@ def full_case(tmp_path: Path) -> Path:
         {"id": 0, "name": "cap", "description": "a cap", "expression": "thermal_generation(0)",
          "slack": {"enabled": True, "penalty": 5000.0}}], "expressions": []}))
     edit(case, "config.json", config)
+    edit(case, "initial_conditions.json", lambda d: d.update(recent_observations=[
+        {"hydro_id": 0, "start_date": "2023-12-25", "end_date": "2024-01-01", "value_m3s": 40.0}]))
     edit(case, "stages.json", stages)
     edit(case, "system/hydros.json", hydros)
     (case / "scenarios" / "load_factors.json").write_text(json.dumps({"load_factors": [

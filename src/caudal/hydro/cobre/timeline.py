@@ -187,21 +187,3 @@ def check_season_definitions(seasons: Record) -> None:
         entry.ignore("day_start", "month_end", "day_end")
         entry.finish()
     seasons.finish()
-
-
-def check_resolution(doc: Record, stages: list[StageSpec]) -> None:
-    days = [s.days for s in stages]
-    if max(days) - min(days) > MAX_DURATION_SPREAD_DAYS:
-        raise doc.refuse("stages", f"stages of different resolutions ({min(days)} to {max(days)} days long)")
-    months: dict[tuple[int | None, int, int], int] = {}
-    for stage in stages:
-        if stage.season_id is None:
-            continue
-        key = (stage.season_id, stage.start.year, stage.start.month)
-        if key in months:
-            raise doc.refuse(
-                "stages",
-                f"stages {months[key]} and {stage.id} sharing season {stage.season_id} within one month "
-                "(noise groups of sub-monthly stages)",
-            )
-        months[key] = stage.id

@@ -218,7 +218,11 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "filling_storage": REFUSED,  # an empty list is accepted
         "past_anticipated_commitments": REFUSED,
         "past_defluences": REFUSED,
-        "recent_observations": REFUSED,
+        "recent_observations": READ,  # without an inflow model with lags: checked, then changes nothing
+        "recent_observations[].hydro_id": READ,
+        "recent_observations[].start_date": READ,
+        "recent_observations[].end_date": READ,
+        "recent_observations[].value_m3s": READ,
     },
     "lines.schema.json": {
         **_SCHEMA_URI,

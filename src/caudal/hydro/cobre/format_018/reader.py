@@ -54,7 +54,7 @@ def read_case(root: str | Path) -> Case:
         availability.update({(source_id, stage.id): 0.0 for stage in out_of_service})
     withdrawals = read_withdrawals(files, {s.id for s in timeline.stages}, read_apart=HYDRO_COLUMNS)
     generic = read_generic_constraints(files, timeline.stages)
-    initial = read_initial_conditions(files)
+    initial = read_initial_conditions(files, {hydro.id for hydro in system.hydros})
     inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
     load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
     case = assemble_case(

@@ -1,8 +1,12 @@
 """``initial_conditions.json`` of a 0.18 case, and the 0.18 files caudal does not read.
 
 0.18 dropped ``past_inflows`` and added the history of past outflows and
-thermal commitments, and recent inflow observations: caudal refuses those when
-they list anything. Files of features caudal does not model are refused when
+thermal commitments, which caudal refuses when they list anything, and recent
+inflow observations. Those only seed PAR(p) inflow lags in a study that starts
+mid-season; without an inflow model with lags (no AR coefficients, no history
+to fit one) they change nothing, so they are checked and set aside there, as
+Cobre 0.18.0 does (d28 costs the same with and without its one observation),
+and refused by name otherwise. Files of features caudal does not model are refused when
 present, naming the file and the first field that holds data (a registry that
 lists nothing is accepted, like in 0.5.x).
 """
@@ -13,10 +17,18 @@ import json
 from typing import Any
 
 from caudal.hydro.cobre.errors import unsupported
+from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.inflow_history import HISTORY
 from caudal.hydro.cobre.par_a import ANNUAL
-from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS, INITIAL, InitialConditions, initial_storage
+from caudal.hydro.cobre.scenarios import (
+    AR_COEFFICIENTS,
+    INITIAL,
+    InitialConditions,
+    hydro_entity_name,
+    initial_storage,
+)
+from caudal.hydro.cobre.timeline import read_dates
 from caudal.hydro.cobre.unsupported import UNSUPPORTED_FILES
 
 CONSTRAINTS_DIR = "constraints"
@@ -43,8 +55,9 @@ _REFUSED_HISTORY = {
     "filling_storage": "reservoir filling",
     "past_defluences": "past outflows (water travel time)",
     "past_anticipated_commitments": "anticipated thermal commitments",
-    "recent_observations": "recent inflow observations (mid-season starts)",
 }
+RECENT_OBSERVATIONS = "recent_observations"
+LAG_MODEL_FILES = (AR_COEFFICIENTS, HISTORY)
 
 
 def refuse_unsupported_files(files: CaseFiles) -> None:
@@ -80,12 +93,27 @@ def _holds_data(value: Any) -> bool:
     return value not in (None, [], {})
 
 
-def read_initial_conditions(files: CaseFiles) -> InitialConditions:
+def read_initial_conditions(files: CaseFiles, hydro_ids: set[int]) -> InitialConditions:
     doc = files.json(INITIAL)
     storage = initial_storage(doc)
     for key, feature in _REFUSED_HISTORY.items():
         if _holds_data(doc.raw(key, None)):
             raise doc.refuse(key, feature)
+    _check_recent_observations(files, doc, hydro_ids)
     doc.array("filling_storage")  # required by the format, even empty
     doc.finish()
     return InitialConditions(storage, {})
+
+
+def _check_recent_observations(files: CaseFiles, doc: Record, hydro_ids: set[int]) -> None:
+    """Check each observation's shape; refuse them where an inflow model with lags would read them."""
+    observations = doc.records(RECENT_OBSERVATIONS, hydro_entity_name, [])
+    for record in observations:
+        hydro_id = record.integer("hydro_id")
+        if hydro_id not in hydro_ids:
+            raise record.error("hydro_id", f"refers to hydro {hydro_id}, which is not defined")
+        read_dates(record)
+        record.number("value_m3s")  # incremental inflow: may be negative
+        record.finish()
+    if observations and any(files.exists(name) for name in LAG_MODEL_FILES):
+        raise doc.refuse(RECENT_OBSERVATIONS, "recent inflow observations (mid-season starts)")

@@ -4,7 +4,9 @@ Besides renaming ``num_scenarios`` to ``num_openings``, 0.18 lets a policy
 graph list its ``nodes`` and a stage override the discount rate; caudal
 refuses both (a finite horizon of stages in sequence with one rate is what it
 trains), as it refuses, in either format, other block modes, risk measures and
-sampling methods.
+sampling methods. Stages of different lengths (weekly then monthly) are read
+as in 0.5.x: ``resolutions.py`` checks them once the inflow model and the
+opening tree are known (Cobre 0.18.0 gives d28 the cost Cobre 0.5.1 does).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.timeline import (
     FILE,
     Timeline,
-    check_resolution,
     check_season_definitions,
     read_policy_graph,
     read_pre_study,
@@ -35,7 +36,6 @@ def read_timeline(files: CaseFiles) -> Timeline:
     if seasons is not None:
         check_season_definitions(seasons)
     doc.finish()
-    check_resolution(doc, stages)
     return Timeline(tuple(stages), pre_study, rate, flags)
 
 
