@@ -61,7 +61,14 @@ def read_external_inflows(case: Case, inflows: InflowModel) -> list[dict[str, np
     if lagged:
         raise unsupported(EXTERNAL_INFLOWS, f"hydro {lagged[0]}", None,
                           "external inflow scenarios for a plant with PAR(p) inflow lags")
-    table = files.table(EXTERNAL_INFLOWS, {"stage_id": INT, "scenario_id": INT, "hydro_id": INT, "value_m3s": FLOAT})
+    return read_external_tables(case)
+
+
+def read_external_tables(case: Case) -> list[dict[str, np.ndarray]]:
+    """The checked rows of external_inflow_scenarios.parquet, per stage: inflow parameter -> float64[S_t]."""
+    table = CaseFiles(case.root).table(
+        EXTERNAL_INFLOWS, {"stage_id": INT, "scenario_id": INT, "hydro_id": INT, "value_m3s": FLOAT}
+    )
     return _tables(case, table)
 
 

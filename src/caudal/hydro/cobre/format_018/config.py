@@ -3,7 +3,8 @@
 0.18 moved the forward-pass count into ``training.selection`` and the
 simulation size into ``simulation.selection``, and reads
 ``scenarios/noise_openings.parquet`` only when a phase's
-``scenario_source.openings`` says ``{"source": "file"}``. caudal honours what
+``scenario_source.openings`` says ``{"source": "file"}``. Training's inflow
+scheme may be ``in_sample``, ``external`` or ``out_of_sample`` as in 0.5.x. caudal honours what
 defines the problem or the run, ignores pure output and solver-tuning options
 (they do not change the optimum), and refuses every other option by name.
 """
@@ -16,6 +17,9 @@ from caudal.hydro.cobre.case import INFLOW_METHODS, Settings, SimulationSettings
 from caudal.hydro.cobre.config import (
     DEFAULT_SIMULATION_SCENARIOS,
     DEFAULT_TREE_SEED,
+    EXTERNAL,
+    IN_SAMPLE,
+    OUT_OF_SAMPLE,
     refuse_other_schemes,
     stopping_rules,
 )
@@ -26,6 +30,9 @@ FILE = "config.json"
 SAMPLED = "sampled"
 GENERATED = "generated"
 FROM_FILE = "file"
+# Training's forward passes may take external inflows (format_018/external.py) or noise drawn apart from
+# the tree (out_of_sample.py); the simulation samples the tree, so it refuses both when asked explicitly.
+TRAINING_SCHEMES = (IN_SAMPLE, EXTERNAL, OUT_OF_SAMPLE)
 
 
 @dataclass(frozen=True)
@@ -68,27 +75,31 @@ def _training(training: Record) -> tuple[TrainingSettings, str]:
             selection_rows.refuse_if_present(key, "cut selection")
         selection_rows.number("row_activity_tolerance", None, minimum=0.0)  # only used by cut selection
         selection_rows.finish()
-    source = _scenario_source(training.record("scenario_source", None), GENERATED)
+    source, inflow_scheme = _scenario_source(training.record("scenario_source", None), GENERATED, TRAINING_SCHEMES)
     training.ignore("parallelism", "solver")  # result-preserving scheduling; solver tuning and retry budgets
     training.finish()
-    settings = TrainingSettings(iterations=iterations, forward_passes=forward_passes, seed=seed, time_limit=time_limit)
+    settings = TrainingSettings(iterations=iterations, forward_passes=forward_passes, seed=seed, time_limit=time_limit,
+                                inflow_scheme=inflow_scheme)
     return settings, source
 
 
-def _scenario_source(source: Record | None, inherited: str) -> str:
-    """Refuse forward sampling other than from the opening tree; return where the openings come from."""
+def _scenario_source(
+    source: Record | None, inherited: str, inflow_schemes: tuple[str, ...] = (IN_SAMPLE,)
+) -> tuple[str, str]:
+    """Where the openings come from, and the inflow scheme (one of ``inflow_schemes``; others refused)."""
     if source is None:
-        return inherited
-    refuse_other_schemes(source)
+        return inherited, IN_SAMPLE
+    scheme = refuse_other_schemes(source, inflow_schemes=inflow_schemes)
     openings = source.record("openings", None)
     origin = inherited
     if openings is not None:
         origin = openings.string("source", choices=(GENERATED, FROM_FILE))
         openings.finish()
-    # The forward seed and historical years only matter to the schemes refused above.
+    # caudal's out-of-sample stream is keyed by the tree seed (out_of_sample.py); historical years only
+    # matter to the historical scheme, refused above.
     source.ignore("seed", "historical_years")
     source.finish()
-    return origin
+    return origin, scheme
 
 
 def _simulation(simulation: Record | None, training_source: str) -> SimulationSettings:
@@ -103,7 +114,7 @@ def _simulation(simulation: Record | None, training_source: str) -> SimulationSe
             raise selection.refuse("method", f"the {method!r} simulation selection (caudal samples scenarios)")
         scenarios = selection.integer("num_scenarios", minimum=0)
         selection.finish()
-    source = _scenario_source(simulation.record("scenario_source", None), training_source)
+    source, _ = _scenario_source(simulation.record("scenario_source", None), training_source)
     if source != training_source:
         raise simulation.refuse("scenario_source.openings", "simulating on other openings than training's")
     simulation.ignore("io_channel_capacity", "solver")  # output plumbing; solver tuning

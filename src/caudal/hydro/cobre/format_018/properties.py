@@ -100,14 +100,14 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "training.scenario_source": READ,
         "training.scenario_source.historical_years": IGNORED,
         "training.scenario_source.inflow": READ,
-        "training.scenario_source.inflow.scheme": READ,
+        "training.scenario_source.inflow.scheme": READ,  # external, out_of_sample too; historical: refused
         "training.scenario_source.load": READ,
         "training.scenario_source.load.scheme": READ,
         "training.scenario_source.ncs": READ,
         "training.scenario_source.ncs.scheme": READ,
         "training.scenario_source.openings": READ,
         "training.scenario_source.openings.source": READ,
-        "training.scenario_source.seed": IGNORED,
+        "training.scenario_source.seed": IGNORED,  # caudal's out-of-sample stream is keyed by the tree seed
         "training.selection": READ,
         "training.selection.forward_passes": READ,
         "training.selection.method": READ,  # enumerated: refused

@@ -16,9 +16,11 @@ import numpy as np
 from caudal.hydro.cobre.assembly import assemble_case, check_across_files, require_series_stats
 from caudal.hydro.cobre.case import Case
 from caudal.hydro.cobre.errors import CaseError
+from caudal.hydro.cobre.external_inflows import EXTERNAL
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.format_018.bounds import HYDRO_COLUMNS, read_bounds, windows
 from caudal.hydro.cobre.format_018.config import read_config
+from caudal.hydro.cobre.format_018.external import external_inflow_stats
 from caudal.hydro.cobre.format_018.generic import read_generic_constraints
 from caudal.hydro.cobre.format_018.scenarios import read_initial_conditions, refuse_unsupported_files
 from caudal.hydro.cobre.format_018.system import read_system, source_in_service
@@ -55,12 +57,17 @@ def read_case(root: str | Path) -> Case:
     withdrawals = read_withdrawals(files, {s.id for s in timeline.stages}, read_apart=HYDRO_COLUMNS)
     generic = read_generic_constraints(files, timeline.stages)
     initial = read_initial_conditions(files, {hydro.id for hydro in system.hydros})
-    inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
+    inflow_stats = None
+    if config.settings.training.inflow_scheme != EXTERNAL:  # 0.18 fits them to the external scenarios instead
+        inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
     load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
     case = assemble_case(
         files, timeline, system, initial, settings=config.settings, inflow_stats=inflow_stats, ar_models={},
         load_stats=load_stats, sources=sources, availability=availability, withdrawals=withdrawals, generic=generic,
     )
+    fitted = external_inflow_stats(case)
+    if fitted is not None:
+        case.inflow_stats = inflow_stats = fitted
     case.productivity_overrides = productivity
     case.bound_overrides = read_bounds(files, case.stages, case.thermals, case.lines, {h.id for h in case.hydros})
     read_hydro_physics(files, case, models)

@@ -40,7 +40,6 @@ READ_CONSTRAINTS = (
 
 REFUSED_FILES: dict[str, str] = {
     **UNSUPPORTED_FILES,
-    "scenarios/external_inflow_scenarios.parquet": "external inflow scenarios in the 0.18 format",
     "post_study_stages.json": "post-study stages (anticipated thermal dispatch past the horizon)",
     "system/hydro_energy_productivity.parquet": "per-stage hydro energy productivity",
     "system/tailrace_curves.parquet": "tailrace curves",
