@@ -5,12 +5,13 @@ productivity only, so it reads, for every plant listed, one productivity per
 study stage: the range's own value (``productivity_override`` in 0.5.x, where
 it defaults to the plant's ``productivity_mw_per_m3s``;
 ``productivity_mw_per_m3s`` in 0.18, where it is required). The ranges must
-cover the study in order without gaps. FPHA, linearized-head and seasonal
-models are refused by name.
+cover the study in order without gaps. 0.18's ``seasonal`` mode maps each
+stage to its season's model instead. Linearized-head models are refused by name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from caudal.hydro.cobre.errors import CaseError
@@ -21,6 +22,7 @@ from caudal.hydro.cobre.fpha_fitting import FittingOptions, read_fitting_options
 FILE = "system/hydro_production_models.json"
 CONSTANT_PRODUCTIVITY = "constant_productivity"
 FPHA = "fpha"
+LINEARIZED_HEAD = "linearized_head"
 FPHA_SOURCES = ("precomputed", "computed")
 
 
@@ -36,9 +38,13 @@ class ProductionModel:
 
 
 def read_production_models(
-    files: CaseFiles, n_stages: int, key: str, default: dict[int, float] | None = None
+    files: CaseFiles, n_stages: int, key: str, default: dict[int, float] | None = None,
+    seasons: Sequence[int | None] | None = None,
 ) -> dict[int, ProductionModel]:
-    """The file's models by hydro id; ``key`` names the range's productivity, ``default`` its fallback by plant."""
+    """The file's models by hydro id; ``key`` names the range's productivity, ``default`` its fallback by plant.
+
+    ``seasons`` (each stage's season id) allows the ``seasonal`` selection mode (0.18); without it it is refused.
+    """
     doc = files.json(FILE)
     doc.refuse_if_present("fpha_plane_reduction", "FPHA production functions")
     models: dict[int, ProductionModel] = {}
@@ -48,10 +54,13 @@ def read_production_models(
         if hydro_id in models:
             raise record.error("hydro_id", f"hydro {hydro_id} has two production models")
         mode = record.string("selection_mode", choices=("stage_ranges", "seasonal"))
-        if mode != "stage_ranges":
+        if mode != "stage_ranges" and seasons is None:
             raise record.refuse("selection_mode", "seasonal production models")
         fallback = MISSING if default is None else default.get(hydro_id, MISSING)
-        models[hydro_id] = ProductionModel(record, *_stage_ranges(record, n_stages, key, fallback))
+        if mode == "stage_ranges":
+            models[hydro_id] = ProductionModel(record, *_stage_ranges(record, n_stages, key, fallback))
+        else:
+            models[hydro_id] = ProductionModel(record, *_seasonal(record, seasons, key))
         record.finish()
     doc.finish()
     return models
@@ -87,20 +96,8 @@ def _stage_ranges(
             raise item.error(
                 "start_stage_id", f"ranges must cover the stages in order without gaps; expected {len(values)}"
             )
-        model = item.string("model")
-        if model not in (CONSTANT_PRODUCTIVITY, FPHA):
-            raise item.refuse("model", f"the {model!r} production model")
-        item.refuse_if_present("reference_volume", "a reference volume for the production model")
-        source = None
-        if model == FPHA:
-            source, options = _fpha_source(item)
-            fitting = fitting or options
-            if item.has(key) and key == "productivity_override":
-                raise item.error(key, "is not allowed on an fpha range (the planes give the generation)")
-            value = item.number(key, 0.0 if fallback is MISSING else fallback, minimum=0.0)
-        else:
-            item.refuse_if_present("fpha_config", "an fpha_config on a constant_productivity range")
-            value = item.number(key, fallback, positive=True)
+        value, source, options = _model_entry(item, key, fallback)
+        fitting = fitting or options
         item.finish()
         last = n_stages - 1 if end is None else end
         if last >= n_stages:
@@ -112,6 +109,48 @@ def _stage_ranges(
     if len(values) < n_stages:
         raise record.error("stage_ranges", f"cover stages 0..{len(values) - 1}, but the study has {n_stages}")
     return tuple(values), tuple(sources), fitting
+
+
+def _model_entry(item: Record, key: str, fallback: object) -> tuple[float, str | None, FittingOptions | None]:
+    """One stage range's (or season's) model: its productivity, FPHA planes' source and fitting options."""
+    model = item.string("model")
+    if model not in (CONSTANT_PRODUCTIVITY, FPHA):
+        raise item.refuse("model", f"the {model!r} production model")
+    item.refuse_if_present("reference_volume", "a reference volume for the production model")
+    if model == FPHA:
+        source, options = _fpha_source(item)
+        if item.has(key) and key == "productivity_override":
+            raise item.error(key, "is not allowed on an fpha range (the planes give the generation)")
+        return item.number(key, 0.0 if fallback is MISSING else fallback, minimum=0.0), source, options
+    item.refuse_if_present("fpha_config", "an fpha_config on a constant_productivity range")
+    return item.number(key, fallback, positive=True), None, None
+
+
+def _seasonal(
+    record: Record, seasons: Sequence[int | None], key: str
+) -> tuple[tuple[float, ...], tuple[str | None, ...], FittingOptions | None]:
+    """0.18's ``seasonal`` mode: each stage takes the model of its season (stages.json's ``season_id``).
+
+    A stage whose season is not listed falls to ``default_model``, which carries no productivity (Cobre
+    0.18.0 then reads it from system/hydro_energy_productivity.parquet, which caudal refuses): refused.
+    """
+    default = record.string("default_model", choices=(CONSTANT_PRODUCTIVITY, LINEARIZED_HEAD, FPHA))
+    by_season: dict[int, tuple[float, str | None, FittingOptions | None]] = {}
+    for i, item in enumerate(record.records("seasons", lambda i, _: record.entity)):
+        item.prefix = f"seasons[{i}]."
+        season = item.integer("season_id", minimum=0)
+        if season in by_season:
+            raise item.error("season_id", f"season {season} is listed twice")
+        by_season[season] = _model_entry(item, key, MISSING)
+        item.finish()
+    entries = []
+    for stage, season in enumerate(seasons):
+        if season not in by_season:
+            raise record.refuse("default_model", f"the default model {default!r} for stage {stage} "
+                                f"(season {season}, not listed in seasons)")
+        entries.append(by_season[season])
+    fitting = next((options for _, _, options in entries if options is not None), None)
+    return tuple(e[0] for e in entries), tuple(e[1] for e in entries), fitting
 
 
 def _fpha_source(item: Record) -> tuple[str, FittingOptions | None]:

@@ -296,9 +296,24 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "fpha_plane_reduction": REFUSED,
         "production_models": READ,
         "production_models[].hydro_id": READ,
-        "production_models[].selection_mode": READ,  # seasonal: refused
-        "production_models[].default_model": REFUSED,  # seasonal mode only
-        "production_models[].seasons": REFUSED,
+        "production_models[].selection_mode": READ,
+        "production_models[].default_model": READ,  # for a stage whose season is not listed: refused
+        "production_models[].seasons": READ,
+        "production_models[].seasons[].season_id": READ,
+        "production_models[].seasons[].model": READ,  # linearized_head: refused
+        "production_models[].seasons[].productivity_mw_per_m3s": READ,
+        "production_models[].seasons[].fpha_config": READ,
+        "production_models[].seasons[].fpha_config.source": READ,
+        "production_models[].seasons[].fpha_config.fitting_window": READ,
+        "production_models[].seasons[].fpha_config.fitting_window.volume_min_hm3": READ,
+        "production_models[].seasons[].fpha_config.fitting_window.volume_max_hm3": READ,
+        "production_models[].seasons[].fpha_config.fitting_window.volume_min_percentile": READ,
+        "production_models[].seasons[].fpha_config.fitting_window.volume_max_percentile": READ,
+        "production_models[].seasons[].fpha_config.max_planes_per_hydro": READ,
+        "production_models[].seasons[].fpha_config.spillage_discretization_points": READ,
+        "production_models[].seasons[].fpha_config.turbine_discretization_points": READ,
+        "production_models[].seasons[].fpha_config.volume_discretization_points": READ,
+        "production_models[].seasons[].reference_volume": REFUSED,
         "production_models[].stage_ranges": READ,  # must cover the study; productivity may change by range
         "production_models[].stage_ranges[].start_stage_id": READ,
         "production_models[].stage_ranges[].end_stage_id": READ,

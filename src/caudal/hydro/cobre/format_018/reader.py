@@ -48,7 +48,8 @@ def read_case(root: str | Path) -> Case:
     refuse_unsupported_files(files)
     config = read_config(files)
     timeline = read_timeline(files)
-    system, productivity, models = read_system(files, timeline.stages[0].start, len(timeline.stages))
+    system, productivity, models = read_system(files, timeline.stages[0].start,
+                                                tuple(stage.season_id for stage in timeline.stages))
     start = timeline.stages[0].start
     sources, availability = read_sources(files, timeline.stages, lambda record: source_in_service(record, start))
     for source_id, out_of_service in windows(files, SOURCES, "non_controllable_sources", "source",

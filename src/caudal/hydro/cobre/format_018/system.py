@@ -69,7 +69,7 @@ _MODELLED_HYDRO_PENALTIES = (
 
 
 def read_system(
-    files: CaseFiles, study_start: date, n_stages: int
+    files: CaseFiles, study_start: date, seasons: tuple[int | None, ...]
 ) -> tuple[System, dict[tuple[int, int], float], dict[int, ProductionModel]]:
     """The system, the productivity of each (hydro, stage) where it differs from the plant's first stage, and
     the production models (for their FPHA ranges)."""
@@ -78,7 +78,8 @@ def read_system(
     lines = tuple(_line(r, penalties, study_start) for r in entity_records(files, LINES, "lines", "line"))
     thermals = tuple(_thermal(r, study_start) for r in entity_records(files, THERMALS, "thermals", "thermal"))
     hydros = tuple(_hydro(r, penalties, study_start) for r in entity_records(files, HYDROS, "hydros", "hydro"))
-    models = read_production_models(files, n_stages, PRODUCTIVITY) if hydros or files.exists(MODELS_FILE) else {}
+    models = (read_production_models(files, len(seasons), PRODUCTIVITY, seasons=seasons)
+              if hydros or files.exists(MODELS_FILE) else {})
     check_plants(models, {h.id for h in hydros}, HYDROS)  # first: a dangling model explains a missing one
     for hydro in hydros:
         if hydro.id not in models:
