@@ -41,6 +41,7 @@ from caudal.hydro.cobre.evaporation import add_evaporation
 from caudal.hydro.cobre.external_inflows import inflow_parameter, inflows_patched_forward
 from caudal.hydro.cobre.fpha import add_fpha_generation
 from caudal.hydro.cobre.generic import VARIABLES
+from caudal.hydro.cobre.hydro_limits import IN_SERVICE
 from caudal.hydro.cobre.inflows import InflowModel
 from caudal.hydro.cobre.openings import NoiseEntities
 from caudal.hydro.cobre.timeline import DAYS_PER_YEAR
@@ -216,8 +217,9 @@ class _StageBuilder:
 
     def _add_states(self) -> None:
         for h, hydro in enumerate(self.case.hydros):
-            state = self.stage.add_state(
-                f"storage[{hydro.id}]", lower=0.0, upper=hydro.max_storage,
+            state = self.stage.add_state(  # hydro_bounds may lower the maximum in this stage (hydro_limits.py)
+                f"storage[{hydro.id}]", lower=0.0,
+                upper=self.case.bound("hydro.max_storage_hm3", hydro.id, self.spec.id, None, hydro.max_storage),
                 initial=self.case.initial_storage[hydro.id],
             )
             self._states[h] = state
@@ -262,18 +264,30 @@ class _StageBuilder:
             self.layout.inflow_slack[h] = slack.column
             self._inflow_slacks[h] = slack
 
+    def _in_service(self, hydro: Hydro) -> bool:
+        """False in the stages outside the plant's entry/exit window (0.18): see :mod:`~.hydro_limits`."""
+        return self.case.bound(IN_SERVICE, hydro.id, self.spec.id, None, 1.0) > 0.0
+
     def _add_hydro_block(self, h: int, hydro: Hydro, k: int) -> None:
         tau = self.hours[k]
         costs = hydro.penalties
         planes = self.case.fpha.get((hydro.id, self.spec.id))
         productivity = self.case.productivity(hydro, self.spec.id)
-        upper, turbined_cost = hydro.max_turbined, 0.0
+        block = self.spec.blocks[k].id  # hydro_bounds may override the plant's limits per stage or block
+
+        def limit(column: str, own: float) -> float:
+            return self.case.bound(f"hydro.{column}", hydro.id, self.spec.id, block, own)
+
+        max_generation = limit("max_generation_mw", hydro.max_generation)
+        upper, turbined_cost = limit("max_turbined_m3s", hydro.max_turbined), 0.0
         if planes is not None:
             turbined_cost = tau * self.case.fpha_turbined_costs.get(hydro.id, 0.0)
         elif productivity > 0:
-            upper = min(upper, hydro.max_generation / productivity)
+            upper = min(upper, max_generation / productivity)
         q = self._var(f"turbined[{hydro.id},{k}]", upper=upper, cost=turbined_cost, category="fpha_turbined")
-        s = self._var(f"spillage[{hydro.id},{k}]", cost=tau * costs.spillage, category="spillage")
+        # out of service, the water passes the plant unpriced (as Cobre 0.18.0 does, measured)
+        s = self._var(f"spillage[{hydro.id},{k}]", cost=tau * costs.spillage if self._in_service(hydro) else 0.0,
+                      category="spillage")
         self.layout.turbined[h, k] = q.column
         self.layout.spillage[h, k] = s.column
         self._releases[(h, k)] = (q, s)
@@ -287,23 +301,26 @@ class _StageBuilder:
             self.layout.generation[h, k] = g.column
             self._generation[(h, k)] = g
             generated = {g: 1.0}
+            if max_generation < hydro.max_generation:
+                self.stage.add_constraint({g: 1.0}, "<=", max_generation, name=f"max_generation[{hydro.id},{k}]")
             _accumulate(self._injections[(hydro.bus, k)], generated)
         elif hydro.groups:
             self._add_unit_groups(hydro, k, q, productivity)
         else:
             _accumulate(self._injections[(hydro.bus, k)], generated)
         name = f"{hydro.id},{k}"
-        if hydro.min_turbined > 0:
+        min_turbined = limit("min_turbined_m3s", hydro.min_turbined)
+        if min_turbined > 0:
             slack = self._var(f"turbined_below[{name}]", cost=tau * costs.turbined_below, category="hydro_violation")
-            self.stage.add_constraint({q: 1.0, slack: 1.0}, ">=", hydro.min_turbined, name=f"min_turbined[{name}]")
-        if hydro.min_generation > 0:
+            self.stage.add_constraint({q: 1.0, slack: 1.0}, ">=", min_turbined, name=f"min_turbined[{name}]")
+        min_generation = limit("min_generation_mw", hydro.min_generation)
+        if min_generation > 0:
             slack = self._var(f"generation_below[{name}]", cost=tau * costs.generation_below,
                               category="hydro_violation")
-            self.stage.add_constraint({**generated, slack: 1.0}, ">=", hydro.min_generation,
+            self.stage.add_constraint({**generated, slack: 1.0}, ">=", min_generation,
                                       name=f"min_generation[{name}]")
-        block = self.spec.blocks[k].id  # 0.18's hydro_bounds may override the outflow limits per stage or block
-        min_outflow = self.case.bound("hydro.min_outflow_m3s", hydro.id, self.spec.id, block, hydro.min_outflow)
-        max_outflow = self.case.bound("hydro.max_outflow_m3s", hydro.id, self.spec.id, block, hydro.max_outflow)
+        min_outflow = limit("min_outflow_m3s", hydro.min_outflow)
+        max_outflow = limit("max_outflow_m3s", hydro.max_outflow)
         if min_outflow > 0:
             slack = self._var(f"outflow_below[{name}]", cost=tau * costs.outflow_below, category="hydro_violation")
             self.stage.add_constraint({q: 1.0, s: 1.0, slack: 1.0}, ">=", min_outflow,
@@ -390,6 +407,8 @@ class _StageBuilder:
 
     def _add_water_balance(self, h: int, hydro: Hydro) -> None:
         state = self._states[h]
+        if not self._in_service(hydro):  # its reservoir keeps what it holds; inflow and upstream water pass on
+            self.stage.add_constraint({state.out: 1.0, state.incoming: -1.0}, "==", 0.0, name=f"frozen[{hydro.id}]")
         volume = HM3_PER_M3S_HOUR * self.hours
         terms: dict[Variable, float] = {state.out: 1.0, state.incoming: -1.0}
         for k in range(len(self.spec.blocks)):
@@ -426,10 +445,11 @@ class _StageBuilder:
             terms[below] = -stage_volume
             terms[above] = stage_volume
             rhs = -stage_volume * target
-        if hydro.min_storage > 0:
+        min_storage = self.case.bound("hydro.min_storage_hm3", hydro.id, self.spec.id, None, hydro.min_storage)
+        if min_storage > 0:
             slack = self._var(f"storage_below[{hydro.id}]", cost=hydro.penalties.storage_below,
                               category="storage_violation")
-            self.stage.add_constraint({state.out: 1.0, slack: 1.0}, ">=", hydro.min_storage,
+            self.stage.add_constraint({state.out: 1.0, slack: 1.0}, ">=", min_storage,
                                       name=f"min_storage[{hydro.id}]")
         self.layout.water_rows[h] = self.stage.add_constraint(terms, "==", rhs, name=f"water[{hydro.id}]")
 

@@ -4,13 +4,18 @@
 maximum generation (per stage, or per load block with ``block_id``) and its
 cost (per stage only); ``constraints/line_bounds.parquet`` overrides a line's
 direct and reverse capacity the same way, and ``constraints/hydro_bounds.parquet``
-a plant's minimum and maximum outflow (its withdrawals are read by
-``withdrawals.py``, which refuses the file's other columns). A null value keeps what the plant
-or line has otherwise; a block's row wins over its stage's row. An entity's
-``entry_stage_id`` and ``exit_stage_id`` (``system/thermals.json``,
-``system/lines.json``) put it in service from the entry stage up to, not
-including, the exit stage: outside that window its limits are zero. All of
-it was checked against Cobre 0.18.0 runs (``tests/test_cobre_bounds.py``).
+a plant's outflow range and maximum turbined flow and generation (its
+withdrawals are read by ``withdrawals.py``; the storage, minimum turbined and
+minimum generation columns are refused with the reasons of ``hydro_limits.py``).
+A null value keeps what the plant or line has otherwise; a block's row wins
+over its stage's row. An entity's ``entry_stage_id`` and ``exit_stage_id``
+(``system/thermals.json``, ``system/lines.json``, ``system/hydros.json``) put
+it in service from the entry stage up to, not including, the exit stage:
+outside that window a thermal's or line's limits are zero, and a hydro plant
+neither turbines nor stores: its reservoir keeps what it holds and its inflow
+and the water from upstream pass it unpriced. All of it was checked against
+Cobre 0.18.0 runs (``tests/test_cobre_bounds.py``, ``tests/test_cobre_hydro_bounds.py``,
+``tests/test_cobre_hydro_entry_exit.py``).
 
 The result is one map, ``(quantity, entity id, stage id, block id or None) ->
 value``, that the formulation consults through :meth:`Case.bound`.
@@ -24,17 +29,21 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from caudal.hydro.cobre.case import Line, StageSpec, Thermal, stage_bound
+from caudal.hydro.cobre.case import Hydro, Line, StageSpec, Thermal, stage_bound
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.fields import Record, entity_name
 from caudal.hydro.cobre.files import INT, CaseFiles
-from caudal.hydro.cobre.system import LINES, THERMALS
+from caudal.hydro.cobre.hydro_limits import IN_SERVICE, LIMITS, REFUSED_018, check_hydro_limits
+from caudal.hydro.cobre.system import HYDROS, LINES, THERMALS
 from caudal.hydro.cobre.withdrawals import FILE as HYDRO_BOUNDS
 from caudal.hydro.cobre.withdrawals import WITHDRAWAL
 
 THERMAL_BOUNDS = "constraints/thermal_bounds.parquet"
 LINE_BOUNDS = "constraints/line_bounds.parquet"
 WINDOW = ("entry_stage_id", "exit_stage_id")
+
+# hydro_bounds' limits (hydro_limits.py applies them); diversion and filling stay refused with their features
+HYDRO_LIMITS = LIMITS
 
 Overrides = dict[tuple[str, int, int, "int | None"], float]
 
@@ -45,8 +54,10 @@ class _File:
     kind: str  # "thermal" or "line"
     key: str  # the entity column
     columns: dict[str, str]  # column -> quantity name in the overrides
-    stage_only: tuple[str, ...]  # columns with no per-block meaning
+    stage_only: tuple[str, ...]  # columns caudal reads per stage only (a per-block value is refused)
     elsewhere: tuple[str, ...] = ()  # columns another reader reads (withdrawals.py)
+    stage_level: tuple[str, ...] = ()  # columns the format itself defines per stage (a per-block value is an error)
+    refused: dict[str, str] | None = None  # columns the format defines that caudal refuses -> the feature
 
 
 _FILES = (
@@ -54,31 +65,37 @@ _FILES = (
           {"min_generation_mw": "thermal.min_mw", "max_generation_mw": "thermal.max_mw",
            "cost_per_mwh": "thermal.cost"}, ("cost_per_mwh",)),
     _File(LINE_BOUNDS, "line", "line_id", {"direct_mw": "line.direct_mw", "reverse_mw": "line.reverse_mw"}, ()),
-    _File(HYDRO_BOUNDS, "hydro", "hydro_id",
-          {"min_outflow_m3s": "hydro.min_outflow_m3s", "max_outflow_m3s": "hydro.max_outflow_m3s"}, (),
-          (WITHDRAWAL,)),
+    _File(HYDRO_BOUNDS, "hydro", "hydro_id", {column: f"hydro.{column}" for column in HYDRO_LIMITS}, (),
+          (WITHDRAWAL,), ("min_storage_hm3", "max_storage_hm3"), REFUSED_018),
 )
-HYDRO_COLUMNS = ("block_id", "min_outflow_m3s", "max_outflow_m3s")  # what withdrawals.py leaves to this module
-_OUT_OF_SERVICE = {"thermal": ("thermal.min_mw", "thermal.max_mw"), "line": ("line.direct_mw", "line.reverse_mw")}
+HYDRO_COLUMNS = ("block_id", *HYDRO_LIMITS)  # what withdrawals.py leaves to this module
+HYDRO_OUT = ("min_turbined_m3s", "max_turbined_m3s", "min_generation_mw", "max_generation_mw")
+_OUT_OF_SERVICE = {
+    "thermal": ("thermal.min_mw", "thermal.max_mw"), "line": ("line.direct_mw", "line.reverse_mw"),
+    # a plant out of service generates nothing; its reservoir and spillway still pass water (HYDRO_OUT)
+    "hydro": (*(f"hydro.{column}" for column in HYDRO_OUT), IN_SERVICE),
+}
 
 
 def read_bounds(
     files: CaseFiles, stages: tuple[StageSpec, ...], thermals: tuple[Thermal, ...], lines: tuple[Line, ...],
-    hydro_ids: set[int],
+    hydros: tuple[Hydro, ...],
 ) -> Overrides:
     """Every override of the three files and of the entities' service windows, each checked."""
-    ids = {"thermal": {t.id for t in thermals}, "line": {line.id for line in lines}, "hydro": hydro_ids}
+    ids = {"thermal": {t.id for t in thermals}, "line": {line.id for line in lines}, "hydro": {h.id for h in hydros}}
     overrides: Overrides = {}
     for spec in _FILES:
         if files.exists(spec.name):
             overrides.update(_read_file(files, spec, stages, ids[spec.kind]))
-    for kind, registry, key in (("thermal", THERMALS, "thermals"), ("line", LINES, "lines")):
+    registries = (("thermal", THERMALS, "thermals"), ("line", LINES, "lines"), ("hydro", HYDROS, "hydros"))
+    for kind, registry, key in registries:
         for entity, out_stages in windows(files, registry, key, kind, stages).items():
             for stage in out_stages:
                 for block in (None, *(b.id for b in stage.blocks)):
                     for quantity in _OUT_OF_SERVICE[kind]:
                         overrides[(quantity, entity, stage.id, block)] = 0.0
     _check_ranges(overrides, stages, thermals)
+    check_hydro_limits(HYDRO_BOUNDS, overrides, stages, hydros)
     return overrides
 
 
@@ -106,6 +123,10 @@ def _read_file(files: CaseFiles, spec: _File, stages: tuple[StageSpec, ...], ids
             value = values.get(column, [None] * (row + 1))[row]
             if value is None:
                 continue
+            if spec.refused and column in spec.refused:
+                raise unsupported(spec.name, where, column, spec.refused[column])
+            if block_id is not None and column in spec.stage_level:
+                raise CaseError(spec.name, where, column, "is a stage-level bound: give it on a row with no block_id")
             if block_id is not None and column in spec.stage_only:
                 raise unsupported(spec.name, where, column, f"a per-block {column}")
             if not math.isfinite(value) or value < 0.0:

@@ -62,7 +62,7 @@ def read_case(root: str | Path) -> Case:
         load_stats=load_stats, sources=sources, availability=availability, withdrawals=withdrawals, generic=generic,
     )
     case.productivity_overrides = productivity
-    case.bound_overrides = read_bounds(files, case.stages, case.thermals, case.lines, {h.id for h in case.hydros})
+    case.bound_overrides = read_bounds(files, case.stages, case.thermals, case.lines, case.hydros)
     read_hydro_physics(files, case, models)
     require_series_stats(case, inflow_stats, load_stats)
     bus_ids = {b.id for b in case.buses}
