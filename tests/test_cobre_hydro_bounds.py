@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from cobre_cases import DATA, SAME, assert_fails_naming
+from cobre_cases import DATA, SAME, assert_fails_naming, edit
 from test_cobre_bounds import d04_variant
 
 import caudal
@@ -150,3 +150,24 @@ def test_a_missing_key_column_is_named(tmp_path: Path, capsys, make) -> None:
     pq.write_table(pa.table({"stage_id": pa.array([0], pa.int32()), "max_turbined_m3s": [20.0]}),
                    case / HYDRO_BOUNDS)
     assert_fails_naming(case, capsys, HYDRO_BOUNDS, None, "hydro_id", "missing")
+
+
+def test_the_hydro_table_reports_the_slacks(tmp_path: Path) -> None:
+    """Cobre's hydro output columns: a maximum storage forcing water out beyond the maximum outflow (50 m3/s)."""
+    case = case_05(tmp_path, [row(0, 0, max_storage_hm3=10.0)])
+    edit(case, "system/hydros.json", lambda d: d["hydros"][1]["reservoir"].update(min_storage_hm3=60.0))
+    study = cobre.load_case(case)
+    policy = caudal.train(study.problem, iterations=5, seed=0).policy
+    hydros = cobre.simulate(study, policy, scenarios=1)["hydros"].to_pydict()
+    rows = {(h, s): i for i, (h, s) in enumerate(zip(hydros["hydro_id"], hydros["stage_id"], strict=True))}
+    first = rows[(0, 0)]
+    above = hydros["outflow_slack_above_m3s"][first]
+    assert above > 0 and hydros["outflow_m3s"][first] - above == pytest.approx(50.0)
+    assert hydros["storage_final_hm3"][first] == pytest.approx(10.0)
+    for stage in (0, 1):  # hydro 1 starts at 50 hm3, under its minimum of 60
+        i = rows[(1, stage)]
+        shortfall = max(0.0, 60.0 - hydros["storage_final_hm3"][i])
+        assert hydros["storage_violation_below_hm3"][i] == pytest.approx(shortfall, abs=1e-9)
+    assert hydros["storage_violation_below_hm3"][rows[(1, 0)]] > 0
+    for name in ("turbined_slack_m3s", "generation_slack_mw", "outflow_slack_below_m3s"):
+        assert all(v == 0.0 for v in hydros[name])

@@ -102,3 +102,13 @@ def test_05_windows_are_refused_as_cobre_051_ignores_them(tmp_path: Path, capsys
     shutil.copytree(DATA / "deterministic" / "d03-two-hydro-cascade", case)
     edit(case, file, lambda d: d[key][0].update(exit_stage_id=1))
     assert_fails_naming(case, capsys, file, entity, "exit_stage_id", "ignores them")
+
+
+@pytest.mark.parametrize(("window", "field"), [({"exit_stage_id": 1}, "exit_stage_id"),
+                                               ({"entry_stage_id": 2}, "entry_stage_id")])
+def test_a_withdrawal_while_out_of_service_is_refused(tmp_path: Path, capsys, window: dict, field: str) -> None:
+    from test_cobre_hydro_bounds import row, write_rows
+
+    case = variant(tmp_path, CASES_018 / "d03-two-hydro-cascade", 0, window)
+    write_rows(case / "constraints" / "hydro_bounds.parquet", [row(0, 1, water_withdrawal_m3s=1.0)])
+    assert_fails_naming(case, capsys, HYDROS, "hydro 0", field, "out of service")

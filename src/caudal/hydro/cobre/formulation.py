@@ -73,6 +73,9 @@ clamping no inflow is negative, so the penalised slack of ``truncation_with_pena
 NO_STATE = "no_state"
 """Name of the constant state a case without reservoirs gets (a caudal problem needs one)."""
 
+# The per-block hydro slacks of StageLayout.hydro_slacks, named as Cobre's hydro output columns
+HYDRO_SLACKS = ("turbined_slack_m3s", "generation_slack_mw", "outflow_slack_below_m3s", "outflow_slack_above_m3s")
+
 
 @dataclass
 class StageLayout:
@@ -96,6 +99,9 @@ class StageLayout:
     productivity: np.ndarray  # float64[H] (0 on a stage where the plant has FPHA planes)
     generation: np.ndarray | None = None  # [H, K]: FPHA generation columns, -1 for constant productivity
     evaporation: np.ndarray | None = None  # [H, 3]: evaporated flow, under and over the line; -1 without
+    # [H, K, 4]: slacks of the minimum turbined flow, minimum generation, minimum and maximum outflow; -1 without
+    hydro_slacks: np.ndarray | None = None
+    storage_below: np.ndarray | None = None  # [H]: shortfall under the minimum storage (hm3), -1 without
     costs: dict[str, list[int]] = field(default_factory=lambda: {c: [] for c in COST_CATEGORIES})
 
 
@@ -169,6 +175,8 @@ class _StageBuilder:
             ]),
             generation=_none(*shape["hk"]),
             evaporation=_none(n_hydros, 3),
+            hydro_slacks=_none(n_hydros, n_blocks, len(HYDRO_SLACKS)),
+            storage_below=_none(n_hydros),
         )
         self._states: dict[int, object] = {}
         self._lags: dict[int, list[object]] = {}
@@ -313,22 +321,26 @@ class _StageBuilder:
         if min_turbined > 0:
             slack = self._var(f"turbined_below[{name}]", cost=tau * costs.turbined_below, category="hydro_violation")
             self.stage.add_constraint({q: 1.0, slack: 1.0}, ">=", min_turbined, name=f"min_turbined[{name}]")
+            self.layout.hydro_slacks[h, k, 0] = slack.column
         min_generation = limit("min_generation_mw", hydro.min_generation)
         if min_generation > 0:
             slack = self._var(f"generation_below[{name}]", cost=tau * costs.generation_below,
                               category="hydro_violation")
             self.stage.add_constraint({**generated, slack: 1.0}, ">=", min_generation,
                                       name=f"min_generation[{name}]")
+            self.layout.hydro_slacks[h, k, 1] = slack.column
         min_outflow = limit("min_outflow_m3s", hydro.min_outflow)
         max_outflow = limit("max_outflow_m3s", hydro.max_outflow)
         if min_outflow > 0:
             slack = self._var(f"outflow_below[{name}]", cost=tau * costs.outflow_below, category="hydro_violation")
             self.stage.add_constraint({q: 1.0, s: 1.0, slack: 1.0}, ">=", min_outflow,
                                       name=f"min_outflow[{name}]")
+            self.layout.hydro_slacks[h, k, 2] = slack.column
         if math.isfinite(max_outflow):
             slack = self._var(f"outflow_above[{name}]", cost=tau * costs.outflow_above, category="hydro_violation")
             self.stage.add_constraint({q: 1.0, s: 1.0, slack: -1.0}, "<=", max_outflow,
                                       name=f"max_outflow[{name}]")
+            self.layout.hydro_slacks[h, k, 3] = slack.column
 
     def _add_unit_groups(self, hydro: Hydro, k: int, q: Variable, productivity: float) -> None:
         """The plant's turbined flow split over its unit groups, each within its limits and injecting at its bus."""
@@ -451,6 +463,7 @@ class _StageBuilder:
                               category="storage_violation")
             self.stage.add_constraint({state.out: 1.0, slack: 1.0}, ">=", min_storage,
                                       name=f"min_storage[{hydro.id}]")
+            self.layout.storage_below[h] = slack.column
         self.layout.water_rows[h] = self.stage.add_constraint(terms, "==", rhs, name=f"water[{hydro.id}]")
 
 

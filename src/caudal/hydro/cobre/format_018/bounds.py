@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from caudal.hydro.cobre.case import Hydro, Line, StageSpec, Thermal, stage_bound
+from caudal.hydro.cobre.case import Case, Hydro, Line, StageSpec, Thermal, stage_bound
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.fields import Record, entity_name
 from caudal.hydro.cobre.files import INT, CaseFiles
@@ -180,3 +180,20 @@ def _check_ranges(overrides: Overrides, stages: tuple[StageSpec, ...], thermals:
                         "min_generation_mw", f"is {low}, above the maximum generation {high}",
                     )
 
+
+
+def check_out_of_service_plants(case: Case) -> None:
+    """Refuse a plant out of service in a stage where it withdraws, evaporates or has FPHA planes.
+
+    The Cobre 0.18.0 runs that fixed what "out of service" means had none of these; what Cobre does with
+    them was not measured, so caudal does not guess.
+    """
+    for (quantity, hydro, stage, block), value in case.bound_overrides.items():
+        if quantity != IN_SERVICE or block is not None or value > 0.0:
+            continue
+        for feature, table in (("a water withdrawal", case.withdrawals), ("evaporation", case.evaporation),
+                               ("FPHA planes", case.fpha)):
+            if (hydro, stage) in table:
+                later = any(case.bound(IN_SERVICE, hydro, s.id, None, 1.0) > 0.0 for s in case.stages if s.id > stage)
+                raise unsupported(HYDROS, f"hydro {hydro}", "entry_stage_id" if later else "exit_stage_id",
+                                  f"{feature} in stage {stage}, where the plant is out of service")
