@@ -63,6 +63,10 @@ CASES_05 = {  # rows: Cobre 0.5.1's cost (d04 itself: 8,011,330.11)
     "max_storage": ([row(0, 0, max_storage_hm3=10.0)], 149_285_118.22222218),  # binds: outflow above its maximum
     "minima": ([row(0, 1, min_turbined_m3s=45.0), row(1, 0, min_turbined_m3s=18.0),
                 row(1, 1, min_generation_mw=19.0), row(1, 1, min_outflow_m3s=15.0)], 8_011_330.111111116),
+    "min_turbined": ([row(0, 0, min_turbined_m3s=50.0), row(0, 1, min_turbined_m3s=50.0),
+                      row(1, 0, min_turbined_m3s=20.0)], 58_733_574.61111124),  # binds: the shortfall is priced
+    "min_generation": ([row(0, 0, min_generation_mw=50.0), row(0, 1, min_generation_mw=50.0),
+                        row(1, 0, min_generation_mw=20.0)], 58_733_574.61111124),
     "mix": ([row(0, 0, max_storage_hm3=150.0, max_turbined_m3s=30.0, min_turbined_m3s=25.0),
              row(1, 1, min_generation_mw=12.0, max_generation_mw=18.0, max_outflow_m3s=19.0)], 9_307_719.000000006),
 }
