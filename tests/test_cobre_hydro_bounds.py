@@ -74,8 +74,11 @@ CASES_05 = {  # rows: Cobre 0.5.1's cost (d04 itself: 8,011,330.11)
 CASES_018 = {  # rows: Cobre 0.18.0's cost (d04_variant itself: 4,400,127.11)
     "max_generation": ([row(0, 0, max_generation_mw=10.0)], 5_282_627.111111112),
     "max_turbined": ([row(0, 0, max_turbined_m3s=20.0)], 5_000_127.111111113),
-    "block_replaces_stage": ([row(0, 0, max_turbined_m3s=20.0), row(0, 0, block_id=1, max_turbined_m3s=40.0)],
-                             5_000_127.111111113),
+    # the peak block's looser row replaces the stage's (block 1, the off-peak one, gains nothing from it)
+    "block_replaces_stage": ([row(0, 0, max_turbined_m3s=20.0), row(0, 0, block_id=0, max_turbined_m3s=40.0)],
+                             4_600_127.111111113),
+    "off_peak_block": ([row(0, 0, max_turbined_m3s=20.0), row(0, 0, block_id=1, max_turbined_m3s=40.0)],
+                       5_000_127.111111113),
     "mix": ([row(0, 0, block_id=0, max_generation_mw=30.0, min_outflow_m3s=35.0), row(0, 1, max_turbined_m3s=25.0),
              row(1, 1, block_id=1, max_turbined_m3s=5.0, max_outflow_m3s=12.0), row(1, 0, water_withdrawal_m3s=2.0)],
             5_382_689.500000001),
