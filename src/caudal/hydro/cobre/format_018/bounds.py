@@ -34,6 +34,7 @@ from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.fields import Record, entity_name
 from caudal.hydro.cobre.files import INT, CaseFiles
 from caudal.hydro.cobre.hydro_limits import IN_SERVICE, LIMITS, REFUSED_018, check_hydro_limits
+from caudal.hydro.cobre.hydro_limits import quantity as hydro_quantity
 from caudal.hydro.cobre.system import HYDROS, LINES, THERMALS
 from caudal.hydro.cobre.withdrawals import FILE as HYDRO_BOUNDS
 from caudal.hydro.cobre.withdrawals import WITHDRAWAL
@@ -41,9 +42,6 @@ from caudal.hydro.cobre.withdrawals import WITHDRAWAL
 THERMAL_BOUNDS = "constraints/thermal_bounds.parquet"
 LINE_BOUNDS = "constraints/line_bounds.parquet"
 WINDOW = ("entry_stage_id", "exit_stage_id")
-
-# hydro_bounds' limits (hydro_limits.py applies them); diversion and filling stay refused with their features
-HYDRO_LIMITS = LIMITS
 
 Overrides = dict[tuple[str, int, int, "int | None"], float]
 
@@ -56,7 +54,6 @@ class _File:
     columns: dict[str, str]  # column -> quantity name in the overrides
     stage_only: tuple[str, ...]  # columns caudal reads per stage only (a per-block value is refused)
     elsewhere: tuple[str, ...] = ()  # columns another reader reads (withdrawals.py)
-    stage_level: tuple[str, ...] = ()  # columns the format itself defines per stage (a per-block value is an error)
     refused: dict[str, str] | None = None  # columns the format defines that caudal refuses -> the feature
 
 
@@ -65,15 +62,16 @@ _FILES = (
           {"min_generation_mw": "thermal.min_mw", "max_generation_mw": "thermal.max_mw",
            "cost_per_mwh": "thermal.cost"}, ("cost_per_mwh",)),
     _File(LINE_BOUNDS, "line", "line_id", {"direct_mw": "line.direct_mw", "reverse_mw": "line.reverse_mw"}, ()),
-    _File(HYDRO_BOUNDS, "hydro", "hydro_id", {column: f"hydro.{column}" for column in HYDRO_LIMITS}, (),
-          (WITHDRAWAL,), ("min_storage_hm3", "max_storage_hm3"), REFUSED_018),
+    # hydro_limits.py's columns (diversion and filling stay refused with their features, by withdrawals.py)
+    _File(HYDRO_BOUNDS, "hydro", "hydro_id", {column: hydro_quantity(column) for column in LIMITS}, (), (WITHDRAWAL,),
+          REFUSED_018),
 )
-HYDRO_COLUMNS = ("block_id", *HYDRO_LIMITS)  # what withdrawals.py leaves to this module
+HYDRO_COLUMNS = ("block_id", *LIMITS)  # what withdrawals.py leaves to this module
 HYDRO_OUT = ("min_turbined_m3s", "max_turbined_m3s", "min_generation_mw", "max_generation_mw")
 _OUT_OF_SERVICE = {
     "thermal": ("thermal.min_mw", "thermal.max_mw"), "line": ("line.direct_mw", "line.reverse_mw"),
     # a plant out of service generates nothing; its reservoir and spillway still pass water (HYDRO_OUT)
-    "hydro": (*(f"hydro.{column}" for column in HYDRO_OUT), IN_SERVICE),
+    "hydro": (*(hydro_quantity(column) for column in HYDRO_OUT), IN_SERVICE),
 }
 
 
@@ -125,8 +123,6 @@ def _read_file(files: CaseFiles, spec: _File, stages: tuple[StageSpec, ...], ids
                 continue
             if spec.refused and column in spec.refused:
                 raise unsupported(spec.name, where, column, spec.refused[column])
-            if block_id is not None and column in spec.stage_level:
-                raise CaseError(spec.name, where, column, "is a stage-level bound: give it on a row with no block_id")
             if block_id is not None and column in spec.stage_only:
                 raise unsupported(spec.name, where, column, f"a per-block {column}")
             if not math.isfinite(value) or value < 0.0:
@@ -179,8 +175,6 @@ def _check_ranges(overrides: Overrides, stages: tuple[StageSpec, ...], thermals:
                         THERMAL_BOUNDS, f"thermal {thermal.id}, stage {stage.id}, block {block.id}",
                         "min_generation_mw", f"is {low}, above the maximum generation {high}",
                     )
-
-
 
 def check_out_of_service_plants(case: Case) -> None:
     """Refuse a plant out of service in a stage where it withdraws, evaporates or has FPHA planes.
