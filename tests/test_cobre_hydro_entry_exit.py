@@ -53,6 +53,24 @@ def test_a_hydro_out_of_service_gives_cobre_018s_cost(tmp_path: Path, key: tuple
     assert equivalent == pytest.approx(COBRE_018[key], rel=SAME)
 
 
+def test_a_stochastic_case_with_a_plant_leaving_gives_cobre_018s_converged_bound(tmp_path: Path) -> None:
+    """1dtoy in 0.18, its plant out from stage 2, on caudal's opening tree written for Cobre to read.
+
+    Cobre 0.18.0 run on this folder (1,500 iterations; 128 give the same) converges to 65,105,315.01587182
+    (the case without the exit: 2,603,090.5394627, caudal's equivalent to 5e-13). Its inflows exceed the
+    plant's maximum outflow at times: the water passing a plant out of service is not held to its outflow
+    limits, or the cost would be 66,100,572.
+    """
+    case = variant(tmp_path, CASES_018.parent / "1dtoy", 0, {"exit_stage_id": 2})
+    cobre.write_noise_openings(case / "scenarios" / "noise_openings.parquet", cobre.load_case(case).noise)
+    edit(case, "config.json", lambda d: d["training"]["scenario_source"].update(openings={"source": "file"}))
+    study = cobre.load_case(case)
+    equivalent = caudal.deterministic_equivalent(study.problem).objective
+    assert equivalent == pytest.approx(65_105_315.01587182, rel=SAME)
+    bound = caudal.train(study.problem, iterations=128, forward_passes=1, seed=study.training.seed).lower_bound
+    assert bound == pytest.approx(equivalent, rel=1e-9)
+
+
 def test_an_out_of_service_plant_keeps_its_storage_and_turbines_nothing(tmp_path: Path) -> None:
     case = variant(tmp_path, CASES_018 / "d03-two-hydro-cascade", 0, {"exit_stage_id": 1})
     study = cobre.load_case(case)

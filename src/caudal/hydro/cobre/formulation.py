@@ -331,6 +331,8 @@ class _StageBuilder:
             self.layout.hydro_slacks[h, k, 1] = slack.column
         min_outflow = limit("min_outflow_m3s", hydro.min_outflow)
         max_outflow = limit("max_outflow_m3s", hydro.max_outflow)
+        if not self._in_service(hydro):  # the water passing a plant out of service is not its outflow (measured)
+            min_outflow, max_outflow = 0.0, math.inf
         if min_outflow > 0:
             slack = self._var(f"outflow_below[{name}]", cost=tau * costs.outflow_below, category="hydro_violation")
             self.stage.add_constraint({q: 1.0, s: 1.0, slack: 1.0}, ">=", min_outflow,

@@ -13,7 +13,7 @@ over its stage's row. An entity's ``entry_stage_id`` and ``exit_stage_id``
 it in service from the entry stage up to, not including, the exit stage:
 outside that window a thermal's or line's limits are zero, and a hydro plant
 neither turbines nor stores: its reservoir keeps what it holds and its inflow
-and the water from upstream pass it unpriced. All of it was checked against
+and the water from upstream pass it unpriced and free of its outflow limits. All of it was checked against
 Cobre 0.18.0 runs (``tests/test_cobre_bounds.py``, ``tests/test_cobre_hydro_bounds.py``,
 ``tests/test_cobre_hydro_entry_exit.py``).
 
