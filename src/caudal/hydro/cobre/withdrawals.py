@@ -6,8 +6,9 @@ violation cost per m3/s and hour (``water_withdrawal_violation_neg_cost`` and
 ``_pos_cost``, both defaulting to ``water_withdrawal_violation_cost``;
 ``penalties.json``'s ``hydro`` section, overridden by the plant's
 ``penalties``), which is how Cobre prices them (checked against Cobre 0.18.0
-runs). The file's other columns (stage-varying storage, flow and generation
-limits, diversion, filling) are refused by name when they hold a value.
+runs). The storage, flow and generation limits of the same file are left to
+hydro_limits.py (``read_apart``); its other columns (diversion, filling) are
+refused by name when they hold a value.
 """
 
 from __future__ import annotations
