@@ -80,7 +80,7 @@ def _targets(files: CaseFiles, stage_ids: set[int], read_apart: tuple[str, ...])
         raise CaseError(FILE, None, None, f"cannot be read as Parquet: {exc}") from exc
     for name in schema.names:
         if name not in (*KEYS, WITHDRAWAL, *read_apart) and table.column(name).null_count < table.num_rows:
-            raise unsupported(FILE, None, name, "stage-varying hydro bounds other than water withdrawals")
+            raise unsupported(FILE, None, name, f"the column {name!r} (diversion and filling bounds are not modelled)")
     if not read_apart:
         columns = files.table(FILE, {"hydro_id": INT, "stage_id": INT, WITHDRAWAL: FLOAT})
         rows = zip(columns["hydro_id"], columns["stage_id"], columns[WITHDRAWAL], [None] * table.num_rows, strict=True)
