@@ -22,7 +22,7 @@ leaves the caller's thread. Handing such an item to a worker thread and
 waiting for it cost more than the item on 4ree with one forward pass (the
 two wake-ups, and the solves running on whichever core the woken thread got,
 away from the cache the caller just filled with the stage's LP):
-``benchmarks/pool_handoff.py``. Worker thread 0 still creates workspace 0
+``benchmarks/fixed_work.py``. Worker thread 0 still creates workspace 0
 (first touch) and then idles; results do not depend on which thread solves
 an item, so they stay the same bits.
 """

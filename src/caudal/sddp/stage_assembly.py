@@ -1,0 +1,98 @@
+"""Stage LP rebuilds with the template's share of the work done once.
+
+The training rebuilds a stage's LP after every backward stage (a new cut, a
+new working set): on 4ree with one forward pass that is 2,816 rebuilds in 256
+iterations, each of a few dozen numpy calls on arrays of a few hundred
+entries, so the calls' fixed cost, not the arithmetic, is the rebuild's time.
+:class:`CutRowAssembler` keeps what depends on the template alone (column
+counts, where each template entry lands as a function of the cut count, the
+state and value-function columns) and fills the cut entries of every state
+column with one fancy-indexed assignment instead of one per column.
+
+The arrays are the very ones :func:`caudal.model.stage_lp.assemble_stage_lp`
+builds, element for element (same order of entries in every column: the
+template's first, then the cuts in row order), so an LP built here solves
+along the same path; ``tests/test_stage_assembly.py`` compares the two. It
+covers the single-cut layout (one value-function column); multi-cut stages,
+whose cuts are spread over the openings' columns, keep the general builder.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from caudal.model.stage_lp import INDEX, INF, ReserveCuts, StageLP, StageTemplate, assemble_stage_lp
+
+
+def serves(template: StageTemplate) -> bool:
+    """Whether :class:`CutRowAssembler` builds ``template``'s LPs: one value-function column, not a state's."""
+    return template.n_targets == 1 and int(template.cut_cols[0]) not in set(template.state_out_cols.tolist())
+
+
+class CutRowAssembler:
+    """Builds stage LPs of one template (single-cut) from their cut rows."""
+
+    def __init__(self, template: StageTemplate):
+        if not serves(template):
+            raise ValueError(f"stage {template.index}: the cut-row assembler serves single-cut stages")
+        self.template = template
+        counts = np.diff(template.col_start).astype(np.int64)
+        state_cols = template.state_out_cols.astype(np.int64)
+        value_col = int(template.cut_cols[0])
+        # columns that gain one entry per cut: every outgoing state and the value-function column
+        per_cut = np.zeros(template.num_cols, dtype=np.int64)
+        per_cut[state_cols] = 1
+        per_cut[value_col] += 1
+        # column j of the LP with n cuts starts at template start + n x (columns before j that gain entries)
+        self._gaining_before = np.zeros(template.num_cols + 1, dtype=np.int64)
+        np.cumsum(per_cut, out=self._gaining_before[1:])
+        self._template_start = template.col_start.astype(np.int64)
+        entry_cols = np.repeat(np.arange(template.num_cols, dtype=np.int64), counts)
+        self._entry_gaining_before = self._gaining_before[entry_cols]
+        self._entry_position = np.arange(template.nnz, dtype=np.int64)
+        # the cut entries of column j follow its template entries
+        self._state_tail = self._template_start[state_cols + 1][:, None]
+        self._state_shift = self._gaining_before[state_cols][:, None]
+        self._value_tail = int(self._template_start[value_col + 1])
+        self._value_shift = int(self._gaining_before[value_col])
+
+    def assemble(
+        self,
+        intercepts: np.ndarray,
+        coefficients: np.ndarray,
+        cut_ids: np.ndarray,
+        version: int,
+        reserve: ReserveCuts | None = None,
+    ) -> StageLP:
+        """``assemble_stage_lp(template, intercepts, coefficients, cut_ids, version, None, reserve)``, faster."""
+        template = self.template
+        n_cuts = int(intercepts.shape[0])
+        if n_cuts == 0:
+            return assemble_stage_lp(template, intercepts, coefficients, cut_ids, version, None, reserve)
+        col_start = self._template_start + n_cuts * self._gaining_before
+        nnz = int(col_start[-1])
+        row_index = np.empty(nnz, dtype=INDEX)
+        values = np.empty(nnz, dtype=np.float64)
+        positions = self._entry_position + n_cuts * self._entry_gaining_before
+        row_index[positions] = template.row_index
+        values[positions] = template.values
+        cut_rows = template.num_rows + np.arange(n_cuts, dtype=INDEX)
+        # state column k: the cuts' -coefficients[:, k], in cut order
+        state_entries = self._state_tail + n_cuts * self._state_shift + np.arange(n_cuts, dtype=np.int64)
+        row_index[state_entries] = cut_rows
+        values[state_entries] = -coefficients.T
+        value_head = self._value_tail + n_cuts * self._value_shift
+        row_index[value_head : value_head + n_cuts] = cut_rows
+        values[value_head : value_head + n_cuts] = 1.0
+        return StageLP(
+            template=template,
+            num_rows=template.num_rows + n_cuts,
+            col_start=col_start.astype(INDEX),
+            row_index=row_index,
+            values=values,
+            row_lower=np.concatenate((template.row_lower, intercepts)),
+            row_upper=np.concatenate((template.row_upper, np.full(n_cuts, INF))),
+            cut_ids=np.asarray(cut_ids, dtype=np.int64),
+            version=version,
+            reserve=reserve,
+        )
