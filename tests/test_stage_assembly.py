@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hydro_problems import random_hydro
 
+from caudal.model.objective_scale import solver_form
 from caudal.model.stage_lp import ReserveCuts, assemble_stage_lp
 from caudal.sddp.stage_assembly import CutRowAssembler, serves
 
@@ -30,8 +31,13 @@ def test_the_assembler_builds_the_general_builders_arrays(n_cuts: int) -> None:
             assert np.array_equal(mine, theirs), field
             assert np.asarray(mine).dtype == np.asarray(theirs).dtype, field
         assert fast.template is template and fast.reserve is reserve
-        # the solver form (objective scaled) follows from the same arrays
-        assert np.array_equal(fast.solver_form.values, general.solver_form.values)
+        # the solver form (objective scaled) the assembler hands over is the one the LP would compute
+        given, computed = fast.solver_form, solver_form(general)
+        assert given.scale == computed.scale and (n_cuts == 0 or computed.scale != 1.0)
+        for field in ("col_cost", "col_lower", "col_upper", "values", "row_lower", "row_upper", "value_cols",
+                      "row_dual_factor"):
+            assert np.array_equal(getattr(given, field), getattr(computed, field)), field
+            assert getattr(given, field).dtype == getattr(computed, field).dtype, field
 
 
 def test_multi_cut_stages_are_left_to_the_general_builder() -> None:
