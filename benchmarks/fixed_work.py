@@ -16,6 +16,12 @@ training, the seconds inside ``Highs_run`` (summed over the workers), the lower
 bound and a digest of the cuts, which must be the same for both trees and for
 every worker count at one opening chunk. The machine may be shared: the load
 average is printed before and after every pair; compare pairs, not single runs.
+
+``--concurrency`` first measures what a second core gives on this machine: one
+1-worker training of this tree alone, then two at once (separate processes),
+alternating. On a machine with two real cores the pair takes as long as one;
+where the two logical CPUs share a physical core, or another job holds one,
+each run of the pair is slower, and no worker count can do better than that.
 """
 
 from __future__ import annotations
@@ -62,6 +68,19 @@ def run(src: Path, case: Path, iterations: int, workers: int, chunk: str) -> dic
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def concurrency_round(round_: int, case: Path, iterations: int) -> None:
+    """One training alone and two at once (1 worker each, this tree), printed with the load average."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    command = [sys.executable, "-c", RUN, str(case), str(iterations), "1", "0"]
+    before = load_average()
+    alone = run(ROOT / "src", case, iterations, 1, "0")
+    pair = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    together = [json.loads(process.communicate()[0].strip().splitlines()[-1]) for process in pair]
+    print(f"concurrency {round_ + 1}: alone {alone['seconds']:.2f} s (Highs_run {alone['solve']:.2f} s); two at once "
+          + ", ".join(f"{got['seconds']:.2f} s (Highs_run {got['solve']:.2f} s)" for got in together)
+          + f" | load {before} -> {load_average()}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", type=Path, default=DEFAULT_CASE)
@@ -70,7 +89,13 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
     parser.add_argument("--chunks", default="0", help="comma-separated opening chunks: 0, auto, N (default 0)")
+    parser.add_argument("--concurrency", type=int, default=0, metavar="N",
+                        help="first, N rounds of one training alone against two at once (default 0: none)")
     args = parser.parse_args()
+    for round_ in range(args.concurrency):
+        concurrency_round(round_, args.case, args.iterations)
+    if args.pairs < 1:
+        return
     workers = [int(w) for w in args.workers.split(",")]
     chunks = args.chunks.split(",")
     with tempfile.TemporaryDirectory() as tmp:
