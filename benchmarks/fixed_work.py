@@ -1,4 +1,4 @@
-"""Fixed work of an iteration at one forward pass: a baseline commit against this tree, 1 and 2 workers, alternating.
+"""Fixed work of an iteration (one forward pass by default): a baseline commit against this tree, alternating.
 
     python benchmarks/fixed_work.py                                   # 4ree, 256 iterations, baseline main, 3 pairs
     python benchmarks/fixed_work.py --baseline HEAD~2 --pairs 4 --workers 2 --chunks 0,auto
@@ -45,8 +45,9 @@ import hashlib, json, sys, time
 import caudal
 from caudal.hydro import cobre
 case, iterations, threads, chunk = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+passes = int(sys.argv[5])
 study = cobre.load_case(case)
-result = caudal.train(study.problem, iterations=iterations, forward_passes=1, seed=study.training.seed,
+result = caudal.train(study.problem, iterations=iterations, forward_passes=passes, seed=study.training.seed,
                       threads=threads, opening_chunk=chunk if chunk == "auto" else int(chunk))
 digest = hashlib.sha256()
 for pool in result.policy.cut_pools:
@@ -61,9 +62,9 @@ def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def run(src: Path, case: Path, iterations: int, workers: int, chunk: str) -> dict:
+def run(src: Path, case: Path, iterations: int, workers: int, chunk: str, passes: int = 1) -> dict:
     env = dict(os.environ, PYTHONPATH=str(src))
-    done = subprocess.run([sys.executable, "-c", RUN, str(case), str(iterations), str(workers), chunk],
+    done = subprocess.run([sys.executable, "-c", RUN, str(case), str(iterations), str(workers), chunk, str(passes)],
                           env=env, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -71,7 +72,7 @@ def run(src: Path, case: Path, iterations: int, workers: int, chunk: str) -> dic
 def concurrency_round(round_: int, case: Path, iterations: int) -> None:
     """One training alone and two at once (1 worker each, this tree), printed with the load average."""
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    command = [sys.executable, "-c", RUN, str(case), str(iterations), "1", "0"]
+    command = [sys.executable, "-c", RUN, str(case), str(iterations), "1", "0", "1"]
     before = load_average()
     alone = run(ROOT / "src", case, iterations, 1, "0")
     pair = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
@@ -89,6 +90,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
     parser.add_argument("--chunks", default="0", help="comma-separated opening chunks: 0, auto, N (default 0)")
+    parser.add_argument("--forward-passes", type=int, default=1, help="forward passes per iteration (default 1)")
     parser.add_argument("--concurrency", type=int, default=0, metavar="N",
                         help="first, N rounds of one training alone against two at once (default 0: none)")
     args = parser.parse_args()
@@ -100,7 +102,8 @@ def main() -> None:
     chunks = args.chunks.split(",")
     with tempfile.TemporaryDirectory() as tmp:
         trees = {args.baseline: extract(args.baseline, Path(tmp)), "this tree": ROOT / "src"}
-        print(f"{args.case.name}: {args.iterations} iterations x 1 forward pass, baseline {args.baseline}; "
+        print(f"{args.case.name}: {args.iterations} iterations x {args.forward_passes} forward passes, "
+              f"baseline {args.baseline}; "
               "the machine may be shared")
         times: dict[tuple[str, int, str], list[float]] = {}
         digests: dict[str, set[str]] = {chunk: set() for chunk in chunks}
@@ -111,7 +114,7 @@ def main() -> None:
                     before = load_average()
                     line = []
                     for name, src in order:
-                        got = run(src, args.case, args.iterations, n, chunk)
+                        got = run(src, args.case, args.iterations, n, chunk, args.forward_passes)
                         times.setdefault((name, n, chunk), []).append(got["seconds"])
                         digests[chunk].add(got["digest"])
                         line.append(f"{name} {got['seconds']:6.2f} s (Highs_run {got['solve']:5.2f} s, "
