@@ -12,7 +12,8 @@ hand-offs between the caller and the workers. This trains the case through
 ``benchmarks/stage_overhead.py``) and with this tree's, one after the other,
 the order flipping every pair, each run in its own process, for every worker
 count and opening chunk asked. Printed for every run: wall time of the
-training, the seconds inside ``Highs_run`` (summed over the workers), the lower
+training, the seconds inside ``Highs_run`` (summed over the workers), the
+``cache`` phase (cut adding, working-set split, stage LP rebuilds), the lower
 bound and a digest of the cuts, which must be the same for both trees and for
 every worker count at one opening chunk. The machine may be shared: the load
 average is printed before and after every pair; compare pairs, not single runs.
@@ -54,6 +55,7 @@ for pool in result.policy.cut_pools:
     digest.update(pool.intercepts.tobytes())
     digest.update(pool.coefficients.tobytes())
 print(json.dumps({"seconds": result.wall_time, "solve": result.solver_stats["time_solve"],
+                  "cache": result.phase_seconds.get("cache", 0.0),
                   "lower_bound": result.lower_bound, "digest": digest.hexdigest()[:12]}))
 """
 
@@ -118,6 +120,7 @@ def main() -> None:
                         times.setdefault((name, n, chunk), []).append(got["seconds"])
                         digests[chunk].add(got["digest"])
                         line.append(f"{name} {got['seconds']:6.2f} s (Highs_run {got['solve']:5.2f} s, "
+                                    f"cache {got.get('cache', float('nan')):4.2f} s, "
                                     f"bound {got['lower_bound']:.10e}, cuts {got['digest']})")
                     print(f"pair {pair + 1} workers {n} chunk {chunk:>4}: {'; '.join(line)} | load {before} -> "
                           f"{load_average()}", flush=True)
