@@ -50,6 +50,22 @@ def test_resuming_into_the_runs_own_folder_is_not_refused(tmp_path, capsys):
     assert json.loads((run / "summary.json").read_text())["iterations"] == 2
 
 
+def test_resuming_into_another_runs_folder_is_refused_unless_overwrite(tmp_path, capsys):
+    """--resume A -o B continues A's run into B: B must not hold a third run's files, which it would mix in."""
+    first, other = tmp_path / "A", tmp_path / "B"
+    assert main([*TRAIN, "-n", "1", "-o", str(first)]) == 0
+    assert main([*TRAIN, "-n", "3", "-o", str(other)]) == 0
+    capsys.readouterr()
+
+    assert main([*TRAIN, "-n", "2", "-o", str(other), "--resume", str(first)]) == 2
+    assert str(other) in capsys.readouterr().err
+    assert json.loads((other / "summary.json").read_text())["iterations"] == 3  # B's own run is untouched
+
+    assert main([*TRAIN, "-n", "2", "-o", str(other), "--resume", str(first), "--overwrite"]) == 0
+    assert json.loads((other / "summary.json").read_text())["iterations"] == 2
+    assert main([*TRAIN, "-n", "3", "-o", str(tmp_path / "C"), "--resume", str(first / "checkpoints")]) == 0
+
+
 def test_the_python_api_refuses_likewise_unless_overwrite(tmp_path):
     problem = brazil4(stages=3)
     caudal.train(problem, iterations=1, output=tmp_path, threads=1)

@@ -461,10 +461,10 @@ def train(
         time limits, threads and ranks may differ; the case and the options that
         shape the policy may not).
     overwrite:
-        A fresh training (no ``resume``) refuses an ``output`` or
-        ``checkpoint_dir`` holding an earlier run's files
-        (:class:`caudal.run_folder.RunFolderNotEmpty`, a ``ValueError``);
-        ``True`` deletes those files first (only files caudal writes).
+        A training refuses an ``output`` or ``checkpoint_dir`` holding an
+        earlier run's files (:class:`caudal.run_folder.RunFolderNotEmpty`, a
+        ``ValueError``), except the run a ``resume`` continues; ``True``
+        deletes those files first (only files caudal writes).
     handle_signals:
         Treat SIGTERM and SIGUSR1 (a batch system's notice before the walltime)
         as a request to stop within seconds, dropping an unfinished iteration,
@@ -543,8 +543,8 @@ def train(
         warm_pools = warm_start_pools(compiled, warm.problem, warm.cut_pools)  # refuses before any work
         warm_text = describe_warm_start(warm.source or "a policy in memory", warm.digest(), warm.cut_pools)
     comm = comm or world()
-    if resume is None:  # a folder belongs to one run (caudal.run_folder)
-        check_run_folders(output, checkpoint_dir, overwrite=overwrite, comm=comm)
+    # a folder belongs to one run (caudal.run_folder); a resume may write into the run it continues
+    check_run_folders(output, checkpoint_dir, overwrite=overwrite, comm=comm, resumed=resume)
     if on_error not in ("abort", "raise"):
         raise ValueError(f"on_error must be 'abort' or 'raise', got {on_error!r}")
     guard = abort_on_error(comm) if on_error == "abort" else nullcontext()

@@ -128,8 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--checkpoint-dir", type=Path, default=None, metavar="DIR",
                        help="where to write checkpoints (default: OUTPUT/checkpoints when --output is given)")
     group.add_argument("--overwrite", action="store_true",
-                       help="train afresh into an --output or --checkpoint-dir that holds an earlier run: delete "
-                       "caudal's files there first (files caudal did not write are kept); without it, refused")
+                       help="train into an --output or --checkpoint-dir that holds an earlier run (other than the one "
+                       "--resume continues): delete caudal's files there first (files caudal did not write are "
+                       "kept); without it, refused")
     add_checkpoint_schedule(group)
     add_checkpoint_commands(commands)
     add_simulate_command(commands)

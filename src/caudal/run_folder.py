@@ -94,11 +94,19 @@ def check_run_folders(
     *,
     overwrite: bool,
     comm: Communicator,
+    resumed: str | os.PathLike | None = None,
 ) -> None:
     """Refuse (or, with ``overwrite``, clear) output and checkpoint folders holding an earlier run's files.
 
-    Collective. Raises :class:`RunFolderNotEmpty` on every rank when refused.
+    A resume may write into the run it continues (``resumed``: the run folder, checkpoint folder or
+    checkpoint it resumes from), so a folder that holds ``resumed`` or lies inside it is not checked;
+    any other folder must be free, as for a fresh training (``--resume A -o B`` must not mix B's run
+    with A's continuation). Collective. Raises :class:`RunFolderNotEmpty` on every rank when refused.
     """
+    if resumed is not None:
+        output = None if output is not None and _same_run(Path(output), Path(resumed)) else output
+        checkpoint_dir = (None if checkpoint_dir is not None and _same_run(Path(checkpoint_dir), Path(resumed))
+                          else checkpoint_dir)
     message = ""
     if comm.rank == 0:
         taken = []
@@ -124,3 +132,9 @@ def check_run_folders(
             message = "the run folder holds another run (see rank 0's message)"
     if message:
         raise RunFolderNotEmpty(message)
+
+
+def _same_run(folder: Path, resumed: Path) -> bool:
+    """Whether ``folder`` is the resumed run's folder, holds the resumed checkpoint, or lies inside the run."""
+    folder, resumed = folder.resolve(), resumed.resolve()
+    return folder == resumed or folder in resumed.parents or resumed in folder.parents
