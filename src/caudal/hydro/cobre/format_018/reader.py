@@ -18,7 +18,7 @@ from caudal.hydro.cobre.case import Case
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.external_inflows import EXTERNAL
 from caudal.hydro.cobre.files import CaseFiles
-from caudal.hydro.cobre.format_018.bounds import HYDRO_COLUMNS, read_bounds, windows
+from caudal.hydro.cobre.format_018.bounds import HYDRO_COLUMNS, check_out_of_service_plants, read_bounds, windows
 from caudal.hydro.cobre.format_018.config import read_config
 from caudal.hydro.cobre.format_018.external import external_inflow_stats
 from caudal.hydro.cobre.format_018.generic import read_generic_constraints
@@ -70,8 +70,9 @@ def read_case(root: str | Path) -> Case:
     if fitted is not None:
         case.inflow_stats = inflow_stats = fitted
     case.productivity_overrides = productivity
-    case.bound_overrides = read_bounds(files, case.stages, case.thermals, case.lines, {h.id for h in case.hydros})
+    case.bound_overrides = read_bounds(files, case.stages, case.thermals, case.lines, case.hydros)
     read_hydro_physics(files, case, models)
+    check_out_of_service_plants(case)
     require_series_stats(case, inflow_stats, load_stats)
     bus_ids = {b.id for b in case.buses}
     for hydro in case.hydros:  # before validate(), whose message would name 0.5.x's hydro bus_id
