@@ -21,6 +21,7 @@ See ``docs/cobre.md`` for what is supported.
 
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.examples import example_case
+from caudal.hydro.cobre.fpha_output import write_fpha_hyperplanes
 from caudal.hydro.cobre.openings import write_noise_openings
 from caudal.hydro.cobre.reader import CaseWarning
 from caudal.hydro.cobre.results import simulate, simulation_tables, write_simulation
@@ -36,6 +37,7 @@ __all__ = [
     "simulate",
     "simulation_tables",
     "training_defaults",
+    "write_fpha_hyperplanes",
     "write_noise_openings",
     "write_simulation",
 ]

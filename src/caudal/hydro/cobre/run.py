@@ -21,6 +21,7 @@ from caudal.hydro.cobre.config import read_settings
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.format_018.config import read_config
 from caudal.hydro.cobre.formats import FORMAT_018, case_format
+from caudal.hydro.cobre.fpha_output import write_fpha_hyperplanes
 from caudal.hydro.cobre.results import PolicyLike, simulate, write_simulation
 from caudal.hydro.cobre.study import load_case
 
@@ -43,11 +44,14 @@ def simulate_after_training(
 
     Call it on every rank (the simulation is collective); only the rank with
     ``write`` writes the tables, into ``output / "simulation"`` when ``output``
-    is given. ``policy`` must have been trained on ``load_case(path).problem``.
+    is given, and the FPHA planes into ``output / "hydro_models"``
+    (fpha_output.py). ``policy`` must have been trained on ``load_case(path).problem``.
     """
     if not Path(path).is_dir():
         return None
     study = load_case(path)
+    if output is not None and write:
+        write_fpha_hyperplanes(study.case, output)  # the planes the policy was trained on, as Cobre writes them
     settings = study.case.settings.simulation
     if not settings.enabled or settings.scenarios == 0:
         return None
