@@ -385,3 +385,26 @@ def test_the_command_line_inspects_and_exports_a_checkpoint_directory(tmp_path, 
                             capture_output=True, text=True, timeout=120)
     assert export.returncode == 0, export.stderr
     assert len(table.read_text().splitlines()) == 1 + sum(p.size for p in state.pools)
+
+
+def test_stage_files_hashed_while_written_are_framed_like_any_payload(tmp_path, problem, state, monkeypatch):
+    """Chunks hashed as they are written, and short writes, give the header encode_header would."""
+    from caudal.checkpoint.framing import FLAG_SHA256, HEADER_SIZE, encode_header
+    from caudal.checkpoint.restore import restore_pools
+
+    real_pwrite = os.pwrite
+    monkeypatch.setattr(directory_module, "_CHUNK_BYTES", 64)
+    monkeypatch.setattr(directory_module.os, "pwrite", lambda fd, data, at: real_pwrite(fd, bytes(data)[:7], at))
+    path = write_checkpoint(tmp_path, state, OPTIONS, as_directory=True, threads=2)
+    monkeypatch.undo()
+    stage_files = sorted(p for p in path.iterdir() if p.name != MANIFEST_NAME)
+    assert stage_files and all(p.stat().st_size > HEADER_SIZE + 64 for p in stage_files)
+    for stage_file in stage_files:
+        data = stage_file.read_bytes()
+        assert data[:HEADER_SIZE] == encode_header(data[HEADER_SIZE:], FLAG_SHA256)
+    loaded = read_checkpoint(path)
+    assert_same_state(state, restore_state(loaded, problem, OPTIONS))
+    serial, threaded = restore_pools(loaded, problem, threads=1), restore_pools(loaded, problem, threads=2)
+    for saved, one, two in zip(state.pools, serial, threaded, strict=True):
+        for name in ("intercepts", "coefficients", "iteration", "forward_pass", "active", "targets"):
+            assert getattr(saved, name).tobytes() == getattr(one, name).tobytes() == getattr(two, name).tobytes()

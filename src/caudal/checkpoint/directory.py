@@ -33,6 +33,7 @@ files' memory maps.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import mmap
 import os
@@ -49,7 +50,14 @@ from caudal.checkpoint.contents import Checkpoint
 from caudal.checkpoint.decode import _basis, _Problem
 from caudal.checkpoint.errors import CheckpointError
 from caudal.checkpoint.files import create_temporary_directory, fsync_directory, replace_entry
-from caudal.checkpoint.framing import FLAG_SHA256, check_payload, decode_header, encode_header
+from caudal.checkpoint.framing import (
+    FLAG_SHA256,
+    HEADER_SIZE,
+    check_payload,
+    decode_header,
+    encode_header,
+    header_for,
+)
 from caudal.checkpoint.manifest import MANIFEST_NAME, Manifest, ShardEntry, decode_manifest, encode_manifest
 from caudal.checkpoint.shards import (
     SHARD_BYTES,
@@ -66,8 +74,12 @@ from caudal.sddp.training import TrainingOptions, TrainingState
 
 log = logging.getLogger("caudal.checkpoint")
 
+# MAP_POPULATE maps every page of the file in one system call, instead of one
+# page fault per few pages as the digest and the restore walk through it
+_MAP_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
 _NAME_BYTES = 4096  # room for the temporary directory's path when it is broadcast
 _WRITTEN, _SIZE, _RANK, _DIGEST = 0, 1, 2, 3  # columns of the table the ranks sum (digest: 2 int64)
+_CHUNK_BYTES = 1 << 20  # hashed, then written, while it is in the CPU's cache
 
 
 def write_checkpoint_directory(
@@ -169,20 +181,46 @@ def _write_shards(
         if not hasattr(reused, "builders"):
             reused.builders = BuilderCache()
         payload = encode_shard(shard, state.pools[shard.stage], visited[shard.stage], basis, reused.builders)
-        header = encode_header(payload, FLAG_SHA256)
-        target = temporary / shard.file_name
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(header)
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
+        header = _write_hashing(temporary / shard.file_name, payload)
         table[k, _WRITTEN] = 1
         table[k, _SIZE] = len(header) + len(payload)
         table[k, _RANK] = rank
         table[k, _DIGEST : _DIGEST + 2] = np.frombuffer(header[24:40], dtype="<i8")
 
     _run(write_one, indices, threads)
+
+
+def _write_hashing(target: Path, payload: memoryview) -> bytes:
+    """Write a new stage file ``target`` (header, then ``payload``) and fsync it; return the header.
+
+    One pass over the payload: each chunk is hashed while it is still in the
+    CPU's cache and then written, on the calling thread (SHA-256 and ``write``
+    both release the GIL, so several stage files go on at once). The header,
+    which carries the digest, is put in front last; nobody reads the file
+    before the manifest lists it, so no reader sees it without its header.
+    """
+    digest = hashlib.sha256()
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        position = HEADER_SIZE
+        for start in range(0, len(payload), _CHUNK_BYTES):
+            chunk = payload[start : start + _CHUNK_BYTES]
+            digest.update(chunk)
+            position += _pwrite_all(fd, chunk, position)
+        header = header_for(len(payload), digest.digest()[:16], FLAG_SHA256)
+        _pwrite_all(fd, header, 0)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return header
+
+
+def _pwrite_all(fd: int, data: bytes | memoryview, position: int) -> int:
+    """``os.pwrite`` until every byte of ``data`` is at ``position`` (a write may be short)."""
+    view, done = memoryview(data), 0
+    while done < len(view):
+        done += os.pwrite(fd, view[done:], position + done)
+    return done
 
 
 def _run(action, items: list, threads: int) -> list:
@@ -265,7 +303,7 @@ def _map(path: Path) -> memoryview:
         with open(path, "rb") as stream:
             if os.fstat(stream.fileno()).st_size == 0:
                 return memoryview(b"")
-            return memoryview(mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ))
+            return memoryview(mmap.mmap(stream.fileno(), 0, flags=_MAP_FLAGS, prot=mmap.PROT_READ))
     except OSError as error:
         raise CheckpointError(path, f"cannot read: {error.strerror or error}", "missing") from error
 

@@ -72,8 +72,16 @@ def payload_digest(payload: bytes | bytearray | memoryview, flags: int = 0) -> b
 
 def encode_header(payload: bytes | bytearray | memoryview, flags: int = 0) -> bytes:
     """The header for ``payload`` in the current format."""
-    digest = payload_digest(payload, flags)
-    body = _HEADER.pack(MAGIC, FORMAT_VERSION, HEADER_SIZE, len(payload), digest, flags, 0)
+    return header_for(len(payload), payload_digest(payload, flags), flags)
+
+
+def header_for(payload_length: int, digest: bytes, flags: int = 0) -> bytes:
+    """The header of a payload of ``payload_length`` bytes whose digest was computed already.
+
+    Writers that hash the payload while they write it (and so put the header
+    in front of it last) build the very bytes :func:`encode_header` would.
+    """
+    body = _HEADER.pack(MAGIC, FORMAT_VERSION, HEADER_SIZE, payload_length, digest, flags, 0)
     crc = zlib.crc32(body[: HEADER_SIZE - 4])
     return body[: HEADER_SIZE - 4] + struct.pack("<I", crc)
 

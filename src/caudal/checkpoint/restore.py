@@ -12,6 +12,9 @@ is refused with a message saying what differs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from caudal.checkpoint.contents import Checkpoint, SavedCutPool
@@ -24,7 +27,7 @@ from caudal.checkpoint.fingerprint import (
     options_fingerprint,
 )
 from caudal.model.problem import CompiledProblem
-from caudal.parallel.comm import Communicator
+from caudal.parallel.comm import Communicator, SingleProcessCommunicator
 from caudal.sddp.cuts import CutPool, StateArchive, pool_comm
 from caudal.sddp.shared_stage_cache import make_stage_cache
 from caudal.sddp.stage_cache import StageCache, realign_basis
@@ -86,16 +89,25 @@ def rebuild_pool(saved: SavedCutPool, comm: Communicator | None = None) -> CutPo
     return pool
 
 
-def restore_pools(checkpoint: Checkpoint, problem: CompiledProblem) -> list[CutPool]:
+def restore_pools(checkpoint: Checkpoint, problem: CompiledProblem, *, threads: int = 2) -> list[CutPool]:
     """The cut pools of ``checkpoint``, for using a trained policy (simulation) without resuming.
 
     Only the case must match: the options of the run that trained the policy
-    do not matter to someone who only evaluates it.
+    do not matter to someone who only evaluates it. ``threads`` stages are
+    copied at once (numpy's copies release the GIL).
     """
     case_problem = _case_problem(checkpoint, problem)
     if case_problem is not None:
         raise CheckpointError(checkpoint.path, "cannot use this policy: " + case_problem, "fingerprint")
-    return [rebuild_pool(saved) for saved in checkpoint.cut_pools]
+    return _rebuild_in_threads(checkpoint.cut_pools, threads)
+
+
+def _rebuild_in_threads(saved: Sequence[SavedCutPool], threads: int) -> list[CutPool]:
+    """Private pools of ``saved``, a few stages at a time: the copies release the GIL."""
+    if threads <= 1 or len(saved) <= 1:
+        return [rebuild_pool(pool) for pool in saved]
+    with ThreadPoolExecutor(max_workers=min(threads, len(saved)), thread_name_prefix="restore") as executor:
+        return list(executor.map(rebuild_pool, saved))
 
 
 def restore_state(
@@ -124,7 +136,10 @@ def restore_state(
             "payload",
         )
     shared = pool_comm(comm)
-    pools = [rebuild_pool(saved, shared) for saved in checkpoint.cut_pools]
+    if isinstance(shared, SingleProcessCommunicator):  # private pools: independent copies, so on threads
+        pools = _rebuild_in_threads(checkpoint.cut_pools, 2)
+    else:  # node-shared pools are collective: every rank in the same order
+        pools = [rebuild_pool(saved, shared) for saved in checkpoint.cut_pools]
     for t, (pool, template) in enumerate(zip(pools, problem.templates, strict=True)):
         if pool.size and int(pool.targets.max()) >= template.n_targets:
             raise CheckpointError(
