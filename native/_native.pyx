@@ -57,7 +57,6 @@ from libc.string cimport memcmp, memcpy
 
 from _native cimport now, patch_bounds
 from highs_api cimport (
-    HIGHS_SCALE_EQUILIBRATION,
     HIGHS_SCALE_MAX_VALUE,
     HIGHS_SIMPLEX_DUAL,
     HIGHS_SIMPLEX_PRIMAL,
@@ -84,6 +83,8 @@ from highs_api cimport (
     Highs_getStringOptionValue,
     Highs_run,
     Highs_setBasis,
+    Highs_setBoolOptionValue,
+    Highs_setDoubleOptionValue,
     Highs_setIntOptionValue,
     Highs_setStringOptionValue,
     Highs_version,
@@ -145,6 +146,43 @@ class StageSolveFailed(RuntimeError):
         self.forward_pass = forward_pass
         self.status = status
         self.iteration = iteration
+
+
+_option_overrides = {}
+
+
+def set_option_overrides(options: dict) -> None:
+    """For benchmarks: HiGHS options set over ``configure_for_sddp``'s by every kernel created after this call.
+
+    ``benchmarks/solver_choices.py`` uses it to compare option choices in one
+    process without a rebuild; ``{}`` restores the engine's own. The retry
+    ladder puts back the scaling a kernel was created with, overrides
+    included. An unknown name or a value of the wrong type raises ValueError here.
+    """
+    cdef void* highs = Highs_create()
+    try:
+        for name, value in options.items():
+            if _set_option(highs, name, value) != 0:
+                raise ValueError(f"HiGHS refused option {name}={value!r}")
+    finally:
+        Highs_destroy(highs)
+    _option_overrides.clear()
+    _option_overrides.update(options)
+
+
+cdef int _set_option(void* highs, name, value):
+    """Set one HiGHS option by its type; returns 1 if HiGHS refused it."""
+    cdef bytes key = name.encode()
+    cdef HighsInt kind
+    if Highs_getOptionType(highs, key, &kind) == kHighsStatusError:
+        return 1
+    if kind == kHighsOptionTypeBool:
+        return Highs_setBoolOptionValue(highs, key, bool(value)) == kHighsStatusError
+    if kind == kHighsOptionTypeInt:
+        return Highs_setIntOptionValue(highs, key, int(value)) == kHighsStatusError
+    if kind == kHighsOptionTypeDouble:
+        return Highs_setDoubleOptionValue(highs, key, float(value)) == kHighsStatusError
+    return Highs_setStringOptionValue(highs, key, str(value).encode()) == kHighsStatusError
 
 
 def engine_options(bint configured=True) -> dict:
@@ -212,6 +250,8 @@ cdef class NativeKernel:
     """
 
     cdef void* _highs
+    cdef int _scale_strategy  # as configured: the retry ladder changes it and puts it back
+    cdef double _perturbation  # the dual simplex's cost perturbation multiplier, as configured
     cdef public int numa_node
     cdef public long iteration
 
@@ -276,6 +316,12 @@ cdef class NativeKernel:
             raise MemoryError("Highs_create returned NULL")
         if configure_for_sddp(self._highs) != 0:
             raise RuntimeError(f"HiGHS {Highs_version().decode()} refused a stage solver option (native/sddp_options.pxd)")
+        for name, value in _option_overrides.items():
+            _set_option(self._highs, name, value)
+        cdef HighsInt scale_strategy
+        Highs_getIntOptionValue(self._highs, "simplex_scale_strategy", &scale_strategy)
+        self._scale_strategy = scale_strategy
+        Highs_getDoubleOptionValue(self._highs, "dual_simplex_cost_perturbation_multiplier", &self._perturbation)
         self.numa_node = numa_node
         self.iteration = -1
         self._template = None
@@ -512,11 +558,28 @@ cdef class NativeKernel:
         return Highs_getModelStatus(self._highs)
 
     cdef int _solve(self) noexcept nogil:
-        """Solve the patched LP; walk the retry ladder until optimal. Returns the model status."""
+        """Solve the patched LP; walk the retry ladder until optimal. Returns the model status.
+
+        When the kernel runs without cost perturbation, every rung of the
+        ladder runs with HiGHS's default perturbation: a dual simplex without
+        it can stall on a degenerate LP, and the rungs alone (restarts,
+        presolve, other scaling) do not cure that. The ladder is a function of
+        the failed LP and the basis it ended at only, so it stays deterministic.
+        """
         self._solves += 1
         cdef int status = self._run_once()
         if status == kHighsModelStatusOptimal:
             return status
+        if self._perturbation != 1.0:
+            Highs_setDoubleOptionValue(self._highs, "dual_simplex_cost_perturbation_multiplier", 1.0)
+        status = self._climb_ladder()
+        if self._perturbation != 1.0:
+            Highs_setDoubleOptionValue(self._highs, "dual_simplex_cost_perturbation_multiplier", self._perturbation)
+        return status
+
+    cdef int _climb_ladder(self) noexcept nogil:
+        """The rungs after a failed attempt, in the order of RETRY_LADDER; returns the last model status."""
+        cdef int status
         # refactorised restart: the basis the attempt ended with, factorised
         # afresh. An attempt that ends "Unknown" is usually at or next to the
         # optimum with round-off above tolerance; a new factorisation clears it
@@ -549,7 +612,7 @@ cdef class NativeKernel:
         Highs_setIntOptionValue(self._highs, "simplex_scale_strategy", HIGHS_SCALE_MAX_VALUE)
         Highs_clearSolver(self._highs)
         status = self._run_once()
-        Highs_setIntOptionValue(self._highs, "simplex_scale_strategy", HIGHS_SCALE_EQUILIBRATION)
+        Highs_setIntOptionValue(self._highs, "simplex_scale_strategy", self._scale_strategy)
         if status == kHighsModelStatusOptimal:
             return status
         # primal simplex, with presolve

@@ -27,6 +27,7 @@ cdef extern from "interfaces/highs_c_api.h" nogil:
     HighsInt Highs_setBoolOptionValue(void* highs, const char* option, const HighsInt value)
     HighsInt Highs_setIntOptionValue(void* highs, const char* option, const HighsInt value)
     HighsInt Highs_setStringOptionValue(void* highs, const char* option, const char* value)
+    HighsInt Highs_setDoubleOptionValue(void* highs, const char* option, const double value)
     HighsInt Highs_getOptionName(const void* highs, const HighsInt index, char** name)
     HighsInt Highs_getOptionType(const void* highs, const char* option, HighsInt* type)
     HighsInt Highs_getBoolOptionValue(const void* highs, const char* option, HighsInt* value)
@@ -95,7 +96,7 @@ cdef extern from *:
 cdef enum:
     HIGHS_SIMPLEX_DUAL = 1
     HIGHS_SIMPLEX_PRIMAL = 4
-    HIGHS_SCALE_EQUILIBRATION = 2  # HiGHS's default; the kernels set it explicitly
+    HIGHS_SCALE_OFF = 0  # the kernels' choice (native/sddp_options.pxd)
     HIGHS_SCALE_MAX_VALUE = 4  # a rung of the retry ladder
     HIGHS_EDGE_WEIGHT_DEVEX = 1
     HIGHS_STRING_BUFFER = 512  # kHighsMaximumStringLength

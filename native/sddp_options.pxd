@@ -7,9 +7,10 @@
 
 from highs_api cimport (
     HIGHS_EDGE_WEIGHT_DEVEX,
-    HIGHS_SCALE_EQUILIBRATION,
+    HIGHS_SCALE_OFF,
     HIGHS_SIMPLEX_DUAL,
     Highs_setBoolOptionValue,
+    Highs_setDoubleOptionValue,
     Highs_setIntOptionValue,
     Highs_setStringOptionValue,
     kHighsStatusError,
@@ -25,8 +26,25 @@ cdef inline int configure_for_sddp(void* highs) noexcept nogil:
     a stage solve from a warm basis takes a handful of iterations, and steepest
     edge would first spend a solve's worth of work computing its weights for
     the new basis (on 4ree, Devex took 21% fewer iterations, and less time per
-    solve). The scaling strategy is set, not left to the default, because the
-    retry ladder changes it and must put back the same value.
+    solve).
+
+    No scaling and no cost perturbation (HiGHS's defaults are equilibration
+    scaling and perturbation on). A backward work item hot-starts every
+    opening after the first from the previous one's factorisation, and a
+    change of bounds moves the optimum a few pivots: perturbing the costs
+    makes the dual simplex walk further and then clean the perturbation up,
+    and scaling makes every solve pay the scaled/unscaled copies and the
+    first solve of a work item recompute the factors. Without scaling, HiGHS's
+    feasibility tolerances (1e-7 by default) apply to the stage's own units,
+    and on brazil4 the lower bound then rose 1.2e-7 above the deterministic
+    equivalent's optimum (tests/test_known_values.py): both tolerances are
+    1e-9, which keeps it within 2e-12. Measured side by side
+    (benchmarks/solver_choices.py, shared machine): 19% fewer simplex
+    iterations on 4ree (256 iterations, 1 forward pass) and 30% fewer on the
+    national system (12 stages, 4 iterations x 4 forward passes). A solve
+    that fails without perturbation gets it back for the whole retry ladder
+    (_native.pyx, NativeKernel._solve), and the ladder's max-value scaling
+    rung covers LPs that need scaling.
 
     HiGHS's refactoring check stays on (``rebuild_refactor_solution_error_tolerance``
     at its default): when the dual simplex believes it is optimal, HiGHS tests
@@ -43,7 +61,10 @@ cdef inline int configure_for_sddp(void* highs) noexcept nogil:
     refused += Highs_setStringOptionValue(highs, "solver", "simplex") == kHighsStatusError
     refused += Highs_setIntOptionValue(highs, "simplex_strategy", HIGHS_SIMPLEX_DUAL) == kHighsStatusError
     refused += Highs_setIntOptionValue(highs, "simplex_dual_edge_weight_strategy", HIGHS_EDGE_WEIGHT_DEVEX) == kHighsStatusError
-    refused += Highs_setIntOptionValue(highs, "simplex_scale_strategy", HIGHS_SCALE_EQUILIBRATION) == kHighsStatusError
+    refused += Highs_setIntOptionValue(highs, "simplex_scale_strategy", HIGHS_SCALE_OFF) == kHighsStatusError
+    refused += Highs_setDoubleOptionValue(highs, "dual_simplex_cost_perturbation_multiplier", 0.0) == kHighsStatusError
+    refused += Highs_setDoubleOptionValue(highs, "primal_feasibility_tolerance", 1e-9) == kHighsStatusError
+    refused += Highs_setDoubleOptionValue(highs, "dual_feasibility_tolerance", 1e-9) == kHighsStatusError
     refused += Highs_setIntOptionValue(highs, "threads", 1) == kHighsStatusError
     refused += Highs_setIntOptionValue(highs, "random_seed", 0) == kHighsStatusError
     return refused

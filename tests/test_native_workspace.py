@@ -312,3 +312,23 @@ def test_memory_is_flat_after_warm_up(trained: StageCache) -> None:
     assert ws.stats.solves == 80 * 8 * n_open
     assert traced_after - traced_before < 4096, "Python objects accumulate on the hot path"
     assert rss_after - rss_before < 1 << 20, f"RSS grew by {(rss_after - rss_before) / 1024:.0f} KiB"
+
+
+def test_option_overrides_apply_to_kernels_created_after_them(trained: StageCache) -> None:
+    """``set_option_overrides`` (for benchmarks/solver_choices.py) changes new kernels only, and ``{}`` undoes it."""
+    from caudal import _native
+
+    state = np.full(trained.lps[2].template.state_in_cols.shape[0], 50.0)
+    engine = NativeWorkspace()
+    try:
+        _native.set_option_overrides({"simplex_iteration_limit": 0})
+        with pytest.raises(SolverError, match="Iteration limit"):
+            backward(NativeWorkspace(), trained, 2, state)
+        reference = backward(HighspyWorkspace(), trained, 2, state)[0]
+        assert np.array_equal(backward(engine, trained, 2, state)[0], reference)  # created before: unchanged
+        with pytest.raises(ValueError, match="no_such_option"):
+            _native.set_option_overrides({"no_such_option": 1})
+    finally:
+        _native.set_option_overrides({})
+    values = backward(NativeWorkspace(), trained, 2, state)[0]
+    assert np.array_equal(values, backward(HighspyWorkspace(), trained, 2, state)[0])

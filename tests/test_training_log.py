@@ -46,7 +46,11 @@ def test_a_maximisation_names_its_bound_an_upper_bound_in_log_csv_and_summary(ma
     assert header[:5] == ["iteration", "upper_bound", "lower_bound_mean", "lower_bound_low", "lower_bound_high"]
     rows = _rows(output / "convergence.csv")
     bounds = [float(row["upper_bound"]) for row in rows]
-    assert bounds == sorted(bounds, reverse=True), "a maximisation's bound falls"
+    # it falls, up to round-off: a new cut can move the optimum to another vertex of equal value
+    rises = [later - earlier for earlier, later in zip(bounds[:-1], bounds[1:], strict=True)]
+    assert all(rise <= 1e-12 * abs(bound) for rise, bound in zip(rises, bounds, strict=False)), \
+        "a maximisation's bound falls"
+    assert bounds[-1] < bounds[0]
     summary = json.loads((output / "summary.json").read_text())
     assert summary["sense"] == "maximize" and summary["upper_bound"] == summary["bound"] == result.bound
     assert "lower_bound" not in summary

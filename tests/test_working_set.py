@@ -117,7 +117,7 @@ def test_training_with_working_sets_converges_like_every_cut_as_a_row() -> None:
     """The same bound, not the same path: on a degenerate stage LP fewer rows can mean another optimal vertex."""
     problem = random_hydro(3, 4, 5, seed=8)
     exact = caudal.deterministic_equivalent(problem).objective
-    lazy, every = train_state(problem, True, 30), train_state(problem, False, 30)
+    lazy, every = train_state(problem, True, 40), train_state(problem, False, 40)
     assert any(lp.reserve is not None for lp in lazy.cache.lps)
     assert all(lp.reserve is None for lp in every.cache.lps)
     assert lazy.history[-1].lower_bound <= exact * (1 + 1e-9)

@@ -33,6 +33,8 @@ RETRY_LADDER: tuple[tuple[str, dict], ...] = (
     ("primal simplex", {"presolve": "on", "simplex_strategy": 4}),
 )
 
+PERTURBATION = "dual_simplex_cost_perturbation_multiplier"
+
 SDDP_OPTIONS = {
     "output_flag": False,
     "presolve": "off",
@@ -40,7 +42,10 @@ SDDP_OPTIONS = {
     "simplex_strategy": 1,  # dual simplex
     "threads": 1,
     "random_seed": 0,
-    "simplex_scale_strategy": 2,  # equilibration
+    "simplex_scale_strategy": 0,  # no scaling (see configure_for_sddp in native/sddp_options.pxd)
+    "dual_simplex_cost_perturbation_multiplier": 0.0,  # no cost perturbation, but on for the retry ladder
+    "primal_feasibility_tolerance": 1e-9,  # unscaled LPs need them tighter than HiGHS's 1e-7
+    "dual_feasibility_tolerance": 1e-9,
     "simplex_dual_edge_weight_strategy": 1,  # Devex (see configure_for_sddp in native/sddp_options.pxd)
 }
 """The engine's options, as ``configure_for_sddp`` in ``native/sddp_options.pxd`` sets them."""
@@ -150,6 +155,7 @@ class HighspyWorkspace:
         self.stats.simplex_iterations += self.highs.getInfo().simplex_iteration_count
         if self.highs.getModelStatus() == _OPTIMAL:
             return
+        self._set_options({PERTURBATION: 1.0})  # every rung perturbs the costs (see native/_native.pyx)
         for rung, options in RETRY_LADDER:
             self.stats.retries += 1
             self._set_options(options)
@@ -160,7 +166,9 @@ class HighspyWorkspace:
             self.highs.run()
             self._set_options({name: SDDP_OPTIONS[name] for name in options})
             if self.highs.getModelStatus() == _OPTIMAL:
+                self._set_options({PERTURBATION: SDDP_OPTIONS[PERTURBATION]})
                 return
+        self._set_options({PERTURBATION: SDDP_OPTIONS[PERTURBATION]})
         status = self.highs.modelStatusToString(self.highs.getModelStatus())
         self._loaded = None
         raise SolverError(SolveFailure(lp.template.index, opening, forward_pass, status, self.iteration))
