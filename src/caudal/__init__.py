@@ -4,7 +4,10 @@ Define a multistage stochastic LP with :class:`Problem`, then :func:`train` a
 policy; :func:`deterministic_equivalent` solves small problems exactly.
 """
 
-from caudal import examples
+from caudal import (
+    _arrow_allocator,  # noqa: F401 (first: it must run before any module imports pyarrow)
+    examples,
+)
 from caudal._version import __version__
 from caudal.api import Decision, Policy, TrainingResult, deterministic_equivalent, load_policy, simulate, train
 from caudal.model.problem import Problem, ProblemError, Stage, State, Uncertain, Variable

@@ -49,7 +49,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from caudal.hydro.cobre.case import (
     ArModel,
@@ -71,6 +70,7 @@ from caudal.hydro.cobre.formulation import build_problem
 from caudal.hydro.cobre.inflows import resolve_inflows
 from caudal.hydro.cobre.openings import generate_noise, noise_entities, write_noise_openings
 from caudal.model.problem import Problem
+from caudal.parquet_files import write_table
 
 MAX_CASCADE = 10
 """Plants in the longest cascade of a basin."""
@@ -494,7 +494,7 @@ def _stats_table(path: Path, stats: SeriesStats, entity: str, mean: str, std: st
         mean: pa.array([stats.mean[k] for k in keys], pa.float64()),
         std: pa.array([stats.std[k] for k in keys], pa.float64()),
     })
-    pq.write_table(table, str(path), compression="zstd")  # Cobre 0.5.1 is built without Snappy
+    write_table(table, path, compression="zstd")  # Cobre 0.5.1 is built without Snappy
 
 
 def _ar_table(path: Path, models: dict[tuple[int, int], ArModel]) -> None:
@@ -508,7 +508,7 @@ def _ar_table(path: Path, models: dict[tuple[int, int], ArModel]) -> None:
         "coefficient": pa.array(columns[3], pa.float64()),
         "residual_std_ratio": pa.array(columns[4], pa.float64()),
     })
-    pq.write_table(table, str(path), compression="zstd")
+    write_table(table, path, compression="zstd")
 
 
 def with_training(system: NationalSystem, iterations: int, forward_passes: int) -> NationalSystem:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.fields import MAX_MAGNITUDE, Record
+from caudal.parquet_files import ParquetFile
 
 INT = "int"
 FLOAT = "float"
@@ -66,7 +66,7 @@ class CaseFiles:
         try:
             # ParquetFile, not read_table: read_table goes through pyarrow.dataset,
             # whose libraries (dataset, acero, substrait) add about 25 MB of RSS
-            with pq.ParquetFile(path) as parquet:
+            with ParquetFile(path) as parquet:
                 table = parquet.read()
         except (OSError, pa.ArrowException) as exc:
             raise CaseError(name, None, None, f"cannot be read as Parquet: {exc}") from exc

@@ -28,7 +28,6 @@ from collections import defaultdict
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from caudal.hydro.cobre.case import FphaPlanes, Hydro, StageSpec
 from caudal.hydro.cobre.errors import CaseError
@@ -40,6 +39,7 @@ from caudal.hydro.cobre.production import FILE as MODELS_FILE
 from caudal.hydro.cobre.production import ProductionModel
 from caudal.hydro.cobre.system import HYDROS, PENALTIES
 from caudal.model.problem import Stage, Variable
+from caudal.parquet_files import ParquetFile
 
 PLANES_FILE = "system/fpha_hyperplanes.parquet"
 TURBINED_COST = "fpha_turbined_cost"
@@ -135,7 +135,7 @@ def _read_planes(files: CaseFiles) -> dict[tuple[int, int | None], list[tuple[fl
 def _nullable(files: CaseFiles, column: str, kind: str) -> list[float | int | None] | None:
     """A column that may hold nulls (or be absent: ``None``), as a Python list."""
     try:
-        with pq.ParquetFile(files.root / PLANES_FILE) as parquet:
+        with ParquetFile(files.root / PLANES_FILE) as parquet:
             if column not in parquet.schema_arrow.names:
                 return None
             data = parquet.read(columns=[column]).column(column)

@@ -16,12 +16,11 @@ from __future__ import annotations
 import math
 import re
 
-import pyarrow.parquet as pq
-
 from caudal.hydro.cobre.case import GenericConstraint, StageSpec, Term
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.fields import Record, entity_name
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
+from caudal.parquet_files import ParquetFile
 
 FILE = "constraints/generic_constraints.json"
 BOUNDS = "constraints/generic_constraint_bounds.parquet"
@@ -125,7 +124,7 @@ def _bounds(files: CaseFiles, ids: set[int], stages: tuple[StageSpec, ...]) -> d
     if not files.exists(BOUNDS):
         return {}
     table = files.table(BOUNDS, {"constraint_id": INT, "stage_id": INT, "bound": FLOAT}, read_apart=("block_id",))
-    with pq.ParquetFile(files.root / BOUNDS) as parquet:
+    with ParquetFile(files.root / BOUNDS) as parquet:
         raw = parquet.read()  # block_id is nullable: read it apart
     blocks = raw.column("block_id") if "block_id" in raw.column_names else None
     stage_of = {s.id: s for s in stages}

@@ -25,11 +25,11 @@ from __future__ import annotations
 import math
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from caudal.hydro.cobre.case import Hydro, StageSpec, stage_bound
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.files import INT, CaseFiles
+from caudal.parquet_files import ParquetFile
 
 FILE = "constraints/hydro_bounds.parquet"
 
@@ -94,7 +94,7 @@ def read_hydro_limits(files: CaseFiles, stages: tuple[StageSpec, ...], hydros: t
     """0.5.x's per-stage limits (withdrawals.py has refused every column it and this reader do not read)."""
     if not files.exists(FILE):
         return {}
-    with pq.ParquetFile(files.root / FILE) as parquet:
+    with ParquetFile(files.root / FILE) as parquet:
         raw = parquet.read()  # the limits are nullable: read them apart
     others = tuple(name for name in raw.column_names if name not in ("hydro_id", "stage_id"))
     keys = files.table(FILE, {"hydro_id": INT, "stage_id": INT}, read_apart=others)

@@ -25,13 +25,13 @@ from datetime import date
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from caudal.hydro.cobre.case import ArModel, SeriesStats, StageSpec
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
 from caudal.hydro.cobre.par_estimation import History, SeasonFit, fit_par
 from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS, INFLOW_STATS, NOISE_OPENINGS
+from caudal.parquet_files import ParquetFile
 
 HISTORY = "scenarios/inflow_history.parquet"
 CONFIG = "config.json"
@@ -132,7 +132,7 @@ def _read_series(
     """Per hydro, its (date, season, value) rows in date order."""
     numbers = files.table(HISTORY, {"hydro_id": INT, "value_m3s": FLOAT}, read_apart=("date",))
     try:
-        with pq.ParquetFile(files.root / HISTORY) as parquet:
+        with ParquetFile(files.root / HISTORY) as parquet:
             column = parquet.read(columns=["date"]).column("date")
     except (OSError, pa.ArrowException, KeyError) as exc:
         raise CaseError(HISTORY, None, "date", f"column cannot be read: {exc}") from exc

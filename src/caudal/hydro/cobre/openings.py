@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from caudal.hydro.cobre.case import Case
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.scenarios import NOISE_OPENINGS, NoiseTable
+from caudal.parquet_files import write_table
 
 OPENING_TREE = 7
 """Purpose tag of the tree's random streams (apart from caudal's training streams)."""
@@ -110,4 +110,4 @@ def write_noise_openings(path: str | Path, noise: list[np.ndarray]) -> None:
     table = pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     # Zstandard, like Cobre's own files: Cobre 0.5.1 is built without Snappy, pyarrow's default codec.
-    pq.write_table(table, str(path), compression="zstd")
+    write_table(table, str(path), compression="zstd")

@@ -24,12 +24,12 @@ from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from caudal.hydro.cobre.formulation import COST_CATEGORIES, HM3_PER_M3S_HOUR, HYDRO_SLACKS, StageLayout
 from caudal.hydro.cobre.results_constraints import generic_violations, non_controllables, withdrawal_columns
 from caudal.hydro.cobre.study import CobreStudy
 from caudal.model.problem import CompiledProblem
+from caudal.parquet_files import write_table
 
 Table = dict[str, np.ndarray]
 TABLES = ("costs", "hydros", "thermals", "exchanges", "buses", "non_controllables", "generic_violations")
@@ -108,7 +108,7 @@ def write_simulation(tables: dict[str, pa.Table], directory: str | Path) -> list
     paths = []
     for name, table in tables.items():
         path = directory / f"{name}.parquet"
-        pq.write_table(table, str(path), compression="zstd")
+        write_table(table, path, compression="zstd")
         paths.append(path)
     return paths
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
 from caudal.hydro.cobre.system import HYDROS, PENALTIES
+from caudal.parquet_files import ParquetFile
 
 FILE = "constraints/hydro_bounds.parquet"
 WITHDRAWAL = "water_withdrawal_m3s"
@@ -73,7 +73,7 @@ def _targets(files: CaseFiles, stage_ids: set[int], read_apart: tuple[str, ...])
     if not files.exists(FILE):
         return {}
     try:
-        with pq.ParquetFile(files.root / FILE) as parquet:
+        with ParquetFile(files.root / FILE) as parquet:
             schema = parquet.schema_arrow
             table = parquet.read()
     except (OSError, pa.ArrowException) as exc:

@@ -27,7 +27,6 @@ import math
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from caudal.hydro.cobre.case import Case, Hydro, Line, StageSpec, Thermal, stage_bound
 from caudal.hydro.cobre.errors import CaseError, unsupported
@@ -38,6 +37,7 @@ from caudal.hydro.cobre.hydro_limits import quantity as hydro_quantity
 from caudal.hydro.cobre.system import HYDROS, LINES, THERMALS
 from caudal.hydro.cobre.withdrawals import FILE as HYDRO_BOUNDS
 from caudal.hydro.cobre.withdrawals import WITHDRAWAL
+from caudal.parquet_files import ParquetFile
 
 THERMAL_BOUNDS = "constraints/thermal_bounds.parquet"
 LINE_BOUNDS = "constraints/line_bounds.parquet"
@@ -98,7 +98,7 @@ def read_bounds(
 
 
 def _read_file(files: CaseFiles, spec: _File, stages: tuple[StageSpec, ...], ids: set[int]) -> Overrides:
-    with pq.ParquetFile(files.root / spec.name) as parquet:
+    with ParquetFile(files.root / spec.name) as parquet:
         raw = parquet.read()  # block_id and the values are nullable: read them apart
     # hydro_bounds: withdrawals.py has read the file first and refused any other column that holds a value
     others = tuple(raw.column_names) if spec.elsewhere else ()
