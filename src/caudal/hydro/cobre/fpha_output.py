@@ -15,9 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from caudal.hydro.cobre.case import Case
+from caudal.parquet_files import write_table
 
 FILE = "hydro_models/fpha_hyperplanes.parquet"
 SCHEMA = pa.schema([
@@ -59,6 +59,6 @@ def write_fpha_hyperplanes(case: Case, output: str | Path) -> Path | None:
     path = Path(output) / FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".tmp")
-    pq.write_table(fpha_hyperplanes_table(case), str(partial), compression="zstd")  # calling thread only
+    write_table(fpha_hyperplanes_table(case), partial, compression="zstd")  # calling thread only
     partial.replace(path)
     return path
