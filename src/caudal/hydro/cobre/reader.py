@@ -17,6 +17,7 @@ from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.generic import read_generic_constraints
 from caudal.hydro.cobre.inflow_history import estimate_inflows
 from caudal.hydro.cobre.openings import noise_from_table
+from caudal.hydro.cobre.penalty_overrides import penalty_entities, read_penalty_overrides
 from caudal.hydro.cobre.physics import read_hydro_physics
 from caudal.hydro.cobre.production import FILE as PRODUCTION_MODELS
 from caudal.hydro.cobre.production import ProductionModel, check_plants, overrides, read_production_models
@@ -66,6 +67,7 @@ def read_case(root: str | Path) -> Case:
     models = _production_models(files, system.hydros, len(timeline.stages))
     case.productivity_overrides = overrides(models, {h.id: h.productivity for h in system.hydros})
     read_hydro_physics(files, case, models)
+    case.bound_overrides.update(read_penalty_overrides(files, case.stages, penalty_entities(case), "0.5"))
     require_series_stats(case, inflow_stats, load_stats)
     check_across_files(case, withdrawals, generic)
     table = read_noise_table(files)

@@ -41,7 +41,8 @@ def non_controllables(study: CobreStudy, names: tuple[str, ...], x: np.ndarray, 
     generation = x[:, cols.reshape(-1)].reshape(shape) if sources else np.zeros(shape)
     available = np.array([case.available_mw(s, spec.id) for s in sources])[None, None, :]
     hours = np.array([b.hours for b in blocks])[None, :, None]
-    cost = np.array([s.curtailment_cost for s in sources])[None, None, :]
+    cost = np.array([case.bound("source.curtailment_cost", s.id, spec.id, None, s.curtailment_cost)
+                     for s in sources])[None, None, :]  # stage penalty overrides
     curtailed = np.maximum(available - generation, 0.0)
     return {
         **_keys(n, spec.id, [b.id for b in blocks], [s.id for s in sources], "non_controllable_id"),

@@ -24,6 +24,7 @@ from caudal.hydro.cobre.format_018.scenarios import read_initial_conditions, ref
 from caudal.hydro.cobre.format_018.system import read_system, source_in_service
 from caudal.hydro.cobre.format_018.timeline import read_timeline
 from caudal.hydro.cobre.openings import noise_from_table
+from caudal.hydro.cobre.penalty_overrides import penalty_entities, read_penalty_overrides
 from caudal.hydro.cobre.physics import read_hydro_physics
 from caudal.hydro.cobre.scenarios import (
     INFLOW_STATS,
@@ -64,6 +65,7 @@ def read_case(root: str | Path) -> Case:
     case.productivity_overrides = productivity
     case.bound_overrides = read_bounds(files, case.stages, case.thermals, case.lines, {h.id for h in case.hydros})
     read_hydro_physics(files, case, models)
+    case.bound_overrides.update(read_penalty_overrides(files, case.stages, penalty_entities(case), "0.18"))
     require_series_stats(case, inflow_stats, load_stats)
     bus_ids = {b.id for b in case.buses}
     for hydro in case.hydros:  # before validate(), whose message would name 0.5.x's hydro bus_id

@@ -16,6 +16,7 @@ from caudal.hydro.cobre.errors import unsupported
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.inflow_history import HISTORY
 from caudal.hydro.cobre.par_a import ANNUAL
+from caudal.hydro.cobre.penalty_overrides import FILE_NAMES as PENALTY_FILES
 from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS, INITIAL, InitialConditions, initial_storage
 from caudal.hydro.cobre.unsupported import UNSUPPORTED_FILES
 
@@ -54,7 +55,7 @@ def refuse_unsupported_files(files: CaseFiles) -> None:
     constraints = files.root / CONSTRAINTS_DIR
     if constraints.is_dir():
         for path in sorted(constraints.iterdir()):
-            if path.name in READ_CONSTRAINTS:
+            if path.name in READ_CONSTRAINTS or path.name in PENALTY_FILES:
                 continue
             _refuse_file(
                 files, f"{CONSTRAINTS_DIR}/{path.name}", "the stage-varying bounds or penalties of this file"
