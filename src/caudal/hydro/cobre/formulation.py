@@ -45,6 +45,7 @@ from caudal.hydro.cobre.hydro_limits import IN_SERVICE
 from caudal.hydro.cobre.inflows import InflowModel
 from caudal.hydro.cobre.openings import NoiseEntities
 from caudal.hydro.cobre.penalty_overrides import stage_hydro_penalties
+from caudal.hydro.cobre.sources import opening_availability
 from caudal.hydro.cobre.timeline import DAYS_PER_YEAR
 from caudal.model.problem import Bound, Problem, Stage, Variable
 
@@ -130,7 +131,8 @@ def _largest_credit(case: Case) -> float:
     """
     return sum(
         case.bound("source.curtailment_cost", source.id, spec.id, None, source.curtailment_cost)
-        * case.available_mw(source, spec.id) * spec.hours
+        * (source.max_mw if (source.id, spec.id) in case.source_noise else case.available_mw(source, spec.id))
+        * spec.hours
         for spec in case.stages
         for source in case.sources
     )
@@ -375,7 +377,12 @@ class _StageBuilder:
     def _add_sources(self, k: int) -> None:
         tau = self.hours[k]
         for source in self.case.sources:
-            g = self._var(f"source[{source.id},{k}]", upper=self.case.available_mw(source, self.spec.id),
+            column = self.entities.source_column(source.id)
+            available = opening_availability(self.case, source, self.spec.id,
+                                             None if column is None else self.noise[:, column])
+            upper = self._random(f"available[{source.id},{k}]", available) if isinstance(available, np.ndarray) \
+                else available
+            g = self._var(f"source[{source.id},{k}]", upper=upper,
                           cost=-tau * self.case.bound("source.curtailment_cost", source.id, self.spec.id, None,
                                                       source.curtailment_cost), category="curtailment")
             self._injections[(source.bus, k)][g] = 1.0

@@ -30,7 +30,7 @@ from caudal.hydro.cobre.scenarios import (
     read_noise_table,
     read_series_stats,
 )
-from caudal.hydro.cobre.sources import read_sources
+from caudal.hydro.cobre.sources import read_sources, stochastic_availability
 from caudal.hydro.cobre.system import HYDROS, read_system
 from caudal.hydro.cobre.timeline import read_timeline
 from caudal.hydro.cobre.unsupported import refuse_unsupported_files
@@ -70,6 +70,7 @@ def read_case(root: str | Path) -> Case:
     case.bound_overrides.update(read_hydro_limits(files, case.stages, case.hydros))
     read_hydro_physics(files, case, models)
     case.bound_overrides.update(read_penalty_overrides(files, case.stages, penalty_entities(case), "0.5"))
+    case.source_noise = stochastic_availability(files, case.stages)
     require_series_stats(case, inflow_stats, load_stats)
     check_across_files(case, withdrawals, generic)
     table = read_noise_table(files)

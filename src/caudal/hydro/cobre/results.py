@@ -86,7 +86,7 @@ def simulation_tables(study: CobreStudy, problem: CompiledProblem, runs: Simulat
         parts["hydros"].append({**_hydros(study, layout, x, duals, stage_id),
                                 **withdrawal_columns(study, template.col_names, x, t)})
         parts["thermals"].append(_thermals(study, layout, x, stage_id))
-        parts["non_controllables"].append(non_controllables(study, template.col_names, x, t))
+        parts["non_controllables"].append(non_controllables(study, template.col_names, x, t, runs.openings[:, t]))
         parts["generic_violations"].append(generic_violations(study, template.col_names, template.col_cost, x, t))
         parts["exchanges"].append(_exchanges(study, layout, x, stage_id))
         parts["buses"].append(_buses(study, layout, x, duals, runs.openings[:, t], stage_id))
