@@ -9,7 +9,8 @@ openings it exported (``output/stochastic/noise_openings.parquet``: the
 source is the column after the hydros and random loads, here column 0) are
 written here as the case's tree. Cobre 0.5.1 itself refuses that file as an
 input (it expects no column for sources), so caudal reads it as caudal's own
-tree format.
+tree format. Cobre 0.18.0 draws the same tree for the same case in its format
+and gives the same bound (to the last digit but one).
 """
 
 from __future__ import annotations
@@ -118,3 +119,28 @@ def test_a_tree_without_the_sources_column_is_named(tmp_path: Path, capsys) -> N
     write_noise_openings(case / OPENINGS, [np.zeros((3, 0)), np.zeros((3, 0))])
     assert_fails_naming(case, capsys, OPENINGS, "stage 0", "opening_index", "for each of 1 entities")
     assert json.loads((case / "stages.json").read_text())["stages"][0]["num_scenarios"] == 3
+
+
+COBRE_018_BOUND = 283_028.6761842942  # Cobre 0.18.0 on the 0.18 case below, its own tree (the same openings)
+
+
+def test_in_the_018_format_the_bound_is_cobre_018s(tmp_path: Path) -> None:
+    from test_cobre_sources import d15_in_018
+
+    case = d15_in_018(tmp_path)
+
+    def openings(d: dict) -> None:
+        for stage in d["stages"]:
+            stage["num_openings"] = 3
+
+    edit(case, "stages.json", openings)
+    edit(case, "config.json", lambda d: d["training"].setdefault("scenario_source", {}).update(
+        openings={"source": "file"}))
+    write_stats(case, stats())
+    write_noise_openings(case / OPENINGS, [np.array(v)[:, None] for v in COBRE_OPENINGS])
+    study = cobre.load_case(case)
+    assert caudal.deterministic_equivalent(study.problem).objective == pytest.approx(COBRE_018_BOUND, rel=SAME)
+    settings = study.training
+    bound = caudal.train(study.problem, iterations=settings.iterations, forward_passes=settings.forward_passes,
+                         seed=settings.seed).lower_bound
+    assert bound == pytest.approx(COBRE_018_BOUND, rel=SAME)

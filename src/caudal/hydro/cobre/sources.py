@@ -8,8 +8,8 @@ capacity, or is the whole capacity when the file is absent. A positive
 ``std`` makes it stochastic: in each opening the source can generate
 ``max_generation_mw * clamp(mean + std * eta, 0, 1)``, ``eta`` the opening's
 noise for the source (the tree's columns after the hydros and the random
-loads, as in Cobre's ``noise_openings.parquet``); Cobre 0.5.1 gives the same
-bound on the same openings (``tests/test_cobre_stochastic_ncs.py``). Block
+loads, as in Cobre's ``noise_openings.parquet``); Cobre 0.5.1 and 0.18.0 give
+the same bound on the same openings (``tests/test_cobre_stochastic_ncs.py``). Block
 factors and stage-varying bounds are refused by name.
 """
 
