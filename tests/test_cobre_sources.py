@@ -92,8 +92,6 @@ def write_stats(case: Path, rows: list[tuple[int, int, float, float]]) -> None:
          "source 4, which is not defined"),
         (STATS, lambda c: write_stats(c, [(0, 0, 0.5, -0.1), (0, 1, 0.5, 0.0)]), "source 0, stage 0", "std",
          "non-negative"),
-        (STATS, lambda c: write_stats(c, [(0, 0, 0.5, 0.1), (0, 1, 0.5, 0.0)]), "source 0, stage 0", "std",
-         "stochastic availability"),
         (SOURCES, lambda c: edit_source(c, lambda s: s.update(entry_stage_id=1)), "source 0", "entry_stage_id",
          "not supported"),
     ],

@@ -259,6 +259,8 @@ class Case:
     generic_constraints: tuple[GenericConstraint, ...] = ()
     withdrawal_costs: dict[int, tuple[float, float]] = field(default_factory=dict)  # hydro -> (below, above)
     source_availability: dict[tuple[int, int], float] = field(default_factory=dict)  # (source, stage) -> [0, 1]
+    # (source, stage) -> (mean, std) of a stochastic availability factor (sources.py), where std > 0
+    source_noise: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict)
     # (quantity, entity id, stage id, block id or None) -> value: 0.18's stage-varying bounds (format_018/bounds.py)
     bound_overrides: dict[tuple[str, int, int, int | None], float] = field(default_factory=dict)
     fpha: dict[tuple[int, int], FphaPlanes] = field(default_factory=dict)  # (hydro, stage) -> planes

@@ -44,6 +44,8 @@ from caudal.hydro.cobre.generic import VARIABLES
 from caudal.hydro.cobre.hydro_limits import IN_SERVICE
 from caudal.hydro.cobre.inflows import InflowModel
 from caudal.hydro.cobre.openings import NoiseEntities
+from caudal.hydro.cobre.penalty_overrides import stage_hydro_penalties
+from caudal.hydro.cobre.sources import opening_availability
 from caudal.hydro.cobre.timeline import DAYS_PER_YEAR
 from caudal.model.problem import Bound, Problem, Stage, Variable
 
@@ -128,7 +130,9 @@ def _largest_credit(case: Case) -> float:
     Every other cost is non-negative, so minus this bounds the cost-to-go from below.
     """
     return sum(
-        source.curtailment_cost * case.available_mw(source, spec.id) * spec.hours
+        case.bound("source.curtailment_cost", source.id, spec.id, None, source.curtailment_cost)
+        * (source.max_mw if (source.id, spec.id) in case.source_noise else case.available_mw(source, spec.id))
+        * spec.hours
         for spec in case.stages
         for source in case.sources
     )
@@ -278,7 +282,7 @@ class _StageBuilder:
 
     def _add_hydro_block(self, h: int, hydro: Hydro, k: int) -> None:
         tau = self.hours[k]
-        costs = hydro.penalties
+        costs = stage_hydro_penalties(self.case, hydro, self.spec.id)
         planes = self.case.fpha.get((hydro.id, self.spec.id))
         productivity = self.case.productivity(hydro, self.spec.id)
         block = self.spec.blocks[k].id  # hydro_bounds may override the plant's limits per stage or block
@@ -289,7 +293,8 @@ class _StageBuilder:
         max_generation = limit("max_generation_mw", hydro.max_generation)
         upper, turbined_cost = limit("max_turbined_m3s", hydro.max_turbined), 0.0
         if planes is not None:
-            turbined_cost = tau * self.case.fpha_turbined_costs.get(hydro.id, 0.0)
+            turbined_cost = tau * self.case.bound("hydro.fpha_turbined_cost", hydro.id, self.spec.id, None,
+                                                  self.case.fpha_turbined_costs.get(hydro.id, 0.0))
         elif productivity > 0:
             upper = min(upper, max_generation / productivity)
         q = self._var(f"turbined[{hydro.id},{k}]", upper=upper, cost=turbined_cost, category="fpha_turbined")
@@ -372,20 +377,27 @@ class _StageBuilder:
     def _add_sources(self, k: int) -> None:
         tau = self.hours[k]
         for source in self.case.sources:
-            g = self._var(f"source[{source.id},{k}]", upper=self.case.available_mw(source, self.spec.id),
-                          cost=-tau * source.curtailment_cost, category="curtailment")
+            column = self.entities.source_column(source.id)
+            available = opening_availability(self.case, source, self.spec.id,
+                                             None if column is None else self.noise[:, column])
+            upper = self._random(f"available[{source.id},{k}]", available) if isinstance(available, np.ndarray) \
+                else available
+            g = self._var(f"source[{source.id},{k}]", upper=upper,
+                          cost=-tau * self.case.bound("source.curtailment_cost", source.id, self.spec.id, None,
+                                                      source.curtailment_cost), category="curtailment")
             self._injections[(source.bus, k)][g] = 1.0
 
     def _add_lines(self, k: int) -> None:
         tau = self.hours[k]
         block, stage = self.spec.blocks[k].id, self.spec.id
         for i, line in enumerate(self.case.lines):
+            exchange_cost = self.case.bound("line.exchange_cost", line.id, stage, None, line.exchange_cost)
             direct = self._var(f"flow_direct[{line.id},{k}]",
                                upper=self.case.bound("line.direct_mw", line.id, stage, block, line.direct_mw),
-                               cost=tau * line.exchange_cost, category="exchange")
+                               cost=tau * exchange_cost, category="exchange")
             reverse = self._var(f"flow_reverse[{line.id},{k}]",
                                 upper=self.case.bound("line.reverse_mw", line.id, stage, block, line.reverse_mw),
-                                cost=tau * line.exchange_cost, category="exchange")
+                                cost=tau * exchange_cost, category="exchange")
             self.layout.flow_direct[i, k] = direct.column
             self.layout.flow_reverse[i, k] = reverse.column
             self._flows[(i, k)] = (direct, reverse)
@@ -401,7 +413,8 @@ class _StageBuilder:
                                     category="deficit")
                 self.layout.deficit[b, k, i] = deficit.column
                 terms[deficit] = 1.0
-            excess = self._var(f"excess[{bus.id},{k}]", cost=tau * self.case.excess_cost, category="excess")
+            excess_cost = self.case.bound("bus.excess_cost", bus.id, self.spec.id, None, self.case.excess_cost)
+            excess = self._var(f"excess[{bus.id},{k}]", cost=tau * excess_cost, category="excess")
             self.layout.excess[b, k] = excess.column
             terms[excess] = -1.0
             load = self._load(bus.id, k)
@@ -461,7 +474,8 @@ class _StageBuilder:
             rhs = -stage_volume * target
         min_storage = self.case.bound("hydro.min_storage_hm3", hydro.id, self.spec.id, None, hydro.min_storage)
         if min_storage > 0:
-            slack = self._var(f"storage_below[{hydro.id}]", cost=hydro.penalties.storage_below,
+            slack = self._var(f"storage_below[{hydro.id}]",
+                              cost=stage_hydro_penalties(self.case, hydro, self.spec.id).storage_below,
                               category="storage_violation")
             self.stage.add_constraint({state.out: 1.0, slack: 1.0}, ">=", min_storage,
                                       name=f"min_storage[{hydro.id}]")

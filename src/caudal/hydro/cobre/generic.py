@@ -7,8 +7,14 @@ per unit and hour. The expression grammar is ``term (('+' | '-') term)*`` with
 ``term ::= [number '*'] name '(' entity_id [',' block_id] ')'``. caudal reads
 the variables whose meaning is unambiguous in its formulation (thermal
 generation, hydro turbined flow, spillage and generation, line flows in each
-direction) on stages of one load block; other variables, per-block bounds and
-constraints on stages of several blocks are refused by name.
+direction); other variables are refused by name.
+
+On a stage of several load blocks, a row without ``block_id`` binds each
+block and a row with one binds its block on top of the stage's row; the slack
+costs its penalty per unit and hour of the block it relaxes. This is what
+Cobre 0.5.1 does, measured on nine two-block variants of d13
+(``tests/test_cobre_generic_blocks_05.py``), and the same rule as 0.18's
+(:mod:`caudal.hydro.cobre.format_018.generic`).
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from __future__ import annotations
 import math
 import re
 
+import pyarrow as pa
+
 from caudal.hydro.cobre.case import GenericConstraint, StageSpec, Term
-from caudal.hydro.cobre.errors import CaseError, unsupported
+from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.fields import Record, entity_name
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
 from caudal.parquet_files import ParquetFile
@@ -67,8 +75,12 @@ def read_generic_constraints(files: CaseFiles, stages: tuple[StageSpec, ...]) ->
         parsed.append((constraint_id, terms, sense, penalty))
     doc.finish()
     bounds = _bounds(files, seen, stages)
+    blocks_of = {cid: sorted({block for c, block in bounds if c == cid}, key=lambda b: -1 if b is None else b)
+                 for cid in seen}
     return tuple(
-        GenericConstraint(cid, terms, sense, penalty, bounds.get(cid, {})) for cid, terms, sense, penalty in parsed
+        GenericConstraint(cid, terms, sense, penalty, bounds.get((cid, block), {}), block)
+        for cid, terms, sense, penalty in parsed
+        for block in (blocks_of[cid] or [None])
     )
 
 
@@ -120,32 +132,37 @@ def parse_expression(record: Record, text: str) -> tuple[Term, ...]:
             raise record.error("expression", f"expected '+' or '-' in {text!r}, found {tokens[i][1]!r}")
 
 
-def _bounds(files: CaseFiles, ids: set[int], stages: tuple[StageSpec, ...]) -> dict[int, dict[int, float]]:
+def _bounds(
+    files: CaseFiles, ids: set[int], stages: tuple[StageSpec, ...]
+) -> dict[tuple[int, int | None], dict[int, float]]:
+    """(constraint, block or None) -> {stage: right-hand side}, each row checked."""
     if not files.exists(BOUNDS):
         return {}
     table = files.table(BOUNDS, {"constraint_id": INT, "stage_id": INT, "bound": FLOAT}, read_apart=("block_id",))
     with ParquetFile(files.root / BOUNDS) as parquet:
         raw = parquet.read()  # block_id is nullable: read it apart
     blocks = raw.column("block_id") if "block_id" in raw.column_names else None
+    if blocks is not None and not (pa.types.is_integer(blocks.type) or pa.types.is_null(blocks.type)):
+        raise CaseError(BOUNDS, None, "block_id", f"must be an integer column, got {blocks.type}")
     stage_of = {s.id: s for s in stages}
-    out: dict[int, dict[int, float]] = {}
+    out: dict[tuple[int, int | None], dict[int, float]] = {}
     for row, (cid, sid, bound) in enumerate(zip(table["constraint_id"], table["stage_id"], table["bound"],
                                                  strict=True)):
         key = (int(cid), int(sid))
-        where = f"constraint {key[0]}, stage {key[1]}"
+        block = blocks[row].as_py() if blocks is not None else None
+        where = f"constraint {key[0]}, stage {key[1]}" + ("" if block is None else f", block {block}")
         if key[0] not in ids:
             raise CaseError(BOUNDS, where, "constraint_id", f"refers to constraint {key[0]}, not in {FILE}")
         if key[1] not in stage_of:
             raise CaseError(BOUNDS, where, "stage_id", f"refers to stage {key[1]}, not in stages.json")
-        if blocks is not None and blocks[row].is_valid:
-            raise unsupported(BOUNDS, where, "block_id", "per-block bounds of generic constraints")
-        if len(stage_of[key[1]].blocks) > 1:
-            raise unsupported(BOUNDS, where, "stage_id", "generic constraints on stages of several load blocks")
-        if key[1] in out.setdefault(key[0], {}):
-            raise CaseError(BOUNDS, where, "stage_id", f"stage {key[1]} appears twice")
+        if block is not None and block not in {b.id for b in stage_of[key[1]].blocks}:
+            raise CaseError(BOUNDS, where, "block_id", f"refers to block {block}, not a block of stage {key[1]}")
+        if key[1] in out.setdefault((key[0], block), {}):
+            raise CaseError(BOUNDS, where, "stage_id", f"stage {key[1]} appears twice"
+                            + ("" if block is None else f" for block {block}"))
         if not math.isfinite(bound):
             raise CaseError(BOUNDS, where, "bound", f"must be finite, got {bound}")
-        out[key[0]][key[1]] = float(bound)
+        out[(key[0], block)][key[1]] = float(bound)
     return out
 
 

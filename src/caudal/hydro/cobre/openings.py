@@ -31,10 +31,16 @@ OPENING_TREE = 7
 class NoiseEntities:
     hydros: tuple[int, ...]  # hydro ids, columns 0..H-1
     load_buses: tuple[int, ...]  # bus ids of random loads, columns H..
+    sources: tuple[int, ...] = ()  # ids of stochastic non-controllable sources, after the loads (Cobre's order)
 
     @property
     def size(self) -> int:
-        return len(self.hydros) + len(self.load_buses)
+        return len(self.hydros) + len(self.load_buses) + len(self.sources)
+
+    def source_column(self, source_id: int) -> int | None:
+        if source_id not in self.sources:
+            return None
+        return len(self.hydros) + len(self.load_buses) + self.sources.index(source_id)
 
     def load_column(self, bus_id: int) -> int | None:
         if bus_id not in self.load_buses:
@@ -46,7 +52,8 @@ def noise_entities(case: Case) -> NoiseEntities:
     random_loads = sorted(
         bus.id for bus in case.buses if any(case.load_stats.std.get((bus.id, s.id), 0.0) > 0 for s in case.stages)
     )
-    return NoiseEntities(tuple(sorted(h.id for h in case.hydros)), tuple(random_loads))
+    random_sources = sorted({source for source, _ in case.source_noise})
+    return NoiseEntities(tuple(sorted(h.id for h in case.hydros)), tuple(random_loads), tuple(random_sources))
 
 
 def generate_noise(case: Case, seed: int) -> list[np.ndarray]:
@@ -69,7 +76,7 @@ def noise_from_table(case: Case, table: NoiseTable) -> list[np.ndarray]:
     if (table.entity < 0).any() or (table.entity >= dim).any():
         raise CaseError(
             NOISE_OPENINGS, None, "entity_index",
-            f"must be 0..{dim - 1} ({len(case.hydros)} hydros, then {dim - len(case.hydros)} random loads)",
+            f"must be 0..{dim - 1} ({len(case.hydros)} hydros, then the random loads and stochastic sources)",
         )
     trees = []
     for t, stage in enumerate(case.stages):

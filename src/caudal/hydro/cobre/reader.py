@@ -18,6 +18,7 @@ from caudal.hydro.cobre.generic import read_generic_constraints
 from caudal.hydro.cobre.hydro_limits import LIMITS, read_hydro_limits
 from caudal.hydro.cobre.inflow_history import estimate_inflows
 from caudal.hydro.cobre.openings import noise_from_table
+from caudal.hydro.cobre.penalty_overrides import penalty_entities, read_penalty_overrides
 from caudal.hydro.cobre.physics import read_hydro_physics
 from caudal.hydro.cobre.production import FILE as PRODUCTION_MODELS
 from caudal.hydro.cobre.production import ProductionModel, check_plants, overrides, read_production_models
@@ -29,7 +30,7 @@ from caudal.hydro.cobre.scenarios import (
     read_noise_table,
     read_series_stats,
 )
-from caudal.hydro.cobre.sources import read_sources
+from caudal.hydro.cobre.sources import read_sources, stochastic_availability
 from caudal.hydro.cobre.system import HYDROS, read_system
 from caudal.hydro.cobre.timeline import read_timeline
 from caudal.hydro.cobre.unsupported import refuse_unsupported_files
@@ -68,6 +69,8 @@ def read_case(root: str | Path) -> Case:
     case.productivity_overrides = overrides(models, {h.id: h.productivity for h in system.hydros})
     case.bound_overrides.update(read_hydro_limits(files, case.stages, case.hydros))
     read_hydro_physics(files, case, models)
+    case.bound_overrides.update(read_penalty_overrides(files, case.stages, penalty_entities(case), "0.5"))
+    case.source_noise = stochastic_availability(files, case.stages)
     require_series_stats(case, inflow_stats, load_stats)
     check_across_files(case, withdrawals, generic)
     table = read_noise_table(files)

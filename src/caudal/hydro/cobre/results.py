@@ -86,7 +86,7 @@ def simulation_tables(study: CobreStudy, problem: CompiledProblem, runs: Simulat
         parts["hydros"].append({**_hydros(study, layout, x, duals, stage_id),
                                 **withdrawal_columns(study, template.col_names, x, t)})
         parts["thermals"].append(_thermals(study, layout, x, stage_id))
-        parts["non_controllables"].append(non_controllables(study, template.col_names, x, t))
+        parts["non_controllables"].append(non_controllables(study, template.col_names, x, t, runs.openings[:, t]))
         parts["generic_violations"].append(generic_violations(study, template.col_names, template.col_cost, x, t))
         parts["exchanges"].append(_exchanges(study, layout, x, stage_id))
         parts["buses"].append(_buses(study, layout, x, duals, runs.openings[:, t], stage_id))
@@ -230,7 +230,8 @@ def _exchanges(study: CobreStudy, layout: StageLayout, x: np.ndarray, stage_id: 
     table = _index(n, stage_id, len(lines), n_blocks, np.array([line.id for line in lines]))
     direct, reverse = _take(x, layout.flow_direct), _take(x, layout.flow_reverse)
     hours = layout.hours[None, :, None]
-    cost = np.array([line.exchange_cost for line in lines])
+    cost = np.array([study.case.bound("line.exchange_cost", line.id, stage_id, None, line.exchange_cost)
+                     for line in lines])  # stage penalty overrides
     table.update(direct_flow_mw=_flat(direct), reverse_flow_mw=_flat(reverse), net_flow_mw=_flat(direct - reverse),
                  net_flow_mwh=_flat((direct - reverse) * hours),
                  exchange_cost=_flat((direct + reverse) * hours * cost[None, None, :]))

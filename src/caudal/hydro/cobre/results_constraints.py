@@ -24,14 +24,19 @@ import re
 
 import numpy as np
 
+from caudal.hydro.cobre.sources import opening_availability
 from caudal.hydro.cobre.study import CobreStudy
 
 Table = dict[str, np.ndarray]
 _GENERIC_SLACK = re.compile(r"generic_slack\[(-?\d+),(-?\d+)\][+-]$")
 
 
-def non_controllables(study: CobreStudy, names: tuple[str, ...], x: np.ndarray, t: int) -> Table:
-    """The sources' table of stage ``t`` (``names``: the stage's column names, ``x``: values [S, columns])."""
+def non_controllables(study: CobreStudy, names: tuple[str, ...], x: np.ndarray, t: int,
+                      openings: np.ndarray | None = None) -> Table:
+    """The sources' table of stage ``t`` (``names``: the stage's column names, ``x``: values [S, columns]).
+
+    ``openings`` (int[S]) says which opening each scenario took, for the availability of stochastic sources.
+    """
     case, spec = study.case, study.case.stages[t]
     sources, blocks = case.sources, spec.blocks
     n = x.shape[0]
@@ -39,9 +44,14 @@ def non_controllables(study: CobreStudy, names: tuple[str, ...], x: np.ndarray, 
     cols = np.array([[column[f"source[{s.id},{k}]"] for s in sources] for k in range(len(blocks))], dtype=np.int64)
     shape = (n, len(blocks), len(sources))
     generation = x[:, cols.reshape(-1)].reshape(shape) if sources else np.zeros(shape)
-    available = np.array([case.available_mw(s, spec.id) for s in sources])[None, None, :]
+    available = np.zeros((n, 1, len(sources)))
+    for j, source in enumerate(sources):
+        column = study.entities.source_column(source.id)
+        noise = None if column is None or openings is None else study.noise[t][openings, column]
+        available[:, 0, j] = opening_availability(case, source, spec.id, noise)
     hours = np.array([b.hours for b in blocks])[None, :, None]
-    cost = np.array([s.curtailment_cost for s in sources])[None, None, :]
+    cost = np.array([case.bound("source.curtailment_cost", s.id, spec.id, None, s.curtailment_cost)
+                     for s in sources])[None, None, :]  # stage penalty overrides
     curtailed = np.maximum(available - generation, 0.0)
     return {
         **_keys(n, spec.id, [b.id for b in blocks], [s.id for s in sources], "non_controllable_id"),

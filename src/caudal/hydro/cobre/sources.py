@@ -4,17 +4,23 @@ Both formats list each source's bus, capacity and (optionally) its own
 curtailment cost, which falls back to ``penalties.json``'s
 ``non_controllable_source.curtailment_cost``. Availability comes from
 ``scenarios/non_controllable_stats.parquet`` as ``clamp(mean, 0, 1)`` of the
-capacity, or is the whole capacity when the file is absent. caudal models
-deterministic availability: a positive ``std`` (stochastic wind or solar),
-block factors and stage-varying bounds are refused by name.
+capacity, or is the whole capacity when the file is absent. A positive
+``std`` makes it stochastic: in each opening the source can generate
+``max_generation_mw * clamp(mean + std * eta, 0, 1)``, ``eta`` the opening's
+noise for the source (the tree's columns after the hydros and the random
+loads, as in Cobre's ``noise_openings.parquet``); Cobre 0.5.1 and 0.18.0 give
+the same bound on the same openings (``tests/test_cobre_stochastic_ncs.py``). Block
+factors and stage-varying bounds are refused by name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from caudal.hydro.cobre.case import Source, StageSpec
-from caudal.hydro.cobre.errors import CaseError, unsupported
+import numpy as np
+
+from caudal.hydro.cobre.case import Case, Source, StageSpec
+from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.fields import Record, entity_name
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
 from caudal.hydro.cobre.system import PENALTIES
@@ -90,11 +96,33 @@ def _availability(
             raise CaseError(STATS, where, "stage_id", f"stage {key[1]} appears twice")
         if std < 0:
             raise CaseError(STATS, where, "std", f"must be non-negative, got {std:g}")
-        if std > 0:
-            raise unsupported(STATS, where, "std", "stochastic availability of non-controllable sources")
         factors[key] = min(max(float(mean), 0.0), 1.0)  # the format clamps availability to [0, 1]
     for source in sources:
         for stage in stages:
             if (source.id, stage.id) not in factors:
                 raise CaseError(STATS, f"source {source.id}", "stage_id", f"has no row for stage {stage.id}")
     return factors
+
+
+def stochastic_availability(
+    files: CaseFiles, stages: tuple[StageSpec, ...], closed: set[tuple[int, int]] = frozenset()
+) -> dict[tuple[int, int], tuple[float, float]]:
+    """(source, stage) -> (mean, std) where ``std`` > 0 (read_sources checked the file), but in ``closed`` stages."""
+    if not files.exists(FILE) or not files.exists(STATS):
+        return {}
+    table = files.table(STATS, {"ncs_id": INT, "stage_id": INT, "mean": FLOAT, "std": FLOAT})
+    return {
+        (int(source), int(stage)): (float(mean), float(std))
+        for source, stage, mean, std in zip(table["ncs_id"], table["stage_id"], table["mean"], table["std"],
+                                            strict=True)
+        if std > 0 and (int(source), int(stage)) not in closed
+    }
+
+
+def opening_availability(case: Case, source: Source, stage: int, noise: np.ndarray | None) -> np.ndarray | float:
+    """What ``source`` can generate in ``stage`` (MW): per opening of ``noise`` [openings] if stochastic."""
+    stats = case.source_noise.get((source.id, stage))
+    if stats is None or noise is None:
+        return case.available_mw(source, stage)
+    mean, std = stats
+    return source.max_mw * np.clip(mean + std * noise, 0.0, 1.0)

@@ -11,6 +11,7 @@ import json
 
 from caudal.hydro.cobre.errors import unsupported
 from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.penalty_overrides import FILE_NAMES as PENALTY_FILES
 
 UNSUPPORTED_FILES: dict[str, str] = {
     "system/pumping_stations.json": "pumping stations",
@@ -38,7 +39,7 @@ def refuse_unsupported_files(files: CaseFiles) -> None:
     constraints = files.root / CONSTRAINTS_DIR
     if constraints.is_dir():
         for path in sorted(constraints.iterdir()):
-            if path.name in READ_CONSTRAINTS:
+            if path.name in READ_CONSTRAINTS or path.name in PENALTY_FILES:
                 continue
             raise unsupported(
                 f"{CONSTRAINTS_DIR}/{path.name}", None, None, "stage-varying bounds, penalties and generic constraints"

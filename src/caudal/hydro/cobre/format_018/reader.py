@@ -26,6 +26,7 @@ from caudal.hydro.cobre.format_018.scenarios import read_initial_conditions, ref
 from caudal.hydro.cobre.format_018.system import read_system, source_in_service
 from caudal.hydro.cobre.format_018.timeline import read_timeline
 from caudal.hydro.cobre.openings import noise_from_table
+from caudal.hydro.cobre.penalty_overrides import penalty_entities, read_penalty_overrides
 from caudal.hydro.cobre.physics import read_hydro_physics
 from caudal.hydro.cobre.scenarios import (
     INFLOW_STATS,
@@ -35,7 +36,7 @@ from caudal.hydro.cobre.scenarios import (
     read_series_stats,
 )
 from caudal.hydro.cobre.sources import FILE as SOURCES
-from caudal.hydro.cobre.sources import read_sources
+from caudal.hydro.cobre.sources import read_sources, stochastic_availability
 from caudal.hydro.cobre.system import HYDROS
 from caudal.hydro.cobre.withdrawals import read_withdrawals
 
@@ -52,9 +53,11 @@ def read_case(root: str | Path) -> Case:
                                                 tuple(stage.season_id for stage in timeline.stages))
     start = timeline.stages[0].start
     sources, availability = read_sources(files, timeline.stages, lambda record: source_in_service(record, start))
+    closed: set[tuple[int, int]] = set()  # (source, stage) out of service: no availability, random or not
     for source_id, out_of_service in windows(files, SOURCES, "non_controllable_sources", "source",
                                              timeline.stages).items():
         availability.update({(source_id, stage.id): 0.0 for stage in out_of_service})
+        closed.update((source_id, stage.id) for stage in out_of_service)
     withdrawals = read_withdrawals(files, {s.id for s in timeline.stages}, read_apart=HYDRO_COLUMNS)
     generic = read_generic_constraints(files, timeline.stages)
     initial = read_initial_conditions(files, {hydro.id for hydro in system.hydros})
@@ -73,6 +76,8 @@ def read_case(root: str | Path) -> Case:
     case.bound_overrides = read_bounds(files, case.stages, case.thermals, case.lines, case.hydros)
     read_hydro_physics(files, case, models)
     check_out_of_service_plants(case)
+    case.bound_overrides.update(read_penalty_overrides(files, case.stages, penalty_entities(case), "0.18"))
+    case.source_noise = stochastic_availability(files, case.stages, closed)
     require_series_stats(case, inflow_stats, load_stats)
     bus_ids = {b.id for b in case.buses}
     for hydro in case.hydros:  # before validate(), whose message would name 0.5.x's hydro bus_id

@@ -21,6 +21,7 @@ from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.inflow_history import HISTORY
 from caudal.hydro.cobre.par_a import ANNUAL
+from caudal.hydro.cobre.penalty_overrides import FILE_NAMES as PENALTY_FILES
 from caudal.hydro.cobre.scenarios import (
     AR_COEFFICIENTS,
     INITIAL,
@@ -66,7 +67,7 @@ def refuse_unsupported_files(files: CaseFiles) -> None:
     constraints = files.root / CONSTRAINTS_DIR
     if constraints.is_dir():
         for path in sorted(constraints.iterdir()):
-            if path.name in READ_CONSTRAINTS:
+            if path.name in READ_CONSTRAINTS or path.name in PENALTY_FILES:
                 continue
             _refuse_file(
                 files, f"{CONSTRAINTS_DIR}/{path.name}", "the stage-varying bounds or penalties of this file"
