@@ -4,7 +4,7 @@ d26's known cost (Cobre 0.5.1, on the opening tree it exported) is checked
 with the other deterministic cases (``cobre_cases.KNOWN_COSTS``); here the
 fitted coefficients are checked against a Yule-Walker fit written out in the
 test from the textbook definitions, and bad or unsupported input is refused
-by name.
+by name. PAR(p)-A fits (``"pacf_annual"``) are in test_cobre_par_a_estimation.py.
 """
 
 from __future__ import annotations
@@ -136,9 +136,13 @@ def d26(tmp_path: Path) -> Path:
     return case
 
 
-def test_annual_component_is_refused_by_name(d26: Path, capsys: pytest.CaptureFixture) -> None:
+def test_pacf_annual_adds_the_annual_term_that_pacf_leaves_out(d26: Path) -> None:
+    """The PAR(p)-A fit itself is checked on d12 (test_cobre_par_a_estimation.py)."""
+    assert reader.read_case(d26).annual_components == {}
     edit(d26, "config.json", lambda c: c["estimation"].update(order_selection="pacf_annual"))
-    assert_fails_naming(d26, capsys, "config.json", None, "estimation.order_selection", "PAR(p)-A")
+    case = reader.read_case(d26)
+    assert {stage for _, stage in case.annual_components} == {s.id for s in case.stages}
+    assert cobre.load_case(d26).inflows.n_lags.tolist() == [12]
 
 
 def test_unknown_estimation_field_is_refused(d26: Path, capsys: pytest.CaptureFixture) -> None:
