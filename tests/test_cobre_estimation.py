@@ -76,6 +76,21 @@ def test_d26_coefficients_are_close_to_least_squares_regression() -> None:
         np.testing.assert_allclose(fit.coefficients, ols, atol=0.12)
 
 
+@pytest.mark.parametrize("hydro", [0, 1])
+def test_history_starting_in_april_matches_cobres_fit(hydro: int) -> None:
+    """Cobre 0.5.1 pairs a season's values with the lagged season's by position, as if both began in the
+    same year; from April on, January's lag-1 pairs are Januaries with the Decembers a year before the last."""
+    folder = DATA / "cobre-0.5.1-fits" / "d12-from-april"
+    rows = sorted((r for r in pq.read_table(folder / HISTORY.split("/")[1]).to_pylist() if r["hydro_id"] == hydro),
+                  key=lambda r: r["date"])
+    history = History(np.array([r["value_m3s"] for r in rows]), np.array([r["date"].month - 1 for r in rows]), 12)
+    cobre_ar = pq.read_table(folder / "pacf" / "inflow_ar_coefficients.parquet").to_pylist()
+    for season, fit in enumerate(fit_par(history, max_order=6)):
+        ar = sorted((r for r in cobre_ar if (r["hydro_id"], r["stage_id"]) == (hydro, season)), key=lambda r: r["lag"])
+        assert len(fit.coefficients) == len(ar), f"season {season}"
+        np.testing.assert_allclose(fit.coefficients, [r["coefficient"] for r in ar], rtol=1e-10, atol=1e-12)
+
+
 def test_order_is_the_last_significant_partial_autocorrelation() -> None:
     """An AR(1) history gets order 1 (lag-2 PACF insignificant) and white noise gets order 0."""
     rng = np.random.default_rng(7)
