@@ -185,10 +185,11 @@ def test_history_with_only_the_statistics_file_is_refused(d26: Path) -> None:
 
 
 @pytest.mark.mpi
-def test_estimated_case_trains_alike_on_two_ranks_of_two_threads(tmp_path: Path) -> None:
+@pytest.mark.parametrize("case", [D26, DATA / "deterministic" / "d12-par-annual"], ids=["pacf", "pacf_annual"])
+def test_estimated_case_trains_alike_on_two_ranks_of_two_threads(case: Path, tmp_path: Path) -> None:
     """Every rank fits the same model from the same file: cuts and bounds match one process exactly."""
-    alone = train_ranks(1, 1, str(D26), tmp_path / "alone", "--iterations", "6")
-    spread = train_ranks(2, 2, str(D26), tmp_path / "spread", "--iterations", "6")
+    alone = train_ranks(1, 1, str(case), tmp_path / "alone", "--iterations", "6")
+    spread = train_ranks(2, 2, str(case), tmp_path / "spread", "--iterations", "6")
     assert spread["policy_digest"] == alone["policy_digest"]
     assert _without_timings(spread["convergence"]) == _without_timings(alone["convergence"])
 
