@@ -70,6 +70,7 @@ def add_annual_component(case: Case, model: InflowModel) -> InflowModel:
         return model
     known_hydros = {h.id for h in case.hydros}
     known_stages = {s.id for s in case.stages}
+    annual = {key: row for key, row in annual.items() if key[1] not in case.pre_study}  # Cobre's export has them
     for hydro_id, stage_id in annual:
         if hydro_id not in known_hydros or stage_id not in known_stages:
             raise CaseError(ANNUAL, f"hydro {hydro_id}, stage {stage_id}", "hydro_id",
