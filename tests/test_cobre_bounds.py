@@ -128,12 +128,6 @@ def test_a_missing_key_column_is_named(tmp_path: Path, capsys) -> None:
     assert_fails_naming(case, capsys, THERMAL_BOUNDS, None, "thermal_id", "missing")
 
 
-def test_hydro_windows_stay_refused(tmp_path: Path, capsys) -> None:
-    case = d04_variant(tmp_path, [], [], {}, None)
-    edit(case, "system/hydros.json", lambda d: d["hydros"][0].update(entry_stage_id=1))
-    assert_fails_naming(case, capsys, "system/hydros.json", "hydro 0", "entry_stage_id", "not supported")
-
-
 # -- hydro outflow limits (0.18's hydro_bounds, beside the withdrawals) ---------------------------
 
 HYDRO_BOUNDS = "constraints/hydro_bounds.parquet"
@@ -167,7 +161,7 @@ def test_outflow_bounds_give_cobres_costs(tmp_path: Path, name: str) -> None:
         ([(4, 0, None, None, None, 1.0, None)], "hydro 4, stage 0", "hydro_id", "not defined"),
         ([(0, 0, 3, None, None, 1.0, None)], "hydro 0, stage 0, block 3", "block_id", "not a block"),
         ([(0, 0, None, None, None, -1.0, None)], "hydro 0, stage 0", "min_outflow_m3s", ">= 0"),
-        ([(0, 0, None, None, 80.0, None, None)], None, "max_storage_hm3", "not supported"),
+        ([(0, 0, None, None, 80.0, None, None)], "hydro 0, stage 0", "max_storage_hm3", "not supported"),
     ],
 )
 def test_bad_hydro_bounds_fail_naming_file_entity_and_field(

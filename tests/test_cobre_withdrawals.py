@@ -106,7 +106,9 @@ IDS = {"hydro_id": pa.array([0, 0], pa.int32()), "stage_id": pa.array([0, 1], pa
          "non-negative"),
         ({"stage_id": pa.array([0, 1], pa.int32()), "water_withdrawal_m3s": [10.0, 10.0]}, None, "hydro_id",
          "missing"),
-        ({**IDS, "water_withdrawal_m3s": [10.0, 10.0], "max_storage_hm3": [150.0, None]}, None, "max_storage_hm3",
+        ({**IDS, "water_withdrawal_m3s": [10.0, 10.0], "min_storage_hm3": [50.0, None]}, "hydro 0, stage 0",
+         "min_storage_hm3", "not supported"),
+        ({**IDS, "water_withdrawal_m3s": [10.0, 10.0], "max_diversion_m3s": [5.0, None]}, None, "max_diversion_m3s",
          "not supported"),
     ],
 )

@@ -41,6 +41,7 @@ from caudal.hydro.cobre.evaporation import add_evaporation
 from caudal.hydro.cobre.external_inflows import inflow_parameter, inflows_patched_forward
 from caudal.hydro.cobre.fpha import add_fpha_generation
 from caudal.hydro.cobre.generic import VARIABLES
+from caudal.hydro.cobre.hydro_limits import IN_SERVICE
 from caudal.hydro.cobre.inflows import InflowModel
 from caudal.hydro.cobre.openings import NoiseEntities
 from caudal.hydro.cobre.timeline import DAYS_PER_YEAR
@@ -72,6 +73,9 @@ clamping no inflow is negative, so the penalised slack of ``truncation_with_pena
 NO_STATE = "no_state"
 """Name of the constant state a case without reservoirs gets (a caudal problem needs one)."""
 
+# The per-block hydro slacks of StageLayout.hydro_slacks, named as Cobre's hydro output columns
+HYDRO_SLACKS = ("turbined_slack_m3s", "generation_slack_mw", "outflow_slack_below_m3s", "outflow_slack_above_m3s")
+
 
 @dataclass
 class StageLayout:
@@ -95,6 +99,9 @@ class StageLayout:
     productivity: np.ndarray  # float64[H] (0 on a stage where the plant has FPHA planes)
     generation: np.ndarray | None = None  # [H, K]: FPHA generation columns, -1 for constant productivity
     evaporation: np.ndarray | None = None  # [H, 3]: evaporated flow, under and over the line; -1 without
+    # [H, K, 4]: slacks of the minimum turbined flow, minimum generation, minimum and maximum outflow; -1 without
+    hydro_slacks: np.ndarray | None = None
+    storage_below: np.ndarray | None = None  # [H]: shortfall under the minimum storage (hm3), -1 without
     costs: dict[str, list[int]] = field(default_factory=lambda: {c: [] for c in COST_CATEGORIES})
 
 
@@ -168,6 +175,8 @@ class _StageBuilder:
             ]),
             generation=_none(*shape["hk"]),
             evaporation=_none(n_hydros, 3),
+            hydro_slacks=_none(n_hydros, n_blocks, len(HYDRO_SLACKS)),
+            storage_below=_none(n_hydros),
         )
         self._states: dict[int, object] = {}
         self._lags: dict[int, list[object]] = {}
@@ -216,8 +225,9 @@ class _StageBuilder:
 
     def _add_states(self) -> None:
         for h, hydro in enumerate(self.case.hydros):
-            state = self.stage.add_state(
-                f"storage[{hydro.id}]", lower=0.0, upper=hydro.max_storage,
+            state = self.stage.add_state(  # hydro_bounds may lower the maximum in this stage (hydro_limits.py)
+                f"storage[{hydro.id}]", lower=0.0,
+                upper=self.case.bound("hydro.max_storage_hm3", hydro.id, self.spec.id, None, hydro.max_storage),
                 initial=self.case.initial_storage[hydro.id],
             )
             self._states[h] = state
@@ -262,18 +272,30 @@ class _StageBuilder:
             self.layout.inflow_slack[h] = slack.column
             self._inflow_slacks[h] = slack
 
+    def _in_service(self, hydro: Hydro) -> bool:
+        """False in the stages outside the plant's entry/exit window (0.18): see :mod:`~.hydro_limits`."""
+        return self.case.bound(IN_SERVICE, hydro.id, self.spec.id, None, 1.0) > 0.0
+
     def _add_hydro_block(self, h: int, hydro: Hydro, k: int) -> None:
         tau = self.hours[k]
         costs = hydro.penalties
         planes = self.case.fpha.get((hydro.id, self.spec.id))
         productivity = self.case.productivity(hydro, self.spec.id)
-        upper, turbined_cost = hydro.max_turbined, 0.0
+        block = self.spec.blocks[k].id  # hydro_bounds may override the plant's limits per stage or block
+
+        def limit(column: str, own: float) -> float:
+            return self.case.bound(f"hydro.{column}", hydro.id, self.spec.id, block, own)
+
+        max_generation = limit("max_generation_mw", hydro.max_generation)
+        upper, turbined_cost = limit("max_turbined_m3s", hydro.max_turbined), 0.0
         if planes is not None:
             turbined_cost = tau * self.case.fpha_turbined_costs.get(hydro.id, 0.0)
         elif productivity > 0:
-            upper = min(upper, hydro.max_generation / productivity)
+            upper = min(upper, max_generation / productivity)
         q = self._var(f"turbined[{hydro.id},{k}]", upper=upper, cost=turbined_cost, category="fpha_turbined")
-        s = self._var(f"spillage[{hydro.id},{k}]", cost=tau * costs.spillage, category="spillage")
+        # out of service, the water passes the plant unpriced (as Cobre 0.18.0 does, measured)
+        s = self._var(f"spillage[{hydro.id},{k}]", cost=tau * costs.spillage if self._in_service(hydro) else 0.0,
+                      category="spillage")
         self.layout.turbined[h, k] = q.column
         self.layout.spillage[h, k] = s.column
         self._releases[(h, k)] = (q, s)
@@ -287,31 +309,40 @@ class _StageBuilder:
             self.layout.generation[h, k] = g.column
             self._generation[(h, k)] = g
             generated = {g: 1.0}
+            if max_generation < hydro.max_generation:
+                self.stage.add_constraint({g: 1.0}, "<=", max_generation, name=f"max_generation[{hydro.id},{k}]")
             _accumulate(self._injections[(hydro.bus, k)], generated)
         elif hydro.groups:
             self._add_unit_groups(hydro, k, q, productivity)
         else:
             _accumulate(self._injections[(hydro.bus, k)], generated)
         name = f"{hydro.id},{k}"
-        if hydro.min_turbined > 0:
+        min_turbined = limit("min_turbined_m3s", hydro.min_turbined)
+        if min_turbined > 0:
             slack = self._var(f"turbined_below[{name}]", cost=tau * costs.turbined_below, category="hydro_violation")
-            self.stage.add_constraint({q: 1.0, slack: 1.0}, ">=", hydro.min_turbined, name=f"min_turbined[{name}]")
-        if hydro.min_generation > 0:
+            self.stage.add_constraint({q: 1.0, slack: 1.0}, ">=", min_turbined, name=f"min_turbined[{name}]")
+            self.layout.hydro_slacks[h, k, 0] = slack.column
+        min_generation = limit("min_generation_mw", hydro.min_generation)
+        if min_generation > 0:
             slack = self._var(f"generation_below[{name}]", cost=tau * costs.generation_below,
                               category="hydro_violation")
-            self.stage.add_constraint({**generated, slack: 1.0}, ">=", hydro.min_generation,
+            self.stage.add_constraint({**generated, slack: 1.0}, ">=", min_generation,
                                       name=f"min_generation[{name}]")
-        block = self.spec.blocks[k].id  # 0.18's hydro_bounds may override the outflow limits per stage or block
-        min_outflow = self.case.bound("hydro.min_outflow_m3s", hydro.id, self.spec.id, block, hydro.min_outflow)
-        max_outflow = self.case.bound("hydro.max_outflow_m3s", hydro.id, self.spec.id, block, hydro.max_outflow)
+            self.layout.hydro_slacks[h, k, 1] = slack.column
+        min_outflow = limit("min_outflow_m3s", hydro.min_outflow)
+        max_outflow = limit("max_outflow_m3s", hydro.max_outflow)
+        if not self._in_service(hydro):  # the water passing a plant out of service is not its outflow (measured)
+            min_outflow, max_outflow = 0.0, math.inf
         if min_outflow > 0:
             slack = self._var(f"outflow_below[{name}]", cost=tau * costs.outflow_below, category="hydro_violation")
             self.stage.add_constraint({q: 1.0, s: 1.0, slack: 1.0}, ">=", min_outflow,
                                       name=f"min_outflow[{name}]")
+            self.layout.hydro_slacks[h, k, 2] = slack.column
         if math.isfinite(max_outflow):
             slack = self._var(f"outflow_above[{name}]", cost=tau * costs.outflow_above, category="hydro_violation")
             self.stage.add_constraint({q: 1.0, s: 1.0, slack: -1.0}, "<=", max_outflow,
                                       name=f"max_outflow[{name}]")
+            self.layout.hydro_slacks[h, k, 3] = slack.column
 
     def _add_unit_groups(self, hydro: Hydro, k: int, q: Variable, productivity: float) -> None:
         """The plant's turbined flow split over its unit groups, each within its limits and injecting at its bus."""
@@ -390,6 +421,8 @@ class _StageBuilder:
 
     def _add_water_balance(self, h: int, hydro: Hydro) -> None:
         state = self._states[h]
+        if not self._in_service(hydro):  # its reservoir keeps what it holds; inflow and upstream water pass on
+            self.stage.add_constraint({state.out: 1.0, state.incoming: -1.0}, "==", 0.0, name=f"frozen[{hydro.id}]")
         volume = HM3_PER_M3S_HOUR * self.hours
         terms: dict[Variable, float] = {state.out: 1.0, state.incoming: -1.0}
         for k in range(len(self.spec.blocks)):
@@ -426,11 +459,13 @@ class _StageBuilder:
             terms[below] = -stage_volume
             terms[above] = stage_volume
             rhs = -stage_volume * target
-        if hydro.min_storage > 0:
+        min_storage = self.case.bound("hydro.min_storage_hm3", hydro.id, self.spec.id, None, hydro.min_storage)
+        if min_storage > 0:
             slack = self._var(f"storage_below[{hydro.id}]", cost=hydro.penalties.storage_below,
                               category="storage_violation")
-            self.stage.add_constraint({state.out: 1.0, slack: 1.0}, ">=", hydro.min_storage,
+            self.stage.add_constraint({state.out: 1.0, slack: 1.0}, ">=", min_storage,
                                       name=f"min_storage[{hydro.id}]")
+            self.layout.storage_below[h] = slack.column
         self.layout.water_rows[h] = self.stage.add_constraint(terms, "==", rhs, name=f"water[{hydro.id}]")
 
 

@@ -15,6 +15,7 @@ from caudal.hydro.cobre.case import Case, Hydro, Settings
 from caudal.hydro.cobre.config import read_settings
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.generic import read_generic_constraints
+from caudal.hydro.cobre.hydro_limits import LIMITS, read_hydro_limits
 from caudal.hydro.cobre.inflow_history import estimate_inflows
 from caudal.hydro.cobre.openings import noise_from_table
 from caudal.hydro.cobre.physics import read_hydro_physics
@@ -50,7 +51,7 @@ def read_case(root: str | Path) -> Case:
     system = read_system(files)
     _warn_unused_penalty(settings, system.inflow_penalty)
     sources, availability = read_sources(files, timeline.stages)
-    withdrawals = read_withdrawals(files, {s.id for s in timeline.stages})
+    withdrawals = read_withdrawals(files, {s.id for s in timeline.stages}, read_apart=LIMITS)
     generic = read_generic_constraints(files, timeline.stages)
     initial = read_initial_conditions(files)
     inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
@@ -67,6 +68,7 @@ def read_case(root: str | Path) -> Case:
         case.annual_components = estimated.annual
     models = _production_models(files, system.hydros, len(timeline.stages))
     case.productivity_overrides = overrides(models, {h.id: h.productivity for h in system.hydros})
+    case.bound_overrides.update(read_hydro_limits(files, case.stages, case.hydros))
     read_hydro_physics(files, case, models)
     require_series_stats(case, inflow_stats, load_stats)
     check_across_files(case, withdrawals, generic)

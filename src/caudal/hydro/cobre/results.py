@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from caudal.hydro.cobre.formulation import COST_CATEGORIES, HM3_PER_M3S_HOUR, StageLayout
+from caudal.hydro.cobre.formulation import COST_CATEGORIES, HM3_PER_M3S_HOUR, HYDRO_SLACKS, StageLayout
 from caudal.hydro.cobre.results_constraints import generic_violations, non_controllables, withdrawal_columns
 from caudal.hydro.cobre.study import CobreStudy
 from caudal.model.problem import CompiledProblem
@@ -187,6 +187,9 @@ def _hydros(study: CobreStudy, layout: StageLayout, x: np.ndarray, duals: np.nda
             evaporation_violation_neg_m3s=evaporation[:, :, 1],
             evaporation_violation_pos_m3s=evaporation[:, :, 2],
         )
+    if layout.storage_below is not None:
+        below = layout.storage_below
+        stage_level["storage_violation_below_hm3"] = np.where(below >= 0, x[:, np.maximum(below, 0)], 0.0)
     hours = layout.hours[None, :, None]
     generation = turbined * layout.productivity[None, None, :]
     if layout.generation is not None and np.any(layout.generation >= 0):  # FPHA plants: their own variable
@@ -200,6 +203,8 @@ def _hydros(study: CobreStudy, layout: StageLayout, x: np.ndarray, duals: np.nda
         generation_mw=_flat(generation),
         generation_mwh=_flat(generation * hours),
         spillage_volume_hm3=_flat(spillage * hours * HM3_PER_M3S_HOUR),
+        **({} if layout.hydro_slacks is None else {
+            name: _flat(_take(x, layout.hydro_slacks[:, :, i])) for i, name in enumerate(HYDRO_SLACKS)}),
         **{k: _flat(np.repeat(v[:, None, :], n_blocks, axis=1)) for k, v in stage_level.items()},
     )
     return _named(table, "hydro_id")

@@ -5,7 +5,9 @@ fpha.py), a reservoir, turbine and spillway, outflow and generation limits, a
 cascade link and entity-level penalty overrides; evaporation is read by
 evaporation.py. Plant features that change the physics otherwise (other
 production models, diversion, filling, entry and exit stages) are refused, as
-are line losses, entry and exit stages of any entity and GNL thermals. The
+are line losses, entry and exit stages of any entity and GNL thermals (0.18's
+reader accepts thermal, line, source and hydro windows). Stage-varying hydro
+limits are read by hydro_limits.py. The
 tailrace, losses and efficiency only shape computed FPHA planes
 (fpha_fitting.py).
 """
@@ -131,8 +133,17 @@ def _no_lifetime(record: Record) -> None:
         record.refuse_if_present(key, "entry and exit stages")
 
 
+def _ignored_lifetime(record: Record) -> None:
+    """Hydro and bus windows: Cobre 0.5.1 accepts them and changes nothing (measured), so neither reading
+    nor ignoring them would reproduce both the format and Cobre; 0.18 reads a hydro's (format_018/bounds.py)."""
+    for key in ("entry_stage_id", "exit_stage_id"):
+        record.refuse_if_present(key, "entry and exit stages of hydros and buses (Cobre 0.5.1 accepts them but "
+                                      "ignores them; the 0.18 format reads a hydro's)")
+
+
 def _bus(record: Record, penalties: GlobalPenalties) -> Bus:
     bus = bus_fields(record, penalties)
+    _ignored_lifetime(record)
     record.finish()
     return bus
 
@@ -236,7 +247,7 @@ def _hydro(record: Record, penalties: GlobalPenalties) -> Hydro:
     ):
         record.refuse_if_present(key, feature)
     record.ignore("evaporation", "tailrace", "hydraulic_losses", "efficiency")  # evaporation.py, fpha.py
-    _no_lifetime(record)
+    _ignored_lifetime(record)
     plant_penalties = _hydro_penalties(record, penalties)
     record.finish()
     return Hydro(

@@ -6,8 +6,9 @@ violation cost per m3/s and hour (``water_withdrawal_violation_neg_cost`` and
 ``_pos_cost``, both defaulting to ``water_withdrawal_violation_cost``;
 ``penalties.json``'s ``hydro`` section, overridden by the plant's
 ``penalties``), which is how Cobre prices them (checked against Cobre 0.18.0
-runs). The file's other columns (stage-varying storage, flow and generation
-limits, diversion, filling) are refused by name when they hold a value.
+runs). The storage, flow and generation limits of the same file are left to
+hydro_limits.py (``read_apart``); its other columns (diversion, filling) are
+refused by name when they hold a value.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def _targets(files: CaseFiles, stage_ids: set[int], read_apart: tuple[str, ...])
         raise CaseError(FILE, None, None, f"cannot be read as Parquet: {exc}") from exc
     for name in schema.names:
         if name not in (*KEYS, WITHDRAWAL, *read_apart) and table.column(name).null_count < table.num_rows:
-            raise unsupported(FILE, None, name, "stage-varying hydro bounds other than water withdrawals")
+            raise unsupported(FILE, None, name, f"the column {name!r} (diversion and filling bounds are not modelled)")
     if not read_apart:
         columns = files.table(FILE, {"hydro_id": INT, "stage_id": INT, WITHDRAWAL: FLOAT})
         rows = zip(columns["hydro_id"], columns["stage_id"], columns[WITHDRAWAL], [None] * table.num_rows, strict=True)

@@ -4,13 +4,18 @@
 maximum generation (per stage, or per load block with ``block_id``) and its
 cost (per stage only); ``constraints/line_bounds.parquet`` overrides a line's
 direct and reverse capacity the same way, and ``constraints/hydro_bounds.parquet``
-a plant's minimum and maximum outflow (its withdrawals are read by
-``withdrawals.py``, which refuses the file's other columns). A null value keeps what the plant
-or line has otherwise; a block's row wins over its stage's row. An entity's
-``entry_stage_id`` and ``exit_stage_id`` (``system/thermals.json``,
-``system/lines.json``) put it in service from the entry stage up to, not
-including, the exit stage: outside that window its limits are zero. All of
-it was checked against Cobre 0.18.0 runs (``tests/test_cobre_bounds.py``).
+a plant's outflow range and maximum turbined flow and generation (its
+withdrawals are read by ``withdrawals.py``; the storage, minimum turbined and
+minimum generation columns are refused with the reasons of ``hydro_limits.py``).
+A null value keeps what the plant or line has otherwise; a block's row wins
+over its stage's row. An entity's ``entry_stage_id`` and ``exit_stage_id``
+(``system/thermals.json``, ``system/lines.json``, ``system/hydros.json``) put
+it in service from the entry stage up to, not including, the exit stage:
+outside that window a thermal's or line's limits are zero, and a hydro plant
+neither turbines nor stores: its reservoir keeps what it holds and its inflow
+and the water from upstream pass it unpriced and free of its outflow limits. All of it was checked against
+Cobre 0.18.0 runs (``tests/test_cobre_bounds.py``, ``tests/test_cobre_hydro_bounds.py``,
+``tests/test_cobre_hydro_entry_exit.py``).
 
 The result is one map, ``(quantity, entity id, stage id, block id or None) ->
 value``, that the formulation consults through :meth:`Case.bound`.
@@ -24,11 +29,13 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from caudal.hydro.cobre.case import Line, StageSpec, Thermal, stage_bound
+from caudal.hydro.cobre.case import Case, Hydro, Line, StageSpec, Thermal, stage_bound
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.fields import Record, entity_name
 from caudal.hydro.cobre.files import INT, CaseFiles
-from caudal.hydro.cobre.system import LINES, THERMALS
+from caudal.hydro.cobre.hydro_limits import IN_SERVICE, LIMITS, REFUSED_018, check_hydro_limits
+from caudal.hydro.cobre.hydro_limits import quantity as hydro_quantity
+from caudal.hydro.cobre.system import HYDROS, LINES, THERMALS
 from caudal.hydro.cobre.withdrawals import FILE as HYDRO_BOUNDS
 from caudal.hydro.cobre.withdrawals import WITHDRAWAL
 
@@ -45,8 +52,9 @@ class _File:
     kind: str  # "thermal" or "line"
     key: str  # the entity column
     columns: dict[str, str]  # column -> quantity name in the overrides
-    stage_only: tuple[str, ...]  # columns with no per-block meaning
+    stage_only: tuple[str, ...]  # columns caudal reads per stage only (a per-block value is refused)
     elsewhere: tuple[str, ...] = ()  # columns another reader reads (withdrawals.py)
+    refused: dict[str, str] | None = None  # columns the format defines that caudal refuses -> the feature
 
 
 _FILES = (
@@ -54,31 +62,38 @@ _FILES = (
           {"min_generation_mw": "thermal.min_mw", "max_generation_mw": "thermal.max_mw",
            "cost_per_mwh": "thermal.cost"}, ("cost_per_mwh",)),
     _File(LINE_BOUNDS, "line", "line_id", {"direct_mw": "line.direct_mw", "reverse_mw": "line.reverse_mw"}, ()),
-    _File(HYDRO_BOUNDS, "hydro", "hydro_id",
-          {"min_outflow_m3s": "hydro.min_outflow_m3s", "max_outflow_m3s": "hydro.max_outflow_m3s"}, (),
-          (WITHDRAWAL,)),
+    # hydro_limits.py's columns (diversion and filling stay refused with their features, by withdrawals.py)
+    _File(HYDRO_BOUNDS, "hydro", "hydro_id", {column: hydro_quantity(column) for column in LIMITS}, (), (WITHDRAWAL,),
+          REFUSED_018),
 )
-HYDRO_COLUMNS = ("block_id", "min_outflow_m3s", "max_outflow_m3s")  # what withdrawals.py leaves to this module
-_OUT_OF_SERVICE = {"thermal": ("thermal.min_mw", "thermal.max_mw"), "line": ("line.direct_mw", "line.reverse_mw")}
+HYDRO_COLUMNS = ("block_id", *LIMITS)  # what withdrawals.py leaves to this module
+HYDRO_OUT = ("min_turbined_m3s", "max_turbined_m3s", "min_generation_mw", "max_generation_mw")
+_OUT_OF_SERVICE = {
+    "thermal": ("thermal.min_mw", "thermal.max_mw"), "line": ("line.direct_mw", "line.reverse_mw"),
+    # a plant out of service generates nothing; its reservoir and spillway still pass water (HYDRO_OUT)
+    "hydro": (*(hydro_quantity(column) for column in HYDRO_OUT), IN_SERVICE),
+}
 
 
 def read_bounds(
     files: CaseFiles, stages: tuple[StageSpec, ...], thermals: tuple[Thermal, ...], lines: tuple[Line, ...],
-    hydro_ids: set[int],
+    hydros: tuple[Hydro, ...],
 ) -> Overrides:
     """Every override of the three files and of the entities' service windows, each checked."""
-    ids = {"thermal": {t.id for t in thermals}, "line": {line.id for line in lines}, "hydro": hydro_ids}
+    ids = {"thermal": {t.id for t in thermals}, "line": {line.id for line in lines}, "hydro": {h.id for h in hydros}}
     overrides: Overrides = {}
     for spec in _FILES:
         if files.exists(spec.name):
             overrides.update(_read_file(files, spec, stages, ids[spec.kind]))
-    for kind, registry, key in (("thermal", THERMALS, "thermals"), ("line", LINES, "lines")):
+    registries = (("thermal", THERMALS, "thermals"), ("line", LINES, "lines"), ("hydro", HYDROS, "hydros"))
+    for kind, registry, key in registries:
         for entity, out_stages in windows(files, registry, key, kind, stages).items():
             for stage in out_stages:
                 for block in (None, *(b.id for b in stage.blocks)):
                     for quantity in _OUT_OF_SERVICE[kind]:
                         overrides[(quantity, entity, stage.id, block)] = 0.0
     _check_ranges(overrides, stages, thermals)
+    check_hydro_limits(HYDRO_BOUNDS, overrides, stages, hydros)
     return overrides
 
 
@@ -106,6 +121,8 @@ def _read_file(files: CaseFiles, spec: _File, stages: tuple[StageSpec, ...], ids
             value = values.get(column, [None] * (row + 1))[row]
             if value is None:
                 continue
+            if spec.refused and column in spec.refused:
+                raise unsupported(spec.name, where, column, spec.refused[column])
             if block_id is not None and column in spec.stage_only:
                 raise unsupported(spec.name, where, column, f"a per-block {column}")
             if not math.isfinite(value) or value < 0.0:
@@ -159,3 +176,18 @@ def _check_ranges(overrides: Overrides, stages: tuple[StageSpec, ...], thermals:
                         "min_generation_mw", f"is {low}, above the maximum generation {high}",
                     )
 
+def check_out_of_service_plants(case: Case) -> None:
+    """Refuse a plant out of service in a stage where it withdraws, evaporates or has FPHA planes.
+
+    The Cobre 0.18.0 runs that fixed what "out of service" means had none of these; what Cobre does with
+    them was not measured, so caudal does not guess.
+    """
+    for (quantity, hydro, stage, block), value in case.bound_overrides.items():
+        if quantity != IN_SERVICE or block is not None or value > 0.0:
+            continue
+        for feature, table in (("a water withdrawal", case.withdrawals), ("evaporation", case.evaporation),
+                               ("FPHA planes", case.fpha)):
+            if (hydro, stage) in table:
+                later = any(case.bound(IN_SERVICE, hydro, s.id, None, 1.0) > 0.0 for s in case.stages if s.id > stage)
+                raise unsupported(HYDROS, f"hydro {hydro}", "entry_stage_id" if later else "exit_stage_id",
+                                  f"{feature} in stage {stage}, where the plant is out of service")

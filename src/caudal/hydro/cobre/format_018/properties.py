@@ -154,8 +154,8 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "hydros[].name": IGNORED,
         "hydros[].downstream_id": READ,
         "hydros[].operational_start_date": READ,
-        "hydros[].entry_stage_id": REFUSED,
-        "hydros[].exit_stage_id": REFUSED,
+        "hydros[].entry_stage_id": READ,  # out of service: no turbining, storage held, water passes (bounds.py)
+        "hydros[].exit_stage_id": READ,
         "hydros[].reservoir": READ,
         "hydros[].reservoir.min_storage_hm3": READ,
         "hydros[].reservoir.max_storage_hm3": READ,

@@ -17,7 +17,7 @@ from caudal.hydro.cobre.assembly import assemble_case, check_across_files, requi
 from caudal.hydro.cobre.case import Case
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
-from caudal.hydro.cobre.format_018.bounds import HYDRO_COLUMNS, read_bounds, windows
+from caudal.hydro.cobre.format_018.bounds import HYDRO_COLUMNS, check_out_of_service_plants, read_bounds, windows
 from caudal.hydro.cobre.format_018.config import read_config
 from caudal.hydro.cobre.format_018.generic import read_generic_constraints
 from caudal.hydro.cobre.format_018.scenarios import read_initial_conditions, refuse_unsupported_files
@@ -62,8 +62,9 @@ def read_case(root: str | Path) -> Case:
         load_stats=load_stats, sources=sources, availability=availability, withdrawals=withdrawals, generic=generic,
     )
     case.productivity_overrides = productivity
-    case.bound_overrides = read_bounds(files, case.stages, case.thermals, case.lines, {h.id for h in case.hydros})
+    case.bound_overrides = read_bounds(files, case.stages, case.thermals, case.lines, case.hydros)
     read_hydro_physics(files, case, models)
+    check_out_of_service_plants(case)
     require_series_stats(case, inflow_stats, load_stats)
     bus_ids = {b.id for b in case.buses}
     for hydro in case.hydros:  # before validate(), whose message would name 0.5.x's hydro bus_id

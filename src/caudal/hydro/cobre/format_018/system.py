@@ -205,7 +205,7 @@ def _hydro(record: Record, penalties: GlobalPenalties, study_start: date) -> Hyd
     if record.number("travel_time_hours", 0.0, minimum=0.0) != 0.0:
         raise record.refuse("travel_time_hours", "water travel time between plants")
     record.ignore("evaporation", "tailrace", "hydraulic_losses", "efficiency")  # evaporation.py, fpha.py
-    _in_service(record, study_start)
+    _in_service(record, study_start, window=True)
     plant_penalties = _hydro_penalties(record, penalties)
     record.finish()
     return Hydro(
