@@ -4,7 +4,7 @@ d26's known cost (Cobre 0.5.1, on the opening tree it exported) is checked
 with the other deterministic cases (``cobre_cases.KNOWN_COSTS``); here the
 fitted coefficients are checked against a Yule-Walker fit written out in the
 test from the textbook definitions, and bad or unsupported input is refused
-by name.
+by name. PAR(p)-A fits (``"pacf_annual"``) are in test_cobre_par_a_estimation.py.
 """
 
 from __future__ import annotations
@@ -76,6 +76,21 @@ def test_d26_coefficients_are_close_to_least_squares_regression() -> None:
         np.testing.assert_allclose(fit.coefficients, ols, atol=0.12)
 
 
+@pytest.mark.parametrize("hydro", [0, 1])
+def test_history_starting_in_april_matches_cobres_fit(hydro: int) -> None:
+    """Cobre 0.5.1 pairs a season's values with the lagged season's by position, as if both began in the
+    same year; from April on, January's lag-1 pairs are Januaries with the Decembers a year before the last."""
+    folder = DATA / "cobre-0.5.1-fits" / "d12-from-april"
+    rows = sorted((r for r in pq.read_table(folder / HISTORY.split("/")[1]).to_pylist() if r["hydro_id"] == hydro),
+                  key=lambda r: r["date"])
+    history = History(np.array([r["value_m3s"] for r in rows]), np.array([r["date"].month - 1 for r in rows]), 12)
+    cobre_ar = pq.read_table(folder / "pacf" / "inflow_ar_coefficients.parquet").to_pylist()
+    for season, fit in enumerate(fit_par(history, max_order=6)):
+        ar = sorted((r for r in cobre_ar if (r["hydro_id"], r["stage_id"]) == (hydro, season)), key=lambda r: r["lag"])
+        assert len(fit.coefficients) == len(ar), f"season {season}"
+        np.testing.assert_allclose(fit.coefficients, [r["coefficient"] for r in ar], rtol=1e-10, atol=1e-12)
+
+
 def test_order_is_the_last_significant_partial_autocorrelation() -> None:
     """An AR(1) history gets order 1 (lag-2 PACF insignificant) and white noise gets order 0."""
     rng = np.random.default_rng(7)
@@ -136,9 +151,13 @@ def d26(tmp_path: Path) -> Path:
     return case
 
 
-def test_annual_component_is_refused_by_name(d26: Path, capsys: pytest.CaptureFixture) -> None:
+def test_pacf_annual_adds_the_annual_term_that_pacf_leaves_out(d26: Path) -> None:
+    """The PAR(p)-A fit itself is checked on d12 (test_cobre_par_a_estimation.py)."""
+    assert reader.read_case(d26).annual_components == {}
     edit(d26, "config.json", lambda c: c["estimation"].update(order_selection="pacf_annual"))
-    assert_fails_naming(d26, capsys, "config.json", None, "estimation.order_selection", "PAR(p)-A")
+    case = reader.read_case(d26)
+    assert {stage for _, stage in case.annual_components} == {s.id for s in case.stages}
+    assert cobre.load_case(d26).inflows.n_lags.tolist() == [12]
 
 
 def test_unknown_estimation_field_is_refused(d26: Path, capsys: pytest.CaptureFixture) -> None:
@@ -166,10 +185,11 @@ def test_history_with_only_the_statistics_file_is_refused(d26: Path) -> None:
 
 
 @pytest.mark.mpi
-def test_estimated_case_trains_alike_on_two_ranks_of_two_threads(tmp_path: Path) -> None:
+@pytest.mark.parametrize("case", [D26, DATA / "deterministic" / "d12-par-annual"], ids=["pacf", "pacf_annual"])
+def test_estimated_case_trains_alike_on_two_ranks_of_two_threads(case: Path, tmp_path: Path) -> None:
     """Every rank fits the same model from the same file: cuts and bounds match one process exactly."""
-    alone = train_ranks(1, 1, str(D26), tmp_path / "alone", "--iterations", "6")
-    spread = train_ranks(2, 2, str(D26), tmp_path / "spread", "--iterations", "6")
+    alone = train_ranks(1, 1, str(case), tmp_path / "alone", "--iterations", "6")
+    spread = train_ranks(2, 2, str(case), tmp_path / "spread", "--iterations", "6")
     assert spread["policy_digest"] == alone["policy_digest"]
     assert _without_timings(spread["convergence"]) == _without_timings(alone["convergence"])
 

@@ -1,10 +1,13 @@
 """The annual component of PAR(p)-A inflows, given in ``scenarios/inflow_annual_component.parquet``.
 
-No Cobre case gives the annual component as a file (d12 estimates it, which
-caudal still refuses), so these tests check the model against the PAR(p)-A
-equation written out here, that a zero annual coefficient leaves d16's known
-cost unchanged although the plant now keeps twelve lags, and that the
-resulting problem trains to its deterministic equivalent.
+No Cobre example gives the annual component as a file (d12 estimates it), so
+these tests check the model against the PAR(p)-A equation written out here,
+that a zero annual coefficient leaves d16's known cost unchanged although the
+plant now keeps twelve lags, that the resulting problem trains to its
+deterministic equivalent, and that d12's model as Cobre 0.5.1 exported it
+(statistics, AR coefficients and annual component files) reaches the cost
+Cobre 0.5.1 reaches on it (see test_cobre_par_a_estimation.py for why that is
+not the README's d12 value).
 """
 
 from __future__ import annotations
@@ -76,3 +79,15 @@ def test_non_positive_annual_deviation_is_named(tmp_path: Path, capsys: pytest.C
 def test_unknown_stage_is_named(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     case = with_annual(tmp_path, 0.2, stages=(0, 7))
     assert_fails_naming(case, capsys, ANNUAL, "hydro 0, stage 7", "hydro_id", "does not have")
+
+
+def test_d12_model_given_as_files_reaches_cobres_cost(tmp_path: Path) -> None:
+    """Cobre 0.5.1 read these files back (history removed) to the same bound as when it fitted them."""
+    case = tmp_path / "d12"
+    shutil.copytree(DATA / "deterministic" / "d12-par-annual", case)
+    (case / "scenarios" / "inflow_history.parquet").unlink()
+    for name in ("inflow_seasonal_stats", "inflow_ar_coefficients", "inflow_annual_component"):
+        # unchanged, with the pre-study rows Cobre writes (the statistics' are used, the others' are not)
+        shutil.copy(DATA / "cobre-0.5.1-fits" / "d12-par-annual" / f"{name}.parquet", case / "scenarios")
+    objective = caudal.deterministic_equivalent(cobre.load_case(case).problem).objective
+    assert objective == pytest.approx(16_613_296_860.37512, rel=1e-6)  # Cobre 0.5.1, all twelve lags in its cuts

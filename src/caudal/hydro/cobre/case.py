@@ -230,6 +230,15 @@ class ArModel:
     residual_std_ratio: float = 1.0
 
 
+@dataclass(frozen=True)
+class AnnualComponent:
+    """PAR(p)-A's annual term of one (hydro, stage): ``psi_A`` and the statistics of the 12-month mean it weighs."""
+
+    coefficient: float  # psi_A, dimensionless
+    mean: float  # mu_A, m3/s
+    std: float  # sigma_A, m3/s, positive
+
+
 @dataclass
 class Case:
     """Everything read from a case directory, validated and cross-referenced."""
@@ -267,6 +276,8 @@ class Case:
     fpha_turbined_costs: dict[int, float] = field(default_factory=dict)  # hydro -> per (m3/s . h) turbined
     evaporation: dict[tuple[int, int], EvaporationLine] = field(default_factory=dict)  # (hydro, stage) -> line
     evaporation_costs: dict[int, tuple[float, float]] = field(default_factory=dict)  # hydro -> (below, above)
+    # (hydro id, stage id) -> the annual term estimated from history ('pacf_annual'); a given one is read in par_a
+    annual_components: dict[tuple[int, int], AnnualComponent] = field(default_factory=dict)
 
     def load_factor(self, bus: int, stage: int, block: int) -> float:
         return self.load_factors.get((bus, stage), {}).get(block, 1.0)

@@ -10,10 +10,12 @@ the form the two files would have had, so the rest of the reader and the
 problem layer (lags as state variables) need no change.
 
 Supported: monthly seasons (``season_definitions.cycle_type = "monthly"``), one
-observation per month without gaps, the classical ``"pacf"`` order selection.
-Refused by name: the annual component (``"pacf_annual"``), a history given
-together with only one of the two files (Cobre's partial estimation), weekly
-or custom cycles, and several plants without ``noise_openings.parquet``:
+observation per month without gaps, the classical ``"pacf"`` order selection
+and PAR(p)-A's ``"pacf_annual"`` (:mod:`caudal.hydro.cobre.par_a_estimation`;
+its annual terms reach the model through ``Case.annual_components``).
+Refused by name: a history given together with only one of the two files
+(Cobre's partial estimation), weekly or custom cycles, and several plants
+without ``noise_openings.parquet``:
 Cobre then also estimates the residual correlation between the plants and
 draws correlated noise (an opening tree it exported already carries it).
 """
@@ -26,9 +28,10 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 
-from caudal.hydro.cobre.case import ArModel, SeriesStats, StageSpec
+from caudal.hydro.cobre.case import AnnualComponent, ArModel, SeriesStats, StageSpec
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
+from caudal.hydro.cobre.par_a_estimation import AnnualFit, fit_par_annual
 from caudal.hydro.cobre.par_estimation import History, SeasonFit, fit_par
 from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS, INFLOW_STATS, NOISE_OPENINGS
 from caudal.parquet_files import ParquetFile
@@ -45,12 +48,14 @@ class EstimationSettings:
     max_order: int = 6
     min_observations_per_season: int = 30
     max_coefficient_magnitude: float | None = None
+    annual: bool = False  # "pacf_annual": fit PAR(p)-A
 
 
 @dataclass(frozen=True)
 class EstimatedInflows:
     stats: SeriesStats
     ar_models: dict[tuple[int, int], ArModel]
+    annual: dict[tuple[int, int], AnnualComponent]  # empty unless "pacf_annual"
 
 
 def estimate_inflows(
@@ -74,12 +79,17 @@ def estimate_inflows(
     means: dict[tuple[int, int], float] = {}
     stds: dict[tuple[int, int], float] = {}
     models: dict[tuple[int, int], ArModel] = {}
+    annual: dict[tuple[int, int], AnnualComponent] = {}
     stage_seasons = [(s.id, s.season_id) for s in stages] + sorted(pre_study.items())
     for hydro_id in hydro_ids:
         if hydro_id not in series:
             raise CaseError(HISTORY, f"hydro {hydro_id}", "hydro_id", "has no history to fit its inflow model to")
         history = _history(hydro_id, series[hydro_id], n_seasons, settings)
-        fits = fit_par(history, settings.max_order, settings.max_coefficient_magnitude)
+        if settings.annual:
+            both = fit_par_annual(history, settings.max_order, settings.max_coefficient_magnitude)
+            fits, annual_fits = [f for f, _ in both], [a for _, a in both]
+        else:
+            fits, annual_fits = fit_par(history, settings.max_order, settings.max_coefficient_magnitude), None
         for stage_id, season in stage_seasons:
             if season is None or not 0 <= season < n_seasons:
                 continue
@@ -87,7 +97,10 @@ def estimate_inflows(
             means[hydro_id, stage_id], stds[hydro_id, stage_id] = fit.mean, fit.std
             if fit.coefficients and stage_id >= 0:
                 models[hydro_id, stage_id] = ArModel(fit.coefficients, fit.residual_std_ratio)
-    return EstimatedInflows(SeriesStats(means, stds), models)
+            term: AnnualFit | None = annual_fits[season] if annual_fits else None
+            if term is not None and stage_id >= 0 and term.coefficient != 0.0 and term.std > 0.0:
+                annual[hydro_id, stage_id] = AnnualComponent(term.coefficient, term.mean, term.std)
+    return EstimatedInflows(SeriesStats(means, stds), models, annual)
 
 
 def read_estimation_settings(files: CaseFiles) -> EstimationSettings:
@@ -96,13 +109,12 @@ def read_estimation_settings(files: CaseFiles) -> EstimationSettings:
     if section is None:
         return EstimationSettings()
     method = section.string("order_selection", "pacf", choices=("pacf", "pacf_annual", "fixed"))
-    if method == "pacf_annual":
-        raise section.refuse("order_selection", "the annual component of PAR(p)-A inflow models ('pacf_annual')")
     magnitude = section.number("max_coefficient_magnitude", None, minimum=0.0)
     settings = EstimationSettings(
         max_order=section.integer("max_order", 6, minimum=0, maximum=120),
         min_observations_per_season=section.integer("min_observations_per_season", 30, minimum=0),
         max_coefficient_magnitude=magnitude,
+        annual=method == "pacf_annual",
     )
     section.finish()
     return settings

@@ -21,11 +21,10 @@ back from the first stage's season.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
 import numpy as np
 
-from caudal.hydro.cobre.case import Case
+from caudal.hydro.cobre.case import AnnualComponent, Case
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
 from caudal.hydro.cobre.inflow_history import HISTORY
@@ -35,13 +34,6 @@ from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS, INFLOW_STATS
 ANNUAL = "scenarios/inflow_annual_component.parquet"
 ANNUAL_LAGS = 12
 """Stages averaged by the annual term (the model is written for monthly stages)."""
-
-
-@dataclass(frozen=True)
-class AnnualComponent:
-    coefficient: float  # psi_A, dimensionless
-    mean: float  # mu_A, m3/s (checked, not used: see the module docstring)
-    std: float  # sigma_A, m3/s, positive
 
 
 def read_annual_components(files: CaseFiles) -> dict[tuple[int, int], AnnualComponent]:
@@ -64,15 +56,21 @@ def read_annual_components(files: CaseFiles) -> dict[tuple[int, int], AnnualComp
 
 
 def add_annual_component(case: Case, model: InflowModel) -> InflowModel:
-    """``model`` with the annual term of every (hydro, stage) that has one (unchanged when none has)."""
+    """``model`` with the annual term of every (hydro, stage) that has one (unchanged when none has).
+
+    The terms come from ``inflow_annual_component.parquet`` or, when the case
+    estimates its model with ``"pacf_annual"``, from the fit (``case.annual_components``).
+    """
     files = CaseFiles(case.root)
-    annual = read_annual_components(files)
+    given = read_annual_components(files)
+    if given and files.exists(HISTORY) and not (files.exists(INFLOW_STATS) and files.exists(AR_COEFFICIENTS)):
+        raise unsupported(ANNUAL, None, None, f"a given annual component next to a model estimated from {HISTORY}")
+    annual = given or case.annual_components
     if not annual:
         return model
-    if files.exists(HISTORY) and not (files.exists(INFLOW_STATS) and files.exists(AR_COEFFICIENTS)):
-        raise unsupported(ANNUAL, None, None, f"a given annual component next to a model estimated from {HISTORY}")
     known_hydros = {h.id for h in case.hydros}
     known_stages = {s.id for s in case.stages}
+    annual = {key: row for key, row in annual.items() if key[1] not in case.pre_study}  # Cobre's export has them
     for hydro_id, stage_id in annual:
         if hydro_id not in known_hydros or stage_id not in known_stages:
             raise CaseError(ANNUAL, f"hydro {hydro_id}, stage {stage_id}", "hydro_id",

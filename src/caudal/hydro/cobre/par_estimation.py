@@ -6,8 +6,11 @@ schema, ``EstimationConfig``):
 1. Seasonal mean and standard deviation (population divisor ``1/N``, the
    Maceira-Damazio convention Cobre 0.5.1 follows) of each season.
 2. Periodic autocorrelation ``rho(m, k)`` between season ``m`` and the value
-   ``k`` steps earlier, over every chronological pair, divided by the number
-   of pairs and normalised by the two seasons' standard deviations.
+   ``k`` steps earlier, divided by the number of pairs and normalised by the
+   two seasons' standard deviations. Pairs are formed as Cobre 0.5.1 forms
+   them, by position in each season's list of values (see ``_correlation``):
+   every chronological pair when the history starts in season 0, but a year
+   apart for a history that starts later in the cycle.
 3. For each order ``k`` up to ``max_order`` the periodic Yule-Walker system
    (non-Toeplitz: row ``i`` uses the correlations of season ``m - i - 1``);
    its last coefficient is the periodic partial autocorrelation at lag ``k``.
@@ -137,11 +140,17 @@ class _Fitter:
         s_ref, s_lag = self.stds[season], self.stds[lag_season]
         if abs(s_ref) < np.finfo(float).eps or abs(s_lag) < np.finfo(float).eps:
             return 0.0
-        at = np.nonzero(h.seasons[lag:] == season)[0] + lag
-        if at.size == 0:
+        # Cobre pairs the k-th value of the lagged season with the (k + years crossed)-th of this
+        # one, as if every season's values began in the same year: chronological pairs when the
+        # history starts in season 0, shifted by a year for the seasons before its first month.
+        crossed = int(lag_season >= season) if lag < h.n_seasons else lag // h.n_seasons
+        ref = h.values[h.seasons == season][crossed:]
+        lagged = h.values[h.seasons == lag_season]
+        n_pairs = min(ref.size, lagged.size)
+        if n_pairs == 0:
             return 0.0
-        products = (h.values[at] - self.means[season]) * (h.values[at - lag] - self.means[lag_season])
-        return float(np.clip(products.sum() / at.size / (s_ref * s_lag), -1.0, 1.0))
+        products = (ref[:n_pairs] - self.means[season]) * (lagged[:n_pairs] - self.means[lag_season])
+        return float(np.clip(products.sum() / n_pairs / (s_ref * s_lag), -1.0, 1.0))
 
     def yule_walker(self, season: int, order: int) -> tuple[np.ndarray, np.ndarray]:
         """The periodic Yule-Walker matrix and right-hand side of ``season`` at ``order``."""

@@ -65,6 +65,8 @@ def read_case(root: str | Path) -> Case:
         files, timeline, system, initial, settings=settings, inflow_stats=inflow_stats, ar_models=ar_models,
         load_stats=load_stats, sources=sources, availability=availability, withdrawals=withdrawals, generic=generic,
     )
+    if estimated is not None:
+        case.annual_components = estimated.annual
     models = _production_models(files, system.hydros, len(timeline.stages))
     case.productivity_overrides = overrides(models, {h.id: h.productivity for h in system.hydros})
     case.bound_overrides.update(read_hydro_limits(files, case.stages, case.hydros))

@@ -106,7 +106,7 @@ def _check_ar_models(case: Case, hydro_ids: set[int]) -> None:
     stage_ids = {s.id for s in case.stages}
     for hydro_id, stage_id in case.ar_models:
         _known(AR_COEFFICIENTS, f"hydro {hydro_id}, stage {stage_id}", "hydro_id", hydro_id, hydro_ids, "hydro")
-        if stage_id not in stage_ids:
+        if stage_id not in stage_ids and stage_id not in case.pre_study:  # pre-study rows: as Cobre, unused
             raise CaseError(
                 AR_COEFFICIENTS, f"hydro {hydro_id}", "stage_id", f"refers to stage {stage_id}, not in {STAGES}"
             )
