@@ -10,6 +10,7 @@ by name. PAR(p)-A fits (``"pacf_annual"``) are in test_cobre_par_a_estimation.py
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -207,3 +208,22 @@ def test_several_plants_without_an_opening_tree_are_refused(d26: Path) -> None:
     with pytest.raises(CaseError, match="correlation between plants") as info:
         cobre.load_case(d26)
     assert info.value.file == HISTORY
+
+
+def test_a_history_not_starting_in_season_0_warns_that_pairs_span_a_year() -> None:
+    """Cobre's pairing by position is followed, and said: from April on, some pairs are a year apart."""
+    from datetime import date
+
+    from caudal.hydro.cobre.errors import CaseWarning
+    from caudal.hydro.cobre.inflow_history import EstimationSettings, _history
+
+    def rows(first_month: int) -> list[tuple[date, int, float]]:
+        months = [(1979 * 12 + first_month - 1 + k) for k in range(36)]
+        return [(date(m // 12, m % 12 + 1, 1), m % 12, 100.0 + k) for k, m in enumerate(months)]
+
+    settings = EstimationSettings(min_observations_per_season=2)
+    with pytest.warns(CaseWarning, match="starts in season 3"):
+        _history(0, rows(4), 12, settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _history(0, rows(1), 12, settings)

@@ -19,11 +19,10 @@ both engines::
 See ``docs/cobre.md`` for what is supported.
 """
 
-from caudal.hydro.cobre.errors import CaseError
+from caudal.hydro.cobre.errors import CaseError, CaseWarning
 from caudal.hydro.cobre.examples import example_case
 from caudal.hydro.cobre.fpha_output import write_fpha_hyperplanes
 from caudal.hydro.cobre.openings import write_noise_openings
-from caudal.hydro.cobre.reader import CaseWarning
 from caudal.hydro.cobre.results import simulate, simulation_tables, write_simulation
 from caudal.hydro.cobre.study import CobreStudy, external_forward_inflows, load_case, training_defaults
 

@@ -35,3 +35,9 @@ class CaseError(ProblemError):
 def unsupported(file: str, entity: str | None, field: str | None, feature: str) -> CaseError:
     """The error for a feature of the format that caudal does not model (yet)."""
     return CaseError(file, entity, field, f"{feature}: not supported by caudal (remove it, or run the case with Cobre)")
+
+
+class CaseWarning(UserWarning):
+    """Something in a case that caudal reads as Cobre 0.5.1 does, not as the format's text says."""
+
+    one_log_line = True  # the command line shows it as ``caudal: warning: ...`` (log_destination)

@@ -22,6 +22,7 @@ draws correlated noise (an opening tree it exported already carries it).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from datetime import date
 
@@ -29,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from caudal.hydro.cobre.case import AnnualComponent, ArModel, SeriesStats, StageSpec
-from caudal.hydro.cobre.errors import CaseError, unsupported
+from caudal.hydro.cobre.errors import CaseError, CaseWarning, unsupported
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
 from caudal.hydro.cobre.par_a_estimation import AnnualFit, fit_par_annual
 from caudal.hydro.cobre.par_estimation import History, SeasonFit, fit_par
@@ -185,5 +186,14 @@ def _history(
             HISTORY, entity, "value_m3s",
             f"season {fewest} has {counts[fewest]} observations, fewer than "
             f"estimation.min_observations_per_season ({settings.min_observations_per_season}) or 2",
+        )
+    if seasons[0] != 0:
+        warnings.warn(
+            f"{HISTORY}: {entity}'s history starts in season {int(seasons[0])}, not 0: like Cobre 0.5.1, caudal "
+            "pairs each season's values with the earlier season's by their position in the two lists, so the "
+            "correlations across the start of the cycle pair values a year apart; start the history in season 0 "
+            "for chronological pairs",
+            CaseWarning,
+            stacklevel=2,
         )
     return History(np.array([value for _, _, value in rows]), seasons, n_seasons)

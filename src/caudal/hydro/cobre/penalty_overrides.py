@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import pyarrow as pa
 
 from caudal.hydro.cobre.case import Case, Hydro, HydroPenalties, StageSpec
-from caudal.hydro.cobre.errors import CaseError, unsupported
+from caudal.hydro.cobre.errors import CaseError, CaseWarning, unsupported
 from caudal.hydro.cobre.files import INT, CaseFiles
 from caudal.parquet_files import ParquetFile
 
@@ -63,10 +63,8 @@ _FILES = (
 FILE_NAMES = tuple(spec.name.split("/", 1)[1] for spec in (*_FILES, _File(NCS_FILE, "", "", (), "")))
 
 
-class PenaltyWarning(UserWarning):
+class PenaltyWarning(CaseWarning):
     """A penalty override that Cobre 0.5.1 reads but does not apply: caudal follows it and says so."""
-
-    one_log_line = True
 
 
 def read_penalty_overrides(

@@ -13,6 +13,7 @@ from pathlib import Path
 from caudal.hydro.cobre.assembly import assemble_case, check_across_files, require_series_stats
 from caudal.hydro.cobre.case import Case, Hydro, Settings
 from caudal.hydro.cobre.config import read_settings
+from caudal.hydro.cobre.errors import CaseWarning
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.generic import read_generic_constraints
 from caudal.hydro.cobre.hydro_limits import LIMITS, read_hydro_limits
@@ -35,12 +36,6 @@ from caudal.hydro.cobre.system import HYDROS, read_system
 from caudal.hydro.cobre.timeline import read_timeline
 from caudal.hydro.cobre.unsupported import refuse_unsupported_files
 from caudal.hydro.cobre.withdrawals import read_withdrawals
-
-
-class CaseWarning(UserWarning):
-    """Something in a case that caudal reads as Cobre 0.5.1 does, not as the format's text says."""
-
-    one_log_line = True  # the command line shows it as ``caudal: warning: ...`` (log_destination)
 
 
 def read_case(root: str | Path) -> Case:

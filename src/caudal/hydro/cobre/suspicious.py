@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from caudal.hydro.cobre.case import Case
-from caudal.hydro.cobre.reader import CaseWarning
+from caudal.hydro.cobre.errors import CaseWarning
 from caudal.hydro.cobre.scenarios import LOAD_STATS
 from caudal.hydro.cobre.system import BUSES, HYDROS, THERMALS
 
