@@ -168,6 +168,47 @@ def test_a_failing_factory_fails_the_constructor() -> None:
         ThreadPool(2, factory, "broken")
 
 
+def test_the_caller_does_worker_0s_share_with_its_workspace() -> None:
+    """``caller_works``: block 0 and a share of the claims run in the caller, with workspace 0."""
+    caller = threading.get_ident()
+
+    def task(ws: Recorder, start: int, stop: int) -> None:
+        assert threading.get_ident() == (caller if ws is pool.workspaces[0] else ws.thread)
+        ws.items.append((start, stop))
+
+    with ThreadPool(3, Recorder, "recorder", caller_works=True) as pool:
+        assert pool.caller_works
+        pool.run(task, 10, 17)
+        assert [ws.items for ws in pool.workspaces] == [[(10 + a, 10 + b)] for a, b in blocks(7, 3)]
+        for ws in pool.workspaces:
+            ws.items.clear()
+        pool.run(task, 0, 1, one_at_a_time=True)  # a single item never leaves the caller
+        assert [ws.items for ws in pool.workspaces] == [[(0, 1)], [], []]
+        pool.run(task, 0, 9, one_at_a_time=True)
+        assert sorted(item for ws in pool.workspaces for item in ws.items) == [(0, 1)] + [(k, k + 1) for k in range(9)]
+
+
+def test_with_the_caller_working_the_lowest_failure_is_still_the_one_raised() -> None:
+    def task(ws: Recorder, start: int, stop: int) -> None:
+        if start in (0, 2):
+            time.sleep(0.02 if start == 0 else 0.0)  # the caller's block fails last and is still the one raised
+            raise KeyError(f"items {start}..{stop}")
+
+    with ThreadPool(2, Recorder, "recorder", caller_works=True) as pool:
+        with pytest.raises(KeyError, match="items 0..2"):
+            pool.run(task, 0, 4)
+        pool.run(lambda ws, a, b: None, 0, 4)  # still usable
+
+
+def test_caller_works_is_refused_across_numa_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import caudal.parallel.threads as threads
+
+    monkeypatch.setattr(threads, "place_workers", lambda n, allowed, nodes: [(w % 2, allowed) for w in range(n)])
+    assert not threads.workers_share_one_node(2)
+    with pytest.raises(ValueError, match="one NUMA node"):
+        ThreadPool(2, Recorder, "recorder", caller_works=True)
+
+
 # -- choosing the pool ---------------------------------------------------------------------
 
 
@@ -180,6 +221,8 @@ def test_make_pool_choices() -> None:
         assert pool.size == available_cores()
         if NATIVE_AVAILABLE:
             assert pool.solver_name == "native" and isinstance(pool.workspaces[0], NativeWorkspace)
+        if pool.size > 1:  # the caller solves worker 0's share when the workers share a node (this machine's case)
+            assert pool.caller_works == (len(set(pool.nodes)) == 1)
     finally:
         pool.close()
     with pytest.raises(ValueError):

@@ -13,6 +13,18 @@ to whichever worker is free, and waits for all of them. The kernels release
 the GIL, so plain Python threads run the solves in parallel. An exception
 raised in a worker is re-raised in the caller: the one of the lowest block or
 item, if several fail, so the error is the same whatever the timing.
+
+With ``caller_works`` (what :func:`caudal.parallel.workers.make_pool` asks for
+when every worker is on one NUMA node), the calling thread does worker 0's
+share itself, with worker 0's workspace, while the other workers do theirs:
+a run of one item (one forward pass, one backward trial state) then never
+leaves the caller's thread. Handing such an item to a worker thread and
+waiting for it cost more than the item on 4ree with one forward pass (the
+two wake-ups, and the solves running on whichever core the woken thread got,
+away from the cache the caller just filled with the stage's LP):
+``benchmarks/fixed_work.py``. Worker thread 0 still creates workspace 0
+(first touch) and then idles; results do not depend on which thread solves
+an item, so they stay the same bits.
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ import itertools
 import os
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from caudal.parallel.blocks import block
@@ -72,6 +84,11 @@ def place_workers(threads: int, allowed: set[int], nodes: dict[int, set[int]]) -
     return [usable[w * len(usable) // threads] for w in range(threads)]
 
 
+def workers_share_one_node(threads: int) -> bool:
+    """Whether ``threads`` workers of this process would all be placed on one NUMA node."""
+    return len({node for node, _ in place_workers(threads, os.sched_getaffinity(0), numa_nodes())}) == 1
+
+
 def available_cores() -> int:
     """The number of cores this process may run on."""
     return len(os.sched_getaffinity(0))
@@ -81,14 +98,23 @@ class ThreadPool:
     """``threads`` pinned worker threads, each with the workspace it created.
 
     ``solver_name`` is only reported (layout line). Use as a context manager,
-    or call :meth:`close`, to stop the threads.
+    or call :meth:`close`, to stop the threads. ``caller_works``: the caller
+    does worker 0's share of every run (see the module docstring); it is
+    refused when the workers span several NUMA nodes, where workspace 0's
+    pages would be remote to the unpinned caller.
     """
 
-    def __init__(self, threads: int, factory: WorkspaceFactory, solver_name: str, *, pin: bool = True):
+    def __init__(
+        self, threads: int, factory: WorkspaceFactory, solver_name: str, *, pin: bool = True,
+        caller_works: bool = False,
+    ):
         if threads < 1:
             raise ValueError(f"a thread pool needs at least 1 thread, got {threads}")
         self.solver_name = solver_name
         self._placement = place_workers(threads, os.sched_getaffinity(0), numa_nodes())
+        if caller_works and len({node for node, _ in self._placement}) > 1:
+            raise ValueError("caller_works needs every worker on one NUMA node")
+        self.caller_works = caller_works
         self._pin = pin
         self._factory = factory
         self._workspaces: list[SolverWorkspace | None] = [None] * threads
@@ -128,19 +154,25 @@ class ThreadPool:
             if self._closed:
                 raise RuntimeError("the thread pool is closed")
             self._generation += 1
-            busy = []
+            jobs: dict[int, Callable[[SolverWorkspace], None]] = {}
             if one_at_a_time:
                 claims = _Claims(task, first, stop)
-                for w in range(min(self.size, stop - first)):
-                    self._inboxes[w].put((self._generation, claims.run))
-                    busy.append(w)
+                jobs = {w: claims.run for w in range(min(self.size, stop - first))}
             else:
                 for w in range(self.size):
                     start, end = block(stop - first, self.size, w)
                     if end > start:
-                        self._inboxes[w].put((self._generation, _Block(task, first + start, first + end).run))
-                        busy.append(w)
-            failures = self._collect(self._generation, busy)
+                        jobs[w] = _Block(task, first + start, first + end).run
+            own = jobs.pop(0, None) if self.caller_works else None
+            for w, job in jobs.items():
+                self._inboxes[w].put((self._generation, job))
+            failures = {}
+            if own is not None:
+                try:
+                    own(self._workspaces[0])
+                except _Failed as failed:
+                    failures[failed.item] = failed.error
+            failures.update(self._collect(self._generation, jobs))
         if failures:
             raise failures[min(failures)]
 
@@ -184,7 +216,7 @@ class ThreadPool:
             else:
                 self._done.put((generation, w, w, None))
 
-    def _collect(self, generation: int, workers: Sequence[int] | range) -> dict[int, BaseException]:
+    def _collect(self, generation: int, workers: Iterable[int]) -> dict[int, BaseException]:
         """Wait until each of ``workers`` reports on run ``generation``; return their exceptions.
 
         The exceptions are keyed by the first item of the failed block, or the

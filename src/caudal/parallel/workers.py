@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from threadpoolctl import threadpool_limits
 
 from caudal.parallel.pool import SerialPool, WorkerPool
-from caudal.parallel.threads import ThreadPool, available_cores
+from caudal.parallel.threads import ThreadPool, available_cores, workers_share_one_node
 from caudal.solver.choice import resolve_solver, workspace_factory
 
 
@@ -29,6 +29,8 @@ def make_pool(threads: int | None, solver: str) -> WorkerPool:
 
     ``threads=None`` uses every core this process may run on. One thread means
     no pool threads at all: the caller solves, with a workspace it creates.
+    With more, the caller does worker 0's share of each run when the workers
+    share one NUMA node (``ThreadPool``'s ``caller_works``).
     """
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
@@ -37,4 +39,4 @@ def make_pool(threads: int | None, solver: str) -> WorkerPool:
     n_threads = available_cores() if threads is None else threads
     if n_threads == 1:
         return SerialPool(factory(-1), name)
-    return ThreadPool(n_threads, factory, name)
+    return ThreadPool(n_threads, factory, name, caller_works=workers_share_one_node(n_threads))

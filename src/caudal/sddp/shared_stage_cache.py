@@ -63,8 +63,13 @@ class SharedStageCache(StageCache):
         built = reserve = None
         if self.is_leader:
             ids, reserve = self.cut_rows(t)
-            built = assemble_stage_lp(
-                template, pool.intercepts[ids], pool.coefficients[ids], ids, self._version, pool.targets[ids]
+            assembler = self._assemblers[t]
+            built = (
+                assembler.assemble(pool.intercepts[ids], pool.coefficients[ids], ids, self._version)
+                if assembler is not None
+                else assemble_stage_lp(
+                    template, pool.intercepts[ids], pool.coefficients[ids], ids, self._version, pool.targets[ids]
+                )
             )
             sizes[:] = (built.num_rows, built.nnz, 0 if reserve is None else reserve.size)
         self.comm.node_bcast_into(sizes)

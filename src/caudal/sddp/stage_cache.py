@@ -22,6 +22,7 @@ import numpy as np
 from caudal.model.problem import CompiledProblem
 from caudal.model.stage_lp import ReserveCuts, StageLP, assemble_stage_lp
 from caudal.sddp.cuts import CutPool
+from caudal.sddp.stage_assembly import CutRowAssembler, serves
 from caudal.sddp.working_set import WorkingSets
 from caudal.solver.workspace import BASIC, Basis
 
@@ -46,6 +47,8 @@ class StageCache:
         self.pools = pools
         self.working_sets = working_sets
         self._version = 0
+        # single-cut stages are rebuilt by an assembler that did the template's share once
+        self._assemblers = [CutRowAssembler(template) if serves(template) else None for template in problem.templates]
         self.lps: list[StageLP] = []
         self.bases: list[Basis] = []
         for t in range(problem.n_stages):
@@ -57,6 +60,9 @@ class StageCache:
         pool = self.pools[t]
         ids, reserve = self.cut_rows(t)
         self._version = next_version()
+        assembler = self._assemblers[t]
+        if assembler is not None:
+            return assembler.assemble(pool.intercepts[ids], pool.coefficients[ids], ids, self._version, reserve)
         return assemble_stage_lp(
             self.problem.templates[t], pool.intercepts[ids], pool.coefficients[ids], ids, self._version,
             pool.targets[ids], reserve,

@@ -1,0 +1,132 @@
+"""Stage LP rebuilds with the template's share of the work done once.
+
+The training rebuilds a stage's LP after every backward stage (a new cut, a
+new working set): on 4ree with one forward pass that is 2,816 rebuilds in 256
+iterations, each of a few dozen numpy calls on arrays of a few hundred
+entries, so the calls' fixed cost, not the arithmetic, is the rebuild's time.
+:class:`CutRowAssembler` keeps what depends on the template alone (column
+counts, where each template entry lands as a function of the cut count, the
+state and value-function columns) and fills the cut entries of every state
+column with one fancy-indexed assignment instead of one per column. It also
+hands each LP its solver form (objective scaled,
+:mod:`caudal.model.objective_scale`), built the same way: the columns' costs
+and bounds and the template rows' factors are the template's alone, and the
+cut entries are scaled as they are written.
+
+The arrays are the very ones :func:`caudal.model.stage_lp.assemble_stage_lp`
+builds, element for element (same order of entries in every column: the
+template's first, then the cuts in row order), so an LP built here solves
+along the same path; ``tests/test_stage_assembly.py`` compares the two. It
+covers the single-cut layout (one value-function column); multi-cut stages,
+whose cuts are spread over the openings' columns, keep the general builder.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from caudal.model.objective_scale import SolverForm, solver_form
+from caudal.model.stage_lp import INDEX, INF, ReserveCuts, StageLP, StageTemplate, assemble_stage_lp
+
+
+def serves(template: StageTemplate) -> bool:
+    """Whether :class:`CutRowAssembler` builds ``template``'s LPs: one value-function column, not a state's."""
+    return template.n_targets == 1 and int(template.cut_cols[0]) not in set(template.state_out_cols.tolist())
+
+
+class CutRowAssembler:
+    """Builds stage LPs of one template (single-cut) from their cut rows."""
+
+    def __init__(self, template: StageTemplate):
+        if not serves(template):
+            raise ValueError(f"stage {template.index}: the cut-row assembler serves single-cut stages")
+        self.template = template
+        counts = np.diff(template.col_start).astype(np.int64)
+        state_cols = template.state_out_cols.astype(np.int64)
+        value_col = int(template.cut_cols[0])
+        # columns that gain one entry per cut: every outgoing state and the value-function column
+        per_cut = np.zeros(template.num_cols, dtype=np.int64)
+        per_cut[state_cols] = 1
+        per_cut[value_col] += 1
+        # column j of the LP with n cuts starts at template start + n x (columns before j that gain entries)
+        self._gaining_before = np.zeros(template.num_cols + 1, dtype=np.int64)
+        np.cumsum(per_cut, out=self._gaining_before[1:])
+        self._template_start = template.col_start.astype(np.int64)
+        entry_cols = np.repeat(np.arange(template.num_cols, dtype=np.int64), counts)
+        self._entry_gaining_before = self._gaining_before[entry_cols]
+        self._entry_position = np.arange(template.nnz, dtype=np.int64)
+        # the cut entries of column j follow its template entries
+        self._state_tail = self._template_start[state_cols + 1][:, None]
+        self._state_shift = self._gaining_before[state_cols][:, None]
+        self._value_tail = int(self._template_start[value_col + 1])
+        self._value_shift = int(self._gaining_before[value_col])
+        # the solver form of the cut-free LP: its column arrays and value-column flags serve every LP
+        # of the template (read-only, shared); its values and row arrays are the head of each LP's
+        self._bare_form = solver_form(assemble_stage_lp(template, np.zeros(0), np.zeros((0, template.n_states)),
+                                                        np.zeros(0, dtype=np.int64), 0))
+        for shared in (self._bare_form.col_cost, self._bare_form.col_lower, self._bare_form.col_upper,
+                       self._bare_form.value_cols):
+            shared.setflags(write=False)
+
+    def assemble(
+        self,
+        intercepts: np.ndarray,
+        coefficients: np.ndarray,
+        cut_ids: np.ndarray,
+        version: int,
+        reserve: ReserveCuts | None = None,
+    ) -> StageLP:
+        """``assemble_stage_lp(template, intercepts, coefficients, cut_ids, version, None, reserve)``, faster."""
+        template = self.template
+        n_cuts = int(intercepts.shape[0])
+        if n_cuts == 0:
+            return assemble_stage_lp(template, intercepts, coefficients, cut_ids, version, None, reserve)
+        bare = self._bare_form
+        scale = bare.scale
+        col_start = self._template_start + n_cuts * self._gaining_before
+        nnz = int(col_start[-1])
+        row_index = np.empty(nnz, dtype=INDEX)
+        values = np.empty(nnz, dtype=np.float64)
+        positions = self._entry_position + n_cuts * self._entry_gaining_before
+        scaled_values = np.empty(nnz, dtype=np.float64)
+        row_index[positions] = template.row_index
+        values[positions] = template.values
+        scaled_values[positions] = bare.values
+        cut_rows = template.num_rows + np.arange(n_cuts, dtype=INDEX)
+        # state column k: the cuts' -coefficients[:, k], in cut order
+        state_entries = self._state_tail + n_cuts * self._state_shift + np.arange(n_cuts, dtype=np.int64)
+        minus_coefficients = -coefficients.T
+        row_index[state_entries] = cut_rows
+        values[state_entries] = minus_coefficients
+        scaled_values[state_entries] = minus_coefficients * scale
+        value_head = self._value_tail + n_cuts * self._value_shift
+        row_index[value_head : value_head + n_cuts] = cut_rows
+        values[value_head : value_head + n_cuts] = 1.0
+        scaled_values[value_head : value_head + n_cuts] = 1.0  # the value column holds scale x theta already
+        infinite = np.full(n_cuts, INF)
+        lp = StageLP(
+            template=template,
+            num_rows=template.num_rows + n_cuts,
+            col_start=col_start.astype(INDEX),
+            row_index=row_index,
+            values=values,
+            row_lower=np.concatenate((template.row_lower, intercepts)),
+            row_upper=np.concatenate((template.row_upper, infinite)),
+            cut_ids=np.asarray(cut_ids, dtype=np.int64),
+            version=version,
+            reserve=reserve,
+        )
+        form = SolverForm(
+            scale=scale,
+            col_cost=bare.col_cost,
+            col_lower=bare.col_lower,
+            col_upper=bare.col_upper,
+            values=scaled_values,
+            row_lower=np.concatenate((bare.row_lower, intercepts * scale)),
+            row_upper=np.concatenate((bare.row_upper, infinite * scale)),
+            value_cols=bare.value_cols,
+            row_dual_factor=np.concatenate((bare.row_dual_factor, np.ones(n_cuts))),
+        )
+        # StageLP.solver_form is a cached property: what it would compute from these arrays, computed here
+        lp.__dict__["solver_form"] = form
+        return lp
