@@ -45,7 +45,7 @@ class BoundReached:
 
 
 def train(problem: caudal.Problem, threads: int, iterations: int, passes: int, target: float | None,
-          chunk: int | None) -> caudal.TrainingResult:
+          chunk: int | str) -> caudal.TrainingResult:
     return caudal.train(
         problem, iterations=iterations, forward_passes=passes, seed=0, threads=threads, solver="native",
         stopping_rules=[BoundReached(target)] if target is not None else (), opening_chunk=chunk,
@@ -69,12 +69,13 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=10, help="iterations of the fixed-work pairs")
     parser.add_argument("--forward-passes", type=int, default=2)
     parser.add_argument("--pairs", type=int, default=1, help="1-then-2-worker pairs of each measurement")
-    parser.add_argument("--opening-chunk", type=int, default=None, help="default: caudal's default split")
+    parser.add_argument("--opening-chunk", default=0, type=lambda text: text if text == "auto" else int(text),
+                        help="0 (caudal's default: no split), 'auto' or a chunk size")
     parser.add_argument("--skip-target", action="store_true", help="only the fixed-work pairs")
     args = parser.parse_args()
     problem = brazil4(stages=args.stages)  # all 82 historical openings per stage
     print(f"brazil4, {args.stages} stages, 82 openings, {args.forward_passes} forward passes, {os.cpu_count()} CPUs, "
-          f"opening chunk {'default' if args.opening_chunk is None else args.opening_chunk}")
+          f"opening chunk {args.opening_chunk}")
 
     if not args.skip_target:
         print(f"\ntime to a lower bound of {args.target:.6g}")

@@ -4,7 +4,7 @@ It follows the format's reference formulation (parallel load blocks) so that a
 case has the same optimal cost in caudal and in Cobre. Stage ``t`` with blocks
 ``k`` of ``tau[k]`` hours, ``T = sum(tau)``:
 
-* states: storage ``v[h]`` (hm3, within [0, max_storage]) and, for plants with
+* states: storage ``v[h]`` (hm3, within [min_storage, max_storage]) and, for plants with
   PAR(p) inflows, the lagged inflows (m3/s, most recent first);
 * inflow row: ``a[h] - sum_l psi[l] lag_in[h, l] = base + sigma * eta`` (the
   opening's noise on the right-hand side), then ``lag_out[h, 1] = a[h]`` and
@@ -20,8 +20,9 @@ case has the same optimal cost in caudal and in Cobre. Stage ``t`` with blocks
   generation, deficit segments, minus excess, plus line flows in, minus out,
   equals the load ``(mean + std * eta) * block factor``;
 * costs per block weighted by its hours (thermal, deficit, excess, exchange,
-  spillage, outflow/turbining/generation violations), storage below its minimum
-  per hm3, inflow non-negativity slack per m3/s over the stage's hours;
+  spillage, outflow/turbining/generation violations), inflow non-negativity
+  slack per m3/s over the stage's hours; the minimum storage is a hard bound
+  (no storage shortfall is priced, as in Cobre);
 * the cost-to-go is discounted by the annual rate over the stage's length in
   days (365.25 a year).
 
@@ -103,7 +104,7 @@ class StageLayout:
     evaporation: np.ndarray | None = None  # [H, 3]: evaporated flow, under and over the line; -1 without
     # [H, K, 4]: slacks of the minimum turbined flow, minimum generation, minimum and maximum outflow; -1 without
     hydro_slacks: np.ndarray | None = None
-    storage_below: np.ndarray | None = None  # [H]: shortfall under the minimum storage (hm3), -1 without
+    storage_below: np.ndarray | None = None  # [H]: all -1, the minimum storage being hard (Cobre's column is 0)
     costs: dict[str, list[int]] = field(default_factory=lambda: {c: [] for c in COST_CATEGORIES})
 
 
@@ -229,8 +230,11 @@ class _StageBuilder:
 
     def _add_states(self) -> None:
         for h, hydro in enumerate(self.case.hydros):
-            state = self.stage.add_state(  # hydro_bounds may lower the maximum in this stage (hydro_limits.py)
-                f"storage[{hydro.id}]", lower=0.0,
+            # The minimum storage is a hard bound on the end-of-stage storage, as in Cobre (0.5.1 and 0.18.0,
+            # measured; its storage_violation_below_cost changes nothing). hydro_bounds may lower the maximum.
+            state = self.stage.add_state(
+                f"storage[{hydro.id}]",
+                lower=self.case.bound("hydro.min_storage_hm3", hydro.id, self.spec.id, None, hydro.min_storage),
                 upper=self.case.bound("hydro.max_storage_hm3", hydro.id, self.spec.id, None, hydro.max_storage),
                 initial=self.case.initial_storage[hydro.id],
             )
@@ -472,14 +476,6 @@ class _StageBuilder:
             terms[below] = -stage_volume
             terms[above] = stage_volume
             rhs = -stage_volume * target
-        min_storage = self.case.bound("hydro.min_storage_hm3", hydro.id, self.spec.id, None, hydro.min_storage)
-        if min_storage > 0:
-            slack = self._var(f"storage_below[{hydro.id}]",
-                              cost=stage_hydro_penalties(self.case, hydro, self.spec.id).storage_below,
-                              category="storage_violation")
-            self.stage.add_constraint({state.out: 1.0, slack: 1.0}, ">=", min_storage,
-                                      name=f"min_storage[{hydro.id}]")
-            self.layout.storage_below[h] = slack.column
         self.layout.water_rows[h] = self.stage.add_constraint(terms, "==", rhs, name=f"water[{hydro.id}]")
 
 

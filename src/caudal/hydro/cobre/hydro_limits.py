@@ -10,8 +10,8 @@ this module's checks; 0.5.x has no ``block_id`` and is read here.
 
 What Cobre does, measured on d04 variants (``tests/test_cobre_hydro_bounds.py``,
 docs/cobre.md): 0.5.1 applies every column as caudal does, except a minimum
-storage, which Cobre enforces otherwise than caudal's priced shortfall (even
-the plant's own); 0.18.0 applies the maxima of turbined flow and generation
+storage, not measured beyond the plant's own (a hard bound, formulation.py);
+0.18.0 applies the maxima of turbined flow and generation
 and the outflow range as caudal does, but accepts and then ignores the minima
 of turbined flow and generation, and prices a maximum storage in the first
 stage otherwise than a hard bound. Those columns are refused by name. caudal
@@ -39,8 +39,8 @@ FLOWS = ("min_turbined_m3s", "max_turbined_m3s", "min_generation_mw", "max_gener
 LIMITS = (*STORAGE, *FLOWS)
 
 # Columns a format defines whose effect in Cobre caudal could not reproduce (measured, docs/cobre.md): refused
-_MIN_STORAGE = ("a stage-varying minimum storage (Cobre enforces even a plant's own minimum storage otherwise "
-                "than caudal's priced shortfall, measured on d04 in 0.5.1 and 0.18.0)")
+_MIN_STORAGE = ("a stage-varying minimum storage (only the plant's own minimum was measured against Cobre; "
+                "Cobre 0.18.0 ignored a 190 hm3 one in the first stage of d04)")
 REFUSED_05 = {"min_storage_hm3": _MIN_STORAGE}
 REFUSED_018 = {
     "min_storage_hm3": _MIN_STORAGE,

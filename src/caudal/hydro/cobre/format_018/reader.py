@@ -73,6 +73,8 @@ def read_case(root: str | Path) -> Case:
     if fitted is not None:
         case.inflow_stats = inflow_stats = fitted
     case.productivity_overrides = productivity
+    for hydro in case.hydros:  # Cobre 0.18.0 starts a plant below its minimum storage at that minimum (measured)
+        case.initial_storage[hydro.id] = max(case.initial_storage[hydro.id], hydro.min_storage)
     case.bound_overrides = read_bounds(files, case.stages, case.thermals, case.lines, case.hydros)
     read_hydro_physics(files, case, models)
     check_out_of_service_plants(case)

@@ -1,0 +1,101 @@
+"""A plant's own minimum storage, in both formats: a hard bound on the end-of-stage storage.
+
+Cobre prices no shortfall under ``reservoir.min_storage_hm3`` (its
+``storage_violation_below_cost``, global or the plant's, changes nothing):
+0.5.1 keeps every end-of-stage storage at or above the minimum, so a plant
+starting below it must fill up; 0.18.0 does the same but starts such a plant at
+its minimum. The costs are Cobre's lower bounds on the very folders these
+functions write, measured by running cobre-python 0.5.1 (0.5.x cases) and
+0.18.0 (0.18 cases) with ``cobre.run.run`` on one thread; each test also checks
+that caudal's trained bound equals its deterministic equivalent.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from cobre_cases import DATA, SAME, edit
+from test_cobre_bounds import d04_variant
+
+import caudal
+from caudal.hydro import cobre
+
+FORMATS = {"0.5": DATA / "deterministic", "0.18": DATA / "cases-0.18" / "deterministic"}
+INFLOWS = "scenarios/inflow_seasonal_stats.parquet"
+
+
+def variant(root: Path, fmt: str, base: str, hydro: int, minimum: float, initial: float | None = None,
+            penalty: float | None = None, inflows: list[float] | None = None) -> Path:
+    """A copy of ``base`` whose plant ``hydro`` has ``minimum`` (and optionally a new initial storage,
+    a storage_violation_below_cost for every plant and its own, new mean inflows per stage)."""
+    case = root / f"{base}-min-storage"
+    shutil.copytree(FORMATS[fmt] / base, case)
+    return with_minimum(case, hydro, minimum, initial, penalty, inflows)
+
+
+def with_minimum(case: Path, hydro: int, minimum: float, initial: float | None = None,
+                 penalty: float | None = None, inflows: list[float] | None = None) -> Path:
+    def plant(d: dict) -> None:
+        d["hydros"][hydro]["reservoir"]["min_storage_hm3"] = minimum
+        if penalty is not None:
+            d["hydros"][hydro]["penalties"] = {"storage_violation_below_cost": penalty}
+
+    edit(case, "system/hydros.json", plant)
+    if initial is not None:
+        edit(case, "initial_conditions.json", lambda d: d["storage"][hydro].update(value_hm3=initial))
+    if penalty is not None:
+        edit(case, "penalties.json", lambda d: d["hydro"].update(storage_violation_below_cost=penalty))
+    if inflows is not None:
+        path = case / INFLOWS
+        rows = pq.read_table(path).to_pylist()
+        for row in rows:
+            row["mean_m3s"] = inflows[row["stage_id"]]
+        pq.write_table(pa.Table.from_pylist(rows, schema=pq.read_schema(path)), path, compression="zstd")
+    return case
+
+
+D02 = "d02-single-hydro"
+D04 = "d04-transmission"
+# (format, base, hydro, minimum, initial, penalty, inflows): Cobre's cost (0.5 cases: 0.5.1; 0.18 cases: 0.18.0).
+# d02 starts at 100 hm3 with 40 then 10 m3/s; d04's hydro 1 starts at 50 hm3.
+CASES = {
+    "05_below_initial": (("0.5", D02, 0, 60.0), 3_459_444.4444444454),
+    "05_above_initial_fills_up": (("0.5", D02, 0, 150.0), 4_709_444.444444444),
+    "05_starts_below_and_fills_up": (("0.5", D02, 0, 30.0, 0.0, None, [80.0, 10.0]), 2_971_666.666666668),
+    "05_penalty_changes_nothing": (("0.5", D02, 0, 60.0, None, 1.0), 3_459_444.4444444454),
+    "05_d04": (("0.5", D04, 1, 60.0), 24_677_996.777777787),
+    "05_d04_above_initial": (("0.5", D04, 1, 60.0, 80.0), 16_344_663.444444453),
+    "018_below_initial": (("0.18", D02, 0, 60.0), 3_459_444.444444445),
+    "018_above_initial_starts_at_minimum": (("0.18", D02, 0, 150.0), 4_014_999.9999999986),
+    "018_starts_at_minimum": (("0.18", D02, 0, 30.0, 0.0, None, [80.0, 10.0]), 2_555_000.0),
+    "018_penalty_changes_nothing": (("0.18", D02, 0, 60.0, None, 1.0), 3_459_444.444444445),
+    "018_d04": (("0.18", D04, 1, 60.0), 21_900_219.000000004),
+}
+
+
+def assert_cobres_cost(case: Path, expected: float) -> None:
+    study = cobre.load_case(case)
+    equivalent = caudal.deterministic_equivalent(study.problem).objective
+    settings = study.training
+    bound = caudal.train(study.problem, iterations=settings.iterations, forward_passes=settings.forward_passes,
+                         seed=settings.seed).lower_bound
+    assert bound == pytest.approx(equivalent, rel=SAME)
+    assert equivalent == pytest.approx(expected, rel=SAME)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_minimum_storage_gives_cobres_cost(tmp_path: Path, name: str) -> None:
+    spec, expected = CASES[name]
+    assert_cobres_cost(variant(tmp_path, *spec), expected)
+
+
+D04_VARIANT_COST = 5_340_219.000000001  # Cobre 0.18.0 (caudal's old priced shortfall gave 4,722,619)
+
+
+def test_minimum_storage_in_two_block_d04_gives_cobre_018s_cost(tmp_path: Path) -> None:
+    """``test_cobre_bounds.d04_variant`` (two blocks, a second thermal) with hydro 1's minimum at 60 hm3."""
+    assert_cobres_cost(with_minimum(d04_variant(tmp_path, [], [], {}, None), 1, 60.0), D04_VARIANT_COST)
