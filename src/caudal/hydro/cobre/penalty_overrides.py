@@ -26,19 +26,12 @@ import pyarrow as pa
 from caudal.hydro.cobre.case import Case, Hydro, HydroPenalties, StageSpec
 from caudal.hydro.cobre.errors import CaseError, CaseWarning, unsupported
 from caudal.hydro.cobre.files import INT, CaseFiles
+from caudal.hydro.cobre.system import MODELLED_HYDRO_PENALTIES
 from caudal.parquet_files import ParquetFile
 
 Overrides = dict[tuple[str, int, int, "int | None"], float]
 
-HYDRO_COSTS = (
-    "spillage_cost",
-    "storage_violation_below_cost",
-    "turbined_violation_below_cost",
-    "outflow_violation_below_cost",
-    "outflow_violation_above_cost",
-    "generation_violation_below_cost",
-    "fpha_turbined_cost",
-)
+HYDRO_COSTS = (*MODELLED_HYDRO_PENALTIES, "fpha_turbined_cost")
 """The hydro cost columns caudal applies per stage (quantity ``hydro.<column>``)."""
 
 _PRICING_REFUSED_FEATURES = ("diversion_cost", "filling_target_violation_cost")

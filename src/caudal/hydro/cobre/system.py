@@ -97,6 +97,17 @@ def _deficit_segments(record: Record, key: str) -> tuple[DeficitSegment, ...]:
     return tuple(segments)
 
 
+MODELLED_HYDRO_PENALTIES = (
+    "spillage_cost",
+    "storage_violation_below_cost",
+    "turbined_violation_below_cost",
+    "outflow_violation_below_cost",
+    "outflow_violation_above_cost",
+    "generation_violation_below_cost",
+)
+"""The hydro penalties of penalties.json the formulation prices (both formats; stage overrides too)."""
+
+
 def _global_penalties(doc: Record) -> GlobalPenalties:
     bus = doc.record("bus")
     deficit = _deficit_segments(bus, "deficit_segments")
@@ -107,15 +118,7 @@ def _global_penalties(doc: Record) -> GlobalPenalties:
     line.finish()
     hydro = doc.record("hydro")
     costs: dict[str, float | None] = {
-        name: hydro.number(name, minimum=0.0)
-        for name in (
-            "spillage_cost",
-            "storage_violation_below_cost",
-            "turbined_violation_below_cost",
-            "outflow_violation_below_cost",
-            "outflow_violation_above_cost",
-            "generation_violation_below_cost",
-        )
+        name: hydro.number(name, minimum=0.0) for name in MODELLED_HYDRO_PENALTIES
     }
     # Cobre 0.5.1 takes this cost from here (or the plant), not from config.json's penalty_cost: so does caudal.
     costs["inflow_nonnegativity_cost"] = hydro.number(

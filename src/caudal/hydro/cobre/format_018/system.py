@@ -33,6 +33,7 @@ from caudal.hydro.cobre.system import (
     DEFAULT_INFLOW_PENALTY,
     HYDROS,
     LINES,
+    MODELLED_HYDRO_PENALTIES,
     PENALTIES,
     THERMALS,
     GlobalPenalties,
@@ -57,14 +58,6 @@ _INERT_HYDRO_PENALTIES = (
     "water_withdrawal_violation_cost",
     "water_withdrawal_violation_pos_cost",
     "water_withdrawal_violation_neg_cost",
-)
-_MODELLED_HYDRO_PENALTIES = (
-    "spillage_cost",
-    "storage_violation_below_cost",
-    "turbined_violation_below_cost",
-    "outflow_violation_below_cost",
-    "outflow_violation_above_cost",
-    "generation_violation_below_cost",
 )
 
 
@@ -99,7 +92,7 @@ def _global_penalties(doc: Record) -> GlobalPenalties:
     exchange = line.number("exchange_cost", minimum=0.0)
     line.finish()
     hydro = doc.record("hydro")
-    costs: dict[str, float | None] = {name: hydro.number(name, minimum=0.0) for name in _MODELLED_HYDRO_PENALTIES}
+    costs: dict[str, float | None] = {name: hydro.number(name, minimum=0.0) for name in MODELLED_HYDRO_PENALTIES}
     costs["inflow_nonnegativity_cost"] = hydro.number(
         "inflow_nonnegativity_cost", DEFAULT_INFLOW_PENALTY, minimum=0.0
     )
