@@ -144,7 +144,10 @@ def test_ctrl_c_checkpoints_and_exits_130_on_every_rank(tmp_path):
     assert time.monotonic() - started < DEADLINE
     output = "".join(seen) + stdout
     assert "\x1b[" not in output, "no progress bar under a launcher"
-    assert "KeyboardInterrupt" not in stderr and "failed" not in stderr and "Traceback" not in stderr, stderr
+    # Open MPI's launcher may log its own libevent noise while it tears the job down ("[warn] Epoll MOD(1) on
+    # fd 24 failed ... Bad file descriptor"): not caudal's, so not counted as a failure here.
+    ours = "\n".join(line for line in stderr.splitlines() if not line.lstrip().startswith("[warn] Epoll"))
+    assert "KeyboardInterrupt" not in ours and "failed" not in ours and "Traceback" not in ours, stderr
     received = "SIGTERM" if open_mpi() else "SIGINT"
     assert f"{received} received: stopping, with a checkpoint of the last complete iteration" in stderr, stderr
     # Which iteration was under way depends on when the launcher forwarded the lines and the signal (Open MPI's
