@@ -60,13 +60,20 @@ def deterministic_case(name: str) -> Path:
 
 def assert_known_cost(study: cobre.CobreStudy, name: str) -> None:
     """Both the deterministic equivalent and SDDP's lower bound reach ``name``'s known cost (to ``SAME``)."""
-    expected = KNOWN_COSTS[name]
-    assert caudal.deterministic_equivalent(study.problem).objective == pytest.approx(expected, rel=SAME)
+    assert_reaches(study, KNOWN_COSTS[name])
+
+
+def assert_reaches(study: cobre.CobreStudy, expected: float) -> None:
+    """The deterministic equivalent and SDDP's lower bound (the case's own training settings) equal each other
+    and ``expected`` (to ``SAME``): a Cobre cost is matched by the LP and by the training alike."""
+    equivalent = caudal.deterministic_equivalent(study.problem).objective
+    assert equivalent == pytest.approx(expected, rel=SAME)
     settings = study.training
-    result = caudal.train(
+    bound = caudal.train(
         study.problem, iterations=settings.iterations, forward_passes=settings.forward_passes, seed=settings.seed
-    )
-    assert result.lower_bound == pytest.approx(expected, rel=SAME)
+    ).lower_bound
+    assert bound == pytest.approx(expected, rel=SAME)
+    assert bound == pytest.approx(equivalent, rel=SAME)
 
 
 def assert_fails_naming(case: Path, capsys: pytest.CaptureFixture, file: str, entity: str | None, field: str,

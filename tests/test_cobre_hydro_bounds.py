@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from cobre_cases import DATA, SAME, assert_fails_naming, edit
+from cobre_cases import DATA, SAME, assert_fails_naming, assert_reaches, edit
 from test_cobre_bounds import d04_variant
 
 import caudal
@@ -86,13 +86,7 @@ CASES_018 = {  # rows: Cobre 0.18.0's cost (d04_variant itself: 4,400,127.11)
 
 
 def assert_cobres_cost(case: Path, expected: float) -> None:
-    study = cobre.load_case(case)
-    equivalent = caudal.deterministic_equivalent(study.problem).objective
-    settings = study.training
-    bound = caudal.train(study.problem, iterations=settings.iterations, forward_passes=settings.forward_passes,
-                         seed=settings.seed).lower_bound
-    assert bound == pytest.approx(equivalent, rel=SAME)
-    assert equivalent == pytest.approx(expected, rel=SAME)
+    assert_reaches(cobre.load_case(case), expected)
 
 
 @pytest.mark.parametrize("name", sorted(CASES_05))

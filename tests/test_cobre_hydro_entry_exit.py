@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cobre_cases import DATA, SAME, assert_fails_naming, edit
+from cobre_cases import DATA, SAME, assert_fails_naming, assert_reaches, edit
 
 import caudal
 from caudal.hydro import cobre
@@ -45,12 +45,7 @@ def variant(root: Path, base: Path, hydro: int, window: dict) -> Path:
 def test_a_hydro_out_of_service_gives_cobre_018s_cost(tmp_path: Path, key: tuple) -> None:
     name, hydro, field = key
     study = cobre.load_case(variant(tmp_path, CASES_018 / name, hydro, {field: 1}))
-    equivalent = caudal.deterministic_equivalent(study.problem).objective
-    settings = study.training
-    bound = caudal.train(study.problem, iterations=settings.iterations, forward_passes=settings.forward_passes,
-                         seed=settings.seed).lower_bound
-    assert bound == pytest.approx(equivalent, rel=SAME)
-    assert equivalent == pytest.approx(COBRE_018[key], rel=SAME)
+    assert_reaches(study, COBRE_018[key])
 
 
 def test_a_stochastic_case_with_a_plant_leaving_gives_cobre_018s_converged_bound(tmp_path: Path) -> None:

@@ -18,10 +18,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from cobre_cases import DATA, SAME, edit
+from cobre_cases import DATA, assert_reaches, edit
 from test_cobre_bounds import d04_variant
 
-import caudal
 from caudal.hydro import cobre
 
 FORMATS = {"0.5": DATA / "deterministic", "0.18": DATA / "cases-0.18" / "deterministic"}
@@ -78,13 +77,7 @@ CASES = {
 
 
 def assert_cobres_cost(case: Path, expected: float) -> None:
-    study = cobre.load_case(case)
-    equivalent = caudal.deterministic_equivalent(study.problem).objective
-    settings = study.training
-    bound = caudal.train(study.problem, iterations=settings.iterations, forward_passes=settings.forward_passes,
-                         seed=settings.seed).lower_bound
-    assert bound == pytest.approx(equivalent, rel=SAME)
-    assert equivalent == pytest.approx(expected, rel=SAME)
+    assert_reaches(cobre.load_case(case), expected)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

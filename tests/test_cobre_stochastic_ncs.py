@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from cobre_cases import DATA, SAME, assert_fails_naming, edit
+from cobre_cases import DATA, SAME, assert_fails_naming, assert_reaches, edit
 
 import caudal
 from caudal.hydro import cobre
@@ -65,11 +65,7 @@ def stochastic_d15(root: Path, tree: bool = True) -> Path:
 def test_on_cobres_openings_the_bound_is_cobres(tmp_path: Path) -> None:
     study = cobre.load_case(stochastic_d15(tmp_path))
     assert study.entities.sources == (0,)
-    assert caudal.deterministic_equivalent(study.problem).objective == pytest.approx(COBRE_051_BOUND, rel=SAME)
-    settings = study.training
-    bound = caudal.train(study.problem, iterations=settings.iterations, forward_passes=settings.forward_passes,
-                         seed=settings.seed).lower_bound
-    assert bound == pytest.approx(COBRE_051_BOUND, rel=SAME)
+    assert_reaches(study, COBRE_051_BOUND)
 
 
 def test_on_caudals_openings_bound_equals_the_deterministic_equivalent(tmp_path: Path) -> None:

@@ -11,10 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cobre_cases import SAME, assert_fails_naming, edit
+from cobre_cases import assert_fails_naming, assert_reaches, edit
 from test_cobre_bounds import d04_variant
 
-import caudal
 from caudal.hydro import cobre
 
 HYDROS = "system/hydros.json"
@@ -44,11 +43,7 @@ def test_unit_groups_give_cobres_costs(tmp_path: Path, name: str) -> None:
     groups, expected = CASES[name]
     study = cobre.load_case(with_groups(tmp_path, groups))
     assert len(study.case.hydros[0].groups) == 2
-    assert caudal.deterministic_equivalent(study.problem).objective == pytest.approx(expected, rel=SAME)
-    settings = study.training
-    bound = caudal.train(study.problem, iterations=settings.iterations, forward_passes=settings.forward_passes,
-                         seed=settings.seed).lower_bound
-    assert bound == pytest.approx(expected, rel=SAME)
+    assert_reaches(study, expected)
 
 
 @pytest.mark.parametrize(
