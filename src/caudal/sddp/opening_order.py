@@ -18,6 +18,8 @@ against 201853), 8 to 11% less time per backward solve.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from caudal.model.stage_lp import INDEX, StageTemplate
@@ -34,7 +36,33 @@ def opening_tour(template: StageTemplate) -> np.ndarray:
     2-opt moves. Ties go to the lower index, so the tour is a function of the
     template alone.
     """
-    points = _opening_points(template)
+    return _tour_of_points(_opening_points(template))
+
+
+def opening_tours(templates: Sequence[StageTemplate]) -> list[np.ndarray]:
+    """:func:`opening_tour` of every template, each distinct set of openings toured once.
+
+    The tour is a function of the openings' points alone, so stages whose
+    points are the same bits share one tour (the same array, read-only). A
+    seasonal case repeats its openings every year: brazil4 at 120 stages has
+    13 distinct sets, and touring each of the 120 stages took 0.5 s of every
+    training run, serial, before the first forward pass.
+    """
+    tours: dict[tuple[tuple[int, ...], bytes], np.ndarray] = {}
+    result = []
+    for template in templates:
+        points = _opening_points(template)
+        key = (points.shape, points.tobytes())
+        if key not in tours:
+            tour = _tour_of_points(points)
+            tour.setflags(write=False)
+            tours[key] = tour
+        result.append(tours[key])
+    return result
+
+
+def _tour_of_points(points: np.ndarray) -> np.ndarray:
+    """The tour of :func:`opening_tour` through ``points`` (one row per opening)."""
     n = points.shape[0]
     if n <= 3 or points.shape[1] == 0:
         return np.arange(n, dtype=INDEX)
