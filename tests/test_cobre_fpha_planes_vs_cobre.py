@@ -70,8 +70,10 @@ def test_cobre_018_planes_are_the_curves_segments_at_full_turbining() -> None:
     ``g = kappa * k * ((a - tailrace) * q + slope * max_turbined * v)`` with ``k = 9.81e-3 * efficiency * (1 -
     losses)`` and ``a + slope * v`` the segment's line: through the origin (no intercept, no spillage term),
     equal to the production function at full turbining on its segment, every coefficient scaled by one
-    ``kappa`` (Cobre writes 1 in the kappa column). Cobre 0.5.1 (and caudal) take tangent planes over a grid of
-    storage, flow and spillage, keep those on the envelope and scale only the intercept."""
+    ``kappa`` (Cobre writes 1 in the kappa column): the least-squares scale of the envelope onto the production
+    function over the grid of 5 storages (0 to 200 hm3) and 5 flows (0 to max_turbined). Cobre 0.5.1 (and
+    caudal) take tangent planes over a grid of storage, flow and spillage, keep those on the envelope and scale
+    only the intercept, by the smallest ratio of the production function to the envelope."""
     planes = columns(COBRE_018_PLANES)
     assert set(planes["stage_id"]) == {0, 1} and set(planes["kappa"]) == {1.0}
     hydro = json.loads((DATA / "deterministic" / D07 / HYDROS).read_text())["hydros"][0]
@@ -84,12 +86,16 @@ def test_cobre_018_planes_are_the_curves_segments_at_full_turbining() -> None:
     at_zero = height - slopes * volume  # each segment's line at zero storage (the last: the flat continuation)
     expected_q = k * (at_zero - tailrace)
     expected_v = k * slopes * max_turbined
+    grid_v, grid_q = np.meshgrid(np.linspace(volume[0], volume[-1], 5), np.linspace(0.0, max_turbined, 5))
+    production = k * grid_q * (np.interp(grid_v, volume, height) - tailrace)
+    envelope = np.min(expected_q[:, None, None] * grid_q + expected_v[:, None, None] * grid_v, axis=0)
+    least_squares = float((production * envelope).sum() / (envelope * envelope).sum())
     for stage in (0, 1):
         rows = [i for i, s in enumerate(planes["stage_id"]) if s == stage]
         gamma_q = np.array([planes["gamma_q"][i] for i in rows])
         gamma_v = np.array([planes["gamma_v"][i] for i in rows])
         kappa = gamma_q[0] / expected_q[0]
-        assert kappa == pytest.approx(0.9705442, abs=1e-7)  # the value Cobre 0.18.0 applied (measured, see above)
+        assert kappa == pytest.approx(least_squares, rel=1e-12)  # 0.9705442
         np.testing.assert_allclose(gamma_q, kappa * expected_q, rtol=1e-12)
         np.testing.assert_allclose(gamma_v, kappa * expected_v, rtol=1e-12, atol=1e-15)
         assert max(abs(planes["gamma_0"][i]) for i in rows) < 1e-13
