@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="thread counts of the training runs (default 1,2)")
     parser.add_argument("--ranks", type=int, default=2, help="also caudal on this many MPI ranks x 1 thread (0: no)")
     parser.add_argument("--no-cobre", action="store_true", help="caudal alone")
-    parser.add_argument("--cobre-venv", type=Path, default=Path("/tmp/cobre-venv"))
+    parser.add_argument("--cobre-venv", type=Path, default=Path("/tmp/cobre-0.5.1-venv"))
     parser.add_argument("--skip-lp", action="store_true", help="skip the LP solve times")
     parser.add_argument("--skip-training", action="store_true", help="skip the training iterations")
     args = parser.parse_args()
@@ -202,7 +202,7 @@ def time_work_item(workspace, lp, incoming: np.ndarray, trial: int) -> tuple[flo
 
 def training_runs(system, args) -> None:
     workers = [int(w) for w in args.workers.split(",")]
-    cobre_python = None if args.no_cobre else ensure_cobre(args.cobre_venv, None)
+    cobre_python = None if args.no_cobre else ensure_cobre(args.cobre_venv, "0.5.1", None)
     with tempfile.TemporaryDirectory(prefix="national_") as scratch:
         case = Path(scratch) / "national"
         write_case(with_training(system, args.iterations, args.forward_passes), case)

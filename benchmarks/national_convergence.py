@@ -63,11 +63,11 @@ print(json.dumps({"lower_bound": result["lower_bound"], "upper_bound": result["u
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=300)
-    parser.add_argument("--cobre-venv", type=Path, default=Path("/tmp/cobre-venv"),
+    parser.add_argument("--cobre-venv", type=Path, default=Path("/tmp/cobre-0.5.1-venv"),
                         help="virtual environment with cobre-python 0.5.1 (created with pip if missing)")
     parser.add_argument("--python312", default=None, help="Python 3.12 used to create the venv (default: found)")
     args = parser.parse_args()
-    cobre_python = ensure_cobre(args.cobre_venv, args.python312)
+    cobre_python = ensure_cobre(args.cobre_venv, "0.5.1", args.python312)
     print("hydros thermals subsystems stages openings par blocks | exact (caudal DE) | caudal LB (rel) | "
           "Cobre LB (rel) | Cobre UB")
     with tempfile.TemporaryDirectory() as scratch:
