@@ -66,7 +66,8 @@ def test_caudals_planes_are_cobre_051s() -> None:
 
 
 def test_cobre_018_planes_are_the_curves_segments_at_full_turbining() -> None:
-    """0.18.0's planes, one per segment of d07's volume-height curve (and one past its end), each
+    """0.18.0's planes, one per interval of the storage grid (d07's 5 default points are its curve's points)
+    and one past its end, each
     ``g = kappa * k * ((a - tailrace) * q + slope * max_turbined * v)`` with ``k = 9.81e-3 * efficiency * (1 -
     losses)`` and ``a + slope * v`` the segment's line: through the origin (no intercept, no spillage term),
     equal to the production function at full turbining on its segment, every coefficient scaled by one
