@@ -88,6 +88,20 @@ def chain_orders(tour: np.ndarray, forward_openings: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(tour[(starts[:, None] + np.arange(n)[None, :]) % n], dtype=INDEX)
 
 
+def two_way_orders(orders: np.ndarray, ahead: int) -> np.ndarray:
+    """``orders`` (int32[K, n], each a walk along the tour from the forward opening), walked both ways.
+
+    Each row keeps its first ``ahead`` openings (the forward opening, then
+    the tour onward) and continues with the others walked backward from the
+    forward opening's predecessor on the tour, so that a chunk starting
+    right after position ``ahead`` starts next to the forward opening instead
+    of half a tour away. A function of ``orders`` and ``ahead`` alone.
+    """
+    n = orders.shape[1]
+    backward = orders[:, :0:-1]  # the start's predecessor on the walk, then the one before it...
+    return np.ascontiguousarray(np.concatenate((orders[:, :ahead], backward[:, : n - ahead]), axis=1))
+
+
 def _opening_points(template: StageTemplate) -> np.ndarray:
     """The openings' patch values, one row per opening, each column scaled to unit range."""
     n = template.n_openings
