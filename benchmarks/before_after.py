@@ -12,7 +12,8 @@ load average before and after it:
 
 * brazil4 at ``--stages`` (120), all 82 openings, ``--iterations`` (10) x
   ``--forward-passes`` (2), seed 0, on 1 and 2 workers: the training's own
-  clock, the 1-over-2-worker speedup of each version (goal: at least 1.7);
+  clock, the 1-over-2-worker speedup of each version (goal: at least 1.7),
+  with ``--opening-chunk`` (0, caudal's default);
 * a Cobre case (4ree by default) as ``benchmarks/vs_cobre.py`` runs caudal's
   side (the case's seed and iteration limit, caudal's opening tree), for
   each of ``--cobre-passes`` (1 and 4) on 1 and 2 workers: the process's wall
@@ -47,9 +48,10 @@ BRAZIL4_RUN = r"""
 import json, sys
 import caudal
 from caudal.examples import brazil4
-stages, iterations, passes, threads = (int(a) for a in sys.argv[1:5])
+stages, iterations, passes = (int(a) for a in sys.argv[1:4])
+chunk, threads = (sys.argv[4] if sys.argv[4] == "auto" else int(sys.argv[4])), int(sys.argv[5])
 result = caudal.train(brazil4(stages=stages), iterations=iterations, forward_passes=passes, seed=0,
-                      threads=threads, solver="native")
+                      threads=threads, solver="native", opening_chunk=chunk)
 print(json.dumps({"seconds": result.wall_time, "lower_bound": result.lower_bound}))
 """
 
@@ -116,6 +118,7 @@ def main() -> None:
     parser.add_argument("--stages", type=int, default=120)
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--forward-passes", type=int, default=2)
+    parser.add_argument("--opening-chunk", default="0", help="brazil4's opening split: 0 (default), auto or N")
     parser.add_argument("--case", type=Path, default=DEFAULT_CASE, help="a Cobre 0.5 case directory (default 4ree)")
     parser.add_argument("--cobre-passes", default="1,4", help="forward passes of the case runs (default 1,4)")
     parser.add_argument("--skip-brazil4", action="store_true")
@@ -128,9 +131,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="before_after_") as scratch:
         versions = {"base": export(args.base, Path(scratch)), "tree": ROOT / "src"}
         if not args.skip_brazil4:
-            label = f"brazil4 {args.stages} stages {args.iterations}x{args.forward_passes}"
+            label = f"brazil4 {args.stages} stages {args.iterations}x{args.forward_passes} chunk {args.opening_chunk}"
             runs = measure(label, versions, args.rounds, workers, BRAZIL4_RUN, args.stages, args.iterations,
-                           args.forward_passes)
+                           args.forward_passes, args.opening_chunk)
             summarise(label, runs, list(versions), workers)
         if not args.skip_cobre:
             from caudal.hydro import cobre
