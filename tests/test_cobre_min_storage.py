@@ -21,6 +21,7 @@ import pytest
 from cobre_cases import DATA, assert_fails_naming, assert_reaches, edit
 from test_cobre_bounds import d04_variant
 
+from caudal.cli import main
 from caudal.hydro import cobre
 
 FORMATS = {"0.5": DATA / "deterministic", "0.18": DATA / "cases-0.18" / "deterministic"}
@@ -144,3 +145,14 @@ def test_the_penalty_method_can_always_fill(tmp_path: Path) -> None:
     edit(case, "config.json", lambda d: d["modeling"]["inflow_non_negativity"].update(method="penalty"))
     study = cobre.load_case(case)
     assert study.case.settings.inflow_method == "penalty"
+
+
+def test_a_first_stage_that_cannot_fill_names_the_plants_below_their_minimum(tmp_path: Path, capsys) -> None:
+    """d08 starting empty with a minimum of 190 hm3 cannot fill (Cobre 0.5.1 fails on it: "infeasible subproblem
+    at stage 0", measured), but its evaporation keeps the check from deciding it: the solve failure says why."""
+    case = variant(tmp_path, "0.5", "d08-evaporation", 0, 190.0, 0.0)
+    cobre.load_case(case)  # not refused: the water evaporation may add or take is not bounded from the data
+    assert main(["train", str(case), "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Infeasible" in err
+    assert "hydro 0 starts at 0 hm3, below its minimum storage of 190 hm3 (initial_conditions.json" in err

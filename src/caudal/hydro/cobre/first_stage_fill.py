@@ -13,17 +13,22 @@ own minimum); every release, withdrawal and violation of the plant has a
 lower bound of zero or a slack, so no outflow is forced. A plant whose water
 cannot be bounded this way (the ``penalty`` non-negativity method buys water
 without limit, evaporation may add some, a plant out of service passes water
-on) is never refused, nor is any plant downstream of it.
+on) is never refused, nor is any plant downstream of it. When such a case's
+first stage turns out infeasible, :func:`below_minimum_note` names the plants
+that start below their minimum, for the error message.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+from pathlib import Path
 
 import numpy as np
 
 from caudal.hydro.cobre.case import Case, Hydro
 from caudal.hydro.cobre.errors import CaseError
+from caudal.hydro.cobre.formats import read_case
 from caudal.hydro.cobre.formulation import HM3_PER_M3S_HOUR, TRUNCATING
 from caudal.hydro.cobre.hydro_limits import IN_SERVICE
 from caudal.hydro.cobre.inflows import InflowModel
@@ -84,3 +89,20 @@ def _largest_inflow(case: Case, inflows: InflowModel, noise: np.ndarray, h: int)
     if case.settings.inflow_method in TRUNCATING and n == 0:
         largest = max(largest, 0.0)  # the formulation clamps the opening's inflow (with lags it never needs to)
     return largest + float(inflows.psi[0, h, :n] @ np.asarray(inflows.initial_lags[h][:n], dtype=float))
+
+
+def below_minimum_note(path: str | Path) -> str | None:
+    """What to add to a first-stage solve failure of the case at ``path``: the plants that start below their
+    minimum storage (which the stage must fill, and may not be able to), or None when none does."""
+    with warnings.catch_warnings():  # read a second time: its warnings were shown when it was loaded
+        warnings.simplefilter("ignore")
+        case = read_case(path)
+    if not case.stages:
+        return None
+    below = [f"hydro {hydro.id} starts at {case.initial_storage[hydro.id]:g} hm3, below its minimum storage of "
+             f"{_minimum(case, hydro):g} hm3"
+             for hydro in case.hydros if case.initial_storage[hydro.id] < _minimum(case, hydro)]
+    if not below:
+        return None
+    return (f"{'; '.join(below)} ({INITIAL} storage.value_hm3, {HYDROS} reservoir.min_storage_hm3): the minimum is "
+            "hard and the first stage may not be able to fill up to it")
