@@ -48,6 +48,10 @@ def check_first_stage_can_fill(case: Case, inflows: InflowModel, noise: list[np.
     spec = case.stages[0]
     stage_volume = HM3_PER_M3S_HOUR * sum(block.hours for block in spec.blocks)
     index = {hydro.id: h for h, hydro in enumerate(case.hydros)}
+    upstream_of: dict[int, list[Hydro]] = {}
+    for hydro in case.hydros:
+        if hydro.downstream is not None:
+            upstream_of.setdefault(hydro.downstream, []).append(hydro)
     most: dict[int, float] = {}  # hydro id -> the most water it can hold at the end of the stage (hm3)
 
     def most_water(hydro: Hydro) -> float:
@@ -58,9 +62,8 @@ def check_first_stage_can_fill(case: Case, inflows: InflowModel, noise: list[np.
                    and case.bound(IN_SERVICE, hydro.id, spec.id, None, 1.0) > 0.0)
         water = (case.initial_storage[hydro.id] + stage_volume * _largest_inflow(case, inflows, noise[0], h)
                  if bounded else math.inf)
-        for upstream in case.hydros:
-            if upstream.downstream == hydro.id:
-                water += max(most_water(upstream) - _minimum(case, upstream), 0.0)
+        for upstream in upstream_of.get(hydro.id, ()):
+            water += max(most_water(upstream) - _minimum(case, upstream), 0.0)
         most[hydro.id] = water
         return water
 
