@@ -236,7 +236,7 @@ def caudal_run(case: Path, args, ranks: int, threads: int) -> list[dict]:
 def cobre_run(python: Path, case: Path, output: Path, threads: int) -> dict:
     import pyarrow.parquet as pq
 
-    result = run([str(python), "-c", COBRE_RUN, str(case), str(output), str(threads)])
+    result = run([str(python), "-c", COBRE_RUN, str(case), str(output), str(threads), "0.5.1"])
     with pq.ParquetFile(output / "training" / "convergence.parquet") as parquet:
         table = parquet.read()
     result["iteration_seconds"] = [ms / 1000 for ms in table.column("time_total_ms").to_pylist()]

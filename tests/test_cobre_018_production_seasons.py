@@ -24,9 +24,8 @@ MODELS = "system/hydro_production_models.json"
 TOLERANCE = 1e-9
 # Measured by running Cobre 0.18.0 (cobre-python 0.18.0, cobre.run.run, 1 thread, the cases' 10 iterations).
 # For the FPHA case Cobre 0.18.0 also wants the productivity of the FPHA stage, which it reads from
-# system/hydro_energy_productivity.parquet (a file caudal refuses): it was run with that file added
-# (hydro 0, stage 1: equivalent productivity 1.2, reference outflow 25, specific productivity 0.01); the
-# planes, not that productivity, bound the generation.
+# system/hydro_energy_productivity.parquet, which the case holds (hydro 0, stage 1: equivalent productivity 1.2,
+# reference outflow 25, specific productivity 0.01); the planes, not that productivity, bound the generation.
 COBRE_018_COSTS = {
     "d02-seasonal-productivity": 2_321_944.444444444,
     "d05-seasonal-fpha": 2_280_975.3689762494,
@@ -78,10 +77,21 @@ def seasonal(tmp_path: Path) -> Path:
     return case
 
 
-def test_a_stage_left_to_the_default_model_is_refused(seasonal: Path, capsys: pytest.CaptureFixture) -> None:
-    # Cobre 0.18.0 takes its productivity from system/hydro_energy_productivity.parquet (refused by caudal).
+def test_a_stage_left_to_the_default_model_needs_the_productivity_file(seasonal: Path,
+                                                                      capsys: pytest.CaptureFixture) -> None:
+    # Cobre 0.18.0 takes its productivity from system/hydro_energy_productivity.parquet, absent here
+    # (test_cobre_018_energy_productivity.py gives it).
     edit(seasonal, MODELS, lambda d: d["production_models"][0]["seasons"].pop())
     assert_fails_naming(seasonal, capsys, MODELS, "hydro 0", "default_model", "stage 1 (season 1")
+
+
+def test_a_default_fpha_model_is_refused(seasonal: Path, capsys: pytest.CaptureFixture) -> None:
+    # A default model names no fpha_config, so nothing says where its planes come from.
+    def change(data: dict) -> None:
+        data["production_models"][0]["seasons"].pop()
+        data["production_models"][0]["default_model"] = "fpha"
+    edit(seasonal, MODELS, change)
+    assert_fails_naming(seasonal, capsys, MODELS, "hydro 0", "default_model", "'fpha' for stage 1")
 
 
 def test_a_season_listed_twice(seasonal: Path, capsys: pytest.CaptureFixture) -> None:
@@ -89,9 +99,12 @@ def test_a_season_listed_twice(seasonal: Path, capsys: pytest.CaptureFixture) ->
     assert_fails_naming(seasonal, capsys, MODELS, "hydro 0", "seasons[1].season_id", "listed twice")
 
 
-def test_a_linearized_head_season_is_refused(seasonal: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_linearized_head_season_is_constant_productivity(seasonal: Path) -> None:
+    constant = load("d02-seasonal-productivity")
     edit(seasonal, MODELS, lambda d: d["production_models"][0]["seasons"][0].update(model="linearized_head"))
-    assert_fails_naming(seasonal, capsys, MODELS, "hydro 0", "seasons[0].model", "linearized_head")
+    linearized = cobre.load_case(seasonal)
+    assert linearized.case.productivity_overrides == constant.case.productivity_overrides
+    assert linearized.case.hydros == constant.case.hydros
 
 
 def test_a_season_without_its_productivity(seasonal: Path, capsys: pytest.CaptureFixture) -> None:

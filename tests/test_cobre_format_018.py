@@ -332,8 +332,8 @@ def test_production_models_are_needed_for_hydros(tmp_path: Path) -> None:
         ("system/thermals.json", lambda d: d["thermals"][0].update(operational_start_date="2024-02-01"),
          "operational_start_date", "entering service after the study starts"),
         ("penalties.json", lambda d: d["hydro"].update(turbined_cost=0.5), "hydro.turbined_cost", "turbined"),
-        (MODELS, lambda d: d["production_models"][0]["stage_ranges"][0].update(model="linearized_head"),
-         "stage_ranges[0].model", "linearized_head"),
+        (MODELS, lambda d: d["production_models"][0]["stage_ranges"][0].update(model="hydraulic"),
+         "stage_ranges[0].model", "hydraulic"),  # linearized_head is read: test_cobre_018_energy_productivity.py
         ("config.json", lambda d: d["training"].update(selection={"method": "enumerated"}),
          "training.selection.method", "enumerated"),
         ("config.json", lambda d: d.update(modeling={"cost_scale_factor": 1000.0}), "modeling.cost_scale_factor",

@@ -163,7 +163,7 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "hydros[].outflow.min_outflow_m3s": READ,
         "hydros[].outflow.max_outflow_m3s": READ,
         "hydros[].generation": READ,
-        "hydros[].generation.model": READ,  # linearized_head: refused
+        "hydros[].generation.model": READ,  # linearized_head: constant productivity, as in Cobre 0.18.0
         "hydros[].generation.min_turbined_m3s": READ,
         "hydros[].generation.max_turbined_m3s": READ,
         "hydros[].generation.min_generation_mw": READ,
@@ -297,11 +297,11 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "production_models": READ,
         "production_models[].hydro_id": READ,
         "production_models[].selection_mode": READ,
-        "production_models[].default_model": READ,  # for a stage whose season is not listed: refused
+        "production_models[].default_model": READ,  # unlisted season: hydro_energy_productivity.parquet (fpha refused)
         "production_models[].seasons": READ,
         "production_models[].seasons[].season_id": READ,
-        "production_models[].seasons[].model": READ,  # linearized_head: refused
-        "production_models[].seasons[].productivity_mw_per_m3s": READ,
+        "production_models[].seasons[].model": READ,  # linearized_head: constant productivity
+        "production_models[].seasons[].productivity_mw_per_m3s": READ,  # absent: hydro_energy_productivity.parquet
         "production_models[].seasons[].fpha_config": READ,
         "production_models[].seasons[].fpha_config.source": READ,
         "production_models[].seasons[].fpha_config.fitting_window": READ,
@@ -317,8 +317,8 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "production_models[].stage_ranges": READ,  # must cover the study; productivity may change by range
         "production_models[].stage_ranges[].start_stage_id": READ,
         "production_models[].stage_ranges[].end_stage_id": READ,
-        "production_models[].stage_ranges[].model": READ,  # linearized_head: refused
-        "production_models[].stage_ranges[].productivity_mw_per_m3s": READ,
+        "production_models[].stage_ranges[].model": READ,  # linearized_head: constant productivity
+        "production_models[].stage_ranges[].productivity_mw_per_m3s": READ,  # absent: the Parquet file
         "production_models[].stage_ranges[].fpha_config": READ,  # planes from system/fpha_hyperplanes.parquet
         "production_models[].stage_ranges[].fpha_config.source": READ,  # computed: fitted from the geometry
         # How computed planes are fitted (fpha_fitting.py); precomputed planes do not use them.

@@ -42,7 +42,6 @@ READ_CONSTRAINTS = (
 REFUSED_FILES: dict[str, str] = {
     **UNSUPPORTED_FILES,
     "post_study_stages.json": "post-study stages (anticipated thermal dispatch past the horizon)",
-    "system/hydro_energy_productivity.parquet": "per-stage hydro energy productivity",
     "system/tailrace_curves.parquet": "tailrace curves",
     "system/scalar_parameters.json": "scalar parameters (moved to constraints/generic_parameters.json in 0.18)",
     # 0.18 keeps no past inflows in initial_conditions.json, so PAR(p) lags have no initial state caudal can read.

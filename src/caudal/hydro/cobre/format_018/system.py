@@ -5,7 +5,9 @@ What changed from 0.5.x: every entity carries an ``operational_start_date``
 entries by name); a hydro plant reaches its bus through ``unit_groups`` (caudal
 models one group per plant, whose limits are the plant's); and a plant's
 constant productivity moved to ``system/hydro_production_models.json``, where
-it may vary by stage range, or be replaced by FPHA planes (fpha.py). The rest
+it may vary by stage range (or come from ``system/hydro_energy_productivity.parquet``,
+energy_productivity.py), or be replaced by FPHA planes (fpha.py); a
+``linearized_head`` plant is one of constant productivity (production.py). The rest
 of the physics (evaporation included), and what is refused, is as in 0.5.x.
 """
 
@@ -18,9 +20,11 @@ from datetime import date
 from caudal.hydro.cobre.case import Bus, Hydro, HydroPenalties, Line, Thermal, UnitGroup
 from caudal.hydro.cobre.fields import MISSING, Record
 from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.format_018.energy_productivity import read_energy_productivity
 from caudal.hydro.cobre.production import (
     CONSTANT_PRODUCTIVITY,
     FPHA,
+    LINEARIZED_HEAD,
     ProductionModel,
     check_plants,
     missing_model,
@@ -71,7 +75,9 @@ def read_system(
     lines = tuple(_line(r, penalties, study_start) for r in entity_records(files, LINES, "lines", "line"))
     thermals = tuple(_thermal(r, study_start) for r in entity_records(files, THERMALS, "thermals", "thermal"))
     hydros = tuple(_hydro(r, penalties, study_start) for r in entity_records(files, HYDROS, "hydros", "hydro"))
-    models = (read_production_models(files, len(seasons), PRODUCTIVITY, seasons=seasons)
+    supplied = read_energy_productivity(files, {h.id for h in hydros}, len(seasons))
+    models = (read_production_models(files, len(seasons), PRODUCTIVITY, seasons=seasons,
+                                     supplied=supplied.productivity)
               if hydros or files.exists(MODELS_FILE) else {})
     check_plants(models, {h.id for h in hydros}, HYDROS)  # first: a dangling model explains a missing one
     for hydro in hydros:
@@ -184,7 +190,7 @@ def _hydro(record: Record, penalties: GlobalPenalties, study_start: date) -> Hyd
     outflow.finish()
     generation = record.record("generation")
     model = generation.string("model")
-    if model not in (CONSTANT_PRODUCTIVITY, FPHA):
+    if model not in (CONSTANT_PRODUCTIVITY, LINEARIZED_HEAD, FPHA):
         raise generation.refuse("model", f"the {model!r} production model")
     turbined = _range(generation, "min_turbined_m3s", "max_turbined_m3s")
     power = _range(generation, "min_generation_mw", "max_generation_mw")

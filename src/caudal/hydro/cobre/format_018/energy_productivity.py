@@ -1,0 +1,118 @@
+"""``system/hydro_energy_productivity.parquet`` (0.18): a plant's productivity, stage by stage.
+
+The first level of 0.18's productivity cascade: a constant-productivity (or
+linearized-head) range or season of ``system/hydro_production_models.json``
+that leaves out ``productivity_mw_per_m3s`` takes each stage's value from
+this file, the row naming the stage first, else the plant's row with a null
+``stage_id`` (all stages). Giving a stage's productivity in both files is an
+error, and so is giving it in neither (production.py), as in Cobre 0.18.0.
+
+The columns are the ones Cobre 0.18.0 requires, all five of them (it refuses a
+file without ``reference_outflow_m3s``): ``hydro_id``, ``stage_id`` (null: all
+stages), ``equivalent_productivity_mw_per_m3s`` (MW per m3/s: the value
+read), ``reference_outflow_m3s`` and ``specific_productivity_mw_per_m3s_per_m``.
+The last two feed Cobre's energy conversion (stored and inflow energy in its
+reports), not the LP: d02 with both set costs what it costs without them in
+Cobre 0.18.0, so they are checked (finite, >= 0) and set aside. On an FPHA
+stage the planes bound the generation and the row changes nothing (d07 with
+1.0, 2.5 or only a specific productivity: the same Cobre 0.18.0 cost); it is
+checked and set aside too.
+
+Stricter than Cobre 0.18.0, which skips them silently: a row for a plant or a
+stage the case does not define is an error (a typo would otherwise leave the
+intended stage on the other file's value, or on none), and so is a column it
+does not know. A productivity of 0 is Cobre's mark of a plant out for
+maintenance; caudal refuses it by name (its turbined-flow limit divides by the
+productivity) and asks for the entry and exit stages instead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from caudal.hydro.cobre.errors import CaseError, unsupported
+from caudal.hydro.cobre.files import INT, CaseFiles
+from caudal.hydro.cobre.production import ENERGY_PRODUCTIVITY_FILE as FILE
+from caudal.hydro.cobre.system import HYDROS
+from caudal.parquet_files import ParquetFile
+
+EQUIVALENT = "equivalent_productivity_mw_per_m3s"
+SET_ASIDE = ("reference_outflow_m3s", "specific_productivity_mw_per_m3s_per_m")
+_NULLABLE = ("stage_id", EQUIVALENT, *SET_ASIDE)
+
+
+@dataclass(frozen=True)
+class EnergyProductivity:
+    """The file's productivity by (hydro id, stage index), and by plant for its rows valid in every stage."""
+
+    by_stage: dict[tuple[int, int], float]
+    by_plant: dict[int, float]
+
+    def productivity(self, hydro_id: int, stage: int) -> float | None:
+        value = self.by_stage.get((hydro_id, stage))
+        return value if value is not None else self.by_plant.get(hydro_id)
+
+
+NONE = EnergyProductivity({}, {})
+
+
+def read_energy_productivity(files: CaseFiles, hydro_ids: set[int], n_stages: int) -> EnergyProductivity:
+    """The file's productivity values (none when the file is absent); one-line errors name the row's plant and stage."""
+    if not files.exists(FILE):
+        return NONE
+    keys = files.table(FILE, {"hydro_id": INT}, read_apart=_NULLABLE)
+    columns = {name: _nullable(files, name) for name in _NULLABLE}
+    by_stage: dict[tuple[int, int], float] = {}
+    by_plant: dict[int, float] = {}
+    seen: set[tuple[int, int | None]] = set()
+    for row, hydro in enumerate(int(h) for h in keys["hydro_id"]):
+        stage = columns["stage_id"][row]
+        where = f"hydro {hydro}, " + ("all stages" if stage is None else f"stage {stage}")
+        if hydro not in hydro_ids:
+            raise CaseError(FILE, where, "hydro_id", f"refers to hydro {hydro}, which is not defined in {HYDROS}")
+        if stage is not None and not 0 <= stage < n_stages:
+            raise CaseError(FILE, where, "stage_id", f"refers to stage {stage}, not a stage of stages.json "
+                            f"(0..{n_stages - 1})")
+        if (hydro, stage) in seen:
+            raise CaseError(FILE, where, "stage_id", "has two rows for this plant and stage")
+        seen.add((hydro, stage))
+        for name in SET_ASIDE:
+            value = columns[name][row]
+            if value is not None and not (math.isfinite(value) and value >= 0.0):
+                raise CaseError(FILE, where, name, f"must be finite and >= 0, got {value:g}")
+        value = columns[EQUIVALENT][row]
+        if value is None:
+            continue
+        if value == 0.0:
+            raise unsupported(FILE, where, EQUIVALENT, "a productivity of 0 (Cobre's mark of a plant out of service: "
+                              "give the plant entry and exit stages instead)")
+        if not (math.isfinite(value) and value > 0.0):
+            raise CaseError(FILE, where, EQUIVALENT, f"must be finite and positive, got {value:g}")
+        if stage is None:
+            by_plant[hydro] = value
+        else:
+            by_stage[(hydro, stage)] = value
+    return EnergyProductivity(by_stage, by_plant)
+
+
+def _nullable(files: CaseFiles, column: str) -> list[Any]:
+    """A nullable numeric column as a list (None for null); a missing column is an error naming it."""
+    try:
+        with ParquetFile(files.root / FILE) as parquet:
+            if column not in parquet.schema_arrow.names:
+                raise CaseError(FILE, None, column, f"column is missing (Cobre 0.18 requires it; columns: "
+                                f"{', '.join(parquet.schema_arrow.names)})")
+            data = parquet.read(columns=[column]).column(column)
+    except (OSError, pa.ArrowException) as exc:
+        raise CaseError(FILE, None, None, f"cannot be read as Parquet: {exc}") from exc
+    integer = column == "stage_id"
+    if not (pa.types.is_integer(data.type) or pa.types.is_null(data.type)
+            or (not integer and pa.types.is_floating(data.type))):
+        raise CaseError(FILE, None, column, f"must be {'an integer' if integer else 'a numeric'} column, "
+                        f"got {data.type}")
+    kind = int if integer else float
+    return [None if value is None else kind(value) for value in data.to_pylist()]
