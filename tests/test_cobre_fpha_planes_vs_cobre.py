@@ -18,8 +18,9 @@ caudal fits the planes as Cobre 0.5.1 does: the same planes (to 1e-12), Cobre
 writing them once with a null stage and the intercept apart from ``kappa``,
 caudal per stage with ``kappa`` folded in. Cobre 0.18.0 fits other planes,
 and ``test_cobre_018_planes_are_the_curves_segments_at_full_turbining``
-pins down how; given those planes as precomputed input, caudal reaches
-0.18.0's cost, so the two engines' LPs agree and only the fitting differs.
+pins down how; caudal fits a 0.18 case that way (fpha_fitting_018.py,
+test_cobre_fpha_018.py), and given 0.18.0's planes as precomputed input
+reaches the same cost.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from cobre_cases import DATA, KNOWN_COSTS, assert_reaches, edit
-from test_cobre_hydro_physics import D07, GEOMETRY, HYDROS, MODELS, to_018_computed
+from cobre_cases import DATA, assert_reaches, edit
+from test_cobre_hydro_physics import D07, D07_018_COST, GEOMETRY, HYDROS, MODELS, to_018_computed
 
 from caudal.hydro import cobre
 from caudal.hydro.cobre.fpha_fitting import GRAVITY_MW
@@ -40,7 +41,6 @@ from caudal.hydro.cobre.fpha_output import fpha_hyperplanes_table
 
 COBRE_051_PLANES = DATA / "cobre-0.5.1-fits" / D07 / "hydro_models" / "fpha_hyperplanes.parquet"
 COBRE_018_PLANES = DATA / "cobre-0.18.0-fits" / D07 / "hydro_models" / "fpha_hyperplanes.parquet"
-D07_018_COST = 3_657_537.6965947566  # measured by running Cobre 0.18.0 on the 0.18 d07 (module docstring)
 COEFFICIENTS = ("gamma_v", "gamma_q", "gamma_s")
 
 
@@ -105,9 +105,10 @@ def test_cobre_018_planes_are_the_curves_segments_at_full_turbining() -> None:
 
 
 def test_cobre_018s_planes_give_cobre_018s_cost(tmp_path: Path) -> None:
-    """The 0.18 d07 with computed planes reaches Cobre 0.5.1's cost; with 0.18.0's planes, 0.18.0's."""
+    """The 0.18 d07 reaches Cobre 0.18.0's cost with the planes caudal computes (fpha_fitting_018.py) and with
+    0.18.0's planes as precomputed input alike: the two engines' LPs agree."""
     computed = to_018_computed(tmp_path / "computed")
-    assert_reaches(cobre.load_case(computed), KNOWN_COSTS[D07])
+    assert_reaches(cobre.load_case(computed), D07_018_COST)
     precomputed = tmp_path / "precomputed"
     shutil.copytree(computed, precomputed)
     shutil.copy(COBRE_018_PLANES, precomputed / "system" / "fpha_hyperplanes.parquet")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -33,7 +34,7 @@ from caudal.hydro.cobre.case import FphaPlanes, Hydro, StageSpec
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
-from caudal.hydro.cobre.fpha_fitting import PlantHead, fit_planes, read_plant_head
+from caudal.hydro.cobre.fpha_fitting import FittingOptions, PlantHead, fit_planes, read_plant_head
 from caudal.hydro.cobre.geometry import Curve
 from caudal.hydro.cobre.production import FILE as MODELS_FILE
 from caudal.hydro.cobre.production import ProductionModel
@@ -42,6 +43,8 @@ from caudal.model.problem import Stage, Variable
 from caudal.parquet_files import ParquetFile
 
 PLANES_FILE = "system/fpha_hyperplanes.parquet"
+PlaneFitter = Callable[[Hydro, "PlantHead | None", "Curve | None", FittingOptions, Record], FphaPlanes]
+"""fit_planes's signature: a plant's planes from its head, its curve and its range's options."""
 TURBINED_COST = "fpha_turbined_cost"
 _COEFFICIENTS = ("gamma_0", "gamma_v", "gamma_q", "gamma_s")
 _NULLABLE = ("stage_id", "kappa", "valid_v_min_hm3", "valid_v_max_hm3", "valid_q_max_m3s")
@@ -49,9 +52,13 @@ _NULLABLE = ("stage_id", "kappa", "valid_v_min_hm3", "valid_v_max_hm3", "valid_q
 
 def read_fpha(
     files: CaseFiles, models: dict[int, ProductionModel], stages: tuple[StageSpec, ...], hydros: tuple[Hydro, ...],
-    curves: dict[int, Curve],
+    curves: dict[int, Curve], fit_planes: PlaneFitter = fit_planes,
 ) -> tuple[dict[tuple[int, int], FphaPlanes], dict[int, float]]:
-    """The planes of every (hydro id, stage id) on the ``fpha`` model, and those plants' turbined cost."""
+    """The planes of every (hydro id, stage id) on the ``fpha`` model, and those plants' turbined cost.
+
+    ``fit_planes`` computes a plant's planes from its geometry (its format's rule: fpha_fitting.py for 0.5.x,
+    fpha_fitting_018.py for 0.18).
+    """
     heads = _plant_heads(files)
     planes: dict[tuple[int, int], FphaPlanes] = {}
     for hydro in hydros:

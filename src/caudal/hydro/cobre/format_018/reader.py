@@ -25,6 +25,7 @@ from caudal.hydro.cobre.format_018.generic import read_generic_constraints
 from caudal.hydro.cobre.format_018.scenarios import read_initial_conditions, refuse_unsupported_files
 from caudal.hydro.cobre.format_018.system import read_system, source_in_service
 from caudal.hydro.cobre.format_018.timeline import read_timeline
+from caudal.hydro.cobre.fpha_fitting_018 import fit_planes_018
 from caudal.hydro.cobre.openings import noise_from_table
 from caudal.hydro.cobre.penalty_overrides import penalty_entities, read_penalty_overrides
 from caudal.hydro.cobre.physics import read_hydro_physics
@@ -76,7 +77,7 @@ def read_case(root: str | Path) -> Case:
     for hydro in case.hydros:  # Cobre 0.18.0 starts a plant below its minimum storage at that minimum (measured)
         case.initial_storage[hydro.id] = max(case.initial_storage[hydro.id], hydro.min_storage)
     case.bound_overrides = read_bounds(files, case.stages, case.thermals, case.lines, case.hydros)
-    read_hydro_physics(files, case, models)
+    read_hydro_physics(files, case, models, fit_planes=fit_planes_018)
     check_out_of_service_plants(case)
     case.bound_overrides.update(read_penalty_overrides(files, case.stages, penalty_entities(case), "0.18"))
     case.source_noise = stochastic_availability(files, case.stages, closed)
