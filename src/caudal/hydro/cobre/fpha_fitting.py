@@ -6,8 +6,9 @@ losses)`` comes from the forebay height of the reservoir's curve
 (``system/hydro_geometry.parquet``, interpolated and held at its ends), the
 tailrace height (``tailrace``: a polynomial in the outflow, or piecewise-linear
 points) and the hydraulic losses (``hydraulic_losses``: a ``factor`` of the
-gross head, or a ``constant`` in metres). The planes are fitted the way Cobre
-0.5.1 fits them, so that a case has the same planes, hence the same cost:
+gross head, or a ``constant`` in metres). The planes of a 0.5.x case are fitted
+the way Cobre 0.5.1 fits them, so that a case has the same planes, hence the same
+cost (a 0.18 case is fitted as Cobre 0.18.0 does, fpha_fitting_018.py):
 
 1. a grid of ``volume_discretization_points`` storages over the curve's range
    (or the ``fitting_window``), ``turbine_discretization_points`` flows from
