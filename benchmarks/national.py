@@ -52,7 +52,7 @@ from caudal.solver.native_workspace import NATIVE_AVAILABLE, NativeWorkspace
 from caudal.solver.workspace import Basis
 
 CAUDAL_RUN = r"""
-import json, sys, time
+import json, os, sys, time
 import caudal
 from caudal.hydro import cobre
 from caudal.parallel.comm import world
@@ -62,10 +62,11 @@ study = cobre.load_case(case)
 result = caudal.train(study.problem, iterations=iterations, forward_passes=passes, seed=study.training.seed,
                       threads=threads, comm=comm)
 times = [r.time_s for r in result.history]
-print(json.dumps({
+line = json.dumps({
     "rank": comm.rank, "iteration_seconds": [b - a for a, b in zip([0.0] + times, times)],
     "lower_bound": result.lower_bound, "peak_rss_mb": PEAK_RSS,
-}), flush=True)
+})
+os.write(1, (line + "\n").encode())  # one write per rank: two ranks' lines never interleave
 """.replace("PEAK_RSS", PEAK_RSS)
 
 REAL_CUTS = 40
@@ -216,8 +217,12 @@ def training_runs(system, args) -> None:
             if cobre_python is not None and ranks == 1:
                 theirs = cobre_run(cobre_python, case, Path(scratch) / f"out{threads}", threads)
             rows.append((ranks, threads, mine, theirs))
-            print(f"  {ranks} rank(s) x {threads} thread(s): caudal {sum(mine[0]['iteration_seconds']):.1f} s"
-                  + ("" if theirs is None else f", Cobre {sum(theirs['iteration_seconds']):.1f} s"), flush=True)
+            peaks = ", ".join(f"{r['peak_rss_mb']:.1f}" for r in mine)
+            print(f"  {ranks} rank(s) x {threads} thread(s): caudal {sum(mine[0]['iteration_seconds']):.1f} s, "
+                  f"peak RSS {peaks} MB"
+                  + ("" if theirs is None else f"; Cobre {sum(theirs['iteration_seconds']):.1f} s, "
+                     f"peak RSS {theirs['peak_rss_mb']:.1f} MB")
+                  + f" (load average {' '.join(f'{v:.2f}' for v in load_average())})", flush=True)
     report(rows)
 
 
