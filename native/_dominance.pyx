@@ -20,9 +20,8 @@ from libc.math cimport INFINITY
 
 import numpy as np
 
-DEF ROWS = 8
-DEF CUTS = 256
-DEF WIDTH = 256
+DEF ROWS = 8  # the narrow operand's block: its rows are kept in registers
+DEF WIDTH = 256  # the wide operand's block: one row of it is read contiguously
 
 
 def dominating_cuts_native(
@@ -38,34 +37,26 @@ def dominating_cuts_native(
     one coordinate of a block of cuts is contiguous.
     """
     cdef Py_ssize_t n_rows = states.shape[0], n = states.shape[1], n_cuts = intercepts.shape[0]
-    cdef double values[ROWS][CUTS]
-    cdef double s[ROWS]
+    cdef double values[ROWS][WIDTH]
     cdef double best[ROWS]
     cdef long long arg[ROWS]
-    cdef Py_ssize_t lo, r, rows, first, width, i, c
-    cdef double coefficient, value
+    cdef Py_ssize_t lo, r, rows, first, width, c
+    cdef double value
     if by_coordinate.shape[0] != n or by_coordinate.shape[1] != n_cuts:
         raise ValueError("by_coordinate must be the coefficients transposed, float64[n, cuts]")
-    if best_cut.shape[0] != n_rows or best_value.shape[0] != n_rows:
-        raise ValueError("best_cut and best_value need one entry per state")
+    _check_outputs(best_cut, best_value, n_rows)
     with nogil:
         for lo in range(0, n_rows, ROWS):
             rows = min(ROWS, n_rows - lo)
             for r in range(rows):
                 best[r] = -INFINITY
                 arg[r] = 0
-            for first in range(0, n_cuts, CUTS):
-                width = min(CUTS, n_cuts - first)
+            for first in range(0, n_cuts, WIDTH):
+                width = min(WIDTH, n_cuts - first)
                 for r in range(rows):
                     for c in range(width):
                         values[r][c] = intercepts[first + c]
-                for i in range(n):
-                    for r in range(rows):
-                        s[r] = states[lo + r, i]
-                    for c in range(width):
-                        coefficient = by_coordinate[i, first + c]
-                        for r in range(rows):
-                            values[r][c] = values[r][c] + s[r] * coefficient
+                _add_products(values, &states[lo, 0], rows, &by_coordinate[0, first], n_cuts, width, n)
                 for r in range(rows):
                     for c in range(width):
                         value = values[r][c]
@@ -93,13 +84,11 @@ def dominating_cuts_by_state(
     """
     cdef Py_ssize_t n_cuts = coefficients.shape[0], n = coefficients.shape[1], n_rows = by_coordinate.shape[1]
     cdef double values[ROWS][WIDTH]
-    cdef double coefficient[ROWS]
-    cdef Py_ssize_t lo, cuts, first, width, i, k, w
-    cdef double state, value
+    cdef Py_ssize_t lo, cuts, first, width, k, w
+    cdef double value
     if by_coordinate.shape[0] != n or intercepts.shape[0] != n_cuts:
         raise ValueError("by_coordinate must be the states transposed, float64[n, states]")
-    if best_cut.shape[0] != n_rows or best_value.shape[0] != n_rows:
-        raise ValueError("best_cut and best_value need one entry per state")
+    _check_outputs(best_cut, best_value, n_rows)
     with nogil:
         for w in range(n_rows):
             best_value[w] = -INFINITY
@@ -111,16 +100,45 @@ def dominating_cuts_by_state(
                 for k in range(cuts):
                     for w in range(width):
                         values[k][w] = intercepts[lo + k]
-                for i in range(n):
-                    for k in range(cuts):
-                        coefficient[k] = coefficients[lo + k, i]
-                    for w in range(width):
-                        state = by_coordinate[i, first + w]
-                        for k in range(cuts):
-                            values[k][w] = values[k][w] + state * coefficient[k]
+                _add_products(values, &coefficients[lo, 0], cuts, &by_coordinate[0, first], n_rows, width, n)
                 for k in range(cuts):
                     for w in range(width):
                         value = values[k][w]
                         if value > best_value[first + w]:
                             best_value[first + w] = value
                             best_cut[first + w] = lo + k
+
+
+cdef int _check_outputs(long long[::1] best_cut, double[::1] best_value, Py_ssize_t n_rows) except -1:
+    if best_cut.shape[0] != n_rows or best_value.shape[0] != n_rows:
+        raise ValueError("best_cut and best_value need one entry per state")
+    return 0
+
+
+cdef inline void _add_products(
+    double (*values)[WIDTH],
+    const double* narrow,
+    Py_ssize_t rows,
+    const double* wide,
+    Py_ssize_t wide_stride,
+    Py_ssize_t width,
+    Py_ssize_t n,
+) noexcept nogil:
+    """``values[r][c] += narrow[r, i] * wide[i, c]`` for ``i = 0, 1, ..., n - 1`` in turn: each value's roundings.
+
+    ``narrow`` points at ``rows`` (at most ROWS) consecutive rows of a
+    float64[*, n] array; ``wide`` at column ``first`` of a float64[n, *] array
+    whose rows are ``wide_stride`` apart, of which ``width`` (at most WIDTH)
+    columns are read. Both dominance kernels share this loop; they differ only in
+    which operand (cuts or states) is the narrow one.
+    """
+    cdef double x[ROWS]
+    cdef double y
+    cdef Py_ssize_t i, r, c
+    for i in range(n):
+        for r in range(rows):
+            x[r] = narrow[r * n + i]
+        for c in range(width):
+            y = wide[i * wide_stride + c]
+            for r in range(rows):
+                values[r][c] = values[r][c] + x[r] * y

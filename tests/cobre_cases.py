@@ -63,17 +63,29 @@ def assert_known_cost(study: cobre.CobreStudy, name: str) -> None:
     assert_reaches(study, KNOWN_COSTS[name])
 
 
-def assert_reaches(study: cobre.CobreStudy, expected: float) -> None:
+def assert_reaches(study: cobre.CobreStudy, expected: float, *, forward_passes: int | None = None,
+                   sampling: caudal.SamplingScheme | None = None) -> None:
     """The deterministic equivalent and SDDP's lower bound (the case's own training settings) equal each other
-    and ``expected`` (to ``SAME``): a Cobre cost is matched by the LP and by the training alike."""
-    equivalent = caudal.deterministic_equivalent(study.problem).objective
-    assert equivalent == pytest.approx(expected, rel=SAME)
+    and ``expected`` (to ``SAME``): a Cobre cost is matched by the LP and by the training alike.
+
+    ``forward_passes`` replaces the case's own; ``sampling`` is the forward passes' scheme (e.g.
+    ``caudal.OutOfSample(study.forward_inflows)`` for an external or out-of-sample inflow scheme).
+    """
+    equivalent = assert_equivalent_reaches(study, expected)
     settings = study.training
     bound = caudal.train(
-        study.problem, iterations=settings.iterations, forward_passes=settings.forward_passes, seed=settings.seed
+        study.problem, iterations=settings.iterations, seed=settings.seed, sampling=sampling,
+        forward_passes=settings.forward_passes if forward_passes is None else forward_passes,
     ).lower_bound
     assert bound == pytest.approx(expected, rel=SAME)
     assert bound == pytest.approx(equivalent, rel=SAME)
+
+
+def assert_equivalent_reaches(study: cobre.CobreStudy, expected: float) -> float:
+    """The deterministic equivalent's cost equals ``expected`` (to ``SAME``); returns it."""
+    equivalent = caudal.deterministic_equivalent(study.problem).objective
+    assert equivalent == pytest.approx(expected, rel=SAME)
+    return equivalent
 
 
 def assert_fails_naming(case: Path, capsys: pytest.CaptureFixture, file: str, entity: str | None, field: str,

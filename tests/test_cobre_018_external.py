@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from cobre_cases import DATA, assert_fails_naming, edit
+from cobre_cases import DATA, assert_equivalent_reaches, assert_fails_naming, assert_reaches, edit
 
 import caudal
 from caudal.hydro import cobre
@@ -35,7 +35,6 @@ SCHEME = "training.scenario_source.inflow.scheme"
 COBRE_018_EXTERNAL = 684.8652832950687
 # Measured the same way on the out_of_sample variant: the in-sample tree's cost.
 COBRE_018_OUT_OF_SAMPLE = 780.6803366831955
-TOLERANCE = 1e-9
 
 
 def with_scheme(tmp_path: Path, scheme: str) -> Path:
@@ -47,11 +46,9 @@ def with_scheme(tmp_path: Path, scheme: str) -> Path:
     return case
 
 
-def bound_and_equivalent(study: cobre.CobreStudy) -> tuple[float, float]:
-    settings = study.training
-    trained = caudal.train(study.problem, iterations=settings.iterations, forward_passes=2, seed=settings.seed,
-                           sampling=caudal.OutOfSample(study.forward_inflows))
-    return trained.lower_bound, caudal.deterministic_equivalent(study.problem).objective
+def assert_reaches_out_of_sample(study: cobre.CobreStudy, expected: float) -> None:
+    """``assert_reaches`` with the forward passes drawn from the scheme's own inflows (two of them)."""
+    assert_reaches(study, expected, forward_passes=2, sampling=caudal.OutOfSample(study.forward_inflows))
 
 
 def test_external_scheme_reaches_cobre_018s_cost(tmp_path: Path) -> None:
@@ -62,17 +59,13 @@ def test_external_scheme_reaches_cobre_018s_cost(tmp_path: Path) -> None:
     # The tree: a stage of one scenario is that scenario; the monthly one is 60 + sqrt(200) * noise.
     assert study.inflows.base[:, 0].tolist() == [45.0, 55.0, 60.0, 50.0, 65.0, 60.0]
     assert study.inflows.sigma[:, 0].tolist() == pytest.approx([0.0] * 5 + [math.sqrt(200.0)], rel=1e-15)
-    bound, equivalent = bound_and_equivalent(study)
-    assert equivalent == pytest.approx(COBRE_018_EXTERNAL, rel=TOLERANCE)
-    assert bound == pytest.approx(equivalent, rel=TOLERANCE)
+    assert_reaches_out_of_sample(study, COBRE_018_EXTERNAL)
 
 
 def test_external_scheme_does_not_read_the_seasonal_statistics(tmp_path: Path) -> None:
     case = with_scheme(tmp_path, "external")
     (case / STATS).write_bytes(b"not parquet")  # Cobre 0.18.0 gives the same cost without the file
-    study = cobre.load_case(case)
-    assert caudal.deterministic_equivalent(study.problem).objective == pytest.approx(COBRE_018_EXTERNAL,
-                                                                                     rel=TOLERANCE)
+    assert_equivalent_reaches(cobre.load_case(case), COBRE_018_EXTERNAL)
 
 
 def test_out_of_sample_scheme_keeps_the_trees_cost(tmp_path: Path) -> None:
@@ -80,9 +73,7 @@ def test_out_of_sample_scheme_keeps_the_trees_cost(tmp_path: Path) -> None:
     tree = [60.0 + 15.0 * noise[:, 0] for noise in study.noise]
     forward = [table["inflow[0]"] for table in study.forward_inflows]
     assert not all(np.allclose(f, t) for f, t in zip(forward, tree, strict=True))
-    bound, equivalent = bound_and_equivalent(study)
-    assert equivalent == pytest.approx(COBRE_018_OUT_OF_SAMPLE, rel=TOLERANCE)
-    assert bound == pytest.approx(equivalent, rel=TOLERANCE)
+    assert_reaches_out_of_sample(study, COBRE_018_OUT_OF_SAMPLE)
 
 
 def write_external(case: Path, stage: list[int], hydro: list[int]) -> None:

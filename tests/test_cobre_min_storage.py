@@ -18,9 +18,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from cobre_cases import DATA, assert_reaches, edit
+from cobre_cases import DATA, assert_fails_naming, assert_reaches, edit
 from test_cobre_bounds import d04_variant
 
+from caudal.cli import main
 from caudal.hydro import cobre
 
 FORMATS = {"0.5": DATA / "deterministic", "0.18": DATA / "cases-0.18" / "deterministic"}
@@ -92,3 +93,66 @@ D04_VARIANT_COST = 5_340_219.000000001  # Cobre 0.18.0 (caudal's old priced shor
 def test_minimum_storage_in_two_block_d04_gives_cobre_018s_cost(tmp_path: Path) -> None:
     """``test_cobre_bounds.d04_variant`` (two blocks, a second thermal) with hydro 1's minimum at 60 hm3."""
     assert_cobres_cost(with_minimum(d04_variant(tmp_path, [], [], {}, None), 1, 60.0), D04_VARIANT_COST)
+
+
+D03 = "d03-two-hydro-cascade"
+
+
+def cascade(root: Path, changes: dict[int, tuple[float, float]]) -> Path:
+    """d03 (0.5.x; hydro 0 flows into hydro 1; stage 0: 730 h, inflows 25 and 10 m3/s, initial storage 80 and
+    50 hm3) with ``changes``: plant -> (its minimum storage, its initial storage)."""
+    case = root / f"{D03}-fill"
+    shutil.copytree(FORMATS["0.5"] / D03, case)
+    for hydro, (minimum, initial) in changes.items():
+        with_minimum(case, hydro, minimum, initial)
+    return case
+
+
+# Plants starting below their minimum that cannot fill up to it in the first stage (Cobre 0.5.1 fails on each:
+# "infeasible subproblem at stage 0", measured), with the most water they could hold by its end.
+CANNOT_FILL = {
+    "d02": (lambda root: variant(root, "0.5", D02, 0, 150.0, 0.0), 0, "at most 105.12 hm3"),  # 40 m3/s
+    # hydro 0 must keep 140 of its 80 + 65.7 hm3, so at most 5.7 hm3 reach hydro 1 (0 + 26.28 of its own)
+    "d03_upstream_too_short": (lambda root: cascade(root, {0: (140.0, None), 1: (40.0, 0.0)}), 1,
+                               "at most 31.98 hm3"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CANNOT_FILL))
+def test_a_plant_that_cannot_fill_to_its_minimum_is_refused_before_training(tmp_path: Path, capsys,
+                                                                            name: str) -> None:
+    build, hydro, words = CANNOT_FILL[name]
+    case = build(tmp_path)
+    assert_fails_naming(case, capsys, "initial_conditions.json", f"hydro {hydro}", "storage.value_hm3", words)
+
+
+# Plants starting below their minimum that can fill up to it (just, or with upstream water): Cobre 0.5.1's costs.
+CAN_FILL = {
+    "d02_just": (lambda root: variant(root, "0.5", D02, 0, 105.0, 0.0), 5_473_333.333333333),
+    "d03_with_upstream_water": (lambda root: cascade(root, {1: (100.0, 0.0)}), 3_473_666.666666667),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CAN_FILL))
+def test_a_plant_that_can_fill_to_its_minimum_trains_to_cobres_cost(tmp_path: Path, name: str) -> None:
+    build, expected = CAN_FILL[name]
+    assert_cobres_cost(build(tmp_path), expected)
+
+
+def test_the_penalty_method_can_always_fill(tmp_path: Path) -> None:
+    """With the ``penalty`` non-negativity method the LP may buy water without limit: never refused."""
+    case = variant(tmp_path, "0.5", D02, 0, 150.0, 0.0)
+    edit(case, "config.json", lambda d: d["modeling"]["inflow_non_negativity"].update(method="penalty"))
+    study = cobre.load_case(case)
+    assert study.case.settings.inflow_method == "penalty"
+
+
+def test_a_first_stage_that_cannot_fill_names_the_plants_below_their_minimum(tmp_path: Path, capsys) -> None:
+    """d08 starting empty with a minimum of 190 hm3 cannot fill (Cobre 0.5.1 fails on it: "infeasible subproblem
+    at stage 0", measured), but its evaporation keeps the check from deciding it: the solve failure says why."""
+    case = variant(tmp_path, "0.5", "d08-evaporation", 0, 190.0, 0.0)
+    cobre.load_case(case)  # not refused: the water evaporation may add or take is not bounded from the data
+    assert main(["train", str(case), "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Infeasible" in err
+    assert "hydro 0 starts at 0 hm3, below its minimum storage of 190 hm3 (initial_conditions.json" in err

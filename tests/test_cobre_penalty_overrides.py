@@ -188,3 +188,18 @@ def test_penalty_files_are_listed_as_read(tmp_path: Path) -> None:
     write(case, LINE, {"line_id": i32([]), "stage_id": i32([]), "exchange_cost": f64([])})
     write(case, HYDRO, {"hydro_id": i32([]), "stage_id": i32([]), "spillage_cost": f64([])})
     cobre.load_case(case)
+
+
+@pytest.mark.parametrize("version", ["0.5", "0.18"])
+def test_a_storage_below_override_warns_once_and_changes_nothing(tmp_path: Path, version: str) -> None:
+    """The minimum storage is hard, so its violation cost prices nothing: overriding it leaves Cobre's cost
+    without the files (8,011,330.111, measured with cobre-python 0.5.1 and 0.18.0 on both variants), with one
+    warning naming the file and the field however many rows give it."""
+    rows = {HYDRO: {"hydro_id": i32([0, 1, 0]), "stage_id": i32([0, 0, 1]),
+                    "storage_violation_below_cost": f64([1e7, 5.0, None])}}
+    case = d04_variant(tmp_path, version, rows)
+    with pytest.warns(PenaltyWarning) as caught:
+        assert_cost(case, 8_011_330.111111116)
+    messages = [str(w.message) for w in caught if issubclass(w.category, PenaltyWarning)]
+    assert messages == [f"{HYDRO}: storage_violation_below_cost has no effect: the minimum storage is a hard bound, "
+                        "as in Cobre"]

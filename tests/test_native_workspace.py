@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import inspect
 import tracemalloc
+import typing
 
 import numpy as np
 import psutil
@@ -16,7 +18,7 @@ import caudal
 from caudal.sddp.stage_cache import StageCache
 from caudal.solver.highspy_workspace import SDDP_OPTIONS, HighspyWorkspace, new_highs
 from caudal.solver.native_workspace import NATIVE_AVAILABLE, NativeWorkspace
-from caudal.solver.workspace import Basis, SolverError, SolverStats
+from caudal.solver.workspace import Basis, SolverError, SolverStats, SolverWorkspace
 
 pytestmark = pytest.mark.skipif(not NATIVE_AVAILABLE, reason="native extension not built")
 
@@ -267,6 +269,23 @@ def test_an_infeasible_opening_raises_a_solver_error_naming_where() -> None:
     values, _, _ = backward(ws, cache, 2, np.array([100.0]))
     reference = backward(HighspyWorkspace(), cache, 2, np.array([100.0]))[0]
     assert np.array_equal(values, reference)
+
+
+@pytest.mark.parametrize("name", ["solve_forward", "solve_backward", "solve_detailed"])
+def test_the_solve_methods_carry_the_protocols_signature_and_hints(name: str) -> None:
+    method, protocol = getattr(NativeWorkspace, name), getattr(SolverWorkspace, name)
+    assert inspect.signature(method) == inspect.signature(protocol)
+    assert typing.get_type_hints(method) == typing.get_type_hints(protocol)
+
+
+def test_a_failure_raised_through_keyword_arguments_is_translated() -> None:
+    problem = infeasible_in_opening(stage_index=1, opening=2).compile()
+    cache = StageCache(problem, [caudal.sddp.cuts.CutPool(problem.n_states) for _ in range(problem.n_stages)])
+    lp = cache.lps[1]
+    with pytest.raises(SolverError, match="stage 1, opening 2, forward pass 7"):
+        NativeWorkspace().solve_backward(lp, cache.bases[1], np.array([100.0]), trial_id=7,
+                                         out_values=np.empty(lp.template.n_openings),
+                                         out_subgradients=np.empty((lp.template.n_openings, 1)), out_basis=None)
 
 
 def test_the_reference_puts_its_options_back_after_the_retry_ladder() -> None:

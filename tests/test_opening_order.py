@@ -9,7 +9,7 @@ import pytest
 from hydro_problems import random_hydro
 
 import caudal
-from caudal.sddp.opening_order import chain_orders, opening_tour
+from caudal.sddp.opening_order import chain_orders, opening_tour, opening_tours
 from caudal.sddp.stage_cache import StageCache
 from caudal.solver.highspy_workspace import HighspyWorkspace
 from caudal.solver.native_workspace import NATIVE_AVAILABLE, NativeWorkspace
@@ -98,3 +98,16 @@ def test_any_order_gives_the_same_values_per_opening(workspace) -> None:
             lp, cache.bases[1], state, 0, np.empty(n_open), np.empty((n_open, state.size)), None,
             np.array([0, 1, 1, 2, 3], dtype=np.int32),
         )
+
+
+def test_stages_with_the_same_openings_share_one_tour_equal_to_each_stages_own(template) -> None:
+    rng = np.random.default_rng(3)
+    seasons = [rng.uniform(0.0, 10.0, size=(9, 2)) for _ in range(2)]
+    scaled = seasons[0] * 2.0  # other values, the same points once each column is scaled to unit range
+    templates = [with_openings(template, values) for values in (seasons[0], seasons[1], seasons[0].copy(), scaled)]
+    tours = opening_tours(templates)
+    for tour, stage in zip(tours, templates, strict=True):
+        assert np.array_equal(tour, opening_tour(stage))
+    assert tours[2] is tours[0]
+    assert tours[1] is not tours[0]
+    assert not np.array_equal(tours[0], tours[1])  # the two seasons' tours differ, so sharing is visible

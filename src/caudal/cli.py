@@ -6,10 +6,11 @@ Exit statuses: see :data:`EXIT_STATUSES` (also in ``caudal --help``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,7 @@ from caudal.profiling.commands import (
 from caudal.run_folder import RunFolderNotEmpty
 from caudal.sddp.sampling import OutOfSample
 from caudal.sddp.warm_start import WarmStartError, warm_start_pools
+from caudal.solver.workspace import SolverError
 from caudal.sweep.command import add_sweep_command, run_sweep_command
 
 EXIT_OK = 0
@@ -208,7 +210,7 @@ def _run_train(args: argparse.Namespace) -> TrainingResult:
     # folders writable before any work. Options not given on the command line come from a Cobre case's
     # config.json, else caudal's defaults.
     folders = [folder for folder in (args.output, args.checkpoint_dir) if folder is not None]
-    with run_folders_locked_by_leader(folders, world()):
+    with run_folders_locked_by_leader(folders, world()), _first_stage_failure_explained(args.case):
         result = train(
             problem,
             iterations=args.iterations if args.iterations is not None else defaults.iterations,
@@ -246,6 +248,26 @@ def _run_train(args: argparse.Namespace) -> TrainingResult:
             print(line)
     phase("finishing")
     return result
+
+
+@contextlib.contextmanager
+def _first_stage_failure_explained(case: str) -> Iterator[None]:
+    """A Cobre case's first stage that cannot be solved: say which plants start below their minimum storage.
+
+    The case is refused before training when a plant certainly cannot fill up to it; when that could not be
+    decided from the data (evaporation, the opening drawn), the failure names the plants that must fill.
+    """
+    try:
+        yield
+    except SolverError as exc:
+        if exc.failure.stage != 0 or not _is_cobre_case(case):
+            raise
+        from caudal.hydro.cobre.first_stage_fill import below_minimum_note
+
+        note = below_minimum_note(case)
+        if note is None:
+            raise
+        raise RuntimeError(f"{exc}; {note}") from exc
 
 
 def _is_cobre_case(case: str) -> bool:

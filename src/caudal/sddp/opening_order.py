@@ -18,6 +18,8 @@ against 201853), 8 to 11% less time per backward solve.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from caudal.model.stage_lp import INDEX, StageTemplate
@@ -34,7 +36,33 @@ def opening_tour(template: StageTemplate) -> np.ndarray:
     2-opt moves. Ties go to the lower index, so the tour is a function of the
     template alone.
     """
-    points = _opening_points(template)
+    return _tour_of_points(_opening_points(template))
+
+
+def opening_tours(templates: Sequence[StageTemplate]) -> list[np.ndarray]:
+    """:func:`opening_tour` of every template, each distinct set of openings toured once.
+
+    The tour is a function of the openings' points alone, so stages whose
+    points are the same bits share one tour (the same array, read-only). A
+    seasonal case repeats its openings every year: brazil4 at 120 stages has
+    13 distinct sets, and touring each of the 120 stages took 0.5 s of every
+    training run, serial, before the first forward pass.
+    """
+    tours: dict[tuple[tuple[int, ...], bytes], np.ndarray] = {}
+    result = []
+    for template in templates:
+        points = _opening_points(template)
+        key = (points.shape, points.tobytes())
+        if key not in tours:
+            tour = _tour_of_points(points)
+            tour.setflags(write=False)
+            tours[key] = tour
+        result.append(tours[key])
+    return result
+
+
+def _tour_of_points(points: np.ndarray) -> np.ndarray:
+    """The tour of :func:`opening_tour` through ``points`` (one row per opening)."""
     n = points.shape[0]
     if n <= 3 or points.shape[1] == 0:
         return np.arange(n, dtype=INDEX)
@@ -58,6 +86,20 @@ def chain_orders(tour: np.ndarray, forward_openings: np.ndarray) -> np.ndarray:
     inside = (forward_openings >= 0) & (forward_openings < n)
     starts = np.where(inside, position[np.where(inside, forward_openings, 0)], 0)
     return np.ascontiguousarray(tour[(starts[:, None] + np.arange(n)[None, :]) % n], dtype=INDEX)
+
+
+def two_way_orders(orders: np.ndarray, ahead: int) -> np.ndarray:
+    """``orders`` (int32[K, n], each a walk along the tour from the forward opening), walked both ways.
+
+    Each row keeps its first ``ahead`` openings (the forward opening, then
+    the tour onward) and continues with the others walked backward from the
+    forward opening's predecessor on the tour, so that a chunk starting
+    right after position ``ahead`` starts next to the forward opening instead
+    of half a tour away. A function of ``orders`` and ``ahead`` alone.
+    """
+    n = orders.shape[1]
+    backward = orders[:, :0:-1]  # the start's predecessor on the walk, then the one before it...
+    return np.ascontiguousarray(np.concatenate((orders[:, :ahead], backward[:, : n - ahead]), axis=1))
 
 
 def _opening_points(template: StageTemplate) -> np.ndarray:

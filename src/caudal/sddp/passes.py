@@ -15,9 +15,10 @@ import numpy as np
 from caudal.model.problem import CompiledProblem
 from caudal.model.stage_lp import StageLP
 from caudal.parallel.pool import WorkerPool
+from caudal.sddp.opening_order import two_way_orders
 from caudal.sddp.risk import Expectation, RiskMeasure
 from caudal.sddp.stage_cache import StageCache, carry_basis
-from caudal.solver.workspace import Basis, SolverWorkspace
+from caudal.solver.workspace import BASIC, Basis, SolverWorkspace
 
 
 @dataclass
@@ -125,7 +126,9 @@ def default_opening_chunk(n_openings: int) -> int:
     than from where the previous opening ended, so each split costs simplex
     iterations (measured with 1 worker, 10 iterations at 120 stages: +6% on
     brazil4's 82 openings in two chunks with one forward pass, +8% with two;
-    +12% and +16% in three; +8 to 12% on 4ree's 10 openings in two). Two
+    +12% and +16% in three; +8 to 12% on 4ree's 10 openings in two; the
+    fork of :func:`backward_stage` brings two chunks with two forward passes
+    down to +5.1%). Two
     chunks are the least split that keeps a second worker busy when there are
     fewer trial states than workers (one forward pass, or the last uneven
     share), and a stage with fewer than ``2 * MIN_CHUNK_OPENINGS`` openings is
@@ -171,6 +174,11 @@ def backward_stage(
     worker that finishes a trial state's last chunk forms its cut from all
     the openings, in opening order. 0 keeps each trial state one work item;
     ``"auto"`` takes :func:`default_opening_chunk` of the stage's openings.
+    A split into two chunks (with ``orders``) forks instead: a head item
+    solves the forward opening alone, then two walks along the tour, onward
+    and backward from it (:func:`forked_spans`), each start from the basis the
+    head ended with, so the cuts added since the forward pass enter the basis
+    once and both walks start next to the forward opening (:class:`_Head`).
 
     Returns the cuts as intercepts and coefficients, and the final basis of the
     first trial state (``None`` when this worker set does not own it), which
@@ -195,7 +203,14 @@ def backward_stage(
         opening_chunk = default_opening_chunk(n_open)
     chunk = opening_chunk if 0 < opening_chunk < n_open else max(n_open, 1)
     n_chunks = -(-n_open // chunk) if n_open else 1
-    chunks_left = np.full(n_trials, n_chunks, dtype=np.int64)
+    fork = n_chunks == 2 and orders is not None and n_open >= 3
+    if fork:
+        spans, orders = forked_spans(n_open), two_way_orders(orders, 1 + -(-(n_open - 1) // 2))
+        heads = [_Head(lp) for _ in range(n_trials)]
+    else:
+        spans = [(c * chunk, min((c + 1) * chunk, n_open)) for c in range(n_chunks)]
+    n_items = len(spans)
+    chunks_left = np.full(n_trials, n_items, dtype=np.int64)
     counting = threading.Lock()
 
     def form_cut(k: int) -> None:
@@ -207,20 +222,33 @@ def backward_stage(
 
     def task(ws: SolverWorkspace, start: int, stop: int) -> None:
         for item in range(start, stop):
-            k, c = divmod(item, n_chunks)
-            last_chunk = c == n_chunks - 1
-            ws.solve_backward(
-                lp,
-                basis if start_bases is None else start_bases[k],
-                trial_states[k],
-                first_trial + k,
-                values[k],
-                subgradients[k],
-                final_basis if (first_trial + k == 0 and last_chunk) else None,
-                None if orders is None else orders[k],
-                c * chunk,
-                min((c + 1) * chunk, n_open),
-            )
+            k, c = divmod(item, n_items)
+            last_chunk = c == n_items - 1
+            start_basis = basis if start_bases is None else start_bases[k]
+            out_basis = final_basis if (first_trial + k == 0 and last_chunk) else None
+            if fork and c > 0:
+                start_basis = heads[k].wait(start_basis)
+                if start_basis is None:  # the head failed: its error is the one raised
+                    continue
+            head = heads[k] if fork and c == 0 else None
+            try:
+                ws.solve_backward(
+                    lp,
+                    start_basis,
+                    trial_states[k],
+                    first_trial + k,
+                    values[k],
+                    subgradients[k],
+                    head.basis if head is not None else out_basis,
+                    None if orders is None else orders[k],
+                    *spans[c],
+                )
+            except BaseException:
+                if head is not None:
+                    head.fail()
+                raise
+            if head is not None:
+                head.done()
             with counting:
                 chunks_left[k] -= 1
                 complete = chunks_left[k] == 0
@@ -228,8 +256,54 @@ def backward_stage(
                 form_cut(k)
 
     # a few work items of uneven cost per worker: dealt one at a time, so no worker idles at the end
-    pool.run(task, 0, n_trials * n_chunks, one_at_a_time=True)
+    pool.run(task, 0, n_trials * n_items, one_at_a_time=True)
     return intercepts, coefficients, final_basis
+
+
+def forked_spans(n_openings: int) -> list[tuple[int, int]]:
+    """The positions of a trial state's order in a split into two: the head, then two walks (``two_way_orders``).
+
+    The head is the forward pass's own opening alone; the two chunks after it
+    share the rest, the first taking the odd one out, and each starts from the
+    basis the head ended with.
+    """
+    ahead = 1 + -(-(n_openings - 1) // 2)
+    return [(0, 1), (1, ahead), (ahead, n_openings)]
+
+
+class _Head:
+    """The head of a forked trial state: its final basis, which the trial state's two walks start from.
+
+    The head solves the forward pass's own opening from the trial state's
+    start basis; the cuts added to the stage since the forward pass enter
+    there, so both walks start from a basis that holds them, instead of
+    each paying for them again. The basis depends on the trial state alone,
+    so the walks' results do not depend on the layout. A head basis left
+    short by reserve cuts the head added and then dropped gives way to the
+    trial state's start basis, which does not depend on the layout either.
+    """
+
+    def __init__(self, lp: StageLP):
+        self.basis = Basis.slack(lp)
+        self._num_rows = lp.num_rows
+        self._ready = threading.Event()
+        self._failed = False
+
+    def done(self) -> None:
+        self._ready.set()
+
+    def fail(self) -> None:
+        self._failed = True
+        self._ready.set()
+
+    def wait(self, fallback: Basis) -> Basis | None:
+        """The basis to start a walk from once the head has ended; ``None`` if it failed."""
+        self._ready.wait()
+        if self._failed:
+            return None
+        statuses = (self.basis.col_status, self.basis.row_status)
+        n_basic = sum(int(np.count_nonzero(status == BASIC)) for status in statuses)
+        return self.basis if n_basic == self._num_rows else fallback
 
 
 def expected_cut(

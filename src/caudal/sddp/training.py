@@ -23,7 +23,7 @@ from caudal.parallel.comm import Communicator, SingleProcessCommunicator
 from caudal.parallel.pool import WorkerPool
 from caudal.sddp.cuts import CutPool, StateArchive, pool_comm
 from caudal.sddp.interruptible import IterationUndo, backward_in_blocks, forward_in_blocks
-from caudal.sddp.opening_order import chain_orders, opening_tour
+from caudal.sddp.opening_order import chain_orders, opening_tours
 from caudal.sddp.passes import backward_stage, first_stage_bound, forward_pass
 from caudal.sddp.records import IterationRecord, simulated_interval
 from caudal.sddp.risk import Expectation, RiskMeasure, RiskSpec, per_stage
@@ -207,7 +207,7 @@ def run_training(
     solves_offset = state.history[-1].lp_solves if state.history else 0
     limits = options.limits()
     clock = PhaseClock(state.phase_seconds, on_phase)
-    tours = [opening_tour(template) for template in problem.templates]
+    tours = opening_tours(problem.templates)  # stages with the same openings share one tour
 
     def simulate(n_scenarios: int, seed: int) -> np.ndarray:
         return simulate_costs(state, pool, comm, n_scenarios, seed)

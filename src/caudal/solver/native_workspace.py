@@ -22,13 +22,16 @@ missing, or a libhighs of another HiGHS version than the one built against).
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
-import numpy as np
+from caudal.solver.workspace import SolveFailure, SolverError, SolverStats, SolverWorkspace
 
-from caudal.model.stage_lp import StageLP
-from caudal.solver.workspace import Basis, SolveFailure, SolverError, SolverStats
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _loaded_libraries: list[ctypes.CDLL] = []  # kept referenced for the life of the process
 
@@ -105,6 +108,25 @@ def native_kernel_info() -> dict[str, str | None]:
     }
 
 
+def _raising_solver_errors(protocol_method: Callable[P, R]) -> Callable[P, R]:
+    """The kernel's method of the same name, its ``StageSolveFailed`` raised as the protocol's :class:`SolverError`.
+
+    Takes the protocol's method so that the workspace's method carries its
+    signature, type hints and docstring (``functools.wraps``); the kernel's
+    own method (same parameter names) does the work.
+    """
+    kernel_method = getattr(_Kernel, protocol_method.__name__, None)  # None without the kernels (never called)
+
+    @functools.wraps(protocol_method)
+    def method(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return kernel_method(*args, **kwargs)
+        except _native.StageSolveFailed as failed:
+            raise _solver_error(failed) from None
+
+    return method
+
+
 class NativeWorkspace(_Kernel):
     """One worker thread's native solver (see :class:`~caudal.solver.workspace.SolverWorkspace`).
 
@@ -124,65 +146,9 @@ class NativeWorkspace(_Kernel):
         """A snapshot of this workspace's counters (a new object on every access)."""
         return SolverStats(**self.counters())
 
-    def solve_forward(
-        self,
-        lp: StageLP,
-        basis: Basis,
-        incoming: np.ndarray,
-        openings: np.ndarray,
-        pass_ids: np.ndarray,
-        out_states: np.ndarray,
-        out_objective: np.ndarray,
-        out_theta: np.ndarray,
-        out_bases: np.ndarray | None = None,
-    ) -> None:
-        """See :meth:`SolverWorkspace.solve_forward`."""
-        try:
-            super().solve_forward(
-                lp, basis, incoming, openings, pass_ids, out_states, out_objective, out_theta, out_bases
-            )
-        except _native.StageSolveFailed as failed:
-            raise _solver_error(failed) from None
-
-    def solve_backward(
-        self,
-        lp: StageLP,
-        basis: Basis,
-        incoming: np.ndarray,
-        trial_id: int,
-        out_values: np.ndarray,
-        out_subgradients: np.ndarray,
-        out_basis: Basis | None,
-        order: np.ndarray | None = None,
-        first: int = 0,
-        stop: int | None = None,
-    ) -> None:
-        """See :meth:`SolverWorkspace.solve_backward`."""
-        try:
-            super().solve_backward(
-                lp, basis, incoming, trial_id, out_values, out_subgradients, out_basis, order, first, stop
-            )
-        except _native.StageSolveFailed as failed:
-            raise _solver_error(failed) from None
-
-    def solve_detailed(
-        self,
-        lp: StageLP,
-        basis: Basis,
-        incoming: np.ndarray,
-        openings: np.ndarray,
-        scenario_ids: np.ndarray,
-        out_objective: np.ndarray,
-        out_values: np.ndarray,
-        out_row_duals: np.ndarray | None = None,
-    ) -> None:
-        """See :meth:`SolverWorkspace.solve_detailed`."""
-        try:
-            super().solve_detailed(
-                lp, basis, incoming, openings, scenario_ids, out_objective, out_values, out_row_duals
-            )
-        except _native.StageSolveFailed as failed:
-            raise _solver_error(failed) from None
+    solve_forward = _raising_solver_errors(SolverWorkspace.solve_forward)
+    solve_backward = _raising_solver_errors(SolverWorkspace.solve_backward)
+    solve_detailed = _raising_solver_errors(SolverWorkspace.solve_detailed)
 
 
 def _solver_error(failed: Exception) -> SolverError:

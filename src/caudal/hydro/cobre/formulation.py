@@ -104,7 +104,6 @@ class StageLayout:
     evaporation: np.ndarray | None = None  # [H, 3]: evaporated flow, under and over the line; -1 without
     # [H, K, 4]: slacks of the minimum turbined flow, minimum generation, minimum and maximum outflow; -1 without
     hydro_slacks: np.ndarray | None = None
-    storage_below: np.ndarray | None = None  # [H]: all -1, the minimum storage being hard (Cobre's column is 0)
     costs: dict[str, list[int]] = field(default_factory=lambda: {c: [] for c in COST_CATEGORIES})
 
 
@@ -181,7 +180,6 @@ class _StageBuilder:
             generation=_none(*shape["hk"]),
             evaporation=_none(n_hydros, 3),
             hydro_slacks=_none(n_hydros, n_blocks, len(HYDRO_SLACKS)),
-            storage_below=_none(n_hydros),
         )
         self._states: dict[int, object] = {}
         self._lags: dict[int, list[object]] = {}

@@ -13,6 +13,8 @@ Overrides of the evaporation and withdrawal violation costs are refused by
 name: Cobre splits each into a cost per direction and the stage override's
 effect on them was not measured. The diversion and filling costs price
 features caudal refuses, so their overrides change nothing and are accepted.
+The storage-below cost prices nothing either (the minimum storage is a hard
+bound, as in Cobre): its overrides are accepted with a warning that says so.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from caudal.parquet_files import ParquetFile
 
 Overrides = dict[tuple[str, int, int, "int | None"], float]
 
-HYDRO_COSTS = (*MODELLED_HYDRO_PENALTIES, "fpha_turbined_cost")
+_NO_EFFECT = "storage_violation_below_cost"
+HYDRO_COSTS = (*(c for c in MODELLED_HYDRO_PENALTIES if c != _NO_EFFECT), "fpha_turbined_cost")
 """The hydro cost columns caudal applies per stage (quantity ``hydro.<column>``)."""
 
 _PRICING_REFUSED_FEATURES = ("diversion_cost", "filling_target_violation_cost")
@@ -89,12 +92,13 @@ def read_penalty_overrides(
 
 
 def _read_file(files: CaseFiles, spec: _File, stage_ids: set[int], ids: set[int]) -> Overrides:
-    accepted = spec.columns + (_PRICING_REFUSED_FEATURES + _NOT_MEASURED if spec.kind == "hydro" else ())
+    accepted = spec.columns + ((*_PRICING_REFUSED_FEATURES, *_NOT_MEASURED, _NO_EFFECT) if spec.kind == "hydro" else ())
     keys = files.table(spec.name, {spec.key: INT, "stage_id": INT}, read_apart=accepted)
     with ParquetFile(files.root / spec.name) as parquet:
         raw = parquet.read()  # the cost columns are nullable: read them apart
     values = {c: _nullable(spec.name, raw, c) for c in accepted if c in raw.column_names}
     out: Overrides = {}
+    without_effect = False
     for row, (entity, stage) in enumerate(zip(keys[spec.key], keys["stage_id"], strict=True)):
         entity, stage = int(entity), int(stage)
         where = f"{spec.kind} {entity}, stage {stage}"
@@ -112,10 +116,19 @@ def _read_file(files: CaseFiles, spec: _File, stage_ids: set[int], ids: set[int]
                 raise unsupported(spec.name, where, column, f"a stage-varying {column}")
             if column in _PRICING_REFUSED_FEATURES:
                 continue
+            if column == _NO_EFFECT:
+                without_effect = True
+                continue
             key = (f"{spec.prefix}.{column}", entity, stage, None)
             if key in out:
                 raise CaseError(spec.name, where, column, "is given twice for this entity and stage")
             out[key] = value
+    if without_effect:
+        warnings.warn(
+            f"{spec.name}: {_NO_EFFECT} has no effect: the minimum storage is a hard bound, as in Cobre",
+            PenaltyWarning,
+            stacklevel=4,
+        )
     return out
 
 
@@ -128,7 +141,6 @@ def _nullable(file: str, table: pa.Table, name: str) -> list[float | None]:
 
 _HYDRO_FIELDS = {
     "spillage": "spillage_cost",
-    "storage_below": "storage_violation_below_cost",
     "turbined_below": "turbined_violation_below_cost",
     "outflow_below": "outflow_violation_below_cost",
     "outflow_above": "outflow_violation_above_cost",

@@ -187,9 +187,8 @@ def _hydros(study: CobreStudy, layout: StageLayout, x: np.ndarray, duals: np.nda
             evaporation_violation_neg_m3s=evaporation[:, :, 1],
             evaporation_violation_pos_m3s=evaporation[:, :, 2],
         )
-    if layout.storage_below is not None:
-        below = layout.storage_below
-        stage_level["storage_violation_below_hm3"] = np.where(below >= 0, x[:, np.maximum(below, 0)], 0.0)
+    # The minimum storage is a hard bound (as in Cobre), so Cobre's violation column is always zero.
+    stage_level["storage_violation_below_hm3"] = np.zeros_like(stage_level["storage_final_hm3"])
     hours = layout.hours[None, :, None]
     generation = turbined * layout.productivity[None, None, :]
     if layout.generation is not None and np.any(layout.generation >= 0):  # FPHA plants: their own variable

@@ -11,6 +11,7 @@ from caudal.hydro.cobre.case import Case, TrainingSettings
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.external_inflows import read_external_inflows
 from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.first_stage_fill import check_first_stage_can_fill
 from caudal.hydro.cobre.formats import read_case, read_training_settings
 from caudal.hydro.cobre.formulation import TRUNCATING, StageLayout, build_problem
 from caudal.hydro.cobre.inflows import InflowModel, check_truncation_is_exact, resolve_inflows
@@ -71,6 +72,7 @@ def load_case(path: str | Path, *, seed: int | None = None) -> CobreStudy:
     check_resolutions(case, inflows, noise_from_file=source == "file")
     if case.settings.inflow_method in TRUNCATING:
         check_truncation_is_exact(case, inflows, noise)
+    check_first_stage_can_fill(case, inflows, noise)
     tree_seed = case.settings.training.seed if seed is None else seed
     forward_inflows = read_external_inflows(case, inflows)
     if forward_inflows is None:
