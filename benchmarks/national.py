@@ -19,8 +19,10 @@ Printed, in order:
    2 ranks of 1 thread; Cobre on 1 and 2 threads), each run a fresh process on
    the written case directory (same openings, ``noise_openings.parquet``),
    caudal and Cobre alternating: the time of each iteration, the peak RSS of
-   each rank, and the ratios. Lower bounds are printed too, but after a few
-   iterations they differ by each engine's forward sampling;
+   each rank, and the ratios. caudal's run loads the case, compiles it and
+   drops the case and its builders before training, as ``caudal train`` does.
+   Lower bounds are printed too, but after a few iterations they differ by
+   each engine's forward sampling;
 4. the machine and its load average, before and after.
 
 Cobre runs from ``cobre-python==0.5.1`` in its own Python 3.12 venv (see
@@ -52,20 +54,22 @@ from caudal.solver.native_workspace import NATIVE_AVAILABLE, NativeWorkspace
 from caudal.solver.workspace import Basis
 
 CAUDAL_RUN = r"""
-import json, sys, time
+import json, os, sys, time
 import caudal
 from caudal.hydro import cobre
 from caudal.parallel.comm import world
 case, iterations, passes, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 comm = world()
 study = cobre.load_case(case)
-result = caudal.train(study.problem, iterations=iterations, forward_passes=passes, seed=study.training.seed,
-                      threads=threads, comm=comm)
+seed, problem = study.training.seed, study.problem.compile()
+del study  # as `caudal train` does: the problem's builders go before training (some 45 MB at the default size)
+result = caudal.train(problem, iterations=iterations, forward_passes=passes, seed=seed, threads=threads, comm=comm)
 times = [r.time_s for r in result.history]
-print(json.dumps({
+line = json.dumps({
     "rank": comm.rank, "iteration_seconds": [b - a for a, b in zip([0.0] + times, times)],
     "lower_bound": result.lower_bound, "peak_rss_mb": PEAK_RSS,
-}), flush=True)
+})
+os.write(1, (line + "\n").encode())  # one write per rank: two ranks' lines never interleave
 """.replace("PEAK_RSS", PEAK_RSS)
 
 REAL_CUTS = 40
@@ -216,8 +220,12 @@ def training_runs(system, args) -> None:
             if cobre_python is not None and ranks == 1:
                 theirs = cobre_run(cobre_python, case, Path(scratch) / f"out{threads}", threads)
             rows.append((ranks, threads, mine, theirs))
-            print(f"  {ranks} rank(s) x {threads} thread(s): caudal {sum(mine[0]['iteration_seconds']):.1f} s"
-                  + ("" if theirs is None else f", Cobre {sum(theirs['iteration_seconds']):.1f} s"), flush=True)
+            peaks = ", ".join(f"{r['peak_rss_mb']:.1f}" for r in mine)
+            print(f"  {ranks} rank(s) x {threads} thread(s): caudal {sum(mine[0]['iteration_seconds']):.1f} s, "
+                  f"peak RSS {peaks} MB"
+                  + ("" if theirs is None else f"; Cobre {sum(theirs['iteration_seconds']):.1f} s, "
+                     f"peak RSS {theirs['peak_rss_mb']:.1f} MB")
+                  + f" (load average {' '.join(f'{v:.2f}' for v in load_average())})", flush=True)
     report(rows)
 
 

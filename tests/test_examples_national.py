@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import caudal
-from caudal.examples.national_case import MAX_CASCADE, NationalSize, generate, main, write_case
+from caudal.examples.national_case import MAX_CASCADE, NationalSize, generate, main, with_training, write_case
 from caudal.hydro import cobre
 
 TINY = NationalSize(hydros=6, thermals=4, subsystems=2, stages=3, openings=2, par_order=2, seed=3)
@@ -110,3 +110,35 @@ def test_caudal_train_knows_the_national_case():
     problem = resolve_case("national").build(stages=2).compile()
     assert problem.n_stages == 2
     assert sum(name.startswith("storage[") for name in problem.state_names) == 160
+
+
+def test_the_train_command_compiles_before_training_and_trains_the_same_policy(tmp_path, monkeypatch):
+    """``caudal train`` compiles the case itself and lets the builders go: the policy is the API's, bit for bit.
+
+    And the builders really go: once ``caudal train`` has compiled the case, no
+    :class:`~caudal.model.problem.Problem` of it is alive during the training.
+    """
+    import gc
+
+    from caudal.api import train as api_train
+    from caudal.cli import main as cli_main
+    from caudal.model.problem import Problem
+
+    write_case(with_training(generate(TINY), iterations=3, forward_passes=2), tmp_path / "case")
+    alive_during_training = []
+
+    def counting_train(problem, **options):
+        gc.collect()
+        alive_during_training.append(sum(isinstance(thing, Problem) for thing in gc.get_objects()))
+        return api_train(problem, **options)
+
+    monkeypatch.setattr("caudal.cli.train", counting_train)
+    assert cli_main(["train", str(tmp_path / "case"), "--quiet", "--threads", "1", "-o", str(tmp_path / "run")]) == 0
+    assert alive_during_training == [0]
+    study = cobre.load_case(tmp_path / "case")
+    expected = caudal.train(study.problem, iterations=3, forward_passes=2, seed=study.training.seed, threads=1)
+    trained = caudal.load_policy(tmp_path / "run", problem=study.problem)
+    assert trained.digest() == expected.policy.digest()
+    for mine, theirs in zip(trained.cut_pools, expected.policy.cut_pools, strict=True):
+        assert np.array_equal(mine.intercepts, theirs.intercepts)
+        assert np.array_equal(mine.coefficients, theirs.coefficients)

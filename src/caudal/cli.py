@@ -199,6 +199,12 @@ def _run_train(args: argparse.Namespace) -> TrainingResult:
     phase(f"loading the case {args.case}")
     problem, defaults = load_case(args.case, args.stages)
     warm_start = _warm_start_policy(args.warm_start, problem) if args.warm_start is not None else None
+    sampling = OutOfSample(defaults.forward_realisations) if defaults.forward_realisations is not None else None
+    if sampling is None:
+        # Compiled here, as train() would compile it, so that the builders can go: their per-stage
+        # Python structures (some 45 MB at the national size) would otherwise stay alive beside the
+        # stage templates for the whole training. Out-of-sample sampling compiles from the Problem.
+        problem = problem.compile()
     phase("training")
     # One run per folder (a sweep's retries are the sweep's business); taking the lock also proves the
     # folders writable before any work. Options not given on the command line come from a Cobre case's
@@ -212,7 +218,7 @@ def _run_train(args: argparse.Namespace) -> TrainingResult:
             seed=args.seed if args.seed is not None else defaults.seed,
             threads=args.threads,
             time_limit=args.time_limit if args.time_limit is not None else defaults.time_limit,
-            sampling=OutOfSample(defaults.forward_realisations) if defaults.forward_realisations is not None else None,
+            sampling=sampling,
             output=args.output,
             log=log_destination(args.quiet, args.log_file, world_rank()),
             solver=args.solver,

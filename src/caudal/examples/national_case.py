@@ -48,7 +48,6 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 from caudal.hydro.cobre.case import (
     ArModel,
@@ -487,6 +486,7 @@ def _hydro_record(hydro: Hydro) -> dict:
 
 
 def _stats_table(path: Path, stats: SeriesStats, entity: str, mean: str, std: str) -> None:
+    import pyarrow as pa  # here, not at module level: a training of the in-memory case reads no Parquet
     keys = sorted(stats.mean)
     table = pa.table({
         entity: pa.array([k[0] for k in keys], pa.int32()),
@@ -498,6 +498,7 @@ def _stats_table(path: Path, stats: SeriesStats, entity: str, mean: str, std: st
 
 
 def _ar_table(path: Path, models: dict[tuple[int, int], ArModel]) -> None:
+    import pyarrow as pa  # here, not at module level: a training of the in-memory case reads no Parquet
     rows = [(h, s, lag, c, m.residual_std_ratio) for (h, s), m in sorted(models.items())
             for lag, c in enumerate(m.coefficients, start=1)]
     columns = list(zip(*rows, strict=True))

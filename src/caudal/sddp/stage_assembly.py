@@ -51,10 +51,11 @@ class CutRowAssembler:
         # column j of the LP with n cuts starts at template start + n x (columns before j that gain entries)
         self._gaining_before = np.zeros(template.num_cols + 1, dtype=np.int64)
         np.cumsum(per_cut, out=self._gaining_before[1:])
-        self._template_start = template.col_start.astype(np.int64)
+        # Held for the whole training, once per stage: the template's own int32 starts (no int64 copy), and
+        # the per-entry shift in int32 (at most one per state plus one); sums are taken in int64 in assemble.
+        self._template_start = template.col_start
         entry_cols = np.repeat(np.arange(template.num_cols, dtype=np.int64), counts)
-        self._entry_gaining_before = self._gaining_before[entry_cols]
-        self._entry_position = np.arange(template.nnz, dtype=np.int64)
+        self._entry_gaining_before = self._gaining_before[entry_cols].astype(np.int32)
         # the cut entries of column j follow its template entries
         self._state_tail = self._template_start[state_cols + 1][:, None]
         self._state_shift = self._gaining_before[state_cols][:, None]
@@ -87,7 +88,8 @@ class CutRowAssembler:
         nnz = int(col_start[-1])
         row_index = np.empty(nnz, dtype=INDEX)
         values = np.empty(nnz, dtype=np.float64)
-        positions = self._entry_position + n_cuts * self._entry_gaining_before
+        positions = np.multiply(self._entry_gaining_before, n_cuts, dtype=np.int64)
+        positions += np.arange(template.nnz, dtype=np.int64)
         scaled_values = np.empty(nnz, dtype=np.float64)
         row_index[positions] = template.row_index
         values[positions] = template.values
