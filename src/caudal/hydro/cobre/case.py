@@ -113,10 +113,10 @@ class GenericConstraint:
 
 @dataclass(frozen=True)
 class HydroPenalties:
-    """The penalty costs of one plant that caudal's formulation uses."""
+    """The penalty costs of one plant, as its case gives them (all but ``storage_below`` price a slack)."""
 
     spillage: float  # per (m3/s . h)
-    storage_below: float  # per hm3, end of stage
+    storage_below: float  # per hm3; read and written back, prices nothing: the minimum storage is hard, as in Cobre
     turbined_below: float  # per (m3/s . h)
     outflow_below: float  # per (m3/s . h)
     outflow_above: float  # per (m3/s . h)
