@@ -4,7 +4,8 @@ pyarrow (about 30 MB resident), matplotlib and rich serve outputs, plots and
 reports; highspy loads a second HiGHS beside the native kernels' (about 5 MB).
 A training that writes no output must not pay for them: each check runs in a
 fresh interpreter and reads its ``sys.modules`` at the end. A one-process run
-does not load MPI (mpi4py and its libmpi, about 18 MB). Reading a Cobre case
+does not load MPI (mpi4py and its libmpi, about 18 MB), nor psutil (2.3 MB;
+Linux's ``/proc`` gives the RSS a profile row records). Reading a Cobre case
 needs pyarrow's Parquet reader only: ``pyarrow.parquet`` would add its
 filesystems (S3 with OpenSSL, about 9 MB) and ``pyarrow.dataset`` its query
 engine.
@@ -25,10 +26,10 @@ from caudal.solver.native_workspace import NATIVE_AVAILABLE
 CASE_WITH_PARQUET = Path(__file__).parent / "data" / "cobre" / "4ree"
 """A Cobre case whose scenario statistics are Parquet files."""
 
-UNUSED_BY_A_BARE_TRAINING = ("pyarrow", "matplotlib", "rich", "highspy", "mpi4py")
+UNUSED_BY_A_BARE_TRAINING = ("pyarrow", "matplotlib", "rich", "highspy", "mpi4py", "psutil")
 
 UNUSED_BY_A_CASE_TRAINING = (
-    "matplotlib", "rich", "highspy", "mpi4py",
+    "matplotlib", "rich", "highspy", "mpi4py", "psutil",
     "pyarrow.parquet", "pyarrow.fs", "pyarrow._s3fs", "pyarrow.dataset", "pyarrow.compute", "pyarrow.pandas_compat",
 )
 """Modules (full dotted names) a training on a Cobre case with Parquet files must not import."""

@@ -8,10 +8,9 @@ layer offers, so this layer does not depend on the algorithm.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Protocol
-
-import psutil
 
 from caudal.model.stage_lp import StageLP
 
@@ -20,7 +19,8 @@ ROW_BYTES = 4  # basis status
 PATCH_BYTES = 4 + 8 + 8  # index, lower, upper
 """Bytes per unit of a native workspace's capacity (see ``NativeWorkspace.reserve``)."""
 
-_PROCESS = psutil.Process()
+STATM = "/proc/self/statm"
+"""Linux's page counts of this process: where psutil reads RSS from too, without its 2.3 MB of resident code."""
 
 
 class StageLPs(Protocol):
@@ -34,8 +34,15 @@ class StageLPs(Protocol):
 
 
 def rss_bytes() -> int:
-    """Resident set size of this process."""
-    return int(_PROCESS.memory_info().rss)
+    """Resident set size of this process: read from ``/proc`` where it exists, else through psutil."""
+    try:
+        with open(STATM, "rb") as statm:
+            resident_pages = int(statm.read().split()[1])
+    except OSError:
+        import psutil  # not Linux: the portable way, loaded only here
+
+        return int(psutil.Process().memory_info().rss)
+    return resident_pages * os.sysconf("SC_PAGE_SIZE")
 
 
 def cache_bytes(cache: StageLPs) -> int:
