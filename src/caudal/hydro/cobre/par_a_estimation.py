@@ -35,7 +35,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from caudal.hydro.cobre.par_estimation import Z_95, History, SeasonFit, _Fitter, contributions, seasonal_stats
+from caudal.hydro.cobre.par_estimation import (
+    Z_95,
+    History,
+    SeasonFit,
+    _Fitter,
+    lower_orders_while_contributions_are_negative,
+    seasonal_stats,
+)
 
 ANNUAL_WINDOW = 12
 """Months averaged into one annual value ``A``."""
@@ -191,35 +198,15 @@ def _reduce_negative_contributions(
     fits: list[tuple[tuple[float, ...], float, float]], fitter: _AnnualFitter, max_order: int
 ) -> None:
     """Lower the AR order of each season whose contributions turn negative, refitting ``phi`` and ``psi``."""
-    n = len(fits)
-    max_orders = [max_order] * n
-    frozen = [not phi for phi, _, _ in fits]
-    while True:
-        coefficients = [phi for phi, _, _ in fits]
-        failing = [
-            m for m in range(n)
-            if not frozen[m] and coefficients[m]
-            and any(w < 0.0 for w in contributions(m, len(coefficients[m]), coefficients, fitter.stds))
-        ]
-        if not failing:
-            return
-        reselected = False
-        for m in failing:
-            if max_orders[m] == 0:
-                continue
-            max_orders[m] -= 1
-            if not fitter.has_data(m, m):  # Cobre checks the season's own A bucket here
-                fits[m] = ((), 1.0, fits[m][2])
-                frozen[m] = True
-                continue
-            order = fitter.select_order(m, max_orders[m]) if max_orders[m] else 0
-            fits[m] = fitter.fit_annual(m, order)
-            if max_orders[m] == 0 or not fits[m][0]:
-                frozen[m] = True
-            elif fits[m][0][0] < 0.0:
-                fits[m] = fitter.fit_annual(m, 0)
-                frozen[m] = True
-            else:
-                reselected = True
-        if not reselected:
-            return
+
+    def refit(m: int, order_limit: int) -> tuple[tuple[tuple[float, ...], float, float], bool]:
+        if not fitter.has_data(m, m):  # Cobre checks the season's own A bucket here
+            return ((), 1.0, fits[m][2]), True
+        fit = fitter.fit_annual(m, fitter.select_order(m, order_limit) if order_limit else 0)
+        if order_limit == 0 or not fit[0]:
+            return fit, True
+        if fit[0][0] < 0.0:
+            return fitter.fit_annual(m, 0), True
+        return fit, False
+
+    lower_orders_while_contributions_are_negative(fits, fitter.stds, max_order, refit)

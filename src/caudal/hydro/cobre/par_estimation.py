@@ -31,7 +31,9 @@ an independent Yule-Walker fit; reading the file is in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -239,11 +241,36 @@ def _reduce_negative_contributions(
     counts: np.ndarray,
 ) -> None:
     """Lower the largest order of each season whose contributions turn negative, until none do."""
+
+    def refit(m: int, order_limit: int) -> tuple[tuple[tuple[float, ...], float], bool]:
+        if order_limit == 0 or stds[m] == 0.0 or counts[m] < 2:
+            return ((), 1.0), True
+        fit = fitter.select_and_fit(m, order_limit, int(counts[m]))
+        if fit[0] and fit[0][0] < 0.0:
+            return ((), 1.0), True
+        return fit, False
+
+    lower_orders_while_contributions_are_negative(fits, stds, max_order, refit)
+
+
+def lower_orders_while_contributions_are_negative(
+    fits: list[tuple[Any, ...]],
+    stds: np.ndarray,
+    max_order: int,
+    refit: Callable[[int, int], tuple[tuple[Any, ...], bool]],
+) -> None:
+    """Cobre's safety reduction, shared by the PAR and PAR-A fits: lower a season's order while it fails.
+
+    A season fails when one of its contributions (:func:`contributions`, from each fit's coefficients,
+    its first item) is negative. Each round lowers every failing season's order limit by one and calls
+    ``refit(season, limit)``, which returns the new fit and whether the season is settled for good;
+    the rounds end when no season fails, or when no failing season was refitted to go on.
+    """
     n = len(fits)
     max_orders = [max_order] * n
-    frozen = [not coefficients for coefficients, _ in fits]
+    frozen = [not fit[0] for fit in fits]
     while True:
-        coefficients = [c for c, _ in fits]
+        coefficients = [fit[0] for fit in fits]
         failing = [
             m for m in range(n)
             if not frozen[m] and coefficients[m]
@@ -256,15 +283,7 @@ def _reduce_negative_contributions(
             if max_orders[m] == 0:
                 continue
             max_orders[m] -= 1
-            if max_orders[m] == 0 or stds[m] == 0.0 or counts[m] < 2:
-                fits[m] = ((), 1.0)
-                frozen[m] = True
-                continue
-            fits[m] = fitter.select_and_fit(m, max_orders[m], int(counts[m]))
-            if fits[m][0] and fits[m][0][0] < 0.0:
-                fits[m] = ((), 1.0)
-                frozen[m] = True
-            else:
-                reselected = True
+            fits[m], frozen[m] = refit(m, max_orders[m])
+            reselected = reselected or not frozen[m]
         if not reselected:
             return
