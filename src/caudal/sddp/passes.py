@@ -205,7 +205,8 @@ def backward_stage(
     n_chunks = -(-n_open // chunk) if n_open else 1
     fork = n_chunks == 2 and orders is not None and n_open >= 3
     if fork:
-        spans, orders = forked_spans(n_open), two_way_orders(orders, 1 + -(-(n_open - 1) // 2))
+        spans = forked_spans(n_open)
+        orders = two_way_orders(orders, spans[-1][0])  # the backward walk starts where the onward one ends
         heads = [_Head(lp) for _ in range(n_trials)]
     else:
         spans = [(c * chunk, min((c + 1) * chunk, n_open)) for c in range(n_chunks)]
