@@ -78,8 +78,9 @@ def main() -> None:
     parser.add_argument("--cuts", type=int, default=2000, help="cuts per stage (all but the last)")
     parser.add_argument("--visited", type=int, default=200, help="visited-state rows per stage")
     parser.add_argument("--code", action="append", default=[], help="NAME=SRC, a src directory with caudal")
-    parser.add_argument("--repeats", type=int, default=2, help="rounds; each runs every code in both modes")
+    parser.add_argument("--repeats", type=int, default=2, help="rounds; each runs every code in every mode")
     parser.add_argument("--directory", type=Path, default=None, help="where to write (default: a temp dir)")
+    parser.add_argument("--modes", default="rss,tracemalloc", help="comma-separated: rss, tracemalloc")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=("rss", "tracemalloc"), default="rss", help=argparse.SUPPRESS)
     parser.add_argument("--checkpoint", type=Path, help=argparse.SUPPRESS)
@@ -113,7 +114,7 @@ def main() -> None:
         for repeat in range(args.repeats):
             order = codes if repeat % 2 == 0 else codes[::-1]
             for name, src in order:
-                for mode in ("rss", "tracemalloc"):
+                for mode in args.modes.split(","):
                     command = [sys.executable, str(Path(__file__).resolve()), "--child", "--mode", mode,
                                "--checkpoint", str(path), "--stages", str(args.stages), "--states", str(args.states)]
                     environment = {**os.environ, "PYTHONPATH": str(Path(src).resolve())}
