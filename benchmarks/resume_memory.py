@@ -15,6 +15,7 @@ main; the default is this checkout), alternating, one process per measurement:
   map, so it does not see a checkpoint file mapped whole.
 
 The pools' own bytes (the arrays a resume must hold once) are printed beside.
+Every figure is in MB of 10^6 bytes.
 
     python benchmarks/resume_memory.py --cuts 2000 --stages 120 --states 403 \\
         --code new=src --code old=/tmp/main-src/src
@@ -32,6 +33,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+KB = 1024  # /proc/self/status says kB and means KiB
 
 
 def child(args: argparse.Namespace) -> None:
@@ -69,6 +71,16 @@ def _status_kb(field: str) -> int:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def _row(name: str, mode: str, row: dict, load: str) -> str:
+    """One printed row; ``held`` is the pools and archives the resumed state holds."""
+    held = row["pools"] + row["archives"]
+    growth = (row["hwm_kb"] - row["before_kb"]) * KB
+    traced = f"{row['traced'] / 1e6:.1f}" if mode == "tracemalloc" else "-"
+    return (f"{name:>6} {mode:>11} {row['pools'] / 1e6:>9.1f} {row['archives'] / 1e6:>12.1f} "
+            f"{row['before_kb'] * KB / 1e6:>14.1f} {row['hwm_kb'] * KB / 1e6:>9.1f} {growth / 1e6:>10.1f} "
+            f"{growth / held:>12.2f} {traced:>15} {row['seconds']:>9.2f}  {load}")
 
 
 def main() -> None:
@@ -110,7 +122,7 @@ def main() -> None:
               f"{args.visited} visited rows a stage: {size_of(path) / 1e6:.1f} MB in "
               f"{len(list(path.iterdir()))} files; load average {load()}")
         print(f"{'code':>6} {'mode':>11} {'pools MB':>9} {'archives MB':>12} {'RSS before MB':>14} "
-              f"{'VmHWM MB':>9} {'growth MB':>10} {'growth/pools':>13} {'traced peak MB':>15} {'resume s':>9}  load")
+              f"{'VmHWM MB':>9} {'growth MB':>10} {'growth/held':>12} {'traced peak MB':>15} {'resume s':>9}  load")
         for repeat in range(args.repeats):
             order = codes if repeat % 2 == 0 else codes[::-1]
             for name, src in order:
@@ -122,12 +134,7 @@ def main() -> None:
                     if done.returncode != 0:
                         raise SystemExit(f"{name} ({mode}) failed:\n{done.stderr}")
                     row = json.loads(done.stdout.strip().splitlines()[-1])
-                    growth = (row["hwm_kb"] - row["before_kb"]) * 1024
-                    traced = f"{row['traced'] / 1e6:.1f}" if mode == "tracemalloc" else "-"
-                    print(f"{name:>6} {mode:>11} {row['pools'] / 1e6:>9.1f} {row['archives'] / 1e6:>12.1f} "
-                          f"{row['before_kb'] / 1024:>14.1f} {row['hwm_kb'] / 1024:>9.1f} {growth / 1e6:>10.1f} "
-                          f"{growth / row['pools']:>13.2f} {traced:>15} {row['seconds']:>9.2f}  {load()}",
-                          flush=True)
+                    print(_row(name, mode, row, load()), flush=True)
 
 
 if __name__ == "__main__":

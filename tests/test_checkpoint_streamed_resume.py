@@ -250,8 +250,10 @@ def test_two_ranks_resume_the_same_state_as_one_and_one_rank_reads(tmp_path, sta
 
 
 @pytest.mark.mpi
-def test_a_damaged_stage_file_makes_both_ranks_fall_back_together(tmp_path, state):
-    """The node leader finds the bad digest; the other rank, which reads nothing, raises with it: no rank hangs."""
+@pytest.mark.parametrize("nodes", [{}, {"CAUDAL_RANKS_PER_NODE": "1"}], ids=["one node", "two emulated nodes"])
+def test_a_damaged_stage_file_makes_both_ranks_fall_back_together(tmp_path, state, nodes):
+    """The node leader finds the bad digest and its node's other rank, which reads nothing, raises with it;
+    on two nodes each leader finds it. Either way every rank falls back to the older checkpoint, none hangs."""
     from mpi_helpers import run_ranks
 
     folder = tmp_path / "checkpoints"
@@ -263,7 +265,7 @@ def test_a_damaged_stage_file_makes_both_ranks_fall_back_together(tmp_path, stat
     script = tmp_path / "two_ranks.py"
     script.write_text(textwrap.dedent(TWO_RANKS_RESUME))
     tests = os.path.dirname(os.path.abspath(__file__))
-    done = run_ranks(2, [str(script), str(folder)], env={"PYTHONPATH": tests}, timeout=180)
+    done = run_ranks(2, [str(script), str(folder)], env={"PYTHONPATH": tests, **nodes}, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     for rank in (0, 1):
