@@ -2,10 +2,9 @@
 
 A PAR(p) lag is the inflow of one *lag period*, the calendar month of a stage's
 season (``season_definitions`` with the ``monthly`` cycle), whatever the
-length of the stages that fall in it. Cobre forms it as the case format
-describes and as Cobre 0.5.1 does in its forward passes and simulation
-(``lag_transition.rs``, read for the facts; measured on the cases of
-``tests/test_cobre_multiresolution_lags.py``):
+length of the stages that fall in it. Cobre 0.5.1 forms it so in its forward
+passes and simulation (its ``lag_transition.rs``, read for the facts, then
+measured on the cases of ``tests/test_cobre_multiresolution_lags.py``):
 
 * a stage adds ``w * a`` to an accumulator, ``a`` its inflow (m3/s) and ``w``
   the share of its season's month that its days cover (days in the month /
@@ -17,7 +16,10 @@ describes and as Cobre 0.5.1 does in its forward passes and simulation
   with the days this stage has in the next month (``s * a``, ``s`` that
   month's share), the "spillover" of a week that crosses the month's end;
 * in any other stage the lags stay as they came in: every week of a month sees
-  the previous months' inflows.
+  the previous months' inflows;
+* days of a stage before its season's month count in no month, and the
+  statistics a lag is centred on stay those of the stage before (by stage id,
+  inflows.py), both as in Cobre 0.5.1.
 
 caudal writes this into the stage LPs, so cuts and bounds see the lags the
 forward pass sees: per plant with lags one more state, the accumulator, and
@@ -26,7 +28,7 @@ horizon of calendar months it reduces to the plain shift, which is kept there.
 
 What is refused by name, because Cobre's rule for it could not be pinned down
 or is not what its format describes: seasons other than the ``monthly`` cycle
-(Cobre 0.5.1 never shifts lags there), stages spanning more than their season's
+(by its source, Cobre 0.5.1 never shifts lags there), stages spanning more than their season's
 month and the next (monthly then quarterly: Cobre 0.5.1 guesses quarterly
 seasons from season ids >= 12), a stage outside its season's month, and
 ``recent_observations`` (scenarios.py; Cobre 0.5.1 seeds the accumulator with
@@ -35,8 +37,8 @@ observation became a 13,137.5 m3/s lag).
 
 Two things Cobre 0.5.1 does differently, measured and not copied: its
 training lower bound uses the plain per-stage shift (its cuts map the lags as
-if every stage closed a month), so it lies above its own simulated cost on
-these cases; and with pre-study stages in stages.json it closes a month that
+if every stage closed a month), so it differs from its own simulated cost
+(lies above it on these cases); and with pre-study stages in stages.json it closes a month that
 many stages early. caudal's deterministic equivalent and bound equal Cobre's
 simulated cost where neither applies.
 """
@@ -44,11 +46,10 @@ simulated cost where neither applies.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-
-import numpy as np
 
 from caudal.hydro.cobre.case import Case, StageSpec
 from caudal.hydro.cobre.errors import unsupported
@@ -144,7 +145,7 @@ def _days(stage: StageSpec, start: date, end: date) -> int:
 
 def add_accumulator(stage: Stage, hydro_id: int) -> State:
     """The plant's accumulator state: the shares-weighted inflows of the month so far (m3/s), 0 at the start."""
-    return stage.add_state(f"inflow_lag_sum[{hydro_id}]", lower=-np.inf, upper=np.inf, initial=0.0)
+    return stage.add_state(f"inflow_lag_sum[{hydro_id}]", lower=-math.inf, upper=math.inf, initial=0.0)
 
 
 def add_accumulated_lags(
