@@ -23,6 +23,7 @@ from cobre_cases import DATA, SAME, assert_fails_naming, edit
 
 import caudal
 from caudal.hydro import cobre
+from caudal.hydro.cobre.lag_accumulation import lag_transitions
 
 CASES = DATA / "multiresolution-lags"
 PAR1, PAR2, STORAGE = "weekly-monthly-par1", "weekly-monthly-par2", "weekly-monthly-par1-storage"
@@ -89,6 +90,15 @@ def _inflows_by_the_rule(stages: list[dict], coefficients: tuple, past: tuple[fl
             spill = max(0, (min(end, following) - after).days) / (following - after).days
             total, weight = spill * inflow, spill
     return inflows
+
+
+def test_transitions_weigh_days_and_carry_the_crossing_weeks_february_days() -> None:
+    study = cobre.load_case(CASES / PAR1)
+    transitions = lag_transitions(study.case, study.inflows, multi_resolution=True)
+    assert [t.share for t in transitions] == pytest.approx([7 / 31] * 4 + [3 / 31, 25 / 29, 1.0])
+    assert [t.closes for t in transitions] == [False] * 4 + [True] * 3
+    assert [t.total for t in transitions] == pytest.approx([7 / 31, 14 / 31, 21 / 31, 28 / 31, 1.0, 1.0, 1.0])
+    assert [t.spillover for t in transitions] == pytest.approx([0.0] * 4 + [4 / 29, 0.0, 0.0])
 
 
 def test_one_accumulator_state_per_plant_with_lags() -> None:
