@@ -260,6 +260,7 @@ def run_training(
         for t in range(problem.n_stages - 1, 0, -1):
             with clock("backward"):
                 starts = forward.start_bases(t, state.cache.lps[t], state.cache.bases[t])
+                forward.release_stage(t)  # its old LP goes now, not at the end of the iteration
                 orders = chain_orders(tours[t], scenarios[:, t])
                 stage_options = {"risk": risks[t], "multi_cut": options.multi_cut,
                                  "opening_chunk": options.opening_chunk}
