@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import gc
 import sys
 
 
@@ -42,7 +43,15 @@ def _malloc_trim():
 
 
 def return_free_heap() -> bool:
-    """Give the C heap's free pages back to the system; whether the C library could (glibc only)."""
+    """Free what only reference cycles hold, then give the C heap's free pages back to the system.
+
+    The builders a case loads refer to each other in cycles, so dropping them
+    frees nothing until the cyclic collector's next full pass, which may come
+    long into the training: ``caudal train`` on the national case (one thread,
+    2 iterations x 4 passes) peaked at 264.7 MB without this collection and at
+    214.5 MB with it. Returns whether the C library could trim (glibc only).
+    """
+    gc.collect()
     trim = _malloc_trim()
     if trim is None:
         return False
