@@ -48,8 +48,9 @@ def return_free_heap() -> bool:
     The builders a case loads refer to each other in cycles, so dropping them
     frees nothing until the cyclic collector's next full pass, which may come
     long into the training: ``caudal train`` on the national case (one thread,
-    2 iterations x 4 passes) peaked at 264.7 MB without this collection and at
-    214.5 MB with it. Returns whether the C library could trim (glibc only).
+    2 iterations x 4 passes) peaked at 264.7 and 265.5 MB without this
+    collection, at 241.9 to 245.4 MB with it (4 runs; a fifth, 214.5 MB).
+    Returns whether the C library could trim (glibc only).
     """
     gc.collect()
     trim = _malloc_trim()
