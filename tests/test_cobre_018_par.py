@@ -27,6 +27,7 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from cobre_cases import DATA, assert_fails_naming, edit
@@ -160,6 +161,15 @@ def test_lags_without_monthly_seasons_are_refused(par1: Path, capsys: pytest.Cap
 def test_a_lag_month_needs_its_pre_study_stage(par2: Path, capsys: pytest.CaptureFixture) -> None:
     edit(par2, STAGES, lambda s: s.update(pre_study_stages=s["pre_study_stages"][1:]))
     assert_fails_naming(par2, capsys, STAGES, "pre-study stage -2", "pre_study_stages", "2023-11-01")
+
+
+def test_a_lag_month_needs_its_statistics(par2: Path, capsys: pytest.CaptureFixture) -> None:
+    # Measured: without the row for stage -1, Cobre 0.18.0 gave stage 0 its mean inflow (lag 200 m3/s).
+    stats = par2 / "scenarios/inflow_seasonal_stats.parquet"
+    table = pq.read_table(stats)
+    pq.write_table(table.filter(pc.not_equal(table.column("stage_id"), -1)), stats)
+    assert_fails_naming(par2, capsys, "scenarios/inflow_seasonal_stats.parquet", "hydro 0", "stage_id",
+                        "pre-study stage -1")
 
 
 def test_a_lag_month_must_be_covered(par2: Path, capsys: pytest.CaptureFixture) -> None:

@@ -15,14 +15,15 @@ lists the runs), varying one window at a time:
   days it covers there);
 - every day of the month must be covered, and a plant's history windows must
   not overlap (Cobre rejects both cases);
-- the lag's statistics are those of pre-study stage ``-k``, as in 0.5.x.
+- the lag's statistics are those of pre-study stage ``-k`` (its row in
+  ``inflow_seasonal_stats.parquet``, whatever its ``season_id``), as in 0.5.x.
 
 Anything else is refused by name, because Cobre 0.18.0 does something caudal
 has not pinned down: lags that are not state variables (``inflow_lags``
 false, the 0.18 default: it changes the cuts of a stochastic case), stages
 that are not whole calendar months, seasons that are not monthly (without
 ``season_definitions`` Cobre starts every lag at zero and never shifts it),
-a lag month without its pre-study stage, and overlapping recent observations
+a lag month without its pre-study stage or its statistics row, and overlapping recent observations
 (Cobre calls them revisions).
 """
 
@@ -37,6 +38,7 @@ from caudal.hydro.cobre.case import ArModel
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
 from caudal.hydro.cobre.inflow_history import HISTORY
+from caudal.hydro.cobre.scenarios import INFLOW_STATS
 from caudal.hydro.cobre.timeline import FILE as STAGES
 
 INITIAL = "initial_conditions.json"
@@ -70,6 +72,7 @@ def initial_lags(
     if not orders:
         return {}
     study_start = _check_stages(files, max(orders.values()))
+    _check_lag_statistics(files, orders)
     history = read_history_windows(files, _month_start(study_start, -max(orders.values())))
     by_hydro: dict[int, list[Window]] = {}
     for window in observations:
@@ -176,6 +179,24 @@ def _check_stages(files: CaseFiles, max_order: int) -> date:
                               f"a lag-{lag} PAR(p) model without pre-study stage {-lag} spanning "
                               f"{month[0]} to {month[1]} (its month, whose statistics the lag uses)")
     return study_start
+
+
+def _check_lag_statistics(files: CaseFiles, orders: dict[int, int]) -> None:
+    """Refuse a lag whose pre-study stage has no statistics row: Cobre 0.18.0 then drops the lag's term.
+
+    (Measured: with no row for stage -1, Cobre 0.18.0 gave the first stage its
+    mean inflow, lag 200 m3/s against a mean of 120, where caudal would take
+    the statistics of a study stage of the same season.)
+    """
+    if not files.exists(INFLOW_STATS):
+        return
+    table = files.table(INFLOW_STATS, {"hydro_id": INT, "stage_id": INT}, read_apart=("mean_m3s", "std_m3s"))
+    rows = set(zip(table["hydro_id"].tolist(), table["stage_id"].tolist(), strict=True))
+    for hydro_id, order in sorted(orders.items()):
+        for lag in range(1, order + 1):
+            if (hydro_id, -lag) not in rows:
+                raise unsupported(INFLOW_STATS, f"hydro {hydro_id}", "stage_id",
+                                  f"a lag-{lag} PAR(p) model without statistics for pre-study stage {-lag}")
 
 
 def _month_start(day: date, months: int) -> date:
