@@ -185,6 +185,11 @@ def test_overlapping_history_windows_are_an_error(par1: Path, capsys: pytest.Cap
     assert_fails_naming(par1, capsys, HISTORY, "hydro 0", "start_date", "overlap")
 
 
+def test_history_of_an_undefined_hydro_is_an_error(par1: Path, capsys: pytest.CaptureFixture) -> None:
+    _write_history(par1, [("2023-12-01", "2024-01-01", 200.0)], hydro=3)
+    assert_fails_naming(par1, capsys, HISTORY, "hydro 3", "hydro_id", "not defined")
+
+
 def test_a_window_must_end_after_it_starts(par1: Path, capsys: pytest.CaptureFixture) -> None:
     _write_history(par1, [("2023-12-01", "2024-01-01", 200.0), ("2023-11-01", "2023-11-01", 100.0)])
     assert_fails_naming(par1, capsys, HISTORY, "row 1", "end_date", "not after start_date 2023-11-01")

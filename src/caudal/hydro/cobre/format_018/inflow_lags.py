@@ -66,14 +66,14 @@ def lag_orders(ar_models: dict[tuple[int, int], ArModel]) -> dict[int, int]:
 
 
 def initial_lags(
-    files: CaseFiles, orders: dict[int, int], observations: list[Window]
+    files: CaseFiles, orders: dict[int, int], observations: list[Window], hydro_ids: set[int]
 ) -> dict[int, tuple[float, ...]]:
     """Per hydro with lags, its inflow in each lag month before the study, most recent first."""
     if not orders:
         return {}
     study_start = _check_stages(files, max(orders.values()))
     _check_lag_statistics(files, orders)
-    history = read_history_windows(files, _month_start(study_start, -max(orders.values())))
+    history = read_history_windows(files, _month_start(study_start, -max(orders.values())), hydro_ids)
     by_hydro: dict[int, list[Window]] = {}
     for window in observations:
         if window.end > study_start:
@@ -90,7 +90,7 @@ def initial_lags(
     }
 
 
-def read_history_windows(files: CaseFiles, since: date) -> dict[int, list[Window]]:
+def read_history_windows(files: CaseFiles, since: date, hydro_ids: set[int]) -> dict[int, list[Window]]:
     """The windows of ``inflow_history.parquet`` that end after ``since``, per hydro (none when absent).
 
     Overlapping windows of one plant are an error anywhere in the file, as in
@@ -123,6 +123,10 @@ def read_history_windows(files: CaseFiles, since: date) -> dict[int, list[Window
             raise CaseError(HISTORY, None, column, f"must be a date column without nulls, got {data.type}")
         days.append(data.cast(pa.date32()).to_numpy().astype("datetime64[D]").astype(np.int64))
     hydro, start, end, value = numbers["hydro_id"], days[0], days[1], numbers["value_m3s"]
+    unknown = np.setdiff1d(hydro, np.fromiter(hydro_ids, np.int64, len(hydro_ids)))
+    if unknown.size:
+        raise CaseError(HISTORY, f"hydro {int(unknown[0])}", "hydro_id",
+                        f"refers to hydro {int(unknown[0])}, which is not defined")
     bad = np.flatnonzero(end <= start)
     if bad.size:
         row = int(bad[0])
