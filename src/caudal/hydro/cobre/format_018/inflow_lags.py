@@ -20,7 +20,8 @@ lists the runs), varying one window at a time:
 
 Anything else is refused by name, because Cobre 0.18.0 does something caudal
 has not pinned down: lags that are not state variables (``inflow_lags``
-false, the 0.18 default: it changes the cuts of a stochastic case), stages
+false, the 0.18 default: Cobre's cuts then leave the lags out, and on a
+stochastic case its lower bound rose above its own upper estimate), stages
 that are not whole calendar months, seasons that are not monthly (without
 ``season_definitions`` Cobre starts every lag at zero and never shifts it),
 a lag month without its pre-study stage or its statistics row, and overlapping recent observations
