@@ -142,7 +142,7 @@ def test_older_history_is_not_read(par1: Path) -> None:
 @pytest.mark.parametrize("state", [{"storage": False, "inflow_lags": False}, {"storage": False}, None])
 def test_lags_that_are_not_states_are_refused(par1: Path, capsys: pytest.CaptureFixture, state: dict | None) -> None:
     # inflow_lags defaults to false in 0.18. Cobre 0.18.0 gives the deterministic case the same cost
-    # (7,756,249.999984322, measured), but its cuts then leave out the lags: with 3 openings and a deviation
+    # (7,756,249.999984322, measured), but its cuts seem to leave the lags out: with 3 openings and a deviation
     # of 30 m3/s, its lower bound after 30 iterations was 7,037,163.87 with false against 5,526,736.67 with
     # true, above its own upper estimate (5,820,178.12, the same for both); measured, not reproduced by caudal.
     def change(stages: dict) -> None:

@@ -20,8 +20,8 @@ lists the runs), varying one window at a time:
 
 Anything else is refused by name, because Cobre 0.18.0 does something caudal
 has not pinned down: lags that are not state variables (``inflow_lags``
-false, the 0.18 default: Cobre's cuts then leave the lags out, and on a
-stochastic case its lower bound rose above its own upper estimate), stages
+false, the 0.18 default: on a stochastic case Cobre's lower bound then rose
+above its own upper estimate, as cuts that leave the lags out would), stages
 that are not whole calendar months, seasons that are not monthly (without
 ``season_definitions`` Cobre starts every lag at zero and never shifts it),
 a lag month without its pre-study stage or its statistics row, and overlapping recent observations
