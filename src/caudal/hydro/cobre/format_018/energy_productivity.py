@@ -32,8 +32,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow as pa
-
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.files import INT, CaseFiles
 from caudal.hydro.cobre.production import ENERGY_PRODUCTIVITY_FILE as FILE
@@ -101,6 +99,8 @@ def read_energy_productivity(files: CaseFiles, hydro_ids: set[int], n_stages: in
 
 def _nullable(files: CaseFiles, column: str) -> list[Any]:
     """A nullable numeric column as a list (None for null); a missing column is an error naming it."""
+    import pyarrow as pa
+
     try:
         with ParquetFile(files.root / FILE) as parquet:
             if column not in parquet.schema_arrow.names:
