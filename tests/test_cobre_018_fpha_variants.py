@@ -87,6 +87,10 @@ def flooded(case: Path) -> None:
     pq.write_table(inflows, case / "scenarios" / "inflow_seasonal_stats.parquet", compression="zstd")
 
 
+def points(*pairs: tuple[float, float]) -> Change:
+    return plant(tailrace={"type": "piecewise", "points": [{"outflow_m3s": q, "height_m": h} for q, h in pairs]})
+
+
 QUADRATIC = polynomial(300.0, 0.1, 0.001)
 
 VARIANTS: dict[str, tuple[Change, ...]] = {
@@ -101,6 +105,7 @@ VARIANTS: dict[str, tuple[Change, ...]] = {
     "curve-not-concave": (not_concave,),
     "tailrace-linear": (polynomial(300.0, 0.1),),
     "tailrace-quadratic": (QUADRATIC,),
+    "tailrace-points-straight": (points((0.0, 300.0), (150.0, 307.5), (400.0, 307.5)),),  # straight to 3 x 50
     "tailrace-quadratic-40": (QUADRATIC, max_turbined(40.0)),
     "tailrace-quadratic-window-4x6": (QUADRATIC, fitting(volume_discretization_points=4,
                                                          turbine_discretization_points=6),
@@ -123,6 +128,7 @@ COBRE_018_COSTS = {
     "curve-not-concave": 4_006_392.0839526695,
     "tailrace-linear": 3_785_602.49449205,
     "tailrace-quadratic": 3_846_352.6133294087,
+    "tailrace-points-straight": 3_721_551.3610647647,
     "tailrace-quadratic-40": 4_006_240.018845884,
     "tailrace-quadratic-window-4x6": 3_871_337.241551792,
     "tailrace-quadratic-losses-3m": 3_774_158.3403085354,
@@ -133,7 +139,8 @@ COBRE_018_COSTS = {
 
 # The variants whose planes Cobre 0.18.0 wrote are kept (data/cobre/cobre-0.18.0-fits/d07-018-NAME/).
 KEPT_PLANES = ("losses-2m", "window-30-120", "window-percentiles-of-storage", "curve-not-concave",
-               "tailrace-linear", "tailrace-quadratic-window-4x6", "tailrace-quadratic-losses-3m")
+               "tailrace-linear", "tailrace-points-straight", "tailrace-quadratic-window-4x6",
+               "tailrace-quadratic-losses-3m")
 
 
 def build(name: str, tmp_path: Path) -> Path:
@@ -177,19 +184,17 @@ def test_a_rising_tailrace_gives_spillage_terms_and_more_planes(tmp_path: Path) 
 # -- what stays refused, and bad windows -----------------------------------------------------------------------
 
 
-def test_a_rising_piecewise_tailrace_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """Cobre 0.18.0 runs it (3,721,551.3610647656 on d07 with points (0, 300), (100, 305)) but its spillage terms
+def test_a_bending_piecewise_tailrace_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Cobre 0.18.0 runs it (3,721,551.3610647656 on d07 with points (0, 300), (100, 305)), but its spillage terms
     follow no secant caudal found: refused, not fitted otherwise."""
     case = build("losses-2m", tmp_path)
-    plant(tailrace={"type": "piecewise", "points": [{"outflow_m3s": 0.0, "height_m": 300.0},
-                                                    {"outflow_m3s": 100.0, "height_m": 305.0}]})(case)
-    assert_fails_naming(case, capsys, HYDROS, "hydro 0", "tailrace.points", "moves with the outflow")
+    points((0.0, 300.0), (100.0, 305.0))(case)
+    assert_fails_naming(case, capsys, HYDROS, "hydro 0", "tailrace.points", "bends")
 
 
 def test_a_flat_piecewise_tailrace_is_a_constant_one(tmp_path: Path) -> None:
     case = to_018_computed(tmp_path)
-    plant(tailrace={"type": "piecewise", "points": [{"outflow_m3s": 0.0, "height_m": 300.0},
-                                                    {"outflow_m3s": 100.0, "height_m": 300.0}]})(case)
+    points((0.0, 300.0), (100.0, 300.0))(case)
     assert cobre.load_case(case).case.fpha == cobre.load_case(to_018_computed(tmp_path / "d07")).case.fpha
 
 

@@ -32,8 +32,10 @@ source says of the fitting range and the losses:
 
 ``max_planes_per_hydro`` and the spillage points do not change 0.18.0's
 planes and are ignored, as there. What was not matched is refused by name
-rather than fitted differently from Cobre: a piecewise tailrace that rises
-with the outflow (0.18.0's spillage terms for it follow no secant found), a
+rather than fitted differently from Cobre: a piecewise tailrace that bends
+between the outflows the fit evaluates, 0 to 3 x ``max_turbined`` (0.18.0's
+spillage terms for it follow no secant found; one straight there is that
+line's polynomial, and a flat one a constant tailrace), a
 fitting window that leaves a single storage (0.18.0 then fits a run-of-river
 plant another way), and a rising tailrace over more than ``MAX_HULL_POINTS``
 grid points (caudal finds the hull by trying every triangle of grid points).
@@ -141,13 +143,30 @@ def _production(hydro: Hydro, head: PlantHead | None, where: Record) -> _Product
     if head.tailrace_polynomial is not None:
         tailrace = np.array(head.tailrace_polynomial, dtype=float)
     else:
-        heights = {height for _, height in head.tailrace_points or ()}
-        if len(heights) != 1:
+        tailrace = _straight_tailrace(head.tailrace_points or (), (1.0 + SPILLAGE_SPAN) * hydro.max_turbined)
+        if tailrace is None:
             raise CaseError(HYDROS, f"hydro {hydro.id}", "tailrace.points",
-                            f"a piecewise tailrace that moves with the outflow is not supported {_NOT_UNDERSTOOD}")
-        tailrace = np.array([heights.pop()])
+                            "a piecewise tailrace that bends between outflows 0 and 3 x max_turbined (the outflows "
+                            f"the fit evaluates) is not supported {_NOT_UNDERSTOOD}")
     factor = head.loss_factor or 0.0
     return _Production(GRAVITY_MW * head.efficiency * (1.0 - factor), head.loss_metres or 0.0, tailrace)
+
+
+def _straight_tailrace(points: tuple[tuple[float, float], ...], top: float) -> np.ndarray | None:
+    """The line (constant, slope) the piecewise tailrace follows over outflows 0 to ``top``; None where it bends.
+
+    Cobre 0.18.0 holds the tailrace at its ends; over a stretch where the points lie on one line its planes are
+    those of that line's polynomial (measured: d07 with points (0, 300), (150, 307.5), (400, 307.5)).
+    """
+    outflows = np.array([outflow for outflow, _ in points])
+    heights = np.array([height for _, height in points])
+    inside = np.linspace(0.0, top, 7)
+    knots = np.unique(np.concatenate([inside, outflows[(outflows > 0.0) & (outflows < top)]]))
+    values = np.interp(knots, outflows, heights)
+    slopes = np.diff(values) / np.diff(knots)
+    if np.ptp(slopes) > _COPLANAR * max(1e-12, float(np.abs(slopes).max())):
+        return None
+    return np.array([values[0], slopes[0]])
 
 
 def _fan(storages: np.ndarray, heights: np.ndarray, production: _Production, max_turbined: float) -> np.ndarray:
