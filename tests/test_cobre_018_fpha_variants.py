@@ -1,4 +1,4 @@
-"""Computed FPHA in the 0.18 format beyond d07: losses in metres, fitting windows, rising tailraces.
+"""Computed FPHA in the 0.18 format beyond d07: losses in metres, fitting windows, tailraces rising with the outflow.
 
 Every case is d07 in the 0.18 format (``test_cobre_hydro_physics.to_018_computed``,
 from Cobre's d02 and d07 in ``tests/data/cobre``, Apache-2.0, see
@@ -106,6 +106,11 @@ VARIANTS: dict[str, tuple[Change, ...]] = {
     "tailrace-linear": (polynomial(300.0, 0.1),),
     "tailrace-quadratic": (QUADRATIC,),
     "tailrace-points-straight": (points((0.0, 300.0), (150.0, 307.5), (400.0, 307.5)),),  # straight to 3 x 50
+    "tailrace-points-held": (points((0.0, 300.0), (100.0, 305.0)),),  # held at 305 m past 100 m3/s
+    "tailrace-points-bending": (points((0.0, 300.0), (60.0, 303.0), (200.0, 306.0)),),
+    "tailrace-points-kink-3-turbine-points": (points((0.0, 300.0), (120.0, 306.0), (1000.0, 306.0)),
+                                              fitting(turbine_discretization_points=3)),
+    "tailrace-cubic": (polynomial(300.0, 0.05, 0.0, 0.00001),),
     "tailrace-quadratic-40": (QUADRATIC, max_turbined(40.0)),
     "tailrace-quadratic-window-4x6": (QUADRATIC, fitting(volume_discretization_points=4,
                                                          turbine_discretization_points=6),
@@ -114,6 +119,7 @@ VARIANTS: dict[str, tuple[Change, ...]] = {
     "grid-21x21": (fitting(volume_discretization_points=21, turbine_discretization_points=21),),
     "flooded": (flooded,),
     "flooded-tailrace-quadratic": (QUADRATIC, flooded),
+    "flooded-tailrace-points": (points((0.0, 300.0), (60.0, 303.0), (200.0, 306.0)), flooded),
 }
 
 # Measured by running Cobre 0.18.0 on each variant's folder (module docstring).
@@ -129,17 +135,23 @@ COBRE_018_COSTS = {
     "tailrace-linear": 3_785_602.49449205,
     "tailrace-quadratic": 3_846_352.6133294087,
     "tailrace-points-straight": 3_721_551.3610647647,
+    "tailrace-points-held": 3_721_551.3610647656,
+    "tailrace-points-bending": 3_721_551.3610647656,
+    "tailrace-points-kink-3-turbine-points": 3_700_030.921339165,
+    "tailrace-cubic": 3_750_668.290461284,
     "tailrace-quadratic-40": 4_006_240.018845884,
     "tailrace-quadratic-window-4x6": 3_871_337.241551792,
     "tailrace-quadratic-losses-3m": 3_774_158.3403085354,
     "grid-21x21": 3_702_707.31794454,
     "flooded": 2_739_480.1950077205,
     "flooded-tailrace-quadratic": 3_428_188.7410680046,
+    "flooded-tailrace-points": 2_847_598.13897967,
 }
 
 # The variants whose planes Cobre 0.18.0 wrote are kept (data/cobre/cobre-0.18.0-fits/d07-018-NAME/).
 KEPT_PLANES = ("losses-2m", "window-30-120", "window-percentiles-of-storage", "curve-not-concave",
-               "tailrace-linear", "tailrace-points-straight", "tailrace-quadratic-window-4x6",
+               "tailrace-linear", "tailrace-points-straight", "tailrace-points-bending",
+               "tailrace-points-kink-3-turbine-points", "tailrace-cubic", "tailrace-quadratic-window-4x6",
                "tailrace-quadratic-losses-3m")
 
 
@@ -182,14 +194,6 @@ def test_a_rising_tailrace_gives_spillage_terms_and_more_planes(tmp_path: Path) 
 
 
 # -- what stays refused, and bad windows -----------------------------------------------------------------------
-
-
-def test_a_bending_piecewise_tailrace_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """Cobre 0.18.0 runs it (3,721,551.3610647656 on d07 with points (0, 300), (100, 305)), but its spillage terms
-    follow no secant caudal found: refused, not fitted otherwise."""
-    case = build("losses-2m", tmp_path)
-    points((0.0, 300.0), (100.0, 305.0))(case)
-    assert_fails_naming(case, capsys, HYDROS, "hydro 0", "tailrace.points", "bends")
 
 
 def test_a_flat_piecewise_tailrace_is_a_constant_one(tmp_path: Path) -> None:

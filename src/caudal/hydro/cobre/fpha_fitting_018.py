@@ -23,28 +23,29 @@ source says of the fitting range and the losses:
    past the last storage (``_fan``);
 3. one ``kappa`` scales the planes: the least-squares scale of their envelope
    (minimum) onto ``phi`` over the grid;
-4. the spillage term: zero for a constant tailrace; for a polynomial tailrace
-   rising with the outflow, each plane's secant of ``phi`` in the spillage at
-   the largest flow among the grid points it touches, ``q*``, over a spillage
-   of twice ``max_turbined``:
-   ``gamma_s = -k * q* * (tailrace(q* + S) - tailrace(q*)) / S``, ``S = 2 *
-   max_turbined`` (not scaled by ``kappa``).
+4. the spillage term: zero for a tailrace that stays put over the outflows
+   the fit evaluates (0 to 3 x ``max_turbined``); else, for each plane, the
+   least-squares slope (with an intercept) of ``phi`` in the spillage at the
+   largest flow among the grid points the plane touches, ``q*``, over
+   ``SPILLAGE_SAMPLES`` (9) spillages evenly from 0 to twice ``max_turbined``
+   (not scaled by ``kappa``). For a tailrace linear or quadratic in the
+   outflow that slope is the secant ``-k * q* * (tailrace(q* + S) -
+   tailrace(q*)) / S``, ``S = 2 * max_turbined``; a piecewise tailrace (held
+   at its ends, as Cobre does) shows the 9 samples.
 
 ``max_planes_per_hydro`` and the spillage points do not change 0.18.0's
 planes and are ignored, as there. What was not matched is refused by name
-rather than fitted differently from Cobre: a piecewise tailrace that bends
-between the outflows the fit evaluates, 0 to 3 x ``max_turbined`` (0.18.0's
-spillage terms for it follow no secant found; one straight there is that
-line's polynomial, and a flat one a constant tailrace), a
-fitting window that leaves a single storage (0.18.0 then fits a run-of-river
-plant another way), and a rising tailrace over more than ``MAX_HULL_POINTS``
-grid points (caudal finds the hull by trying every triangle of grid points).
+rather than fitted differently from Cobre: a fitting window that leaves a
+single storage (0.18.0 then fits a run-of-river plant another way), and a
+rising tailrace or a curve that is not concave over more than
+``MAX_HULL_POINTS`` grid points (caudal finds the hull by trying every
+triangle of grid points).
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -54,31 +55,34 @@ from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.fpha_fitting import GRAVITY_MW, FittingOptions, PlantHead, fitting_volume_range
 from caudal.hydro.cobre.geometry import FILE as GEOMETRY
 from caudal.hydro.cobre.geometry import Curve
-from caudal.hydro.cobre.system import HYDROS
 
 _NOT_UNDERSTOOD = "with computed FPHA in the 0.18 format (Cobre 0.18.0's planes for it are not reproduced yet)"
 MAX_HULL_POINTS = 100
 """The largest grid (storages x flows) whose hull caudal computes: every triangle of grid points is tried."""
 SPILLAGE_SPAN = 2.0
 """The spillage of the secant giving a plane's spillage term, in units of ``max_turbined`` (measured)."""
+SPILLAGE_SAMPLES = 9
+"""How many spillages, from 0 to that span, the least-squares spillage term is fitted over (measured: 9 whatever
+the grid's and ``spillage_discretization_points``)."""
 SINGLE_VOLUME = 1e-9  # hm3: a narrower fitting range is Cobre 0.18.0's run-of-river fit
 _COPLANAR = 1e-9  # relative: planes this close are one facet; grid points this close to a plane touch it
 
 
 @dataclass(frozen=True)
 class _Production:
-    """``phi(v, q) = scale * q * (height - tailrace(q) - loss)``, the plant's production without spillage."""
+    """``phi(v, q, s) = scale * q * (height - tailrace(q + s) - loss)``, the plant's production."""
 
     scale: float  # MW per (m3/s . m): 9.81e-3 * efficiency * (1 - losses factor)
     loss: float  # m: losses in metres (0 for a factor)
-    tailrace: np.ndarray  # polynomial coefficients in the outflow, constant first
-
-    @property
-    def rising(self) -> bool:
-        return bool(np.any(self.tailrace[1:] != 0.0))
+    polynomial: np.ndarray | None  # the tailrace's coefficients in the outflow, constant first; or
+    points: tuple[np.ndarray, np.ndarray] | None  # its (outflows, heights), held at its ends
+    rising: bool  # whether the tailrace moves over the outflows the fit evaluates
 
     def tailrace_at(self, outflow: np.ndarray | float) -> np.ndarray:
-        return np.polynomial.polynomial.polyval(outflow, self.tailrace)
+        if self.polynomial is not None:
+            return np.polynomial.polynomial.polyval(outflow, self.polynomial)
+        assert self.points is not None
+        return np.interp(outflow, *self.points)
 
     def power(self, height: np.ndarray, flow: np.ndarray) -> np.ndarray:
         return self.scale * flow * (height - self.tailrace_at(flow) - self.loss)
@@ -127,9 +131,7 @@ def fit_planes_018(hydro: Hydro, head: PlantHead | None, curve: Curve | None, op
     if production.rising:
         touching = np.abs(values - power) <= _COPLANAR * max(1.0, float(np.abs(power).max()))
         anchor = np.where(touching, q, -np.inf).max(axis=1)  # each plane's largest flow among its grid points
-        span = SPILLAGE_SPAN * hydro.max_turbined
-        rise = production.tailrace_at(anchor + span) - production.tailrace_at(anchor)
-        gamma_s = -production.scale * anchor * rise / span
+        gamma_s = _spillage_slopes(production, anchor, SPILLAGE_SPAN * hydro.max_turbined)
     return FphaPlanes(intercept=_floats(kappa * planes[:, 0]), gamma_v=_floats(kappa * planes[:, 1]),
                       gamma_q=_floats(kappa * planes[:, 2]), gamma_s=_floats(gamma_s))
 
@@ -140,33 +142,27 @@ def _production(hydro: Hydro, head: PlantHead | None, where: Record) -> _Product
         raise where.error("fpha_config.source", "is 'computed' but the plant has no tailrace in system/hydros.json")
     if head.loss_factor is None and head.loss_metres is None:
         raise where.error("fpha_config.source", "is 'computed' but the plant has no hydraulic_losses")
+    polynomial = points = None
     if head.tailrace_polynomial is not None:
-        tailrace = np.array(head.tailrace_polynomial, dtype=float)
+        polynomial = np.array(head.tailrace_polynomial, dtype=float)
     else:
-        tailrace = _straight_tailrace(head.tailrace_points or (), (1.0 + SPILLAGE_SPAN) * hydro.max_turbined)
-        if tailrace is None:
-            raise CaseError(HYDROS, f"hydro {hydro.id}", "tailrace.points",
-                            "a piecewise tailrace that bends between outflows 0 and 3 x max_turbined (the outflows "
-                            f"the fit evaluates) is not supported {_NOT_UNDERSTOOD}")
+        pairs = np.array(head.tailrace_points or (), dtype=float).reshape(-1, 2)
+        points = (pairs[:, 0], pairs[:, 1])
     factor = head.loss_factor or 0.0
-    return _Production(GRAVITY_MW * head.efficiency * (1.0 - factor), head.loss_metres or 0.0, tailrace)
+    production = _Production(GRAVITY_MW * head.efficiency * (1.0 - factor), head.loss_metres or 0.0, polynomial,
+                             points, rising=False)
+    evaluated = production.tailrace_at(np.linspace(0.0, (1.0 + SPILLAGE_SPAN) * hydro.max_turbined, 257))
+    rising = bool(np.ptp(evaluated) > 0.0) if points is not None else bool(np.any(polynomial[1:] != 0.0))
+    return replace(production, rising=rising)
 
 
-def _straight_tailrace(points: tuple[tuple[float, float], ...], top: float) -> np.ndarray | None:
-    """The line (constant, slope) the piecewise tailrace follows over outflows 0 to ``top``; None where it bends.
-
-    Cobre 0.18.0 holds the tailrace at its ends; over a stretch where the points lie on one line its planes are
-    those of that line's polynomial (measured: d07 with points (0, 300), (150, 307.5), (400, 307.5)).
-    """
-    outflows = np.array([outflow for outflow, _ in points])
-    heights = np.array([height for _, height in points])
-    inside = np.linspace(0.0, top, 7)
-    knots = np.unique(np.concatenate([inside, outflows[(outflows > 0.0) & (outflows < top)]]))
-    values = np.interp(knots, outflows, heights)
-    slopes = np.diff(values) / np.diff(knots)
-    if np.ptp(slopes) > _COPLANAR * max(1e-12, float(np.abs(slopes).max())):
-        return None
-    return np.array([values[0], slopes[0]])
+def _spillage_slopes(production: _Production, flows: np.ndarray, span: float) -> np.ndarray:
+    """Each plane's spillage term: the least-squares slope (with an intercept) of ``phi`` at its flow in the
+    spillage, over ``SPILLAGE_SAMPLES`` spillages from 0 to ``span``."""
+    spills = np.linspace(0.0, span, SPILLAGE_SAMPLES)
+    tailrace = production.tailrace_at(flows[:, None] + spills[None, :])  # [plane, spillage]
+    centred = spills - spills.mean()
+    return -production.scale * flows * (tailrace @ centred) / float(centred @ centred)
 
 
 def _fan(storages: np.ndarray, heights: np.ndarray, production: _Production, max_turbined: float) -> np.ndarray:
@@ -178,7 +174,7 @@ def _fan(storages: np.ndarray, heights: np.ndarray, production: _Production, max
     slopes = np.append(np.diff(heights) / np.diff(storages), 0.0)
     chord_at_low = heights - slopes * (storages - storages[0])  # each chord's height at the least storage
     gamma_v = production.scale * slopes * max_turbined
-    gamma_q = production.scale * (chord_at_low - production.tailrace[0] - production.loss)
+    gamma_q = production.scale * (chord_at_low - float(production.tailrace_at(0.0)) - production.loss)
     return np.column_stack([-gamma_v * storages[0], gamma_v, gamma_q])
 
 
