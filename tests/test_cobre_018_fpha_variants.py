@@ -116,6 +116,9 @@ VARIANTS: dict[str, tuple[Change, ...]] = {
                                                          turbine_discretization_points=6),
                                       window(volume_min_percentile=0.1, volume_max_hm3=170.0)),
     "tailrace-quadratic-losses-3m": (polynomial(300.0, 0.05, 0.0005), losses_in_metres(3.0)),
+    "run-of-river-at-100": (window(volume_min_hm3=100.0, volume_max_hm3=100.0),),  # 99 and 101 hm3, no kappa
+    "run-of-river-at-30": (window(volume_min_hm3=30.0, volume_max_hm3=30.0),),
+    "run-of-river-tailrace-quadratic": (window(volume_min_hm3=100.0, volume_max_hm3=100.0), QUADRATIC),
     "grid-21x21": (fitting(volume_discretization_points=21, turbine_discretization_points=21),),
     "flooded": (flooded,),
     "flooded-tailrace-quadratic": (QUADRATIC, flooded),
@@ -142,6 +145,9 @@ COBRE_018_COSTS = {
     "tailrace-quadratic-40": 4_006_240.018845884,
     "tailrace-quadratic-window-4x6": 3_871_337.241551792,
     "tailrace-quadratic-losses-3m": 3_774_158.3403085354,
+    "run-of-river-at-100": 3_636_308.740672998,
+    "run-of-river-at-30": 4_084_325.43728,
+    "run-of-river-tailrace-quadratic": 3_816_430.529250435,
     "grid-21x21": 3_702_707.31794454,
     "flooded": 2_739_480.1950077205,
     "flooded-tailrace-quadratic": 3_428_188.7410680046,
@@ -152,7 +158,7 @@ COBRE_018_COSTS = {
 KEPT_PLANES = ("losses-2m", "window-30-120", "window-percentiles-of-storage", "curve-not-concave",
                "tailrace-linear", "tailrace-points-straight", "tailrace-points-bending",
                "tailrace-points-kink-3-turbine-points", "tailrace-cubic", "tailrace-quadratic-window-4x6",
-               "tailrace-quadratic-losses-3m")
+               "tailrace-quadratic-losses-3m", "run-of-river-tailrace-quadratic")
 
 
 def build(name: str, tmp_path: Path) -> Path:
@@ -200,12 +206,6 @@ def test_a_flat_piecewise_tailrace_is_a_constant_one(tmp_path: Path) -> None:
     case = to_018_computed(tmp_path)
     points((0.0, 300.0), (100.0, 300.0))(case)
     assert cobre.load_case(case).case.fpha == cobre.load_case(to_018_computed(tmp_path / "d07")).case.fpha
-
-
-def test_a_window_of_one_storage_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    case = build("window-from-50", tmp_path)
-    window(volume_min_hm3=100.0, volume_max_hm3=100.0)(case)
-    assert_fails_naming(case, capsys, MODELS, "hydro 0", "fpha_config.fitting_window", "single storage")
 
 
 def test_an_inverted_window_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -33,13 +33,15 @@ source says of the fitting range and the losses:
    tailrace(q*)) / S``, ``S = 2 * max_turbined``; a piecewise tailrace (held
    at its ends, as Cobre does) shows the 9 samples.
 
+A window that leaves a single storage ``v0`` is Cobre's run-of-river fit: the
+grid's storages are ``v0 -/+ max(0.5% of the plant's storage range, 1 hm3)``
+(held inside the curve) and ``kappa`` is 1.
+
 ``max_planes_per_hydro`` and the spillage points do not change 0.18.0's
-planes and are ignored, as there. What was not matched is refused by name
-rather than fitted differently from Cobre: a fitting window that leaves a
-single storage (0.18.0 then fits a run-of-river plant another way), and a
-rising tailrace or a curve that is not concave over more than
-``MAX_HULL_POINTS`` grid points (caudal finds the hull by trying every
-triangle of grid points).
+planes and are ignored, as there. What caudal does not compute is refused by
+name rather than fitted differently: a rising tailrace or a curve that is not
+concave over more than ``MAX_HULL_POINTS`` grid points (caudal finds the
+hull by trying every triangle of grid points).
 """
 
 from __future__ import annotations
@@ -56,15 +58,16 @@ from caudal.hydro.cobre.fpha_fitting import GRAVITY_MW, FittingOptions, PlantHea
 from caudal.hydro.cobre.geometry import FILE as GEOMETRY
 from caudal.hydro.cobre.geometry import Curve
 
-_NOT_UNDERSTOOD = "with computed FPHA in the 0.18 format (Cobre 0.18.0's planes for it are not reproduced yet)"
 MAX_HULL_POINTS = 100
 """The largest grid (storages x flows) whose hull caudal computes: every triangle of grid points is tried."""
 SPILLAGE_SPAN = 2.0
-"""The spillage of the secant giving a plane's spillage term, in units of ``max_turbined`` (measured)."""
+"""The spillages a plane's spillage term is fitted over reach this many ``max_turbined`` (measured)."""
 SPILLAGE_SAMPLES = 9
 """How many spillages, from 0 to that span, the least-squares spillage term is fitted over (measured: 9 whatever
 the grid's and ``spillage_discretization_points``)."""
 SINGLE_VOLUME = 1e-9  # hm3: a narrower fitting range is Cobre 0.18.0's run-of-river fit
+RUN_OF_RIVER_SHARE = 0.005  # of the plant's storage range: half the run-of-river fit's storage range ...
+RUN_OF_RIVER_HM3 = 1.0  # ... or this, whichever is larger
 _COPLANAR = 1e-9  # relative: planes this close are one facet; grid points this close to a plane touch it
 
 
@@ -100,10 +103,12 @@ def fit_planes_018(hydro: Hydro, head: PlantHead | None, curve: Curve | None, op
     low, high = fitting_volume_range(hydro, curve, options)
     if high < low:
         raise where.error("fpha_config.fitting_window", f"leaves no volume to fit over ({low:g} > {high:g})")
-    if high - low <= SINGLE_VOLUME:
-        raise where.refuse("fpha_config.fitting_window", f"a fitting range of a single storage ({low:g} hm3: "
-                           f"Cobre 0.18.0's run-of-river fit) {_NOT_UNDERSTOOD}")
-    storages = np.linspace(low, high, options.volume_points)
+    single = high - low <= SINGLE_VOLUME
+    if single:  # run of river: two storages around the one the window leaves, and no kappa
+        width = max(RUN_OF_RIVER_SHARE * (hydro.max_storage - hydro.min_storage), RUN_OF_RIVER_HM3)
+        storages = np.array([max(low - width, float(curve.volume[0])), min(low + width, float(curve.volume[-1]))])
+    else:
+        storages = np.linspace(low, high, options.volume_points)
     heights = np.interp(storages, curve.volume, curve.height)
     flows = np.linspace(0.0, hydro.max_turbined, options.turbine_points)
     v, q = (axis.ravel() for axis in np.meshgrid(storages, flows, indexing="ij"))
@@ -114,16 +119,18 @@ def fit_planes_018(hydro: Hydro, head: PlantHead | None, curve: Curve | None, op
     elif v.size > MAX_HULL_POINTS:
         raise where.refuse("fpha_config.volume_discretization_points",
                            f"a grid of more than {MAX_HULL_POINTS} storages x flows ({options.volume_points} x "
-                           f"{options.turbine_points}) for a tailrace rising with the outflow or a curve that is "
-                           f"not concave {_NOT_UNDERSTOOD}")
+                           f"{options.turbine_points}) for computed FPHA in the 0.18 format with a tailrace rising "
+                           "with the outflow or a curve that is not concave (caudal finds the planes by trying "
+                           "every triangle of grid points)")
     else:
         planes = _upper_facets(v, q, power)
     planes = _distinct(planes)
-    planes = planes[np.lexsort((planes[:, 2], -planes[:, 1]))]
+    storage_slope = np.round(planes[:, 1] / max(1e-12, float(np.abs(planes[:, 1]).max())), 9)  # ties: equal
+    planes = planes[np.lexsort((planes[:, 2], -storage_slope))]  # Cobre 0.18.0's order
     values = planes[:, :1] + planes[:, 1:2] * v + planes[:, 2:3] * q  # [plane, grid point]
     envelope = values.min(axis=0)
     weight = float(envelope @ envelope)
-    kappa = float(power @ envelope) / weight if weight > 0 else 0.0
+    kappa = 1.0 if single else float(power @ envelope) / weight if weight > 0 else 0.0
     if not planes.shape[0] or not kappa > 0 or not np.all(planes[:, 2] > 0):
         raise where.error("fpha_config.source", f"the planes computed for hydro {hydro.id} are degenerate "
                           "(no head above the tailrace over the grid?)")
