@@ -27,8 +27,8 @@ class ForwardResult:
 
     states: np.ndarray  # float64[n_stages, M, n_states]: outgoing state of each stage
     costs: np.ndarray  # float64[M]: discounted total cost of each forward pass
-    lps: list[StageLP] | None = None  # with keep_bases: the LP each stage was solved with
-    bases: list[np.ndarray] | None = None  # with keep_bases: uint8[M, cols + rows] final bases per stage
+    lps: list[StageLP | None] | None = None  # with keep_bases: the LP each stage was solved with (release_stage)
+    bases: list[np.ndarray | None] | None = None  # with keep_bases: uint8[M, cols + rows] final bases per stage
 
     def start_bases(self, t: int, lp: StageLP, fallback: Basis) -> list[Basis]:
         """Where the backward pass starts each trial state of stage ``t`` (solved with ``lp``).
@@ -51,6 +51,18 @@ class ForwardResult:
             carried = carry_basis(Basis(row[:n_cols], row[n_cols:]), old_lp, lp)
             starts.append(fallback if carried is None else carried)
         return starts
+
+    def release_stage(self, t: int) -> None:
+        """Drop stage ``t``'s LP and final bases: the backward pass took its starts (:meth:`start_bases`).
+
+        The LP is the one the forward pass solved, which the stage cache replaced
+        when stage ``t`` got its cuts; kept to the end of the iteration, every
+        stage's old LP would stay alive beside its successor.
+        """
+        if self.lps is not None:
+            self.lps[t] = None
+        if self.bases is not None:
+            self.bases[t] = None
 
 
 def discount_factors(problem: CompiledProblem) -> np.ndarray:

@@ -81,7 +81,10 @@ class CutRowAssembler:
         template = self.template
         n_cuts = int(intercepts.shape[0])
         if n_cuts == 0:
-            return assemble_stage_lp(template, intercepts, coefficients, cut_ids, version, None, reserve)
+            # the cut-free LP's solver form is the one already held (one copy per stage, not two)
+            lp = assemble_stage_lp(template, intercepts, coefficients, cut_ids, version, None, reserve)
+            lp.__dict__["solver_form"] = self._bare_form
+            return lp
         bare = self._bare_form
         scale = bare.scale
         col_start = self._template_start + n_cuts * self._gaining_before
