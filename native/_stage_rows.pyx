@@ -14,7 +14,9 @@ in one pass:
 * :func:`carry_row_statuses`: a basis's cut-row statuses carried onto another
   set of cut rows (:func:`caudal.sddp.stage_cache.carry_cut_rows`);
 * :func:`update_level1`: the highest cut at each visited state, brought up to
-  date for the new cuts and states (:class:`caudal.sddp.selection.LimitedMemoryLevel1`).
+  date for the new cuts and states (:class:`caudal.sddp.selection.LimitedMemoryLevel1`);
+* :func:`split_by_dominance`: the active cuts dealt into a working set and a
+  reserve (:meth:`caudal.sddp.working_set.WorkingSets.split`).
 
 Each writes exactly what its numpy reference writes (values are copied,
 negated or multiplied by the same power of two; cut values summed in the
@@ -24,6 +26,7 @@ element.
 """
 
 from libc.math cimport INFINITY
+from libc.stdlib cimport calloc, free
 
 ctypedef signed int index_t  # caudal.model.stage_lp.INDEX (int32)
 
@@ -188,3 +191,40 @@ cdef inline void _challenge(
     if value > best_value[s]:
         best_value[s] = value
         best_cut[s] = c
+
+
+def split_by_dominance(
+    const long long[::1] best_cut,
+    const unsigned char[::1] active,
+    long long[::1] working,
+    long long[::1] reserve,
+):
+    """Deal the active cuts (``active``, one flag per cut) into ``working`` and ``reserve``, ascending.
+
+    A cut is working when it is the highest at one of the states
+    (``best_cut``, one cut id per state), reserve otherwise; returns the
+    number of each. Each output needs room for every active cut.
+    """
+    cdef Py_ssize_t n_cuts = active.shape[0], s, c, n_working = 0, n_reserve = 0
+    cdef unsigned char* dominant
+    for s in range(best_cut.shape[0]):
+        if not 0 <= best_cut[s] < n_cuts:
+            raise ValueError(f"state {s}'s highest cut {best_cut[s]} is not one of the {n_cuts} cuts")
+    if working.shape[0] < n_cuts or reserve.shape[0] < n_cuts:
+        raise ValueError("split_by_dominance: working and reserve need room for every cut")
+    dominant = <unsigned char*>calloc(n_cuts if n_cuts else 1, 1)
+    if dominant == NULL:
+        raise MemoryError()
+    with nogil:
+        for s in range(best_cut.shape[0]):
+            dominant[best_cut[s]] = 1
+        for c in range(n_cuts):
+            if active[c]:
+                if dominant[c]:
+                    working[n_working] = c
+                    n_working += 1
+                else:
+                    reserve[n_reserve] = c
+                    n_reserve += 1
+    free(dominant)
+    return n_working, n_reserve

@@ -13,11 +13,12 @@ from hydro_problems import random_hydro
 
 from caudal.model.stage_lp import ReserveCuts
 from caudal.sddp import opening_order, selection
-from caudal.sddp.cuts import CutPool
+from caudal.sddp.cuts import CutPool, StateArchive
 from caudal.sddp.opening_order import TourChains, chain_orders, tour_chains
 from caudal.sddp.selection import LimitedMemoryLevel1, dominating_cuts
 from caudal.sddp.stage_assembly import CutRowAssembler
 from caudal.sddp.stage_cache import _carried_row_statuses, carry_cut_rows
+from caudal.sddp.working_set import WorkingSets
 from caudal.solver.workspace import BASIC, Basis
 
 stage_rows = pytest.importorskip("caudal._stage_rows")
@@ -173,3 +174,27 @@ def test_stages_sharing_a_tour_share_its_chains() -> None:
     a, b = np.arange(4, dtype=np.int32), np.array([0, 2, 1], dtype=np.int32)
     chains = tour_chains([a, b, a])
     assert chains[0] is chains[2] and chains[0] is not chains[1]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_working_set_split_is_the_numpy_one(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    pool, archive = CutPool(2), StateArchive(2)
+    fast, slow = WorkingSets([archive]), WorkingSets([archive])
+    assert all(ids.size == 0 for ids in fast.split(0, pool))  # no cut, no state
+    for step in range(8):
+        k = int(rng.integers(1, 4))
+        targets = rng.integers(0, 2, size=k) if seed % 2 else 0
+        pool.add(rng.integers(-3, 4, size=k).astype(float), rng.integers(-2, 3, size=(k, 2)).astype(float), step,
+                 np.arange(k), targets)
+        if step:  # the first split sees cuts and no state
+            archive.add(rng.integers(-2, 3, size=(int(rng.integers(1, 3)), 2)).astype(float))
+        pool.set_active(rng.random(pool.size) < 0.8)
+        for mine, theirs in zip(fast.split(0, pool), slow.split(0, pool, native=False), strict=True):
+            assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs), step
+
+
+def test_split_by_dominance_refuses_a_cut_outside_the_pool() -> None:
+    with pytest.raises(ValueError, match="not one of the 2 cuts"):
+        stage_rows.split_by_dominance(np.array([0, 2]), np.ones(2, dtype=np.uint8), np.empty(2, dtype=np.int64),
+                                      np.empty(2, dtype=np.int64))

@@ -108,17 +108,17 @@ class TourChains:
         if n <= MAX_KEPT_ROTATIONS:
             self._rotations = chain_orders(tour, tour)  # row p: the tour from its p-th opening on
             self._rotations.setflags(write=False)
-        # the position of each opening on the tour, then 0 for one outside the openings
-        self._position = np.zeros(n + 1, dtype=np.int64)
-        self._position[tour] = np.arange(n)
+        # the position on the tour of opening o at o + 1, and 0 (the tour's start) at both ends, where
+        # ``take(..., mode="clip")`` sends an opening outside the openings
+        self._start = np.zeros(n + 2, dtype=np.int64)
+        self._start[tour.astype(np.int64) + 1] = np.arange(n)
 
     def orders(self, forward_openings: np.ndarray) -> np.ndarray:
         """``chain_orders(tour, forward_openings)``."""
         if self._rotations is None:
             return chain_orders(self.tour, forward_openings)
-        n = self.tour.shape[0]
-        inside = (forward_openings >= 0) & (forward_openings < n)
-        return self._rotations[self._position[np.where(inside, forward_openings, n)]]
+        starts = self._start.take(np.asarray(forward_openings, dtype=np.int64) + 1, mode="clip")
+        return self._rotations.take(starts, axis=0)
 
 
 def tour_chains(tours: Sequence[np.ndarray]) -> list[TourChains]:

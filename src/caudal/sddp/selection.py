@@ -187,11 +187,16 @@ class LimitedMemoryLevel1:
     def select(self, stage: int, pool: CutPool, visited: np.ndarray) -> np.ndarray:
         if visited.shape[0] == 0 or pool.size == 0:
             return np.ones(pool.size, dtype=bool)
-        groups = target_groups(pool)
-        best = [
-            self._update((stage, int(pool.targets[ids[0]])), pool, ids, visited) for ids in groups
-        ]
-        return cap_active(best[0] if len(best) == 1 else np.concatenate(best), pool.size, self.max_active)
+        return cap_active(self.highest_cuts(stage, pool, visited), pool.size, self.max_active)
+
+    def highest_cuts(self, stage: int, pool: CutPool, visited: np.ndarray) -> np.ndarray:
+        """The pool id of the highest cut of each target group at each visited state (a pool of at least one cut).
+
+        Group by group, each group's answers in state order. With one group
+        (single-cut), a view of the memory, valid until the next call for the stage.
+        """
+        best = [self._update((stage, int(pool.targets[ids[0]])), pool, ids, visited) for ids in target_groups(pool)]
+        return best[0] if len(best) == 1 else np.concatenate(best)
 
     def _update(self, key: tuple[int, int], pool: CutPool, ids: np.ndarray, visited: np.ndarray) -> np.ndarray:
         """The highest cut of group ``ids`` (pool ids, ascending) at every visited state.

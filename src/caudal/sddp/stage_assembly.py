@@ -107,7 +107,7 @@ class CutRowAssembler:
                              col_start, row_index, values, scaled_values)
         else:
             col_start, row_index, values, scaled_values = self._cut_columns(coefficients, n_cuts)
-        infinite = np.full(n_cuts, INF)
+        row_upper, form_row_upper, row_dual_factor = self._bound_tails.prefixes(n_cuts)
         lp = StageLP(
             template=template,
             num_rows=template.num_rows + n_cuts,
@@ -115,7 +115,7 @@ class CutRowAssembler:
             row_index=row_index,
             values=values,
             row_lower=np.concatenate((template.row_lower, intercepts)),
-            row_upper=np.concatenate((template.row_upper, infinite)),
+            row_upper=row_upper,
             cut_ids=np.asarray(cut_ids, dtype=np.int64),
             version=version,
             reserve=reserve,
@@ -127,13 +127,20 @@ class CutRowAssembler:
             col_upper=bare.col_upper,
             values=scaled_values,
             row_lower=np.concatenate((bare.row_lower, intercepts * scale)),
-            row_upper=np.concatenate((bare.row_upper, infinite * scale)),
+            row_upper=form_row_upper,
             value_cols=bare.value_cols,
-            row_dual_factor=np.concatenate((bare.row_dual_factor, np.ones(n_cuts))),
+            row_dual_factor=row_dual_factor,
         )
         # StageLP.solver_form is a cached property: what it would compute from these arrays, computed here
         lp.__dict__["solver_form"] = form
         return lp
+
+    @cached_property
+    def _bound_tails(self) -> _RowPrefixes:
+        """The row arrays that depend on the number of cuts alone: row uppers (a cut row has none) and dual factors."""
+        bare = self._bare_form
+        return _RowPrefixes((self.template.row_upper, bare.row_upper, bare.row_dual_factor),
+                            (INF, INF * bare.scale, 1.0))
 
     @cached_property
     def _state_of_col(self) -> np.ndarray:
@@ -181,3 +188,35 @@ class CutRowAssembler:
         values[value_head : value_head + n_cuts] = 1.0
         scaled_values[value_head : value_head + n_cuts] = 1.0  # the value column holds scale x theta already
         return col_start.astype(INDEX), row_index, values, scaled_values
+
+
+class _RowPrefixes:
+    """Row arrays of a stage LP that depend on its number of cuts alone, each the prefix of one held array.
+
+    Array ``i`` is ``heads[i]`` (the template's rows) followed by one
+    ``tails[i]`` per cut row. Held once at the largest number of cuts asked for
+    (grown by doubling) and handed out as read-only prefix views, so a rebuild
+    neither allocates nor fills them; an LP keeps the array its views are of
+    alive when a later rebuild grows it.
+    """
+
+    def __init__(self, heads: tuple[np.ndarray, ...], tails: tuple[float, ...]):
+        self._heads, self._tails = heads, tails
+        self._n_head = int(heads[0].shape[0])
+        self._arrays: tuple[np.ndarray, ...] = ()
+        self._capacity = -1
+
+    def prefixes(self, n_cuts: int) -> tuple[np.ndarray, ...]:
+        if n_cuts > self._capacity:
+            self._grow(max(n_cuts, 2 * self._capacity, 16))
+        n_rows = self._n_head + n_cuts
+        return tuple(array[:n_rows] for array in self._arrays)
+
+    def _grow(self, capacity: int) -> None:
+        arrays = []
+        for head, tail in zip(self._heads, self._tails, strict=True):
+            array = np.full(self._n_head + capacity, tail)
+            array[: self._n_head] = head
+            array.setflags(write=False)
+            arrays.append(array)
+        self._arrays, self._capacity = tuple(arrays), capacity
