@@ -98,7 +98,7 @@ class TourChains:
     The training asks for the orders of every backward stage, serial, between
     stages; a tour has only ``n`` rotations, so each is taken once here and an
     order is one row lookup. The rows are :func:`chain_orders`'s, bit for bit
-    (``tests/test_opening_order.py`` compares them).
+    (``tests/test_stage_rows.py`` compares them).
     """
 
     def __init__(self, tour: np.ndarray):
