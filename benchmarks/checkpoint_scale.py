@@ -17,8 +17,9 @@ saved ones bit for bit.
 Columns: ``write`` = encode + write + fsync of every file + rename + fsync of
 the directories; ``verify`` = read_checkpoint (every stage file mapped,
 hashed and checked against the manifest, arrays decoded as views); ``resume``
-= verify plus rebuilding every cut pool in memory (``restore_pools``: what a
-resume copies), compared with numpy.load of the same arrays. ``restore_state``
+= what a resume does (``read_checkpoint(defer_stages=True)`` and
+``restore_pools``: each stage file read, hashed and copied into its pool, one
+after the other), compared with numpy.load of the same arrays. ``restore_state``
 (with ``--full-restore``) adds the stage LPs' working sets and LPs, which is
 not I/O. Files written just before are read from the page cache, for both.
 """
@@ -172,7 +173,8 @@ def main() -> None:
                     rows["size"].append(size_of(path))
                     seconds, _ = timed(lambda path=path: read_checkpoint(path))
                     rows["verify"].append(seconds)
-                    seconds, pools = timed(lambda path=path: restore_pools(read_checkpoint(path), problem))
+                    seconds, pools = timed(
+                        lambda path=path: restore_pools(read_checkpoint(path, defer_stages=True), problem))
                     rows["resume"].append(seconds)
                     if repeat == 0:
                         same = all(a.coefficients.tobytes() == b.coefficients.tobytes()

@@ -107,7 +107,10 @@ def test_weekly_stages_of_one_season_need_the_exported_tree(d28: Path, capsys: p
     assert_fails_naming(d28, capsys, "stages.json", None, "stages", "noise groups of sub-monthly stages")
 
 
-def test_inflow_lags_across_resolutions_are_refused(d28: Path, capsys: pytest.CaptureFixture) -> None:
+def test_inflow_lags_across_resolutions_refuse_a_stage_outside_its_season(
+    d28: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # d28's stage 4 (May 2 to 9) has April's season: no share of its month to accumulate (lag_accumulation.py)
     pq.write_table(pa.table({
         "hydro_id": pa.array([0], pa.int32()), "stage_id": pa.array([5], pa.int32()),  # the monthly on the weeks
         "lag": pa.array([1], pa.int32()), "coefficient": pa.array([0.5], pa.float64()),
@@ -115,7 +118,7 @@ def test_inflow_lags_across_resolutions_are_refused(d28: Path, capsys: pytest.Ca
     edit(d28, "initial_conditions.json", lambda c: c.update(
         past_inflows=[{"hydro_id": 0, "values_m3s": [50.0]}], recent_observations=[]))
     edit(d28, "stages.json", lambda c: [s["state_variables"].update(inflow_lags=True) for s in c["stages"]])
-    assert_fails_naming(d28, capsys, "stages.json", None, "stages", "inflow lags across stages of different")
+    assert_fails_naming(d28, capsys, "stages.json", "stage 4", "season_id", "outside the month of its season")
 
 
 @pytest.mark.mpi

@@ -19,10 +19,12 @@ API for the training loop and the command line
     directory), then deletion of older checkpoints beyond the last ``keep``.
     ``as_directory`` (None: by size) writes a checkpoint directory, collectively
     over ``comm``'s ranks.
-``read_checkpoint(path) -> Checkpoint``
+``read_checkpoint(path, *, defer_stages=False) -> Checkpoint``
     Verify and decode a file or checkpoint directory; arrays are zero-copy
     views over an ``mmap`` of the file(s).
     Any problem raises :class:`CheckpointError` naming the file and the problem.
+    ``defer_stages`` (a resume's) leaves a directory's stage files to be
+    verified and read one at a time, straight into the pools, by ``restore_state``.
 ``latest_valid(directory) -> (Path | None, warnings)``
     The newest checkpoint that verifies; one warning per newer file skipped and
     why (also logged on ``caudal.checkpoint``). :func:`load_latest` returns the

@@ -102,7 +102,7 @@ def _decode(path: str | os.PathLike | None, payload: Any, format_version: int, s
     n_visited = root.VisitedStatesLength()
     _require(n_visited in (0, n_stages), f"{n_visited} visited-state tables for {n_stages} stages")
     pools = tuple(_cut_pool(root.CutPools(t), t, n_states) for t in range(n_stages))
-    bases = tuple(_basis(root.Bases(t), t, pools[t]) for t in range(n_stages))
+    bases = tuple(_basis(root.Bases(t), t, pools[t].n_cuts) for t in range(n_stages))
     visited = tuple(_visited(root.VisitedStates(t), t, n_states) for t in range(n_visited))
     if not visited:
         visited = tuple(np.empty((0, n_states)) for _ in range(n_stages))
@@ -210,7 +210,8 @@ def _cut_pool(table: Any, stage: int, n_states: int) -> SavedCutPool:
     return pool
 
 
-def _basis(table: Any, stage: int, pool: SavedCutPool) -> SavedBasis:
+def _basis(table: Any, stage: int, n_cuts: int) -> SavedBasis:
+    """The basis table of a stage whose pool holds ``n_cuts`` cuts."""
     basis = SavedBasis(
         stage=int(table.Stage()),
         col_status=_array(table.ColStatusAsNumpy(), "u1"),
@@ -222,7 +223,7 @@ def _basis(table: Any, stage: int, pool: SavedCutPool) -> SavedBasis:
     ids = basis.cut_ids
     _require(basis.row_status.size >= ids.size, f"{where}: fewer rows than cut rows")
     _require(
-        ids.size == 0 or (int(ids.min()) >= 0 and int(ids.max()) < pool.n_cuts),
+        ids.size == 0 or (int(ids.min()) >= 0 and int(ids.max()) < n_cuts),
         f"{where}: refers to cuts the pool does not have",
     )
     for name, status in (("column", basis.col_status), ("row", basis.row_status)):

@@ -53,6 +53,7 @@ from caudal.checkpoint.files import create_temporary_directory, fsync_directory,
 from caudal.checkpoint.framing import (
     FLAG_SHA256,
     HEADER_SIZE,
+    Header,
     check_payload,
     decode_header,
     encode_header,
@@ -271,17 +272,17 @@ def _finish(
 
 def read_checkpoint_directory(path: Path, *, threads: int = 4) -> Checkpoint:
     """Verify and decode a checkpoint directory; raise :class:`CheckpointError` naming the file at fault."""
-    manifest, manifest_bytes = _read_manifest(path)
+    manifest, manifest_bytes = read_manifest_and_size(path)
     shards = _run(lambda entry: _read_shard(path, entry, manifest.case.n_states), list(manifest.shards), threads)
     return _assemble(path, manifest, shards, manifest_bytes + sum(entry.file_size for entry in manifest.shards))
 
 
 def read_manifest(path: str | os.PathLike) -> Manifest:
     """The verified manifest of checkpoint directory ``path`` alone (which files, their digests, who wrote them)."""
-    return _read_manifest(Path(path))[0]
+    return read_manifest_and_size(Path(path))[0]
 
 
-def _read_manifest(path: Path) -> tuple[Manifest, int]:
+def read_manifest_and_size(path: Path) -> tuple[Manifest, int]:
     manifest_path = path / MANIFEST_NAME
     data = _map(manifest_path)
     header = decode_header(manifest_path, data[:4096], len(data))
@@ -311,15 +312,30 @@ def _map(path: Path) -> memoryview:
 def _read_shard(directory: Path, entry: ShardEntry, n_states: int) -> DecodedShard:
     path = directory / entry.plan.file_name
     data = _map(path)
-    if len(data) != entry.file_size:
-        kind = "truncated" if len(data) < entry.file_size else "trailing"
-        raise CheckpointError(path, f"{len(data)} bytes, the manifest says {entry.file_size}", kind)
+    check_stage_file_size(path, entry, len(data))
     header = decode_header(path, data[:4096], len(data))
+    check_stage_file_digest(path, entry, header)
+    payload = data[header.header_size :]
+    check_payload(path, header, payload)
+    return decode_stage_file(path, payload, entry, n_states)
+
+
+def check_stage_file_size(path: Path, entry: ShardEntry, size: int) -> None:
+    """Refuse a stage file whose size is not the manifest's (cut short, or with bytes added)."""
+    if size != entry.file_size:
+        kind = "truncated" if size < entry.file_size else "trailing"
+        raise CheckpointError(path, f"{size} bytes, the manifest says {entry.file_size}", kind)
+
+
+def check_stage_file_digest(path: Path, entry: ShardEntry, header: Header) -> None:
+    """Refuse a stage file whose header carries another digest than the manifest lists."""
     if header.payload_digest != entry.payload_digest:
         raise CheckpointError(path, "its digest is not the one the manifest lists (a file of another checkpoint?)",
                               "checksum")
-    payload = data[header.header_size :]
-    check_payload(path, header, payload)
+
+
+def decode_stage_file(path: Path, payload: memoryview, entry: ShardEntry, n_states: int) -> DecodedShard:
+    """Decode a verified stage file's payload into views; a :class:`CheckpointError` naming ``path`` if odd."""
     try:
         return decode_shard(payload, entry.plan, n_states)
     except _Problem as problem:
@@ -340,7 +356,7 @@ def _assemble(path: Path, manifest: Manifest, shards: list[DecodedShard], size_b
         pools.append(pool)
         first = parts[0]
         try:
-            bases.append(_basis(first[1].basis, stage, pool))
+            bases.append(_basis(first[1].basis, stage, pool.n_cuts))
         except _Problem as problem:
             raise CheckpointError(path / first[0].plan.file_name, f"inconsistent stage file: {problem}",
                                   "payload") from None

@@ -120,10 +120,11 @@ def resume_state(
     """
     path = Path(directory)
     if path.is_file() or (path.is_dir() and NAME_PATTERN.match(path.name)):
-        return restore_state(read_checkpoint(path), problem, options, comm), path, []
+        return restore_state(read_checkpoint(path, defer_stages=True), problem, options, comm), path, []
     folder = checkpoint_directory(directory)
     restored: list[TrainingState] = []
-    checkpoint, warnings = load_latest(folder, lambda c: restored.append(restore_state(c, problem, options, comm)))
+    checkpoint, warnings = load_latest(folder, lambda c: restored.append(restore_state(c, problem, options, comm)),
+                                       defer_stages=True)
     if checkpoint is None:
         detail = f" ({'; '.join(warnings)})" if warnings else ""
         raise CheckpointError(folder, f"no valid checkpoint to resume from{detail}", "missing")

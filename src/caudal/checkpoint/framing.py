@@ -65,9 +65,14 @@ class Header:
 
 def payload_digest(payload: bytes | bytearray | memoryview, flags: int = 0) -> bytes:
     """The checksum stored in the header: blake2b (16 bytes), or SHA-256's first 16 with :data:`FLAG_SHA256`."""
-    if flags & FLAG_SHA256:
-        return hashlib.sha256(payload).digest()[:16]
-    return hashlib.blake2b(payload, digest_size=16).digest()
+    hasher = payload_hasher(flags)
+    hasher.update(payload)
+    return hasher.digest()[:16]
+
+
+def payload_hasher(flags: int = 0) -> hashlib._Hash:
+    """A fresh hash object of the header's kind, for a payload hashed chunk by chunk as it is read."""
+    return hashlib.sha256() if flags & FLAG_SHA256 else hashlib.blake2b(digest_size=16)
 
 
 def encode_header(payload: bytes | bytearray | memoryview, flags: int = 0) -> bytes:
@@ -141,7 +146,12 @@ def decode_header(path: str | os.PathLike, data: bytes | memoryview, file_size: 
 
 def check_payload(path: str | os.PathLike, header: Header, payload: bytes | memoryview) -> None:
     """Compare the payload with the header's checksum."""
-    if payload_digest(payload, header.flags) != header.payload_digest:
+    check_digest(path, header, payload_digest(payload, header.flags))
+
+
+def check_digest(path: str | os.PathLike, header: Header, digest: bytes) -> None:
+    """Compare a payload's digest (computed by the caller, e.g. while reading it) with the header's."""
+    if digest[:16] != header.payload_digest:
         kind = "SHA-256" if header.flags & FLAG_SHA256 else "blake2b"
         raise CheckpointError(
             path, f"bad checksum: the payload does not match the header's {kind} digest (corrupted)", "checksum"

@@ -26,6 +26,8 @@ from caudal.checkpoint.fingerprint import (
     options_differences,
     options_fingerprint,
 )
+from caudal.checkpoint.stage_files import DeferredCheckpoint
+from caudal.checkpoint.streamed_restore import restore_streamed
 from caudal.model.problem import CompiledProblem
 from caudal.parallel.comm import Communicator, SingleProcessCommunicator
 from caudal.sddp.cuts import CutPool, StateArchive, pool_comm
@@ -99,6 +101,8 @@ def restore_pools(checkpoint: Checkpoint, problem: CompiledProblem, *, threads: 
     case_problem = _case_problem(checkpoint, problem)
     if case_problem is not None:
         raise CheckpointError(checkpoint.path, "cannot use this policy: " + case_problem, "fingerprint")
+    if isinstance(checkpoint, DeferredCheckpoint):
+        return restore_streamed(checkpoint.stage_files, SingleProcessCommunicator()).pools
     return _rebuild_in_threads(checkpoint.cut_pools, threads)
 
 
@@ -126,6 +130,12 @@ def restore_state(
     case or of options that change the policy. The returned state owns copies
     of every array, so the checkpoint (and its file mapping) may be dropped.
     Load it into fresh solver workspaces: stage LP versions restart at 1.
+
+    A checkpoint directory opened for a resume (a
+    :class:`~caudal.checkpoint.stage_files.DeferredCheckpoint`) is read
+    stage file by stage file straight into the pools, by one rank per node
+    (:mod:`caudal.checkpoint.streamed_restore`); a stage file that does not
+    verify raises a :class:`CheckpointError` naming it, on every rank.
     """
     check_compatible(checkpoint, problem, options)
     if checkpoint.rng_seed != options.seed or checkpoint.rng_next_iteration != checkpoint.iteration:
@@ -136,10 +146,13 @@ def restore_state(
             "payload",
         )
     shared = pool_comm(comm)
-    if isinstance(shared, SingleProcessCommunicator):  # private pools: independent copies, so on threads
-        pools = _rebuild_in_threads(checkpoint.cut_pools, 2)
-    else:  # node-shared pools are collective: every rank in the same order
-        pools = [rebuild_pool(saved, shared) for saved in checkpoint.cut_pools]
+    if isinstance(checkpoint, DeferredCheckpoint):
+        stages = restore_streamed(checkpoint.stage_files, shared, comm)
+        pools, visited, bases = stages.pools, stages.visited, stages.bases
+    else:
+        pools = _rebuild_pools(checkpoint.cut_pools, shared)
+        visited = _rebuild_archives(checkpoint.visited_states, problem.n_states, shared)
+        bases = list(checkpoint.bases)
     for t, (pool, template) in enumerate(zip(pools, problem.templates, strict=True)):
         if pool.size and int(pool.targets.max()) >= template.n_targets:
             raise CheckpointError(
@@ -148,16 +161,13 @@ def restore_state(
                 f"the problem's layout has {template.n_targets} (multi-cut differs)",
                 "payload",
             )
-    # the visited states come back first: the stage LPs' working sets are chosen from them
-    visited = [StateArchive(problem.n_states, comm=shared) for _ in range(problem.n_stages)]
-    for archive, rows in zip(visited, checkpoint.visited_states, strict=True):
-        archive.add(np.array(rows))  # cut selection decides from these: they must come back exactly
+    # the visited states come back before the stage LPs: their working sets are chosen from them
     working_sets = WorkingSets(visited)
     cache = (
         StageCache(problem, pools, working_sets) if comm is None
         else make_stage_cache(problem, pools, comm, working_sets)
     )
-    for t, (saved, pool) in enumerate(zip(checkpoint.bases, pools, strict=True)):
+    for t, (saved, pool) in enumerate(zip(bases, pools, strict=True)):
         lp = cache.lps[t]
         ids = np.asarray(saved.cut_ids, dtype=np.int64)
         if (saved.row_status.size != lp.template.num_rows + ids.size or np.any(np.diff(ids) <= 0)
@@ -190,6 +200,21 @@ def restore_state(
         warm_start=checkpoint.warm_start,
     )
     return state
+
+
+def _rebuild_pools(saved: Sequence[SavedCutPool], shared: Communicator) -> list[CutPool]:
+    """Pools of a checkpoint decoded whole (a single file): copied in, on threads when private."""
+    if isinstance(shared, SingleProcessCommunicator):  # private pools: independent copies, so on threads
+        return _rebuild_in_threads(saved, 2)
+    return [rebuild_pool(pool, shared) for pool in saved]  # node-shared: collective, every rank in order
+
+
+def _rebuild_archives(saved: Sequence[np.ndarray], n_states: int, shared: Communicator) -> list[StateArchive]:
+    """Visited-state archives of a checkpoint decoded whole: cut selection decides from them, so exactly."""
+    archives = [StateArchive(n_states, comm=shared) for _ in saved]
+    for archive, rows in zip(archives, saved, strict=True):
+        archive.add(np.array(rows))
+    return archives
 
 
 def _ids(ids: np.ndarray) -> str:

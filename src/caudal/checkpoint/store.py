@@ -41,6 +41,7 @@ from caudal.checkpoint.files import (
 )
 from caudal.checkpoint.framing import check_payload, decode_header, encode_header
 from caudal.checkpoint.shards import SHARD_BYTES
+from caudal.checkpoint.stage_files import open_checkpoint_directory
 from caudal.parallel.comm import Communicator
 from caudal.sddp.training import TrainingOptions, TrainingState
 
@@ -132,7 +133,7 @@ def writes_directory(state: TrainingState, visited: Sequence[np.ndarray]) -> boo
     return estimate > DIRECTORY_ABOVE
 
 
-def read_checkpoint(path: str | os.PathLike, *, use_mmap: bool = True) -> Checkpoint:
+def read_checkpoint(path: str | os.PathLike, *, use_mmap: bool = True, defer_stages: bool = False) -> Checkpoint:
     """Verify and decode a checkpoint file or directory; raise :class:`CheckpointError` naming the problem.
 
     With ``use_mmap`` (the default) the arrays are read-only views over a
@@ -140,10 +141,16 @@ def read_checkpoint(path: str | os.PathLike, *, use_mmap: bool = True) -> Checkp
     file is read into one ``bytes`` object and the arrays view that. A
     checkpoint directory is always memory-mapped, and its stage files are
     verified a few at a time on threads.
+
+    ``defer_stages`` (for a resume) leaves a checkpoint directory's stage files
+    unread: only the manifest is verified, and the files' presence and sizes;
+    :func:`~caudal.checkpoint.restore.restore_state` then verifies and reads
+    them one at a time straight into the pools. A single file is read whole
+    either way.
     """
     path = Path(path)
     if path.is_dir():
-        return read_checkpoint_directory(path)
+        return open_checkpoint_directory(path) if defer_stages else read_checkpoint_directory(path)
     try:
         with open(path, "rb") as stream:
             size = os.fstat(stream.fileno()).st_size
@@ -167,14 +174,19 @@ def verify_checkpoint(path: str | os.PathLike) -> Checkpoint:
 
 
 def load_latest(
-    directory: str | os.PathLike, accept: Callable[[Checkpoint], object] | None = None
+    directory: str | os.PathLike,
+    accept: Callable[[Checkpoint], object] | None = None,
+    *,
+    defer_stages: bool = False,
 ) -> tuple[Checkpoint | None, list[str]]:
     """The newest checkpoint in ``directory`` that verifies, decoded, and what was skipped on the way.
 
     ``accept(checkpoint)``, if given, may raise :class:`CheckpointError` to skip
     a checkpoint that verifies but does not suit the caller (another case or
     seed, for a resume): it is skipped like a damaged one, with a warning, and
-    the search goes on to older ones.
+    the search goes on to older ones. With ``defer_stages`` (see
+    :func:`read_checkpoint`) the stage files of a checkpoint directory are
+    verified by ``accept`` as it reads them, and a damaged one is skipped the same way.
     """
     directory = Path(directory)
     warnings: list[str] = []
@@ -192,7 +204,7 @@ def load_latest(
     skipped = False
     for _, path in list_checkpoints(directory):
         try:
-            checkpoint = read_checkpoint(path)
+            checkpoint = read_checkpoint(path, defer_stages=defer_stages)
             if accept is not None:
                 accept(checkpoint)
         except CheckpointError as error:

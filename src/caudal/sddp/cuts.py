@@ -16,6 +16,7 @@ hold once per rank.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import numpy as np
 
@@ -71,6 +72,11 @@ class CutPool:
     def nbytes(self) -> int:
         """Bytes held for the pool's arrays: once per node when node-shared."""
         return self._columns.nbytes
+
+    def free(self) -> None:
+        """Give the arrays back (collective on the node): a resume that fails half-way, before it tries an older one."""
+        self._columns.free()
+        self.size = 0
 
     @property
     def is_node_writer(self) -> bool:
@@ -186,6 +192,41 @@ class StateArchive:
     def nbytes(self) -> int:
         """Bytes held for the states: once per node when node-shared."""
         return self._columns.nbytes
+
+    def free(self) -> None:
+        """Give the states back (collective on the node), like :meth:`CutPool.free`."""
+        self._columns.free()
+        self.size = 0
+
+
+def filled_stage(
+    n_states: int,
+    n_cuts: int,
+    n_visited: int,
+    fill: Callable[[dict[str, np.ndarray], np.ndarray], None],
+    comm: Communicator | None = None,
+) -> tuple[CutPool, StateArchive]:
+    """A stage's pool of ``n_cuts`` cuts and archive of ``n_visited`` states, written in place by ``fill``.
+
+    A resume reads each stage's file straight into these arrays instead of
+    decoding it first and copying it in with :meth:`CutPool.add`: at production
+    size that staging copy would double the memory of the pools. ``fill(cuts,
+    states)`` gets the pool's columns (``intercepts``, ``coefficients``,
+    ``iteration``, ``forward_pass``, ``target``, ``active``) cut to ``n_cuts``
+    rows and the archive's ``(n_visited, n_states)`` rows, and must write every
+    row. Only the node leader calls it; collective on the node like
+    :meth:`CutPool.add` (the other ranks see the rows once it returns, or raises).
+    """
+    pool = CutPool(n_states, capacity=max(64, n_cuts), comm=comm)
+    archive = StateArchive(n_states, capacity=max(64, n_visited), comm=comm)
+    try:
+        if pool.is_node_writer:
+            cuts = {name: column[:n_cuts] for name, column in pool._columns.columns.items()}
+            fill(cuts, archive._columns.columns["states"][:n_visited])
+    finally:
+        pool._columns.publish()  # one node barrier for both: no rank waits for a leader that failed
+    pool.size, archive.size = n_cuts, n_visited
+    return pool, archive
 
 
 def _pool_columns(n_states: int) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:

@@ -44,6 +44,7 @@ from caudal.hydro.cobre.fpha import add_fpha_generation
 from caudal.hydro.cobre.generic import VARIABLES
 from caudal.hydro.cobre.hydro_limits import IN_SERVICE
 from caudal.hydro.cobre.inflows import InflowModel
+from caudal.hydro.cobre.lag_accumulation import LagTransition, add_accumulated_lags, add_accumulator
 from caudal.hydro.cobre.openings import NoiseEntities
 from caudal.hydro.cobre.penalty_overrides import stage_hydro_penalties
 from caudal.hydro.cobre.sources import opening_availability
@@ -113,14 +114,20 @@ def discount_factor(case: Case, spec: StageSpec) -> float:
 
 
 def build_problem(
-    case: Case, inflows: InflowModel, noise: list[np.ndarray], entities: NoiseEntities, name: str
+    case: Case, inflows: InflowModel, noise: list[np.ndarray], entities: NoiseEntities, name: str,
+    lag_transitions: tuple[LagTransition, ...] | None = None,
 ) -> tuple[Problem, list[StageLayout]]:
-    """The caudal problem of ``case`` with the opening tree ``noise`` (float64[openings, entities] per stage)."""
+    """The caudal problem of ``case`` with the opening tree ``noise`` (float64[openings, entities] per stage).
+
+    ``lag_transitions`` (lag_accumulation.py) replaces the plain shift of the inflow lags on a horizon of
+    stages of different lengths.
+    """
     problem = Problem(name=name, value_bound=-_largest_credit(case))
     layouts = []
     for t, spec in enumerate(case.stages):
         stage = problem.add_stage(discount=discount_factor(case, spec), name=f"stage {spec.id}")
-        layouts.append(_StageBuilder(case, inflows, noise[t], entities, t, stage).build())
+        transition = None if lag_transitions is None else lag_transitions[t]
+        layouts.append(_StageBuilder(case, inflows, noise[t], entities, t, stage, transition).build())
     return problem, layouts
 
 
@@ -142,9 +149,11 @@ class _StageBuilder:
     """Adds one stage's variables and constraints, in a fixed order, and records the layout."""
 
     def __init__(
-        self, case: Case, inflows: InflowModel, noise: np.ndarray, entities: NoiseEntities, t: int, stage: Stage
+        self, case: Case, inflows: InflowModel, noise: np.ndarray, entities: NoiseEntities, t: int, stage: Stage,
+        lag_transition: LagTransition | None = None,
     ):
         self.case = case
+        self.lag_transition = lag_transition
         self.inflows = inflows
         self.noise = noise
         self.entities = entities
@@ -183,6 +192,7 @@ class _StageBuilder:
         )
         self._states: dict[int, object] = {}
         self._lags: dict[int, list[object]] = {}
+        self._lag_sums: dict[int, object] = {}  # hydro -> accumulator state (lag_accumulation.py)
         self._inflow_vars: dict[int, Variable] = {}
         self._inflow_slacks: dict[int, Variable] = {}
         self._releases: dict[tuple[int, int], tuple[Variable, Variable]] = {}  # (hydro, block) -> (q, s)
@@ -246,6 +256,8 @@ class _StageBuilder:
                                      initial=initial[lag - 1])
                 for lag in range(1, int(self.inflows.n_lags[h]) + 1)
             ]
+            if self.lag_transition is not None and self._lags[h]:
+                self._lag_sums[h] = add_accumulator(self.stage, hydro.id)
         if not self.case.hydros:
             self.stage.add_state(NO_STATE, lower=0.0, upper=0.0, initial=0.0)
 
@@ -264,9 +276,12 @@ class _StageBuilder:
         name = inflow_parameter(hydro.id)
         bound = self.stage.add_uncertain(name, rhs) if inflows_patched_forward(self.case) else self._random(name, rhs)
         self.stage.add_constraint(terms, "==", bound, name=f"par[{hydro.id}]")
-        for lag, state in enumerate(lags, start=1):
-            source = inflow if lag == 1 else lags[lag - 2].incoming
-            self.stage.add_constraint({state.out: 1.0, source: -1.0}, "==", 0.0, name=f"lag[{hydro.id},{lag}]")
+        if h in self._lag_sums:
+            add_accumulated_lags(self.stage, hydro.id, inflow, lags, self._lag_sums[h], self.lag_transition)
+        else:
+            for lag, state in enumerate(lags, start=1):
+                source = inflow if lag == 1 else lags[lag - 2].incoming
+                self.stage.add_constraint({state.out: 1.0, source: -1.0}, "==", 0.0, name=f"lag[{hydro.id},{lag}]")
         self._inflow_vars[h] = inflow
         self.layout.inflow[h] = inflow.column
         if method == "penalty":

@@ -1,15 +1,17 @@
-"""Stages of different lengths (weekly then monthly, monthly then quarterly) in a 0.5.x case.
+"""Stages of different lengths (weekly then monthly) in a 0.5.x case.
 
 A stage LP does not care how long its stage is: its block hours already turn
 flows into volumes and energies. What a change of resolution does change is
-the inflow model around it, and caudal accepts a multi-resolution horizon only
-where that model needs no mapping across resolutions:
+the inflow model around it:
 
 * seasonal statistics and AR coefficients are keyed by stage id in this format,
-  so each stage already has its own; but PAR(p) lags that span stages of
-  different lengths would need Cobre's aggregation of weekly inflows into the
-  monthly lags (and ``recent_observations`` to fill the first month), which
-  caudal does not do: inflow lags on such a horizon are refused by name;
+  so each stage already has its own;
+* PAR(p) lags are inflows of calendar months: on a horizon of stages of
+  different lengths they are accumulated over the stages of each month
+  (``lag_accumulation.py``, which also names what stays refused: other season
+  cycles, monthly then quarterly stages, ``recent_observations``). Truncating
+  inflows and the annual term of PAR(p)-A are refused there, their checks and
+  lags assuming the plain per-stage shift;
 * sub-monthly stages of one season share one noise draw in Cobre (a noise
   group); caudal's own opening generator draws each stage independently, so
   such stages are accepted only with the tree read from
@@ -20,23 +22,37 @@ from __future__ import annotations
 
 from caudal.hydro.cobre.case import Case
 from caudal.hydro.cobre.errors import unsupported
+from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.inflows import InflowModel
+from caudal.hydro.cobre.lag_accumulation import FEATURE, LagTransition, lag_transitions
+from caudal.hydro.cobre.par_a import ANNUAL
 from caudal.hydro.cobre.timeline import FILE, MAX_DURATION_SPREAD_DAYS
 
+CONFIG = "config.json"
 
-def check_resolutions(case: Case, inflows: InflowModel, noise_from_file: bool) -> None:
-    """Refuse, naming stages.json, a horizon whose mixed stage lengths caudal would model differently from Cobre."""
+
+def check_resolutions(case: Case, inflows: InflowModel, noise_from_file: bool) -> tuple[LagTransition, ...] | None:
+    """The lag transitions of a multi-resolution horizon with inflow lags (else ``None``: the plain shift).
+
+    Refuses, naming the file and field, what caudal would model differently from Cobre.
+    """
     stages = case.stages
     days = [stage.days for stage in stages]
-    if days and max(days) - min(days) > MAX_DURATION_SPREAD_DAYS and int(inflows.n_lags.max(initial=0)) > 0:
-        raise unsupported(
-            FILE, None, "stages",
-            f"PAR(p) inflow lags across stages of different resolutions ({min(days)} to {max(days)} days long)",
-        )
-    if noise_from_file:
-        return
+    transitions = lag_transitions(case, inflows, bool(days) and max(days) - min(days) > MAX_DURATION_SPREAD_DAYS)
+    if transitions is not None:
+        if case.settings.inflow_method in ("truncation", "truncation_with_penalty"):
+            raise unsupported(CONFIG, None, "modeling.inflow_non_negativity.method",
+                              f"{FEATURE} with truncated inflows")
+        if case.annual_components or CaseFiles(case.root).exists(ANNUAL):
+            raise unsupported(FILE, None, "stages", f"{FEATURE} with the annual term of PAR(p)-A")
+    if not noise_from_file:
+        _check_noise_groups(case)
+    return transitions
+
+
+def _check_noise_groups(case: Case) -> None:
     months: dict[tuple[int, int, int], int] = {}
-    for stage in stages:
+    for stage in case.stages:
         if stage.season_id is None:
             continue
         key = (stage.season_id, stage.start.year, stage.start.month)

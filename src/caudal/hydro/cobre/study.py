@@ -69,7 +69,7 @@ def load_case(path: str | Path, *, seed: int | None = None) -> CobreStudy:
         noise, source = case.noise_openings, "file"
     else:
         noise, source = generate_noise(case, case.settings.training.seed if seed is None else seed), "generated"
-    check_resolutions(case, inflows, noise_from_file=source == "file")
+    lag_transitions = check_resolutions(case, inflows, noise_from_file=source == "file")
     if case.settings.inflow_method in TRUNCATING:
         check_truncation_is_exact(case, inflows, noise)
     check_first_stage_can_fill(case, inflows, noise)
@@ -77,7 +77,8 @@ def load_case(path: str | Path, *, seed: int | None = None) -> CobreStudy:
     forward_inflows = read_external_inflows(case, inflows)
     if forward_inflows is None:
         forward_inflows = out_of_sample_inflows(case, inflows, entities, tree_seed)
-    problem, layouts = build_problem(case, inflows, noise, entities, name=Path(path).name or str(path))
+    problem, layouts = build_problem(case, inflows, noise, entities, name=Path(path).name or str(path),
+                                     lag_transitions=lag_transitions)
     return CobreStudy(case, inflows, entities, noise, source, problem, layouts, forward_inflows)
 
 
