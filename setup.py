@@ -57,6 +57,8 @@ setup(
             native_extension("_bench", "_bench.pyx"),
             # no fused multiply-adds: its cut values must be the numpy reference's bits on every CPU
             native_extension("_dominance", "_dominance.pyx", ("-ffp-contract=off",), highs=False),
+            # the serial rebuild between backward stages (copies and sign flips only, no sums)
+            native_extension("_stage_rows", "_stage_rows.pyx", ("-ffp-contract=off",), highs=False),
         ],
         include_path=[NATIVE],
         compiler_directives={"language_level": 3},

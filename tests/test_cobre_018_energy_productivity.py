@@ -270,10 +270,10 @@ def test_an_unknown_column(d02: Path, capsys: pytest.CaptureFixture) -> None:
     assert_fails_naming(d02, capsys, PRODUCTIVITY_FILE, None, "reference_volume_hm3", "not supported")
 
 
-@pytest.mark.parametrize(("value", "words"), [(-1.0, "must be finite and positive"), (0.0, "out of service")])
-def test_a_non_positive_productivity(d02: Path, capsys: pytest.CaptureFixture, value: float, words: str) -> None:
-    write_productivity(d02, [(0, 0, 1.0, None, None), (0, 1, value, None, None)])
-    assert_fails_naming(d02, capsys, PRODUCTIVITY_FILE, "hydro 0, stage 1", EQUIVALENT, words)
+def test_a_negative_productivity(d02: Path, capsys: pytest.CaptureFixture) -> None:
+    """(0 is a plant out of service: test_cobre_018_productivity_cascade.py.)"""
+    write_productivity(d02, [(0, 0, 1.0, None, None), (0, 1, -1.0, None, None)])
+    assert_fails_naming(d02, capsys, PRODUCTIVITY_FILE, "hydro 0, stage 1", EQUIVALENT, "must be finite and >= 0")
 
 
 def test_a_negative_set_aside_value(d02: Path, capsys: pytest.CaptureFixture) -> None:

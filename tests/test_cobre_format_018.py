@@ -297,7 +297,7 @@ MODELS = "system/hydro_production_models.json"
         ("system/hydros.json", lambda d: d["hydros"][0]["unit_groups"][0].update(min_generation_mw=-1.0),
          "hydro 0", "unit_groups[0].min_generation_mw", "at least 0"),
         (MODELS, lambda d: d["production_models"][1]["stage_ranges"][0].update(productivity_mw_per_m3s=-1.0),
-         "hydro 1", "stage_ranges[0].productivity_mw_per_m3s", "must be positive"),
+         "hydro 1", "stage_ranges[0].productivity_mw_per_m3s", "at least 0"),
         ("stages.json", lambda d: d["stages"][0].update(num_openings=0), "stage 0", "num_openings", "at least 1"),
         # malformed dates
         ("system/buses.json", lambda d: d["buses"][1].update(operational_start_date="2024-13-01"), "bus 1",

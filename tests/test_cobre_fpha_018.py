@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from cobre_cases import DATA, assert_fails_naming, assert_reaches, edit
+from cobre_cases import DATA, assert_reaches, edit
 from test_cobre_hydro_physics import D07, D07_018_COST, HYDROS, MODELS, to_018_computed
 
 from caudal.hydro import cobre
@@ -70,18 +70,4 @@ def test_caudals_018_planes_are_cobre_018s(tmp_path: Path) -> None:
                 [cobre_planes[name][i] for i in theirs], rel=1e-9, abs=1e-12), name
 
 
-def test_a_tailrace_rising_with_the_outflow_is_refused_in_018(tmp_path: Path, capsys) -> None:
-    """Cobre 0.18.0 gives such a plant 11 planes with intercepts and spillage terms (3,785,602.49449205 on
-    d07 with coefficients [300, 0.1]) by a rule caudal does not reproduce yet: refused, not fitted otherwise."""
-    case = to_018_computed(tmp_path)
-    edit(case, *plant("tailrace", coefficients=[300.0, 0.1]))
-    assert_fails_naming(case, capsys, HYDROS, "hydro 0", "tailrace.coefficients", "moves with the outflow")
-
-
-def test_losses_in_metres_and_a_fitting_window_are_refused_in_018(tmp_path: Path, capsys) -> None:
-    metres = to_018_computed(tmp_path / "metres")
-    edit(metres, HYDROS, lambda d: d["hydros"][0].update(hydraulic_losses={"type": "constant", "value_m": 2.0}))
-    assert_fails_naming(metres, capsys, HYDROS, "hydro 0", "hydraulic_losses.type", "not supported")
-    window = to_018_computed(tmp_path / "window")
-    edit(window, *fitting(fitting_window={"volume_min_hm3": 50.0}))
-    assert_fails_naming(window, capsys, MODELS, "hydro 0", "fpha_config.fitting_window", "not supported")
+# A tailrace rising with the outflow, losses in metres and fitting windows: test_cobre_018_fpha_variants.py.

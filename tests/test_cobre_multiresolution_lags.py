@@ -9,6 +9,11 @@ are needed), seasonal deviations of 1e-10 m3/s (the inflows are deterministic),
 a 300 MW load, a 50 $/MWh thermal; the storage variant gives the plant a 200
 hm3 reservoir holding 50. ``scenarios/noise_openings.parquet`` is the tree
 Cobre 0.5.1 exported for each (``"exports": {"stochastic": true}``).
+
+``weekly-par1`` is the PAR(1) case with only weekly stages under the same
+monthly seasons: ten weeks from January 1 2024 (the fifth crossing into
+February, the ninth into March), seasonal means 100, 110, 120, 130, 140, 90,
+95, 85, 80, 75 by stage.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from caudal.hydro.cobre.lag_accumulation import lag_transitions
 
 CASES = DATA / "multiresolution-lags"
 PAR1, PAR2, STORAGE = "weekly-monthly-par1", "weekly-monthly-par2", "weekly-monthly-par1-storage"
+WEEKLY = "weekly-par1"
 
 # Measured by running Cobre 0.5.1 on each case (cobre-python 0.5.1, cobre.run.run(case, output_dir=..., threads=1),
 # the cases' 30 iterations): its upper bound, which is also the cost of its simulated policy. Its lower bound is
@@ -36,11 +42,15 @@ COBRE_051_SIMULATED = {
     PAR1: 20138058.954388022,
     PAR2: 19737419.599548865,
     STORAGE: 20028103.942647107,
+    # All stages weekly (one length): Cobre 0.5.1's forward pass and simulation still accumulate per month. Its
+    # lower bound there is 16,589,999.999998981, the cost of the plain per-week shift (every inflow its mean).
+    WEEKLY: 14172348.72079963,
 }
 
 MEANS = (100.0, 110.0, 120.0, 130.0, 140.0, 90.0, 80.0)  # the cases' seasonal means, by stage
-COEFFICIENTS = {PAR1: ((),) + ((0.5,),) * 6, PAR2: ((), (0.5,)) + ((0.5, 0.3),) * 5}
-PAST = {PAR1: (200.0,), PAR2: (200.0, 60.0)}
+WEEKLY_MEANS = (100.0, 110.0, 120.0, 130.0, 140.0, 90.0, 95.0, 85.0, 80.0, 75.0)
+COEFFICIENTS = {PAR1: ((),) + ((0.5,),) * 6, PAR2: ((), (0.5,)) + ((0.5, 0.3),) * 5, WEEKLY: ((),) + ((0.5,),) * 9}
+PAST = {PAR1: (200.0,), PAR2: (200.0, 60.0), WEEKLY: (200.0,)}
 LOAD_MW, THERMAL_COST = 300.0, 50.0
 
 
@@ -62,22 +72,24 @@ def test_equivalent_and_bound_reach_cobres_simulated_cost(name: str) -> None:
     assert bound == pytest.approx(equivalent, rel=SAME)
 
 
-@pytest.mark.parametrize("name", [PAR1, PAR2])
+@pytest.mark.parametrize("name", [PAR1, PAR2, WEEKLY])
 def test_cost_is_the_month_averaged_lag_rule_worked_by_hand(name: str) -> None:
     """Without a reservoir every stage turbines its inflow: the cost is the rule's inflows, priced at 50 $/MWh."""
     stages = json.loads((CASES / name / "stages.json").read_text())["stages"]
+    means = WEEKLY_MEANS if name == WEEKLY else MEANS
     expected = sum(THERMAL_COST * s["blocks"][0]["hours"] * (LOAD_MW - a) for s, a in zip(
-        stages, _inflows_by_the_rule(stages, COEFFICIENTS[name], PAST[name]), strict=True))
+        stages, _inflows_by_the_rule(stages, COEFFICIENTS[name], PAST[name], means), strict=True))
     study = cobre.load_case(CASES / name)
     assert caudal.deterministic_equivalent(study.problem).objective == pytest.approx(expected, rel=SAME)
 
 
-def _inflows_by_the_rule(stages: list[dict], coefficients: tuple, past: tuple[float, ...]) -> list[float]:
+def _inflows_by_the_rule(stages: list[dict], coefficients: tuple, past: tuple[float, ...],
+                         means: tuple[float, ...]) -> list[float]:
     """Each stage's inflow, the lags being day-weighted averages over the calendar month of each season."""
     lags, total, weight, inflows = list(past), 0.0, 0.0, []
     for t, stage in enumerate(stages):
         phi = coefficients[t]
-        inflow = MEANS[t] + sum(p * (lags[lag] - MEANS[t - 1 - lag]) for lag, p in enumerate(phi))
+        inflow = means[t] + sum(p * (lags[lag] - means[t - 1 - lag]) for lag, p in enumerate(phi))
         inflows.append(inflow)
         start, end = date.fromisoformat(stage["start_date"]), date.fromisoformat(stage["end_date"])
         month = date(2024, stage["season_id"] + 1, 1)
@@ -99,6 +111,17 @@ def test_transitions_weigh_days_and_carry_the_crossing_weeks_february_days() -> 
     assert [t.closes for t in transitions] == [False] * 4 + [True] * 3
     assert [t.total for t in transitions] == pytest.approx([7 / 31, 14 / 31, 21 / 31, 28 / 31, 1.0, 1.0, 1.0])
     assert [t.spillover for t in transitions] == pytest.approx([0.0] * 4 + [4 / 29, 0.0, 0.0])
+
+
+def test_a_horizon_of_only_weeks_accumulates_per_month() -> None:
+    """Stages of one length, each shorter than its season's month: the months close in their last weeks."""
+    study = cobre.load_case(CASES / WEEKLY)
+    transitions = lag_transitions(study.case, study.inflows, multi_resolution=False)
+    assert [t.closes for t in transitions] == [False] * 4 + [True] + [False] * 3 + [True, True]
+    assert [t.share for t in transitions] == pytest.approx([7 / 31] * 4 + [3 / 31] + [7 / 29] * 3 + [4 / 29, 7 / 31])
+    assert [t.spillover for t in transitions] == pytest.approx([0.0] * 4 + [4 / 29] + [0.0] * 3 + [3 / 31, 0.0])
+    assert all(names[-1] == "inflow_lag_sum[0]" for names in
+               ([s.name for s in stage.states] for stage in study.problem.stages))
 
 
 def test_one_accumulator_state_per_plant_with_lags() -> None:

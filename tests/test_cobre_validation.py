@@ -8,8 +8,11 @@ line with exit status 2).
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -121,6 +124,34 @@ def test_missing_past_inflows_for_par_lags(tmp_path: Path) -> None:
     edit(case, "initial_conditions.json", lambda d: d.update(past_inflows=[]))
     exc = error(case)
     assert (exc.file, exc.entity, exc.field) == ("initial_conditions.json", "hydro 0", "past_inflows.values_m3s")
+
+
+def test_an_absurd_ar_lag_is_an_error_not_an_allocation(tmp_path: Path) -> None:
+    """A lag index of 2**31 - 1 (a fuzzed Parquet value) is refused at once, within a 1 GB address space.
+
+    Listing the lags 1..order to check for gaps once took some 22 GB here and
+    brought the machine's OOM killer; a child process with a capped address
+    space turns that regression into a MemoryError instead of a dead machine.
+    """
+    case = copy_case(tmp_path, "deterministic/d16-par1-lag-shift")
+    file = case / "scenarios" / "inflow_ar_coefficients.parquet"
+    table = pq.read_table(file)
+    lags = table.column("lag").to_numpy().copy()
+    lags[0] = np.iinfo(lags.dtype).max
+    pq.write_table(table.set_column(table.column_names.index("lag"), "lag", pa.array(lags)), file)
+    child = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+        "from caudal.hydro import cobre\n"
+        "from caudal.hydro.cobre import CaseError\n"
+        "try:\n"
+        "    cobre.load_case(sys.argv[1])\n"
+        "except CaseError as exc:\n"
+        "    print(exc.file, exc.field, sep='|')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", child, str(case)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "scenarios/inflow_ar_coefficients.parquet|lag"
 
 
 def test_invalid_json(tmp_path: Path) -> None:

@@ -103,3 +103,27 @@ def copy_pool(pool: CutPool) -> CutPool:
     copy.add(pool.intercepts.copy(), pool.coefficients.copy(), pool.iteration.copy(), pool.forward_pass.copy(),
              pool.targets.copy())
     return copy
+
+
+def test_start_bases_carried_on_demand_are_the_eagerly_carried_ones(trained_cache: StageCache) -> None:
+    """StartBases carries each trial state's basis when asked: the same statuses as carrying them all up front."""
+    problem = trained_cache.problem
+    forward = forward_pass(problem, trained_cache, make_pool(1, "native"), scenarios(trained_cache, 5, 3),
+                           keep_bases=True)
+    cache = StageCache(problem, [copy_pool(p) for p in trained_cache.pools])
+    t = 2
+    cache.pools[t].add(np.array([1.0]), np.ones((1, problem.n_states)), 99, np.array([0]))  # a cut since the pass
+    cache.refresh(t)
+    lazy = forward.start_bases(t, cache.lps[t], cache.bases[t])
+    n_cols = forward.lps[t].num_cols
+    eager = []
+    for row in forward.bases[t]:
+        carried = carry_basis(Basis(row[:n_cols], row[n_cols:]), forward.lps[t], cache.lps[t])
+        eager.append(cache.bases[t] if carried is None else carried)
+    assert len(lazy) == 5 and len(lazy[1:4]) == 3 and len(lazy[::2]) == 3
+    for mine, theirs in [*zip(lazy[1:4], eager[1:4], strict=True), *zip(lazy, eager, strict=True)]:
+        np.testing.assert_array_equal(mine.col_status, theirs.col_status)
+        np.testing.assert_array_equal(mine.row_status, theirs.row_status)
+    assert lazy[3] is lazy[1:4][2]  # a slice shares what was carried
+    with pytest.raises(IndexError):
+        lazy[5]

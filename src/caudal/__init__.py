@@ -4,10 +4,7 @@ Define a multistage stochastic LP with :class:`Problem`, then :func:`train` a
 policy; :func:`deterministic_equivalent` solves small problems exactly.
 """
 
-from caudal import (
-    _arrow_allocator,  # noqa: F401 (first: it must run before any module imports pyarrow)
-    examples,
-)
+from caudal import _arrow_allocator  # noqa: F401 (first: it must run before any module imports pyarrow)
 from caudal._version import __version__
 from caudal.api import Decision, Policy, TrainingResult, deterministic_equivalent, load_policy, simulate, train
 from caudal.model.problem import Problem, ProblemError, Stage, State, Uncertain, Variable
@@ -48,3 +45,12 @@ __all__ = [
     "simulate",
     "train",
 ]
+
+
+def __getattr__(name: str):
+    """``caudal.examples`` on first use: a training of a Cobre case or of a user's problem never builds brazil4."""
+    if name == "examples":
+        import caudal.examples
+
+        return caudal.examples
+    raise AttributeError(f"module 'caudal' has no attribute {name!r}")

@@ -6,7 +6,6 @@ train, and options arrive as keywords.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import sys
@@ -20,15 +19,9 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 
 from caudal.arguments import counted
-from caudal.checkpoint.during_training import (
-    CHECKPOINT_FOLDER,
-    TrainingCheckpoints,
-    checkpoint_directory,
-    resume_state,
-)
 from caudal.checkpoint.errors import CheckpointError
-from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_SECONDS, CheckpointSchedule
-from caudal.checkpoint.store import DEFAULT_KEEP
+from caudal.checkpoint.files import CHECKPOINT_FOLDER
+from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_SECONDS, DEFAULT_KEEP, CheckpointSchedule
 from caudal.model.problem import CompiledProblem, Problem, ProblemError
 from caudal.model.size import too_large, training_bytes
 from caudal.outputs import sense_columns, write_convergence, write_summary
@@ -56,6 +49,7 @@ from caudal.sddp.warm_start import describe_warm_start, warm_start_pools
 from caudal.training_log import TrainingLog, bound_name
 
 if TYPE_CHECKING:  # highspy, which the deterministic equivalent solves with, is imported when it is used
+    from caudal.checkpoint.during_training import TrainingCheckpoints
     from caudal.solver.deterministic_equivalent import DeterministicEquivalentResult
 
 
@@ -206,6 +200,8 @@ class Policy:
 
     def digest(self) -> str:
         """A hash of every cut's bits: equal digests mean bit-identical policies."""
+        import hashlib  # here: hashlib loads OpenSSL (3 MB resident), which a training does not otherwise need
+
         hasher = hashlib.blake2b(digest_size=16)
         for pool in self.cut_pools:
             hasher.update(np.ascontiguousarray(pool.intercepts).tobytes())
@@ -334,6 +330,7 @@ def load_policy(
     whose stage file does not verify is skipped, naming the file, for the
     previous checkpoint, as a damaged single file is.
     """
+    from caudal.checkpoint.during_training import checkpoint_directory
     from caudal.checkpoint.policy_load import load_newest_policy
 
     def problem_for(checkpoint) -> CompiledProblem:
@@ -568,6 +565,8 @@ def train(
             logger.header(layout)
         started = time.perf_counter()
         if resume is not None:
+            from caudal.checkpoint.during_training import resume_state  # checkpoint machinery: on use only
+
             state, path, warnings = resume_state(resume, compiled, options, comm)
             if logger is not None:
                 started_from = [f"the run was warm-started from {state.warm_start}"] if state.warm_start else []
@@ -649,6 +648,8 @@ def _checkpoints(
         directory = Path(output) / CHECKPOINT_FOLDER
     if directory is None:
         return None
+    from caudal.checkpoint.during_training import TrainingCheckpoints  # FlatBuffers, OpenSSL: only when writing
+
     schedule = CheckpointSchedule(every_iterations=every, every_seconds=seconds)
     return TrainingCheckpoints(Path(directory), options, schedule, keep, comm, threads)
 

@@ -16,8 +16,7 @@ import re
 from collections.abc import Sequence
 
 from caudal.cases import CAUDAL_DEFAULTS, DEFAULT_CASE, DEFAULT_STAGES, EMBEDDED_CASES, SHIPPED_COBRE_CASES
-from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_SECONDS
-from caudal.checkpoint.store import DEFAULT_KEEP
+from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_SECONDS, DEFAULT_KEEP
 
 CASE_HELP = (f"an embedded case ({', '.join(EMBEDDED_CASES)}), Cobre's example {', '.join(SHIPPED_COBRE_CASES)}, "
              "a Python file defining build_problem() -> caudal.Problem, or a Cobre case directory")

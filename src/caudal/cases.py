@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from caudal import examples
 from caudal.model.problem import Problem
 
 if TYPE_CHECKING:
@@ -161,6 +160,8 @@ def case_location(name: str) -> str:
 def resolve_case(name: str) -> Case:
     """Recognise CASE: an embedded name, a Python file (run once here) or a Cobre directory; else :class:`BadCase`."""
     if name in EMBEDDED_CASES:
+        from caudal import examples  # here: a Cobre or Python case does not build brazil4's data
+
         return Case(name, "embedded", getattr(examples, name))
     name = case_location(name)
     path = Path(name)

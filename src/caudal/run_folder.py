@@ -25,8 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from caudal.checkpoint.during_training import CHECKPOINT_FOLDER
-from caudal.checkpoint.files import NAME_PATTERN, TEMP_PREFIX, TEMP_SUFFIX
+from caudal.checkpoint.files import CHECKPOINT_FOLDER, NAME_PATTERN, TEMP_PREFIX, TEMP_SUFFIX
 from caudal.parallel.comm import Communicator
 
 RUN_FILES = ("convergence.csv", "summary.json", "profile.parquet", "trace.json", "simulation_summary.json")

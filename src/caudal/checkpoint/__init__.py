@@ -46,30 +46,33 @@ API for the training loop and the command line
     The blake2b hashes a resume compares.
 """
 
-from caudal.checkpoint.contents import (
-    Checkpoint,
-    SavedBasis,
-    SavedCase,
-    SavedCutPool,
-    SavedHistory,
-    SavedOptions,
-    WorkerInfo,
-    WriterInfo,
-)
-from caudal.checkpoint.errors import CheckpointError
-from caudal.checkpoint.fingerprint import OPTIONS_FREE_TO_CHANGE, case_fingerprint, options_fingerprint
-from caudal.checkpoint.framing import FORMAT_VERSION, READS_UP_TO
-from caudal.checkpoint.restore import check_compatible, restore_pools, restore_state
-from caudal.checkpoint.schedule import CheckpointSchedule
-from caudal.checkpoint.store import (
-    DEFAULT_KEEP,
-    latest_valid,
-    load_latest,
-    read_checkpoint,
-    verify_checkpoint,
-    write_checkpoint,
-)
-from caudal.checkpoint.tools import cuts_table, export_cuts, inspect_checkpoint
+import importlib
+
+_HOME = {
+    **dict.fromkeys(("Checkpoint", "SavedBasis", "SavedCase", "SavedCutPool", "SavedHistory", "SavedOptions",
+                     "WorkerInfo", "WriterInfo"), "contents"),
+    "CheckpointError": "errors",
+    **dict.fromkeys(("OPTIONS_FREE_TO_CHANGE", "case_fingerprint", "options_fingerprint"), "fingerprint"),
+    **dict.fromkeys(("FORMAT_VERSION", "READS_UP_TO"), "framing"),
+    **dict.fromkeys(("check_compatible", "restore_pools", "restore_state"), "restore"),
+    **dict.fromkeys(("CheckpointSchedule", "DEFAULT_KEEP"), "schedule"),
+    **dict.fromkeys(("latest_valid", "load_latest", "read_checkpoint", "verify_checkpoint", "write_checkpoint"),
+                    "store"),
+    **dict.fromkeys(("cuts_table", "export_cuts", "inspect_checkpoint"), "tools"),
+}
+"""The module of each name this package exports.
+
+They are imported on first use: a training that writes no checkpoint (and
+``import caudal``, which reads the schedule's defaults) does not load the
+FlatBuffers runtime, the generated schema module nor OpenSSL.
+"""
+
+
+def __getattr__(name: str):
+    if name in _HOME:
+        return getattr(importlib.import_module(f"caudal.checkpoint.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'caudal.checkpoint' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_KEEP",

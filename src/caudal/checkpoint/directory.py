@@ -365,19 +365,26 @@ def _assemble(path: Path, manifest: Manifest, shards: list[DecodedShard], size_b
     return Checkpoint(
         path=path,
         size_bytes=size_bytes,
-        format_version=manifest.format_version,
-        case_fingerprint=manifest.case_fingerprint,
-        options_fingerprint=manifest.options_fingerprint,
-        case=manifest.case,
-        options=manifest.options,
-        iteration=manifest.iteration,
-        rng_seed=manifest.rng_seed,
-        rng_next_iteration=manifest.rng_next_iteration,
-        history=manifest.history,
         cut_pools=tuple(pools),
         bases=tuple(bases),
         visited_states=tuple(visited),
-        writer=manifest.writer,
         files=1 + len(shards),
-        warm_start=manifest.warm_start,
+        **manifest_header(manifest),
     )
+
+
+def manifest_header(manifest: Manifest) -> dict:
+    """The :class:`Checkpoint` fields a manifest gives as they are (whole or deferred reads share them)."""
+    return {
+        "format_version": manifest.format_version,
+        "case_fingerprint": manifest.case_fingerprint,
+        "options_fingerprint": manifest.options_fingerprint,
+        "case": manifest.case,
+        "options": manifest.options,
+        "iteration": manifest.iteration,
+        "rng_seed": manifest.rng_seed,
+        "rng_next_iteration": manifest.rng_next_iteration,
+        "history": manifest.history,
+        "writer": manifest.writer,
+        "warm_start": manifest.warm_start,
+    }

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from caudal.checkpoint.errors import CheckpointError
-from caudal.checkpoint.files import NAME_PATTERN, list_impostors
+from caudal.checkpoint.files import CHECKPOINT_FOLDER, NAME_PATTERN, list_impostors
 from caudal.checkpoint.restore import restore_state
 from caudal.checkpoint.schedule import CheckpointSchedule
 from caudal.checkpoint.store import load_latest, read_checkpoint, write_checkpoint
@@ -29,8 +29,6 @@ from caudal.model.problem import CompiledProblem
 from caudal.parallel.comm import Communicator
 from caudal.sddp.training import TrainingOptions, TrainingState
 
-CHECKPOINT_FOLDER = "checkpoints"
-"""Where checkpoints go inside a run's output directory."""
 LAYOUT_VARIABLE = "CAUDAL_CHECKPOINT_LAYOUT"
 _LAYOUTS = {"file": False, "directory": True, "auto": None}
 

@@ -22,12 +22,13 @@ import ctypes.util
 import errno
 import os
 import re
-import secrets
 import shutil
 import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+CHECKPOINT_FOLDER = "checkpoints"
+"""Where checkpoints go inside a run's output directory."""
 NAME_PATTERN = re.compile(r"^checkpoint-(\d{8,})\.caudal$")
 TEMP_PREFIX = ".checkpoint-"
 TEMP_SUFFIX = ".tmp"
@@ -93,9 +94,13 @@ def fsync_directory(directory: str | os.PathLike) -> None:
 
 
 def _create_temporary(directory: Path) -> tuple[int, Path]:
-    """A new, exclusive temporary file; unlike ``mkstemp`` it gets the umask's permissions, not 0600."""
+    """A new, exclusive temporary file; unlike ``mkstemp`` it gets the umask's permissions, not 0600.
+
+    Its random part comes from ``os.urandom``, as ``secrets.token_hex`` would give it, without
+    importing ``secrets`` (which loads OpenSSL, 3 MB resident) into every training.
+    """
     while True:
-        path = directory / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}{TEMP_SUFFIX}"
+        path = directory / f"{TEMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}{TEMP_SUFFIX}"
         try:
             return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), path
         except FileExistsError:
@@ -103,7 +108,7 @@ def _create_temporary(directory: Path) -> tuple[int, Path]:
 
 
 def _temporary_name(directory: Path) -> Path:
-    return directory / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}{TEMP_SUFFIX}"
+    return directory / f"{TEMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}{TEMP_SUFFIX}"
 
 
 def create_temporary_directory(directory: Path) -> Path:

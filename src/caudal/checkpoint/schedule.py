@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 DEFAULT_EVERY_ITERATIONS = 10
 DEFAULT_EVERY_SECONDS = 600.0
+DEFAULT_KEEP = 3
+"""How many checkpoints a run keeps (older ones are deleted once a newer one is written)."""
 
 
 @dataclass

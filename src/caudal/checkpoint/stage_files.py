@@ -32,6 +32,7 @@ from caudal.checkpoint.directory import (
     check_stage_file_digest,
     check_stage_file_size,
     decode_stage_file,
+    manifest_header,
     read_manifest_and_size,
 )
 from caudal.checkpoint.errors import CheckpointError
@@ -156,20 +157,10 @@ def open_checkpoint_directory(path: Path) -> DeferredCheckpoint:
     return DeferredCheckpoint(
         path=path,
         size_bytes=manifest_bytes + sum(entry.file_size for entry in manifest.shards),
-        format_version=manifest.format_version,
-        case_fingerprint=manifest.case_fingerprint,
-        options_fingerprint=manifest.options_fingerprint,
-        case=manifest.case,
-        options=manifest.options,
-        iteration=manifest.iteration,
-        rng_seed=manifest.rng_seed,
-        rng_next_iteration=manifest.rng_next_iteration,
-        history=manifest.history,
         cut_pools=(),
         bases=(),
         visited_states=(),
-        writer=manifest.writer,
         files=1 + len(manifest.shards),
-        warm_start=manifest.warm_start,
         stage_files=StageFiles(path, manifest),
+        **manifest_header(manifest),
     )

@@ -40,12 +40,12 @@ from caudal.checkpoint.files import (
     replace_entry,
 )
 from caudal.checkpoint.framing import check_payload, decode_header, encode_header
+from caudal.checkpoint.schedule import DEFAULT_KEEP
 from caudal.checkpoint.shards import SHARD_BYTES
 from caudal.checkpoint.stage_files import open_checkpoint_directory
 from caudal.parallel.comm import Communicator
 from caudal.sddp.training import TrainingOptions, TrainingState
 
-DEFAULT_KEEP = 3
 DIRECTORY_ABOVE = 256 << 20
 """A checkpoint estimated larger than this (bytes) is written as a directory of stage files."""
 

@@ -71,7 +71,11 @@ def objective_scale(template) -> float:
 
 
 def solver_form(lp) -> SolverForm:
-    """``lp`` with its objective scaled (see the module docstring)."""
+    """``lp`` with its objective scaled (see the module docstring).
+
+    The form's arrays are read only: an LP without cut rows lends it its own
+    matrix values and row bounds instead of copies.
+    """
     template = lp.template
     scale, value_cols, value_rows = _template_scaling(template)
     n_template_rows = template.num_rows
@@ -82,11 +86,18 @@ def solver_form(lp) -> SolverForm:
     entry_cols = np.repeat(np.arange(template.num_cols), np.diff(lp.col_start))
     in_cut_rows = np.asarray(lp.row_index[: entry_cols.size]) >= n_template_rows
     entries = np.asarray(lp.values[: entry_cols.size], dtype=np.float64)
-    values = np.where(in_cut_rows & ~value_cols[entry_cols], entries * scale, entries)
-    row_lower = np.array(lp.row_lower, dtype=np.float64)
-    row_upper = np.array(lp.row_upper, dtype=np.float64)
-    row_lower[n_template_rows:] *= scale
-    row_upper[n_template_rows:] *= scale
+    scaled_entries = in_cut_rows & ~value_cols[entry_cols]
+    if lp.num_rows == n_template_rows and not scaled_entries.any():
+        # no cut rows: the matrix and the row bounds are the LP's own, held once (the form is read only)
+        values = entries
+        row_lower = np.asarray(lp.row_lower, dtype=np.float64)
+        row_upper = np.asarray(lp.row_upper, dtype=np.float64)
+    else:
+        values = np.where(scaled_entries, entries * scale, entries)
+        row_lower = np.array(lp.row_lower, dtype=np.float64)
+        row_upper = np.array(lp.row_upper, dtype=np.float64)
+        row_lower[n_template_rows:] *= scale
+        row_upper[n_template_rows:] *= scale
     # template rows that hold only cost-to-go columns are scaled with them (their
     # duals need no unscaling); the other template rows are not (theirs do)
     row_dual_factor = np.ones(lp.num_rows)

@@ -377,6 +377,38 @@ class Stage:
         return col_start, row_index, values
 
 
+class SharedNames:
+    """Gives the templates of one problem a single copy of each column and row name.
+
+    Every stage builds its own name strings, and a study's stages mostly repeat
+    each other's (``storage[3]`` is the same column at every stage): on the
+    national case (2,735 columns and 731 rows, 120 stages) the templates held
+    415,801 strings (25 MB, plus 3 MB of tuples) for 3,466 distinct names. A
+    template whose names equal an earlier one's takes that tuple; one with names
+    of its own takes the strings already seen. Names are only ever read, so
+    sharing them changes nothing but the memory.
+    """
+
+    def __init__(self) -> None:
+        self._tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._strings: dict[str, str] = {}
+
+    def share(self, template: StageTemplate) -> StageTemplate:
+        """``template`` with its names replaced by equal ones already held (itself if none differ)."""
+        col_names, row_names = self._names(template.col_names), self._names(template.row_names)
+        if col_names is template.col_names and row_names is template.row_names:
+            return template
+        return replace(template, col_names=col_names, row_names=row_names)
+
+    def _names(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        held = self._tuples.get(names)
+        if held is None:
+            strings = self._strings
+            held = tuple(strings.setdefault(name, name) for name in names)
+            self._tuples[held] = held
+        return held
+
+
 def _is_random(bound: Bound) -> bool:
     return isinstance(bound, Uncertain)
 
@@ -458,13 +490,14 @@ class Problem:
                         f"first stage's {first_value}; only the first stage's initial value is used (later "
                         "stages start from the previous stage's outgoing state)"
                     )
+        shared_names = SharedNames()
         templates = tuple(
-            stage.compile(
+            shared_names.share(stage.compile(
                 is_last=(stage.index == len(self.stages) - 1),
                 sign=self.sign,
                 value_bound=self.sign * self.value_bound,
                 extra=forward_realisations[stage.index] if forward_realisations is not None else None,
-            )
+            ))
             for stage in self.stages
         )
         initial = np.array(first._initial, dtype=np.float64)

@@ -28,7 +28,7 @@ So, when the training is given a stop request (:func:`caudal.sddp.training.run_t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -95,7 +95,7 @@ def backward_in_blocks(
     t: int,
     trial_states: np.ndarray,
     first_trial: int,
-    start_bases: list[Basis],
+    start_bases: Sequence[Basis],
     orders: np.ndarray,
     stop_requested: Callable[[], bool],
     **options,

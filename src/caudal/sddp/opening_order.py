@@ -88,6 +88,48 @@ def chain_orders(tour: np.ndarray, forward_openings: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(tour[(starts[:, None] + np.arange(n)[None, :]) % n], dtype=INDEX)
 
 
+MAX_KEPT_ROTATIONS = 512
+"""Most openings whose tour rotations :class:`TourChains` keeps (int32[n, n]: 1 MB at 512)."""
+
+
+class TourChains:
+    """:func:`chain_orders` of one tour, its rotations computed once.
+
+    The training asks for the orders of every backward stage, serial, between
+    stages; a tour has only ``n`` rotations, so each is taken once here and an
+    order is one row lookup. The rows are :func:`chain_orders`'s, bit for bit
+    (``tests/test_stage_rows.py`` compares them).
+    """
+
+    def __init__(self, tour: np.ndarray):
+        self.tour = tour
+        n = tour.shape[0]
+        self._rotations = None
+        if n <= MAX_KEPT_ROTATIONS:
+            self._rotations = chain_orders(tour, tour)  # row p: the tour from its p-th opening on
+            self._rotations.setflags(write=False)
+        # the position on the tour of opening o at o + 1, and 0 (the tour's start) at both ends, where
+        # ``take(..., mode="clip")`` sends an opening outside the openings
+        self._start = np.zeros(n + 2, dtype=np.int64)
+        self._start[tour.astype(np.int64) + 1] = np.arange(n)
+
+    def orders(self, forward_openings: np.ndarray) -> np.ndarray:
+        """``chain_orders(tour, forward_openings)``."""
+        if self._rotations is None:
+            return chain_orders(self.tour, forward_openings)
+        starts = self._start.take(np.asarray(forward_openings, dtype=np.int64) + 1, mode="clip")
+        return self._rotations.take(starts, axis=0)
+
+
+def tour_chains(tours: Sequence[np.ndarray]) -> list[TourChains]:
+    """One :class:`TourChains` per stage; stages sharing a tour (:func:`opening_tours`) share its chains."""
+    chains: dict[int, TourChains] = {}  # by id: the tours outlive this call in the caller's list
+    for tour in tours:
+        if id(tour) not in chains:
+            chains[id(tour)] = TourChains(tour)
+    return [chains[id(tour)] for tour in tours]
+
+
 def two_way_orders(orders: np.ndarray, ahead: int) -> np.ndarray:
     """``orders`` (int32[K, n], each a walk along the tour from the forward opening), walked both ways.
 

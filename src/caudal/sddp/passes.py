@@ -7,8 +7,11 @@ results land in canonical order whatever the number of workers.
 
 from __future__ import annotations
 
+import copy
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -27,10 +30,10 @@ class ForwardResult:
 
     states: np.ndarray  # float64[n_stages, M, n_states]: outgoing state of each stage
     costs: np.ndarray  # float64[M]: discounted total cost of each forward pass
-    lps: list[StageLP] | None = None  # with keep_bases: the LP each stage was solved with
-    bases: list[np.ndarray] | None = None  # with keep_bases: uint8[M, cols + rows] final bases per stage
+    lps: list[StageLP | None] | None = None  # with keep_bases: the LP each stage was solved with (release_stage)
+    bases: list[np.ndarray | None] | None = None  # with keep_bases: uint8[M, cols + rows] final bases per stage
 
-    def start_bases(self, t: int, lp: StageLP, fallback: Basis) -> list[Basis]:
+    def start_bases(self, t: int, lp: StageLP, fallback: Basis) -> Sequence[Basis]:
         """Where the backward pass starts each trial state of stage ``t`` (solved with ``lp``).
 
         Trial state ``k`` of stage ``t`` is where forward pass ``k`` entered
@@ -40,17 +43,63 @@ class ForwardResult:
         solve starts from the canonical basis), so the cuts stay the same
         whatever the layout. Cuts added to stage ``t`` since the forward pass
         enter as basic rows; ``fallback`` serves when the cuts dropped since
-        then leave the carried basis short.
+        then leave the carried basis short. Each is carried when a worker
+        first asks for it (:class:`StartBases`), not between backward stages.
         """
         if self.bases is None or self.lps is None:
             return [fallback] * self.states.shape[1]
-        old_lp = self.lps[t]
-        n_cols = old_lp.num_cols
-        starts = []
-        for row in self.bases[t]:
-            carried = carry_basis(Basis(row[:n_cols], row[n_cols:]), old_lp, lp)
-            starts.append(fallback if carried is None else carried)
-        return starts
+        return StartBases(self.lps[t], self.bases[t], lp, fallback)
+
+    def release_stage(self, t: int) -> None:
+        """Drop stage ``t``'s LP and final bases: the backward pass took its starts (:meth:`start_bases`).
+
+        The LP is the one the forward pass solved, which the stage cache replaced
+        when stage ``t`` got its cuts; kept to the end of the iteration, every
+        stage's old LP would stay alive beside its successor.
+        """
+        if self.lps is not None:
+            self.lps[t] = None
+        if self.bases is not None:
+            self.bases[t] = None
+
+
+class StartBases(Sequence[Basis]):
+    """The start bases of one stage's trial states, each carried onto the stage's LP when first asked for.
+
+    Carrying a forward basis (:func:`~caudal.sddp.stage_cache.carry_basis`)
+    is serial work when done for every trial state before the backward stage;
+    here the worker that takes trial state ``k`` does it. The basis is a
+    function of the forward basis and the two LPs alone, so it is the same
+    whichever worker carries it (two chunks of one trial state may both do
+    so). A slice is a view sharing the carried bases.
+    """
+
+    def __init__(self, old_lp: StageLP, rows: np.ndarray, lp: StageLP, fallback: Basis):
+        self._old_lp, self._rows, self._lp, self._fallback = old_lp, rows, lp, fallback
+        self._indices = range(rows.shape[0])
+        self._carried: list[Basis | None] = [None] * rows.shape[0]
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+    @overload
+    def __getitem__(self, i: int) -> Basis: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> StartBases: ...
+
+    def __getitem__(self, i: int | slice) -> Basis | StartBases:
+        if isinstance(i, slice):
+            view = copy.copy(self)
+            view._indices = self._indices[i]
+            return view
+        k = self._indices[i]
+        basis = self._carried[k]
+        if basis is None:
+            row, n_cols = self._rows[k], self._old_lp.num_cols
+            carried = carry_basis(Basis(row[:n_cols], row[n_cols:]), self._old_lp, self._lp)
+            basis = self._carried[k] = self._fallback if carried is None else carried
+        return basis
 
 
 def discount_factors(problem: CompiledProblem) -> np.ndarray:
@@ -153,7 +202,7 @@ def backward_stage(
     first_trial: int = 0,
     risk: RiskMeasure | None = None,
     multi_cut: bool = False,
-    start_bases: list[Basis] | None = None,
+    start_bases: Sequence[Basis] | None = None,
     orders: np.ndarray | None = None,
     opening_chunk: int | str = 0,
 ) -> tuple[np.ndarray, np.ndarray, Basis | None]:

@@ -35,6 +35,10 @@ try:
     from caudal._dominance import dominating_cuts_by_state, dominating_cuts_native
 except ImportError:  # not built: the numpy blocks of dominating_cuts give the same bits, slower
     dominating_cuts_native = dominating_cuts_by_state = None
+try:
+    from caudal._stage_rows import update_level1
+except ImportError:  # not built: _GroupMemory's dominating_cuts path gives the same answers
+    update_level1 = None
 
 BLOCK_ELEMENTS = 1 << 15
 """Entries of the block of (state, cut) values computed at once: 256 KiB, which with its product buffer
@@ -42,6 +46,13 @@ stays in a core's L2 cache through the pass over every state coordinate. A block
 4096 states (what this replaced) is 330 MB at 10,000 cuts and went to main memory once per coordinate:
 at 403 states, 200 new states x 10,000 cuts took 4 to 13 s per stage on a shared machine, the blocks
 1.4 to 2.4 s (the compiled kernels, when built, 0.3 s)."""
+
+SMALL_UPDATE = 1 << 16
+"""Most multiply-adds (new cuts x known states + new states x all cuts, x state size) that a
+Level-1 update of a whole pool leaves to the one-loop kernel ``update_level1``: a backward stage of
+a small case (4ree: one new cut and state per forward pass, a few hundred cuts of 4 states), where
+the blocked kernels' setup and a dozen numpy calls cost more than the arithmetic. Larger updates
+take the blocked kernels, which keep their operands in cache."""
 
 
 class CutSelection(Protocol):
@@ -66,6 +77,7 @@ def dominating_cuts(
     states: np.ndarray,
     block_elements: int = BLOCK_ELEMENTS,
     native: bool = True,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each state, the highest cut (the oldest on ties) and its value.
 
@@ -76,11 +88,15 @@ def dominating_cuts(
     ``argmax`` over every cut would. The compiled kernels
     (``native/_dominance.pyx``) do the same without temporaries when they are
     built and ``native`` holds, transposing only the smaller operand; the
-    numpy blocks are their reference.
+    numpy blocks are their reference. ``out``, if given, is the pair of
+    arrays (int64 and float64, contiguous, one entry per state) to fill and return.
     """
     n_rows, n_cuts = states.shape[0], intercepts.shape[0]
-    best_cut = np.zeros(n_rows, dtype=np.int64)
-    best_value = np.full(n_rows, -np.inf)
+    if out is None:
+        best_cut, best_value = np.zeros(n_rows, dtype=np.int64), np.full(n_rows, -np.inf)
+    else:
+        best_cut, best_value = out
+        best_cut[:], best_value[:] = 0, -np.inf
     if n_rows == 0:
         return best_cut, best_value
     if n_cuts == 0:
@@ -166,44 +182,118 @@ class LimitedMemoryLevel1:
     max_active: int | None = None
     # keyed by (stage, target); the memory belongs to one training's pool, so
     # reusing this selection object for another training starts afresh
-    _memory: dict[tuple[int, int], tuple[CutPool, int, int, np.ndarray, np.ndarray]] = field(
-        default_factory=dict, repr=False
-    )
+    _memory: dict[tuple[int, int], _GroupMemory] = field(default_factory=dict, repr=False)
 
     def select(self, stage: int, pool: CutPool, visited: np.ndarray) -> np.ndarray:
         if visited.shape[0] == 0 or pool.size == 0:
             return np.ones(pool.size, dtype=bool)
-        groups = target_groups(pool)
-        best = [
-            self._update((stage, int(pool.targets[ids[0]])), pool, ids, visited) for ids in groups
-        ]
-        return cap_active(np.concatenate(best), pool.size, self.max_active)
+        return cap_active(self.highest_cuts(stage, pool, visited), pool.size, self.max_active)
+
+    def highest_cuts(self, stage: int, pool: CutPool, visited: np.ndarray) -> np.ndarray:
+        """The pool id of the highest cut of each target group at each visited state (a pool of at least one cut).
+
+        Group by group, each group's answers in state order. With one group
+        (single-cut), a view of the memory, valid until the next call for the stage.
+        """
+        best = [self._update((stage, int(pool.targets[ids[0]])), pool, ids, visited) for ids in target_groups(pool)]
+        return best[0] if len(best) == 1 else np.concatenate(best)
 
     def _update(self, key: tuple[int, int], pool: CutPool, ids: np.ndarray, visited: np.ndarray) -> np.ndarray:
-        """The highest cut of group ``ids`` (pool ids, ascending) at every visited state."""
-        owner, seen_cuts, seen_states, best_cut, best_value = self._memory.get(
-            key, (pool, 0, 0, np.empty(0, dtype=np.int64), np.empty(0))
+        """The highest cut of group ``ids`` (pool ids, ascending) at every visited state.
+
+        A view of the group's memory, valid until the next call for ``key``.
+        """
+        memory = self._memory.get(key)
+        if memory is None or not memory.follows(pool, visited):
+            memory = self._memory[key] = _GroupMemory(pool)
+        if update_level1 is not None and ids.size == pool.size and memory.is_small_update(visited):
+            memory.update_whole_pool(visited)
+        else:
+            memory.add_cuts(ids, visited)
+            memory.add_states(ids, visited)
+        return memory.best_cut
+
+
+class _GroupMemory:
+    """The highest cut of one (stage, target) group at each visited state, kept up to date in place.
+
+    The answers live in buffers grown by doubling, so a new state costs its own
+    evaluation, not a copy of every answer before it (an iteration of 200
+    forward passes adds 200 states to every stage), and a new cut updates the
+    answers where they stand.
+    """
+
+    def __init__(self, pool: CutPool):
+        self.pool = pool
+        self.seen_cuts = 0  # the pool's size when last updated: later cuts are new
+        self.seen_states = 0
+        self._best_cut = np.empty(0, dtype=np.int64)
+        self._best_value = np.empty(0)
+
+    @property
+    def best_cut(self) -> np.ndarray:
+        return self._best_cut[: self.seen_states]
+
+    def follows(self, pool: CutPool, visited: np.ndarray) -> bool:
+        """Whether the memory is of ``pool`` and of a prefix of ``visited`` (an undone iteration truncates both)."""
+        return self.pool is pool and self.seen_cuts <= pool.size and self.seen_states <= visited.shape[0]
+
+    def is_small_update(self, visited: np.ndarray) -> bool:
+        """Whether the update to the whole pool and ``visited`` is at most :data:`SMALL_UPDATE` multiply-adds."""
+        n_cuts, n_states = self.pool.size, visited.shape[0]
+        pairs = (n_cuts - self.seen_cuts) * self.seen_states + (n_states - self.seen_states) * n_cuts
+        return pairs * visited.shape[1] <= SMALL_UPDATE
+
+    def update_whole_pool(self, visited: np.ndarray) -> None:
+        """:meth:`add_cuts` then :meth:`add_states` for a group holding every cut, in one compiled loop."""
+        pool, total = self.pool, visited.shape[0]
+        self._reserve(total)
+        update_level1(np.ascontiguousarray(pool.intercepts), np.ascontiguousarray(pool.coefficients),
+                      np.ascontiguousarray(visited, dtype=np.float64), self.seen_cuts, self.seen_states,
+                      self._best_cut, self._best_value)
+        self.seen_cuts, self.seen_states = pool.size, total
+
+    def add_cuts(self, ids: np.ndarray, visited: np.ndarray) -> None:
+        """The group's cuts added since the last update, at the states already known.
+
+        A new cut wins a state only if strictly higher, so ties stay with the older cut.
+        """
+        pool, seen = self.pool, self.seen_states
+        new_ids = ids[np.searchsorted(ids, self.seen_cuts) :]
+        self.seen_cuts = pool.size
+        if new_ids.size == 0 or seen == 0:
+            return
+        new_best, new_value = dominating_cuts(
+            _rows(pool.intercepts, new_ids), _rows(pool.coefficients, new_ids), visited[:seen]
         )
-        if owner is not pool or seen_cuts > pool.size or seen_states > visited.shape[0]:
-            seen_cuts, seen_states, best_cut, best_value = 0, 0, np.empty(0, dtype=np.int64), np.empty(0)
-        new_ids = ids[np.searchsorted(ids, seen_cuts) :]  # the group's cuts added since last time
-        # new cuts at the states already known: a new cut wins only if strictly higher
-        if new_ids.size and seen_states:
-            new_best, new_value = dominating_cuts(
-                _rows(pool.intercepts, new_ids), _rows(pool.coefficients, new_ids), visited[:seen_states]
-            )
-            better = new_value > best_value
-            best_cut = np.where(better, new_ids[new_best], best_cut)
-            best_value = np.where(better, new_value, best_value)
-        # new states against every cut of the group
-        if visited.shape[0] > seen_states:
-            new_best, new_value = dominating_cuts(
-                _rows(pool.intercepts, ids), _rows(pool.coefficients, ids), visited[seen_states:]
-            )
-            best_cut = np.concatenate((best_cut, ids[new_best]))
-            best_value = np.concatenate((best_value, new_value))
-        self._memory[key] = (pool, pool.size, visited.shape[0], best_cut, best_value)
-        return best_cut
+        better = new_value > self._best_value[:seen]
+        np.copyto(self._best_cut[:seen], new_ids[new_best], where=better)
+        np.copyto(self._best_value[:seen], new_value, where=better)
+
+    def add_states(self, ids: np.ndarray, visited: np.ndarray) -> None:
+        """The states visited since the last update, against every cut of the group."""
+        seen, total = self.seen_states, visited.shape[0]
+        if total == seen:
+            return
+        self._reserve(total)
+        best_cut, best_value = self._best_cut[seen:total], self._best_value[seen:total]
+        dominating_cuts(
+            _rows(self.pool.intercepts, ids), _rows(self.pool.coefficients, ids), visited[seen:],
+            out=(best_cut, best_value),
+        )
+        best_cut[:] = ids[best_cut]  # group positions to pool ids
+        self.seen_states = total
+
+    def _reserve(self, n_states: int) -> None:
+        capacity = self._best_cut.shape[0]
+        if n_states <= capacity:
+            return
+        capacity = max(n_states, 2 * capacity, 64)
+        for name in ("_best_cut", "_best_value"):
+            old = getattr(self, name)
+            grown = np.empty(capacity, dtype=old.dtype)
+            grown[: self.seen_states] = old[: self.seen_states]
+            setattr(self, name, grown)
 
 
 def _rows(array: np.ndarray, ids: np.ndarray) -> np.ndarray:

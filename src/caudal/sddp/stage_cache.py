@@ -26,6 +26,11 @@ from caudal.sddp.stage_assembly import CutRowAssembler, serves
 from caudal.sddp.working_set import WorkingSets
 from caudal.solver.workspace import BASIC, Basis
 
+try:
+    from caudal._stage_rows import carry_row_statuses
+except ImportError:  # not built: _carried_row_statuses gives the same statuses in numpy
+    carry_row_statuses = None
+
 _VERSIONS = itertools.count(1)
 
 
@@ -108,19 +113,34 @@ def carry_basis(basis: Basis, old_lp: StageLP, new_lp: StageLP) -> Basis | None:
     return carry_cut_rows(basis, old_lp.cut_ids, new_lp)
 
 
-def carry_cut_rows(basis: Basis, cut_ids: np.ndarray, lp: StageLP) -> Basis | None:
+def carry_cut_rows(basis: Basis, cut_ids: np.ndarray, lp: StageLP, native: bool = True) -> Basis | None:
     """A basis whose cut rows are ``cut_ids`` (ascending), on ``lp``'s rows, or ``None`` if that leaves it short.
 
-    Kept cuts keep their status, new cuts are basic, dropped cuts leave.
+    Kept cuts keep their status, new cuts are basic, dropped cuts leave. The
+    compiled ``carry_row_statuses`` (``native/_stage_rows.pyx``) does the row
+    walk in one call when it is built and ``native`` holds: it runs once per
+    trial state and once per rebuild, serial, between backward stages.
     """
     n_template = lp.template.num_rows
+    if native and carry_row_statuses is not None:
+        row_status = np.empty(lp.num_rows, dtype=np.uint8)
+        n_basic_rows = carry_row_statuses(np.ascontiguousarray(basis.row_status), n_template,
+                                          np.asarray(cut_ids, dtype=np.int64), lp.cut_ids, row_status)
+    else:
+        row_status = _carried_row_statuses(basis.row_status, n_template, cut_ids, lp)
+        n_basic_rows = int(np.count_nonzero(row_status == BASIC))
+    realigned = Basis(basis.col_status.copy(), row_status)
+    n_basic = int(np.count_nonzero(realigned.col_status == BASIC)) + n_basic_rows
+    return realigned if n_basic == lp.num_rows else None
+
+
+def _carried_row_statuses(old_rows: np.ndarray, n_template: int, cut_ids: np.ndarray, lp: StageLP) -> np.ndarray:
+    """The row statuses of :func:`carry_cut_rows` in numpy: the compiled kernel's reference."""
     row_status = np.full(lp.num_rows, BASIC, dtype=np.uint8)
-    row_status[:n_template] = basis.row_status[:n_template]
+    row_status[:n_template] = old_rows[:n_template]
     if cut_ids.size:
         position = np.searchsorted(cut_ids, lp.cut_ids)
         position = np.minimum(position, cut_ids.size - 1)
         kept = cut_ids[position] == lp.cut_ids
-        row_status[n_template:][kept] = basis.row_status[n_template + position[kept]]
-    realigned = Basis(basis.col_status.copy(), row_status)
-    n_basic = int(np.count_nonzero(realigned.col_status == BASIC) + np.count_nonzero(row_status == BASIC))
-    return realigned if n_basic == lp.num_rows else None
+        row_status[n_template:][kept] = old_rows[n_template + position[kept]]
+    return row_status

@@ -30,7 +30,12 @@ from __future__ import annotations
 import numpy as np
 
 from caudal.sddp.cuts import CutPool, StateArchive
-from caudal.sddp.selection import LimitedMemoryLevel1
+from caudal.sddp.selection import LimitedMemoryLevel1, cap_active
+
+try:
+    from caudal._stage_rows import split_by_dominance
+except ImportError:  # not built: the numpy masks of WorkingSets.split give the same ids
+    split_by_dominance = None
 
 _NO_CUTS = np.zeros(0, dtype=np.int64)
 
@@ -46,11 +51,21 @@ class WorkingSets:
         self.visited = visited
         self._dominance = LimitedMemoryLevel1()
 
-    def split(self, t: int, pool: CutPool) -> tuple[np.ndarray, np.ndarray]:
-        """(working, reserve): the pool's active cut ids that are rows of stage ``t``'s LP, and the others."""
-        active = pool.active
+    def split(self, t: int, pool: CutPool, native: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(working, reserve): the pool's active cut ids that are rows of stage ``t``'s LP, and the others.
+
+        The compiled ``split_by_dominance`` (``native/_stage_rows.pyx``) deals
+        the cuts in one pass when it is built and ``native`` holds; the numpy
+        masks are its reference. It runs serial, after every backward stage.
+        """
         states = self.visited[t].states
-        if states.shape[0] == 0 or not active.any():
+        if states.shape[0] == 0 or pool.size == 0:
             return pool.active_ids(), _NO_CUTS
-        working = self._dominance.select(t, pool, states) & active
+        highest = self._dominance.highest_cuts(t, pool, states)
+        active = pool.active
+        if native and split_by_dominance is not None:
+            working, reserve = np.empty(pool.size, dtype=np.int64), np.empty(pool.size, dtype=np.int64)
+            n_working, n_reserve = split_by_dominance(highest, active.view(np.uint8), working, reserve)
+            return working[:n_working], reserve[:n_reserve]
+        working = cap_active(highest, pool.size, None) & active
         return np.flatnonzero(working), np.flatnonzero(active & ~working)

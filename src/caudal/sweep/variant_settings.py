@@ -23,8 +23,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from caudal.cases import DEFAULT_CASE, Case, resolve_case
-from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_SECONDS
-from caudal.checkpoint.store import DEFAULT_KEEP
+from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_SECONDS, DEFAULT_KEEP
 from caudal.model.problem import Problem
 from caudal.sddp.risk import CVaR, EAVaR, RiskMeasure
 from caudal.sweep.grid import Value, Variant

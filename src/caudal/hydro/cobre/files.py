@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
 
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.fields import MAX_MAGNITUDE, Record
 from caudal.parquet_files import ParquetFile
+
+if TYPE_CHECKING:  # pyarrow is imported by the functions that read or write Parquet
+    import pyarrow as pa
 
 INT = "int"
 FLOAT = "float"
@@ -62,6 +65,8 @@ class CaseFiles:
         holds that is neither in ``columns`` nor in ``read_apart`` (columns the
         caller reads itself, such as a nullable one) is refused by name.
         """
+        import pyarrow as pa  # here, not at the top: a case without Parquet files never loads pyarrow
+
         path = self.root / name
         try:
             # ParquetFile, not read_table: read_table goes through pyarrow.dataset,
@@ -84,6 +89,8 @@ class CaseFiles:
 
 
 def _numeric(file: str, column: str, data: pa.ChunkedArray, kind: str) -> np.ndarray:
+    import pyarrow as pa
+
     if data.null_count:
         raise CaseError(file, None, column, f"has {data.null_count} null value(s)")
     dtype = data.type

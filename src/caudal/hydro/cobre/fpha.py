@@ -28,7 +28,6 @@ from collections import defaultdict
 from collections.abc import Callable
 
 import numpy as np
-import pyarrow as pa
 
 from caudal.hydro.cobre.case import FphaPlanes, Hydro, StageSpec
 from caudal.hydro.cobre.errors import CaseError
@@ -141,6 +140,8 @@ def _read_planes(files: CaseFiles) -> dict[tuple[int, int | None], list[tuple[fl
 
 def _nullable(files: CaseFiles, column: str, kind: str) -> list[float | int | None] | None:
     """A column that may hold nulls (or be absent: ``None``), as a Python list."""
+    import pyarrow as pa
+
     try:
         with ParquetFile(files.root / PLANES_FILE) as parquet:
             if column not in parquet.schema_arrow.names:

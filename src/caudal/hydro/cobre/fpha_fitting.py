@@ -254,8 +254,13 @@ class _ProductionFunction:
         return d_v, d_q, d_s
 
 
-def _grid(hydro: Hydro, curve: Curve, options: FittingOptions, where: Record):
-    """The fitting grid's (v, q, s), each float64[points], volume slowest and spillage fastest."""
+def fitting_volume_range(hydro: Hydro, curve: Curve, options: FittingOptions) -> tuple[float, float]:
+    """The storages the grid spans: the curve's range, or the ``fitting_window`` held inside it.
+
+    A bound the window leaves out is the curve's; a percentile is one of the plant's storage range
+    (``min_storage + percentile * (max_storage - min_storage)``). Cobre 0.5.1 and 0.18.0 alike (0.18.0's
+    planes over a window are its planes over this range, tests/test_cobre_fpha_018.py).
+    """
     low, high = float(curve.volume[0]), float(curve.volume[-1])
     absolute_min, absolute_max, percentile_min, percentile_max = options.window
     if any(bound is not None for bound in options.window):
@@ -265,6 +270,12 @@ def _grid(hydro: Hydro, curve: Curve, options: FittingOptions, where: Record):
         v_max = absolute_max if absolute_max is not None else (
             hydro.min_storage + percentile_max * span if percentile_max is not None else high)
         low, high = min(max(v_min, low), high), min(max(v_max, low), high)
+    return low, high
+
+
+def _grid(hydro: Hydro, curve: Curve, options: FittingOptions, where: Record):
+    """The fitting grid's (v, q, s), each float64[points], volume slowest and spillage fastest."""
+    low, high = fitting_volume_range(hydro, curve, options)
     if low >= high:
         raise where.error("fpha_config.fitting_window", f"leaves no volume to fit over ({low:g} >= {high:g})")
     q_max = hydro.max_turbined

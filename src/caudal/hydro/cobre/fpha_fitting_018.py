@@ -3,102 +3,213 @@
 Cobre 0.18.0 fits other planes than 0.5.1 (fpha_fitting.py), so a 0.18 case
 with ``fpha_config.source: "computed"`` gets these, and its cost is 0.18.0's.
 The rule was read off the planes Cobre 0.18.0 writes and the costs it reaches
-(``tests/test_cobre_fpha_018.py``), not from its source:
+on variants of d07 (``tests/test_cobre_fpha_018.py`` and
+``tests/test_cobre_018_fpha_variants.py``), checked against what its public
+source says of the fitting range and the losses:
 
-1. the storage grid: ``volume_discretization_points`` storages spread evenly
-   over the reservoir curve's range, and the forebay height ``h`` at each
-   (the curve interpolated);
-2. one plane per interval of that grid and one past its end, each through
-   the origin and without a spillage term, equal to the production function at
-   full turbining along its interval:
-   ``g = k * ((a - tailrace) * q + slope * max_turbined * v)``, with
-   ``k = 9.81e-3 * efficiency * (1 - losses)`` and ``a + slope * v`` the chord
-   of ``h`` over the interval (the last plane: flat at the last height);
-3. one ``kappa`` scales every coefficient: the least-squares scale of the
-   planes' envelope (their minimum) onto the production function
-   ``k * q * (h(v) - tailrace)`` over the storage grid and
-   ``turbine_discretization_points`` flows from 0 to ``max_turbined``.
+1. the grid: ``volume_discretization_points`` storages spread evenly over the
+   reservoir curve's range, or over the ``fitting_window`` held inside it
+   (``fpha_fitting.fitting_volume_range``), and ``turbine_discretization_points``
+   flows from 0 to ``max_turbined``; at each grid point the production
+   ``phi(v, q) = k * q * (h(v) - tailrace(q) - loss)`` without spillage, where
+   ``h`` is the curve's height (interpolated), ``k = 9.81e-3 * efficiency *
+   (1 - losses factor)`` and ``loss`` the losses in metres (0 for a factor);
+2. the planes are the facets of the upper convex hull of those points (a
+   plane per facet, coplanar facets merged), ordered by their storage
+   coefficient, largest first. With a constant tailrace and a curve whose
+   sampled heights are concave, those facets are known in closed form: one
+   per storage interval, through the grid's corner of least storage and no
+   flow, exact along the interval's chord at full turbining, and one flat
+   past the last storage (``_fan``);
+3. one ``kappa`` scales the planes: the least-squares scale of their envelope
+   (minimum) onto ``phi`` over the grid;
+4. the spillage term: zero for a tailrace that stays put over the outflows
+   the fit evaluates (0 to 3 x ``max_turbined``); else, for each plane, the
+   least-squares slope (with an intercept) of ``phi`` in the spillage at the
+   largest flow among the grid points the plane touches, ``q*``, over
+   ``SPILLAGE_SAMPLES`` (9) spillages evenly from 0 to twice ``max_turbined``
+   (not scaled by ``kappa``). For a tailrace linear or quadratic in the
+   outflow that slope is the secant ``-k * q* * (tailrace(q* + S) -
+   tailrace(q*)) / S``, ``S = 2 * max_turbined``; a piecewise tailrace (held
+   at its ends, as Cobre does) shows the 9 samples.
 
-``max_planes_per_hydro`` and the spillage points do not change 0.18.0's planes
-and are ignored, as there. What was not measured is refused by name rather than
-fitted differently from Cobre: a tailrace that moves with the outflow (0.18.0
-then writes planes with intercepts and spillage terms, by a rule not yet
-understood), losses in metres, and a ``fitting_window``.
+A window that leaves a single storage ``v0`` is Cobre's run-of-river fit: the
+grid's storages are ``v0 -/+ max(0.5% of the plant's storage range, 1 hm3)``
+(held inside the curve) and ``kappa`` is 1.
+
+``max_planes_per_hydro`` and the spillage points do not change 0.18.0's
+planes and are ignored, as there. What caudal does not compute is refused by
+name rather than fitted differently: a rising tailrace or a curve that is not
+concave over more than ``MAX_HULL_POINTS`` grid points (caudal finds the
+hull by trying every triangle of grid points).
 """
 
 from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from caudal.hydro.cobre.case import FphaPlanes, Hydro
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.fields import Record
-from caudal.hydro.cobre.fpha_fitting import GRAVITY_MW, FittingOptions, PlantHead
+from caudal.hydro.cobre.fpha_fitting import GRAVITY_MW, FittingOptions, PlantHead, fitting_volume_range
 from caudal.hydro.cobre.geometry import FILE as GEOMETRY
 from caudal.hydro.cobre.geometry import Curve
-from caudal.hydro.cobre.system import HYDROS
 
-_NOT_UNDERSTOOD = "with computed FPHA in the 0.18 format (Cobre 0.18.0's planes for it are not reproduced yet)"
+MAX_HULL_POINTS = 100
+"""The largest grid (storages x flows) whose hull caudal computes: every triangle of grid points is tried."""
+SPILLAGE_SPAN = 2.0
+"""The spillages a plane's spillage term is fitted over reach this many ``max_turbined`` (measured)."""
+SPILLAGE_SAMPLES = 9
+"""How many spillages, from 0 to that span, the least-squares spillage term is fitted over (measured: 9 whatever
+the grid's and ``spillage_discretization_points``)."""
+SINGLE_VOLUME = 1e-9  # hm3: a narrower fitting range is Cobre 0.18.0's run-of-river fit
+RUN_OF_RIVER_SHARE = 0.005  # of the plant's storage range: half the run-of-river fit's storage range ...
+RUN_OF_RIVER_HM3 = 1.0  # ... or this, whichever is larger
+_COPLANAR = 1e-9  # relative: planes this close are one facet; grid points this close to a plane touch it
+
+
+@dataclass(frozen=True)
+class _Production:
+    """``phi(v, q, s) = scale * q * (height - tailrace(q + s) - loss)``, the plant's production."""
+
+    scale: float  # MW per (m3/s . m): 9.81e-3 * efficiency * (1 - losses factor)
+    loss: float  # m: losses in metres (0 for a factor)
+    polynomial: np.ndarray | None  # the tailrace's coefficients in the outflow, constant first; or
+    points: tuple[np.ndarray, np.ndarray] | None  # its (outflows, heights), held at its ends
+    rising: bool  # whether the tailrace moves over the outflows the fit evaluates
+
+    def tailrace_at(self, outflow: np.ndarray | float) -> np.ndarray:
+        if self.polynomial is not None:
+            return np.polynomial.polynomial.polyval(outflow, self.polynomial)
+        assert self.points is not None
+        return np.interp(outflow, *self.points)
+
+    def power(self, height: np.ndarray, flow: np.ndarray) -> np.ndarray:
+        return self.scale * flow * (height - self.tailrace_at(flow) - self.loss)
 
 
 def fit_planes_018(hydro: Hydro, head: PlantHead | None, curve: Curve | None, options: FittingOptions,
                    where: Record) -> FphaPlanes:
     """The planes of ``hydro`` (see the module's docstring); ``where`` names the range in errors."""
-    tailrace = _constant_tailrace(hydro, head, where)
-    assert head is not None  # _constant_tailrace refused a plant without one
-    if head.loss_metres is not None:
-        raise CaseError(HYDROS, f"hydro {hydro.id}", "hydraulic_losses.type",
-                        f"'constant' (losses in metres) is not supported {_NOT_UNDERSTOOD}")
-    if head.loss_factor is None:
-        raise where.error("fpha_config.source", "is 'computed' but the plant has no hydraulic_losses")
-    if any(bound is not None for bound in options.window):
-        raise where.refuse("fpha_config.fitting_window", f"a fitting window {_NOT_UNDERSTOOD}")
+    production = _production(hydro, head, where)
     if curve is None or curve.volume.size < 2:
         raise where.error("fpha_config.source", f"is 'computed' but {GEOMETRY} has no curve (two points or more) "
                           "for the plant")
     if np.any(np.diff(curve.height) < 0):
         raise CaseError(GEOMETRY, f"hydro {hydro.id}", "height_m", "must not decrease as the volume grows")
-    k = GRAVITY_MW * head.efficiency * (1.0 - head.loss_factor)
-    storages = np.linspace(curve.volume[0], curve.volume[-1], options.volume_points)
+    low, high = fitting_volume_range(hydro, curve, options)
+    if high < low:
+        raise where.error("fpha_config.fitting_window", f"leaves no volume to fit over ({low:g} > {high:g})")
+    single = high - low <= SINGLE_VOLUME
+    if single:  # run of river: two storages around the one the window leaves, and no kappa
+        width = max(RUN_OF_RIVER_SHARE * (hydro.max_storage - hydro.min_storage), RUN_OF_RIVER_HM3)
+        storages = np.array([max(low - width, float(curve.volume[0])), min(low + width, float(curve.volume[-1]))])
+    else:
+        storages = np.linspace(low, high, options.volume_points)
     heights = np.interp(storages, curve.volume, curve.height)
-    slopes = np.append(np.diff(heights) / np.diff(storages), 0.0)
-    at_zero = heights - slopes * storages  # each chord's height at zero storage
-    gamma_q = k * (at_zero - tailrace)
-    gamma_v = k * slopes * hydro.max_turbined
-    kappa = _least_squares_scale(gamma_q, gamma_v, storages, heights, tailrace, k, hydro.max_turbined,
-                                 options.turbine_points)
-    if not np.all(gamma_q > 0) or not kappa > 0:
+    flows = np.linspace(0.0, hydro.max_turbined, options.turbine_points)
+    v, q = (axis.ravel() for axis in np.meshgrid(storages, flows, indexing="ij"))
+    power = production.power(np.repeat(heights, flows.size), q)
+    slopes = np.diff(heights) / np.diff(storages)
+    if not production.rising and np.all(np.diff(slopes) <= _COPLANAR * max(1.0, float(np.abs(slopes).max()))):
+        planes = _fan(storages, heights, production, hydro.max_turbined)
+    elif v.size > MAX_HULL_POINTS:
+        raise where.refuse("fpha_config.volume_discretization_points",
+                           f"a grid of more than {MAX_HULL_POINTS} storages x flows ({options.volume_points} x "
+                           f"{options.turbine_points}) for computed FPHA in the 0.18 format with a tailrace rising "
+                           "with the outflow or a curve that is not concave (caudal finds the planes by trying "
+                           "every triangle of grid points)")
+    else:
+        planes = _upper_facets(v, q, power)
+    planes = _distinct(planes)
+    storage_slope = np.round(planes[:, 1] / max(1e-12, float(np.abs(planes[:, 1]).max())), 9)  # ties: equal
+    planes = planes[np.lexsort((planes[:, 2], -storage_slope))]  # Cobre 0.18.0's order
+    values = planes[:, :1] + planes[:, 1:2] * v + planes[:, 2:3] * q  # [plane, grid point]
+    envelope = values.min(axis=0)
+    weight = float(envelope @ envelope)
+    kappa = 1.0 if single else float(power @ envelope) / weight if weight > 0 else 0.0
+    if not planes.shape[0] or not kappa > 0 or not np.all(planes[:, 2] > 0):
         raise where.error("fpha_config.source", f"the planes computed for hydro {hydro.id} are degenerate "
-                          "(no head above the tailrace over the curve?)")
-    zeros = tuple(0.0 for _ in storages)
-    return FphaPlanes(intercept=zeros, gamma_v=tuple(float(g) for g in kappa * gamma_v),
-                      gamma_q=tuple(float(g) for g in kappa * gamma_q), gamma_s=zeros)
+                          "(no head above the tailrace over the grid?)")
+    gamma_s = np.zeros(planes.shape[0])
+    if production.rising:
+        touching = np.abs(values - power) <= _COPLANAR * max(1.0, float(np.abs(power).max()))
+        anchor = np.where(touching, q, -np.inf).max(axis=1)  # each plane's largest flow among its grid points
+        gamma_s = _spillage_slopes(production, anchor, SPILLAGE_SPAN * hydro.max_turbined)
+    return FphaPlanes(intercept=_floats(kappa * planes[:, 0]), gamma_v=_floats(kappa * planes[:, 1]),
+                      gamma_q=_floats(kappa * planes[:, 2]), gamma_s=_floats(gamma_s))
 
 
-def _constant_tailrace(hydro: Hydro, head: PlantHead | None, where: Record) -> float:
-    """The plant's tailrace height, refused where it moves with the outflow (module docstring)."""
+def _production(hydro: Hydro, head: PlantHead | None, where: Record) -> _Production:
+    """The plant's production function, refused where its tailrace is one 0.18.0's planes were not matched for."""
     if head is None or head.tailrace_polynomial is None and head.tailrace_points is None:
         raise where.error("fpha_config.source", "is 'computed' but the plant has no tailrace in system/hydros.json")
+    if head.loss_factor is None and head.loss_metres is None:
+        raise where.error("fpha_config.source", "is 'computed' but the plant has no hydraulic_losses")
+    polynomial = points = None
     if head.tailrace_polynomial is not None:
-        constant, *rest = head.tailrace_polynomial
-        if not any(rest):
-            return float(constant)
-        field = "tailrace.coefficients"
+        polynomial = np.array(head.tailrace_polynomial, dtype=float)
     else:
-        heights = {height for _, height in head.tailrace_points or ()}
-        if len(heights) == 1:
-            return float(heights.pop())
-        field = "tailrace.points"
-    raise CaseError(HYDROS, f"hydro {hydro.id}", field,
-                    f"a tailrace that moves with the outflow is not supported {_NOT_UNDERSTOOD}")
+        pairs = np.array(head.tailrace_points or (), dtype=float).reshape(-1, 2)
+        points = (pairs[:, 0], pairs[:, 1])
+    factor = head.loss_factor or 0.0
+    production = _Production(GRAVITY_MW * head.efficiency * (1.0 - factor), head.loss_metres or 0.0, polynomial,
+                             points, rising=False)
+    evaluated = production.tailrace_at(np.linspace(0.0, (1.0 + SPILLAGE_SPAN) * hydro.max_turbined, 257))
+    rising = bool(np.ptp(evaluated) > 0.0) if points is not None else bool(np.any(polynomial[1:] != 0.0))
+    return replace(production, rising=rising)
 
 
-def _least_squares_scale(gamma_q: np.ndarray, gamma_v: np.ndarray, storages: np.ndarray, heights: np.ndarray,
-                         tailrace: float, k: float, max_turbined: float, flow_points: int) -> float:
-    """The ``kappa`` minimizing the squared gap between ``kappa`` * envelope and production over the grid."""
-    flows = np.linspace(0.0, max_turbined, flow_points)
-    production = k * flows[None, :] * (heights[:, None] - tailrace)  # [storage, flow]
-    envelope = np.min(gamma_q[:, None, None] * flows[None, None, :] + gamma_v[:, None, None] * storages[None, :, None],
-                      axis=0)
-    weight = float((envelope * envelope).sum())
-    return float((production * envelope).sum() / weight) if weight > 0 else 0.0
+def _spillage_slopes(production: _Production, flows: np.ndarray, span: float) -> np.ndarray:
+    """Each plane's spillage term: the least-squares slope (with an intercept) of ``phi`` at its flow in the
+    spillage, over ``SPILLAGE_SAMPLES`` spillages from 0 to ``span``."""
+    spills = np.linspace(0.0, span, SPILLAGE_SAMPLES)
+    tailrace = production.tailrace_at(flows[:, None] + spills[None, :])  # [plane, spillage]
+    centred = spills - spills.mean()
+    return -production.scale * flows * (tailrace @ centred) / float(centred @ centred)
+
+
+def _fan(storages: np.ndarray, heights: np.ndarray, production: _Production, max_turbined: float) -> np.ndarray:
+    """float64[planes, 3] (gamma_0, _v, _q): the hull's facets for a constant tailrace and concave heights.
+
+    Each storage interval's facet passes through the grid's corner (least storage, no flow) and along the
+    interval's chord at full turbining; past the last storage the facet is flat in the storage.
+    """
+    slopes = np.append(np.diff(heights) / np.diff(storages), 0.0)
+    chord_at_low = heights - slopes * (storages - storages[0])  # each chord's height at the least storage
+    gamma_v = production.scale * slopes * max_turbined
+    gamma_q = production.scale * (chord_at_low - float(production.tailrace_at(0.0)) - production.loss)
+    return np.column_stack([-gamma_v * storages[0], gamma_v, gamma_q])
+
+
+def _upper_facets(v: np.ndarray, q: np.ndarray, power: np.ndarray) -> np.ndarray:
+    """float64[planes, 3] (gamma_0, _v, _q): the planes through three grid points that no grid point rises above."""
+    triples = np.array(list(itertools.combinations(range(v.size), 3)))
+    span = float(np.ptp(v) * np.ptp(q)) or 1.0
+    slack = _COPLANAR * max(1.0, float(np.abs(power).max()))
+    found = []
+    for chunk in np.array_split(triples, max(1, triples.shape[0] // 20_000)):
+        systems = np.stack([np.ones(chunk.shape), v[chunk], q[chunk]], axis=2)  # [triple, point, (1, v, q)]
+        proper = np.abs(np.linalg.det(systems)) > _COPLANAR * span  # three points not on one line
+        planes = np.linalg.solve(systems[proper], power[chunk[proper]][..., None])[..., 0]
+        above = (planes[:, :1] + planes[:, 1:2] * v + planes[:, 2:3] * q >= power - slack).all(axis=1)
+        found.append(planes[above])
+    return np.concatenate(found)
+
+
+def _distinct(planes: np.ndarray) -> np.ndarray:
+    """``planes`` without repeats (a facet with more than three grid points is found once per triangle)."""
+    planes = np.unique(planes, axis=0)
+    scale = max(1.0, float(np.abs(planes).max()))
+    kept: list[np.ndarray] = []
+    for plane in planes:
+        if not any(np.all(np.abs(plane - other) <= _COPLANAR * scale) for other in kept):
+            kept.append(plane)
+    return np.array(kept).reshape(-1, 3)
+
+
+def _floats(values: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(value) for value in values)

@@ -22,8 +22,6 @@ from __future__ import annotations
 import math
 import re
 
-import pyarrow as pa
-
 from caudal.hydro.cobre.case import GenericConstraint, StageSpec, Term
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.fields import Record, entity_name
@@ -138,6 +136,8 @@ def _bounds(
     """(constraint, block or None) -> {stage: right-hand side}, each row checked."""
     if not files.exists(BOUNDS):
         return {}
+    import pyarrow as pa  # here: a case without this file does not load pyarrow
+
     table = files.table(BOUNDS, {"constraint_id": INT, "stage_id": INT, "bound": FLOAT}, read_apart=("block_id",))
     with ParquetFile(files.root / BOUNDS) as parquet:
         raw = parquet.read()  # block_id is nullable: read it apart

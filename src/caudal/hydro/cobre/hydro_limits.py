@@ -23,13 +23,15 @@ effect is unclear) and a minimum above the maximum in force (0.18.0 panics).
 from __future__ import annotations
 
 import math
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from caudal.hydro.cobre.case import Hydro, StageSpec, stage_bound
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.files import INT, CaseFiles
 from caudal.parquet_files import ParquetFile
+
+if TYPE_CHECKING:  # pyarrow is imported by the functions that read or write Parquet
+    import pyarrow as pa
 
 FILE = "constraints/hydro_bounds.parquet"
 
@@ -124,6 +126,8 @@ def read_hydro_limits(files: CaseFiles, stages: tuple[StageSpec, ...], hydros: t
 
 
 def _nullable(table: pa.Table, name: str) -> list[float | None]:
+    import pyarrow as pa
+
     column = table.column(name)
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_null(column.type)):
         raise CaseError(FILE, None, name, f"must be a numeric column, got {column.type}")

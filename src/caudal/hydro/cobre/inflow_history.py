@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-import pyarrow as pa
 
 from caudal.hydro.cobre.case import AnnualComponent, ArModel, SeriesStats, StageSpec
 from caudal.hydro.cobre.errors import CaseError, CaseWarning, unsupported
@@ -143,6 +142,8 @@ def _read_series(
     files: CaseFiles, stages: tuple[StageSpec, ...], month_season: dict[int, int]
 ) -> dict[int, list[tuple[date, int, float]]]:
     """Per hydro, its (date, season, value) rows in date order."""
+    import pyarrow as pa
+
     numbers = files.table(HISTORY, {"hydro_id": INT, "value_m3s": FLOAT}, read_apart=("date",))
     try:
         with ParquetFile(files.root / HISTORY) as parquet:

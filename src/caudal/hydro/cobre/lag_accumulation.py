@@ -1,4 +1,4 @@
-"""PAR(p) inflow lags on a horizon of stages of different lengths (weekly stages, then monthly ones).
+"""PAR(p) inflow lags on stages shorter than a month (weekly stages, alone or then monthly ones).
 
 A PAR(p) lag is the inflow of one *lag period*, the calendar month of a stage's
 season (``season_definitions`` with the ``monthly`` cycle), whatever the
@@ -25,6 +25,12 @@ caudal writes this into the stage LPs, so cuts and bounds see the lags the
 forward pass sees: per plant with lags one more state, the accumulator, and
 linear rows in place of the plain shift (:func:`add_accumulated_lags`). On a
 horizon of calendar months it reduces to the plain shift, which is kept there.
+It applies to a horizon of stages of different lengths, and to one of stages of
+one length when some stage is shorter than its season's calendar month (only
+weekly stages under monthly seasons): Cobre 0.5.1's simulation accumulates
+there too, measured on ``weekly-par1`` (ten weeks, PAR(1)) where its simulated
+cost is the accumulated rule's and not the weekly shift's. Stages of one length
+under any other season cycle keep the plain shift, nothing refused.
 
 What is refused by name, because Cobre's rule for it could not be pinned down
 or is not what its format describes: seasons other than the ``monthly`` cycle
@@ -73,11 +79,16 @@ class LagTransition:
 def lag_transitions(case: Case, inflows: InflowModel, multi_resolution: bool) -> tuple[LagTransition, ...] | None:
     """The stages' lag transitions, or ``None`` where the plain per-stage shift is the rule.
 
-    That is every horizon without inflow lags or whose stages all have about
-    one length. Raises :class:`~caudal.hydro.cobre.errors.CaseError` for what
-    this module refuses (see the module docstring).
+    That is every horizon without inflow lags, and every horizon whose stages
+    all have about one length unless some stage is shorter than its season's
+    calendar month (monthly cycle): a horizon of only weekly stages accumulates
+    too, a horizon of calendar months keeps the shift. Raises
+    :class:`~caudal.hydro.cobre.errors.CaseError` for what this module refuses
+    (see the module docstring).
     """
-    if not multi_resolution or int(inflows.n_lags.max(initial=0)) == 0:
+    if int(inflows.n_lags.max(initial=0)) == 0:
+        return None
+    if not multi_resolution and not _some_stage_shorter_than_its_month(case):
         return None
     months = _season_months(case)
     periods = [_period(stage, months) for stage in case.stages]
@@ -101,6 +112,26 @@ def lag_transitions(case: Case, inflows: InflowModel, multi_resolution: bool) ->
         if closes:
             running = spillover
     return tuple(transitions)
+
+
+def _some_stage_shorter_than_its_month(case: Case) -> bool:
+    """Whether a horizon of stages of one length has sub-monthly stages under monthly seasons.
+
+    Any other horizon of one length (calendar months, or seasons that are not
+    the monthly cycle, or stages without a monthly season) keeps the plain
+    shift it always had; nothing is refused here.
+    """
+    seasons = json.loads((Path(case.root) / FILE).read_text(encoding="utf-8")).get("season_definitions")
+    if not isinstance(seasons, dict) or seasons.get("cycle_type") != "monthly":
+        return False
+    months = {int(s["id"]): int(s["month_start"]) for s in seasons.get("seasons", [])}
+    if any(stage.season_id not in months or months[stage.season_id] > 12 for stage in case.stages):
+        return False
+    for stage in case.stages:
+        start, end = _period(stage, months)
+        if stage.days < (end - start).days:
+            return True
+    return False
 
 
 def _season_months(case: Case) -> dict[int, int]:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 from caudal.hydro.cobre.case import Case
 from caudal.hydro.cobre.errors import CaseError
@@ -98,6 +97,8 @@ def noise_from_table(case: Case, table: NoiseTable) -> list[np.ndarray]:
 
 def write_noise_openings(path: str | Path, noise: list[np.ndarray]) -> None:
     """Write a tree in the schema of ``noise_openings.parquet`` (which Cobre reads too)."""
+    import pyarrow as pa
+
     stage, opening, entity, value = [], [], [], []
     for t, tree in enumerate(noise):
         n_open, dim = tree.shape

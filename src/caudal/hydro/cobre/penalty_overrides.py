@@ -22,14 +22,16 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, replace
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from caudal.hydro.cobre.case import Case, Hydro, HydroPenalties, StageSpec
 from caudal.hydro.cobre.errors import CaseError, CaseWarning, unsupported
 from caudal.hydro.cobre.files import INT, CaseFiles
 from caudal.hydro.cobre.system import MODELLED_HYDRO_PENALTIES
 from caudal.parquet_files import ParquetFile
+
+if TYPE_CHECKING:  # pyarrow is imported by the functions that read or write Parquet
+    import pyarrow as pa
 
 Overrides = dict[tuple[str, int, int, "int | None"], float]
 
@@ -133,6 +135,8 @@ def _read_file(files: CaseFiles, spec: _File, stage_ids: set[int], ids: set[int]
 
 
 def _nullable(file: str, table: pa.Table, name: str) -> list[float | None]:
+    import pyarrow as pa
+
     column = table.column(name)
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_null(column.type)):
         raise CaseError(file, None, name, f"must be a numeric column, got {column.type}")

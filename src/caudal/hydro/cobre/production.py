@@ -111,7 +111,7 @@ class _Source:
         """The productivity of each of ``stages`` (indices) under a constant-productivity (or linearized-head) entry."""
         if self.supplied is None:
             return [item.number(self.key, self.fallback, positive=True)] * len(stages)
-        given = item.number(self.key, None, positive=True)
+        given = item.number(self.key, None, minimum=0.0)  # 0: out of service (energy_productivity.py)
         values = []
         for stage in stages:
             from_file = self.supplied(self.hydro_id, stage)

@@ -7,7 +7,9 @@ the inflow model around it:
 * seasonal statistics and AR coefficients are keyed by stage id in this format,
   so each stage already has its own;
 * PAR(p) lags are inflows of calendar months: on a horizon of stages of
-  different lengths they are accumulated over the stages of each month
+  different lengths, or of stages shorter than their season's month (only
+  weekly stages under monthly seasons), they are accumulated over the stages
+  of each month
   (``lag_accumulation.py``, which also names what stays refused: other season
   cycles, monthly then quarterly stages, ``recent_observations``). Truncating
   inflows and the annual term of PAR(p)-A are refused there, their checks and
@@ -32,7 +34,7 @@ CONFIG = "config.json"
 
 
 def check_resolutions(case: Case, inflows: InflowModel, noise_from_file: bool) -> tuple[LagTransition, ...] | None:
-    """The lag transitions of a multi-resolution horizon with inflow lags (else ``None``: the plain shift).
+    """The lag transitions of a horizon with inflow lags and sub-monthly stages (else ``None``: the plain shift).
 
     Refuses, naming the file and field, what caudal would model differently from Cobre.
     """

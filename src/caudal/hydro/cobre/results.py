@@ -20,16 +20,18 @@ read directly; money is in each stage's own currency except ``total_cost``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import pyarrow as pa
 
 from caudal.hydro.cobre.formulation import COST_CATEGORIES, HM3_PER_M3S_HOUR, HYDRO_SLACKS, StageLayout
 from caudal.hydro.cobre.results_constraints import generic_violations, non_controllables, withdrawal_columns
 from caudal.hydro.cobre.study import CobreStudy
 from caudal.model.problem import CompiledProblem
 from caudal.parquet_files import write_table
+
+if TYPE_CHECKING:  # pyarrow is imported by the functions that read or write Parquet
+    import pyarrow as pa
 
 Table = dict[str, np.ndarray]
 TABLES = ("costs", "hydros", "thermals", "exchanges", "buses", "non_controllables", "generic_violations")
@@ -96,6 +98,8 @@ def simulation_tables(study: CobreStudy, problem: CompiledProblem, runs: Simulat
 
 def _scenario_major(columns: Table) -> pa.Table:
     """Rows ordered by scenario, then stage (then block and entity, as built): one scenario reads in a run."""
+    import pyarrow as pa
+
     order = np.lexsort((columns["stage_id"], columns["scenario_id"]))  # stable: keeps block and entity order
     return pa.table({name: pa.array(values[order], from_pandas=name in NULL_WHERE_NAN)
                      for name, values in columns.items()})

@@ -141,7 +141,9 @@ def read_ar_models(files: CaseFiles) -> dict[tuple[int, int], ArModel]:
     for key, lags in groups.items():
         where = f"hydro {key[0]}, stage {key[1]}"
         order = max(lags)
-        if sorted(lags) != list(range(1, order + 1)):
+        # distinct lags >= 1 whose largest is ``order`` leave no gap exactly when there are ``order`` of them;
+        # counting, not listing 1..order, keeps an absurd lag (2**31 - 1) from allocating gigabytes
+        if len(lags) != order:
             raise CaseError(AR_COEFFICIENTS, where, "lag", f"lags must be 1..{order} without gaps, got {sorted(lags)}")
         stage_ratios = {ratio for _, ratio in lags.values()}
         if len(stage_ratios) != 1:

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
 
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.fields import Record
@@ -72,6 +71,8 @@ def _costs(record: Record, fallback: tuple[float, float] | None) -> tuple[float,
 def _targets(files: CaseFiles, stage_ids: set[int], read_apart: tuple[str, ...]) -> dict[tuple[int, int], float]:
     if not files.exists(FILE):
         return {}
+    import pyarrow as pa  # here: a case without this file does not load pyarrow
+
     try:
         with ParquetFile(files.root / FILE) as parquet:
             schema = parquet.schema_arrow

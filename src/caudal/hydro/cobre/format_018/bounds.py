@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from caudal.hydro.cobre.case import Case, Hydro, Line, StageSpec, Thermal, stage_bound
 from caudal.hydro.cobre.errors import CaseError, unsupported
@@ -38,6 +37,9 @@ from caudal.hydro.cobre.system import HYDROS, LINES, THERMALS
 from caudal.hydro.cobre.withdrawals import FILE as HYDRO_BOUNDS
 from caudal.hydro.cobre.withdrawals import WITHDRAWAL
 from caudal.parquet_files import ParquetFile
+
+if TYPE_CHECKING:  # pyarrow is imported by the functions that read or write Parquet
+    import pyarrow as pa
 
 THERMAL_BOUNDS = "constraints/thermal_bounds.parquet"
 LINE_BOUNDS = "constraints/line_bounds.parquet"
@@ -134,6 +136,8 @@ def _read_file(files: CaseFiles, spec: _File, stages: tuple[StageSpec, ...], ids
 
 
 def _nullable(file: str, table: pa.Table, name: str) -> list[float | None]:
+    import pyarrow as pa
+
     column = table.column(name)
     integer = pa.types.is_integer(column.type)
     if not (integer or pa.types.is_null(column.type) or (name != "block_id" and pa.types.is_floating(column.type))):

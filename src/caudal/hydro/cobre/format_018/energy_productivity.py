@@ -21,9 +21,24 @@ checked and set aside too.
 Stricter than Cobre 0.18.0, which skips them silently: a row for a plant or a
 stage the case does not define is an error (a typo would otherwise leave the
 intended stage on the other file's value, or on none), and so is a column it
-does not know. A productivity of 0 is Cobre's mark of a plant out for
-maintenance; caudal refuses it by name (its turbined-flow limit divides by the
-productivity) and asks for the entry and exit stages instead.
+does not know.
+
+A productivity of 0 (here or in the JSON) is Cobre's mark of a plant out of
+service for the stage. Measured with Cobre 0.18.0
+(``tests/test_cobre_018_productivity_cascade.py``): the plant generates
+nothing, but its turbines still pass water (up to their limit, without the
+spillage penalty), its minimum turbined flow and generation still bind (their
+violations are paid), and so does its outflow range. That is caudal's LP
+with a productivity of 0: only the turbined-flow limit from the power limit
+(``max_generation / productivity``) is left out.
+
+The plant's own ``specific_productivity_mw_per_m3s_per_m`` (``hydros.json``,
+the cascade's second level after this file's column) is likewise checked and
+set aside: Cobre 0.18.0 multiplies it by the head from the plant's geometry
+only to give an FPHA plant without a row here the equivalent productivity of
+its energy reports; it never supplies a constant-productivity stage (Cobre
+0.18.0 refuses such a stage without a productivity) and never moves the cost
+(measured on d02 and d07 with and without it, same test file).
 """
 
 from __future__ import annotations
@@ -32,9 +47,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow as pa
-
-from caudal.hydro.cobre.errors import CaseError, unsupported
+from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import INT, CaseFiles
 from caudal.hydro.cobre.production import ENERGY_PRODUCTIVITY_FILE as FILE
 from caudal.hydro.cobre.system import HYDROS
@@ -87,11 +100,8 @@ def read_energy_productivity(files: CaseFiles, hydro_ids: set[int], n_stages: in
         value = columns[EQUIVALENT][row]
         if value is None:
             continue
-        if value == 0.0:
-            raise unsupported(FILE, where, EQUIVALENT, "a productivity of 0 (Cobre's mark of a plant out of service: "
-                              "give the plant entry and exit stages instead)")
-        if not (math.isfinite(value) and value > 0.0):
-            raise CaseError(FILE, where, EQUIVALENT, f"must be finite and positive, got {value:g}")
+        if not (math.isfinite(value) and value >= 0.0):
+            raise CaseError(FILE, where, EQUIVALENT, f"must be finite and >= 0, got {value:g}")
         if stage is None:
             by_plant[hydro] = value
         else:
@@ -101,6 +111,8 @@ def read_energy_productivity(files: CaseFiles, hydro_ids: set[int], n_stages: in
 
 def _nullable(files: CaseFiles, column: str) -> list[Any]:
     """A nullable numeric column as a list (None for null); a missing column is an error naming it."""
+    import pyarrow as pa
+
     try:
         with ParquetFile(files.root / FILE) as parquet:
             if column not in parquet.schema_arrow.names:

@@ -24,8 +24,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from caudal.hydro.cobre.case import GenericConstraint, StageSpec, Term
 from caudal.hydro.cobre.errors import CaseError
@@ -33,6 +32,9 @@ from caudal.hydro.cobre.fields import Record, entity_name
 from caudal.hydro.cobre.files import INT, CaseFiles
 from caudal.hydro.cobre.generic import BOUNDS, FILE, parse_expression
 from caudal.parquet_files import ParquetFile
+
+if TYPE_CHECKING:  # pyarrow is imported by the functions that read or write Parquet
+    import pyarrow as pa
 
 ENDS = ("bound_lower", "bound_upper")
 _INLINE = ("<", ">", "=")  # <=, >=, == and their typos
@@ -132,6 +134,8 @@ def _bound_rows(
 
 
 def _nullable(table: pa.Table, name: str) -> list[float | None]:
+    import pyarrow as pa
+
     if name not in table.column_names:
         raise CaseError(BOUNDS, None, name, f"column is missing (columns: {', '.join(table.column_names)})")
     column = table.column(name)

@@ -201,7 +201,7 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "hydros[].hydraulic_losses.type": READ,
         "hydros[].hydraulic_losses.value": READ,
         "hydros[].hydraulic_losses.value_m": READ,
-        "hydros[].specific_productivity_mw_per_m3s_per_m": REFUSED,
+        "hydros[].specific_productivity_mw_per_m3s_per_m": READ,  # checked, set aside: energy reports only
         "hydros[].tailrace": READ,  # shapes computed FPHA planes only
         "hydros[].tailrace.type": READ,
         "hydros[].tailrace.coefficients": READ,

@@ -61,13 +61,13 @@ def read_case(root: str | Path) -> Case:
         closed.update((source_id, stage.id) for stage in out_of_service)
     withdrawals = read_withdrawals(files, {s.id for s in timeline.stages}, read_apart=HYDRO_COLUMNS)
     generic = read_generic_constraints(files, timeline.stages)
-    initial = read_initial_conditions(files, {hydro.id for hydro in system.hydros})
+    initial, ar_models = read_initial_conditions(files, {hydro.id for hydro in system.hydros})
     inflow_stats = None
     if config.settings.training.inflow_scheme != EXTERNAL:  # 0.18 fits them to the external scenarios instead
         inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
     load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
     case = assemble_case(
-        files, timeline, system, initial, settings=config.settings, inflow_stats=inflow_stats, ar_models={},
+        files, timeline, system, initial, settings=config.settings, inflow_stats=inflow_stats, ar_models=ar_models,
         load_stats=load_stats, sources=sources, availability=availability, withdrawals=withdrawals, generic=generic,
     )
     fitted = external_inflow_stats(case)
@@ -75,7 +75,8 @@ def read_case(root: str | Path) -> Case:
         case.inflow_stats = inflow_stats = fitted
     case.productivity_overrides = productivity
     for hydro in case.hydros:  # Cobre 0.18.0 starts a plant below its minimum storage at that minimum (measured)
-        case.initial_storage[hydro.id] = max(case.initial_storage[hydro.id], hydro.min_storage)
+        if hydro.id in case.initial_storage:  # a run-of-river plant may be left out (validation checks the rest)
+            case.initial_storage[hydro.id] = max(case.initial_storage[hydro.id], hydro.min_storage)
     case.bound_overrides = read_bounds(files, case.stages, case.thermals, case.lines, case.hydros)
     read_hydro_physics(files, case, models, fit_planes=fit_planes_018)
     check_out_of_service_plants(case)

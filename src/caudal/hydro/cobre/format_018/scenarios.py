@@ -2,13 +2,16 @@
 
 0.18 dropped ``past_inflows`` and added the history of past outflows and
 thermal commitments, which caudal refuses when they list anything, and recent
-inflow observations. Those only seed PAR(p) inflow lags in a study that starts
-mid-season; without an inflow model with lags (no AR coefficients, no history
-to fit one) they change nothing, so they are checked and set aside there, as
-Cobre 0.18.0 does (d28 costs the same with and without its one observation),
-and refused by name otherwise. Files of features caudal does not model are refused when
-present, naming the file and the first field that holds data (a registry that
-lists nothing is accepted, like in 0.5.x).
+inflow observations. PAR(p) models (``inflow_ar_coefficients.parquet``) read
+their initial lags from realized inflow windows: ``inflow_history.parquet``
+and those observations (:mod:`caudal.hydro.cobre.format_018.inflow_lags`).
+Without an inflow model with lags the observations change nothing, so they
+are checked and set aside, as Cobre 0.18.0 does (d28 costs the same with and
+without its one observation). A history without AR coefficients asks Cobre to
+estimate the model, which the 0.18 reader refuses by name. Files of features
+caudal does not model are refused when present, naming the file and the
+first field that holds data (a registry that lists nothing is accepted, like
+in 0.5.x).
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from caudal.hydro.cobre.case import ArModel
 from caudal.hydro.cobre.errors import unsupported
 from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.format_018.inflow_lags import Window, initial_lags, lag_orders
 from caudal.hydro.cobre.inflow_history import HISTORY
 from caudal.hydro.cobre.par_a import ANNUAL
 from caudal.hydro.cobre.penalty_overrides import FILE_NAMES as PENALTY_FILES
@@ -28,6 +33,7 @@ from caudal.hydro.cobre.scenarios import (
     InitialConditions,
     hydro_entity_name,
     initial_storage,
+    read_ar_models,
 )
 from caudal.hydro.cobre.timeline import read_dates
 from caudal.hydro.cobre.unsupported import UNSUPPORTED_FILES
@@ -44,9 +50,6 @@ REFUSED_FILES: dict[str, str] = {
     "post_study_stages.json": "post-study stages (anticipated thermal dispatch past the horizon)",
     "system/tailrace_curves.parquet": "tailrace curves",
     "system/scalar_parameters.json": "scalar parameters (moved to constraints/generic_parameters.json in 0.18)",
-    # 0.18 keeps no past inflows in initial_conditions.json, so PAR(p) lags have no initial state caudal can read.
-    AR_COEFFICIENTS: "PAR(p) inflow models in the 0.18 format",
-    HISTORY: "estimating PAR(p) inflow models from history in the 0.18 format",
     ANNUAL: "the annual component of PAR(p)-A inflow models in the 0.18 format",
 }
 
@@ -56,13 +59,15 @@ _REFUSED_HISTORY = {
     "past_anticipated_commitments": "anticipated thermal commitments",
 }
 RECENT_OBSERVATIONS = "recent_observations"
-LAG_MODEL_FILES = (AR_COEFFICIENTS, HISTORY)
+ESTIMATION = "estimating PAR(p) inflow models from history in the 0.18 format"
 
 
 def refuse_unsupported_files(files: CaseFiles) -> None:
     for name, feature in REFUSED_FILES.items():
         if files.exists(name):
             _refuse_file(files, name, feature)
+    if files.exists(HISTORY) and not files.exists(AR_COEFFICIENTS):  # with them, it only seeds the lags
+        raise unsupported(HISTORY, None, None, ESTIMATION)
     constraints = files.root / CONSTRAINTS_DIR
     if constraints.is_dir():
         for path in sorted(constraints.iterdir()):
@@ -92,27 +97,31 @@ def _holds_data(value: Any) -> bool:
     return value not in (None, [], {})
 
 
-def read_initial_conditions(files: CaseFiles, hydro_ids: set[int]) -> InitialConditions:
+def read_initial_conditions(
+    files: CaseFiles, hydro_ids: set[int]
+) -> tuple[InitialConditions, dict[tuple[int, int], ArModel]]:
+    """Initial storage and PAR(p) lags, with the AR models the lags belong to (empty when none)."""
     doc = files.json(INITIAL)
     storage = initial_storage(doc)
     for key, feature in _REFUSED_HISTORY.items():
         if _holds_data(doc.raw(key, None)):
             raise doc.refuse(key, feature)
-    _check_recent_observations(files, doc, hydro_ids)
+    observations = _read_recent_observations(doc, hydro_ids)
     doc.array("filling_storage")  # required by the format, even empty
     doc.finish()
-    return InitialConditions(storage, {})
+    ar_models = read_ar_models(files)
+    return InitialConditions(storage, initial_lags(files, lag_orders(ar_models), observations, hydro_ids)), ar_models
 
 
-def _check_recent_observations(files: CaseFiles, doc: Record, hydro_ids: set[int]) -> None:
-    """Check each observation's shape; refuse them where an inflow model with lags would read them."""
-    observations = doc.records(RECENT_OBSERVATIONS, hydro_entity_name, [])
-    for record in observations:
+def _read_recent_observations(doc: Record, hydro_ids: set[int]) -> list[Window]:
+    """Each observation, checked; only an inflow model with lags reads them."""
+    observations = []
+    for record in doc.records(RECENT_OBSERVATIONS, hydro_entity_name, []):
         hydro_id = record.integer("hydro_id")
         if hydro_id not in hydro_ids:
             raise record.error("hydro_id", f"refers to hydro {hydro_id}, which is not defined")
-        read_dates(record)
-        record.number("value_m3s")  # incremental inflow: may be negative
+        start, end = read_dates(record)
+        value = record.number("value_m3s")  # incremental inflow: may be negative
         record.finish()
-    if observations and any(files.exists(name) for name in LAG_MODEL_FILES):
-        raise doc.refuse(RECENT_OBSERVATIONS, "recent inflow observations (mid-season starts)")
+        observations.append(Window(hydro_id, start, end, value))
+    return observations

@@ -199,9 +199,11 @@ def _hydro(record: Record, penalties: GlobalPenalties, study_start: date) -> Hyd
     for key, feature in (
         ("diversion", "diversion channels"),
         ("filling", "reservoir filling"),
-        ("specific_productivity_mw_per_m3s_per_m", "head-dependent (specific) productivity"),
     ):
         record.refuse_if_present(key, feature)
+    # Cobre 0.18.0 derives an FPHA plant's equivalent productivity from it (times the head) for its energy
+    # reports, never the LP's: checked and set aside (format_018/energy_productivity.py says how it was measured)
+    record.number("specific_productivity_mw_per_m3s_per_m", None, minimum=0.0)
     if record.number("travel_time_hours", 0.0, minimum=0.0) != 0.0:
         raise record.refuse("travel_time_hours", "water travel time between plants")
     record.ignore("evaporation", "tailrace", "hydraulic_losses", "efficiency")  # evaporation.py, fpha.py

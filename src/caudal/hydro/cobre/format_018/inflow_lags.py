@@ -1,0 +1,237 @@
+"""The initial PAR(p) inflow lags of a 0.18 case, from realized inflow windows.
+
+0.18 dropped ``past_inflows``: a lag's value before the study is the inflow
+that was realized in its period, given as dated windows in
+``scenarios/inflow_history.parquet`` (``hydro_id``, ``start_date``,
+``end_date`` exclusive, ``value_m3s``) and in ``initial_conditions.json``'s
+``recent_observations``. The rule below was measured by running Cobre 0.18.0
+on d16 converted to 0.18 with monthly seasons (``tests/test_cobre_018_par.py``
+lists the runs), varying one window at a time:
+
+- lag ``k`` is the calendar month ``k`` months before the first study stage;
+- its value is the day-weighted mean of the inflow over that month, each day
+  taking the value of the recent observation covering it, else of the history
+  window covering it (a window straddling two months counts in each for the
+  days it covers there);
+- every day of the month must be covered, and a plant's history windows must
+  not overlap (Cobre rejects both cases);
+- the lag's statistics are those of pre-study stage ``-k`` (its row in
+  ``inflow_seasonal_stats.parquet``, whatever its ``season_id``), as in 0.5.x.
+
+Anything else is refused by name, because Cobre 0.18.0 does something caudal
+has not pinned down: lags that are not state variables (``inflow_lags``
+false, the 0.18 default: on a stochastic case Cobre's lower bound then rose
+above its own upper estimate, as cuts that leave the lags out would), stages
+that are not whole calendar months, seasons that are not monthly (without
+``season_definitions`` Cobre starts every lag at zero and never shifts it),
+a lag month without its pre-study stage or its statistics row, and overlapping recent observations
+(Cobre calls them revisions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+
+from caudal.hydro.cobre.case import ArModel
+from caudal.hydro.cobre.errors import CaseError, unsupported
+from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
+from caudal.hydro.cobre.inflow_history import HISTORY
+from caudal.hydro.cobre.scenarios import INFLOW_STATS
+from caudal.hydro.cobre.timeline import FILE as STAGES
+
+INITIAL = "initial_conditions.json"
+OBSERVATIONS = "recent_observations"
+_WINDOW_COLUMNS = ("start_date", "end_date")
+_EPOCH = date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Realized mean inflow of one plant over ``[start, end)``, in m3/s."""
+
+    hydro_id: int
+    start: date
+    end: date
+    value: float
+
+
+def lag_orders(ar_models: dict[tuple[int, int], ArModel]) -> dict[int, int]:
+    """Per hydro, the number of lags its model reads: its largest AR order over the stages."""
+    orders: dict[int, int] = {}
+    for (hydro_id, _), model in ar_models.items():
+        orders[hydro_id] = max(orders.get(hydro_id, 0), len(model.coefficients))
+    return {hydro_id: order for hydro_id, order in orders.items() if order > 0}
+
+
+def initial_lags(
+    files: CaseFiles, orders: dict[int, int], observations: list[Window], hydro_ids: set[int]
+) -> dict[int, tuple[float, ...]]:
+    """Per hydro with lags, its inflow in each lag month before the study, most recent first."""
+    if not orders:
+        return {}
+    study_start = _check_stages(files, max(orders.values()))
+    _check_lag_statistics(files, orders)
+    history = read_history_windows(files, _month_start(study_start, -max(orders.values())), hydro_ids)
+    by_hydro: dict[int, list[Window]] = {}
+    for window in observations:
+        if window.end > study_start:
+            raise CaseError(INITIAL, f"hydro {window.hydro_id}", f"{OBSERVATIONS}.end_date",
+                            f"is {window.end}, after the study start {study_start}: observations are realized inflow")
+        by_hydro.setdefault(window.hydro_id, []).append(window)
+    for hydro_id, windows in by_hydro.items():
+        if _first_overlap(windows) is not None:
+            raise unsupported(INITIAL, f"hydro {hydro_id}", OBSERVATIONS,
+                              "overlapping recent inflow observations (revisions)")
+    return {
+        hydro_id: _lags_of(hydro_id, order, study_start, history.get(hydro_id, []), by_hydro.get(hydro_id, []))
+        for hydro_id, order in sorted(orders.items())
+    }
+
+
+def read_history_windows(files: CaseFiles, since: date, hydro_ids: set[int]) -> dict[int, list[Window]]:
+    """The windows of ``inflow_history.parquet`` that end after ``since``, per hydro (none when absent).
+
+    Overlapping windows of one plant are an error anywhere in the file, as in
+    Cobre 0.18.0; a history of decades is checked with array operations and
+    only its last windows become objects.
+    """
+    if not files.exists(HISTORY):
+        return {}
+    import pyarrow as pa
+
+    from caudal.parquet_files import ParquetFile
+
+    numbers = files.table(HISTORY, {"hydro_id": INT, "value_m3s": FLOAT}, read_apart=("date", *_WINDOW_COLUMNS))
+    try:
+        with ParquetFile(files.root / HISTORY) as parquet:
+            names = parquet.schema_arrow.names
+            if "date" in names:
+                raise CaseError(HISTORY, None, "date", "is the 0.5.x layout of one date per value; 0.18 reads "
+                                "windows: columns start_date and end_date (exclusive)")
+            missing = [column for column in _WINDOW_COLUMNS if column not in names]
+            if missing:
+                raise CaseError(HISTORY, None, missing[0], "column is missing (0.18 history rows are windows)")
+            table = parquet.read(columns=list(_WINDOW_COLUMNS))
+    except (OSError, pa.ArrowException) as exc:
+        raise CaseError(HISTORY, None, None, f"cannot be read as Parquet: {exc}") from exc
+    days = []
+    for column in _WINDOW_COLUMNS:
+        data = table.column(column)
+        if not pa.types.is_date(data.type) or data.null_count:
+            raise CaseError(HISTORY, None, column, f"must be a date column without nulls, got {data.type}")
+        days.append(data.cast(pa.date32()).to_numpy().astype("datetime64[D]").astype(np.int64))
+    hydro, start, end, value = numbers["hydro_id"], days[0], days[1], numbers["value_m3s"]
+    unknown = np.setdiff1d(hydro, np.fromiter(hydro_ids, np.int64, len(hydro_ids)))
+    if unknown.size:
+        raise CaseError(HISTORY, f"hydro {int(unknown[0])}", "hydro_id",
+                        f"refers to hydro {int(unknown[0])}, which is not defined")
+    bad = np.flatnonzero(end <= start)
+    if bad.size:
+        row = int(bad[0])
+        raise CaseError(HISTORY, f"row {row}", "end_date",
+                        f"is {_day(end[row])}, not after start_date {_day(start[row])}")
+    order = np.lexsort((start, hydro))
+    overlaps = np.flatnonzero((hydro[order][1:] == hydro[order][:-1]) & (start[order][1:] < end[order][:-1]))
+    if overlaps.size:
+        first, second = order[overlaps[0]], order[overlaps[0] + 1]
+        raise CaseError(HISTORY, f"hydro {int(hydro[first])}", "start_date",
+                        f"the windows starting {_day(start[first])} and {_day(start[second])} overlap")
+    windows: dict[int, list[Window]] = {}
+    for row in np.flatnonzero(end > (since - _EPOCH).days):
+        windows.setdefault(int(hydro[row]), []).append(
+            Window(int(hydro[row]), _day(start[row]), _day(end[row]), float(value[row])))
+    return windows
+
+
+def _day(days_since_epoch: np.integer) -> date:
+    return _EPOCH + timedelta(days=int(days_since_epoch))
+
+
+def _first_overlap(windows: list[Window]) -> tuple[Window, Window] | None:
+    ordered = sorted(windows, key=lambda w: w.start)
+    for before, after in zip(ordered, ordered[1:], strict=False):
+        if after.start < before.end:
+            return before, after
+    return None
+
+
+def _check_stages(files: CaseFiles, max_order: int) -> date:
+    """Refuse the timelines whose lags caudal has not matched to Cobre 0.18.0; the study start."""
+    doc = files.json(STAGES).data  # shape already checked by the timeline reader
+    seasons = doc.get("season_definitions") or {}
+    if seasons.get("cycle_type") != "monthly":
+        raise unsupported(STAGES, None, "season_definitions.cycle_type",
+                          "PAR(p) inflow lags without monthly seasons in the 0.18 format")
+    for stage in doc["stages"]:
+        entity = f"stage {stage['id']}"
+        start, end = date.fromisoformat(stage["start_date"]), date.fromisoformat(stage["end_date"])
+        if start.day != 1 or end != _month_start(start, 1):
+            raise unsupported(STAGES, entity, "end_date",
+                              "PAR(p) inflow lags on stages that are not whole calendar months in the 0.18 format")
+        if not (stage.get("state_variables") or {}).get("inflow_lags", False):
+            raise unsupported(STAGES, entity, "state_variables.inflow_lags",
+                              "PAR(p) lags that are not state variables (false, the 0.18 default)")
+    study_start = date.fromisoformat(doc["stages"][0]["start_date"])
+    pre_study = {p["id"]: (date.fromisoformat(p["start_date"]), date.fromisoformat(p["end_date"]))
+                 for p in doc.get("pre_study_stages") or []}
+    for lag in range(1, max_order + 1):
+        month = (_month_start(study_start, -lag), _month_start(study_start, 1 - lag))
+        if pre_study.get(-lag) != month:
+            raise unsupported(STAGES, f"pre-study stage {-lag}", "pre_study_stages",
+                              f"a lag-{lag} PAR(p) model without pre-study stage {-lag} spanning "
+                              f"{month[0]} to {month[1]} (its month, whose statistics the lag uses)")
+    return study_start
+
+
+def _check_lag_statistics(files: CaseFiles, orders: dict[int, int]) -> None:
+    """Refuse a lag whose pre-study stage has no statistics row: Cobre 0.18.0 then drops the lag's term.
+
+    (Measured: with no row for stage -1, Cobre 0.18.0 gave the first stage its
+    mean inflow, lag 200 m3/s against a mean of 120, where caudal would take
+    the statistics of a study stage of the same season.)
+    """
+    if not files.exists(INFLOW_STATS):
+        return
+    table = files.table(INFLOW_STATS, {"hydro_id": INT, "stage_id": INT}, read_apart=("mean_m3s", "std_m3s"))
+    rows = set(zip(table["hydro_id"].tolist(), table["stage_id"].tolist(), strict=True))
+    for hydro_id, order in sorted(orders.items()):
+        for lag in range(1, order + 1):
+            if (hydro_id, -lag) not in rows:
+                raise unsupported(INFLOW_STATS, f"hydro {hydro_id}", "stage_id",
+                                  f"a lag-{lag} PAR(p) model without statistics for pre-study stage {-lag}")
+
+
+def _month_start(day: date, months: int) -> date:
+    """The first day of the month ``months`` after ``day``'s month (before, when negative)."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _lags_of(hydro_id: int, order: int, study_start: date, history: list[Window],
+             observations: list[Window]) -> tuple[float, ...]:
+    """Day-weighted mean inflow of each lag month, observations taking precedence over history."""
+    first = _month_start(study_start, -order)
+    n_days = (study_start - first).days
+    daily = np.full(n_days, np.nan)
+    for windows in (history, observations):  # observations last: they override the history
+        for window in windows:
+            lo = max((window.start - first).days, 0)
+            hi = min((window.end - first).days, n_days)
+            if lo < hi:
+                daily[lo:hi] = window.value
+    lags = []
+    for lag in range(1, order + 1):
+        lo = (_month_start(study_start, -lag) - first).days
+        hi = (_month_start(study_start, 1 - lag) - first).days
+        month = daily[lo:hi]
+        uncovered = int(np.isnan(month).sum())
+        if uncovered:
+            raise CaseError(HISTORY, f"hydro {hydro_id}", "start_date",
+                            f"{uncovered} day(s) of lag {lag}'s month ({_month_start(study_start, -lag)} to "
+                            f"{_month_start(study_start, 1 - lag)}) have no realized inflow: supply "
+                            f"inflow_history.parquet or {OBSERVATIONS} windows covering it")
+        lags.append(float(month.mean()))
+    return tuple(lags)

@@ -1,0 +1,60 @@
+"""Handing the C heap's free pages back to the system before a training allocates its own arrays.
+
+Loading a case builds per-stage Python structures (variables, rows, names: some
+100 MB at the national size) that are dropped once the problem is compiled
+(``caudal train`` compiles, then lets the builders go). glibc's allocator keeps
+the freed memory inside the process: small objects live in the heap's arenas,
+and a page is returned to the system only when the top of the heap is free, which
+the long-lived compiled arrays allocated in between prevent. The pages then stay
+in the resident set for the whole training, although nothing uses them.
+``malloc_trim(0)`` returns every whole free page (glibc 2.8 and later release the
+pages inside the heap too, not only its top). Measured on the national case (160
+hydros, 120 stages, 2 iterations x 4 forward passes, one thread): the resident
+set after the builders are dropped goes from 198.9 to 158.3 MB, and the peak of
+the training from 273.5 to 243.8 MB.
+
+Trimming costs a walk over the free lists (milliseconds), so it is done once,
+when a training starts, not per iteration: the training's own arrays are
+long-lived or reused, and what it frees it soon allocates again.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import gc
+import sys
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or ``None`` on a C library without it (musl, macOS, Windows)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+def return_free_heap() -> bool:
+    """Free what only reference cycles hold, then give the C heap's free pages back to the system.
+
+    The builders a case loads refer to each other in cycles, so dropping them
+    frees nothing until the cyclic collector's next full pass, which may come
+    long into the training: ``caudal train`` on the national case (one thread,
+    2 iterations x 4 passes) peaked at 264.7 and 265.5 MB without this
+    collection, at 241.9 to 245.4 MB with it (4 runs; a fifth, 214.5 MB).
+    Returns whether the C library could trim (glibc only).
+    """
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
