@@ -324,19 +324,21 @@ def load_policy(
     the checkpoint's stage count; give ``problem`` for any other case. A
     checkpoint written for other problem data is refused with
     :class:`~caudal.checkpoint.CheckpointError` (its fingerprint differs).
+
+    A checkpoint directory is read stage file by stage file straight into the
+    pools (the cuts are held once, not decoded whole and then copied); one
+    whose stage file does not verify is skipped, naming the file, for the
+    previous checkpoint, as a damaged single file is.
     """
     from caudal.checkpoint.during_training import checkpoint_directory
-    from caudal.checkpoint.restore import restore_pools
-    from caudal.checkpoint.store import load_latest
+    from caudal.checkpoint.policy_load import load_newest_policy
 
-    path = checkpoint_directory(run_or_checkpoint_dir)
-    checkpoint, _ = load_latest(path)
-    if checkpoint is None:
-        raise CheckpointError(path, "holds no valid checkpoint", "missing")
-    if problem is None:
-        problem = _recorded_case(checkpoint)
-    compiled = problem if isinstance(problem, CompiledProblem) else problem.compile()
-    return Policy(compiled, restore_pools(checkpoint, compiled), source=str(checkpoint.path))
+    def problem_for(checkpoint) -> CompiledProblem:
+        chosen = problem if problem is not None else _recorded_case(checkpoint)
+        return chosen if isinstance(chosen, CompiledProblem) else chosen.compile()
+
+    loaded = load_newest_policy(checkpoint_directory(run_or_checkpoint_dir), problem_for)
+    return Policy(loaded.problem, loaded.pools, source=str(loaded.checkpoint.path))
 
 
 def _recorded_case(checkpoint) -> Problem:

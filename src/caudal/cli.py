@@ -33,7 +33,7 @@ from caudal.arguments import (
     seed,
 )
 from caudal.cases import EMBEDDED_CASES, BadCase, TrainingDefaults, case_location, described, resolve_case
-from caudal.checkpoint import export_cuts, inspect_checkpoint, latest_valid, load_latest, restore_pools
+from caudal.checkpoint import export_cuts, inspect_checkpoint, latest_valid, load_latest
 from caudal.checkpoint.during_training import checkpoint_directory
 from caudal.checkpoint.errors import CheckpointError
 from caudal.checkpoint.files import NAME_PATTERN
@@ -330,17 +330,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     warn_about_threads(args.threads)
     if args.case is not None:
         resolve_case(args.case)  # a bad CASE is named first, whatever the policy
-    checkpoint, warnings = load_latest(checkpoint_directory(args.policy))
-    for warning in warnings:
-        print(f"caudal: warning: {warning}", file=sys.stderr)
-    if checkpoint is None:
-        raise UsageError(f"{args.policy}: holds no valid checkpoint")
-    args.case = case_location(args.case or _trained_case(args.policy, checkpoint.case.name))
-    problem = load_case(args.case, _trained_stages(args, checkpoint.case))[0].compile()
-    try:
-        policy = Policy(problem, restore_pools(checkpoint, problem))
-    except CheckpointError as exc:  # the policy of another case or horizon: a usage error
-        raise UsageError(f"CASE {args.case} does not fit --policy {args.policy}: {exc}") from None
+    policy = _simulated_policy(args)
+    problem = policy.problem
     names = [v.strip() for v in args.variables.split(",") if v.strip()]
     duals = [d.strip() for d in args.duals.split(",") if d.strip()]
     from caudal.sddp.simulation import check_names  # late: the simulation module imports pyarrow
@@ -358,11 +349,35 @@ def run_simulate(args: argparse.Namespace) -> int:
                       threads=args.threads, output=args.output)
     if world_rank() == 0:
         summary = result.summary()
-        print(f"simulated {summary['scenarios']} scenarios of the policy in {checkpoint.path}")
+        print(f"simulated {summary['scenarios']} scenarios of the policy in {policy.source}")
         print("total cost: mean {mean:.4f}, std {std:.4f}, 5% {q05:.4f}, median {q50:.4f}, 95% {q95:.4f}".format(
             **summary))
         print(f"wrote {args.output / 'simulation'} and {args.output / 'simulation_summary.json'}")
     return EXIT_OK
+
+
+def _simulated_policy(args: argparse.Namespace) -> Policy:
+    """The policy of the newest usable checkpoint in ``--policy``, for CASE (else the case it was trained on).
+
+    A checkpoint directory is streamed stage file by stage file into the pools
+    (the cuts held once); a damaged one is skipped with a warning naming the
+    file. A policy of another case or horizon is a usage error saying so.
+    """
+    from caudal.checkpoint.policy_load import load_newest_policy
+
+    def problem_for(checkpoint):
+        args.case = case_location(args.case or _trained_case(args.policy, checkpoint.case.name))
+        return load_case(args.case, _trained_stages(args, checkpoint.case))[0].compile()
+
+    try:
+        loaded = load_newest_policy(checkpoint_directory(args.policy), problem_for)
+    except CheckpointError as exc:
+        if exc.kind == "fingerprint":  # the policy of another case or horizon: a usage error
+            raise UsageError(f"CASE {args.case} does not fit --policy {args.policy}: {exc}") from None
+        raise UsageError(f"--policy {args.policy}: {exc}") from None
+    for warning in loaded.warnings:
+        print(f"caudal: warning: {warning}", file=sys.stderr)
+    return Policy(loaded.problem, loaded.pools, source=str(loaded.checkpoint.path))
 
 
 def _trained_case(policy: Path, name: str) -> str:
