@@ -60,7 +60,7 @@ from pathlib import Path
 from caudal.hydro.cobre.case import Case, StageSpec
 from caudal.hydro.cobre.errors import unsupported
 from caudal.hydro.cobre.inflows import InflowModel
-from caudal.hydro.cobre.timeline import FILE
+from caudal.hydro.cobre.timeline import FILE, month_start
 from caudal.model.problem import Stage, State, Variable
 
 FEATURE = "PAR(p) inflow lags across stages of different resolutions"
@@ -97,7 +97,7 @@ def lag_transitions(case: Case, inflows: InflowModel, multi_resolution: bool) ->
     for t, stage in enumerate(case.stages):
         start, end = periods[t]
         share = _days(stage, start, end) / (end - start).days
-        next_end = _month_after(end)
+        next_end = month_start(end, 1)
         spillover = _days(stage, end, next_end) / (next_end - end).days
         if share == 0.0:
             raise unsupported(FILE, f"stage {stage.id}", "season_id",
@@ -158,16 +158,11 @@ def _period(stage: StageSpec, months: dict[int, int]) -> tuple[date, date]:
     month = months[stage.season_id]
     for year in (stage.start.year, stage.start.year - 1):
         start = date(year, month, 1)
-        end = _month_after(start)
+        end = month_start(start, 1)
         if stage.start < end and stage.end > start:
             return start, end
     start = date(stage.start.year, month, 1)
-    return start, _month_after(start)
-
-
-def _month_after(day: date) -> date:
-    """The first day of the month after ``day``'s month."""
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return start, month_start(start, 1)
 
 
 def _days(stage: StageSpec, start: date, end: date) -> int:

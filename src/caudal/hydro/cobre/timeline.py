@@ -30,6 +30,12 @@ DAYS_PER_YEAR = 365.25
 """The year length that turns an annual discount rate into a per-stage factor."""
 
 
+def month_start(day: date, months: int = 0) -> date:
+    """The first day of the calendar month ``months`` after ``day``'s month (before, when negative)."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
 @dataclass(frozen=True)
 class Timeline:
     stages: tuple[StageSpec, ...]

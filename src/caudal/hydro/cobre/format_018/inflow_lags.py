@@ -41,6 +41,7 @@ from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
 from caudal.hydro.cobre.inflow_history import HISTORY
 from caudal.hydro.cobre.scenarios import INFLOW_STATS
 from caudal.hydro.cobre.timeline import FILE as STAGES
+from caudal.hydro.cobre.timeline import month_start
 
 INITIAL = "initial_conditions.json"
 OBSERVATIONS = "recent_observations"
@@ -74,7 +75,7 @@ def initial_lags(
         return {}
     study_start = _check_stages(files, max(orders.values()))
     _check_lag_statistics(files, orders)
-    history = read_history_windows(files, _month_start(study_start, -max(orders.values())), hydro_ids)
+    history = read_history_windows(files, month_start(study_start, -max(orders.values())), hydro_ids)
     by_hydro: dict[int, list[Window]] = {}
     for window in observations:
         if window.end > study_start:
@@ -168,7 +169,7 @@ def _check_stages(files: CaseFiles, max_order: int) -> date:
     for stage in doc["stages"]:
         entity = f"stage {stage['id']}"
         start, end = date.fromisoformat(stage["start_date"]), date.fromisoformat(stage["end_date"])
-        if start.day != 1 or end != _month_start(start, 1):
+        if start.day != 1 or end != month_start(start, 1):
             raise unsupported(STAGES, entity, "end_date",
                               "PAR(p) inflow lags on stages that are not whole calendar months in the 0.18 format")
         if not (stage.get("state_variables") or {}).get("inflow_lags", False):
@@ -178,7 +179,7 @@ def _check_stages(files: CaseFiles, max_order: int) -> date:
     pre_study = {p["id"]: (date.fromisoformat(p["start_date"]), date.fromisoformat(p["end_date"]))
                  for p in doc.get("pre_study_stages") or []}
     for lag in range(1, max_order + 1):
-        month = (_month_start(study_start, -lag), _month_start(study_start, 1 - lag))
+        month = (month_start(study_start, -lag), month_start(study_start, 1 - lag))
         if pre_study.get(-lag) != month:
             raise unsupported(STAGES, f"pre-study stage {-lag}", "pre_study_stages",
                               f"a lag-{lag} PAR(p) model without pre-study stage {-lag} spanning "
@@ -204,16 +205,10 @@ def _check_lag_statistics(files: CaseFiles, orders: dict[int, int]) -> None:
                                   f"a lag-{lag} PAR(p) model without statistics for pre-study stage {-lag}")
 
 
-def _month_start(day: date, months: int) -> date:
-    """The first day of the month ``months`` after ``day``'s month (before, when negative)."""
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
 def _lags_of(hydro_id: int, order: int, study_start: date, history: list[Window],
              observations: list[Window]) -> tuple[float, ...]:
     """Day-weighted mean inflow of each lag month, observations taking precedence over history."""
-    first = _month_start(study_start, -order)
+    first = month_start(study_start, -order)
     n_days = (study_start - first).days
     daily = np.full(n_days, np.nan)
     for windows in (history, observations):  # observations last: they override the history
@@ -224,14 +219,14 @@ def _lags_of(hydro_id: int, order: int, study_start: date, history: list[Window]
                 daily[lo:hi] = window.value
     lags = []
     for lag in range(1, order + 1):
-        lo = (_month_start(study_start, -lag) - first).days
-        hi = (_month_start(study_start, 1 - lag) - first).days
+        lo = (month_start(study_start, -lag) - first).days
+        hi = (month_start(study_start, 1 - lag) - first).days
         month = daily[lo:hi]
         uncovered = int(np.isnan(month).sum())
         if uncovered:
             raise CaseError(HISTORY, f"hydro {hydro_id}", "start_date",
-                            f"{uncovered} day(s) of lag {lag}'s month ({_month_start(study_start, -lag)} to "
-                            f"{_month_start(study_start, 1 - lag)}) have no realized inflow: supply "
+                            f"{uncovered} day(s) of lag {lag}'s month ({month_start(study_start, -lag)} to "
+                            f"{month_start(study_start, 1 - lag)}) have no realized inflow: supply "
                             f"inflow_history.parquet or {OBSERVATIONS} windows covering it")
         lags.append(float(month.mean()))
     return tuple(lags)
