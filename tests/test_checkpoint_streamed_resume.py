@@ -122,19 +122,15 @@ def test_a_missing_stage_file_is_found_before_anything_is_read(tmp_path, state):
 
 STATES, STAGES, CUTS = 120, 24, 1500  # pools of 24 x 1,500 x 120 x 8 bytes: 35 MB of coefficients
 
-RESUME_IN_A_FRESH_PROCESS = """
+PEAK_GROWTH_IN_A_FRESH_PROCESS = """
 import json, sys
-import numpy as np
-import caudal
-from caudal.checkpoint.during_training import resume_state
-from caudal.parallel.comm import SingleProcessCommunicator
-from caudal.sddp.training import TrainingOptions
 sys.path.insert(0, sys.argv[2])
+import caudal
 from test_checkpoint_streamed_resume import OPTIONS, wide_problem
 
 problem = wide_problem()
 with open("/proc/self/clear_refs", "w") as reset:
-    reset.write("5")  # the peak RSS from here on is the resume's
+    reset.write("5")  # the peak RSS from here on is the step's
 
 
 def status(field):
@@ -143,10 +139,22 @@ def status(field):
 
 
 before = status("VmRSS")
-state, _, _ = resume_state(sys.argv[1], problem, OPTIONS, SingleProcessCommunicator())
-held = sum(p.nbytes for p in state.pools) + sum(a.nbytes for a in state.visited)
+STEP
 print(json.dumps({"growth": status("VmHWM") - before, "held": held}))
 """
+
+
+def peak_growth_in_a_fresh_process(step: str, checkpoint) -> dict:
+    """Peak RSS growth of ``step`` (code that reads ``sys.argv[1]``, the checkpoint, and sets ``held``, the
+    bytes it keeps) run in a fresh interpreter after building ``wide_problem()``, and ``held``."""
+    if not os.path.exists("/proc/self/clear_refs"):
+        pytest.skip("needs Linux /proc to reset and read the peak RSS")
+    tests = os.path.dirname(os.path.abspath(__file__))
+    script = PEAK_GROWTH_IN_A_FRESH_PROCESS.replace("STEP", textwrap.dedent(step).strip())
+    done = subprocess.run([sys.executable, "-c", script, str(checkpoint), tests],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def wide_problem() -> caudal.model.problem.CompiledProblem:
@@ -185,14 +193,13 @@ def test_a_resume_holds_the_pools_once_not_twice(tmp_path):
     grows it by more than 2x the pools; reading stage by stage, by the pools
     plus one stage file (1.5 MB here) and the stage LPs.
     """
-    if not os.path.exists("/proc/self/clear_refs"):
-        pytest.skip("needs Linux /proc to reset and read the peak RSS")
     _wide_checkpoint(tmp_path)
-    tests = os.path.dirname(os.path.abspath(__file__))
-    done = subprocess.run([sys.executable, "-c", RESUME_IN_A_FRESH_PROCESS, str(tmp_path), tests],
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    measured = peak_growth_in_a_fresh_process("""
+        from caudal.checkpoint.during_training import resume_state
+        from caudal.parallel.comm import SingleProcessCommunicator
+        state, _, _ = resume_state(sys.argv[1], problem, OPTIONS, SingleProcessCommunicator())
+        held = sum(p.nbytes for p in state.pools) + sum(a.nbytes for a in state.visited)
+    """, tmp_path)
     assert measured["held"] > 30e6, measured
     assert measured["growth"] < 1.3 * measured["held"], measured
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from test_checkpoint_cases import deactivate_some_cuts, trained_state, two_reservoirs
-from test_checkpoint_streamed_resume import IN_PARTS, OPTIONS, _flip_a_byte, _wide_checkpoint
+from test_checkpoint_streamed_resume import (
+    IN_PARTS,
+    OPTIONS,
+    _flip_a_byte,
+    _wide_checkpoint,
+    peak_growth_in_a_fresh_process,
+)
 
 import caudal
 from caudal.cases import resolve_case
@@ -138,28 +141,6 @@ def test_simulate_another_case_still_does_not_fit(run, tmp_path, capsys):
 
 # --- peak memory: one copy of the pools, not two ---
 
-LOAD_IN_A_FRESH_PROCESS = """
-import json, sys
-sys.path.insert(0, sys.argv[2])
-import caudal
-from test_checkpoint_streamed_resume import wide_problem
-
-problem = wide_problem()
-with open("/proc/self/clear_refs", "w") as reset:
-    reset.write("5")  # the peak RSS from here on is the loading's
-
-
-def status(field):
-    with open("/proc/self/status") as lines:
-        return next(int(line.split()[1]) * 1024 for line in lines if line.startswith(field + ":"))
-
-
-before = status("VmRSS")
-policy = caudal.load_policy(sys.argv[1], problem)
-held = sum(p.nbytes for p in policy.cut_pools)
-print(json.dumps({"growth": status("VmHWM") - before, "held": held}))
-"""
-
 
 def test_loading_a_policy_holds_the_pools_once_not_twice(tmp_path):
     """Peak RSS growth of ``load_policy`` in a fresh process stays under 1.3x the pools it returns.
@@ -168,13 +149,10 @@ def test_loading_a_policy_holds_the_pools_once_not_twice(tmp_path):
     grows it by about 2x the pools; reading stage by stage, by the pools plus
     one stage file (1.5 MB here).
     """
-    if not os.path.exists("/proc/self/clear_refs"):
-        pytest.skip("needs Linux /proc to reset and read the peak RSS")
     _wide_checkpoint(tmp_path)
-    tests = os.path.dirname(os.path.abspath(__file__))
-    done = subprocess.run([sys.executable, "-c", LOAD_IN_A_FRESH_PROCESS, str(tmp_path), tests],
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    measured = peak_growth_in_a_fresh_process("""
+        policy = caudal.load_policy(sys.argv[1], problem)
+        held = sum(p.nbytes for p in policy.cut_pools)
+    """, tmp_path)
     assert measured["held"] > 30e6, measured
     assert measured["growth"] < 1.3 * measured["held"], measured
