@@ -220,8 +220,9 @@ def filled_stage(
     row. Only the node leader calls it; collective on the node like
     :meth:`CutPool.add` (the other ranks see the rows once it returns, or raises).
     """
-    pool = CutPool(n_states, capacity=max(64, n_cuts), comm=comm)
-    archive = StateArchive(n_states, capacity=max(64, n_visited), comm=comm)
+    # sized to what the file holds, like a fresh pool (from empty): the next add doubles it
+    pool = CutPool(n_states, capacity=n_cuts, comm=comm)
+    archive = StateArchive(n_states, capacity=n_visited, comm=comm)
     try:
         if pool.is_node_writer:
             cuts = {name: column[:n_cuts] for name, column in pool._columns.columns.items()}
