@@ -18,7 +18,6 @@ One writer per directory is assumed (the leader rank).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import re
@@ -26,6 +25,8 @@ import shutil
 import stat
 from collections.abc import Iterable
 from pathlib import Path
+
+from caudal._libc import libc
 
 CHECKPOINT_FOLDER = "checkpoints"
 """Where checkpoints go inside a run's output directory."""
@@ -124,9 +125,7 @@ def create_temporary_directory(directory: Path) -> Path:
 
 def _rename_exchange(source: Path, target: Path) -> bool:
     """Swap two existing names atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
-    name = ctypes.util.find_library("c")
-    libc = ctypes.CDLL(name, use_errno=True) if name else None
-    renameat2 = getattr(libc, "renameat2", None)
+    renameat2 = getattr(libc(), "renameat2", None)
     if renameat2 is None:
         return False
     at_fdcwd, rename_exchange = -100, 2

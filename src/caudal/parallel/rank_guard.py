@@ -25,11 +25,12 @@ their memory with the rank and allocates nothing of its own.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import socket
 import sys
+
+from caudal._libc import libc
 
 GUARD_FD = "CAUDAL_RANK_GUARD_FD"
 """Environment variable naming the pipe to the guard, in the rank it guards."""
@@ -102,9 +103,9 @@ def _forward(pid: int, signum: int) -> None:
 
 def _die_with_parent() -> None:
     """Ask Linux to SIGKILL this process when its guard dies (elsewhere: nothing to do)."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    prctl = getattr(libc(), "prctl", None)
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _tell(line: str) -> None:

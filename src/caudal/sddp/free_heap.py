@@ -21,10 +21,11 @@ long-lived or reused, and what it frees it soon allocates again.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import gc
 import sys
+
+from caudal._libc import libc
 
 
 @functools.cache
@@ -32,10 +33,8 @@ def _malloc_trim():
     """glibc's ``malloc_trim``, or ``None`` on a C library without it (musl, macOS, Windows)."""
     if not sys.platform.startswith("linux"):
         return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
+    trim = getattr(libc(), "malloc_trim", None)
+    if trim is None:
         return None
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
