@@ -16,7 +16,8 @@ in a fresh process, the load average printed before and after), on the case
   version's medians (issue 22's goal: at most 0.6).
 
 The change it measures must not change results: every run's lower bound is
-printed and the script says whether base and tree agree to the last bit.
+printed, and the script says whether base and tree agree to the last bit on a
+digest of every iteration's lower bound and every cut of every stage.
 
 The base is exported with ``git archive`` and runs the working tree's compiled
 kernels, which is right when ``native/`` differs from the base only by added
@@ -44,7 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CASE = ROOT / "tests" / "data" / "cobre" / "4ree"
 
 RUN = r"""
-import json, sys, time
+import hashlib, json, sys, time
+import numpy as np
 import caudal
 from caudal.hydro import cobre
 from caudal.parallel.pool import SerialPool
@@ -65,8 +67,13 @@ cpu, wall = time.process_time(), time.perf_counter()
 result = caudal.train(study.problem, iterations=iterations, forward_passes=passes, seed=study.training.seed,
                       threads=threads)
 cpu = time.process_time() - cpu
-print(json.dumps({"cpu": cpu, "wall": time.perf_counter() - wall, "serial": cpu - in_pool[0] if threads == 1 else 0.0,
-                  "lower_bound": result.lower_bound.hex()}))
+wall = time.perf_counter() - wall
+digest = hashlib.sha256(np.array([r.lower_bound for r in result.history]).tobytes())
+for pool in result.policy.cut_pools:  # every cut, active or not, with its provenance
+    for column in (pool.intercepts, pool.coefficients, pool.active, pool.iteration, pool.forward_pass):
+        digest.update(np.ascontiguousarray(column[:pool.size]).tobytes())
+print(json.dumps({"cpu": cpu, "wall": wall, "serial": cpu - in_pool[0] if threads == 1 else 0.0,
+                  "lower_bound": result.lower_bound.hex(), "digest": digest.hexdigest()[:16]}))
 """
 
 
@@ -143,8 +150,9 @@ def summarise(label: str, runs: dict[tuple[str, int], list[dict]], versions: lis
         serial = [statistics.median(r["serial"] for r in runs[(v, 1)]) for v in versions]
         print(f"{label}: 1 worker, tree / base: cpu {tree / base:.3f}, serial cpu "
               f"{serial[1]:.3f} / {serial[0]:.3f} s = {serial[1] / serial[0]:.3f}")
-    bounds = {r["lower_bound"] for rs in runs.values() for r in rs}
-    agree = "one lower bound, bit for bit, in every run" if len(bounds) == 1 else f"BOUNDS DIFFER: {bounds}"
+    digests = {r["digest"] for rs in runs.values() for r in rs}
+    agree = ("one lower-bound sequence and one set of cuts, bit for bit, in every run" if len(digests) == 1
+             else f"RESULTS DIFFER (digests of the bounds and cuts): {digests}")
     print(f"{label}: {agree}", flush=True)
 
 

@@ -7,7 +7,7 @@ import pytest
 from problems import first_steps
 
 import caudal
-from caudal.sddp.sampling import ScenarioSampler, compile_for
+from caudal.sddp.sampling import InSample, ScenarioSampler, compile_for, scenario_stream
 
 
 def test_in_sample_draws_follow_the_probabilities():
@@ -60,3 +60,38 @@ def test_historical_scenarios_are_taken_whole():
 def test_bad_realisations_are_refused():
     with pytest.raises(caudal.ProblemError, match="random parameters"):
         compile_for(first_steps(), caudal.OutOfSample([{"rain": [1.0]}] * 3))
+
+
+def _searchsorted_draw(cumulative: np.ndarray, uniform: float) -> int:
+    """The draw as numpy finds it: the reference of ``InSample.draw_from``'s bisection."""
+    return min(int(np.searchsorted(cumulative, uniform, side="right")), cumulative.size - 1)
+
+
+class _FixedUniforms:
+    def __init__(self, values):
+        self.values = np.asarray(values, dtype=np.float64)
+
+    def random(self, n):
+        assert n == self.values.size
+        return self.values
+
+
+def test_in_sample_bisection_matches_searchsorted_at_the_edges():
+    # uniforms exactly on a cumulative probability, at zero, and past a last cumulative sum that rounds below 1
+    cumulative = np.cumsum([0.1, 0.2, 0.3, 0.3999999])
+    uniforms = [0.0, cumulative[0], cumulative[1], np.nextafter(cumulative[2], 0.0), cumulative[2], 0.99999995]
+    drawn = InSample.draw_from([cumulative.tolist()] * len(uniforms), _FixedUniforms(uniforms))
+    assert drawn.dtype == np.int32
+    assert drawn.tolist() == [_searchsorted_draw(cumulative, u) for u in uniforms] == [0, 1, 2, 2, 3, 3]
+
+
+def test_sampler_draws_what_the_scheme_draws_one_stage_at_a_time():
+    compiled = first_steps().compile()
+    sampler = ScenarioSampler(compiled, seed=11)
+    drawn = sampler.scenarios(4, range(300))
+    for k in range(300):
+        uniforms = scenario_stream(11, 4, k).random(compiled.n_stages)
+        pairs = zip(compiled.templates, uniforms, strict=True)
+        expected = [_searchsorted_draw(np.cumsum(t.probabilities), u) for t, u in pairs]
+        assert drawn[k].tolist() == expected
+        assert InSample().draw(compiled, scenario_stream(11, 4, k)).tolist() == expected

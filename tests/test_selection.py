@@ -105,3 +105,31 @@ def test_a_selection_object_can_serve_two_trainings():
     first = caudal.train(two_reservoirs(2), iterations=6, forward_passes=2, cut_selection=selection)
     second = caudal.train(two_reservoirs(2), iterations=6, forward_passes=2, cut_selection=selection)
     assert second.policy.digest() == first.policy.digest()
+
+
+def test_pool_counts_its_target_groups_as_cuts_arrive_and_after_a_truncation():
+    rng = np.random.default_rng(2)
+    pool = CutPool(2)
+    assert pool.n_target_groups == 1  # empty
+    pool.add(rng.normal(size=3), rng.normal(size=(3, 2)), 1, np.arange(3))  # single-cut: target 0
+    assert pool.n_target_groups == 1
+    pool.add(rng.normal(size=4), rng.normal(size=(4, 2)), 2, np.zeros(4, dtype=np.int64), np.array([0, 1, 3, 2]))
+    assert pool.n_target_groups == 4 == int(pool.targets.max()) + 1
+    pool.truncate(5)  # drops the cut of target 3: the count falls back to what the kept cuts hold
+    assert pool.n_target_groups == 2 == int(pool.targets.max()) + 1
+    pool.add(rng.normal(size=1), rng.normal(size=(1, 2)), 3, np.zeros(1, dtype=np.int64), np.int64(6))
+    assert pool.n_target_groups == 7
+    pool.free()
+    assert pool.n_target_groups == 1
+
+
+def test_single_group_highest_cuts_follow_the_group_path_when_the_update_is_large():
+    # a pool above SMALL_UPDATE goes through add_cuts/add_states with every cut's id: same answers as Level1
+    rng = np.random.default_rng(5)
+    pool = CutPool(3)
+    states = rng.normal(size=(40, 3))
+    dominance = LimitedMemoryLevel1()
+    pool.add(rng.normal(size=3000), rng.normal(size=(3000, 3)), 1, np.zeros(3000, dtype=np.int64))
+    highest = dominance.highest_cuts(0, pool, states).copy()
+    values = pool.intercepts[None, :] + states @ pool.coefficients.T
+    assert np.array_equal(highest, values.argmax(axis=1))

@@ -44,6 +44,9 @@ class CutPool:
         self.n_states = n_states
         self.size = 0
         self._columns = SharedColumns(comm or SingleProcessCommunicator(), _pool_columns(n_states), capacity)
+        # one more than the highest target so far (None: to be counted again, after a truncation); every
+        # stage rebuild asks for it, so it is kept as cuts arrive instead of taking the pool's maximum each time
+        self._n_target_groups: int | None = 1
 
     def add(
         self,
@@ -70,6 +73,9 @@ class CutPool:
             columns["active"][self.size : end] = True
         self._columns.publish()
         self.size = end
+        if self._n_target_groups is not None and n_new:
+            highest = targets if isinstance(targets, int | np.integer) else targets.max()
+            self._n_target_groups = max(self._n_target_groups, int(highest) + 1)
 
     @property
     def nbytes(self) -> int:
@@ -80,6 +86,7 @@ class CutPool:
         """Give the arrays back (collective on the node): a resume that fails half-way, before it tries an older one."""
         self._columns.free()
         self.size = 0
+        self._n_target_groups = 1
 
     @property
     def is_node_writer(self) -> bool:
@@ -112,7 +119,9 @@ class CutPool:
     @property
     def n_target_groups(self) -> int:
         """One more than the highest target (1 for an empty or single-cut pool)."""
-        return int(self.targets.max()) + 1 if self.size else 1
+        if self._n_target_groups is None:
+            self._n_target_groups = int(self.targets.max()) + 1 if self.size else 1
+        return self._n_target_groups
 
     @property
     def active(self) -> np.ndarray:
@@ -145,6 +154,7 @@ class CutPool:
         if not 0 <= size <= self.size:
             raise ValueError(f"cannot truncate a pool of {self.size} cuts to {size}")
         self.size = size
+        self._n_target_groups = None  # the forgotten cuts may have held the highest target
 
     def evaluate(self, states: np.ndarray, target: int | None = None) -> np.ndarray:
         """The cut approximation ``max_c (intercept_c + coef_c . x)`` at each row of ``states``.
@@ -200,6 +210,7 @@ class StateArchive:
         """Give the states back (collective on the node), like :meth:`CutPool.free`."""
         self._columns.free()
         self.size = 0
+        self._n_target_groups = 1
 
 
 def filled_stage(

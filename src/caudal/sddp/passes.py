@@ -247,7 +247,7 @@ def backward_stage(
     cut_shape = (n_trials, n_open) if multi_cut else (n_trials,)
     intercepts = np.empty(cut_shape)
     coefficients = np.empty((*cut_shape, n_states))
-    final_basis = Basis.slack(lp) if first_trial == 0 and n_trials else None
+    final_basis = basis_buffer(lp) if first_trial == 0 and n_trials else None
     if opening_chunk == "auto":
         opening_chunk = default_opening_chunk(n_open)
     chunk = opening_chunk if 0 < opening_chunk < n_open else max(n_open, 1)
@@ -308,6 +308,15 @@ def backward_stage(
     # a few work items of uneven cost per worker: dealt one at a time, so no worker idles at the end
     pool.run(task, 0, n_trials * n_items, one_at_a_time=True)
     return intercepts, coefficients, final_basis
+
+
+def basis_buffer(lp: StageLP) -> Basis:
+    """A basis for a solve to write its final statuses into (uninitialised: the solve writes every byte).
+
+    Not :meth:`Basis.slack`, whose column statuses are worked out from the
+    template's bounds, once per backward stage, only to be overwritten.
+    """
+    return Basis(np.empty(lp.num_cols, dtype=np.uint8), np.empty(lp.num_rows, dtype=np.uint8))
 
 
 def forked_spans(n_openings: int) -> list[tuple[int, int]]:
@@ -398,7 +407,7 @@ def first_stage_bound(
     n_open = lp.template.n_openings
     values = np.empty(n_open)
     subgradients = np.empty((n_open, initial_state.shape[0]))
-    final_basis = Basis.slack(lp)
+    final_basis = basis_buffer(lp)
 
     def task(ws: SolverWorkspace, start: int, stop: int) -> None:
         ws.solve_backward(lp, cache.bases[0], initial_state, 0, values, subgradients, final_basis, order)

@@ -195,20 +195,25 @@ class LimitedMemoryLevel1:
         Group by group, each group's answers in state order. With one group
         (single-cut), a view of the memory, valid until the next call for the stage.
         """
+        if pool.n_target_groups == 1:  # single-cut: every cut, target 0 (no group ids to build)
+            return self._update((stage, 0), pool, None, visited)
         best = [self._update((stage, int(pool.targets[ids[0]])), pool, ids, visited) for ids in target_groups(pool)]
         return best[0] if len(best) == 1 else np.concatenate(best)
 
-    def _update(self, key: tuple[int, int], pool: CutPool, ids: np.ndarray, visited: np.ndarray) -> np.ndarray:
-        """The highest cut of group ``ids`` (pool ids, ascending) at every visited state.
+    def _update(self, key: tuple[int, int], pool: CutPool, ids: np.ndarray | None, visited: np.ndarray) -> np.ndarray:
+        """The highest cut of group ``ids`` (pool ids, ascending; ``None``: every cut) at every visited state.
 
         A view of the group's memory, valid until the next call for ``key``.
         """
         memory = self._memory.get(key)
         if memory is None or not memory.follows(pool, visited):
             memory = self._memory[key] = _GroupMemory(pool)
-        if update_level1 is not None and ids.size == pool.size and memory.is_small_update(visited):
+        whole_pool = ids is None or ids.size == pool.size
+        if update_level1 is not None and whole_pool and memory.is_small_update(visited):
             memory.update_whole_pool(visited)
         else:
+            if ids is None:
+                ids = np.arange(pool.size)
             memory.add_cuts(ids, visited)
             memory.add_states(ids, visited)
         return memory.best_cut
