@@ -13,6 +13,10 @@ hydros, 120 stages, 2 iterations x 4 forward passes, one thread): the resident
 set after the builders are dropped goes from 198.9 to 158.3 MB, and the peak of
 the training from 273.5 to 243.8 MB.
 
+Python's own small-object arenas need more than a trim: :func:`compacted`
+re-creates the compiled problem once the builders are gone, so that the arenas
+they filled empty out and go back (``caudal train`` calls it after compiling).
+
 Trimming costs a walk over the free lists (milliseconds), so it is done once,
 when a training starts, not per iteration: the training's own arrays are
 long-lived or reused, and what it frees it soon allocates again.
@@ -23,9 +27,13 @@ from __future__ import annotations
 import ctypes
 import functools
 import gc
+import pickle
 import sys
+from typing import TypeVar
 
 from caudal._libc import libc
+
+T = TypeVar("T")
 
 
 @functools.cache
@@ -57,3 +65,37 @@ def return_free_heap() -> bool:
         return False
     trim(0)
     return True
+
+
+def compacted(compiled: T) -> T:
+    """A copy of ``compiled``, made after the builders are gone so that their arenas can go too.
+
+    Python keeps small objects (array headers, dicts, strings) in 1 MiB arenas
+    and returns an arena to the system only when every object in it is gone.
+    A compiled problem's few thousand small objects are born among the
+    builders' millions of temporaries, so once the builders go, most arenas
+    still hold a few of the problem's objects and stay resident, nearly
+    empty: after ``caudal train`` compiled the national case and dropped the
+    builders, 73 arenas (76 MB) held 16 MB of live objects. Copied now, the
+    problem's objects pack into arenas that are already in use, and the old
+    ones free theirs: 43 arenas, and the resident set after the trim fell
+    from 166 to 133 MB.
+
+    The arrays are copied too: an array that merely viewed the old data would
+    keep the old array's header, and with it its arena, alive. The heap is
+    trimmed first, so the copy fits in the memory the builders gave back and
+    the process peak (the compile's) does not rise. The copy goes through
+    pickle protocol 5 with the arrays' data handed over out of band (copied
+    once, read-only arrays stay read-only), so it keeps every shared object
+    shared. An object pickle cannot copy (a lambda, a lock) is returned as it
+    is: compaction only saves memory.
+    """
+    return_free_heap()
+    buffers: list[pickle.PickleBuffer] = []
+    try:
+        frame = pickle.dumps(compiled, protocol=5, buffer_callback=buffers.append)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return compiled
+    copies = [bytes(view) if view.readonly else bytearray(view) for view in map(memoryview, buffers)]
+    del buffers
+    return pickle.loads(frame, buffers=copies)
