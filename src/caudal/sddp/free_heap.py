@@ -13,6 +13,13 @@ hydros, 120 stages, 2 iterations x 4 forward passes, one thread): the resident
 set after the builders are dropped goes from 198.9 to 158.3 MB, and the peak of
 the training from 273.5 to 243.8 MB.
 
+Python's own small-object arenas are a second trap: an arena goes back only
+when all of it is free, and the compiled problem's small objects, made while the
+builders were alive, sit in most of the builders' arenas. :func:`rehome_problem`
+copies them once the builders are collected, before the trim: on the national
+case (one thread) 70 arenas became 29, and the resident set at the end of the
+training went from 216.7 to 175.4 MB.
+
 Trimming costs a walk over the free lists (milliseconds), so it is done once,
 when a training starts, not per iteration: the training's own arrays are
 long-lived or reused, and what it frees it soon allocates again.
@@ -101,6 +108,7 @@ def _fresh(value, memo: dict[int, object]):
         return memo[key]
     if isinstance(value, np.ndarray):
         copy = value.copy()
+        copy.flags.writeable = value.flags.writeable  # a shared template array stays read-only
     elif isinstance(value, str):
         copy = value.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
     elif isinstance(value, float):
