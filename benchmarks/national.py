@@ -20,7 +20,8 @@ Printed, in order:
    the written case directory (same openings, ``noise_openings.parquet``),
    caudal and Cobre alternating: the time of each iteration, the peak RSS of
    each rank, and the ratios. caudal's run loads the case, compiles it and
-   drops the case and its builders before training, as ``caudal train`` does.
+   drops the case and its builders before training, then re-creates the compiled problem
+   (``compacted``), as ``caudal train`` does.
    Lower bounds are printed too, but after a few iterations they differ by
    each engine's forward sampling;
 4. the machine and its load average, before and after.
@@ -60,9 +61,13 @@ from caudal.hydro import cobre
 from caudal.parallel.comm import world
 case, iterations, passes, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 comm = world()
+from caudal.sddp.free_heap import compacted
 study = cobre.load_case(case)
-seed, problem = study.training.seed, study.problem.compile()
-del study  # as `caudal train` does: the problem's builders go before training (some 45 MB at the default size)
+# as `caudal train` does: each stage's builder goes once its template is built, the rest of the builders
+# before training (some 45 MB at the default size), and the compiled problem is re-created in few arenas
+seed, problem = study.training.seed, study.problem.compile(release_builders=True)
+del study
+problem = compacted(problem)
 result = caudal.train(problem, iterations=iterations, forward_passes=passes, seed=seed, threads=threads, comm=comm)
 times = [r.time_s for r in result.history]
 line = json.dumps({

@@ -15,6 +15,7 @@ import gc
 import weakref
 
 import numpy as np
+import pytest
 
 from caudal.examples.national_case import NationalSize, generate
 from caudal.model.problem import SharedNames
@@ -126,3 +127,57 @@ def test_pools_and_archives_grow_with_use_and_train_the_same_cuts_as_preallocate
         assert archive.nbytes < 2 * archive.size * row_bytes
         if mine.size:
             assert mine.nbytes < 2 * mine.size * (row_bytes + 64)
+
+
+def _template_arrays(template) -> dict[str, np.ndarray]:
+    return {f.name: getattr(template, f.name) for f in dataclasses.fields(template)
+            if isinstance(getattr(template, f.name), np.ndarray)}
+
+
+def test_a_compacted_problem_is_the_same_problem_in_new_objects_that_pin_nothing_old():
+    """``compacted`` re-creates every object and array, so the old ones (and their arenas) can all go."""
+    from caudal.sddp.free_heap import compacted
+
+    problem = tiny_problem()
+    old_template = weakref.ref(problem.templates[1])
+    copy = compacted(problem)
+    assert copy is not problem and copy.state_names == problem.state_names
+    assert np.array_equal(copy.initial_state, problem.initial_state)
+    for theirs, mine in zip(problem.templates, copy.templates, strict=True):
+        assert mine.col_names == theirs.col_names
+        old, new = _template_arrays(theirs), _template_arrays(mine)
+        assert old.keys() == new.keys()
+        for name, array in new.items():
+            assert array.dtype == old[name].dtype and np.array_equal(array, old[name], equal_nan=True), name
+            assert array.flags.writeable == old[name].flags.writeable and array.flags.aligned, name
+            assert not np.shares_memory(array, old[name]), f"{name} still views the old data"
+    # the names stay shared between the stages, as compile made them
+    assert all(t.col_names is copy.templates[0].col_names for t in copy.templates)
+    del problem
+    gc.collect()
+    assert old_template() is None, "something of the new problem still holds an old template"
+    assert [r.lower_bound for r in _trained(TrainingState.fresh(copy)).history] == \
+        [r.lower_bound for r in _trained(TrainingState.fresh(tiny_problem())).history]
+
+
+def test_an_object_pickle_cannot_copy_is_returned_as_it_is():
+    from caudal.sddp.free_heap import compacted
+
+    unpicklable = {"builder": lambda: None}
+    assert compacted(unpicklable) is unpicklable
+
+
+def test_compiling_with_release_builders_gives_the_same_templates_and_empties_the_stages():
+    from caudal.model.problem import ProblemError
+
+    kept = generate(TINY).problem()
+    released = generate(TINY).problem()
+    expected, got = kept.compile(), released.compile(release_builders=True)
+    for mine, theirs in zip(got.templates, expected.templates, strict=True):
+        assert mine.col_names == theirs.col_names and mine.row_names == theirs.row_names
+        for name, array in _template_arrays(mine).items():
+            assert np.array_equal(array, _template_arrays(theirs)[name], equal_nan=True), name
+    assert all(len(stage._entry_values) == 0 and not stage._col_names for stage in released.stages)
+    assert kept.compile().n_stages == TINY.stages  # an ordinary compile leaves the problem as it was
+    with pytest.raises(ProblemError, match="release_builders"):
+        released.compile()

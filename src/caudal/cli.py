@@ -53,6 +53,7 @@ from caudal.profiling.commands import (
     profiling_keywords,
 )
 from caudal.run_folder import RunFolderNotEmpty
+from caudal.sddp.free_heap import compacted
 from caudal.sddp.sampling import OutOfSample
 from caudal.sddp.warm_start import WarmStartError, warm_start_pools
 from caudal.solver.workspace import SolverError
@@ -204,7 +205,10 @@ def _run_train(args: argparse.Namespace) -> TrainingResult:
         # Compiled here, as train() would compile it, so that the builders can go: their per-stage
         # Python structures (some 45 MB at the national size) would otherwise stay alive beside the
         # stage templates for the whole training. Out-of-sample sampling compiles from the Problem.
-        problem = problem.compile()
+        problem = problem.compile(release_builders=True)
+        # ... and the compiled problem's small objects, born among the builders' temporaries, are
+        # re-created so that the arenas the builders filled can go back to the system (44 MB nationally).
+        problem = compacted(problem)
     phase("training")
     # One run per folder (a sweep's retries are the sweep's business); taking the lock also proves the
     # folders writable before any work. Options not given on the command line come from a Cobre case's

