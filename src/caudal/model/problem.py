@@ -424,6 +424,39 @@ class SharedNames:
         return held
 
 
+class SharedArrays:
+    """Gives the templates of one problem a single, read-only copy of each array they hold equal.
+
+    The stages of a study mostly repeat each other's bounds, costs and matrix
+    structure: on the national case (160 hydros, 120 stages) the templates held
+    23.0 MB of arrays of which 10.5 MB repeated an earlier stage's bytes (all
+    120 ``col_lower`` are equal, ``col_cost`` takes 5 values, the matrix pattern
+    26). A template array equal, bit for bit and in dtype and shape, to one
+    already held is replaced by it, as it is compiled, so the copies never
+    accumulate. Every template array is made read-only, since a write into one
+    would now reach other stages (templates are only ever read: the solvers get
+    their own scaled arrays).
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[tuple[str, tuple[int, ...], int], list[np.ndarray]] = {}
+
+    def share(self, template: StageTemplate) -> StageTemplate:
+        """``template`` with its arrays replaced by equal ones already held, all of them read-only."""
+        shared = {name: self._array(value) for name, value in vars(template).items() if isinstance(value, np.ndarray)}
+        return replace(template, **shared)
+
+    def _array(self, array: np.ndarray) -> np.ndarray:
+        data = array.tobytes()
+        candidates = self._held.setdefault((array.dtype.str, array.shape, hash(data)), [])
+        for held in candidates:
+            if held.tobytes() == data:
+                return held
+        array.flags.writeable = False
+        candidates.append(array)
+        return array
+
+
 def _is_random(bound: Bound) -> bool:
     return isinstance(bound, Uncertain)
 
@@ -523,15 +556,15 @@ class Problem:
                         "stages start from the previous stage's outgoing state)"
                     )
         initial = np.array(first._initial, dtype=np.float64)
-        shared_names = SharedNames()
+        shared_names, shared_arrays = SharedNames(), SharedArrays()
         templates = []
         for stage in self.stages:
-            templates.append(shared_names.share(stage.compile(
+            templates.append(shared_arrays.share(shared_names.share(stage.compile(
                 is_last=(stage.index == len(self.stages) - 1),
                 sign=self.sign,
                 value_bound=self.sign * self.value_bound,
                 extra=forward_realisations[stage.index] if forward_realisations is not None else None,
-            )))
+            ))))
             if release_builders:
                 stage._release()
         self._released = release_builders
