@@ -50,6 +50,7 @@ VARIANTS = {
     "steepest-edge": {"simplex_dual_edge_weight_strategy": 2},
     "price-row": {"simplex_price_strategy": 1},
     "price-col": {"simplex_price_strategy": 0},
+    "log-dev-0": {"log_dev_level": 0},  # HiGHS's default: a progress line formatted after every solve
 }
 
 

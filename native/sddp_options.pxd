@@ -54,6 +54,17 @@ cdef inline int configure_for_sddp(void* highs) noexcept nogil:
     "Optimal" with a wrong objective (7.14e10 where a fresh factorisation of
     the same basis gives 5.00e10), and its cut lifted the lower bound 28%
     above the true value; see docs/hot-path.md.
+
+    ``log_dev_level`` is 1, with output off, so that nothing is printed:
+    HiGHS 1.15 ends every simplex solve by formatting a progress line into a
+    string stream (``HEkk::returnFromSolve``, ``userInvertReport``) whenever
+    the developer log level is 0, even with ``output_flag`` off, and any other
+    level skips it. A stage LP's fixed cost per ``Highs_run`` dominates its
+    two or three pivots, so that line was 3% of the solve time on 4ree (128
+    iterations x 1 forward pass, 81.1 against 78.6 us per solve, four
+    alternating rounds; benchmarks/solver_choices.py, variant ``log-dev-0``).
+    Nothing else in the simplex reads the level: bounds and iteration counts
+    stay bit-identical.
     """
     cdef int refused = 0
     refused += Highs_setBoolOptionValue(highs, "output_flag", 0) == kHighsStatusError
@@ -67,4 +78,5 @@ cdef inline int configure_for_sddp(void* highs) noexcept nogil:
     refused += Highs_setDoubleOptionValue(highs, "dual_feasibility_tolerance", 1e-9) == kHighsStatusError
     refused += Highs_setIntOptionValue(highs, "threads", 1) == kHighsStatusError
     refused += Highs_setIntOptionValue(highs, "random_seed", 0) == kHighsStatusError
+    refused += Highs_setIntOptionValue(highs, "log_dev_level", 1) == kHighsStatusError  # output stays off
     return refused

@@ -47,6 +47,7 @@ SDDP_OPTIONS = {
     "primal_feasibility_tolerance": 1e-9,  # unscaled LPs need them tighter than HiGHS's 1e-7
     "dual_feasibility_tolerance": 1e-9,
     "simplex_dual_edge_weight_strategy": 1,  # Devex (see configure_for_sddp in native/sddp_options.pxd)
+    "log_dev_level": 1,  # skips a progress line HiGHS formats after every solve (output stays off)
 }
 """The engine's options, as ``configure_for_sddp`` in ``native/sddp_options.pxd`` sets them."""
 
