@@ -18,11 +18,19 @@ lists the runs), varying one window at a time:
 - the lag's statistics are those of pre-study stage ``-k`` (its row in
   ``inflow_seasonal_stats.parquet``, whatever its ``season_id``), as in 0.5.x.
 
+Stages shorter than a month (weeks, alone or then calendar months) are read:
+after the first stage, lags are the day-weighted monthly averages of
+``lag_accumulation.py``, which is what Cobre 0.18.0's forward pass and
+simulation form (measured, ``tests/test_cobre_018_multires_lags.py``); the
+study must then start on a month's first day, so that the lag months before it
+are whole.
+
 Anything else is refused by name, because Cobre 0.18.0 does something caudal
 has not pinned down: lags that are not state variables (``inflow_lags``
 false, the 0.18 default: on a stochastic case Cobre's lower bound then rose
 above its own upper estimate, as cuts that leave the lags out would), stages
-that are not whole calendar months, seasons that are not monthly (without
+of a month or more that are not calendar months, a study starting within a
+month, seasons that are not monthly (without
 ``season_definitions`` Cobre starts every lag at zero and never shifts it),
 a lag month without its pre-study stage or its statistics row, and overlapping recent observations
 (Cobre calls them revisions).
@@ -47,6 +55,7 @@ INITIAL = "initial_conditions.json"
 OBSERVATIONS = "recent_observations"
 _WINDOW_COLUMNS = ("start_date", "end_date")
 _EPOCH = date(1970, 1, 1)
+_SHORTEST_MONTH_DAYS = 28  # a stage this long that is not a calendar month is not sub-monthly
 
 
 @dataclass(frozen=True)
@@ -169,13 +178,19 @@ def _check_stages(files: CaseFiles, max_order: int) -> date:
     for stage in doc["stages"]:
         entity = f"stage {stage['id']}"
         start, end = date.fromisoformat(stage["start_date"]), date.fromisoformat(stage["end_date"])
-        if start.day != 1 or end != month_start(start, 1):
+        calendar_month = start.day == 1 and end == month_start(start, 1)
+        if not calendar_month and (end - start).days >= _SHORTEST_MONTH_DAYS:
             raise unsupported(STAGES, entity, "end_date",
-                              "PAR(p) inflow lags on stages that are not whole calendar months in the 0.18 format")
+                              "PAR(p) inflow lags on stages of a month or more that are not calendar months "
+                              "in the 0.18 format")
         if not (stage.get("state_variables") or {}).get("inflow_lags", False):
             raise unsupported(STAGES, entity, "state_variables.inflow_lags",
                               "PAR(p) lags that are not state variables (false, the 0.18 default)")
     study_start = date.fromisoformat(doc["stages"][0]["start_date"])
+    if study_start.day != 1:
+        raise unsupported(STAGES, f"stage {doc['stages'][0]['id']}", "start_date",
+                          "PAR(p) inflow lags on a study starting within a month in the 0.18 format (the lag "
+                          "months before it would be partial)")
     pre_study = {p["id"]: (date.fromisoformat(p["start_date"]), date.fromisoformat(p["end_date"]))
                  for p in doc.get("pre_study_stages") or []}
     for lag in range(1, max_order + 1):
