@@ -36,7 +36,9 @@ What is refused by name, because Cobre's rule for it could not be pinned down
 or is not what its format describes: seasons other than the ``monthly`` cycle
 (by its source, Cobre 0.5.1 never shifts lags there), stages spanning more than their season's
 month and the next (monthly then quarterly: Cobre 0.5.1 guesses quarterly
-seasons from season ids >= 12), a stage outside its season's month, and
+seasons from season ids >= 12; Cobre 0.18.0 rebuilds the lags from quarter
+averages one quarterly stage late, so the first quarter's inflow is never a
+lag, measured in docs/cobre.md), a stage outside its season's month, and
 ``recent_observations`` (scenarios.py; Cobre 0.5.1 seeds the accumulator with
 ``value * hours`` against a weight in shares of the month, measured: a 70 m3/s
 observation became a 13,137.5 m3/s lag).
