@@ -110,7 +110,8 @@ def read_initial_conditions(
     doc.array("filling_storage")  # required by the format, even empty
     doc.finish()
     ar_models = read_ar_models(files)
-    return InitialConditions(storage, initial_lags(files, lag_orders(ar_models), observations, hydro_ids)), ar_models
+    realized = initial_lags(files, lag_orders(ar_models), observations, hydro_ids)
+    return InitialConditions(storage, realized.lags, realized.month_so_far), ar_models
 
 
 def _read_recent_observations(doc: Record, hydro_ids: set[int]) -> list[Window]:
