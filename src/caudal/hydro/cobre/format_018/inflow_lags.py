@@ -52,6 +52,7 @@ from caudal.hydro.cobre.inflow_history import HISTORY
 from caudal.hydro.cobre.scenarios import INFLOW_STATS
 from caudal.hydro.cobre.timeline import FILE as STAGES
 from caudal.hydro.cobre.timeline import month_start
+from caudal.parquet_files import ParquetError, ParquetFile, epoch_days, is_date, null_count, type_name
 
 INITIAL = "initial_conditions.json"
 OBSERVATIONS = "recent_observations"
@@ -129,14 +130,10 @@ def read_history_windows(files: CaseFiles, since: date, hydro_ids: set[int]) -> 
     """
     if not files.exists(HISTORY):
         return {}
-    import pyarrow as pa
-
-    from caudal.parquet_files import ParquetFile
-
     numbers = files.table(HISTORY, {"hydro_id": INT, "value_m3s": FLOAT}, read_apart=("date", *_WINDOW_COLUMNS))
     try:
         with ParquetFile(files.root / HISTORY) as parquet:
-            names = parquet.schema_arrow.names
+            names = parquet.names
             if "date" in names:
                 raise CaseError(HISTORY, None, "date", "is the 0.5.x layout of one date per value; 0.18 reads "
                                 "windows: columns start_date and end_date (exclusive)")
@@ -144,14 +141,14 @@ def read_history_windows(files: CaseFiles, since: date, hydro_ids: set[int]) -> 
             if missing:
                 raise CaseError(HISTORY, None, missing[0], "column is missing (0.18 history rows are windows)")
             table = parquet.read(columns=list(_WINDOW_COLUMNS))
-    except (OSError, pa.ArrowException) as exc:
+    except (OSError, ParquetError) as exc:
         raise CaseError(HISTORY, None, None, f"cannot be read as Parquet: {exc}") from exc
     days = []
     for column in _WINDOW_COLUMNS:
         data = table.column(column)
-        if not pa.types.is_date(data.type) or data.null_count:
-            raise CaseError(HISTORY, None, column, f"must be a date column without nulls, got {data.type}")
-        days.append(data.cast(pa.date32()).to_numpy().astype("datetime64[D]").astype(np.int64))
+        if not is_date(data) or null_count(data):
+            raise CaseError(HISTORY, None, column, f"must be a date column without nulls, got {type_name(data)}")
+        days.append(epoch_days(data))
     hydro, start, end, value = numbers["hydro_id"], days[0], days[1], numbers["value_m3s"]
     unknown = np.setdiff1d(hydro, np.fromiter(hydro_ids, np.int64, len(hydro_ids)))
     if unknown.size:
