@@ -63,8 +63,14 @@ class Correlation:
         return self.profiles[self.profile_of_stage[stage_id]]
 
 
-def read_correlation(files: CaseFiles, stage_ids: list[int], methods: tuple[str, ...]) -> Correlation | None:
-    """The case's correlation model (``None`` without the file); ``methods``: the format's accepted ``method``."""
+def read_correlation(
+    files: CaseFiles, stage_ids: list[int], methods: tuple[str, ...], pre_study_ids: tuple[int, ...] = ()
+) -> Correlation | None:
+    """The case's correlation model (``None`` without the file); ``methods``: the format's accepted ``method``.
+
+    A schedule entry may name a pre-study stage (Cobre's own exported
+    ``correlation.json`` does): no noise is drawn there, so it changes nothing.
+    """
     if not files.exists(FILE):
         return None
     doc = files.json(FILE)
@@ -90,8 +96,8 @@ def read_correlation(files: CaseFiles, stage_ids: list[int], methods: tuple[str,
             if value is None:
                 raise record.error(key, "is required")
         record.finish()
-        if stage not in stage_ids:
-            raise record.error("stage_id", f"refers to stage {stage}, not a study stage")
+        if stage not in stage_ids and stage not in pre_study_ids:
+            raise record.error("stage_id", f"refers to stage {stage}, not a study or pre-study stage")
         if name not in profiles:
             raise record.error("profile_name", f"refers to profile {name!r}, which is not defined")
         if stage in schedule:
@@ -102,7 +108,7 @@ def read_correlation(files: CaseFiles, stage_ids: list[int], methods: tuple[str,
     if unscheduled and default is None:
         raise doc.error("profiles", f"stage {unscheduled[0]} has no schedule entry and there are several profiles, "
                         f"none named {DEFAULT_PROFILE!r}")
-    return Correlation(profiles, {s: schedule.get(s, default) for s in stage_ids})
+    return Correlation(profiles, {s: schedule.get(s, default) for s in stage_ids})  # pre-study entries dropped
 
 
 def _group_name(index: int, item: object) -> str:
@@ -171,7 +177,7 @@ def _check_disjoint(profile: str, groups: tuple[CorrelationGroup, ...]) -> None:
 
 def read_case_correlation(files: CaseFiles, case: Case, methods: tuple[str, ...]) -> Correlation | None:
     """:func:`read_correlation` for ``case``, each entity checked against the case's plants, buses and sources."""
-    correlation = read_correlation(files, [stage.id for stage in case.stages], methods)
+    correlation = read_correlation(files, [stage.id for stage in case.stages], methods, tuple(case.pre_study))
     if correlation is not None:
         check_entities(correlation, {"inflow": {h.id for h in case.hydros}, "load": {b.id for b in case.buses},
                                      "ncs": {s.id for s in case.sources}})
