@@ -200,7 +200,6 @@ def test_unsupported_features_are_refused(tmp_path: Path, file, change, field, f
     [
         ("scenarios/non_controllable_factors.json", "non-controllable source block factors"),
         ("scenarios/external_load_scenarios.parquet", "external load scenarios"),
-        ("scenarios/correlation.json", "correlated"),
         ("constraints/thermal_bounds.parquet", "stage-varying bounds"),
     ],
 )
