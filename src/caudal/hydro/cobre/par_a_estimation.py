@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from caudal.hydro.cobre.par_estimation import (
+    BY_POSITION,
     Z_95,
     History,
     SeasonFit,
@@ -58,10 +59,15 @@ class AnnualFit:
 
 
 def fit_par_annual(
-    history: History, max_order: int, max_coefficient_magnitude: float | None = None
+    history: History, max_order: int, max_coefficient_magnitude: float | None = None, pairing: str = BY_POSITION
 ) -> list[tuple[SeasonFit, AnnualFit]]:
-    """The PAR(p)-A model of every season (see the module docstring for the steps)."""
-    fitter = _AnnualFitter(history)
+    """The PAR(p)-A model of every season (see the module docstring for the steps).
+
+    ``pairing`` forms the inflow autocorrelations' pairs as in
+    :func:`caudal.hydro.cobre.par_estimation.fit_par`; the correlations with
+    ``A`` are chronological in both Cobre versions.
+    """
+    fitter = _AnnualFitter(history, pairing)
     n = history.n_seasons
     fits = [fitter.initial_fit(m, max_order) for m in range(n)]
     for m, (phi, _, psi) in enumerate(fits):
@@ -88,9 +94,9 @@ def annual_values(history: History) -> tuple[np.ndarray, np.ndarray]:
 class _AnnualFitter(_Fitter):
     """The classical periodic correlations plus those that involve ``A``."""
 
-    def __init__(self, history: History):
+    def __init__(self, history: History, pairing: str = BY_POSITION):
         means, stds = seasonal_stats(history)
-        super().__init__(history, means, stds)
+        super().__init__(history, means, stds, pairing)
         self.annual, self.annual_at = annual_values(history)
         annual_seasons = history.seasons[self.annual_at]
         n = history.n_seasons
