@@ -169,7 +169,6 @@ def _windows_history(path: Path, hydro: int, column: str) -> History:
 ])
 @pytest.mark.parametrize("hydro", [0, 1])
 def test_d12_fits_equal_cobre_018s_export(folder: str, history: Path | None, annual: bool, hydro: int) -> None:
-    """PAR(p)-A stays refused in 0.18 (see the next test), but its fit already matches Cobre 0.18.0's."""
     series = _windows_history(D12 / HISTORY, hydro, "start_date") if history is None else \
         _windows_history(history, hydro, "date")
     if annual:
@@ -196,8 +195,63 @@ def test_d12_fits_equal_cobre_018s_export(folder: str, history: Path | None, ann
                     (row["annual_mean_m3s"], row["annual_std_m3s"]), rel=FIT_TOLERANCE)
 
 
-def test_par_a_estimation_stays_refused(capsys: pytest.CaptureFixture) -> None:
-    assert_fails_naming(D12, capsys, "config.json", None, "estimation.order_selection", "PAR(p)-A")
+@pytest.fixture
+def d12(tmp_path: Path) -> Path:
+    case = tmp_path / "d12"
+    shutil.copytree(D12, case)
+    return case
+
+
+def _from_april(case: Path, order_selection: str) -> None:
+    rows = pq.read_table(FROM_APRIL).to_pylist()
+    starts = [r["date"] for r in rows]
+    pq.write_table(pa.table({
+        "hydro_id": pa.array([r["hydro_id"] for r in rows], pa.int32()),
+        "start_date": pa.array(starts, pa.date32()),
+        "end_date": pa.array([date(d.year + d.month // 12, d.month % 12 + 1, 1) for d in starts], pa.date32()),
+        "value_m3s": pa.array([r["value_m3s"] for r in rows]),
+    }), case / HISTORY)
+    edit(case, "config.json", lambda c: c["estimation"].update(order_selection=order_selection))
+
+
+def _observe_august(case: Path) -> None:
+    """Hydro 0's lag-5 month, which only the annual term reads."""
+    edit(case, "initial_conditions.json", lambda c: [o.update(value_m3s=100.0) for o in c["recent_observations"]
+                                                     if o["hydro_id"] == 0 and o["start_date"] == "2023-08-01"])
+
+
+D12_VARIANTS = {
+    "d12-par-annual": (lambda case: None, 16_313_663_168.524828),
+    "d12-lag-5-at-100": (_observe_august, 16_368_085_777.081589),
+    # order 3 on May with two pre-study stages: the lag-3 month seeds the state, no stage reads its statistics
+    "d12-from-april-pacf": (lambda case: _from_april(case, "pacf"), 16_050_922_810.17327),
+    "d12-from-april-pacf_annual": (lambda case: _from_april(case, "pacf_annual"), 16_538_589_584.998278),
+}
+"""d12 variants and Cobre 0.18.0's lower bounds (measured as the module docstring says)."""
+
+
+@pytest.mark.parametrize("name", sorted(D12_VARIANTS))
+def test_d12_costs_equal_cobre_018s(d12: Path, name: str) -> None:
+    """The residual ratios are implied by the PAR(12) the annual term makes (the fit's miss by ~1e-3)."""
+    change, bound = D12_VARIANTS[name]
+    change(d12)
+    study = cobre.load_case(d12)
+    assert {len(lags) for lags in study.case.past_inflows.values()} == ({3, 1} if name.endswith("-pacf") else {12})
+    assert caudal.deterministic_equivalent(study.problem).objective == pytest.approx(bound, rel=1e-12)
+
+
+def test_d12_trains_to_cobre_018s_bound() -> None:
+    """Cobre 0.18.0's bound equals its upper bound here, unlike 0.5.1's (test_cobre_par_a_estimation.py)."""
+    study = cobre.load_case(D12)
+    result = caudal.train(study.problem, iterations=20, forward_passes=1, seed=study.training.seed)
+    assert result.lower_bound == pytest.approx(D12_VARIANTS["d12-par-annual"][1], rel=1e-9)
+
+
+def test_annual_lag_months_must_be_observed(d12: Path, capsys: pytest.CaptureFixture) -> None:
+    """Cobre 0.18.0 runs d12 with only lags 1 and 2 observed (16,600,569,457.53); caudal refuses it."""
+    edit(d12, "initial_conditions.json", lambda c: c.update(recent_observations=[
+        o for o in c["recent_observations"] if o["start_date"] >= "2023-11-01"]))
+    assert_fails_naming(d12, capsys, HISTORY, "hydro 0", "start_date", "annual term without realized inflow")
 
 
 def test_a_window_that_is_not_a_calendar_month_is_refused(d26: Path, capsys: pytest.CaptureFixture) -> None:
@@ -242,3 +296,11 @@ def test_recent_observations_seed_the_lags_but_not_the_fit(d26: Path) -> None:
     after = cobre.load_case(d26).case
     assert after.past_inflows == {0: (1000.0, 1000.0)}
     assert after.ar_models == before.ar_models
+
+
+def test_estimation_with_external_training_inflows_is_refused(d26: Path) -> None:
+    """0.18 fits the statistics to the external scenarios then; caudal has not measured that with a history."""
+    edit(d26, "config.json", lambda c: c["training"]["scenario_source"].update(inflow={"scheme": "external"}))
+    with pytest.raises(CaseError, match="external inflow scheme") as info:
+        cobre.load_case(d26)
+    assert (info.value.file, info.value.field) == (HISTORY, None)

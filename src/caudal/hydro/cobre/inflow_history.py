@@ -37,7 +37,7 @@ from caudal.hydro.cobre.case import AnnualComponent, ArModel, SeriesStats, Stage
 from caudal.hydro.cobre.errors import CaseError, CaseWarning, unsupported
 from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
-from caudal.hydro.cobre.par_a_estimation import AnnualFit, fit_par_annual
+from caudal.hydro.cobre.par_a_estimation import AnnualFit, expanded_coefficients, fit_par_annual
 from caudal.hydro.cobre.par_estimation import BY_POSITION, History, SeasonFit, fit_par, implied_residual_std_ratios
 from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS, INFLOW_STATS, NOISE_OPENINGS
 from caudal.parquet_files import ParquetFile
@@ -126,11 +126,12 @@ def estimate_inflows(
         if settings.annual:
             both = fit_par_annual(history, settings.max_order, settings.max_coefficient_magnitude, rules.pairing)
             fits, annual_fits = [f for f, _ in both], [a for _, a in both]
+            weights = expanded_coefficients(both)  # the annual term as weights on the last twelve values
         else:
             fits = fit_par(history, settings.max_order, settings.max_coefficient_magnitude, rules.pairing)
-            annual_fits = None
+            annual_fits, weights = None, [fit.coefficients for fit in fits]
         if rules.implied_ratios:
-            ratios = implied_residual_std_ratios([fit.coefficients for fit in fits])
+            ratios = implied_residual_std_ratios(weights)
             if ratios is None:
                 raise unsupported(HISTORY, f"hydro {hydro_id}", None, "a fitted model whose implied residual "
                                   "variance is not positive (how Cobre 0.18.0 runs it is not measured)")
@@ -140,7 +141,8 @@ def estimate_inflows(
                 continue
             fit: SeasonFit = fits[season]
             means[hydro_id, stage_id], stds[hydro_id, stage_id] = fit.mean, fit.std
-            if fit.coefficients and stage_id >= 0:
+            keep_ratio = rules.implied_ratios and fit.residual_std_ratio != 1.0  # an annual term's alone
+            if (fit.coefficients or keep_ratio) and stage_id >= 0:
                 models[hydro_id, stage_id] = ArModel(fit.coefficients, fit.residual_std_ratio)
             term: AnnualFit | None = annual_fits[season] if annual_fits else None
             if term is not None and stage_id >= 0 and term.coefficient != 0.0 and term.std > 0.0:

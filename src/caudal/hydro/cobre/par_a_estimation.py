@@ -83,6 +83,25 @@ def fit_par_annual(
     return out
 
 
+def expanded_coefficients(fits: list[tuple[SeasonFit, AnnualFit]]) -> list[tuple[float, ...]]:
+    """Each season's model as standardised coefficients on its last twelve values, the annual term spread.
+
+    ``psi (A[t-1] - mu_A) / sigma_A`` weighs the standardised value ``j``
+    months back by ``psi * s[m - j] / (12 sigma_A)``; added to ``phi`` this
+    is the PAR(12) whose implied correlations give Cobre 0.18.0's residual
+    std ratios (:func:`caudal.hydro.cobre.par_estimation.implied_residual_std_ratios`).
+    """
+    n = len(fits)
+    expanded = []
+    for m, (fit, annual) in enumerate(fits):
+        weights = list(fit.coefficients) + [0.0] * max(0, ANNUAL_WINDOW - len(fit.coefficients))
+        if annual.coefficient != 0.0 and annual.std > 0.0:
+            for j in range(ANNUAL_WINDOW):
+                weights[j] += annual.coefficient * fits[(m - j - 1) % n][0].std / (ANNUAL_WINDOW * annual.std)
+        expanded.append(tuple(weights))
+    return expanded
+
+
 def annual_values(history: History) -> tuple[np.ndarray, np.ndarray]:
     """``A`` at every month ``tau`` that ends a window (all but the last complete one), and those ``tau``."""
     n_values = history.values.size

@@ -65,7 +65,9 @@ def read_case(root: str | Path) -> Case:
     hydro_ids = sorted(hydro.id for hydro in system.hydros)
     external = config.settings.training.inflow_scheme == EXTERNAL
     estimated = estimate_inflows_018(files, timeline.stages, timeline.pre_study, hydro_ids, external_scheme=external)
-    initial, ar_models = read_initial_conditions(files, set(hydro_ids), estimated and estimated.ar_models)
+    annual_hydros = frozenset(hydro_id for hydro_id, _ in estimated.annual) if estimated else frozenset()
+    initial, ar_models = read_initial_conditions(files, set(hydro_ids), estimated and estimated.ar_models,
+                                                 annual_hydros)
     inflow_stats = None
     if estimated is not None:
         inflow_stats = estimated.stats
@@ -76,6 +78,8 @@ def read_case(root: str | Path) -> Case:
         files, timeline, system, initial, settings=config.settings, inflow_stats=inflow_stats, ar_models=ar_models,
         load_stats=load_stats, sources=sources, availability=availability, withdrawals=withdrawals, generic=generic,
     )
+    if estimated is not None:
+        case.annual_components = estimated.annual
     fitted = external_inflow_stats(case)
     if fitted is not None:
         case.inflow_stats = inflow_stats = fitted

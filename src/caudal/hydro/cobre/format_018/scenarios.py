@@ -25,7 +25,7 @@ from caudal.hydro.cobre.case import ArModel
 from caudal.hydro.cobre.errors import unsupported
 from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import CaseFiles
-from caudal.hydro.cobre.format_018.inflow_lags import Window, initial_lags, lag_orders
+from caudal.hydro.cobre.format_018.inflow_lags import Window, initial_lags, lag_orders, read_lags
 from caudal.hydro.cobre.par_a import ANNUAL
 from caudal.hydro.cobre.penalty_overrides import FILE_NAMES as PENALTY_FILES
 from caudal.hydro.cobre.scenarios import (
@@ -95,11 +95,13 @@ def _holds_data(value: Any) -> bool:
 
 
 def read_initial_conditions(
-    files: CaseFiles, hydro_ids: set[int], estimated: dict[tuple[int, int], ArModel] | None = None
+    files: CaseFiles, hydro_ids: set[int], estimated: dict[tuple[int, int], ArModel] | None = None,
+    annual_hydros: frozenset[int] = frozenset(),
 ) -> tuple[InitialConditions, dict[tuple[int, int], ArModel]]:
     """Initial storage and PAR(p) lags, with the AR models the lags belong to (empty when none).
 
-    The models are ``estimated`` when the case fits them from history, else read from their file.
+    The models are ``estimated`` when the case fits them from history, else read from their file;
+    ``annual_hydros`` have an estimated PAR(p)-A annual term, whose twelve lags start the same way.
     """
     doc = files.json(INITIAL)
     storage = initial_storage(doc)
@@ -110,7 +112,9 @@ def read_initial_conditions(
     doc.array("filling_storage")  # required by the format, even empty
     doc.finish()
     ar_models = read_ar_models(files) if estimated is None else estimated
-    return InitialConditions(storage, initial_lags(files, lag_orders(ar_models), observations, hydro_ids)), ar_models
+    pre_study_lags = None if estimated is None else read_lags(estimated)
+    lags = initial_lags(files, lag_orders(ar_models), observations, hydro_ids, annual_hydros, pre_study_lags)
+    return InitialConditions(storage, lags), ar_models
 
 
 def _read_recent_observations(doc: Record, hydro_ids: set[int]) -> list[Window]:
