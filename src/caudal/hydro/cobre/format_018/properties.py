@@ -60,7 +60,7 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "estimation.max_coefficient_magnitude": READ,
         "estimation.max_order": READ,
         "estimation.min_observations_per_season": READ,  # a season with fewer values: error
-        "estimation.order_selection": READ,  # "pacf_annual": refused in 0.18
+        "estimation.order_selection": READ,
         "exports": IGNORED,
         "modeling": READ,
         "modeling.cost_scale_factor": READ,  # other than 1: refused
