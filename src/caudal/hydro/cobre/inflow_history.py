@@ -111,7 +111,7 @@ def estimate_inflows(
         raise unsupported(HISTORY, None, None, "the correlation between plants estimated from history (caudal "
                           f"would draw independent noise; give the opening tree in {NOISE_OPENINGS})")
     settings = read_estimation_settings(files, rules.order_selections)
-    n_seasons, month_season = _monthly_seasons(files)
+    n_seasons, month_season = monthly_seasons(files)
     series = (rules.read_series or _read_series)(files, stages, month_season, hydro_ids)
     means: dict[tuple[int, int], float] = {}
     stds: dict[tuple[int, int], float] = {}
@@ -174,7 +174,7 @@ def estimation_settings(
     return settings
 
 
-def _monthly_seasons(files: CaseFiles) -> tuple[int, dict[int, int]]:
+def monthly_seasons(files: CaseFiles) -> tuple[int, dict[int, int]]:
     """Number of seasons and the season of each calendar month (1..12)."""
     doc = files.json(STAGES)
     definitions = doc.data.get("season_definitions")

@@ -66,8 +66,9 @@ def read_case(root: str | Path) -> Case:
     external = config.settings.training.inflow_scheme == EXTERNAL
     estimated = estimate_inflows_018(files, timeline.stages, timeline.pre_study, hydro_ids, external_scheme=external)
     annual_hydros = frozenset(hydro_id for hydro_id, _ in estimated.annual) if estimated else frozenset()
-    initial, ar_models = read_initial_conditions(files, set(hydro_ids), estimated and estimated.ar_models,
-                                                 annual_hydros)
+    stage_seasons = [(stage.id, stage.season_id) for stage in timeline.stages] + list(timeline.pre_study.items())
+    initial, ar_models = read_initial_conditions(files, set(hydro_ids), stage_seasons,
+                                                 estimated and estimated.ar_models, annual_hydros)
     inflow_stats = None
     if estimated is not None:
         inflow_stats = estimated.stats
