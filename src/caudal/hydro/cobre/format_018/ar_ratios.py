@@ -14,7 +14,9 @@ at a time (``tests/test_cobre_018_ar_ratios.py``): a ratio column of 1.0 or
 0.5 left d26's bound unchanged, and only this rule reproduced the eleven
 bounds (not the ratios of the file, of the fit, of the first study stage, of
 the first stage that has coefficients, nor stage by stage along the
-timeline). The model estimated from history gets its ratios the same way
+timeline); three weekly-stage cases with noise
+(``tests/test_cobre_018_multires_lags.py``) reach Cobre 0.18.0's simulated
+costs with it too. The model estimated from history gets its ratios the same way
 (:mod:`caudal.hydro.cobre.format_018.estimation`).
 """
 
