@@ -14,6 +14,11 @@ on the folder the builder wrote, and each file under
 deterministic equivalent and trained bound must equal that cost, and its
 planes 0.18.0's (fpha_fitting_018.py says how they are fitted).
 
+The "grid-*" variants fit grids of 250 to 2,500 points (up to 50 x 50) with a
+tailrace rising with the outflow, where the planes are the facets of a hull
+caudal gets from Qhull: Cobre 0.18.0's planes equal them to about 1e-14, so
+it merges no facets beyond the coplanar ones.
+
 "flooded" variants start full with 100 m3/s flowing in and the outflow free,
 so the plant spills and the planes' spillage terms count in the cost.
 """
@@ -31,7 +36,6 @@ from test_cobre_018_energy_productivity import write_productivity
 from test_cobre_hydro_physics import HYDROS, MODELS, to_018_computed
 
 from caudal.hydro import cobre
-from caudal.hydro.cobre.fpha_fitting_018 import MAX_HULL_POINTS
 from caudal.hydro.cobre.fpha_output import fpha_hyperplanes_table
 
 FITS = DATA / "cobre-0.18.0-fits"
@@ -91,6 +95,10 @@ def points(*pairs: tuple[float, float]) -> Change:
     return plant(tailrace={"type": "piecewise", "points": [{"outflow_m3s": q, "height_m": h} for q, h in pairs]})
 
 
+def grid(storages: int, flows: int) -> Change:
+    return fitting(volume_discretization_points=storages, turbine_discretization_points=flows)
+
+
 QUADRATIC = polynomial(300.0, 0.1, 0.001)
 
 VARIANTS: dict[str, tuple[Change, ...]] = {
@@ -123,6 +131,13 @@ VARIANTS: dict[str, tuple[Change, ...]] = {
     "flooded": (flooded,),
     "flooded-tailrace-quadratic": (QUADRATIC, flooded),
     "flooded-tailrace-points": (points((0.0, 300.0), (60.0, 303.0), (200.0, 306.0)), flooded),
+    # grids well above the 100 points the hull was once limited to (fpha_fitting_018._upper_facets)
+    "grid-20x20-tailrace-quadratic": (QUADRATIC, grid(20, 20)),
+    "grid-30x10-tailrace-points": (points((0.0, 300.0), (60.0, 303.0), (200.0, 306.0)), grid(30, 10)),
+    "grid-20x20-curve-not-concave-tailrace-quadratic": (not_concave, QUADRATIC, grid(20, 20)),
+    "grid-12x25-flooded-tailrace-cubic": (polynomial(300.0, 0.05, 0.0, 0.00001), grid(12, 25), flooded),
+    "grid-50x50-tailrace-quadratic-losses-3m": (polynomial(300.0, 0.05, 0.0005), losses_in_metres(3.0),
+                                                grid(50, 50)),
 }
 
 # Measured by running Cobre 0.18.0 on each variant's folder (module docstring).
@@ -152,13 +167,20 @@ COBRE_018_COSTS = {
     "flooded": 2_739_480.1950077205,
     "flooded-tailrace-quadratic": 3_428_188.7410680046,
     "flooded-tailrace-points": 2_847_598.13897967,
+    "grid-20x20-tailrace-quadratic": 3_877_953.749240053,
+    "grid-30x10-tailrace-points": 3_756_810.982139888,
+    "grid-20x20-curve-not-concave-tailrace-quadratic": 4_238_530.74328385,
+    "grid-12x25-flooded-tailrace-cubic": 3_481_159.699224752,
+    "grid-50x50-tailrace-quadratic-losses-3m": 3_820_258.107500754,
 }
 
 # The variants whose planes Cobre 0.18.0 wrote are kept (data/cobre/cobre-0.18.0-fits/d07-018-NAME/).
 KEPT_PLANES = ("losses-2m", "window-30-120", "window-percentiles-of-storage", "curve-not-concave",
                "tailrace-linear", "tailrace-points-straight", "tailrace-points-bending",
                "tailrace-points-kink-3-turbine-points", "tailrace-cubic", "tailrace-quadratic-window-4x6",
-               "tailrace-quadratic-losses-3m", "run-of-river-tailrace-quadratic")
+               "tailrace-quadratic-losses-3m", "run-of-river-tailrace-quadratic", "grid-20x20-tailrace-quadratic",
+               "grid-30x10-tailrace-points", "grid-20x20-curve-not-concave-tailrace-quadratic",
+               "grid-12x25-flooded-tailrace-cubic", "grid-50x50-tailrace-quadratic-losses-3m")
 
 
 def build(name: str, tmp_path: Path) -> Path:
@@ -199,7 +221,7 @@ def test_a_rising_tailrace_gives_spillage_terms_and_more_planes(tmp_path: Path) 
     assert all(g < 0 for g in planes.gamma_s) and not any(base.gamma_s)
 
 
-# -- what stays refused, and bad windows -----------------------------------------------------------------------
+# -- flat tailraces, bad windows, large and empty grids ----------------------------------------------------------
 
 
 def test_a_flat_piecewise_tailrace_is_a_constant_one(tmp_path: Path) -> None:
@@ -215,15 +237,14 @@ def test_an_inverted_window_is_an_error(tmp_path: Path, capsys: pytest.CaptureFi
     assert_fails_naming(case, capsys, MODELS, "hydro 0", "fpha_config.fitting_window", "no volume")
 
 
-def test_a_large_grid_with_a_rising_tailrace_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    case = build("tailrace-quadratic", tmp_path)
-    fitting(volume_discretization_points=11, turbine_discretization_points=10)(case)
-    assert 11 * 10 > MAX_HULL_POINTS
-    assert_fails_naming(case, capsys, MODELS, "hydro 0", "fpha_config.volume_discretization_points",
-                        "more than")
-
-
 def test_a_large_grid_with_a_constant_tailrace_is_fitted(tmp_path: Path) -> None:
     """The closed form needs no hull: at 21 x 21 points d07's 20 intervals lie on its curve's 4 segments, whose
     facets merge into 4 planes and the flat one, as in Cobre 0.18.0 (its cost: grid-21x21)."""
     assert len(cobre.load_case(build("grid-21x21", tmp_path)).case.fpha[(0, 0)].gamma_v) == 5
+
+
+def test_a_plant_that_turbines_nothing_has_no_planes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Its grid's points are on one line (no flow): no facet, an error naming the range."""
+    case = build("tailrace-quadratic", tmp_path)
+    max_turbined(0.0)(case)
+    assert_fails_naming(case, capsys, MODELS, "hydro 0", "fpha_config.source", "spans no plane")

@@ -10,7 +10,9 @@ single opening's noise 0 in ``scenarios/noise_openings.parquet`` (read with
 windows (December 2023 200 m3/s, November 60 m3/s). ``WEEKS_THEN_MONTHS``: the
 five weeks of January 2024 (the last crossing into February), February 5 to
 March 1, March; ``TEN_WEEKS``: ten weeks from January 1 (seasons 0, 1, 2 by the
-month each starts in).
+month each starts in); ``MID_MONTH``: the study starts on January 15, and
+January's lag averages its realized days before the start (``MONTH_SO_FAR``:
+observations, history windows, part of them, none) with the study's own.
 
 ``COBRE_018`` holds what running Cobre 0.18.0 on each folder gave
 (cobre-python 0.18.0, ``cobre.run.run(case, output_dir=..., threads=1)``, 60
@@ -29,6 +31,7 @@ terms, the optimum caudal must reach.
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -40,6 +43,8 @@ from cobre_cases import DATA, SAME, assert_fails_naming, edit
 
 import caudal
 from caudal.hydro import cobre
+from caudal.hydro.cobre.errors import CaseError
+from caudal.hydro.cobre.lag_accumulation import lag_transitions
 from caudal.hydro.cobre.openings import write_noise_openings
 
 BASE = DATA / "par-0.18" / "d16-par1-history"
@@ -50,6 +55,7 @@ WEEKS_THEN_MONTHS = (("2024-01-01", "2024-01-08", 0), ("2024-01-08", "2024-01-15
                      ("2024-03-01", "2024-04-01", 2))
 TEN_WEEKS = tuple((str(np.datetime64("2024-01-01") + 7 * k), str(np.datetime64("2024-01-08") + 7 * k),
                    int(str(np.datetime64("2024-01-01") + 7 * k)[5:7]) - 1) for k in range(10))
+MID_MONTH = WEEKS_THEN_MONTHS[2:]
 MEANS = (100.0, 110.0, 120.0, 130.0, 140.0, 90.0, 80.0)
 TEN_MEANS = (100.0, 110.0, 120.0, 130.0, 140.0, 90.0, 95.0, 85.0, 80.0, 75.0)
 VARIANTS = {  # name -> (stages, seasonal means by stage, AR coefficients by lag, (capacity, initial) hm3 or None)
@@ -57,6 +63,16 @@ VARIANTS = {  # name -> (stages, seasonal means by stage, AR coefficients by lag
     "weeks-then-months-par2": (WEEKS_THEN_MONTHS, MEANS, (0.5, 0.3), None),
     "weeks-then-months-par1-storage": (WEEKS_THEN_MONTHS, MEANS, (0.5,), (200.0, 50.0)),
     "ten-weeks-par1": (TEN_WEEKS, TEN_MEANS, (0.5,), None),
+    "mid-month-observed": (MID_MONTH, (100.0, 110.0, 120.0, 90.0, 80.0), (0.5,), None),
+    "mid-month-history": (MID_MONTH, (100.0, 110.0, 120.0, 90.0, 80.0), (0.5,), None),
+    "mid-month-partly-observed": (MID_MONTH, (100.0, 110.0, 120.0, 90.0, 80.0), (0.5,), None),
+    "mid-month-unobserved": (MID_MONTH, (100.0, 110.0, 120.0, 90.0, 80.0), (0.5,), None),
+}
+# The realized inflow of January 2024 before a mid-month start: (source, start, end, m3/s)
+MONTH_SO_FAR = {
+    "mid-month-observed": ("observation", "2024-01-01", "2024-01-15", 170.0),
+    "mid-month-history": ("history", "2024-01-01", "2024-01-15", 170.0),
+    "mid-month-partly-observed": ("observation", "2024-01-08", "2024-01-15", 170.0),
 }
 # Measured by running Cobre 0.18.0 on each folder (see the module docstring): simulated cost, inflow by stage.
 COBRE_018 = {
@@ -67,6 +83,13 @@ COBRE_018 = {
     "ten-weeks-par1": (13914380.422691882, (150.0, 160.0, 165.0, 170.0, 175.0, 101.29032258064518,
                                            131.29032258064515, 118.79032258064518, 118.79032258064518,
                                            97.66824249165744)),
+    # January's lag: (14 x 170 + 7 x 150 + 7 x 160 + 3 x 165) / 31 = 162.74, February's from it.
+    "mid-month-observed": (20847146.829810902, (150.0, 160.0, 165.0, 111.3709677419355, 94.38403781979979)),
+    "mid-month-history": (20847146.829810902, (150.0, 160.0, 165.0, 111.3709677419355, 94.38403781979979)),
+    # Only January 8 to 14 realized: the lag averages 24 days, (7 x 170 + 1,050 + 1,120 + 495) / 24.
+    "mid-month-partly-observed": (21218340.5172414, (150.0, 160.0, 165.0, 110.31249999999999, 93.92780172413791)),
+    # Nothing realized: the lag averages the study's 17 January days.
+    "mid-month-unobserved": (21895223.123732254, (150.0, 160.0, 165.0, 108.38235294117648, 93.09584178498987)),
 }
 FIXED_INFLOWS_018 = 18763742.429860335  # Cobre 0.18.0's bound, storage case with its simulated inflows fixed
 PAST = (("2023-12-01", "2024-01-01", 200.0), ("2023-11-01", "2023-12-01", 60.0))
@@ -96,11 +119,16 @@ def build(folder: Path, name: str, *, fixed_inflows: tuple[float, ...] | None = 
     _write(folder, "inflow_seasonal_stats", hydro_id=[0] * (n + order), stage_id=np.arange(-order, n),
            mean_m3s=[100.0] * order + list(means), std_m3s=[1e-10] * (n + order))
     _write(folder, "load_seasonal_stats", bus_id=[0] * n, stage_id=np.arange(n), mean_mw=[300.0] * n, std_mw=[0.0] * n)
+    source, *so_far = MONTH_SO_FAR.get(name, (None,))
+    history = list(PAST[:order]) + ([tuple(so_far)] if source == "history" else [])
     pq.write_table(pa.table({
-        "hydro_id": pa.array([0] * order, pa.int32()),
-        "start_date": pa.array([date.fromisoformat(w[0]) for w in PAST[:order]], pa.date32()),
-        "end_date": pa.array([date.fromisoformat(w[1]) for w in PAST[:order]], pa.date32()),
-        "value_m3s": [w[2] for w in PAST[:order]]}), folder / "scenarios/inflow_history.parquet", compression="zstd")
+        "hydro_id": pa.array([0] * len(history), pa.int32()),
+        "start_date": pa.array([date.fromisoformat(w[0]) for w in history], pa.date32()),
+        "end_date": pa.array([date.fromisoformat(w[1]) for w in history], pa.date32()),
+        "value_m3s": [w[2] for w in history]}), folder / "scenarios/inflow_history.parquet", compression="zstd")
+    if source == "observation":
+        edit(folder, "initial_conditions.json", lambda d: d.update(recent_observations=[
+            {"hydro_id": 0, "start_date": so_far[0], "end_date": so_far[1], "value_m3s": so_far[2]}]))
     write_noise_openings(folder / "scenarios/noise_openings.parquet", [np.zeros((1, 1))] * n)
 
     def plant(doc: dict) -> None:
@@ -157,10 +185,19 @@ def test_with_a_reservoir_the_optimum_is_cobres_on_the_same_inflows_fixed(tmp_pa
     assert bound == pytest.approx(FIXED_INFLOWS_018, rel=SAME)
 
 
-def test_a_study_starting_within_a_month_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    case = build(tmp_path / "mid", "weeks-then-months-par1")
-    edit(case, STAGES, lambda d: d["stages"][0].update(start_date="2024-01-02"))
-    assert_fails_naming(case, capsys, STAGES, "stage 0", "start_date", "within a month")
+def test_the_month_so_far_starts_the_accumulator(tmp_path: Path) -> None:
+    study = cobre.load_case(build(tmp_path / "observed", "mid-month-observed"))
+    assert study.case.month_so_far == {0: pytest.approx((14 * 170.0 / 31, 14 / 31), rel=1e-15)}
+    transitions = lag_transitions(study.case, study.inflows, multi_resolution=True)
+    assert [t.total for t in transitions] == pytest.approx([21 / 31, 28 / 31, 1.0, 1.0, 1.0])
+
+
+def test_plants_realized_over_different_days_are_refused(tmp_path: Path) -> None:
+    """One share of the month starts every plant's average: a plant realized over other days cannot share it."""
+    study = cobre.load_case(build(tmp_path / "observed", "mid-month-observed"))
+    uneven = replace(study.case, month_so_far={0: (10.0, 0.2), 7: (10.0, 0.3)})
+    with pytest.raises(CaseError, match="different days of the study's first month"):
+        lag_transitions(uneven, study.inflows, multi_resolution=True)
 
 
 def test_a_month_long_stage_off_the_calendar_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -70,6 +70,7 @@ def assemble_case(
         excess_cost=system.excess_cost,
         initial_storage=initial.storage,
         past_inflows=initial.past_inflows,
+        month_so_far=initial.month_so_far,
         inflow_stats=inflow_stats if inflow_stats is not None else EMPTY_STATS,
         ar_models=ar_models,
         load_stats=load_stats if load_stats is not None else EMPTY_STATS,

@@ -273,6 +273,9 @@ class Case:
     # (quantity, entity id, stage id, block id or None) -> value: 0.18's stage-varying bounds (format_018/bounds.py)
     bound_overrides: dict[tuple[str, int, int, int | None], float] = field(default_factory=dict)
     fpha: dict[tuple[int, int], FphaPlanes] = field(default_factory=dict)  # (hydro, stage) -> planes
+    # hydro id -> the realized days of the study's first month before it starts, as (sum of inflow x days,
+    # days), both over the month's days: where its lag average starts (format_018/inflow_lags.py)
+    month_so_far: dict[int, tuple[float, float]] = field(default_factory=dict)
     fpha_turbined_costs: dict[int, float] = field(default_factory=dict)  # hydro -> per (m3/s . h) turbined
     evaporation: dict[tuple[int, int], EvaporationLine] = field(default_factory=dict)  # (hydro, stage) -> line
     evaporation_costs: dict[int, tuple[float, float]] = field(default_factory=dict)  # hydro -> (below, above)

@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.fields import MAX_MAGNITUDE, Record
-from caudal.parquet_files import ParquetFile
-
-if TYPE_CHECKING:  # pyarrow is imported by the functions that read or write Parquet
-    import pyarrow as pa
+from caudal.parquet_files import (
+    ParquetError,
+    ParquetFile,
+    is_floating,
+    is_integer,
+    is_null,
+    is_unsigned,
+    null_count,
+    type_name,
+)
+from caudal.parquet_files import values as column_values
 
 INT = "int"
 FLOAT = "float"
@@ -65,15 +72,11 @@ class CaseFiles:
         holds that is neither in ``columns`` nor in ``read_apart`` (columns the
         caller reads itself, such as a nullable one) is refused by name.
         """
-        import pyarrow as pa  # here, not at the top: a case without Parquet files never loads pyarrow
-
         path = self.root / name
         try:
-            # ParquetFile, not read_table: read_table goes through pyarrow.dataset,
-            # whose libraries (dataset, acero, substrait) add about 25 MB of RSS
             with ParquetFile(path) as parquet:
                 table = parquet.read()
-        except (OSError, pa.ArrowException) as exc:
+        except (OSError, ParquetError) as exc:
             raise CaseError(name, None, None, f"cannot be read as Parquet: {exc}") from exc
         unknown = [column for column in table.column_names if column not in columns and column not in read_apart]
         if unknown:
@@ -88,19 +91,30 @@ class CaseFiles:
         return out
 
 
-def _numeric(file: str, column: str, data: pa.ChunkedArray, kind: str) -> np.ndarray:
-    import pyarrow as pa
+def nullable_numbers(file: str, table: Any, name: str, *, integer: bool = False) -> list[float | None]:
+    """A column of ``table`` (read with :class:`~caudal.parquet_files.ParquetFile`) that may hold nulls.
 
-    if data.null_count:
-        raise CaseError(file, None, column, f"has {data.null_count} null value(s)")
-    dtype = data.type
-    if kind == INT and not pa.types.is_integer(dtype):
-        raise CaseError(file, None, column, f"must be an integer column, got {dtype}")
-    if kind == FLOAT and not (pa.types.is_floating(dtype) or pa.types.is_integer(dtype)):
-        raise CaseError(file, None, column, f"must be a numeric column, got {dtype}")
-    values = data.to_numpy()
+    As floats, ``None`` for a null; an error naming ``file`` and the column
+    unless it is numeric (an integer one with ``integer``) or all null.
+    """
+    column = table.column(name)
+    if not (is_integer(column) or is_null(column) or (not integer and is_floating(column))):
+        raise CaseError(file, None, name, f"must be {'an integer' if integer else 'a numeric'} column, "
+                        f"got {type_name(column)}")
+    return [None if value is None else float(value) for value in column.to_pylist()]
+
+
+def _numeric(file: str, column: str, data: Any, kind: str) -> np.ndarray:
+    """A column (arro3 ``ChunkedArray``) as int64 or float64 values, checked."""
+    if null_count(data):
+        raise CaseError(file, None, column, f"has {null_count(data)} null value(s)")
+    if kind == INT and not is_integer(data):
+        raise CaseError(file, None, column, f"must be an integer column, got {type_name(data)}")
+    if kind == FLOAT and not (is_floating(data) or is_integer(data)):
+        raise CaseError(file, None, column, f"must be a numeric column, got {type_name(data)}")
+    values = column_values(data)
     if kind == INT:
-        if values.size and pa.types.is_unsigned_integer(dtype) and int(values.max()) > np.iinfo(np.int64).max:
+        if values.size and is_unsigned(data) and int(values.max()) > np.iinfo(np.int64).max:
             raise CaseError(file, None, column, f"holds {int(values.max())}, beyond the int64 range")
         return values.astype(np.int64)
     values = values.astype(np.float64)

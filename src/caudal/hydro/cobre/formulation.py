@@ -257,7 +257,8 @@ class _StageBuilder:
                 for lag in range(1, int(self.inflows.n_lags[h]) + 1)
             ]
             if self.lag_transition is not None and self._lags[h]:
-                self._lag_sums[h] = add_accumulator(self.stage, hydro.id)
+                so_far = self.case.month_so_far.get(hydro.id, (0.0, 0.0))[0]
+                self._lag_sums[h] = add_accumulator(self.stage, hydro.id, so_far)
         if not self.case.hydros:
             self.stage.add_state(NO_STATE, lower=0.0, upper=0.0, initial=0.0)
 

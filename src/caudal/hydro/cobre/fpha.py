@@ -39,7 +39,7 @@ from caudal.hydro.cobre.production import FILE as MODELS_FILE
 from caudal.hydro.cobre.production import ProductionModel
 from caudal.hydro.cobre.system import HYDROS, PENALTIES
 from caudal.model.problem import Stage, Variable
-from caudal.parquet_files import ParquetFile
+from caudal.parquet_files import ParquetError, ParquetFile, is_floating, is_integer, is_null, type_name
 
 PLANES_FILE = "system/fpha_hyperplanes.parquet"
 PlaneFitter = Callable[[Hydro, "PlantHead | None", "Curve | None", FittingOptions, Record], FphaPlanes]
@@ -140,19 +140,17 @@ def _read_planes(files: CaseFiles) -> dict[tuple[int, int | None], list[tuple[fl
 
 def _nullable(files: CaseFiles, column: str, kind: str) -> list[float | int | None] | None:
     """A column that may hold nulls (or be absent: ``None``), as a Python list."""
-    import pyarrow as pa
-
     try:
         with ParquetFile(files.root / PLANES_FILE) as parquet:
-            if column not in parquet.schema_arrow.names:
+            if column not in parquet.names:
                 return None
             data = parquet.read(columns=[column]).column(column)
-    except (OSError, pa.ArrowException) as exc:
+    except (OSError, ParquetError) as exc:
         raise CaseError(PLANES_FILE, None, None, f"cannot be read as Parquet: {exc}") from exc
-    numeric = pa.types.is_integer(data.type) or (kind == FLOAT and pa.types.is_floating(data.type))
-    if not numeric and not pa.types.is_null(data.type):
+    numeric = is_integer(data) or (kind == FLOAT and is_floating(data))
+    if not numeric and not is_null(data):
         raise CaseError(PLANES_FILE, None, column, f"must be {'an integer' if kind == INT else 'a numeric'} column, "
-                        f"got {data.type}")
+                        f"got {type_name(data)}")
     values = data.to_pylist()
     if kind == FLOAT and any(v is not None and not np.isfinite(v) for v in values):
         raise CaseError(PLANES_FILE, None, column, "has non-finite values")

@@ -38,15 +38,26 @@ grid's storages are ``v0 -/+ max(0.5% of the plant's storage range, 1 hm3)``
 (held inside the curve) and ``kappa`` is 1.
 
 ``max_planes_per_hydro`` and the spillage points do not change 0.18.0's
-planes and are ignored, as there. What caudal does not compute is refused by
-name rather than fitted differently: a rising tailrace or a curve that is not
-concave over more than ``MAX_HULL_POINTS`` grid points (caudal finds the
-hull by trying every triangle of grid points).
+planes and are ignored, as there.
+
+Where the closed form does not apply (a rising tailrace, a curve that is not
+concave), the hull is Qhull's (``scipy.spatial.ConvexHull``, imported only
+then), about ``n log n`` in the grid's ``n`` points: a 50 x 50 grid is fitted
+in about 10 ms. Qhull rather than an algorithm of caudal's own because the
+hull of a grid is degenerate by nature (whole rows of points coplanar, the
+row of no flow on one line), which Qhull's merging of coplanar facets under
+a known roundoff handles and a hand-written incremental hull would have to
+get right anew; caudal keeps only the exact part, solving each facet's plane
+through three of its grid points. Trying every triangle of grid points, as
+caudal once did, is cubic and was refused above 100 points. On grids up to
+50 x 50, Cobre 0.18.0's planes are this true hull's to about 1e-14 (no merging
+tolerance of its own shows: ``tests/test_cobre_018_fpha_variants.py``, the
+``grid-*`` variants), and a brute force over every triangle agrees on small
+grids (``tests/test_fpha_hull_018.py``).
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -58,8 +69,6 @@ from caudal.hydro.cobre.fpha_fitting import GRAVITY_MW, FittingOptions, PlantHea
 from caudal.hydro.cobre.geometry import FILE as GEOMETRY
 from caudal.hydro.cobre.geometry import Curve
 
-MAX_HULL_POINTS = 100
-"""The largest grid (storages x flows) whose hull caudal computes: every triangle of grid points is tried."""
 SPILLAGE_SPAN = 2.0
 """The spillages a plane's spillage term is fitted over reach this many ``max_turbined`` (measured)."""
 SPILLAGE_SAMPLES = 9
@@ -68,6 +77,7 @@ the grid's and ``spillage_discretization_points``)."""
 SINGLE_VOLUME = 1e-9  # hm3: a narrower fitting range is Cobre 0.18.0's run-of-river fit
 RUN_OF_RIVER_SHARE = 0.005  # of the plant's storage range: half the run-of-river fit's storage range ...
 RUN_OF_RIVER_HM3 = 1.0  # ... or this, whichever is larger
+_BLOCK = 4_000_000  # planes x grid points evaluated at once
 _COPLANAR = 1e-9  # relative: planes this close are one facet; grid points this close to a plane touch it
 
 
@@ -116,28 +126,21 @@ def fit_planes_018(hydro: Hydro, head: PlantHead | None, curve: Curve | None, op
     slopes = np.diff(heights) / np.diff(storages)
     if not production.rising and np.all(np.diff(slopes) <= _COPLANAR * max(1.0, float(np.abs(slopes).max()))):
         planes = _fan(storages, heights, production, hydro.max_turbined)
-    elif v.size > MAX_HULL_POINTS:
-        raise where.refuse("fpha_config.volume_discretization_points",
-                           f"a grid of more than {MAX_HULL_POINTS} storages x flows ({options.volume_points} x "
-                           f"{options.turbine_points}) for computed FPHA in the 0.18 format with a tailrace rising "
-                           "with the outflow or a curve that is not concave (caudal finds the planes by trying "
-                           "every triangle of grid points)")
     else:
         planes = _upper_facets(v, q, power)
     planes = _distinct(planes)
+    if not planes.shape[0]:
+        raise where.error("fpha_config.source", f"the grid of hydro {hydro.id} spans no plane (no turbined flow?)")
     storage_slope = np.round(planes[:, 1] / max(1e-12, float(np.abs(planes[:, 1]).max())), 9)  # ties: equal
     planes = planes[np.lexsort((planes[:, 2], -storage_slope))]  # Cobre 0.18.0's order
-    values = planes[:, :1] + planes[:, 1:2] * v + planes[:, 2:3] * q  # [plane, grid point]
-    envelope = values.min(axis=0)
+    envelope, anchor = _envelope(planes, v, q, power)
     weight = float(envelope @ envelope)
     kappa = 1.0 if single else float(power @ envelope) / weight if weight > 0 else 0.0
-    if not planes.shape[0] or not kappa > 0 or not np.all(planes[:, 2] > 0):
+    if not kappa > 0 or not np.all(planes[:, 2] > 0):
         raise where.error("fpha_config.source", f"the planes computed for hydro {hydro.id} are degenerate "
                           "(no head above the tailrace over the grid?)")
     gamma_s = np.zeros(planes.shape[0])
     if production.rising:
-        touching = np.abs(values - power) <= _COPLANAR * max(1.0, float(np.abs(power).max()))
-        anchor = np.where(touching, q, -np.inf).max(axis=1)  # each plane's largest flow among its grid points
         gamma_s = _spillage_slopes(production, anchor, SPILLAGE_SPAN * hydro.max_turbined)
     return FphaPlanes(intercept=_floats(kappa * planes[:, 0]), gamma_v=_floats(kappa * planes[:, 1]),
                       gamma_q=_floats(kappa * planes[:, 2]), gamma_s=_floats(gamma_s))
@@ -185,30 +188,71 @@ def _fan(storages: np.ndarray, heights: np.ndarray, production: _Production, max
     return np.column_stack([-gamma_v * storages[0], gamma_v, gamma_q])
 
 
-def _upper_facets(v: np.ndarray, q: np.ndarray, power: np.ndarray) -> np.ndarray:
-    """float64[planes, 3] (gamma_0, _v, _q): the planes through three grid points that no grid point rises above."""
-    triples = np.array(list(itertools.combinations(range(v.size), 3)))
-    span = float(np.ptp(v) * np.ptp(q)) or 1.0
+def _envelope(planes: np.ndarray, v: np.ndarray, q: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The planes' minimum at each grid point, and each plane's largest flow among the grid points it touches.
+
+    Planes x grid points can be large (a 200 x 200 grid has some 2000 facets): they are evaluated a block of
+    planes at a time.
+    """
     slack = _COPLANAR * max(1.0, float(np.abs(power).max()))
-    found = []
-    for chunk in np.array_split(triples, max(1, triples.shape[0] // 20_000)):
-        systems = np.stack([np.ones(chunk.shape), v[chunk], q[chunk]], axis=2)  # [triple, point, (1, v, q)]
-        proper = np.abs(np.linalg.det(systems)) > _COPLANAR * span  # three points not on one line
-        planes = np.linalg.solve(systems[proper], power[chunk[proper]][..., None])[..., 0]
-        above = (planes[:, :1] + planes[:, 1:2] * v + planes[:, 2:3] * q >= power - slack).all(axis=1)
-        found.append(planes[above])
-    return np.concatenate(found)
+    envelope = np.full(v.size, np.inf)
+    anchor = np.empty(planes.shape[0])
+    step = max(1, _BLOCK // v.size)
+    for start in range(0, planes.shape[0], step):
+        block = planes[start:start + step]
+        values = block[:, :1] + block[:, 1:2] * v + block[:, 2:3] * q  # [plane, grid point]
+        envelope = np.minimum(envelope, values.min(axis=0))
+        anchor[start:start + step] = np.where(np.abs(values - power) <= slack, q, -np.inf).max(axis=1)
+    return envelope, anchor
+
+
+def _upper_facets(v: np.ndarray, q: np.ndarray, power: np.ndarray) -> np.ndarray:
+    """float64[planes, 3] (gamma_0, _v, _q): the planes of the facets of the grid points' upper convex hull.
+
+    Qhull hulls the grid points and four points below the grid's corners (they keep the hull solid when the
+    grid's points are coplanar, and lie on no upper facet: each is below a grid point); a facet is upper when
+    its normal points up. Qhull merges coplanar facets and gives each merged facet as triangles sharing one
+    equation: each facet's plane is solved through the three grid points of its largest triangle, so it is
+    as exact as those points (Qhull's equation, a normalised normal, would lose digits dividing by its
+    vertical part).
+    """
+    from scipy.spatial import ConvexHull, QhullError  # only this fit needs scipy
+
+    depth = max(1.0, float(np.ptp(power)))
+    corners = [(v.min(), q.min()), (v.min(), q.max()), (v.max(), q.min()), (v.max(), q.max())]
+    below = np.array([(cv, cq, float(power.min()) - depth) for cv, cq in corners])
+    try:
+        hull = ConvexHull(np.vstack([np.column_stack([v, q, power]), below]))
+    except QhullError:  # the grid's storages or flows are all one: no facet
+        return np.empty((0, 3))
+    equations = hull.equations
+    upper = (equations[:, 2] > _COPLANAR * np.linalg.norm(equations[:, :3], axis=1)) & (
+        hull.simplices < v.size).all(axis=1)
+    triangles, equations = hull.simplices[upper], equations[upper]
+    systems = np.stack([np.ones(triangles.shape), v[triangles], q[triangles]], axis=2)  # [triangle, point, (1, v, q)]
+    area = np.abs(np.linalg.det(systems))
+    proper = area > _COPLANAR * (float(np.ptp(v) * np.ptp(q)) or 1.0)  # three points not on one line
+    triangles, systems, area, equations = triangles[proper], systems[proper], area[proper], equations[proper]
+    facet = np.unique(equations, axis=0, return_inverse=True)[1].ravel()  # the triangles of one facet: one id
+    largest = np.lexsort((-area, facet))  # by facet, the largest triangle first
+    first = largest[np.r_[True, np.diff(facet[largest]) != 0]]
+    return np.linalg.solve(systems[first], power[triangles[first]][..., None])[..., 0]
 
 
 def _distinct(planes: np.ndarray) -> np.ndarray:
-    """``planes`` without repeats (a facet with more than three grid points is found once per triangle)."""
+    """``planes`` less those within ``_COPLANAR`` of one kept before (in sorted order): facets Qhull leaves
+    apart but as good as coplanar, and the fan's repeats, are one plane."""
     planes = np.unique(planes, axis=0)
-    scale = max(1.0, float(np.abs(planes).max()))
-    kept: list[np.ndarray] = []
+    if not planes.shape[0]:
+        return planes
+    scale = _COPLANAR * max(1.0, float(np.abs(planes).max()))
+    kept = np.empty_like(planes)
+    count = 0
     for plane in planes:
-        if not any(np.all(np.abs(plane - other) <= _COPLANAR * scale) for other in kept):
-            kept.append(plane)
-    return np.array(kept).reshape(-1, 3)
+        if not np.any(np.all(np.abs(kept[:count] - plane) <= scale, axis=1)):
+            kept[count] = plane
+            count += 1
+    return kept[:count]
 
 
 def _floats(values: np.ndarray) -> tuple[float, ...]:

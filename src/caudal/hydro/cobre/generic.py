@@ -26,7 +26,7 @@ from caudal.hydro.cobre.case import GenericConstraint, StageSpec, Term
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.fields import Record, entity_name
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
-from caudal.parquet_files import ParquetFile
+from caudal.parquet_files import ParquetFile, is_integer, is_null, type_name
 
 FILE = "constraints/generic_constraints.json"
 BOUNDS = "constraints/generic_constraint_bounds.parquet"
@@ -136,20 +136,19 @@ def _bounds(
     """(constraint, block or None) -> {stage: right-hand side}, each row checked."""
     if not files.exists(BOUNDS):
         return {}
-    import pyarrow as pa  # here: a case without this file does not load pyarrow
-
     table = files.table(BOUNDS, {"constraint_id": INT, "stage_id": INT, "bound": FLOAT}, read_apart=("block_id",))
     with ParquetFile(files.root / BOUNDS) as parquet:
         raw = parquet.read()  # block_id is nullable: read it apart
-    blocks = raw.column("block_id") if "block_id" in raw.column_names else None
-    if blocks is not None and not (pa.types.is_integer(blocks.type) or pa.types.is_null(blocks.type)):
-        raise CaseError(BOUNDS, None, "block_id", f"must be an integer column, got {blocks.type}")
+    column = raw.column("block_id") if "block_id" in raw.column_names else None
+    if column is not None and not (is_integer(column) or is_null(column)):
+        raise CaseError(BOUNDS, None, "block_id", f"must be an integer column, got {type_name(column)}")
+    blocks = column.to_pylist() if column is not None else None
     stage_of = {s.id: s for s in stages}
     out: dict[tuple[int, int | None], dict[int, float]] = {}
     for row, (cid, sid, bound) in enumerate(zip(table["constraint_id"], table["stage_id"], table["bound"],
                                                  strict=True)):
         key = (int(cid), int(sid))
-        block = blocks[row].as_py() if blocks is not None else None
+        block = blocks[row] if blocks is not None else None
         where = f"constraint {key[0]}, stage {key[1]}" + ("" if block is None else f", block {block}")
         if key[0] not in ids:
             raise CaseError(BOUNDS, where, "constraint_id", f"refers to constraint {key[0]}, not in {FILE}")

@@ -23,15 +23,11 @@ effect is unclear) and a minimum above the maximum in force (0.18.0 panics).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 from caudal.hydro.cobre.case import Hydro, StageSpec, stage_bound
 from caudal.hydro.cobre.errors import CaseError, unsupported
-from caudal.hydro.cobre.files import INT, CaseFiles
-from caudal.parquet_files import ParquetFile
-
-if TYPE_CHECKING:  # pyarrow is imported by the functions that read or write Parquet
-    import pyarrow as pa
+from caudal.hydro.cobre.files import INT, CaseFiles, nullable_numbers
+from caudal.parquet_files import ParquetError, ParquetFile
 
 FILE = "constraints/hydro_bounds.parquet"
 
@@ -96,11 +92,14 @@ def read_hydro_limits(files: CaseFiles, stages: tuple[StageSpec, ...], hydros: t
     """0.5.x's per-stage limits (withdrawals.py has refused every column it and this reader do not read)."""
     if not files.exists(FILE):
         return {}
-    with ParquetFile(files.root / FILE) as parquet:
-        raw = parquet.read()  # the limits are nullable: read them apart
+    try:
+        with ParquetFile(files.root / FILE) as parquet:
+            raw = parquet.read()  # the limits are nullable: read them apart
+    except (OSError, ParquetError) as exc:
+        raise CaseError(FILE, None, None, f"cannot be read as Parquet: {exc}") from exc
     others = tuple(name for name in raw.column_names if name not in ("hydro_id", "stage_id"))
     keys = files.table(FILE, {"hydro_id": INT, "stage_id": INT}, read_apart=others)
-    values = {column: _nullable(raw, column) for column in LIMITS if column in raw.column_names}
+    values = {column: nullable_numbers(FILE, raw, column) for column in LIMITS if column in raw.column_names}
     hydro_ids, stage_ids = {h.id for h in hydros}, {s.id for s in stages}
     out: Overrides = {}
     for row, (hydro, stage) in enumerate(zip(keys["hydro_id"], keys["stage_id"], strict=True)):
@@ -123,12 +122,3 @@ def read_hydro_limits(files: CaseFiles, stages: tuple[StageSpec, ...], hydros: t
             out[(quantity(column), hydro, stage, None)] = value
     check_hydro_limits(FILE, out, stages, hydros)
     return out
-
-
-def _nullable(table: pa.Table, name: str) -> list[float | None]:
-    import pyarrow as pa
-
-    column = table.column(name)
-    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_null(column.type)):
-        raise CaseError(FILE, None, name, f"must be a numeric column, got {column.type}")
-    return [None if value is None else float(value) for value in column.to_pylist()]

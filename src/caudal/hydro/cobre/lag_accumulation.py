@@ -66,6 +66,7 @@ from caudal.hydro.cobre.timeline import FILE, month_start
 from caudal.model.problem import Stage, State, Variable
 
 FEATURE = "PAR(p) inflow lags across stages of different resolutions"
+INITIAL = "initial_conditions.json"
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ def lag_transitions(case: Case, inflows: InflowModel, multi_resolution: bool) ->
     months = _season_months(case)
     periods = [_period(stage, months) for stage in case.stages]
     transitions = []
-    running = 0.0
+    lagged = {hydro.id for h, hydro in enumerate(case.hydros) if inflows.n_lags[h] > 0}
+    running = _share_so_far(case, lagged, periods[0])
     for t, stage in enumerate(case.stages):
         start, end = periods[t]
         share = _days(stage, start, end) / (end - start).days
@@ -114,6 +116,29 @@ def lag_transitions(case: Case, inflows: InflowModel, multi_resolution: bool) ->
         if closes:
             running = spillover
     return tuple(transitions)
+
+
+def _share_so_far(case: Case, lagged: set[int], first_period: tuple[date, date]) -> float:
+    """The share of the study's first month realized before it starts (0.18's ``Case.month_so_far``), or 0.
+
+    It starts the first month's lag average, so it must be the same for every
+    plant with lags (``lagged``; Cobre 0.18.0 would take the largest and
+    average the other plants' inflows over days they do not have) and the first stage's season
+    must be the month the study starts in.
+    """
+    shares = {share for _, share in case.month_so_far.values()}
+    if not shares:
+        return 0.0
+    if len(shares) > 1 or set(case.month_so_far) != lagged:
+        raise unsupported(INITIAL, None, "recent_observations",
+                          f"{FEATURE}, realized inflows covering different days of the study's first month "
+                          "for different plants")
+    first = case.stages[0]
+    if first_period[0] != month_start(first.start):
+        raise unsupported(FILE, f"stage {first.id}", "season_id",
+                          f"{FEATURE}, a study starting within a month whose first stage's season is another "
+                          f"month ({first_period[0]:%Y-%m})")
+    return shares.pop()
 
 
 def _some_stage_shorter_than_its_month(case: Case) -> bool:
@@ -171,9 +196,13 @@ def _days(stage: StageSpec, start: date, end: date) -> int:
     return max(0, (min(stage.end, end) - max(stage.start, start)).days)
 
 
-def add_accumulator(stage: Stage, hydro_id: int) -> State:
-    """The plant's accumulator state: the shares-weighted inflows of the month so far (m3/s), 0 at the start."""
-    return stage.add_state(f"inflow_lag_sum[{hydro_id}]", lower=-math.inf, upper=math.inf, initial=0.0)
+def add_accumulator(stage: Stage, hydro_id: int, initial: float = 0.0) -> State:
+    """The plant's accumulator state: the shares-weighted inflows of the month so far (m3/s).
+
+    ``initial``: what the study's first month realized before the study starts (0 when it starts on the
+    month's first day).
+    """
+    return stage.add_state(f"inflow_lag_sum[{hydro_id}]", lower=-math.inf, upper=math.inf, initial=initial)
 
 
 def add_accumulated_lags(

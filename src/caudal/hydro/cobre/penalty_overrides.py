@@ -22,16 +22,12 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from caudal.hydro.cobre.case import Case, Hydro, HydroPenalties, StageSpec
 from caudal.hydro.cobre.errors import CaseError, CaseWarning, unsupported
-from caudal.hydro.cobre.files import INT, CaseFiles
+from caudal.hydro.cobre.files import INT, CaseFiles, nullable_numbers
 from caudal.hydro.cobre.system import MODELLED_HYDRO_PENALTIES
-from caudal.parquet_files import ParquetFile
-
-if TYPE_CHECKING:  # pyarrow is imported by the functions that read or write Parquet
-    import pyarrow as pa
+from caudal.parquet_files import ParquetError, ParquetFile
 
 Overrides = dict[tuple[str, int, int, "int | None"], float]
 
@@ -96,9 +92,12 @@ def read_penalty_overrides(
 def _read_file(files: CaseFiles, spec: _File, stage_ids: set[int], ids: set[int]) -> Overrides:
     accepted = spec.columns + ((*_PRICING_REFUSED_FEATURES, *_NOT_MEASURED, _NO_EFFECT) if spec.kind == "hydro" else ())
     keys = files.table(spec.name, {spec.key: INT, "stage_id": INT}, read_apart=accepted)
-    with ParquetFile(files.root / spec.name) as parquet:
-        raw = parquet.read()  # the cost columns are nullable: read them apart
-    values = {c: _nullable(spec.name, raw, c) for c in accepted if c in raw.column_names}
+    try:
+        with ParquetFile(files.root / spec.name) as parquet:
+            raw = parquet.read()  # the cost columns are nullable: read them apart
+    except (OSError, ParquetError) as exc:
+        raise CaseError(spec.name, None, None, f"cannot be read as Parquet: {exc}") from exc
+    values = {c: nullable_numbers(spec.name, raw, c) for c in accepted if c in raw.column_names}
     out: Overrides = {}
     without_effect = False
     for row, (entity, stage) in enumerate(zip(keys[spec.key], keys["stage_id"], strict=True)):
@@ -132,15 +131,6 @@ def _read_file(files: CaseFiles, spec: _File, stage_ids: set[int], ids: set[int]
             stacklevel=4,
         )
     return out
-
-
-def _nullable(file: str, table: pa.Table, name: str) -> list[float | None]:
-    import pyarrow as pa
-
-    column = table.column(name)
-    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_null(column.type)):
-        raise CaseError(file, None, name, f"must be a numeric column, got {column.type}")
-    return [None if value is None else float(value) for value in column.to_pylist()]
 
 
 _HYDRO_FIELDS = {

@@ -8,7 +8,7 @@ are missing, is decided by :mod:`caudal.hydro.cobre.inflows` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,6 +29,8 @@ NOISE_OPENINGS = "scenarios/noise_openings.parquet"
 class InitialConditions:
     storage: dict[int, float]
     past_inflows: dict[int, tuple[float, ...]]
+    # hydro id -> (sum of inflow x days, days) over the month's days, of the study month before its start (0.18)
+    month_so_far: dict[int, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

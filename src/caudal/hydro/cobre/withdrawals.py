@@ -21,7 +21,7 @@ from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
 from caudal.hydro.cobre.system import HYDROS, PENALTIES
-from caudal.parquet_files import ParquetFile
+from caudal.parquet_files import ParquetError, ParquetFile, null_count
 
 FILE = "constraints/hydro_bounds.parquet"
 WITHDRAWAL = "water_withdrawal_m3s"
@@ -71,25 +71,23 @@ def _costs(record: Record, fallback: tuple[float, float] | None) -> tuple[float,
 def _targets(files: CaseFiles, stage_ids: set[int], read_apart: tuple[str, ...]) -> dict[tuple[int, int], float]:
     if not files.exists(FILE):
         return {}
-    import pyarrow as pa  # here: a case without this file does not load pyarrow
-
     try:
         with ParquetFile(files.root / FILE) as parquet:
-            schema = parquet.schema_arrow
+            names = parquet.names
             table = parquet.read()
-    except (OSError, pa.ArrowException) as exc:
+    except (OSError, ParquetError) as exc:
         raise CaseError(FILE, None, None, f"cannot be read as Parquet: {exc}") from exc
-    for name in schema.names:
-        if name not in (*KEYS, WITHDRAWAL, *read_apart) and table.column(name).null_count < table.num_rows:
+    for name in names:
+        if name not in (*KEYS, WITHDRAWAL, *read_apart) and null_count(table.column(name)) < table.num_rows:
             raise unsupported(FILE, None, name, f"the column {name!r} (diversion and filling bounds are not modelled)")
     if not read_apart:
         columns = files.table(FILE, {"hydro_id": INT, "stage_id": INT, WITHDRAWAL: FLOAT})
         rows = zip(columns["hydro_id"], columns["stage_id"], columns[WITHDRAWAL], [None] * table.num_rows, strict=True)
     else:  # rows of other bounds leave the withdrawal null; a withdrawal is stage-level (no block_id)
-        empty = tuple(name for name in schema.names if table.column(name).null_count == table.num_rows)
+        empty = tuple(name for name in names if null_count(table.column(name)) == table.num_rows)
         columns = files.table(FILE, {"hydro_id": INT, "stage_id": INT}, read_apart=(WITHDRAWAL, *read_apart, *empty))
-        flows = table.column(WITHDRAWAL).to_pylist() if WITHDRAWAL in schema.names else [None] * table.num_rows
-        blocks = table.column("block_id").to_pylist() if "block_id" in schema.names else [None] * table.num_rows
+        flows = table.column(WITHDRAWAL).to_pylist() if WITHDRAWAL in names else [None] * table.num_rows
+        blocks = table.column("block_id").to_pylist() if "block_id" in names else [None] * table.num_rows
         rows = zip(columns["hydro_id"], columns["stage_id"], flows, blocks, strict=True)
     targets: dict[tuple[int, int], float] = {}
     for hydro_id, stage_id, flow, block in rows:

@@ -25,21 +25,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from caudal.hydro.cobre.case import Case, Hydro, Line, StageSpec, Thermal, stage_bound
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.fields import Record, entity_name
-from caudal.hydro.cobre.files import INT, CaseFiles
+from caudal.hydro.cobre.files import INT, CaseFiles, nullable_numbers
 from caudal.hydro.cobre.hydro_limits import IN_SERVICE, LIMITS, REFUSED_018, check_hydro_limits
 from caudal.hydro.cobre.hydro_limits import quantity as hydro_quantity
 from caudal.hydro.cobre.system import HYDROS, LINES, THERMALS
 from caudal.hydro.cobre.withdrawals import FILE as HYDRO_BOUNDS
 from caudal.hydro.cobre.withdrawals import WITHDRAWAL
-from caudal.parquet_files import ParquetFile
-
-if TYPE_CHECKING:  # pyarrow is imported by the functions that read or write Parquet
-    import pyarrow as pa
+from caudal.parquet_files import ParquetError, ParquetFile
 
 THERMAL_BOUNDS = "constraints/thermal_bounds.parquet"
 LINE_BOUNDS = "constraints/line_bounds.parquet"
@@ -100,12 +96,16 @@ def read_bounds(
 
 
 def _read_file(files: CaseFiles, spec: _File, stages: tuple[StageSpec, ...], ids: set[int]) -> Overrides:
-    with ParquetFile(files.root / spec.name) as parquet:
-        raw = parquet.read()  # block_id and the values are nullable: read them apart
+    try:
+        with ParquetFile(files.root / spec.name) as parquet:
+            raw = parquet.read()  # block_id and the values are nullable: read them apart
+    except (OSError, ParquetError) as exc:
+        raise CaseError(spec.name, None, None, f"cannot be read as Parquet: {exc}") from exc
     # hydro_bounds: withdrawals.py has read the file first and refused any other column that holds a value
     others = tuple(raw.column_names) if spec.elsewhere else ()
     keys = files.table(spec.name, {spec.key: INT, "stage_id": INT}, read_apart=("block_id", *spec.columns, *others))
-    values = {c: _nullable(spec.name, raw, c) for c in ("block_id", *spec.columns) if c in raw.column_names}
+    values = {c: nullable_numbers(spec.name, raw, c, integer=c == "block_id")
+              for c in ("block_id", *spec.columns) if c in raw.column_names}
     blocks_of = {s.id: {b.id for b in s.blocks} for s in stages}
     out: Overrides = {}
     for row, (entity, stage) in enumerate(zip(keys[spec.key], keys["stage_id"], strict=True)):
@@ -133,16 +133,6 @@ def _read_file(files: CaseFiles, spec: _File, stages: tuple[StageSpec, ...], ids
                 raise CaseError(spec.name, where, column, "is given twice for this entity, stage and block")
             out[(quantity, entity, stage, block_id)] = value
     return out
-
-
-def _nullable(file: str, table: pa.Table, name: str) -> list[float | None]:
-    import pyarrow as pa
-
-    column = table.column(name)
-    integer = pa.types.is_integer(column.type)
-    if not (integer or pa.types.is_null(column.type) or (name != "block_id" and pa.types.is_floating(column.type))):
-        raise CaseError(file, None, name, f"must be a numeric column, got {column.type}")
-    return [None if value is None else float(value) for value in column.to_pylist()]
 
 
 def windows(

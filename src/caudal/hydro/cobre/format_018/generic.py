@@ -24,17 +24,14 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import Any
 
 from caudal.hydro.cobre.case import GenericConstraint, StageSpec, Term
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.fields import Record, entity_name
-from caudal.hydro.cobre.files import INT, CaseFiles
+from caudal.hydro.cobre.files import INT, CaseFiles, nullable_numbers
 from caudal.hydro.cobre.generic import BOUNDS, FILE, parse_expression
 from caudal.parquet_files import ParquetFile
-
-if TYPE_CHECKING:  # pyarrow is imported by the functions that read or write Parquet
-    import pyarrow as pa
 
 ENDS = ("bound_lower", "bound_upper")
 _INLINE = ("<", ">", "=")  # <=, >=, == and their typos
@@ -133,17 +130,11 @@ def _bound_rows(
     return out
 
 
-def _nullable(table: pa.Table, name: str) -> list[float | None]:
-    import pyarrow as pa
-
+def _nullable(table: Any, name: str) -> list[float | None]:
+    """A nullable column of the bounds table as a list, None for null (``block_id`` an integer column)."""
     if name not in table.column_names:
         raise CaseError(BOUNDS, None, name, f"column is missing (columns: {', '.join(table.column_names)})")
-    column = table.column(name)
-    numeric = pa.types.is_integer(column.type) if name == "block_id" else (
-        pa.types.is_floating(column.type) or pa.types.is_integer(column.type))
-    if not numeric and not pa.types.is_null(column.type):
-        raise CaseError(BOUNDS, None, name, f"must be a numeric column, got {column.type}")
-    return [None if value is None else float(value) for value in column.to_pylist()]
+    return nullable_numbers(BOUNDS, table, name, integer=name == "block_id")
 
 
 def _row_order(item: tuple[tuple[int, int, int | None], object]) -> tuple[int, int, int]:

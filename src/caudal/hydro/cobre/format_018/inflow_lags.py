@@ -21,16 +21,18 @@ lists the runs), varying one window at a time:
 Stages shorter than a month (weeks, alone or then calendar months) are read:
 after the first stage, lags are the day-weighted monthly averages of
 ``lag_accumulation.py``, which is what Cobre 0.18.0's forward pass and
-simulation form (measured, ``tests/test_cobre_018_multires_lags.py``); the
-study must then start on a month's first day, so that the lag months before it
-are whole.
+simulation form (measured, ``tests/test_cobre_018_multires_lags.py``). Such a
+study may start within a month: the lag months are still the whole months
+before the start's month, and the days of that month before the start which a
+window covers (observations, else history) begin its average
+(``RealizedInflows.month_so_far``); days no window covers are left out of it,
+as in Cobre 0.18.0.
 
 Anything else is refused by name, because Cobre 0.18.0 does something caudal
 has not pinned down: lags that are not state variables (``inflow_lags``
 false, the 0.18 default: on a stochastic case Cobre's lower bound then rose
 above its own upper estimate, as cuts that leave the lags out would), stages
-of a month or more that are not calendar months, a study starting within a
-month, seasons that are not monthly (without
+of a month or more that are not calendar months, seasons that are not monthly (without
 ``season_definitions`` Cobre starts every lag at zero and never shifts it),
 a lag month without its pre-study stage or its statistics row, and overlapping recent observations
 (Cobre calls them revisions).
@@ -51,6 +53,7 @@ from caudal.hydro.cobre.par_a import ANNUAL_LAGS
 from caudal.hydro.cobre.scenarios import INFLOW_STATS
 from caudal.hydro.cobre.timeline import FILE as STAGES
 from caudal.hydro.cobre.timeline import month_start
+from caudal.parquet_files import ParquetError, ParquetFile, epoch_days, is_date, null_count, type_name
 
 INITIAL = "initial_conditions.json"
 OBSERVATIONS = "recent_observations"
@@ -77,11 +80,27 @@ def lag_orders(ar_models: dict[tuple[int, int], ArModel]) -> dict[int, int]:
     return {hydro_id: order for hydro_id, order in orders.items() if order > 0}
 
 
+@dataclass(frozen=True)
+class RealizedInflows:
+    """What the realized inflow windows give the PAR(p) lags of a 0.18 case.
+
+    ``lags``: per hydro with lags, its inflow in each lag month before the
+    study, most recent first. ``month_so_far``: per hydro, when the study
+    starts within a month, that month's days before the start which a window
+    covers, as ``(sum of inflow x days, days)`` over the month's days: the
+    start of the month's lag average, which the study's stages complete
+    (lag_accumulation.py).
+    """
+
+    lags: dict[int, tuple[float, ...]]
+    month_so_far: dict[int, tuple[float, float]]
+
+
 def initial_lags(
     files: CaseFiles, orders: dict[int, int], observations: list[Window], hydro_ids: set[int],
     annual_hydros: frozenset[int] = frozenset(), pre_study_lags: int | None = None,
-) -> dict[int, tuple[float, ...]]:
-    """Per hydro with lags, its inflow in each lag month before the study, most recent first.
+) -> RealizedInflows:
+    """The lags (and the study month's days before the start) that the windows give each hydro with lags.
 
     ``orders`` are the AR orders; a plant of ``annual_hydros`` (PAR(p)-A)
     reads twelve lag months, those past its AR order without a pre-study stage
@@ -96,7 +115,7 @@ def initial_lags(
     for hydro_id in annual_hydros:
         months[hydro_id] = max(months.get(hydro_id, 0), ANNUAL_LAGS)
     if not months:
-        return {}
+        return RealizedInflows({}, {})
     if pre_study_lags is None:
         pre_study_lags = max(orders.values(), default=0)
     study_start = _check_stages(files, pre_study_lags)
@@ -112,11 +131,12 @@ def initial_lags(
         if _first_overlap(windows) is not None:
             raise unsupported(INITIAL, f"hydro {hydro_id}", OBSERVATIONS,
                               "overlapping recent inflow observations (revisions)")
-    return {
-        hydro_id: _lags_of(hydro_id, order, study_start, history.get(hydro_id, []), by_hydro.get(hydro_id, []),
-                           orders.get(hydro_id, 0))
-        for hydro_id, order in sorted(months.items())
-    }
+    daily = {hydro_id: _daily(order, study_start, history.get(hydro_id, []), by_hydro.get(hydro_id, []))
+             for hydro_id, order in sorted(months.items())}
+    lags = {hydro_id: _lags_of(hydro_id, months[hydro_id], study_start, days, orders.get(hydro_id, 0))
+            for hydro_id, days in daily.items()}
+    so_far = {hydro_id: _month_so_far(study_start, days) for hydro_id, days in daily.items()}
+    return RealizedInflows(lags, {hydro_id: value for hydro_id, value in so_far.items() if value[1] > 0.0})
 
 
 def read_lags(ar_models: dict[tuple[int, int], ArModel]) -> int:
@@ -140,14 +160,10 @@ def read_history_windows(files: CaseFiles, since: date, hydro_ids: set[int]) -> 
     """
     if not files.exists(HISTORY):
         return {}
-    import pyarrow as pa
-
-    from caudal.parquet_files import ParquetFile
-
     numbers = files.table(HISTORY, {"hydro_id": INT, "value_m3s": FLOAT}, read_apart=("date", *_WINDOW_COLUMNS))
     try:
         with ParquetFile(files.root / HISTORY) as parquet:
-            names = parquet.schema_arrow.names
+            names = parquet.names
             if "date" in names:
                 raise CaseError(HISTORY, None, "date", "is the 0.5.x layout of one date per value; 0.18 reads "
                                 "windows: columns start_date and end_date (exclusive)")
@@ -155,14 +171,14 @@ def read_history_windows(files: CaseFiles, since: date, hydro_ids: set[int]) -> 
             if missing:
                 raise CaseError(HISTORY, None, missing[0], "column is missing (0.18 history rows are windows)")
             table = parquet.read(columns=list(_WINDOW_COLUMNS))
-    except (OSError, pa.ArrowException) as exc:
+    except (OSError, ParquetError) as exc:
         raise CaseError(HISTORY, None, None, f"cannot be read as Parquet: {exc}") from exc
     days = []
     for column in _WINDOW_COLUMNS:
         data = table.column(column)
-        if not pa.types.is_date(data.type) or data.null_count:
-            raise CaseError(HISTORY, None, column, f"must be a date column without nulls, got {data.type}")
-        days.append(data.cast(pa.date32()).to_numpy().astype("datetime64[D]").astype(np.int64))
+        if not is_date(data) or null_count(data):
+            raise CaseError(HISTORY, None, column, f"must be a date column without nulls, got {type_name(data)}")
+        days.append(epoch_days(data))
     hydro, start, end, value = numbers["hydro_id"], days[0], days[1], numbers["value_m3s"]
     unknown = np.setdiff1d(hydro, np.fromiter(hydro_ids, np.int64, len(hydro_ids)))
     if unknown.size:
@@ -217,10 +233,6 @@ def _check_stages(files: CaseFiles, max_order: int) -> date:
             raise unsupported(STAGES, entity, "state_variables.inflow_lags",
                               "PAR(p) lags that are not state variables (false, the 0.18 default)")
     study_start = date.fromisoformat(doc["stages"][0]["start_date"])
-    if study_start.day != 1:
-        raise unsupported(STAGES, f"stage {doc['stages'][0]['id']}", "start_date",
-                          "PAR(p) inflow lags on a study starting within a month in the 0.18 format (the lag "
-                          "months before it would be partial)")
     pre_study = {p["id"]: (date.fromisoformat(p["start_date"]), date.fromisoformat(p["end_date"]))
                  for p in doc.get("pre_study_stages") or []}
     for lag in range(1, max_order + 1):
@@ -250,9 +262,11 @@ def _check_lag_statistics(files: CaseFiles, orders: dict[int, int]) -> None:
                                   f"a lag-{lag} PAR(p) model without statistics for pre-study stage {-lag}")
 
 
-def _lags_of(hydro_id: int, order: int, study_start: date, history: list[Window],
-             observations: list[Window], ar_order: int) -> tuple[float, ...]:
-    """Day-weighted mean inflow of each lag month, observations taking precedence over history."""
+def _daily(order: int, study_start: date, history: list[Window], observations: list[Window]) -> np.ndarray:
+    """The realized inflow of each day from the oldest lag month to the study start (NaN where none is given).
+
+    Observations override the history day by day.
+    """
     first = month_start(study_start, -order)
     n_days = (study_start - first).days
     daily = np.full(n_days, np.nan)
@@ -262,6 +276,25 @@ def _lags_of(hydro_id: int, order: int, study_start: date, history: list[Window]
             hi = min((window.end - first).days, n_days)
             if lo < hi:
                 daily[lo:hi] = window.value
+    return daily
+
+
+def _month_so_far(study_start: date, daily: np.ndarray) -> tuple[float, float]:
+    """The study month's covered days before the start: (sum of inflow x days, days), over the month's days.
+
+    Measured on Cobre 0.18.0 (tests/test_cobre_018_multires_lags.py): the
+    month's lag averages the covered days before the start (from observations
+    or history) with the study's own days; days no window covers are left out.
+    """
+    days_in_month = (month_start(study_start, 1) - month_start(study_start)).days
+    before = daily[daily.shape[0] - (study_start - month_start(study_start)).days:]
+    covered = before[~np.isnan(before)]
+    return float(covered.sum()) / days_in_month, covered.shape[0] / days_in_month
+
+
+def _lags_of(hydro_id: int, order: int, study_start: date, daily: np.ndarray, ar_order: int) -> tuple[float, ...]:
+    """Day-weighted mean inflow of each lag month (``daily`` from :func:`_daily`); past ``ar_order``, annual lags."""
+    first = month_start(study_start, -order)
     lags = []
     for lag in range(1, order + 1):
         lo = (month_start(study_start, -lag) - first).days

@@ -116,10 +116,10 @@ def read_initial_conditions(
     doc.finish()
     ar_models = read_ar_models(files) if estimated is None else estimated
     pre_study_lags = None if estimated is None else read_lags(estimated)
-    lags = initial_lags(files, lag_orders(ar_models), observations, hydro_ids, annual_hydros, pre_study_lags)
+    realized = initial_lags(files, lag_orders(ar_models), observations, hydro_ids, annual_hydros, pre_study_lags)
     if estimated is None:  # after initial_lags, which refuses the timelines the ratios' seasons assume
         ar_models = with_implied_ratios(files, ar_models, stage_seasons)
-    return InitialConditions(storage, lags), ar_models
+    return InitialConditions(storage, realized.lags, realized.month_so_far), ar_models
 
 
 def _read_recent_observations(doc: Record, hydro_ids: set[int]) -> list[Window]:
