@@ -179,6 +179,10 @@ def full_case(tmp_path: Path) -> Path:
     edit(case, "system/hydros.json", hydros)
     (case / "scenarios" / "load_factors.json").write_text(json.dumps({"load_factors": [
         {"bus_id": 0, "stage_id": 0, "block_factors": [{"block_id": 0, "factor": 1.0}]}]}))
+    (case / "scenarios" / "correlation.json").write_text(json.dumps({"method": "spectral", "profiles": {"default": {
+        "correlation_groups": [{"name": "both", "entities": [{"type": "inflow", "id": 0}, {"type": "inflow", "id": 1}],
+                                "matrix": [[1.0, 0.5], [0.5, 1.0]]}]}},
+        "schedule": [{"stage_id": 0, "profile_name": "default"}]}))
     load(case)  # valid as it stands
     return case
 
@@ -192,7 +196,7 @@ def set_property(case: Path, file: str, path: str, value: Any) -> None:
     node = data
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
-        if part == "[]":
+        if part in ("[]", "{}"):  # the item or map value the part before chose
             continue
         following = parts[i + 1] if not last else None
         if last:

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # correlation.py reads cases: the annotation only
+    from caudal.hydro.cobre.correlation import Correlation
 
 INFLOW_METHODS = ("none", "penalty", "truncation", "truncation_with_penalty")
 
@@ -276,6 +280,7 @@ class Case:
     # hydro id -> the realized days of the study's first month before it starts, as (sum of inflow x days,
     # days), both over the month's days: where its lag average starts (format_018/inflow_lags.py)
     month_so_far: dict[int, tuple[float, float]] = field(default_factory=dict)
+    correlation: Correlation | None = None  # scenarios/correlation.json (correlation.py)
     fpha_turbined_costs: dict[int, float] = field(default_factory=dict)  # hydro -> per (m3/s . h) turbined
     evaporation: dict[tuple[int, int], EvaporationLine] = field(default_factory=dict)  # (hydro, stage) -> line
     evaporation_costs: dict[int, tuple[float, float]] = field(default_factory=dict)  # hydro -> (below, above)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from caudal.hydro.cobre.case import Case
+from caudal.hydro.cobre.correlation import correlate, noise_columns
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.scenarios import NOISE_OPENINGS, NoiseTable
 from caudal.parquet_files import write_table
@@ -56,13 +57,21 @@ def noise_entities(case: Case) -> NoiseEntities:
 
 
 def generate_noise(case: Case, seed: int) -> list[np.ndarray]:
-    """caudal's tree: independent standard normals, one stream per stage keyed by (seed, stage)."""
-    dim = noise_entities(case).size
+    """caudal's tree: standard normals, one stream per stage keyed by (seed, stage), correlated as the case says."""
+    entities = noise_entities(case)
     trees = []
     for t, stage in enumerate(case.stages):
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), OPENING_TREE, t]))
-        trees.append(rng.standard_normal((stage.openings, dim)))
+        trees.append(correlated(case, stage.id, entities, rng.standard_normal((stage.openings, entities.size))))
     return trees
+
+
+def correlated(case: Case, stage_id: int, entities: NoiseEntities, noise: np.ndarray) -> np.ndarray:
+    """``noise`` (independent standard normals, float64[draws, entities]) with the stage's correlation applied."""
+    if case.correlation is not None:
+        columns = noise_columns(entities.hydros, entities.load_buses, entities.sources)
+        correlate(noise, case.correlation.groups(stage_id), columns)
+    return noise
 
 
 def noise_from_table(case: Case, table: NoiseTable) -> list[np.ndarray]:

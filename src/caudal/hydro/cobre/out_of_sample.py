@@ -24,7 +24,7 @@ from caudal.hydro.cobre.errors import unsupported
 from caudal.hydro.cobre.external_inflows import CONFIG, SCHEME_FIELD
 from caudal.hydro.cobre.formulation import TRUNCATING, build_problem
 from caudal.hydro.cobre.inflows import InflowModel, check_truncation_is_exact
-from caudal.hydro.cobre.openings import NoiseEntities
+from caudal.hydro.cobre.openings import NoiseEntities, correlated
 
 OUT_OF_SAMPLE = "out_of_sample"
 FORWARD_NOISE = 11
@@ -38,9 +38,8 @@ def uses_out_of_sample_inflows(case: Case) -> bool:
 def out_of_sample_noise(case: Case, entities: NoiseEntities, seed: int) -> list[np.ndarray]:
     """Per stage, float64[openings, entities] of standard normals drawn apart from the opening tree."""
     return [
-        np.random.default_rng(np.random.SeedSequence([int(seed), FORWARD_NOISE, t])).standard_normal(
-            (stage.openings, entities.size)
-        )
+        correlated(case, stage.id, entities, np.random.default_rng(
+            np.random.SeedSequence([int(seed), FORWARD_NOISE, t])).standard_normal((stage.openings, entities.size)))
         for t, stage in enumerate(case.stages)
     ]
 

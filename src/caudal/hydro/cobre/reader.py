@@ -13,6 +13,7 @@ from pathlib import Path
 from caudal.hydro.cobre.assembly import assemble_case, check_across_files, require_series_stats
 from caudal.hydro.cobre.case import Case, Hydro, Settings
 from caudal.hydro.cobre.config import read_settings
+from caudal.hydro.cobre.correlation import read_case_correlation
 from caudal.hydro.cobre.errors import CaseWarning
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.generic import read_generic_constraints
@@ -70,6 +71,7 @@ def read_case(root: str | Path) -> Case:
     case.source_noise = stochastic_availability(files, case.stages)
     require_series_stats(case, inflow_stats, load_stats)
     check_across_files(case, withdrawals, generic)
+    case.correlation = read_case_correlation(files, case, ("spectral", "cholesky"))
     table = read_noise_table(files)
     if table is not None:
         case.noise_openings = noise_from_table(case, table)

@@ -19,7 +19,6 @@ UNSUPPORTED_FILES: dict[str, str] = {
     "scenarios/external_load_scenarios.parquet": "external load scenarios",
     "scenarios/external_ncs_scenarios.parquet": "external non-controllable source scenarios",
     "scenarios/non_controllable_factors.json": "non-controllable source block factors",
-    "scenarios/correlation.json": "spatially correlated noise",
 }
 
 REGISTRY_KEYS = {

@@ -131,11 +131,19 @@ PROPERTIES: dict[str, dict[str, str]] = {
         "upper_bound_evaluation.interval_iterations": IGNORED,
         "upper_bound_evaluation.lipschitz": IGNORED,
     },
-    "correlation.schema.json": {
+    "correlation.schema.json": {  # correlation.py
         **_SCHEMA_URI,
-        "method": REFUSED,
-        "profiles": REFUSED,
-        "schedule": REFUSED,
+        "method": READ,
+        "profiles": READ,
+        "profiles{}.correlation_groups": READ,
+        "profiles{}.correlation_groups[].name": READ,
+        "profiles{}.correlation_groups[].entities": READ,
+        "profiles{}.correlation_groups[].entities[].type": READ,
+        "profiles{}.correlation_groups[].entities[].id": READ,
+        "profiles{}.correlation_groups[].matrix": READ,
+        "schedule": READ,
+        "schedule[].stage_id": READ,
+        "schedule[].profile_name": READ,
     },
     "energy_contracts.schema.json": {**_SCHEMA_URI, "contracts": REFUSED},
     "generic_constraints.schema.json": {

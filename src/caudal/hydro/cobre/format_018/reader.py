@@ -15,6 +15,7 @@ import numpy as np
 
 from caudal.hydro.cobre.assembly import assemble_case, check_across_files, require_series_stats
 from caudal.hydro.cobre.case import Case
+from caudal.hydro.cobre.correlation import read_case_correlation
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.external_inflows import EXTERNAL
 from caudal.hydro.cobre.files import CaseFiles
@@ -101,6 +102,7 @@ def read_case(root: str | Path) -> Case:
                 raise CaseError(HYDROS, f"hydro {hydro.id}", f"unit_groups[{i}].bus_id",
                                 f"refers to bus {bus}, which is not defined")
     check_across_files(case, withdrawals, generic)
+    case.correlation = read_case_correlation(files, case, ("spectral",))
     case.noise_openings = _noise_openings(files, case, config.openings_from_file)
     return case
 
