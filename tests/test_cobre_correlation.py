@@ -8,8 +8,12 @@ threads=1, skip_simulation=True)``, 300 iterations x 4 forward passes): the
 three-stage problem is then solved, so caudal's deterministic equivalent on the
 same tree must give it. The correlations of Cobre's exported tree are the
 matrix's (0.83, 0.30, 0.46 against 0.8, 0.3, 0.5 over 4ree's 120 draws:
-measured on the same case with all 12 stages), so Cobre correlates the
-standard noise of its openings, and caudal does the same to its own tree.
+measured on the same case with all 12 stages; Cobre 0.18.0 exports the very
+same tree for 4ree in its format), so Cobre correlates the standard noise of
+its openings, and caudal does the same to its own tree. ``COBRE_018_BOUND`` is
+Cobre 0.18.0's bound on the three-stage cut of ``cases-0.18/4ree`` with the same
+``correlation.json`` and tree (``training.scenario_source.openings`` from the
+file; ``cobre.run.run(case, output_dir=..., threads=1)``, 300 iterations).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from cobre_cases import DATA, assert_fails_naming, edit
 
@@ -30,6 +36,7 @@ from caudal.hydro.cobre.out_of_sample import out_of_sample_noise
 
 CASE = DATA / "correlation" / "4ree-three-stages"
 COBRE_051_BOUND = 2689565809.8887615
+COBRE_018_BOUND = 2689565809.88865
 MATRIX = np.array([[1.0, 0.8, 0.3], [0.8, 1.0, 0.5], [0.3, 0.5, 1.0]])
 
 
@@ -56,6 +63,21 @@ def test_cobres_tree_gives_cobres_bound() -> None:
     assert equivalent == pytest.approx(COBRE_051_BOUND, rel=1e-9)
     bound = caudal.train(study.problem, iterations=300, forward_passes=4, seed=1).lower_bound
     assert bound == pytest.approx(equivalent, rel=1e-9)
+
+
+def test_the_018_case_on_cobres_tree_gives_cobre_0180s_bound(tmp_path: Path) -> None:
+    case = tmp_path / "4ree-018"
+    shutil.copytree(DATA / "cases-0.18" / "4ree", case)
+    edit(case, "stages.json", lambda d: d.update(stages=d["stages"][:3]))
+    for name in ("inflow_seasonal_stats", "load_seasonal_stats"):
+        table = pq.read_table(case / "scenarios" / f"{name}.parquet")
+        pq.write_table(table.filter(pc.less(table["stage_id"], 3)), case / "scenarios" / f"{name}.parquet")
+    for name in ("correlation.json", "noise_openings.parquet"):
+        shutil.copy(CASE / "scenarios" / name, case / "scenarios" / name)
+    edit(case, "config.json", lambda d: d["training"]["scenario_source"].update(openings={"source": "file"}))
+    study = cobre.load_case(case)
+    assert study.noise_source == "file" and study.case.correlation is not None
+    assert caudal.deterministic_equivalent(study.problem).objective == pytest.approx(COBRE_018_BOUND, rel=1e-9)
 
 
 def test_caudals_tree_has_the_matrixs_correlations(generated: Path) -> None:
