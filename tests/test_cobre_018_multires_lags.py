@@ -204,3 +204,26 @@ def test_a_month_long_stage_off_the_calendar_is_refused(tmp_path: Path, capsys: 
     case = build(tmp_path / "shifted", "weeks-then-months-par1")
     edit(case, STAGES, lambda d: d["stages"][6].update(start_date="2024-03-01", end_date="2024-04-05"))
     assert_fails_naming(case, capsys, STAGES, "stage 6", "end_date", "not calendar months")
+
+
+# Measured the same way on each variant with every inflow deviation 10 m3/s and the opening's noise -1 + 0.3 t at
+# stage t: Cobre 0.18.0's simulated cost, which the noise's residual std ratios move (format_018/ar_ratios.py).
+COBRE_018_NOISY = {
+    "weeks-then-months-par1": 20119703.51776216,
+    "weeks-then-months-par2": 19215928.296972513,
+    "ten-weeks-par1": 13335467.829380423,
+}
+
+
+@pytest.mark.parametrize("name", sorted(COBRE_018_NOISY))
+def test_noisy_weekly_stages_reach_cobres_simulated_cost(tmp_path: Path, name: str) -> None:
+    """The ratios Cobre 0.18.0 derives from the coefficients hold on weekly stages too (sqrt(0.75) on PAR(1))."""
+    folder = build(tmp_path / name, name)
+    stats = folder / "scenarios/inflow_seasonal_stats.parquet"
+    table = pq.read_table(stats)
+    pq.write_table(table.set_column(3, "std_m3s", pa.array([10.0] * table.num_rows)), stats)
+    n = len(VARIANTS[name][0])
+    noise = [np.full((1, 1), -1.0 + 0.3 * t) for t in range(n)]
+    write_noise_openings(folder / "scenarios/noise_openings.parquet", noise)
+    study = cobre.load_case(folder)
+    assert caudal.deterministic_equivalent(study.problem).objective == pytest.approx(COBRE_018_NOISY[name], rel=SAME)

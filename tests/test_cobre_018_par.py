@@ -213,11 +213,12 @@ def test_the_point_dated_layout_is_an_error(par1: Path, capsys: pytest.CaptureFi
     assert_fails_naming(par1, capsys, HISTORY, None, "date", "start_date and end_date")
 
 
-def test_history_without_coefficients_stays_refused(par1: Path, capsys: pytest.CaptureFixture) -> None:
+def test_history_with_statistics_but_no_coefficients_is_refused(par1: Path, capsys: pytest.CaptureFixture) -> None:
+    """Cobre's partial estimation; a history without either file is estimated (test_cobre_018_estimation.py)."""
     (par1 / AR).unlink()
     with pytest.raises(CaseError) as info:
         cobre.load_case(par1)
     assert (info.value.file, info.value.field) == (HISTORY, None)
-    assert "estimating PAR(p)" in str(info.value)
+    assert "together with scenarios/inflow_seasonal_stats.parquet" in str(info.value)
     assert main(["train", str(par1), "-q"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1

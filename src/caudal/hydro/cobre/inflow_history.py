@@ -18,21 +18,27 @@ Refused by name: a history given together with only one of the two files
 without ``noise_openings.parquet``:
 Cobre then also estimates the residual correlation between the plants and
 draws correlated noise (an opening tree it exported already carries it).
+
+The 0.18 format estimates with the same code
+(:mod:`caudal.hydro.cobre.format_018.estimation`); what a Cobre version does
+differently is a :class:`Rules` argument of :func:`estimate_inflows`.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
 
 from caudal.hydro.cobre.case import AnnualComponent, ArModel, SeriesStats, StageSpec
 from caudal.hydro.cobre.errors import CaseError, CaseWarning, unsupported
+from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
-from caudal.hydro.cobre.par_a_estimation import AnnualFit, fit_par_annual
-from caudal.hydro.cobre.par_estimation import History, SeasonFit, fit_par
+from caudal.hydro.cobre.par_a_estimation import AnnualFit, expanded_coefficients, fit_par_annual
+from caudal.hydro.cobre.par_estimation import BY_POSITION, History, SeasonFit, fit_par, implied_residual_std_ratios
 from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS, INFLOW_STATS, NOISE_OPENINGS
 from caudal.parquet_files import ParquetError, ParquetFile, is_date, null_count, type_name
 
@@ -51,6 +57,33 @@ class EstimationSettings:
     annual: bool = False  # "pacf_annual": fit PAR(p)-A
 
 
+Series = dict[int, list[tuple[date, int, float]]]
+"""Per hydro, its (date, season, value) monthly rows in date order."""
+SeriesReader = Callable[[CaseFiles, tuple[StageSpec, ...], dict[int, int], list[int]], Series]
+"""Reads a format's history file: (files, stages, season of each calendar month, hydro ids) -> rows."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a Cobre version does its own way when it estimates; the defaults are Cobre 0.5.1's.
+
+    ``read_series`` reads the format's history file into monthly values;
+    ``pairing`` forms the lagged pairs of the autocorrelations
+    (:mod:`caudal.hydro.cobre.par_estimation`); ``order_selections`` are the
+    ``order_selection`` values the format knows; ``date_field`` names a
+    row's date in messages; ``implied_ratios`` takes each
+    season's residual std ratio from the final coefficients
+    (:func:`caudal.hydro.cobre.par_estimation.implied_residual_std_ratios`)
+    instead of from the Yule-Walker system the coefficients solved.
+    """
+
+    read_series: SeriesReader | None = None  # None: the 0.5.x layout, one dated value per row
+    pairing: str = BY_POSITION
+    order_selections: tuple[str, ...] = ("pacf", "pacf_annual", "fixed")  # "fixed" fits as "pacf" does
+    date_field: str = "date"
+    implied_ratios: bool = False
+
+
 @dataclass(frozen=True)
 class EstimatedInflows:
     stats: SeriesStats
@@ -59,7 +92,11 @@ class EstimatedInflows:
 
 
 def estimate_inflows(
-    files: CaseFiles, stages: tuple[StageSpec, ...], pre_study: dict[int, int | None], hydro_ids: list[int]
+    files: CaseFiles,
+    stages: tuple[StageSpec, ...],
+    pre_study: dict[int, int | None],
+    hydro_ids: list[int],
+    rules: Rules = Rules(),  # noqa: B008 - frozen, never mutated
 ) -> EstimatedInflows | None:
     """The fitted statistics and AR models per (hydro, stage id); ``None`` when there is nothing to fit."""
     if not files.exists(HISTORY):
@@ -73,9 +110,9 @@ def estimate_inflows(
         # Cobre also estimates the plants' residual correlation and draws correlated noise from it.
         raise unsupported(HISTORY, None, None, "the correlation between plants estimated from history (caudal "
                           f"would draw independent noise; give the opening tree in {NOISE_OPENINGS})")
-    settings = read_estimation_settings(files)
-    n_seasons, month_season = _monthly_seasons(files)
-    series = _read_series(files, stages, month_season)
+    settings = read_estimation_settings(files, rules.order_selections)
+    n_seasons, month_season = monthly_seasons(files)
+    series = (rules.read_series or _read_series)(files, stages, month_season, hydro_ids)
     means: dict[tuple[int, int], float] = {}
     stds: dict[tuple[int, int], float] = {}
     models: dict[tuple[int, int], ArModel] = {}
@@ -84,18 +121,28 @@ def estimate_inflows(
     for hydro_id in hydro_ids:
         if hydro_id not in series:
             raise CaseError(HISTORY, f"hydro {hydro_id}", "hydro_id", "has no history to fit its inflow model to")
-        history = _history(hydro_id, series[hydro_id], n_seasons, settings)
+        history = _history(hydro_id, series[hydro_id], n_seasons, settings,
+                           date_field=rules.date_field, warn_of_position_pairs=rules.pairing == BY_POSITION)
         if settings.annual:
-            both = fit_par_annual(history, settings.max_order, settings.max_coefficient_magnitude)
+            both = fit_par_annual(history, settings.max_order, settings.max_coefficient_magnitude, rules.pairing)
             fits, annual_fits = [f for f, _ in both], [a for _, a in both]
+            weights = expanded_coefficients(both)  # the annual term as weights on the last twelve values
         else:
-            fits, annual_fits = fit_par(history, settings.max_order, settings.max_coefficient_magnitude), None
+            fits = fit_par(history, settings.max_order, settings.max_coefficient_magnitude, rules.pairing)
+            annual_fits, weights = None, [fit.coefficients for fit in fits]
+        if rules.implied_ratios:
+            ratios = implied_residual_std_ratios(weights)
+            if ratios is None:
+                raise unsupported(HISTORY, f"hydro {hydro_id}", None, "a fitted model whose implied residual "
+                                  "variance is not positive (how Cobre 0.18.0 runs it is not measured)")
+            fits = [replace(fit, residual_std_ratio=ratio) for fit, ratio in zip(fits, ratios, strict=True)]
         for stage_id, season in stage_seasons:
             if season is None or not 0 <= season < n_seasons:
                 continue
             fit: SeasonFit = fits[season]
             means[hydro_id, stage_id], stds[hydro_id, stage_id] = fit.mean, fit.std
-            if fit.coefficients and stage_id >= 0:
+            keep_ratio = rules.implied_ratios and fit.residual_std_ratio != 1.0  # an annual term's alone
+            if (fit.coefficients or keep_ratio) and stage_id >= 0:
                 models[hydro_id, stage_id] = ArModel(fit.coefficients, fit.residual_std_ratio)
             term: AnnualFit | None = annual_fits[season] if annual_fits else None
             if term is not None and stage_id >= 0 and term.coefficient != 0.0 and term.std > 0.0:
@@ -103,12 +150,19 @@ def estimate_inflows(
     return EstimatedInflows(SeriesStats(means, stds), models, annual)
 
 
-def read_estimation_settings(files: CaseFiles) -> EstimationSettings:
-    config = files.json(CONFIG)
-    section = config.record("estimation", None)
+def read_estimation_settings(
+    files: CaseFiles, order_selections: tuple[str, ...] = Rules.order_selections
+) -> EstimationSettings:
+    return estimation_settings(files.json(CONFIG).record("estimation", None), order_selections)
+
+
+def estimation_settings(
+    section: Record | None, order_selections: tuple[str, ...] = Rules.order_selections
+) -> EstimationSettings:
+    """``config.json``'s ``estimation`` section, checked; the defaults when it is absent."""
     if section is None:
         return EstimationSettings()
-    method = section.string("order_selection", "pacf", choices=("pacf", "pacf_annual", "fixed"))
+    method = section.string("order_selection", "pacf", choices=order_selections)
     magnitude = section.number("max_coefficient_magnitude", None, minimum=0.0)
     settings = EstimationSettings(
         max_order=section.integer("max_order", 6, minimum=0, maximum=120),
@@ -120,7 +174,7 @@ def read_estimation_settings(files: CaseFiles) -> EstimationSettings:
     return settings
 
 
-def _monthly_seasons(files: CaseFiles) -> tuple[int, dict[int, int]]:
+def monthly_seasons(files: CaseFiles) -> tuple[int, dict[int, int]]:
     """Number of seasons and the season of each calendar month (1..12)."""
     doc = files.json(STAGES)
     definitions = doc.data.get("season_definitions")
@@ -139,9 +193,9 @@ def _monthly_seasons(files: CaseFiles) -> tuple[int, dict[int, int]]:
 
 
 def _read_series(
-    files: CaseFiles, stages: tuple[StageSpec, ...], month_season: dict[int, int]
-) -> dict[int, list[tuple[date, int, float]]]:
-    """Per hydro, its (date, season, value) rows in date order."""
+    files: CaseFiles, stages: tuple[StageSpec, ...], month_season: dict[int, int], hydro_ids: list[int]
+) -> Series:
+    """The 0.5.x layout: one ``date`` and ``value_m3s`` per row (``hydro_ids`` are checked by the caller)."""
     numbers = files.table(HISTORY, {"hydro_id": INT, "value_m3s": FLOAT}, read_apart=("date",))
     try:
         with ParquetFile(files.root / HISTORY) as parquet:
@@ -153,14 +207,14 @@ def _read_series(
     dates = column.to_pylist()
     series: dict[int, list[tuple[date, int, float]]] = {}
     for hydro_id, day, value in zip(numbers["hydro_id"], dates, numbers["value_m3s"], strict=True):
-        season = _season_of(day, stages, month_season)
+        season = season_of(day, stages, month_season)
         series.setdefault(int(hydro_id), []).append((day, season, float(value)))
     for rows in series.values():
         rows.sort(key=lambda row: row[0])
     return series
 
 
-def _season_of(day: date, stages: tuple[StageSpec, ...], month_season: dict[int, int]) -> int:
+def season_of(day: date, stages: tuple[StageSpec, ...], month_season: dict[int, int]) -> int:
     """A study stage's season when the date falls in one (as Cobre does), else the calendar's."""
     for stage in stages:
         if stage.start <= day < stage.end and stage.season_id is not None:
@@ -169,14 +223,16 @@ def _season_of(day: date, stages: tuple[StageSpec, ...], month_season: dict[int,
 
 
 def _history(
-    hydro_id: int, rows: list[tuple[date, int, float]], n_seasons: int, settings: EstimationSettings
+    hydro_id: int, rows: list[tuple[date, int, float]], n_seasons: int, settings: EstimationSettings,
+    *, date_field: str = "date", warn_of_position_pairs: bool = True,
 ) -> History:
     entity = f"hydro {hydro_id}"
     for (before, _, _), (after, _, _) in zip(rows, rows[1:], strict=False):
         months = (after.year - before.year) * 12 + after.month - before.month
         if months != 1:
             problem = "appears twice in one month" if months == 0 else "has a gap"
-            raise CaseError(HISTORY, entity, "date", f"{problem} between {before} and {after} (one value per month)")
+            raise CaseError(HISTORY, entity, date_field,
+                            f"{problem} between {before} and {after} (one value per month)")
     seasons = np.array([season for _, season, _ in rows], dtype=np.int64)
     counts = np.bincount(seasons, minlength=n_seasons)
     fewest = int(counts.argmin())
@@ -186,7 +242,7 @@ def _history(
             f"season {fewest} has {counts[fewest]} observations, fewer than "
             f"estimation.min_observations_per_season ({settings.min_observations_per_season}) or 2",
         )
-    if seasons[0] != 0:
+    if seasons[0] != 0 and warn_of_position_pairs:
         warnings.warn(
             f"{HISTORY}: {entity}'s history starts in season {int(seasons[0])}, not 0: like Cobre 0.5.1, caudal "
             "pairs each season's values with the earlier season's by their position in the two lists, so the "

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from caudal.hydro.cobre.par_estimation import (
+    BY_POSITION,
     Z_95,
     History,
     SeasonFit,
@@ -58,10 +59,15 @@ class AnnualFit:
 
 
 def fit_par_annual(
-    history: History, max_order: int, max_coefficient_magnitude: float | None = None
+    history: History, max_order: int, max_coefficient_magnitude: float | None = None, pairing: str = BY_POSITION
 ) -> list[tuple[SeasonFit, AnnualFit]]:
-    """The PAR(p)-A model of every season (see the module docstring for the steps)."""
-    fitter = _AnnualFitter(history)
+    """The PAR(p)-A model of every season (see the module docstring for the steps).
+
+    ``pairing`` forms the inflow autocorrelations' pairs as in
+    :func:`caudal.hydro.cobre.par_estimation.fit_par`; the correlations with
+    ``A`` are chronological in both Cobre versions.
+    """
+    fitter = _AnnualFitter(history, pairing)
     n = history.n_seasons
     fits = [fitter.initial_fit(m, max_order) for m in range(n)]
     for m, (phi, _, psi) in enumerate(fits):
@@ -77,6 +83,25 @@ def fit_par_annual(
     return out
 
 
+def expanded_coefficients(fits: list[tuple[SeasonFit, AnnualFit]]) -> list[tuple[float, ...]]:
+    """Each season's model as standardised coefficients on its last twelve values, the annual term spread.
+
+    ``psi (A[t-1] - mu_A) / sigma_A`` weighs the standardised value ``j``
+    months back by ``psi * s[m - j] / (12 sigma_A)``; added to ``phi`` this
+    is the PAR(12) whose implied correlations give Cobre 0.18.0's residual
+    std ratios (:func:`caudal.hydro.cobre.par_estimation.implied_residual_std_ratios`).
+    """
+    n = len(fits)
+    expanded = []
+    for m, (fit, annual) in enumerate(fits):
+        weights = list(fit.coefficients) + [0.0] * max(0, ANNUAL_WINDOW - len(fit.coefficients))
+        if annual.coefficient != 0.0 and annual.std > 0.0:
+            for j in range(ANNUAL_WINDOW):
+                weights[j] += annual.coefficient * fits[(m - j - 1) % n][0].std / (ANNUAL_WINDOW * annual.std)
+        expanded.append(tuple(weights))
+    return expanded
+
+
 def annual_values(history: History) -> tuple[np.ndarray, np.ndarray]:
     """``A`` at every month ``tau`` that ends a window (all but the last complete one), and those ``tau``."""
     n_values = history.values.size
@@ -88,9 +113,9 @@ def annual_values(history: History) -> tuple[np.ndarray, np.ndarray]:
 class _AnnualFitter(_Fitter):
     """The classical periodic correlations plus those that involve ``A``."""
 
-    def __init__(self, history: History):
+    def __init__(self, history: History, pairing: str = BY_POSITION):
         means, stds = seasonal_stats(history)
-        super().__init__(history, means, stds)
+        super().__init__(history, means, stds, pairing)
         self.annual, self.annual_at = annual_values(history)
         annual_seasons = history.seasons[self.annual_at]
         n = history.n_seasons

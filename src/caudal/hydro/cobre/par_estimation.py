@@ -7,10 +7,15 @@ schema, ``EstimationConfig``):
    Maceira-Damazio convention Cobre 0.5.1 follows) of each season.
 2. Periodic autocorrelation ``rho(m, k)`` between season ``m`` and the value
    ``k`` steps earlier, divided by the number of pairs and normalised by the
-   two seasons' standard deviations. Pairs are formed as Cobre 0.5.1 forms
-   them, by position in each season's list of values (see ``_correlation``):
-   every chronological pair when the history starts in season 0, but a year
-   apart for a history that starts later in the cycle.
+   two seasons' standard deviations. How the pairs are formed is the one
+   rule that differs between Cobre's versions (``pairing``, see
+   ``_correlation``): Cobre 0.5.1 pairs by position in each season's list of
+   values (:data:`BY_POSITION`: every chronological pair when the history
+   starts in season 0, but a year apart for a history that starts later in
+   the cycle); Cobre 0.18.0 pairs each value with the one ``k`` months
+   before it (:data:`CHRONOLOGICAL`; measured on d26 started in February and
+   on d12's history started in April, ``tests/test_cobre_018_estimation.py``).
+   Both give the same pairs for a history that starts in season 0.
 3. For each order ``k`` up to ``max_order`` the periodic Yule-Walker system
    (non-Toeplitz: row ``i`` uses the correlations of season ``m - i - 1``);
    its last coefficient is the periodic partial autocorrelation at lag ``k``.
@@ -40,6 +45,12 @@ import numpy as np
 Z_95 = 1.96
 """Two-sided 95% normal quantile: the PACF significance threshold is ``Z_95 / sqrt(N)``."""
 
+BY_POSITION = "position"
+"""Cobre 0.5.1's pairs: the k-th value of the lagged season with the (k + years crossed)-th of the other."""
+CHRONOLOGICAL = "chronological"
+"""Cobre 0.18.0's pairs: every value with the one ``lag`` steps before it in the history."""
+PAIRINGS = (BY_POSITION, CHRONOLOGICAL)
+
 
 @dataclass(frozen=True)
 class SeasonFit:
@@ -60,10 +71,12 @@ class History:
     n_seasons: int
 
 
-def fit_par(history: History, max_order: int, max_coefficient_magnitude: float | None = None) -> list[SeasonFit]:
-    """The PAR(p) model of every season (see the module docstring for the steps)."""
+def fit_par(
+    history: History, max_order: int, max_coefficient_magnitude: float | None = None, pairing: str = BY_POSITION
+) -> list[SeasonFit]:
+    """The PAR(p) model of every season (see the module docstring for the steps and ``pairing``)."""
     means, stds = seasonal_stats(history)
-    fitter = _Fitter(history, means, stds)
+    fitter = _Fitter(history, means, stds, pairing)
     counts = np.bincount(history.seasons, minlength=history.n_seasons)
     fits: list[tuple[tuple[float, ...], float]] = [
         fitter.select_and_fit(m, max_order, int(counts[m])) for m in range(history.n_seasons)
@@ -121,8 +134,11 @@ def _degenerate_value(values: np.ndarray) -> float | None:
 class _Fitter:
     """Periodic correlations of one history, computed once per (season, lag)."""
 
-    def __init__(self, history: History, means: np.ndarray, stds: np.ndarray):
+    def __init__(self, history: History, means: np.ndarray, stds: np.ndarray, pairing: str = BY_POSITION):
+        if pairing not in PAIRINGS:
+            raise ValueError(f"pairing must be one of {PAIRINGS}, got {pairing!r}")
         self.history = history
+        self.pairing = pairing
         self.means = means
         self.stds = stds
         self._rho: dict[tuple[int, int], float] = {}
@@ -142,12 +158,17 @@ class _Fitter:
         s_ref, s_lag = self.stds[season], self.stds[lag_season]
         if abs(s_ref) < np.finfo(float).eps or abs(s_lag) < np.finfo(float).eps:
             return 0.0
-        # Cobre pairs the k-th value of the lagged season with the (k + years crossed)-th of this
-        # one, as if every season's values began in the same year: chronological pairs when the
-        # history starts in season 0, shifted by a year for the seasons before its first month.
-        crossed = int(lag_season >= season) if lag < h.n_seasons else lag // h.n_seasons
-        ref = h.values[h.seasons == season][crossed:]
-        lagged = h.values[h.seasons == lag_season]
+        if self.pairing == CHRONOLOGICAL:
+            at = np.flatnonzero(h.seasons == season)
+            at = at[at >= lag]
+            ref, lagged = h.values[at], h.values[at - lag]
+        else:
+            # Cobre 0.5.1 pairs the k-th value of the lagged season with the (k + years crossed)-th
+            # of this one, as if every season's values began in the same year: chronological pairs
+            # when the history starts in season 0, a year apart for the seasons before its first month.
+            crossed = int(lag_season >= season) if lag < h.n_seasons else lag // h.n_seasons
+            ref = h.values[h.seasons == season][crossed:]
+            lagged = h.values[h.seasons == lag_season]
         n_pairs = min(ref.size, lagged.size)
         if n_pairs == 0:
             return 0.0
@@ -199,6 +220,52 @@ class _Fitter:
             sigma2 = 1.0 - float(phi @ rhs)
         ratio = float(np.clip(np.sqrt(sigma2), np.finfo(float).eps, 1.0)) if sigma2 > 0.0 else 1.0
         return tuple(float(c) for c in phi), ratio
+
+
+def implied_residual_std_ratios(coefficients: list[tuple[float, ...]]) -> list[float] | None:
+    """Each season's residual std ratio such that the model itself gives every season unit variance.
+
+    The model's own periodic autocorrelations ``r(m, k)`` solve the linear
+    system ``r(m, k) = sum_l phi[m][l] r(m - l, k - l)`` (with ``r(., 0) = 1``
+    and ``r(a, -j) = r(a + j, j)``), and the ratio is ``sqrt(1 - sum_l
+    phi[m][l] r(m, l))``. For an unreduced Yule-Walker fit these ``r`` are
+    the sample correlations up to each order, so the ratio is the fit's; a
+    season reduced to white noise changes the ``r`` of the seasons that read
+    it as a lag, and with them their ratios. This is how Cobre 0.18.0 sets the
+    ratios (measured: d26 with ``max_coefficient_magnitude`` 0.9, whose
+    reduced seasons left the fit's ratios 1.2% off Cobre's cost). ``None``
+    when the system is singular or a variance is not positive.
+    """
+    n = len(coefficients)
+    order = max((len(phi) for phi in coefficients), default=0)
+    if order == 0:
+        return [1.0] * n
+
+    def unknown(season: int, lag: int) -> int:
+        return (season % n) * order + lag - 1
+
+    matrix = np.eye(n * order)
+    rhs = np.zeros(n * order)
+    for m, phi in enumerate(coefficients):
+        for k in range(1, order + 1):
+            row = unknown(m, k)
+            for lag, c in enumerate(phi, start=1):
+                if lag == k:
+                    rhs[row] += c
+                elif lag < k:  # z[t - lag] against z[t - k]: season m - lag, k - lag apart
+                    matrix[row, unknown(m - lag, k - lag)] -= c
+                else:  # z[t - k] against z[t - lag]: season m - k, lag - k apart
+                    matrix[row, unknown(m - k, lag - k)] -= c
+    solved = _solve(matrix, rhs)
+    if solved is None:
+        return None
+    ratios = []
+    for m, phi in enumerate(coefficients):
+        variance = 1.0 - sum(c * solved[unknown(m, lag)] for lag, c in enumerate(phi, start=1))
+        if variance <= 0.0:
+            return None
+        ratios.append(float(np.sqrt(variance)))
+    return ratios
 
 
 def _solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:

@@ -25,6 +25,7 @@ from caudal.hydro.cobre.config import (
 )
 from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.inflow_history import estimation_settings
 
 FILE = "config.json"
 SAMPLED = "sampled"
@@ -33,6 +34,8 @@ FROM_FILE = "file"
 # Training's forward passes may take external inflows (format_018/external.py) or noise drawn apart from
 # the tree (out_of_sample.py); the simulation samples the tree, so it refuses both when asked explicitly.
 TRAINING_SCHEMES = (IN_SAMPLE, EXTERNAL, OUT_OF_SAMPLE)
+ORDER_SELECTIONS = ("pacf", "pacf_annual")
+"""The 0.18 schema's ``estimation.order_selection`` values."""
 
 
 @dataclass(frozen=True)
@@ -158,5 +161,7 @@ def _refuse_other_sections(config: Record) -> None:
             checkpointing.finish()
         policy.ignore("path")
         policy.finish()
-    # Output selection only; estimation settings only matter with inflow_history.parquet (refused in 0.18).
-    config.ignore("exports", "estimation")
+    # The estimation settings are checked here and used by format_018/estimation.py when the case
+    # fits its inflow model from inflow_history.parquet; exports select output only.
+    estimation_settings(config.record("estimation", None), ORDER_SELECTIONS)
+    config.ignore("exports")

@@ -49,6 +49,7 @@ from caudal.hydro.cobre.case import ArModel
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
 from caudal.hydro.cobre.inflow_history import HISTORY
+from caudal.hydro.cobre.par_a import ANNUAL_LAGS
 from caudal.hydro.cobre.scenarios import INFLOW_STATS
 from caudal.hydro.cobre.timeline import FILE as STAGES
 from caudal.hydro.cobre.timeline import month_start
@@ -96,14 +97,30 @@ class RealizedInflows:
 
 
 def initial_lags(
-    files: CaseFiles, orders: dict[int, int], observations: list[Window], hydro_ids: set[int]
+    files: CaseFiles, orders: dict[int, int], observations: list[Window], hydro_ids: set[int],
+    annual_hydros: frozenset[int] = frozenset(), pre_study_lags: int | None = None,
 ) -> RealizedInflows:
-    """The lags (and the study month's days before the start) that the windows give each hydro with lags."""
-    if not orders:
+    """The lags (and the study month's days before the start) that the windows give each hydro with lags.
+
+    ``orders`` are the AR orders; a plant of ``annual_hydros`` (PAR(p)-A)
+    reads twelve lag months, those past its AR order without a pre-study stage
+    (their statistics are their season's, ``par_a.py``), and must have them
+    covered: Cobre 0.18.0 runs a case that leaves them uncovered (d12 with two
+    of twelve months observed cost 16,600,569,457.53), which caudal refuses.
+    ``pre_study_lags`` is how many lag months need their pre-study stage
+    (default: the largest AR order; an estimated model passes the lags its
+    stages read, :func:`read_lags`).
+    """
+    months = dict(orders)
+    for hydro_id in annual_hydros:
+        months[hydro_id] = max(months.get(hydro_id, 0), ANNUAL_LAGS)
+    if not months:
         return RealizedInflows({}, {})
-    study_start = _check_stages(files, max(orders.values()))
+    if pre_study_lags is None:
+        pre_study_lags = max(orders.values(), default=0)
+    study_start = _check_stages(files, pre_study_lags)
     _check_lag_statistics(files, orders)
-    history = read_history_windows(files, month_start(study_start, -max(orders.values())), hydro_ids)
+    history = read_history_windows(files, month_start(study_start, -max(months.values())), hydro_ids)
     by_hydro: dict[int, list[Window]] = {}
     for window in observations:
         if window.end > study_start:
@@ -115,10 +132,23 @@ def initial_lags(
             raise unsupported(INITIAL, f"hydro {hydro_id}", OBSERVATIONS,
                               "overlapping recent inflow observations (revisions)")
     daily = {hydro_id: _daily(order, study_start, history.get(hydro_id, []), by_hydro.get(hydro_id, []))
-             for hydro_id, order in sorted(orders.items())}
-    lags = {hydro_id: _lags_of(hydro_id, orders[hydro_id], study_start, days) for hydro_id, days in daily.items()}
+             for hydro_id, order in sorted(months.items())}
+    lags = {hydro_id: _lags_of(hydro_id, months[hydro_id], study_start, days, orders.get(hydro_id, 0))
+            for hydro_id, days in daily.items()}
     so_far = {hydro_id: _month_so_far(study_start, days) for hydro_id, days in daily.items()}
     return RealizedInflows(lags, {hydro_id: value for hydro_id, value in so_far.items() if value[1] > 0.0})
+
+
+def read_lags(ar_models: dict[tuple[int, int], ArModel]) -> int:
+    """How many months before the study the stages' AR terms read: stage ``t`` of order ``p`` reads ``p - t``.
+
+    An estimated model needs pre-study stages for these months only: the
+    statistics of a lag month are its season's, so a lag month that only
+    seeds the state does not need one (measured: d12 with April's history,
+    an order-3 model and two pre-study stages, costs Cobre 0.18.0's
+    16,050,922,810.17).
+    """
+    return max((len(model.coefficients) - stage_id for (_, stage_id), model in ar_models.items()), default=0)
 
 
 def read_history_windows(files: CaseFiles, since: date, hydro_ids: set[int]) -> dict[int, list[Window]]:
@@ -262,8 +292,8 @@ def _month_so_far(study_start: date, daily: np.ndarray) -> tuple[float, float]:
     return float(covered.sum()) / days_in_month, covered.shape[0] / days_in_month
 
 
-def _lags_of(hydro_id: int, order: int, study_start: date, daily: np.ndarray) -> tuple[float, ...]:
-    """Day-weighted mean inflow of each lag month (``daily`` from :func:`_daily`)."""
+def _lags_of(hydro_id: int, order: int, study_start: date, daily: np.ndarray, ar_order: int) -> tuple[float, ...]:
+    """Day-weighted mean inflow of each lag month (``daily`` from :func:`_daily`); past ``ar_order``, annual lags."""
     first = month_start(study_start, -order)
     lags = []
     for lag in range(1, order + 1):
@@ -271,6 +301,10 @@ def _lags_of(hydro_id: int, order: int, study_start: date, daily: np.ndarray) ->
         hi = (month_start(study_start, 1 - lag) - first).days
         month = daily[lo:hi]
         uncovered = int(np.isnan(month).sum())
+        if uncovered and lag > ar_order:
+            raise unsupported(HISTORY, f"hydro {hydro_id}", "start_date",
+                              f"PAR(p)-A's annual term without realized inflow for all of lag {lag}'s month "
+                              f"({month_start(study_start, -lag)}) in the 0.18 format")
         if uncovered:
             raise CaseError(HISTORY, f"hydro {hydro_id}", "start_date",
                             f"{uncovered} day(s) of lag {lag}'s month ({month_start(study_start, -lag)} to "

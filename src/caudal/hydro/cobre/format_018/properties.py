@@ -56,7 +56,11 @@ PROPERTIES: dict[str, dict[str, str]] = {
     },
     "config.schema.json": {
         **_SCHEMA_URI,
-        "estimation": IGNORED,  # only used to fit inflow models from history (refused in 0.18)
+        "estimation": READ,  # read when the case fits its inflow model from history (format_018/estimation.py)
+        "estimation.max_coefficient_magnitude": READ,
+        "estimation.max_order": READ,
+        "estimation.min_observations_per_season": READ,  # a season with fewer values: error
+        "estimation.order_selection": READ,
         "exports": IGNORED,
         "modeling": READ,
         "modeling.cost_scale_factor": READ,  # other than 1: refused

@@ -21,6 +21,7 @@ from caudal.hydro.cobre.external_inflows import EXTERNAL
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.format_018.bounds import HYDRO_COLUMNS, check_out_of_service_plants, read_bounds, windows
 from caudal.hydro.cobre.format_018.config import read_config
+from caudal.hydro.cobre.format_018.estimation import estimate_inflows_018
 from caudal.hydro.cobre.format_018.external import external_inflow_stats
 from caudal.hydro.cobre.format_018.generic import read_generic_constraints
 from caudal.hydro.cobre.format_018.scenarios import read_initial_conditions, refuse_unsupported_files
@@ -62,15 +63,25 @@ def read_case(root: str | Path) -> Case:
         closed.update((source_id, stage.id) for stage in out_of_service)
     withdrawals = read_withdrawals(files, {s.id for s in timeline.stages}, read_apart=HYDRO_COLUMNS)
     generic = read_generic_constraints(files, timeline.stages)
-    initial, ar_models = read_initial_conditions(files, {hydro.id for hydro in system.hydros})
+    hydro_ids = sorted(hydro.id for hydro in system.hydros)
+    external = config.settings.training.inflow_scheme == EXTERNAL
+    estimated = estimate_inflows_018(files, timeline.stages, timeline.pre_study, hydro_ids, external_scheme=external)
+    annual_hydros = frozenset(hydro_id for hydro_id, _ in estimated.annual) if estimated else frozenset()
+    stage_seasons = [(stage.id, stage.season_id) for stage in timeline.stages] + list(timeline.pre_study.items())
+    initial, ar_models = read_initial_conditions(files, set(hydro_ids), stage_seasons,
+                                                 estimated and estimated.ar_models, annual_hydros)
     inflow_stats = None
-    if config.settings.training.inflow_scheme != EXTERNAL:  # 0.18 fits them to the external scenarios instead
+    if estimated is not None:
+        inflow_stats = estimated.stats
+    elif not external:  # 0.18 fits them to the external scenarios instead
         inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
     load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
     case = assemble_case(
         files, timeline, system, initial, settings=config.settings, inflow_stats=inflow_stats, ar_models=ar_models,
         load_stats=load_stats, sources=sources, availability=availability, withdrawals=withdrawals, generic=generic,
     )
+    if estimated is not None:
+        case.annual_components = estimated.annual
     fitted = external_inflow_stats(case)
     if fitted is not None:
         case.inflow_stats = inflow_stats = fitted

@@ -7,8 +7,10 @@ their initial lags from realized inflow windows: ``inflow_history.parquet``
 and those observations (:mod:`caudal.hydro.cobre.format_018.inflow_lags`).
 Without an inflow model with lags the observations change nothing, so they
 are checked and set aside, as Cobre 0.18.0 does (d28 costs the same with and
-without its one observation). A history without AR coefficients asks Cobre to
-estimate the model, which the 0.18 reader refuses by name. Files of features
+without its one observation). A history without the statistics and AR
+coefficient files asks Cobre to estimate the model
+(:mod:`caudal.hydro.cobre.format_018.estimation`), whose lags are seeded the
+same way. Files of features
 caudal does not model are refused when present, naming the file and the
 first field that holds data (a registry that lists nothing is accepted, like
 in 0.5.x).
@@ -23,12 +25,11 @@ from caudal.hydro.cobre.case import ArModel
 from caudal.hydro.cobre.errors import unsupported
 from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import CaseFiles
-from caudal.hydro.cobre.format_018.inflow_lags import Window, initial_lags, lag_orders
-from caudal.hydro.cobre.inflow_history import HISTORY
+from caudal.hydro.cobre.format_018.ar_ratios import with_implied_ratios
+from caudal.hydro.cobre.format_018.inflow_lags import Window, initial_lags, lag_orders, read_lags
 from caudal.hydro.cobre.par_a import ANNUAL
 from caudal.hydro.cobre.penalty_overrides import FILE_NAMES as PENALTY_FILES
 from caudal.hydro.cobre.scenarios import (
-    AR_COEFFICIENTS,
     INITIAL,
     InitialConditions,
     hydro_entity_name,
@@ -59,15 +60,12 @@ _REFUSED_HISTORY = {
     "past_anticipated_commitments": "anticipated thermal commitments",
 }
 RECENT_OBSERVATIONS = "recent_observations"
-ESTIMATION = "estimating PAR(p) inflow models from history in the 0.18 format"
 
 
 def refuse_unsupported_files(files: CaseFiles) -> None:
     for name, feature in REFUSED_FILES.items():
         if files.exists(name):
             _refuse_file(files, name, feature)
-    if files.exists(HISTORY) and not files.exists(AR_COEFFICIENTS):  # with them, it only seeds the lags
-        raise unsupported(HISTORY, None, None, ESTIMATION)
     constraints = files.root / CONSTRAINTS_DIR
     if constraints.is_dir():
         for path in sorted(constraints.iterdir()):
@@ -98,9 +96,16 @@ def _holds_data(value: Any) -> bool:
 
 
 def read_initial_conditions(
-    files: CaseFiles, hydro_ids: set[int]
+    files: CaseFiles, hydro_ids: set[int], stage_seasons: list[tuple[int, int | None]],
+    estimated: dict[tuple[int, int], ArModel] | None = None, annual_hydros: frozenset[int] = frozenset(),
 ) -> tuple[InitialConditions, dict[tuple[int, int], ArModel]]:
-    """Initial storage and PAR(p) lags, with the AR models the lags belong to (empty when none)."""
+    """Initial storage and PAR(p) lags, with the AR models the lags belong to (empty when none).
+
+    The models are ``estimated`` when the case fits them from history, else read from their file
+    with the residual std ratios Cobre 0.18.0 derives (:mod:`caudal.hydro.cobre.format_018.ar_ratios`;
+    ``stage_seasons``: every stage id, pre-study ones too, with its season); ``annual_hydros`` have an
+    estimated PAR(p)-A annual term, whose twelve lags start the same way.
+    """
     doc = files.json(INITIAL)
     storage = initial_storage(doc)
     for key, feature in _REFUSED_HISTORY.items():
@@ -109,8 +114,11 @@ def read_initial_conditions(
     observations = _read_recent_observations(doc, hydro_ids)
     doc.array("filling_storage")  # required by the format, even empty
     doc.finish()
-    ar_models = read_ar_models(files)
-    realized = initial_lags(files, lag_orders(ar_models), observations, hydro_ids)
+    ar_models = read_ar_models(files) if estimated is None else estimated
+    pre_study_lags = None if estimated is None else read_lags(estimated)
+    realized = initial_lags(files, lag_orders(ar_models), observations, hydro_ids, annual_hydros, pre_study_lags)
+    if estimated is None:  # after initial_lags, which refuses the timelines the ratios' seasons assume
+        ar_models = with_implied_ratios(files, ar_models, stage_seasons)
     return InitialConditions(storage, realized.lags, realized.month_so_far), ar_models
 
 
