@@ -199,15 +199,20 @@ def _without_timings(rows: list[str]) -> list[str]:
     return [",".join(row.split(",")[:5] + row.split(",")[6:]) for row in rows]
 
 
-def test_several_plants_without_an_opening_tree_are_refused(d26: Path) -> None:
-    """Cobre would correlate their noise with the residual correlation it estimates; caudal draws independent noise."""
+def test_several_plants_without_an_opening_tree_get_their_estimated_correlation(d26: Path) -> None:
+    """Cobre correlates their noise with the residual correlation it estimates (correlation_estimation.py)."""
     (d26 / "scenarios" / "noise_openings.parquet").unlink()
     edit(d26, "system/hydros.json", lambda d: d["hydros"].append(dict(d["hydros"][0], id=1, name="H1")))
     edit(d26, "initial_conditions.json", lambda d: (d["storage"].append(dict(d["storage"][0], hydro_id=1)),
                                                     d["past_inflows"].append(dict(d["past_inflows"][0], hydro_id=1))))
-    with pytest.raises(CaseError, match="correlation between plants") as info:
-        cobre.load_case(d26)
-    assert info.value.file == HISTORY
+    history = pq.read_table(d26 / HISTORY)
+    twin = history.set_column(0, "hydro_id", pa.array([1] * history.num_rows, pa.int32()))
+    pq.write_table(pa.concat_tables([history, twin]), d26 / HISTORY)  # the second plant's history is the first's
+    study = cobre.load_case(d26)
+    (group,) = study.case.correlation.profiles["default"]
+    assert group.entities == (("inflow", 0), ("inflow", 1)) and group.matrix[0, 1] == pytest.approx(1.0, abs=1e-12)
+    noise = np.concatenate(study.noise)
+    assert np.allclose(noise[:, 0], noise[:, 1], atol=1e-9)  # perfectly correlated: one noise for both
 
 
 def test_a_history_not_starting_in_season_0_warns_that_pairs_span_a_year() -> None:

@@ -14,10 +14,12 @@ observation per month without gaps, the classical ``"pacf"`` order selection
 and PAR(p)-A's ``"pacf_annual"`` (:mod:`caudal.hydro.cobre.par_a_estimation`;
 its annual terms reach the model through ``Case.annual_components``).
 Refused by name: a history given together with only one of the two files
-(Cobre's partial estimation), weekly or custom cycles, and several plants
-without ``noise_openings.parquet``:
-Cobre then also estimates the residual correlation between the plants and
-draws correlated noise (an opening tree it exported already carries it).
+(Cobre's partial estimation) and weekly or custom cycles. With several plants
+and no ``correlation.json``, Cobre also estimates the correlation between the
+plants and draws correlated noise: so does caudal
+(:mod:`caudal.hydro.cobre.correlation_estimation`, Cobre 0.5.1's rule), except
+with PAR(p)-A or under rules that do not say how (0.18), which are refused
+unless the opening tree (already correlated) is given.
 
 The 0.18 format estimates with the same code
 (:mod:`caudal.hydro.cobre.format_018.estimation`); what a Cobre version does
@@ -34,6 +36,9 @@ from datetime import date
 import numpy as np
 
 from caudal.hydro.cobre.case import AnnualComponent, ArModel, SeriesStats, StageSpec
+from caudal.hydro.cobre.correlation import FILE as CORRELATION
+from caudal.hydro.cobre.correlation import Correlation
+from caudal.hydro.cobre.correlation_estimation import estimate_correlation
 from caudal.hydro.cobre.errors import CaseError, CaseWarning, unsupported
 from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
@@ -82,6 +87,7 @@ class Rules:
     order_selections: tuple[str, ...] = ("pacf", "pacf_annual", "fixed")  # "fixed" fits as "pacf" does
     date_field: str = "date"
     implied_ratios: bool = False
+    estimates_correlation: bool = True  # the plants' correlation (correlation_estimation.py), measured on 0.5.1
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,7 @@ class EstimatedInflows:
     stats: SeriesStats
     ar_models: dict[tuple[int, int], ArModel]
     annual: dict[tuple[int, int], AnnualComponent]  # empty unless "pacf_annual"
+    correlation: Correlation | None = None  # estimated between the plants (correlation_estimation.py)
 
 
 def estimate_inflows(
@@ -106,11 +113,14 @@ def estimate_inflows(
         return None  # Cobre uses the given model and leaves the history unread
     if given:
         raise unsupported(HISTORY, None, None, f"estimating the inflow model from history together with {given[0]}")
-    if len(hydro_ids) > 1 and not files.exists(NOISE_OPENINGS):
-        # Cobre also estimates the plants' residual correlation and draws correlated noise from it.
-        raise unsupported(HISTORY, None, None, "the correlation between plants estimated from history (caudal "
-                          f"would draw independent noise; give the opening tree in {NOISE_OPENINGS})")
     settings = read_estimation_settings(files, rules.order_selections)
+    # Cobre also estimates the plants' residual correlation, unless correlation.json gives one, and draws
+    # correlated noise from it (an opening tree it exported carries it already).
+    correlated = len(hydro_ids) > 1 and not files.exists(CORRELATION)
+    if correlated and not files.exists(NOISE_OPENINGS) and not (rules.estimates_correlation and not settings.annual):
+        raise unsupported(HISTORY, None, None, "the correlation between plants estimated from history"
+                          + (" with PAR(p)-A" if settings.annual else "") + " (caudal would draw independent "
+                          f"noise; give the opening tree in {NOISE_OPENINGS}, or {CORRELATION})")
     n_seasons, month_season = monthly_seasons(files)
     series = (rules.read_series or _read_series)(files, stages, month_season, hydro_ids)
     means: dict[tuple[int, int], float] = {}
@@ -118,6 +128,7 @@ def estimate_inflows(
     models: dict[tuple[int, int], ArModel] = {}
     annual: dict[tuple[int, int], AnnualComponent] = {}
     stage_seasons = [(s.id, s.season_id) for s in stages] + sorted(pre_study.items())
+    all_fits: dict[int, list[SeasonFit]] = {}
     for hydro_id in hydro_ids:
         if hydro_id not in series:
             raise CaseError(HISTORY, f"hydro {hydro_id}", "hydro_id", "has no history to fit its inflow model to")
@@ -136,6 +147,7 @@ def estimate_inflows(
                 raise unsupported(HISTORY, f"hydro {hydro_id}", None, "a fitted model whose implied residual "
                                   "variance is not positive (how Cobre 0.18.0 runs it is not measured)")
             fits = [replace(fit, residual_std_ratio=ratio) for fit, ratio in zip(fits, ratios, strict=True)]
+        all_fits[hydro_id] = fits
         for stage_id, season in stage_seasons:
             if season is None or not 0 <= season < n_seasons:
                 continue
@@ -147,7 +159,11 @@ def estimate_inflows(
             term: AnnualFit | None = annual_fits[season] if annual_fits else None
             if term is not None and stage_id >= 0 and term.coefficient != 0.0 and term.std > 0.0:
                 annual[hydro_id, stage_id] = AnnualComponent(term.coefficient, term.mean, term.std)
-    return EstimatedInflows(SeriesStats(means, stds), models, annual)
+    correlation = None
+    if correlated and rules.estimates_correlation and not settings.annual:
+        correlation = estimate_correlation({h: series[h] for h in hydro_ids}, all_fits,
+                                           {s.id: s.season_id for s in stages}, n_seasons)
+    return EstimatedInflows(SeriesStats(means, stds), models, annual, correlation)
 
 
 def read_estimation_settings(

@@ -72,6 +72,8 @@ def read_case(root: str | Path) -> Case:
     require_series_stats(case, inflow_stats, load_stats)
     check_across_files(case, withdrawals, generic)
     case.correlation = read_case_correlation(files, case, ("spectral", "cholesky"))
+    if estimated is not None and estimated.correlation is not None:
+        case.correlation = estimated.correlation  # no correlation.json: estimate_inflows checked
     table = read_noise_table(files)
     if table is not None:
         case.noise_openings = noise_from_table(case, table)

@@ -1,0 +1,68 @@
+"""The correlation between plants estimated with their PAR(p) fits (``correlation_estimation.py``).
+
+``data/cobre/correlation/d26-two-plants`` is d26 with a second plant whose
+history follows the first's (see data/cobre/README.md); Cobre 0.5.1 fitted both
+plants' models, estimated their correlation and exported it as
+``cobre-0.5.1-fits/d26-two-plants/correlation.json`` (cobre-python 0.5.1,
+``cobre.run.run(case, output_dir=..., threads=1, skip_simulation=True)``, its
+``output/stochastic/``): a pooled ``default`` profile and one per season,
+scheduled on every stage (and on the pre-study stages).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cobre_cases import DATA, edit
+
+from caudal.hydro import cobre
+from caudal.hydro.cobre.correlation import FILE
+from caudal.hydro.cobre.errors import CaseError
+
+CASE = DATA / "correlation" / "d26-two-plants"
+COBRE_EXPORT = DATA / "cobre-0.5.1-fits" / "d26-two-plants" / "correlation.json"
+
+
+def exported() -> tuple[dict[str, np.ndarray], dict[int, str]]:
+    doc = json.loads(COBRE_EXPORT.read_text())
+    matrices = {name: np.array(profile["correlation_groups"][0]["matrix"]) for name, profile in doc["profiles"].items()}
+    return matrices, {entry["stage_id"]: entry["profile_name"] for entry in doc["schedule"]}
+
+
+def test_the_estimate_is_cobres_export() -> None:
+    correlation = cobre.load_case(CASE).case.correlation
+    matrices, schedule = exported()
+    assert sorted(correlation.profiles) == sorted(matrices) and len(matrices) == 13
+    for name, matrix in matrices.items():
+        (group,) = correlation.profiles[name]
+        assert group.entities == (("inflow", 0), ("inflow", 1))
+        assert np.abs(group.matrix - matrix).max() < 1e-12, name
+    assert correlation.profile_of_stage == {stage: name for stage, name in schedule.items() if stage >= 0}
+    assert 0.5 < matrices["default"][0, 1] < 0.7  # the histories do move together
+
+
+def test_cobres_export_given_as_input_gives_the_same_noise(tmp_path: Path) -> None:
+    """Given correlation.json, Cobre keeps it (and does not estimate): its own export reads back to the same tree."""
+    case = tmp_path / "given"
+    shutil.copytree(CASE, case)
+    shutil.copy(COBRE_EXPORT, case / FILE)
+    given, estimated = cobre.load_case(case), cobre.load_case(CASE)
+    assert all(np.allclose(a, b, rtol=0, atol=1e-12) for a, b in zip(given.noise, estimated.noise, strict=True))
+
+
+def test_the_generated_tree_is_correlated() -> None:
+    noise = np.concatenate(cobre.load_case(CASE).noise)
+    assert noise.shape == (36, 2)
+    assert np.corrcoef(noise.T)[0, 1] > 0.3  # 36 draws of a correlation around 0.6
+
+
+def test_par_a_with_several_plants_stays_refused(tmp_path: Path) -> None:
+    case = tmp_path / "annual"
+    shutil.copytree(CASE, case)
+    edit(case, "config.json", lambda d: d["estimation"].update(order_selection="pacf_annual"))
+    with pytest.raises(CaseError, match="PAR\\(p\\)-A"):
+        cobre.load_case(case)
