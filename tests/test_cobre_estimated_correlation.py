@@ -6,7 +6,10 @@ plants' models, estimated their correlation and exported it as
 ``cobre-0.5.1-fits/d26-two-plants/correlation.json`` (cobre-python 0.5.1,
 ``cobre.run.run(case, output_dir=..., threads=1, skip_simulation=True)``, its
 ``output/stochastic/``): a pooled ``default`` profile and one per season,
-scheduled on every stage (and on the pre-study stages).
+scheduled on every stage (and on the pre-study stages). ``d26-two-plants-018``
+is the same case in the 0.18 format, and ``cobre-0.18.0-fits/d26-two-plants``
+what Cobre 0.18.0 exported for it (``cobre.run.run(case, output_dir=...,
+threads=1)``): the same rule on 0.18.0's fits.
 """
 
 from __future__ import annotations
@@ -25,17 +28,22 @@ from caudal.hydro.cobre.errors import CaseError
 
 CASE = DATA / "correlation" / "d26-two-plants"
 COBRE_EXPORT = DATA / "cobre-0.5.1-fits" / "d26-two-plants" / "correlation.json"
+FORMATS = {"0.5.x": (CASE, COBRE_EXPORT),
+           "0.18": (DATA / "correlation" / "d26-two-plants-018",
+                    DATA / "cobre-0.18.0-fits" / "d26-two-plants" / "correlation.json")}
 
 
-def exported() -> tuple[dict[str, np.ndarray], dict[int, str]]:
-    doc = json.loads(COBRE_EXPORT.read_text())
+def exported(export: Path = COBRE_EXPORT) -> tuple[dict[str, np.ndarray], dict[int, str]]:
+    doc = json.loads(export.read_text())
     matrices = {name: np.array(profile["correlation_groups"][0]["matrix"]) for name, profile in doc["profiles"].items()}
     return matrices, {entry["stage_id"]: entry["profile_name"] for entry in doc["schedule"]}
 
 
-def test_the_estimate_is_cobres_export() -> None:
-    correlation = cobre.load_case(CASE).case.correlation
-    matrices, schedule = exported()
+@pytest.mark.parametrize("version", sorted(FORMATS))
+def test_the_estimate_is_cobres_export(version: str) -> None:
+    case, export = FORMATS[version]
+    correlation = cobre.load_case(case).case.correlation
+    matrices, schedule = exported(export)
     assert sorted(correlation.profiles) == sorted(matrices) and len(matrices) == 13
     for name, matrix in matrices.items():
         (group,) = correlation.profiles[name]

@@ -5,8 +5,8 @@ and the case has no ``correlation.json``, it also estimates how the plants'
 noises move together, and correlates the noise it draws with that
 (:mod:`caudal.hydro.cobre.correlation`). The rule below is Cobre 0.5.1's (its
 ``estimate_correlation_with_season_map``, read for the facts), and caudal's
-result equals the ``correlation.json`` Cobre 0.5.1 exports
-(``tests/test_cobre_estimated_correlation.py``):
+result equals the ``correlation.json`` Cobre 0.5.1 exports, and on 0.18's fits
+the one Cobre 0.18.0 exports (``tests/test_cobre_estimated_correlation.py``):
 
 1. each plant's residuals: for each observation, its standardised value
    ``z = (value - mean) / std`` of its season's fit (0 when the std is 0) minus

@@ -17,9 +17,9 @@ Refused by name: a history given together with only one of the two files
 (Cobre's partial estimation) and weekly or custom cycles. With several plants
 and no ``correlation.json``, Cobre also estimates the correlation between the
 plants and draws correlated noise: so does caudal
-(:mod:`caudal.hydro.cobre.correlation_estimation`, Cobre 0.5.1's rule), except
-with PAR(p)-A or under rules that do not say how (0.18), which are refused
-unless the opening tree (already correlated) is given.
+(:mod:`caudal.hydro.cobre.correlation_estimation`, Cobre 0.5.1's and 0.18.0's
+rule), except with PAR(p)-A, refused unless the opening tree (already
+correlated) is given.
 
 The 0.18 format estimates with the same code
 (:mod:`caudal.hydro.cobre.format_018.estimation`); what a Cobre version does
@@ -87,7 +87,7 @@ class Rules:
     order_selections: tuple[str, ...] = ("pacf", "pacf_annual", "fixed")  # "fixed" fits as "pacf" does
     date_field: str = "date"
     implied_ratios: bool = False
-    estimates_correlation: bool = True  # the plants' correlation (correlation_estimation.py), measured on 0.5.1
+    estimates_correlation: bool = True  # the plants' correlation (correlation_estimation.py): 0.5.1 and 0.18.0
 
 
 @dataclass(frozen=True)

@@ -108,5 +108,5 @@ def _monthly_windows(
 
 
 RULES_018 = Rules(read_series=_monthly_windows, pairing=CHRONOLOGICAL, order_selections=ORDER_SELECTIONS,
-                  date_field="start_date", implied_ratios=True, estimates_correlation=False)
+                  date_field="start_date", implied_ratios=True)
 """Cobre 0.18.0's estimation, as measured (see the module docstring)."""

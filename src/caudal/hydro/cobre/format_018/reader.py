@@ -103,6 +103,8 @@ def read_case(root: str | Path) -> Case:
                                 f"refers to bus {bus}, which is not defined")
     check_across_files(case, withdrawals, generic)
     case.correlation = read_case_correlation(files, case, ("spectral",))
+    if estimated is not None and estimated.correlation is not None:
+        case.correlation = estimated.correlation  # no correlation.json: estimate_inflows checked
     case.noise_openings = _noise_openings(files, case, config.openings_from_file)
     return case
 
