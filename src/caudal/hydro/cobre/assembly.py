@@ -26,6 +26,8 @@ from caudal.hydro.cobre.case import (
     Source,
     Thermal,
 )
+from caudal.hydro.cobre.correlation import Correlation, read_correlation
+from caudal.hydro.cobre.correlation import check_entities as check_correlated_entities
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.generic import check_entities
@@ -113,3 +115,13 @@ def require_series_stats(case: Case, inflow_stats: SeriesStats | None, load_stat
     for name, stats, needed in ((INFLOW_STATS, inflow_stats, bool(case.hydros)), (LOAD_STATS, load_stats, False)):
         if stats is None and needed:
             raise CaseError(name, None, None, "is missing; caudal needs the seasonal statistics of every series")
+
+
+def read_case_correlation(files: CaseFiles, case: Case, methods: tuple[str, ...]) -> Correlation | None:
+    """:func:`read_correlation` for ``case``, each entity checked against the case's plants, buses and sources."""
+    correlation = read_correlation(files, [stage.id for stage in case.stages], methods, tuple(case.pre_study))
+    if correlation is not None:
+        known = {"inflow": {h.id for h in case.hydros}, "load": {b.id for b in case.buses},
+                 "ncs": {s.id for s in case.sources}}
+        check_correlated_entities(correlation, known)
+    return correlation

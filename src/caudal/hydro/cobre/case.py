@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-if TYPE_CHECKING:  # correlation.py reads cases: the annotation only
-    from caudal.hydro.cobre.correlation import Correlation
+from caudal.hydro.cobre.correlation import Correlation
 
 INFLOW_METHODS = ("none", "penalty", "truncation", "truncation_with_penalty")
 

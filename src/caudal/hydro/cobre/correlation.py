@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from caudal.hydro.cobre.case import Case
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import CaseFiles
@@ -173,15 +172,6 @@ def _check_disjoint(profile: str, groups: tuple[CorrelationGroup, ...]) -> None:
                 raise CaseError(FILE, f"profile {profile!r}", "correlation_groups",
                                 f"{entity[0]} {entity[1]} is in groups {seen[entity]!r} and {group.name!r}")
             seen[entity] = group.name
-
-
-def read_case_correlation(files: CaseFiles, case: Case, methods: tuple[str, ...]) -> Correlation | None:
-    """:func:`read_correlation` for ``case``, each entity checked against the case's plants, buses and sources."""
-    correlation = read_correlation(files, [stage.id for stage in case.stages], methods, tuple(case.pre_study))
-    if correlation is not None:
-        check_entities(correlation, {"inflow": {h.id for h in case.hydros}, "load": {b.id for b in case.buses},
-                                     "ncs": {s.id for s in case.sources}})
-    return correlation
 
 
 def noise_columns(

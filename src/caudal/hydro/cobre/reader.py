@@ -10,10 +10,9 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from caudal.hydro.cobre.assembly import assemble_case, check_across_files, require_series_stats
+from caudal.hydro.cobre.assembly import assemble_case, check_across_files, read_case_correlation, require_series_stats
 from caudal.hydro.cobre.case import Case, Hydro, Settings
 from caudal.hydro.cobre.config import read_settings
-from caudal.hydro.cobre.correlation import read_case_correlation
 from caudal.hydro.cobre.errors import CaseWarning
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.generic import read_generic_constraints

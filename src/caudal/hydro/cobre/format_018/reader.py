@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from caudal.hydro.cobre.assembly import assemble_case, check_across_files, require_series_stats
+from caudal.hydro.cobre.assembly import assemble_case, check_across_files, read_case_correlation, require_series_stats
 from caudal.hydro.cobre.case import Case
-from caudal.hydro.cobre.correlation import read_case_correlation
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.external_inflows import EXTERNAL
 from caudal.hydro.cobre.files import CaseFiles
