@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+
 import numpy as np
 
 from caudal.hydro.cobre.correlation import Correlation
