@@ -23,20 +23,37 @@ costs with it too. The model estimated from history gets its ratios the same way
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
-from caudal.hydro.cobre.case import ArModel
+from caudal.hydro.cobre.case import AnnualComponent, ArModel, SeriesStats
 from caudal.hydro.cobre.errors import unsupported
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.inflow_history import monthly_seasons
+from caudal.hydro.cobre.par_a import ANNUAL_LAGS
 from caudal.hydro.cobre.par_estimation import implied_residual_std_ratios
 from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS
 
 
+@dataclass(frozen=True)
+class GivenAnnual:
+    """A given PAR(p)-A annual term (``inflow_annual_component.parquet``) and the statistics it is read with."""
+
+    rows: dict[tuple[int, int], AnnualComponent]  # (hydro id, stage id)
+    stats: SeriesStats
+
+
 def with_implied_ratios(
     files: CaseFiles, ar_models: dict[tuple[int, int], ArModel], stage_seasons: list[tuple[int, int | None]],
+    annual: GivenAnnual | None = None,
 ) -> dict[tuple[int, int], ArModel]:
-    """``ar_models`` with Cobre 0.18.0's ratios on every study stage (``stage_seasons``: all stages, any order)."""
-    if not any(model.coefficients for model in ar_models.values()):
+    """``ar_models`` with Cobre 0.18.0's ratios on every study stage (``stage_seasons``: all stages, any order).
+
+    A plant with a given ``annual`` term has its season's model expanded to the
+    PAR(12) the term makes (``psi * s[m - j] / (12 sigma_A)`` on the value ``j``
+    months back, :func:`caudal.hydro.cobre.par_a_estimation.expanded_coefficients`),
+    as for a model fitted with ``"pacf_annual"``.
+    """
+    if not any(model.coefficients for model in ar_models.values()) and annual is None:
         return ar_models
     n_seasons, _ = monthly_seasons(files)
     first_stage: dict[int, int] = {}
@@ -44,11 +61,14 @@ def with_implied_ratios(
         if season is not None:
             first_stage.setdefault(season, stage_id)
     out = dict(ar_models)
-    for hydro_id in sorted({hydro_id for hydro_id, _ in ar_models}):
+    hydros = {hydro_id for hydro_id, _ in ar_models} | ({h for h, _ in annual.rows} if annual else set())
+    for hydro_id in sorted(hydros):
         seasons = []
         for season in range(n_seasons):
             model = ar_models.get((hydro_id, first_stage[season])) if season in first_stage else None
             seasons.append(model.coefficients if model else ())
+        if annual is not None:
+            seasons = _with_annual_terms(hydro_id, seasons, first_stage, annual)
         ratios = implied_residual_std_ratios(seasons)
         if ratios is None:
             raise unsupported(AR_COEFFICIENTS, f"hydro {hydro_id}", "coefficient", "coefficients whose implied "
@@ -58,4 +78,21 @@ def with_implied_ratios(
             if stage_id < 0 or season is None or (model is None and ratios[season] == 1.0):
                 continue
             out[hydro_id, stage_id] = dataclasses.replace(model or ArModel(()), residual_std_ratio=ratios[season])
+    return out
+
+
+def _with_annual_terms(
+    hydro_id: int, seasons: list[tuple[float, ...]], first_stage: dict[int, int], annual: GivenAnnual
+) -> list[tuple[float, ...]]:
+    """Each season's coefficients with its first stage's annual term spread over the last twelve values."""
+    n = len(seasons)
+    stds = [annual.stats.std.get((hydro_id, first_stage[m]), 0.0) if m in first_stage else 0.0 for m in range(n)]
+    out = []
+    for m, coefficients in enumerate(seasons):
+        weights = list(coefficients) + [0.0] * max(0, ANNUAL_LAGS - len(coefficients))
+        row = annual.rows.get((hydro_id, first_stage[m])) if m in first_stage else None
+        if row is not None and row.coefficient != 0.0 and row.std > 0.0:
+            for j in range(ANNUAL_LAGS):
+                weights[j] += row.coefficient * stds[(m - j - 1) % n] / (ANNUAL_LAGS * row.std)
+        out.append(tuple(weights))
     return out

@@ -18,6 +18,7 @@ from caudal.hydro.cobre.case import Case
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.external_inflows import EXTERNAL
 from caudal.hydro.cobre.files import CaseFiles
+from caudal.hydro.cobre.format_018.ar_ratios import GivenAnnual
 from caudal.hydro.cobre.format_018.bounds import HYDRO_COLUMNS, check_out_of_service_plants, read_bounds, windows
 from caudal.hydro.cobre.format_018.config import read_config
 from caudal.hydro.cobre.format_018.estimation import estimate_inflows_018
@@ -28,6 +29,7 @@ from caudal.hydro.cobre.format_018.system import read_system, source_in_service
 from caudal.hydro.cobre.format_018.timeline import read_timeline
 from caudal.hydro.cobre.fpha_fitting_018 import fit_planes_018
 from caudal.hydro.cobre.openings import noise_from_table
+from caudal.hydro.cobre.par_a import read_annual_components
 from caudal.hydro.cobre.penalty_overrides import penalty_entities, read_penalty_overrides
 from caudal.hydro.cobre.physics import read_hydro_physics
 from caudal.hydro.cobre.scenarios import (
@@ -65,15 +67,18 @@ def read_case(root: str | Path) -> Case:
     hydro_ids = sorted(hydro.id for hydro in system.hydros)
     external = config.settings.training.inflow_scheme == EXTERNAL
     estimated = estimate_inflows_018(files, timeline.stages, timeline.pre_study, hydro_ids, external_scheme=external)
-    annual_hydros = frozenset(hydro_id for hydro_id, _ in estimated.annual) if estimated else frozenset()
-    stage_seasons = [(stage.id, stage.season_id) for stage in timeline.stages] + list(timeline.pre_study.items())
-    initial, ar_models = read_initial_conditions(files, set(hydro_ids), stage_seasons,
-                                                 estimated and estimated.ar_models, annual_hydros)
     inflow_stats = None
     if estimated is not None:
         inflow_stats = estimated.stats
     elif not external:  # 0.18 fits them to the external scenarios instead
         inflow_stats = read_series_stats(files, INFLOW_STATS, "hydro_id", "mean_m3s", "std_m3s")
+    given_annual = read_annual_components(files) if estimated is None else {}
+    annual = estimated.annual if estimated else given_annual
+    annual_hydros = frozenset(hydro_id for hydro_id, _ in annual)
+    stage_seasons = [(stage.id, stage.season_id) for stage in timeline.stages] + list(timeline.pre_study.items())
+    initial, ar_models = read_initial_conditions(files, set(hydro_ids), stage_seasons,
+                                                 estimated and estimated.ar_models, annual_hydros,
+                                                 GivenAnnual(given_annual, inflow_stats) if given_annual else None)
     load_stats = read_series_stats(files, LOAD_STATS, "bus_id", "mean_mw", "std_mw")
     case = assemble_case(
         files, timeline, system, initial, settings=config.settings, inflow_stats=inflow_stats, ar_models=ar_models,

@@ -25,9 +25,8 @@ from caudal.hydro.cobre.case import ArModel
 from caudal.hydro.cobre.errors import unsupported
 from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import CaseFiles
-from caudal.hydro.cobre.format_018.ar_ratios import with_implied_ratios
+from caudal.hydro.cobre.format_018.ar_ratios import GivenAnnual, with_implied_ratios
 from caudal.hydro.cobre.format_018.inflow_lags import Window, initial_lags, lag_orders, read_lags
-from caudal.hydro.cobre.par_a import ANNUAL
 from caudal.hydro.cobre.penalty_overrides import FILE_NAMES as PENALTY_FILES
 from caudal.hydro.cobre.scenarios import (
     INITIAL,
@@ -51,7 +50,6 @@ REFUSED_FILES: dict[str, str] = {
     "post_study_stages.json": "post-study stages (anticipated thermal dispatch past the horizon)",
     "system/tailrace_curves.parquet": "tailrace curves",
     "system/scalar_parameters.json": "scalar parameters (moved to constraints/generic_parameters.json in 0.18)",
-    ANNUAL: "the annual component of PAR(p)-A inflow models in the 0.18 format",
 }
 
 _REFUSED_HISTORY = {
@@ -98,13 +96,14 @@ def _holds_data(value: Any) -> bool:
 def read_initial_conditions(
     files: CaseFiles, hydro_ids: set[int], stage_seasons: list[tuple[int, int | None]],
     estimated: dict[tuple[int, int], ArModel] | None = None, annual_hydros: frozenset[int] = frozenset(),
+    given_annual: GivenAnnual | None = None,
 ) -> tuple[InitialConditions, dict[tuple[int, int], ArModel]]:
     """Initial storage and PAR(p) lags, with the AR models the lags belong to (empty when none).
 
     The models are ``estimated`` when the case fits them from history, else read from their file
     with the residual std ratios Cobre 0.18.0 derives (:mod:`caudal.hydro.cobre.format_018.ar_ratios`;
     ``stage_seasons``: every stage id, pre-study ones too, with its season); ``annual_hydros`` have an
-    estimated PAR(p)-A annual term, whose twelve lags start the same way.
+    PAR(p)-A annual term, estimated or ``given_annual``, whose twelve lags start the same way.
     """
     doc = files.json(INITIAL)
     storage = initial_storage(doc)
@@ -115,10 +114,11 @@ def read_initial_conditions(
     doc.array("filling_storage")  # required by the format, even empty
     doc.finish()
     ar_models = read_ar_models(files) if estimated is None else estimated
-    pre_study_lags = None if estimated is None else read_lags(estimated)
+    study_models = {key: model for key, model in (estimated or ar_models).items() if key[1] >= 0}
+    pre_study_lags = None if estimated is None and not annual_hydros else read_lags(study_models)
     realized = initial_lags(files, lag_orders(ar_models), observations, hydro_ids, annual_hydros, pre_study_lags)
     if estimated is None:  # after initial_lags, which refuses the timelines the ratios' seasons assume
-        ar_models = with_implied_ratios(files, ar_models, stage_seasons)
+        ar_models = with_implied_ratios(files, ar_models, stage_seasons, given_annual)
     return InitialConditions(storage, realized.lags, realized.month_so_far), ar_models
 
 
