@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cobre_cases import DATA, assert_fails_naming, edit
 
@@ -58,11 +59,13 @@ def test_the_conversion_has_the_originals_problem() -> None:
         caudal.deterministic_equivalent(original.problem).objective, rel=1e-12)
 
 
-def test_weekly_stages_of_one_season_need_the_exported_tree(d28: Path, capsys: pytest.CaptureFixture) -> None:
-    # Cobre draws one noise for the weekly stages of a season; caudal's own generator would draw each apart.
+def test_weekly_stages_of_one_season_share_caudals_own_openings(d28: Path) -> None:
+    """As in the tree Cobre exported for d28: its five weeks (season 3 of 2026) repeat one opening."""
     (d28 / "scenarios" / "noise_openings.parquet").unlink()
     edit(d28, "config.json", lambda c: c["training"]["scenario_source"].pop("openings"))
-    assert_fails_naming(d28, capsys, "stages.json", None, "stages", "noise groups of sub-monthly stages")
+    noise = cobre.load_case(d28).noise
+    assert all(np.array_equal(noise[t], noise[0]) for t in range(1, 5))
+    assert noise[5].shape[0] == 5 and not np.array_equal(noise[5][:1], noise[0])
 
 
 def test_recent_observations_are_checked(d28: Path, capsys: pytest.CaptureFixture) -> None:

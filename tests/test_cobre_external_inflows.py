@@ -101,10 +101,21 @@ def test_value_beyond_any_plausible_inflow(d28: Path, capsys: pytest.CaptureFixt
     assert_fails_naming(d28, capsys, EXTERNAL, None, "value_m3s", "row 2 is 1e+300")
 
 
-def test_weekly_stages_of_one_season_need_the_exported_tree(d28: Path, capsys: pytest.CaptureFixture) -> None:
-    # Cobre draws one noise for the weekly stages of a season; caudal's own generator would draw each apart.
+def test_weekly_stages_of_one_season_share_caudals_own_openings(d28: Path) -> None:
+    """Cobre's exported tree repeats the group's opening on its five weeks (this file's tree); caudal's own does."""
+    exported = cobre.load_case(d28).noise
+    assert all(np.array_equal(exported[t], exported[0]) for t in range(1, 5))
     (d28 / "scenarios" / "noise_openings.parquet").unlink()
-    assert_fails_naming(d28, capsys, "stages.json", None, "stages", "noise groups of sub-monthly stages")
+    study = cobre.load_case(d28)
+    assert all(np.array_equal(study.noise[t], study.noise[0]) for t in range(1, 5))
+    bound = caudal.train(study.problem, iterations=10, forward_passes=1, seed=1).lower_bound
+    assert bound == pytest.approx(caudal.deterministic_equivalent(study.problem).objective, rel=1e-9)
+
+
+def test_a_noise_group_with_other_opening_counts_is_an_error(d28: Path, capsys: pytest.CaptureFixture) -> None:
+    (d28 / "scenarios" / "noise_openings.parquet").unlink()
+    edit(d28, "stages.json", lambda d: d["stages"][2].update(num_scenarios=3))
+    assert_fails_naming(d28, capsys, "stages.json", "stage 2", "num_scenarios", "same season and year")
 
 
 def test_inflow_lags_across_resolutions_refuse_a_stage_outside_its_season(

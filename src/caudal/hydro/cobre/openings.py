@@ -21,6 +21,7 @@ from caudal.hydro.cobre.case import Case
 from caudal.hydro.cobre.correlation import correlate, noise_columns
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.scenarios import NOISE_OPENINGS, NoiseTable
+from caudal.hydro.cobre.timeline import FILE as STAGES
 from caudal.parquet_files import write_table
 
 OPENING_TREE = 7
@@ -57,13 +58,46 @@ def noise_entities(case: Case) -> NoiseEntities:
 
 
 def generate_noise(case: Case, seed: int) -> list[np.ndarray]:
-    """caudal's tree: standard normals, one stream per stage keyed by (seed, stage), correlated as the case says."""
+    """caudal's tree: standard normals, one stream per stage keyed by (seed, stage), correlated as the case says.
+
+    Stages of one noise group (:func:`noise_groups`) share the first one's openings, as in Cobre's trees.
+    """
     entities = noise_entities(case)
-    trees = []
+    first_of_group = noise_groups(case)
+    trees: list[np.ndarray] = []
     for t, stage in enumerate(case.stages):
+        first = first_of_group[t]
+        if first != t:
+            trees.append(trees[first].copy())
+            continue
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), OPENING_TREE, t]))
         trees.append(correlated(case, stage.id, entities, rng.standard_normal((stage.openings, entities.size))))
     return trees
+
+
+def noise_groups(case: Case) -> list[int]:
+    """Per stage, the first stage of its noise group (itself when alone).
+
+    Cobre gives stages of one season that start in one year one noise (its
+    ``precompute_noise_groups``: weekly stages of a month under monthly
+    seasons): the trees Cobre exports repeat the group's first openings on
+    every stage of the group (d28's five weeks, measured), so caudal's tree
+    does too. They must have as many openings.
+    """
+    first: dict[tuple[int, int], int] = {}
+    out = []
+    for t, stage in enumerate(case.stages):
+        if stage.season_id is None:
+            out.append(t)
+            continue
+        key = (stage.season_id, stage.start.year)
+        leader = first.setdefault(key, t)
+        if case.stages[leader].openings != stage.openings:
+            raise CaseError(STAGES, f"stage {stage.id}", "num_scenarios",
+                            f"is {stage.openings}, but stage {case.stages[leader].id} of the same season and year "
+                            f"(one noise group: they share their openings) has {case.stages[leader].openings}")
+        out.append(leader)
+    return out
 
 
 def correlated(case: Case, stage_id: int, entities: NoiseEntities, noise: np.ndarray) -> np.ndarray:

@@ -14,10 +14,11 @@ the inflow model around it:
   cycles, monthly then quarterly stages, ``recent_observations``). Truncating
   inflows and the annual term of PAR(p)-A are refused there, their checks and
   lags assuming the plain per-stage shift;
-* sub-monthly stages of one season share one noise draw in Cobre (a noise
-  group); caudal's own opening generator draws each stage independently, so
-  such stages are accepted only with the tree read from
-  ``scenarios/noise_openings.parquet`` (where the sharing is already written).
+* sub-monthly stages of one season share their openings in Cobre (a noise
+  group): caudal's own tree does too (``openings.noise_groups``). Cobre also
+  gives them one forward draw; caudal's forward passes draw each stage's
+  opening on its own, which is what the backward pass (each stage's openings
+  independent) assumes, so its bound is the tree's.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from caudal.hydro.cobre.timeline import FILE, MAX_DURATION_SPREAD_DAYS
 CONFIG = "config.json"
 
 
-def check_resolutions(case: Case, inflows: InflowModel, noise_from_file: bool) -> tuple[LagTransition, ...] | None:
+def check_resolutions(case: Case, inflows: InflowModel) -> tuple[LagTransition, ...] | None:
     """The lag transitions of a horizon with inflow lags and sub-monthly stages (else ``None``: the plain shift).
 
     Refuses, naming the file and field, what caudal would model differently from Cobre.
@@ -47,21 +48,4 @@ def check_resolutions(case: Case, inflows: InflowModel, noise_from_file: bool) -
                               f"{FEATURE} with truncated inflows")
         if case.annual_components or CaseFiles(case.root).exists(ANNUAL):
             raise unsupported(FILE, None, "stages", f"{FEATURE} with the annual term of PAR(p)-A")
-    if not noise_from_file:
-        _check_noise_groups(case)
     return transitions
-
-
-def _check_noise_groups(case: Case) -> None:
-    months: dict[tuple[int, int, int], int] = {}
-    for stage in case.stages:
-        if stage.season_id is None:
-            continue
-        key = (stage.season_id, stage.start.year, stage.start.month)
-        if key in months:
-            raise unsupported(
-                FILE, None, "stages",
-                f"stages {months[key]} and {stage.id} sharing season {stage.season_id} within one month "
-                "(noise groups of sub-monthly stages) without scenarios/noise_openings.parquet",
-            )
-        months[key] = stage.id

@@ -69,7 +69,7 @@ def load_case(path: str | Path, *, seed: int | None = None) -> CobreStudy:
         noise, source = case.noise_openings, "file"
     else:
         noise, source = generate_noise(case, case.settings.training.seed if seed is None else seed), "generated"
-    lag_transitions = check_resolutions(case, inflows, noise_from_file=source == "file")
+    lag_transitions = check_resolutions(case, inflows)
     if case.settings.inflow_method in TRUNCATING:
         check_truncation_is_exact(case, inflows, noise)
     check_first_stage_can_fill(case, inflows, noise)
