@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cobre_cases import DATA, edit
+from mpi_helpers import train_ranks
 
 from caudal.hydro import cobre
 from caudal.hydro.cobre.correlation import FILE
@@ -74,3 +75,12 @@ def test_par_a_with_several_plants_stays_refused(tmp_path: Path) -> None:
     edit(case, "config.json", lambda d: d["estimation"].update(order_selection="pacf_annual"))
     with pytest.raises(CaseError, match="PAR\\(p\\)-A"):
         cobre.load_case(case)
+
+
+@pytest.mark.mpi
+def test_correlated_noise_trains_alike_on_two_ranks_of_two_threads(tmp_path: Path) -> None:
+    """Every rank estimates the same correlation and draws the same correlated tree: the same cuts and bounds."""
+    alone = train_ranks(1, 1, str(CASE), tmp_path / "alone", "--iterations", "4")
+    spread = train_ranks(2, 2, str(CASE), tmp_path / "spread", "--iterations", "4")
+    assert spread["policy_digest"] == alone["policy_digest"]
+    assert [row.split(",")[:5] for row in spread["convergence"]] == [row.split(",")[:5] for row in alone["convergence"]]
