@@ -27,7 +27,11 @@ CASE_WITH_PARQUET = Path(__file__).parent / "data" / "cobre" / "4ree"
 
 UNUSED_BY_A_BARE_TRAINING = ("pyarrow", "matplotlib", "rich", "highspy", "mpi4py", "psutil")
 
-UNUSED_BY_A_CASE_TRAINING = ("matplotlib", "rich", "highspy", "mpi4py", "psutil", "pyarrow")
+UNUSED_BY_A_CASE_TRAINING = (
+    "matplotlib", "rich", "highspy", "mpi4py", "psutil", "pyarrow",
+    # the standard library's too, each a few hundred kB: argument parsing, sockets, archives, temporary files
+    "argparse", "difflib", "socket", "shutil", "bz2", "lzma", "csv", "tempfile",
+)
 """Modules (full dotted names) a training on a Cobre case with Parquet files must not import."""
 
 MODULES = """

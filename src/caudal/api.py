@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
-from caudal.arguments import counted
 from caudal.checkpoint.errors import CheckpointError
 from caudal.checkpoint.files import CHECKPOINT_FOLDER
 from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_SECONDS, DEFAULT_KEEP, CheckpointSchedule
@@ -46,7 +45,7 @@ from caudal.sddp.training import (
     run_training,
 )
 from caudal.sddp.warm_start import describe_warm_start, warm_start_pools
-from caudal.training_log import TrainingLog, bound_name
+from caudal.training_log import TrainingLog, bound_name, counted
 
 if TYPE_CHECKING:  # highspy, which the deterministic equivalent solves with, is imported when it is used
     from caudal.checkpoint.during_training import TrainingCheckpoints

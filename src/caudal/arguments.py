@@ -27,11 +27,6 @@ class UsageError(Exception):
     """Bad arguments or a bad case: reported in one line, exit status 2."""
 
 
-def counted(count: int, noun: str, plural: str | None = None) -> str:
-    """``1 rank``, ``2 ranks``: a count with its noun in the right number."""
-    return f"{count} {noun if count == 1 else plural or noun + 's'}"
-
-
 def did_you_mean(word: str, known: Sequence[str]) -> str:
     """`` (did you mean X?)`` when ``word`` is a likely typo of one of ``known``, else empty."""
     close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)

@@ -25,7 +25,6 @@ from caudal.arguments import (
     add_case_argument,
     add_checkpoint_schedule,
     add_training_options,
-    counted,
     non_negative_int,
     opening_chunk,
     positive_float,
@@ -58,6 +57,7 @@ from caudal.sddp.sampling import OutOfSample
 from caudal.sddp.warm_start import WarmStartError, warm_start_pools
 from caudal.solver.workspace import SolverError
 from caudal.sweep.command import add_sweep_command, run_sweep_command
+from caudal.training_log import counted
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -38,6 +37,8 @@ def write_convergence(path: Path, history: Sequence[IterationRecord], maximize: 
     than 30 forward passes (see :data:`caudal.sddp.records.MIN_INTERVAL_SAMPLES`).
     """
     with _atomic(path) as handle:
+        import csv  # here: only a run that writes a table needs it
+
         writer = csv.writer(handle)
         writer.writerow(sense_columns(maximize))
         for record in history:

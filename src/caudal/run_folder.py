@@ -19,7 +19,6 @@ refusal ends every rank instead of leaving some waiting.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -73,9 +72,9 @@ def _clear(entries: Sequence[Path]) -> None:
             _remove_if_empty(entry)
         elif entry.name == "simulation" and entry.is_dir():
             if all(p.is_dir() or p.suffix == ".parquet" for p in entry.rglob("*")):  # only caudal's tables
-                shutil.rmtree(entry)
+                _remove_tree(entry)
         elif entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
+            _remove_tree(entry)
         else:
             entry.unlink(missing_ok=True)
 
@@ -137,3 +136,10 @@ def _same_run(folder: Path, resumed: Path) -> bool:
     """Whether ``folder`` is the resumed run's folder, holds the resumed checkpoint, or lies inside the run."""
     folder, resumed = folder.resolve(), resumed.resolve()
     return folder == resumed or folder in resumed.parents or resumed in folder.parents
+
+
+def _remove_tree(path: Path) -> None:
+    """``shutil.rmtree``, imported here: shutil brings bz2 and lzma, which only overwriting a run folder needs."""
+    import shutil
+
+    shutil.rmtree(path)

@@ -27,6 +27,11 @@ from caudal.sddp.records import MIN_INTERVAL_SAMPLES, IterationRecord
 LOGGER = logging.getLogger("caudal")
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 rank``, ``2 ranks``: a count with its noun in the right number."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def bound_name(maximize: bool) -> str:
     """What the policy's bound is: ``"upper bound"`` when maximising, ``"lower bound"`` when minimising."""
     return "upper bound" if maximize else "lower bound"

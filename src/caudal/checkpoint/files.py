@@ -21,7 +21,6 @@ import ctypes
 import errno
 import os
 import re
-import shutil
 import stat
 from collections.abc import Iterable
 from pathlib import Path
@@ -169,6 +168,8 @@ def remove_entry(path: Path) -> None:
                 aside = _temporary_name(path.parent)
                 os.rename(path, aside)
                 path = aside
+            import shutil  # here: shutil brings bz2 and lzma, needed only to remove a directory
+
             shutil.rmtree(path)
         else:
             path.unlink()

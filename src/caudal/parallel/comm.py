@@ -18,7 +18,6 @@ the algorithm layer never touches MPI windows.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
 from typing import NoReturn, Protocol
@@ -118,7 +117,7 @@ class SingleProcessCommunicator:
         sys.exit(code)
 
     def describe(self) -> str:
-        return f"1 rank on {socket.gethostname()} ({cores_available()} cores available)"
+        return f"1 rank on {_hostname()} ({cores_available()} cores available)"
 
 
 class MPICommunicator:
@@ -213,7 +212,7 @@ class MPICommunicator:
         emulated = f" (emulated, {self.ranks_per_node} ranks each)" if self.ranks_per_node else ""
         return (
             f"{self.size} ranks on {self.n_nodes} node{'s' if self.n_nodes > 1 else ''}{emulated} "
-            f"({self.node_size} on this one, {socket.gethostname()}); {spread} cores available per rank"
+            f"({self.node_size} on this one, {_hostname()}); {spread} cores available per rank"
         )
 
 
@@ -279,3 +278,8 @@ def _refuse(message: str, speak: bool = True) -> NoReturn:
     if speak:
         print(f"caudal: error: {message}", file=sys.stderr, flush=True)
     raise LaunchError(message)
+
+
+def _hostname() -> str:
+    """This machine's name: ``socket.gethostname()`` without importing ``socket`` (and its selectors)."""
+    return os.uname().nodename

@@ -32,7 +32,6 @@ the stage's own rows (the Cobre tables need them all).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,6 +148,8 @@ def check_names(problem: CompiledProblem, variables: Sequence[str], duals: Seque
         unknown = [name for name in wanted if name not in known]
         if unknown:
             valid = sorted(known)
+            import difflib  # here: only a misspelt name needs it
+
             close = difflib.get_close_matches(unknown[0], valid, n=3)
             hint = f" (did you mean {' or '.join(close)}?)" if close else ""
             shown = ", ".join(valid[:40]) + (f" and {len(valid) - 40} more" if len(valid) > 40 else "")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 EXAMPLES = ("1dtoy",)
@@ -17,6 +16,8 @@ def example_case(name: str = "1dtoy") -> Path:
     """
     if name not in EXAMPLES:
         raise ValueError(f"no Cobre example {name!r}; shipped: {', '.join(EXAMPLES)}")
+    from importlib import resources  # here: resources brings tempfile, which reading a case never needs
+
     path = Path(str(resources.files("caudal.examples").joinpath("data", f"cobre_{name}")))
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"{path}: the example case is missing from this installation")
