@@ -18,6 +18,7 @@ from caudal.hydro.cobre.fields import MAX_MAGNITUDE, Record
 from caudal.parquet_files import (
     ParquetError,
     ParquetFile,
+    is_date,
     is_floating,
     is_integer,
     is_null,
@@ -61,6 +62,18 @@ class CaseFiles:
             raise CaseError(name, None, None, f"is not valid JSON: {exc}") from None
         return Record(name, None, data)
 
+    def parquet(self, name: str) -> Any:
+        """The whole Parquet file ``name`` as an arro3 ``Table`` (:mod:`caudal.parquet_files`), unchecked.
+
+        For the readers of nullable or non-numeric columns; :meth:`table` checks the numeric ones.
+        A file that cannot be read is an error naming it.
+        """
+        try:
+            with ParquetFile(self.root / name) as parquet:
+                return parquet.read()
+        except (OSError, ParquetError) as exc:
+            raise CaseError(name, None, None, f"cannot be read as Parquet: {exc}") from exc
+
     def table(
         self, name: str, columns: dict[str, str], optional: tuple[str, ...] = (), read_apart: tuple[str, ...] = ()
     ) -> dict[str, np.ndarray]:
@@ -72,12 +85,7 @@ class CaseFiles:
         holds that is neither in ``columns`` nor in ``read_apart`` (columns the
         caller reads itself, such as a nullable one) is refused by name.
         """
-        path = self.root / name
-        try:
-            with ParquetFile(path) as parquet:
-                table = parquet.read()
-        except (OSError, ParquetError) as exc:
-            raise CaseError(name, None, None, f"cannot be read as Parquet: {exc}") from exc
+        table = self.parquet(name)
         unknown = [column for column in table.column_names if column not in columns and column not in read_apart]
         if unknown:
             raise unsupported(name, None, unknown[0], f"the column {unknown[0]!r}")
@@ -92,7 +100,7 @@ class CaseFiles:
 
 
 def nullable_numbers(file: str, table: Any, name: str, *, integer: bool = False) -> list[float | None]:
-    """A column of ``table`` (read with :class:`~caudal.parquet_files.ParquetFile`) that may hold nulls.
+    """A column of ``table`` (from :meth:`CaseFiles.parquet`) that may hold nulls.
 
     As floats, ``None`` for a null; an error naming ``file`` and the column
     unless it is numeric (an integer one with ``integer``) or all null.
@@ -102,6 +110,14 @@ def nullable_numbers(file: str, table: Any, name: str, *, integer: bool = False)
         raise CaseError(file, None, name, f"must be {'an integer' if integer else 'a numeric'} column, "
                         f"got {type_name(column)}")
     return [None if value is None else float(value) for value in column.to_pylist()]
+
+
+def date_column(file: str, table: Any, name: str) -> Any:
+    """The column ``name`` of ``table``, which must hold dates without nulls (an error naming it otherwise)."""
+    column = table.column(name)
+    if not is_date(column) or null_count(column):
+        raise CaseError(file, None, name, f"must be a date column without nulls, got {type_name(column)}")
+    return column
 
 
 def _numeric(file: str, column: str, data: Any, kind: str) -> np.ndarray:

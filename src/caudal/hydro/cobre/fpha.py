@@ -32,14 +32,13 @@ import numpy as np
 from caudal.hydro.cobre.case import FphaPlanes, Hydro, StageSpec
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.fields import Record
-from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
+from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles, nullable_numbers
 from caudal.hydro.cobre.fpha_fitting import FittingOptions, PlantHead, fit_planes, read_plant_head
 from caudal.hydro.cobre.geometry import Curve
 from caudal.hydro.cobre.production import FILE as MODELS_FILE
 from caudal.hydro.cobre.production import ProductionModel
 from caudal.hydro.cobre.system import HYDROS, PENALTIES
 from caudal.model.problem import Stage, Variable
-from caudal.parquet_files import ParquetError, ParquetFile, is_floating, is_integer, is_null, type_name
 
 PLANES_FILE = "system/fpha_hyperplanes.parquet"
 PlaneFitter = Callable[[Hydro, "PlantHead | None", "Curve | None", FittingOptions, Record], FphaPlanes]
@@ -140,18 +139,11 @@ def _read_planes(files: CaseFiles) -> dict[tuple[int, int | None], list[tuple[fl
 
 def _nullable(files: CaseFiles, column: str, kind: str) -> list[float | int | None] | None:
     """A column that may hold nulls (or be absent: ``None``), as a Python list."""
-    try:
-        with ParquetFile(files.root / PLANES_FILE) as parquet:
-            if column not in parquet.names:
-                return None
-            data = parquet.read(columns=[column]).column(column)
-    except (OSError, ParquetError) as exc:
-        raise CaseError(PLANES_FILE, None, None, f"cannot be read as Parquet: {exc}") from exc
-    numeric = is_integer(data) or (kind == FLOAT and is_floating(data))
-    if not numeric and not is_null(data):
-        raise CaseError(PLANES_FILE, None, column, f"must be {'an integer' if kind == INT else 'a numeric'} column, "
-                        f"got {type_name(data)}")
-    values = data.to_pylist()
+    table = files.parquet(PLANES_FILE)
+    if column not in table.column_names:
+        return None
+    values = [None if v is None else int(v) if kind == INT else v
+              for v in nullable_numbers(PLANES_FILE, table, column, integer=kind == INT)]
     if kind == FLOAT and any(v is not None and not np.isfinite(v) for v in values):
         raise CaseError(PLANES_FILE, None, column, "has non-finite values")
     return values

@@ -26,7 +26,7 @@ from caudal.hydro.cobre.case import GenericConstraint, StageSpec, Term
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.fields import Record, entity_name
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
-from caudal.parquet_files import ParquetFile, is_integer, is_null, type_name
+from caudal.parquet_files import is_integer, is_null, type_name
 
 FILE = "constraints/generic_constraints.json"
 BOUNDS = "constraints/generic_constraint_bounds.parquet"
@@ -137,8 +137,7 @@ def _bounds(
     if not files.exists(BOUNDS):
         return {}
     table = files.table(BOUNDS, {"constraint_id": INT, "stage_id": INT, "bound": FLOAT}, read_apart=("block_id",))
-    with ParquetFile(files.root / BOUNDS) as parquet:
-        raw = parquet.read()  # block_id is nullable: read it apart
+    raw = files.parquet(BOUNDS)  # block_id is nullable: read it apart
     column = raw.column("block_id") if "block_id" in raw.column_names else None
     if column is not None and not (is_integer(column) or is_null(column)):
         raise CaseError(BOUNDS, None, "block_id", f"must be an integer column, got {type_name(column)}")

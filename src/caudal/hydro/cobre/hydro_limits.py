@@ -27,7 +27,6 @@ import math
 from caudal.hydro.cobre.case import Hydro, StageSpec, stage_bound
 from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.files import INT, CaseFiles, nullable_numbers
-from caudal.parquet_files import ParquetError, ParquetFile
 
 FILE = "constraints/hydro_bounds.parquet"
 
@@ -92,11 +91,7 @@ def read_hydro_limits(files: CaseFiles, stages: tuple[StageSpec, ...], hydros: t
     """0.5.x's per-stage limits (withdrawals.py has refused every column it and this reader do not read)."""
     if not files.exists(FILE):
         return {}
-    try:
-        with ParquetFile(files.root / FILE) as parquet:
-            raw = parquet.read()  # the limits are nullable: read them apart
-    except (OSError, ParquetError) as exc:
-        raise CaseError(FILE, None, None, f"cannot be read as Parquet: {exc}") from exc
+    raw = files.parquet(FILE)  # the limits are nullable: read them apart
     others = tuple(name for name in raw.column_names if name not in ("hydro_id", "stage_id"))
     keys = files.table(FILE, {"hydro_id": INT, "stage_id": INT}, read_apart=others)
     values = {column: nullable_numbers(FILE, raw, column) for column in LIMITS if column in raw.column_names}

@@ -41,11 +41,10 @@ from caudal.hydro.cobre.correlation import Correlation
 from caudal.hydro.cobre.correlation_estimation import estimate_correlation
 from caudal.hydro.cobre.errors import CaseError, CaseWarning, unsupported
 from caudal.hydro.cobre.fields import Record
-from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
+from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles, date_column
 from caudal.hydro.cobre.par_a_estimation import AnnualFit, expanded_coefficients, fit_par_annual
 from caudal.hydro.cobre.par_estimation import BY_POSITION, History, SeasonFit, fit_par, implied_residual_std_ratios
 from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS, INFLOW_STATS, NOISE_OPENINGS
-from caudal.parquet_files import ParquetError, ParquetFile, is_date, null_count, type_name
 
 HISTORY = "scenarios/inflow_history.parquet"
 CONFIG = "config.json"
@@ -213,14 +212,10 @@ def _read_series(
 ) -> Series:
     """The 0.5.x layout: one ``date`` and ``value_m3s`` per row (``hydro_ids`` are checked by the caller)."""
     numbers = files.table(HISTORY, {"hydro_id": INT, "value_m3s": FLOAT}, read_apart=("date",))
-    try:
-        with ParquetFile(files.root / HISTORY) as parquet:
-            column = parquet.read(columns=["date"]).column("date")
-    except (OSError, ParquetError, KeyError) as exc:
-        raise CaseError(HISTORY, None, "date", f"column cannot be read: {exc}") from exc
-    if not is_date(column) or null_count(column):
-        raise CaseError(HISTORY, None, "date", f"must be a date column without nulls, got {type_name(column)}")
-    dates = column.to_pylist()
+    table = files.parquet(HISTORY)
+    if "date" not in table.column_names:
+        raise CaseError(HISTORY, None, "date", "column cannot be read: no column 'date' in the Parquet file")
+    dates = date_column(HISTORY, table, "date").to_pylist()
     series: dict[int, list[tuple[date, int, float]]] = {}
     for hydro_id, day, value in zip(numbers["hydro_id"], dates, numbers["value_m3s"], strict=True):
         season = season_of(day, stages, month_season)

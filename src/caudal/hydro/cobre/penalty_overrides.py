@@ -27,7 +27,6 @@ from caudal.hydro.cobre.case import Case, Hydro, HydroPenalties, StageSpec
 from caudal.hydro.cobre.errors import CaseError, CaseWarning, unsupported
 from caudal.hydro.cobre.files import INT, CaseFiles, nullable_numbers
 from caudal.hydro.cobre.system import MODELLED_HYDRO_PENALTIES
-from caudal.parquet_files import ParquetError, ParquetFile
 
 Overrides = dict[tuple[str, int, int, "int | None"], float]
 
@@ -92,11 +91,7 @@ def read_penalty_overrides(
 def _read_file(files: CaseFiles, spec: _File, stage_ids: set[int], ids: set[int]) -> Overrides:
     accepted = spec.columns + ((*_PRICING_REFUSED_FEATURES, *_NOT_MEASURED, _NO_EFFECT) if spec.kind == "hydro" else ())
     keys = files.table(spec.name, {spec.key: INT, "stage_id": INT}, read_apart=accepted)
-    try:
-        with ParquetFile(files.root / spec.name) as parquet:
-            raw = parquet.read()  # the cost columns are nullable: read them apart
-    except (OSError, ParquetError) as exc:
-        raise CaseError(spec.name, None, None, f"cannot be read as Parquet: {exc}") from exc
+    raw = files.parquet(spec.name)  # the cost columns are nullable: read them apart
     values = {c: nullable_numbers(spec.name, raw, c) for c in accepted if c in raw.column_names}
     out: Overrides = {}
     without_effect = False

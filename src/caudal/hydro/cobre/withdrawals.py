@@ -21,7 +21,7 @@ from caudal.hydro.cobre.errors import CaseError, unsupported
 from caudal.hydro.cobre.fields import Record
 from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
 from caudal.hydro.cobre.system import HYDROS, PENALTIES
-from caudal.parquet_files import ParquetError, ParquetFile, null_count
+from caudal.parquet_files import null_count
 
 FILE = "constraints/hydro_bounds.parquet"
 WITHDRAWAL = "water_withdrawal_m3s"
@@ -71,12 +71,8 @@ def _costs(record: Record, fallback: tuple[float, float] | None) -> tuple[float,
 def _targets(files: CaseFiles, stage_ids: set[int], read_apart: tuple[str, ...]) -> dict[tuple[int, int], float]:
     if not files.exists(FILE):
         return {}
-    try:
-        with ParquetFile(files.root / FILE) as parquet:
-            names = parquet.names
-            table = parquet.read()
-    except (OSError, ParquetError) as exc:
-        raise CaseError(FILE, None, None, f"cannot be read as Parquet: {exc}") from exc
+    table = files.parquet(FILE)
+    names = table.column_names
     for name in names:
         if name not in (*KEYS, WITHDRAWAL, *read_apart) and null_count(table.column(name)) < table.num_rows:
             raise unsupported(FILE, None, name, f"the column {name!r} (diversion and filling bounds are not modelled)")

@@ -35,7 +35,6 @@ from caudal.hydro.cobre.hydro_limits import quantity as hydro_quantity
 from caudal.hydro.cobre.system import HYDROS, LINES, THERMALS
 from caudal.hydro.cobre.withdrawals import FILE as HYDRO_BOUNDS
 from caudal.hydro.cobre.withdrawals import WITHDRAWAL
-from caudal.parquet_files import ParquetError, ParquetFile
 
 THERMAL_BOUNDS = "constraints/thermal_bounds.parquet"
 LINE_BOUNDS = "constraints/line_bounds.parquet"
@@ -96,11 +95,7 @@ def read_bounds(
 
 
 def _read_file(files: CaseFiles, spec: _File, stages: tuple[StageSpec, ...], ids: set[int]) -> Overrides:
-    try:
-        with ParquetFile(files.root / spec.name) as parquet:
-            raw = parquet.read()  # block_id and the values are nullable: read them apart
-    except (OSError, ParquetError) as exc:
-        raise CaseError(spec.name, None, None, f"cannot be read as Parquet: {exc}") from exc
+    raw = files.parquet(spec.name)  # block_id and the values are nullable: read them apart
     # hydro_bounds: withdrawals.py has read the file first and refused any other column that holds a value
     others = tuple(raw.column_names) if spec.elsewhere else ()
     keys = files.table(spec.name, {spec.key: INT, "stage_id": INT}, read_apart=("block_id", *spec.columns, *others))

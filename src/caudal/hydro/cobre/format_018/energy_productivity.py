@@ -48,10 +48,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from caudal.hydro.cobre.errors import CaseError
-from caudal.hydro.cobre.files import INT, CaseFiles
+from caudal.hydro.cobre.files import INT, CaseFiles, nullable_numbers
 from caudal.hydro.cobre.production import ENERGY_PRODUCTIVITY_FILE as FILE
 from caudal.hydro.cobre.system import HYDROS
-from caudal.parquet_files import ParquetError, ParquetFile, is_floating, is_integer, is_null, type_name
 
 EQUIVALENT = "equivalent_productivity_mw_per_m3s"
 SET_ASIDE = ("reference_outflow_m3s", "specific_productivity_mw_per_m3s_per_m")
@@ -111,17 +110,10 @@ def read_energy_productivity(files: CaseFiles, hydro_ids: set[int], n_stages: in
 
 def _nullable(files: CaseFiles, column: str) -> list[Any]:
     """A nullable numeric column as a list (None for null); a missing column is an error naming it."""
-    try:
-        with ParquetFile(files.root / FILE) as parquet:
-            if column not in parquet.names:
-                raise CaseError(FILE, None, column, f"column is missing (Cobre 0.18 requires it; columns: "
-                                f"{', '.join(parquet.names)})")
-            data = parquet.read(columns=[column]).column(column)
-    except (OSError, ParquetError) as exc:
-        raise CaseError(FILE, None, None, f"cannot be read as Parquet: {exc}") from exc
-    integer = column == "stage_id"
-    if not (is_integer(data) or is_null(data) or (not integer and is_floating(data))):
-        raise CaseError(FILE, None, column, f"must be {'an integer' if integer else 'a numeric'} column, "
-                        f"got {type_name(data)}")
-    kind = int if integer else float
-    return [None if value is None else kind(value) for value in data.to_pylist()]
+    table = files.parquet(FILE)
+    if column not in table.column_names:
+        raise CaseError(FILE, None, column, f"column is missing (Cobre 0.18 requires it; columns: "
+                        f"{', '.join(table.column_names)})")
+    kind = int if column == "stage_id" else float
+    return [None if value is None else kind(value)
+            for value in nullable_numbers(FILE, table, column, integer=kind is int)]

@@ -31,7 +31,6 @@ from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.fields import Record, entity_name
 from caudal.hydro.cobre.files import INT, CaseFiles, nullable_numbers
 from caudal.hydro.cobre.generic import BOUNDS, FILE, parse_expression
-from caudal.parquet_files import ParquetFile
 
 ENDS = ("bound_lower", "bound_upper")
 _INLINE = ("<", ">", "=")  # <=, >=, == and their typos
@@ -101,8 +100,7 @@ def _bound_rows(
     if not files.exists(BOUNDS):
         return {}
     keys = files.table(BOUNDS, {"constraint_id": INT, "stage_id": INT}, read_apart=("block_id", *ENDS))
-    with ParquetFile(files.root / BOUNDS) as parquet:
-        raw = parquet.read()  # block_id and the two ends are nullable: read them apart
+    raw = files.parquet(BOUNDS)  # block_id and the two ends are nullable: read them apart
     nullable = {name: _nullable(raw, name) for name in ("block_id", *ENDS)}
     blocks_of = {s.id: {b.id for b in s.blocks} for s in stages}
     out: dict[tuple[int, int, int | None], tuple[float | None, float | None]] = {}

@@ -47,13 +47,13 @@ import numpy as np
 
 from caudal.hydro.cobre.case import ArModel
 from caudal.hydro.cobre.errors import CaseError, unsupported
-from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles
+from caudal.hydro.cobre.files import FLOAT, INT, CaseFiles, date_column
 from caudal.hydro.cobre.inflow_history import HISTORY
 from caudal.hydro.cobre.par_a import ANNUAL_LAGS
 from caudal.hydro.cobre.scenarios import INFLOW_STATS
 from caudal.hydro.cobre.timeline import FILE as STAGES
 from caudal.hydro.cobre.timeline import month_start
-from caudal.parquet_files import ParquetError, ParquetFile, epoch_days, is_date, null_count, type_name
+from caudal.parquet_files import epoch_days
 
 INITIAL = "initial_conditions.json"
 OBSERVATIONS = "recent_observations"
@@ -161,24 +161,14 @@ def read_history_windows(files: CaseFiles, since: date, hydro_ids: set[int]) -> 
     if not files.exists(HISTORY):
         return {}
     numbers = files.table(HISTORY, {"hydro_id": INT, "value_m3s": FLOAT}, read_apart=("date", *_WINDOW_COLUMNS))
-    try:
-        with ParquetFile(files.root / HISTORY) as parquet:
-            names = parquet.names
-            if "date" in names:
-                raise CaseError(HISTORY, None, "date", "is the 0.5.x layout of one date per value; 0.18 reads "
-                                "windows: columns start_date and end_date (exclusive)")
-            missing = [column for column in _WINDOW_COLUMNS if column not in names]
-            if missing:
-                raise CaseError(HISTORY, None, missing[0], "column is missing (0.18 history rows are windows)")
-            table = parquet.read(columns=list(_WINDOW_COLUMNS))
-    except (OSError, ParquetError) as exc:
-        raise CaseError(HISTORY, None, None, f"cannot be read as Parquet: {exc}") from exc
-    days = []
-    for column in _WINDOW_COLUMNS:
-        data = table.column(column)
-        if not is_date(data) or null_count(data):
-            raise CaseError(HISTORY, None, column, f"must be a date column without nulls, got {type_name(data)}")
-        days.append(epoch_days(data))
+    table = files.parquet(HISTORY)
+    if "date" in table.column_names:
+        raise CaseError(HISTORY, None, "date", "is the 0.5.x layout of one date per value; 0.18 reads "
+                        "windows: columns start_date and end_date (exclusive)")
+    missing = [column for column in _WINDOW_COLUMNS if column not in table.column_names]
+    if missing:
+        raise CaseError(HISTORY, None, missing[0], "column is missing (0.18 history rows are windows)")
+    days = [epoch_days(date_column(HISTORY, table, column)) for column in _WINDOW_COLUMNS]
     hydro, start, end, value = numbers["hydro_id"], days[0], days[1], numbers["value_m3s"]
     unknown = np.setdiff1d(hydro, np.fromiter(hydro_ids, np.int64, len(hydro_ids)))
     if unknown.size:
