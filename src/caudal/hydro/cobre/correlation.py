@@ -174,14 +174,6 @@ def _check_disjoint(profile: str, groups: tuple[CorrelationGroup, ...]) -> None:
             seen[entity] = group.name
 
 
-def noise_columns(
-    hydros: tuple[int, ...], loads: tuple[int, ...], sources: tuple[int, ...]
-) -> dict[tuple[str, int], int]:
-    """``(kind, id)`` -> column of the noise matrix, whose columns are the hydros, random loads, then sources."""
-    keys = [("inflow", h) for h in hydros] + [("load", b) for b in loads] + [("ncs", s) for s in sources]
-    return {key: column for column, key in enumerate(keys)}
-
-
 def check_entities(correlation: Correlation, known: dict[str, set[int]]) -> None:
     """Refuse an entity the case does not define (``known``: kind -> ids of the case's plants, buses, sources)."""
     for name, groups in correlation.profiles.items():

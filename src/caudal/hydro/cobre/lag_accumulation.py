@@ -62,11 +62,11 @@ from pathlib import Path
 from caudal.hydro.cobre.case import Case, StageSpec
 from caudal.hydro.cobre.errors import unsupported
 from caudal.hydro.cobre.inflows import InflowModel
+from caudal.hydro.cobre.scenarios import INITIAL
 from caudal.hydro.cobre.timeline import FILE, month_start
 from caudal.model.problem import Stage, State, Variable
 
 FEATURE = "PAR(p) inflow lags across stages of different resolutions"
-INITIAL = "initial_conditions.json"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from caudal.hydro.cobre.case import Case
-from caudal.hydro.cobre.correlation import correlate, noise_columns
+from caudal.hydro.cobre.correlation import correlate
 from caudal.hydro.cobre.errors import CaseError
 from caudal.hydro.cobre.scenarios import NOISE_OPENINGS, NoiseTable
 from caudal.hydro.cobre.timeline import FILE as STAGES
@@ -42,6 +42,12 @@ class NoiseEntities:
         if source_id not in self.sources:
             return None
         return len(self.hydros) + len(self.load_buses) + self.sources.index(source_id)
+
+    def columns(self) -> dict[tuple[str, int], int]:
+        """``(kind, id)`` -> column, with correlation.json's kinds (``inflow``, ``load``, ``ncs``)."""
+        keys = ([("inflow", h) for h in self.hydros] + [("load", b) for b in self.load_buses]
+                + [("ncs", s) for s in self.sources])
+        return {key: column for column, key in enumerate(keys)}
 
     def load_column(self, bus_id: int) -> int | None:
         if bus_id not in self.load_buses:
@@ -103,8 +109,7 @@ def noise_groups(case: Case) -> list[int]:
 def correlated(case: Case, stage_id: int, entities: NoiseEntities, noise: np.ndarray) -> np.ndarray:
     """``noise`` (independent standard normals, float64[draws, entities]) with the stage's correlation applied."""
     if case.correlation is not None:
-        columns = noise_columns(entities.hydros, entities.load_buses, entities.sources)
-        correlate(noise, case.correlation.groups(stage_id), columns)
+        correlate(noise, case.correlation.groups(stage_id), entities.columns())
     return noise
 
 
