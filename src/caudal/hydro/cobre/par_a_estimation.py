@@ -32,6 +32,7 @@ Everything is chronological arrays, as in :mod:`caudal.hydro.cobre.par_estimatio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -91,13 +92,28 @@ def expanded_coefficients(fits: list[tuple[SeasonFit, AnnualFit]]) -> list[tuple
     is the PAR(12) whose implied correlations give Cobre 0.18.0's residual
     std ratios (:func:`caudal.hydro.cobre.par_estimation.implied_residual_std_ratios`).
     """
-    n = len(fits)
+    return spread_annual_terms([fit.coefficients for fit, _ in fits], [term for _, term in fits],
+                               [fit.std for fit, _ in fits])
+
+
+class _AnnualTerm(Protocol):
+    coefficient: float
+    std: float
+
+
+def spread_annual_terms(
+    coefficients: list[tuple[float, ...]], terms: list[_AnnualTerm | None], stds: list[float]
+) -> list[tuple[float, ...]]:
+    """Season ``m``'s ``coefficients`` plus its annual term (``coefficient``, ``std`` of ``A``; ``None``: none)
+    as weights ``psi * stds[m - j] / (12 sigma_A)`` on the value ``j`` months back (see
+    :func:`expanded_coefficients`); for fitted and for given (``inflow_annual_component.parquet``) terms alike."""
+    n = len(coefficients)
     expanded = []
-    for m, (fit, annual) in enumerate(fits):
-        weights = list(fit.coefficients) + [0.0] * max(0, ANNUAL_WINDOW - len(fit.coefficients))
-        if annual.coefficient != 0.0 and annual.std > 0.0:
+    for m, (phi, term) in enumerate(zip(coefficients, terms, strict=True)):
+        weights = list(phi) + [0.0] * max(0, ANNUAL_WINDOW - len(phi))
+        if term is not None and term.coefficient != 0.0 and term.std > 0.0:
             for j in range(ANNUAL_WINDOW):
-                weights[j] += annual.coefficient * fits[(m - j - 1) % n][0].std / (ANNUAL_WINDOW * annual.std)
+                weights[j] += term.coefficient * stds[(m - j - 1) % n] / (ANNUAL_WINDOW * term.std)
         expanded.append(tuple(weights))
     return expanded
 

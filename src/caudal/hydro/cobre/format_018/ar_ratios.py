@@ -29,7 +29,7 @@ from caudal.hydro.cobre.case import AnnualComponent, ArModel, SeriesStats
 from caudal.hydro.cobre.errors import unsupported
 from caudal.hydro.cobre.files import CaseFiles
 from caudal.hydro.cobre.inflow_history import monthly_seasons
-from caudal.hydro.cobre.par_a import ANNUAL_LAGS
+from caudal.hydro.cobre.par_a_estimation import spread_annual_terms
 from caudal.hydro.cobre.par_estimation import implied_residual_std_ratios
 from caudal.hydro.cobre.scenarios import AR_COEFFICIENTS
 
@@ -85,14 +85,7 @@ def _with_annual_terms(
     hydro_id: int, seasons: list[tuple[float, ...]], first_stage: dict[int, int], annual: GivenAnnual
 ) -> list[tuple[float, ...]]:
     """Each season's coefficients with its first stage's annual term spread over the last twelve values."""
-    n = len(seasons)
-    stds = [annual.stats.std.get((hydro_id, first_stage[m]), 0.0) if m in first_stage else 0.0 for m in range(n)]
-    out = []
-    for m, coefficients in enumerate(seasons):
-        weights = list(coefficients) + [0.0] * max(0, ANNUAL_LAGS - len(coefficients))
-        row = annual.rows.get((hydro_id, first_stage[m])) if m in first_stage else None
-        if row is not None and row.coefficient != 0.0 and row.std > 0.0:
-            for j in range(ANNUAL_LAGS):
-                weights[j] += row.coefficient * stds[(m - j - 1) % n] / (ANNUAL_LAGS * row.std)
-        out.append(tuple(weights))
-    return out
+    stages = [first_stage.get(m) for m in range(len(seasons))]
+    terms = [None if stage is None else annual.rows.get((hydro_id, stage)) for stage in stages]
+    stds = [0.0 if stage is None else annual.stats.std.get((hydro_id, stage), 0.0) for stage in stages]
+    return spread_annual_terms(seasons, terms, stds)
