@@ -86,7 +86,6 @@ class Rules:
     order_selections: tuple[str, ...] = ("pacf", "pacf_annual", "fixed")  # "fixed" fits as "pacf" does
     date_field: str = "date"
     implied_ratios: bool = False
-    estimates_correlation: bool = True  # the plants' correlation (correlation_estimation.py): 0.5.1 and 0.18.0
 
 
 @dataclass(frozen=True)
@@ -116,10 +115,10 @@ def estimate_inflows(
     # Cobre also estimates the plants' residual correlation, unless correlation.json gives one, and draws
     # correlated noise from it (an opening tree it exported carries it already).
     correlated = len(hydro_ids) > 1 and not files.exists(CORRELATION)
-    if correlated and not files.exists(NOISE_OPENINGS) and not (rules.estimates_correlation and not settings.annual):
-        raise unsupported(HISTORY, None, None, "the correlation between plants estimated from history"
-                          + (" with PAR(p)-A" if settings.annual else "") + " (caudal would draw independent "
-                          f"noise; give the opening tree in {NOISE_OPENINGS}, or {CORRELATION})")
+    if correlated and settings.annual and not files.exists(NOISE_OPENINGS):
+        raise unsupported(HISTORY, None, None, "the correlation between plants estimated from history with "
+                          f"PAR(p)-A (caudal would draw independent noise; give the opening tree in {NOISE_OPENINGS}, "
+                          f"or {CORRELATION})")
     n_seasons, month_season = monthly_seasons(files)
     series = (rules.read_series or _read_series)(files, stages, month_season, hydro_ids)
     means: dict[tuple[int, int], float] = {}
@@ -159,7 +158,7 @@ def estimate_inflows(
             if term is not None and stage_id >= 0 and term.coefficient != 0.0 and term.std > 0.0:
                 annual[hydro_id, stage_id] = AnnualComponent(term.coefficient, term.mean, term.std)
     correlation = None
-    if correlated and rules.estimates_correlation and not settings.annual:
+    if correlated and not settings.annual:
         correlation = estimate_correlation({h: series[h] for h in hydro_ids}, all_fits,
                                            {s.id: s.season_id for s in stages}, n_seasons)
     return EstimatedInflows(SeriesStats(means, stds), models, annual, correlation)
