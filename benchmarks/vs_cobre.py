@@ -20,6 +20,7 @@ version in its own virtual environment, created with pip if missing::
     python benchmarks/vs_cobre.py --shared /work/shared      # 4ree, 256 iterations, 1 and 4 passes, 1 and 2 workers
     python benchmarks/vs_cobre.py --iterations 32 --forward-passes 1 --workers 1,2 --repeat 3
     python benchmarks/vs_cobre.py --cobre 0.18.0 --own-openings
+    python benchmarks/vs_cobre.py --forward-passes 1 --opening-chunk auto   # one trial state split over the workers
 
 Printed at the end, per forward passes and workers: the median wall time of
 each engine, caudal's over Cobre's (goal: at most 0.8 of Cobre 0.18), caudal's
@@ -56,9 +57,10 @@ started = time.perf_counter()
 import caudal
 from caudal.hydro import cobre
 case, iterations, passes, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+opening_chunk = sys.argv[5] if sys.argv[5] == "auto" else int(sys.argv[5])
 study = cobre.load_case(case)
 result = caudal.train(study.problem, iterations=iterations, forward_passes=passes, seed=study.training.seed,
-                      threads=threads)
+                      threads=threads, opening_chunk=opening_chunk)
 print(json.dumps({
     "seconds": time.perf_counter() - started, "train_seconds": result.wall_time, "lower_bound": result.lower_bound,
     "iterations": result.iterations, "peak_rss_mb": PEAK_RSS,
@@ -95,6 +97,8 @@ def main() -> None:
                         help="where each Cobre version's venv is (cobre-VERSION-venv; created with pip if missing)")
     parser.add_argument("--python312", default=None, help="Python 3.12 used to create the venvs (default: found)")
     parser.add_argument("--repeat", type=int, default=1, help="pairs per engine, passes and workers")
+    parser.add_argument("--opening-chunk", default="0",
+                        help="caudal's opening split: 0 (none, the default), auto or N (docs/hot-path.md)")
     parser.add_argument("--own-openings", action="store_true",
                         help="let each engine draw its own openings (bounds then differ by sampling)")
     args = parser.parse_args()
@@ -113,7 +117,8 @@ def main() -> None:
     pythons = {v: ensure_cobre(args.venvs / f"cobre-{v}-venv", v, args.python312) for v in versions}
     print(describe_machine())
     print(f"case {args.case.name}: {iterations} iterations, "
-          f"{'each engine its own openings' if args.own_openings else 'the same openings (caudal tree)'}")
+          f"{'each engine its own openings' if args.own_openings else 'the same openings (caudal tree)'}, "
+          f"caudal's opening chunk {args.opening_chunk}")
     print("pair | passes workers | caudal s  Cobre s  ratio | RSS MB caudal  Cobre | lower bound caudal / Cobre "
           "| load before -> after")
     runs: dict[tuple[str, int, int], list[dict]] = {}
@@ -129,7 +134,7 @@ def main() -> None:
                     for v in versions:
                         before = load_text()
                         mine = run([sys.executable, "-c", CAUDAL_RUN, str(mine_case), str(iterations), str(passes),
-                                    str(n)])
+                                    str(n), args.opening_chunk])
                         theirs = run([str(pythons[v]), "-c", COBRE_RUN, str(cases[v]), str(here / f"out-{v}-{n}"),
                                       str(n), v])
                         runs.setdefault(("caudal", passes, n), []).append(mine)

@@ -88,6 +88,7 @@ from highs_api cimport (
     Highs_setIntOptionValue,
     Highs_setStringOptionValue,
     Highs_version,
+    kHighsBasisStatusBasic,
     kHighsBasisStatusNonbasic,
     kHighsModelStatusOptimal,
     kHighsOptionTypeBool,
@@ -96,12 +97,20 @@ from highs_api cimport (
     kHighsStatusError,
 )
 from sddp_options cimport configure_for_sddp
+from fork_signal cimport fork_signal_load, fork_signal_store, fork_signal_wait
 from stage_loading cimport pass_stage_lp
 
 RETRY_LADDER = (
     "warm start", "refactorised restart", "cold start", "presolve on", "max-value scaling", "primal simplex",
 )
 """The attempts at a stage solve, in order; the error after the last names them all."""
+
+# the signal of a fork point (caudal.solver.workspace.ForkPoint)
+cdef enum:
+    FORK_PENDING = 0
+    FORK_HEAD_BASIS = 1
+    FORK_OWN_START = 2
+    FORK_FAILED = -1
 
 cdef double VIOLATION_TOLERANCE = 1e-9
 """A reserve cut is added when its row falls short of its bound by more than this, relative to max(1, |bound|).
@@ -257,7 +266,7 @@ cdef class NativeKernel:
 
     # statistics (the fields of caudal.solver.workspace.SolverStats)
     cdef int64_t _solves, _simplex_iterations, _retries, _basis_hits, _loads, _cuts_added
-    cdef double _time_load, _time_patch, _time_basis, _time_solve, _time_extract
+    cdef double _time_load, _time_patch, _time_basis, _time_solve, _time_extract, _time_wait
 
     # the loaded LP: what was passed to HiGHS, and views of its template
     cdef object _template  # None when nothing valid is loaded
@@ -393,12 +402,13 @@ cdef class NativeKernel:
             time_basis=self._time_basis,
             time_solve=self._time_solve,
             time_extract=self._time_extract,
+            time_wait=self._time_wait,
         )
 
     def reset_stats(self) -> None:
         self._solves = self._simplex_iterations = self._retries = self._basis_hits = self._loads = 0
         self._cuts_added = 0
-        self._time_load = self._time_patch = self._time_basis = self._time_solve = self._time_extract = 0.0
+        self._time_load = self._time_patch = self._time_basis = self._time_solve = self._time_extract = self._time_wait = 0.0
 
     # -- step 1: load --------------------------------------------------------------
     cdef int _load(self, lp) except -1:
@@ -743,6 +753,8 @@ cdef class NativeKernel:
         const int32_t[::1] order,
         int first,
         int stop,
+        int32_t* publish_signal,
+        uint8_t* publish_status,
     ) noexcept nogil:
         cdef int opening, i, status, position
         cdef double start
@@ -759,6 +771,8 @@ cdef class NativeKernel:
             out_values[opening] = Highs_getObjectiveValue(self._highs) * self._unscale
             for i in range(self._n_states):
                 out_subgradients[opening, i] = self._col_dual[self._state_in_cols[i]] * self._unscale
+            if position == first and publish_signal != NULL:
+                self._publish(publish_signal, publish_status)
             self._time_extract += now() - start
         if want_basis:  # the caller copies the stage LP's rows only
             start = now()
@@ -766,6 +780,36 @@ cdef class NativeKernel:
             self._time_extract += now() - start
         self._drop_added_cuts()
         return 0
+
+    cdef void _publish(self, int32_t* signal, uint8_t* status) noexcept nogil:
+        """Publish the basis of the solve just ended at a fork point: the stage LP's rows, then the signal.
+
+        Rows past the stage LP's (reserve cuts added) are left out; the basis
+        is then complete only if none of them was basic, otherwise the signal
+        tells the walk to start from its own start basis.
+        """
+        cdef int nc = self._num_cols, nr = self._num_rows, i, n_basic = 0
+        Highs_getBasis(self._highs, &self._kept_col_status[0], &self._kept_row_status[0])
+        for i in range(nc):
+            status[i] = <uint8_t>self._kept_col_status[i]
+            n_basic += self._kept_col_status[i] == kHighsBasisStatusBasic
+        for i in range(nr):
+            status[nc + i] = <uint8_t>self._kept_row_status[i]
+            n_basic += self._kept_row_status[i] == kHighsBasisStatusBasic
+        fork_signal_store(signal, FORK_HEAD_BASIS if n_basic == nr else FORK_OWN_START)
+
+    cdef bint _start_after(self, const int32_t* signal, const uint8_t* status) noexcept nogil:
+        """Wait for a fork point's head; False if it failed, else start from its basis if it has a complete one."""
+        cdef double start = now()
+        cdef int32_t state = fork_signal_wait(signal, FORK_PENDING)
+        cdef int nc = self._num_cols, i
+        if state == FORK_HEAD_BASIS:
+            for i in range(nc):
+                self._col_status[i] = status[i]
+            for i in range(self._num_rows):
+                self._row_status[i] = status[nc + i]
+        self._time_wait += now() - start
+        return state != FORK_FAILED
 
     cdef bint _is_permutation(self, const int32_t[::1] order) noexcept:
         cdef int n = self._n_openings, i
@@ -846,7 +890,9 @@ cdef class NativeKernel:
         order=None,
         int first=0,
         stop=None,
-    ) -> None:
+        publish=None,
+        after=None,
+    ) -> bool:
         """Solve the openings ``order[first:stop]`` of ``lp`` at ``incoming``; see ``SolverWorkspace.solve_backward``."""
         self._load(lp)
         cdef const int32_t[::1] opening_order = self._index_order if order is None else order
@@ -869,20 +915,47 @@ cdef class NativeKernel:
             basis_rows = out_basis.row_status
             if basis_cols.shape[0] != self._num_cols or basis_rows.shape[0] != self._num_rows:
                 raise ValueError(f"stage {self._stage}: out_basis does not have the LP's shape")
+        cdef int32_t[::1] publish_signal = None, after_signal = None
+        cdef uint8_t[::1] publish_status = None, after_status = None
+        if publish is not None:
+            publish_signal, publish_status = self._checked_fork(publish)
+        if after is not None:
+            after_signal, after_status = self._checked_fork(after)
         self._stage_basis(basis)
         cdef const double* state = &incoming[0] if self._n_states else NULL
-        cdef int result, i
+        cdef int result = 0, i
+        cdef bint started = True
+        cdef int32_t* published = NULL
+        cdef uint8_t* published_status = NULL
+        cdef bint waits = after is not None
+        if publish is not None:
+            published, published_status = &publish_signal[0], &publish_status[0]
         with nogil:
-            result = self._backward_kernel(
-                state, trial_id, out_values, out_subgradients, want_basis, opening_order, first, last
-            )
-            if result == 0 and want_basis:
+            if waits:
+                started = self._start_after(&after_signal[0], &after_status[0])
+            if started:
+                result = self._backward_kernel(
+                    state, trial_id, out_values, out_subgradients, want_basis, opening_order, first, last,
+                    published, published_status,
+                )
+            if started and result == 0 and want_basis:
                 for i in range(self._num_cols):
                     basis_cols[i] = <uint8_t>self._col_status[i]
                 for i in range(self._num_rows):
                     basis_rows[i] = <uint8_t>self._row_status[i]
+            if result != 0 and published != NULL and fork_signal_load(published) == FORK_PENDING:
+                fork_signal_store(published, FORK_FAILED)  # before raising: no walk waits on a failed head
         if result != 0:
             self._raise_failure()
+        return started
+
+    cdef tuple _checked_fork(self, fork):
+        """A fork point's signal and status bytes (columns, then rows), checked against the loaded LP."""
+        cdef int32_t[::1] signal = fork.signal
+        cdef uint8_t[::1] status = fork.status
+        if signal.shape[0] != 1 or status.shape[0] != self._num_cols + self._num_rows:
+            raise ValueError(f"stage {self._stage}: the fork point does not have the LP's shape")
+        return signal, status
 
     # -- simulation: every column value and row dual (SolverWorkspace.solve_detailed) ----
     # Appended as one block: the training kernels above never read these.

@@ -73,6 +73,7 @@ cdef extern from "interfaces/highs_c_api.h" nogil:
     const HighsInt kHighsMatrixFormatColwise
     const HighsInt kHighsObjSenseMinimize
     const HighsInt kHighsModelStatusOptimal
+    const HighsInt kHighsBasisStatusBasic
     const HighsInt kHighsBasisStatusNonbasic  # the largest basis status code
 
 

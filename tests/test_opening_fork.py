@@ -6,14 +6,18 @@ import threading
 
 import numpy as np
 import pytest
-from hydro_problems import random_hydro
+from hydro_problems import infeasible_in_opening, random_hydro
 
 import caudal
 from caudal.parallel.threads import ThreadPool
+from caudal.sddp.cuts import CutPool
 from caudal.sddp.opening_order import chain_orders, opening_tour, two_way_orders
 from caudal.sddp.passes import backward_stage, forked_spans
+from caudal.sddp.stage_cache import StageCache
 from caudal.sddp.training import TrainingState
-from caudal.solver.native_workspace import NATIVE_AVAILABLE
+from caudal.solver.highspy_workspace import HighspyWorkspace
+from caudal.solver.native_workspace import NATIVE_AVAILABLE, NativeWorkspace
+from caudal.solver.workspace import FORK_FAILED, FORK_HEAD_BASIS, Basis, ForkPoint, SolverError
 
 needs_native = pytest.mark.skipif(not NATIVE_AVAILABLE, reason="native extension not built")
 
@@ -22,8 +26,8 @@ def test_the_two_walks_start_next_to_the_forward_opening() -> None:
     tour = np.array([0, 4, 2, 6, 1, 5, 3], dtype=np.int32)
     orders = chain_orders(tour, np.array([2, 0]))
     spans = forked_spans(7)
-    assert spans == [(0, 1), (1, 4), (4, 7)]
-    forked = two_way_orders(orders, spans[1][1])
+    assert spans == [(0, 4), (4, 7)]  # the head and the onward walk, then the backward walk
+    forked = two_way_orders(orders, spans[1][0])
     for row, forward_opening in zip(forked, (2, 0), strict=True):
         assert sorted(row) == list(range(7))  # still every opening once
         at = int(np.flatnonzero(tour == forward_opening)[0])
@@ -54,13 +58,14 @@ def test_forked_split_gives_bit_identical_cuts_on_one_and_two_threads(passes: in
 
 
 class FailingHead:
-    """A workspace whose head items (position 0) fail late enough for the other worker to wait on them."""
+    """A workspace whose head items fail late enough for the other worker to wait on them."""
 
     def solve_backward(self, lp, basis, incoming, trial_id, out_values, out_subgradients, out_basis, order=None,
-                       first=0, stop=None) -> None:
-        threading.Event().wait(0.2 if first == 0 else 0.01)
-        if first == 0:
-            raise RuntimeError(f"head of trial state {trial_id} failed")
+                       first=0, stop=None, publish=None, after=None) -> bool:
+        if after is not None:
+            return after.wait(basis) is not None
+        threading.Event().wait(0.2)
+        raise RuntimeError(f"head of trial state {trial_id} failed")
 
 
 def test_a_failed_head_raises_its_error_and_leaves_no_walk_waiting() -> None:
@@ -82,3 +87,88 @@ def test_a_failed_head_raises_its_error_and_leaves_no_walk_waiting() -> None:
     runner.join(timeout=10)
     assert not runner.is_alive(), "a walk waited for a head that had failed"
     assert [str(error) for error in outcome] == ["head of trial state 0 failed"]
+
+
+@pytest.fixture(scope="module")
+def trained() -> StageCache:
+    result = caudal.train(random_hydro(3, 5, 12, seed=5), iterations=4, forward_passes=2, seed=2, threads=1)
+    return StageCache(result.policy.problem, result.policy.cut_pools)
+
+
+def workspaces() -> list:
+    return [NativeWorkspace, HighspyWorkspace] if NATIVE_AVAILABLE else [HighspyWorkspace]
+
+
+@pytest.mark.parametrize("make", workspaces(), ids=lambda make: make.__name__)
+def test_a_walk_after_a_fork_point_solves_as_a_whole_item_from_the_heads_basis(trained, make) -> None:
+    """The head publishes the basis of its first opening and walks on; the walk waits for it and starts there."""
+    t, lp = 2, trained.lps[2]
+    n_open, state = lp.template.n_openings, np.full(trained.problem.n_states, 60.0)
+    order = np.roll(np.arange(n_open, dtype=np.int32), 3)
+    ahead = forked_spans(n_open)[1][0]
+    fork = ForkPoint(lp)
+    values, subgradients = np.full(n_open, np.nan), np.full((n_open, state.shape[0]), np.nan)
+    walker, head = make(), make()
+    walk = threading.Thread(target=lambda: walker.solve_backward(
+        lp, trained.bases[t], state, 0, values, subgradients, None, order, ahead, n_open, after=fork))
+    walk.start()  # it waits for the head
+    assert head.solve_backward(lp, trained.bases[t], state, 0, values, subgradients, None, order, 0, ahead,
+                               publish=fork) is True
+    walk.join(timeout=30)
+    assert not walk.is_alive()
+    assert fork.signal[0] == FORK_HEAD_BASIS  # no reserve cut entered here: the head's basis is complete
+    # the head's first opening alone, from the same start, ends at the basis it published
+    alone = Basis(np.empty(lp.num_cols, np.uint8), np.empty(lp.num_rows, np.uint8))
+    first_value = np.empty(n_open)
+    make().solve_backward(lp, trained.bases[t], state, 0, first_value, np.empty_like(subgradients), alone, order, 0, 1)
+    assert np.array_equal(fork.status, np.concatenate([alone.col_status, alone.row_status]))
+    assert not np.array_equal(fork.status, np.concatenate([trained.bases[t].col_status, trained.bases[t].row_status]))
+    # the walk's openings are those of a whole item started from that basis
+    again, again_sub = np.full(n_open, np.nan), np.full_like(subgradients, np.nan)
+    make().solve_backward(lp, fork.basis, state, 0, again, again_sub, None, order, ahead, n_open)
+    walked = order[ahead:]
+    assert np.array_equal(values[walked], again[walked]) and np.array_equal(subgradients[walked], again_sub[walked])
+    assert not np.isnan(values).any()
+
+
+@pytest.mark.parametrize("make", workspaces(), ids=lambda make: make.__name__)
+def test_a_head_failing_in_the_solver_releases_its_walk(make) -> None:
+    problem = infeasible_in_opening(stage_index=1, opening=2).compile()
+    cache = StageCache(problem, [CutPool(problem.n_states) for _ in range(problem.n_stages)])
+    lp, state = cache.lps[1], np.array([100.0])
+    order = np.array([2, 0, 1], dtype=np.int32)  # the head is the infeasible opening
+    fork = ForkPoint(lp)
+    values = np.full(3, np.nan)
+    walked: list[bool] = []
+    walk = threading.Thread(target=lambda: walked.append(make().solve_backward(
+        lp, cache.bases[1], state, 0, values, np.empty((3, 1)), None, order, 2, 3, after=fork)))
+    walk.start()
+    with pytest.raises(SolverError, match="stage 1, opening 2"):
+        make().solve_backward(lp, cache.bases[1], state, 0, values, np.empty((3, 1)), None, order, 0, 2,
+                              publish=fork)
+    walk.join(timeout=30)
+    assert walked == [False] and fork.signal[0] == FORK_FAILED
+    assert np.isnan(values).all()  # the walk solved nothing
+
+
+@needs_native
+def test_a_fork_point_of_another_shape_is_refused(trained) -> None:
+    lp = trained.lps[2]
+    fork = ForkPoint(lp)
+    fork.status = fork.status[:-1]  # one row short
+    with pytest.raises(ValueError, match="stage 2: the fork point does not have the LP's shape"):
+        NativeWorkspace().solve_backward(lp, trained.bases[2], np.zeros(trained.problem.n_states), 0,
+                                         np.empty(12), np.empty((12, trained.problem.n_states)), None,
+                                         publish=fork)
+
+
+@needs_native
+def test_the_bound_forks_like_a_trial_state_on_one_and_two_threads() -> None:
+    def run(threads: int) -> caudal.TrainingResult:
+        return caudal.train(random_hydro(3, 5, 12, seed=5), iterations=4, forward_passes=1, seed=2,
+                            threads=threads, solver="native", opening_chunk="auto")
+
+    one, two = run(1), run(2)
+    assert [r.lower_bound for r in one.history] == [r.lower_bound for r in two.history]
+    assert one.solver_stats["solves"] == two.solver_stats["solves"]
+    assert two.solver_stats["time_wait"] >= 0

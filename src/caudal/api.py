@@ -513,9 +513,14 @@ def train(
         many openings, so that one forward pass keeps every worker busy; 0 (the
         default) keeps each trial state one work item; ``"auto"`` splits a
         stage of at least 10 openings into two halves
-        (:func:`caudal.sddp.passes.default_opening_chunk`). Each chunk starts
-        from the trial state's forward basis, so the cuts depend on this
-        option (it is fingerprinted) but not on the number of ranks or threads.
+        (:func:`caudal.sddp.passes.default_opening_chunk`), and the lower
+        bound's openings alike. Each chunk starts from the trial state's
+        forward basis (a split in two: the second half from the basis of the
+        forward opening, which the first half solves first), so the cuts
+        depend on this option (it is fingerprinted) but not on the number of
+        ranks or threads. Worth it when there are fewer trial states than
+        workers: on 4ree with one forward pass, 2 workers took 0.89 of 1
+        worker's time with ``"auto"`` (docs/hot-path.md).
     """
     compiled = compile_for(problem, sampling)
     if warm_start is not None and resume is not None:

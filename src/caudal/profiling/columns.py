@@ -17,7 +17,7 @@ BUSY_KINDS = ("forward", "backward", "bound", "other")
 """Where a worker's task time is booked: the phase it ran in (``other``: simulations in stopping checks)."""
 
 SOLVER_COUNTERS = ("solves", "simplex_iterations", "retries", "basis_hits", "loads", "cuts_added")
-SOLVER_TIMES = ("time_load", "time_patch", "time_basis", "time_solve", "time_extract")
+SOLVER_TIMES = ("time_load", "time_patch", "time_basis", "time_solve", "time_extract", "time_wait")
 """The :class:`~caudal.solver.workspace.SolverStats` fields, as read from each workspace."""
 
 INT32 = np.dtype(np.int32)
@@ -45,15 +45,19 @@ COLUMNS: tuple[tuple[str, np.dtype, str], ...] = (
     ("basis_s", FLOAT64, "setting warm-start bases"),
     ("solve_s", FLOAT64, "inside Highs_run"),
     ("extract_s", FLOAT64, "reading primal values, duals and bases back"),
+    ("fork_wait_s", FLOAT64, "a forked trial state's second work item waiting for its head's basis"),
     ("rss_bytes", INT64, "resident set size of the rank's process"),
     ("cache_bytes", INT64, "bytes of the stage LP arrays (template plus cuts) the rank reads"),
     ("cache_shared_bytes", INT64, "node-shared window bytes held by this node (on the node's leader rank only)"),
     ("workspace_bytes", INT64, "this thread's native workspace buffers (0 when the solver does not report them)"),
 )
 
+ADDED_COLUMNS = ("fork_wait_s",)
+"""Columns added after profiles were first written: a profile without them reads them as zeros."""
+
 NAMES: tuple[str, ...] = tuple(name for name, _, _ in COLUMNS)
 INDEX: dict[str, int] = {name: i for i, name in enumerate(NAMES)}
 WIDTH = len(NAMES)
 
-STAT_COLUMNS = (*SOLVER_COUNTERS, "load_s", "patch_s", "basis_s", "solve_s", "extract_s")
+STAT_COLUMNS = (*SOLVER_COUNTERS, "load_s", "patch_s", "basis_s", "solve_s", "extract_s", "fork_wait_s")
 """Columns filled from solver statistics, in the order of ``SOLVER_COUNTERS + SOLVER_TIMES``."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from caudal.profiling.columns import COLUMNS, INDEX, NAMES
+from caudal.profiling.columns import ADDED_COLUMNS, COLUMNS, INDEX, NAMES
 
 
 def schema(metadata: dict[str, str] | None = None):
@@ -66,10 +66,13 @@ def read_profile(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
-    missing = [name for name in NAMES if name not in table.column_names]
+    missing = [name for name in NAMES if name not in table.column_names and name not in ADDED_COLUMNS]
     if missing:
         raise ValueError(f"{path}: not a caudal profile (missing columns {', '.join(missing)})")
-    columns = {name: table.column(name).to_numpy() for name in NAMES}
+    columns = {
+        name: table.column(name).to_numpy() if name in table.column_names else np.zeros(table.num_rows)
+        for name in NAMES
+    }
     raw = table.schema.metadata or {}
     metadata = {
         key.decode()[len("caudal."):]: value.decode() for key, value in raw.items() if key.startswith(b"caudal.")

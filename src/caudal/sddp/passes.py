@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import overload
 
@@ -21,7 +21,7 @@ from caudal.parallel.pool import WorkerPool
 from caudal.sddp.opening_order import two_way_orders
 from caudal.sddp.risk import Expectation, RiskMeasure
 from caudal.sddp.stage_cache import StageCache, carry_basis
-from caudal.solver.workspace import BASIC, Basis, SolverWorkspace
+from caudal.solver.workspace import Basis, ForkPoint, SolverWorkspace
 
 
 @dataclass
@@ -223,11 +223,12 @@ def backward_stage(
     worker that finishes a trial state's last chunk forms its cut from all
     the openings, in opening order. 0 keeps each trial state one work item;
     ``"auto"`` takes :func:`default_opening_chunk` of the stage's openings.
-    A split into two chunks (with ``orders``) forks instead: a head item
-    solves the forward opening alone, then two walks along the tour, onward
-    and backward from it (:func:`forked_spans`), each start from the basis the
-    head ended with, so the cuts added since the forward pass enter the basis
-    once and both walks start next to the forward opening (:class:`_Head`).
+    A split into two chunks (with ``orders``) forks instead: the first item
+    solves the forward opening (the head), publishes its basis and walks on
+    along the tour, hot; the second waits for that basis and walks the rest
+    of the tour backward from the head's predecessor (:func:`forked_spans`,
+    :class:`~caudal.solver.workspace.ForkPoint`), so the cuts added since the forward pass
+    enter the basis once and both walks start next to the forward opening.
 
     Returns the cuts as intercepts and coefficients, and the final basis of the
     first trial state (``None`` when this worker set does not own it), which
@@ -237,16 +238,50 @@ def backward_stage(
     float64[K, n_states]. Multi-cut, one cut per trial state and opening of
     stage ``t`` (``risk`` is not used): float64[K, O] and float64[K, O, n_states].
     """
-    lp, basis = cache.lps[t], cache.bases[t]
+    lp = cache.lps[t]
     template = lp.template
     risk = risk or Expectation()
     n_trials, n_states = trial_states.shape
-    n_open = template.n_openings
-    values = np.empty((n_trials, n_open))
-    subgradients = np.empty((n_trials, n_open, n_states))
-    cut_shape = (n_trials, n_open) if multi_cut else (n_trials,)
+    cut_shape = (n_trials, template.n_openings) if multi_cut else (n_trials,)
     intercepts = np.empty(cut_shape)
     coefficients = np.empty((*cut_shape, n_states))
+
+    def form_cut(k: int, values: np.ndarray, subgradients: np.ndarray) -> None:
+        if multi_cut:
+            intercepts[k], coefficients[k] = opening_cuts(values, subgradients, trial_states[k])
+        else:
+            weights = risk.weights(template.probabilities, values)
+            intercepts[k], coefficients[k] = expected_cut(weights, values, subgradients, trial_states[k])
+
+    _, _, final_basis = solve_openings(
+        pool, lp, cache.bases[t], trial_states, first_trial, start_bases, orders, opening_chunk, form_cut
+    )
+    return intercepts, coefficients, final_basis
+
+
+def solve_openings(
+    pool: WorkerPool,
+    lp: StageLP,
+    basis: Basis,
+    trial_states: np.ndarray,
+    first_trial: int = 0,
+    start_bases: Sequence[Basis] | None = None,
+    orders: np.ndarray | None = None,
+    opening_chunk: int | str = 0,
+    on_complete: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, Basis | None]:
+    """Every opening of ``lp`` at every trial state, in work items of ``opening_chunk`` openings (see
+    :func:`backward_stage`): the values (float64[K, O]), the subgradients (float64[K, O, n_states]) and the
+    final basis of trial state 0 (``None`` unless ``first_trial`` is 0).
+
+    ``on_complete(k, values[k], subgradients[k])`` runs once trial state
+    ``k``'s openings are all solved, in the worker that solved the last of
+    them, so that forming its cut overlaps the other trial states' solves.
+    """
+    n_trials, n_states = trial_states.shape
+    n_open = lp.template.n_openings
+    values = np.empty((n_trials, n_open))
+    subgradients = np.empty((n_trials, n_open, n_states))
     final_basis = basis_buffer(lp) if first_trial == 0 and n_trials else None
     if opening_chunk == "auto":
         opening_chunk = default_opening_chunk(n_open)
@@ -256,19 +291,12 @@ def backward_stage(
     if fork:
         spans = forked_spans(n_open)
         orders = two_way_orders(orders, spans[-1][0])  # the backward walk starts where the onward one ends
-        heads = [_Head(lp) for _ in range(n_trials)]
+        fork_points = [ForkPoint(lp) for _ in range(n_trials)]
     else:
         spans = [(c * chunk, min((c + 1) * chunk, n_open)) for c in range(n_chunks)]
     n_items = len(spans)
     chunks_left = np.full(n_trials, n_items, dtype=np.int64)
     counting = threading.Lock()
-
-    def form_cut(k: int) -> None:
-        if multi_cut:
-            intercepts[k], coefficients[k] = opening_cuts(values[k], subgradients[k], trial_states[k])
-        else:
-            weights = risk.weights(template.probabilities, values[k])
-            intercepts[k], coefficients[k] = expected_cut(weights, values[k], subgradients[k], trial_states[k])
 
     def task(ws: SolverWorkspace, start: int, stop: int) -> None:
         for item in range(start, stop):
@@ -276,38 +304,37 @@ def backward_stage(
             last_chunk = c == n_items - 1
             start_basis = basis if start_bases is None else start_bases[k]
             out_basis = final_basis if (first_trial + k == 0 and last_chunk) else None
-            if fork and c > 0:
-                start_basis = heads[k].wait(start_basis)
-                if start_basis is None:  # the head failed: its error is the one raised
-                    continue
-            head = heads[k] if fork and c == 0 else None
+            publish = fork_points[k] if fork and c == 0 else None
+            after = fork_points[k] if fork and c == 1 else None
             try:
-                ws.solve_backward(
+                solved = ws.solve_backward(
                     lp,
                     start_basis,
                     trial_states[k],
                     first_trial + k,
                     values[k],
                     subgradients[k],
-                    head.basis if head is not None else out_basis,
+                    out_basis,
                     None if orders is None else orders[k],
                     *spans[c],
+                    publish=publish,
+                    after=after,
                 )
             except BaseException:
-                if head is not None:
-                    head.fail()
+                if publish is not None:
+                    publish.fail()  # no walk waits for a head that will not come
                 raise
-            if head is not None:
-                head.done()
+            if not solved:  # the head failed: its error is the one raised
+                continue
             with counting:
                 chunks_left[k] -= 1
                 complete = chunks_left[k] == 0
-            if complete:
-                form_cut(k)
+            if complete and on_complete is not None:
+                on_complete(k, values[k], subgradients[k])
 
     # a few work items of uneven cost per worker: dealt one at a time, so no worker idles at the end
     pool.run(task, 0, n_trials * n_items, one_at_a_time=True)
-    return intercepts, coefficients, final_basis
+    return values, subgradients, final_basis
 
 
 def basis_buffer(lp: StageLP) -> Basis:
@@ -320,49 +347,16 @@ def basis_buffer(lp: StageLP) -> Basis:
 
 
 def forked_spans(n_openings: int) -> list[tuple[int, int]]:
-    """The positions of a trial state's order in a split into two: the head, then two walks (``two_way_orders``).
+    """The positions of a trial state's order in a split into two (``two_way_orders``): two work items.
 
-    The head is the forward pass's own opening alone; the two chunks after it
-    share the rest, the first taking the odd one out, and each starts from the
-    basis the head ended with.
+    The first starts with the forward pass's own opening (the head), publishes
+    the basis it ended with (:class:`~caudal.solver.workspace.ForkPoint`) and
+    walks on along the tour, hot; the second waits for that basis and walks
+    the rest of the tour backward from the head's predecessor. The first item
+    takes the odd one out of the walks: the second starts later, by a solve.
     """
     ahead = 1 + -(-(n_openings - 1) // 2)
-    return [(0, 1), (1, ahead), (ahead, n_openings)]
-
-
-class _Head:
-    """The head of a forked trial state: its final basis, which the trial state's two walks start from.
-
-    The head solves the forward pass's own opening from the trial state's
-    start basis; the cuts added to the stage since the forward pass enter
-    there, so both walks start from a basis that holds them, instead of
-    each paying for them again. The basis depends on the trial state alone,
-    so the walks' results do not depend on the layout. A head basis left
-    short by reserve cuts the head added and then dropped gives way to the
-    trial state's start basis, which does not depend on the layout either.
-    """
-
-    def __init__(self, lp: StageLP):
-        self.basis = Basis.slack(lp)
-        self._num_rows = lp.num_rows
-        self._ready = threading.Event()
-        self._failed = False
-
-    def done(self) -> None:
-        self._ready.set()
-
-    def fail(self) -> None:
-        self._failed = True
-        self._ready.set()
-
-    def wait(self, fallback: Basis) -> Basis | None:
-        """The basis to start a walk from once the head has ended; ``None`` if it failed."""
-        self._ready.wait()
-        if self._failed:
-            return None
-        statuses = (self.basis.col_status, self.basis.row_status)
-        n_basic = sum(int(np.count_nonzero(status == BASIC)) for status in statuses)
-        return self.basis if n_basic == self._num_rows else fallback
+    return [(0, ahead), (ahead, n_openings)]
 
 
 def expected_cut(
@@ -398,20 +392,18 @@ def first_stage_bound(
     initial_state: np.ndarray,
     risk: RiskMeasure | None = None,
     order: np.ndarray | None = None,
+    opening_chunk: int | str = 0,
 ) -> tuple[float, Basis]:
     """Value of the first stage over its openings (risk-adjusted if asked): the lower bound.
 
-    The openings are solved in ``order`` if given (int32[O]), else in index order.
+    The openings are solved in ``order`` if given (int32[O]), else in index
+    order, split into work items by ``opening_chunk`` as a backward trial
+    state is (:func:`solve_openings`).
     """
     lp = cache.lps[0]
-    n_open = lp.template.n_openings
-    values = np.empty(n_open)
-    subgradients = np.empty((n_open, initial_state.shape[0]))
-    final_basis = basis_buffer(lp)
-
-    def task(ws: SolverWorkspace, start: int, stop: int) -> None:
-        ws.solve_backward(lp, cache.bases[0], initial_state, 0, values, subgradients, final_basis, order)
-
-    pool.run(task, 0, 1)
-    weights = (risk or Expectation()).weights(lp.template.probabilities, values)
-    return float(weights @ values), final_basis
+    values, _, final_basis = solve_openings(
+        pool, lp, cache.bases[0], initial_state[None, :], orders=None if order is None else order[None, :],
+        opening_chunk=opening_chunk,
+    )
+    weights = (risk or Expectation()).weights(lp.template.probabilities, values[0])
+    return float(weights @ values[0]), final_basis

@@ -291,7 +291,8 @@ def run_training(
             break
         with clock("bound"):  # rank 0 alone, so LP counts do not depend on the layout
             bound, basis = (
-                first_stage_bound(state.cache, pool, problem.initial_state, risks[0], tours[0])
+                first_stage_bound(state.cache, pool, problem.initial_state, risks[0], tours[0],
+                                  options.opening_chunk)
                 if comm.rank == 0
                 else (0.0, None)
             )

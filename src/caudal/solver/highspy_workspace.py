@@ -16,7 +16,7 @@ import numpy as np
 
 from caudal.model.objective_scale import SolverForm, unscaled_solution
 from caudal.model.stage_lp import StageLP
-from caudal.solver.workspace import Basis, SolveFailure, SolverError, SolverStats
+from caudal.solver.workspace import Basis, ForkPoint, SolveFailure, SolverError, SolverStats
 
 VIOLATION_TOLERANCE = 1e-9
 """As in native/_native.pyx: a reserve cut is added when its row falls short by more than this x max(1, |bound|)."""
@@ -260,7 +260,9 @@ class HighspyWorkspace:
         order: np.ndarray | None = None,
         first: int = 0,
         stop: int | None = None,
-    ) -> None:
+        publish: ForkPoint | None = None,
+        after: ForkPoint | None = None,
+    ) -> bool:
         self._load(lp)
         template = lp.template
         n_open = template.n_openings
@@ -273,21 +275,37 @@ class HighspyWorkspace:
             raise ValueError(
                 f"stage {template.index}: positions [{first}, {stop}) are not within the {n_open} openings"
             )
-        for position, opening in enumerate((int(o) for o in order[first:stop]), start=first):
-            self._patch(lp, incoming, opening)
-            if position == first:
-                self._set_basis(basis)  # after the patch, as in solve_forward
-            self._solve_with_reserve(lp, basis, opening, trial_id)
+        if after is not None:
             start = time.perf_counter()
-            col_dual = np.asarray(self.highs.getSolution().col_dual)
-            out_values[opening] = self.highs.getInfo().objective_function_value / lp.solver_form.scale
-            out_subgradients[opening] = col_dual[template.state_in_cols] / lp.solver_form.scale
-            self.stats.time_extract += time.perf_counter() - start
+            basis = after.wait(basis)
+            self.stats.time_wait += time.perf_counter() - start
+            if basis is None:
+                return False
+        try:
+            for position, opening in enumerate((int(o) for o in order[first:stop]), start=first):
+                self._patch(lp, incoming, opening)
+                if position == first:
+                    self._set_basis(basis)  # after the patch, as in solve_forward
+                self._solve_with_reserve(lp, basis, opening, trial_id)
+                start = time.perf_counter()
+                col_dual = np.asarray(self.highs.getSolution().col_dual)
+                out_values[opening] = self.highs.getInfo().objective_function_value / lp.solver_form.scale
+                out_subgradients[opening] = col_dual[template.state_in_cols] / lp.solver_form.scale
+                if position == first and publish is not None:
+                    hb = self.highs.getBasis()
+                    publish.publish(np.array([int(s) for s in hb.col_status], dtype=np.uint8),
+                                    np.array([int(s) for s in hb.row_status], dtype=np.uint8))
+                self.stats.time_extract += time.perf_counter() - start
+        except BaseException:
+            if publish is not None:
+                publish.fail()
+            raise
         if out_basis is not None:
             hb = self.highs.getBasis()
             out_basis.col_status[:] = [int(s) for s in hb.col_status]
             out_basis.row_status[:] = [int(s) for s in hb.row_status[: lp.num_rows]]
         self._drop_added_cuts(lp)
+        return True
 
     def solve_detailed(
         self,

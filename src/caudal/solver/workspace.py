@@ -22,6 +22,7 @@ rank solved it, so cuts are bit-identical whatever the layout.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -53,6 +54,66 @@ class Basis:
         return Basis(self.col_status.copy(), self.row_status.copy())
 
 
+# -- the hand-over inside a forked trial state -------------------------------------------
+# A backward trial state split in two (caudal.sddp.passes.solve_openings) is two work
+# items. The first solves the forward pass's own opening (the head), publishes the basis
+# it ended with in a ForkPoint and walks on along the tour, hot; the second waits there
+# and starts from that basis, so the cuts added since the forward pass enter the basis
+# once and both walks start next to the forward opening. The basis is a function of the
+# trial state alone, so the results do not depend on which worker ran which item, or when.
+# The native kernel publishes and waits without the GIL (native/fork_signal.pxd); the
+# highspy reference uses ForkPoint.publish and ForkPoint.wait, the same protocol in Python.
+
+FORK_PENDING, FORK_HEAD_BASIS, FORK_OWN_START, FORK_FAILED = 0, 1, 2, -1
+"""Values of a fork point's signal (the native kernel's alike): not yet published; start from the head's basis;
+start from your own start basis (the head's basis lost a basic row when the reserve cuts it added left);
+the head failed."""
+
+FORK_POLL_SECONDS = 20e-6
+"""The Python reference's pause between looks at the signal."""
+
+
+class ForkPoint:
+    """Where a forked trial state's head leaves its basis for the walk that starts from it.
+
+    ``signal`` (int32[1]) is written once, after the basis: by the native
+    kernel (atomic release store) or by :meth:`publish` / :meth:`fail`.
+    ``status`` holds the basis as one buffer, the columns' status bytes then
+    the rows'; ``basis`` views it.
+    """
+
+    def __init__(self, lp: StageLP):
+        self.signal = np.zeros(1, dtype=np.int32)
+        self.status = np.empty(lp.num_cols + lp.num_rows, dtype=np.uint8)
+        self.basis = Basis(self.status[: lp.num_cols], self.status[lp.num_cols:])
+
+    def publish(self, col_status: np.ndarray, row_status: np.ndarray) -> None:
+        """Publish the head's basis (the stage LP's rows first; rows past them, added reserve cuts, are left out).
+
+        Without the added rows the basis is complete only if none of them was
+        basic; otherwise the walk starts from its own start basis, which depends
+        on the trial state alone, like the head's.
+        """
+        num_rows = self.basis.row_status.shape[0]
+        self.basis.col_status[:] = col_status
+        self.basis.row_status[:] = row_status[:num_rows]
+        n_basic = int(np.count_nonzero(self.status == BASIC))
+        self.signal[0] = FORK_HEAD_BASIS if n_basic == num_rows else FORK_OWN_START
+
+    def fail(self) -> None:
+        """The head failed: a walk waiting here gives up (the head's error is the one raised)."""
+        if self.signal[0] == FORK_PENDING:
+            self.signal[0] = FORK_FAILED
+
+    def wait(self, own_start: Basis) -> Basis | None:
+        """The basis a walk starts from once the head has published; ``None`` if the head failed."""
+        while (state := int(self.signal[0])) == FORK_PENDING:
+            time.sleep(FORK_POLL_SECONDS)
+        if state == FORK_FAILED:
+            return None
+        return self.basis if state == FORK_HEAD_BASIS else own_start
+
+
 @dataclass
 class SolverStats:
     """Counters of one workspace; times in seconds."""
@@ -68,6 +129,7 @@ class SolverStats:
     time_basis: float = 0.0
     time_solve: float = 0.0
     time_extract: float = 0.0
+    time_wait: float = 0.0  # a forked trial state's second work item waiting for its head (ForkPoint)
 
     def add(self, other: SolverStats) -> None:
         for name in self.__dataclass_fields__:
@@ -142,7 +204,9 @@ class SolverWorkspace(Protocol):
         order: np.ndarray | None = None,
         first: int = 0,
         stop: int | None = None,
-    ) -> None:
+        publish: ForkPoint | None = None,
+        after: ForkPoint | None = None,
+    ) -> bool:
         """Solve the openings ``order[first:stop]`` of ``lp`` at state ``incoming`` (float64[n_states]).
 
         The openings are solved in ``order`` (int32[O], a permutation; by
@@ -156,6 +220,13 @@ class SolverWorkspace(Protocol):
         ``out_subgradients`` (float64[O, n_states]); the other openings' entries
         are left alone. If ``out_basis`` is given, the basis after the last
         opening solved is copied into it.
+
+        A forked trial state (:class:`ForkPoint`): with
+        ``publish`` the basis after the first opening solved is published
+        there, and the item goes on hot; with ``after`` the item first waits
+        for that fork point and starts from the basis published there instead
+        of ``basis`` (unless it says to keep ``basis``). Returns False, having
+        solved nothing, when the fork point's head failed; True otherwise.
         """
 
     def solve_detailed(

@@ -1,0 +1,65 @@
+# The signal of a forked trial state (caudal.solver.workspace.ForkPoint): one int32 that
+# the head's thread writes once, after the basis it publishes, and the walk's thread
+# waits on, both without the GIL.
+#
+# The store releases and the load acquires, so a walk that sees the signal also sees
+# the basis bytes written before it. The wait spins first (the head is a solve or two
+# away, tens to hundreds of microseconds, about what a sleeping thread takes to wake),
+# then yields the core, then sleeps in short naps, so that a head delayed on an
+# oversubscribed machine does not cost a core. The C is verbatim: Cython has no atomics.
+
+from libc.stdint cimport int32_t
+
+
+cdef extern from *:
+    """
+    #include <sched.h>
+    #include <stdint.h>
+    #include <time.h>
+
+    #define FORK_SPIN_NS 300000L   /* spin this long first */
+    #define FORK_YIELD_NS 3000000L /* then yield the core until this long */
+    #define FORK_NAP_NS 50000L     /* then sleep this long between looks */
+
+    static inline void fork_signal_store(int32_t *signal, int32_t value) {
+        __atomic_store_n(signal, value, __ATOMIC_RELEASE);
+    }
+
+    static inline int32_t fork_signal_load(const int32_t *signal) {
+        return __atomic_load_n(signal, __ATOMIC_ACQUIRE);
+    }
+
+    static inline void fork_signal_pause(void) {
+    #if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+    #elif defined(__aarch64__)
+        __asm__ __volatile__("yield");
+    #endif
+    }
+
+    static inline int64_t fork_signal_clock_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000L + ts.tv_nsec;
+    }
+
+    /* Wait until *signal is no longer `pending`; returns the value it took. */
+    static inline int32_t fork_signal_wait(const int32_t *signal, int32_t pending) {
+        int32_t value = fork_signal_load(signal);
+        if (value != pending) return value;
+        const int64_t start = fork_signal_clock_ns();
+        const struct timespec nap = {0, FORK_NAP_NS};
+        unsigned spins = 0;
+        while ((value = fork_signal_load(signal)) == pending) {
+            fork_signal_pause();
+            if (++spins % 64) continue; /* read the clock now and then only */
+            int64_t waited = fork_signal_clock_ns() - start;
+            if (waited > FORK_YIELD_NS) nanosleep(&nap, NULL);
+            else if (waited > FORK_SPIN_NS) sched_yield();
+        }
+        return value;
+    }
+    """
+    void fork_signal_store(int32_t* signal, int32_t value) noexcept nogil
+    int32_t fork_signal_load(const int32_t* signal) noexcept nogil
+    int32_t fork_signal_wait(const int32_t* signal, int32_t pending) noexcept nogil
