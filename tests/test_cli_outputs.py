@@ -63,3 +63,11 @@ def test_the_log_counts_in_the_singular(tmp_path, capsys):
 def test_more_threads_than_cores_is_warned(capsys):
     assert main([*TRAIN, "-n", "1", "--quiet", "--threads", str(cores_available() + 1)]) == 0
     assert f"warning: --threads {cores_available() + 1}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra,hinted", [((), True), (("--opening-chunk", "auto"), False), (("-m", "2"), False)])
+def test_the_log_says_how_to_keep_threads_busy_when_a_rank_has_fewer_passes_than_threads(capsys, extra, hinted):
+    assert main(["train", "brazil4", "--stages", "3", "--threads", "2", "-n", "1", "-m", "1", *extra]) == 0
+    out = capsys.readouterr().out
+    assert ("hint: 1 forward pass per rank for 2 threads" in out and "--opening-chunk auto" in out) == hinted
+    assert ("openings split: auto" in out) == ("auto" in extra)

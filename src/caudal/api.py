@@ -31,6 +31,7 @@ from caudal.parallel.workers import make_pool, one_blas_thread
 from caudal.profiling import RunProfiler, profiling_enabled
 from caudal.run_folder import check_run_folders
 from caudal.sddp.cuts import CutPool
+from caudal.sddp.passes import default_opening_chunk
 from caudal.sddp.risk import RiskMeasure, RiskSpec
 from caudal.sddp.sampling import InSample, SamplingScheme, compile_for
 from caudal.sddp.selection import CutSelection
@@ -707,7 +708,26 @@ def _layout_lines(
         f"{counted(comm.size * pool.size, 'worker')}; {comm.describe()}",
         f"solver {pool.solver_name}; {counted(options.forward_passes, 'forward pass', 'forward passes')} per "
         f"iteration, seed {options.seed}"
-        + ("; multi-cut (one value column per next-stage opening)" if options.multi_cut else ""),
+        + ("; multi-cut (one value column per next-stage opening)" if options.multi_cut else "")
+        + (f"; openings split: {options.opening_chunk}" if options.opening_chunk != 0 else ""),
+        *_idle_threads_hint(options, pool.size, comm.size, openings[-1]),
+    ]
+
+
+def _idle_threads_hint(options: TrainingOptions, threads: int, ranks: int, openings: int) -> list[str]:
+    """A line saying how to keep every thread busy when a rank has fewer trial states than threads.
+
+    The split is not automatic: it changes the cuts (each chunk starts from
+    the trial state's forward basis), and the cuts must not depend on the
+    number of threads.
+    """
+    passes_per_rank = -(-options.forward_passes // ranks)
+    if options.opening_chunk != 0 or threads <= passes_per_rank or default_opening_chunk(openings) == 0:
+        return []
+    return [
+        f"hint: {counted(passes_per_rank, 'forward pass', 'forward passes')} per rank for "
+        f"{counted(threads, 'thread')}: threads wait in the backward pass; --opening-chunk auto "
+        "(opening_chunk='auto') splits each trial state's openings between two of them"
     ]
 
 
