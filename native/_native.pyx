@@ -97,7 +97,7 @@ from highs_api cimport (
     kHighsStatusError,
 )
 from sddp_options cimport configure_for_sddp
-from fork_signal cimport fork_signal_load, fork_signal_store, fork_signal_wait
+from spin_wait cimport counters_spin, fork_signal_load, fork_signal_store, fork_signal_wait
 from stage_loading cimport pass_stage_lp
 
 RETRY_LADDER = (
@@ -130,6 +130,17 @@ def _owned_zeros(n, dtype):
 def _grown(current, needed):
     """Capacity for ``needed`` items: at least double ``current`` so growth stays rare."""
     return needed if needed <= current else max(needed, 2 * current)
+
+
+def spin_while_total_is(const int64_t[::1] counters, int64_t total, int64_t limit_ns) -> int:
+    """Spin without the GIL while the counters sum to ``total``, for at most ``limit_ns``; their sum then.
+
+    The thread pool's short wait before it blocks on a queue (``native/spin_wait.pxd``).
+    """
+    cdef int64_t value
+    with nogil:
+        value = counters_spin(&counters[0] if counters.shape[0] else NULL, counters.shape[0], total, limit_ns)
+    return value
 
 
 def highs_versions() -> tuple:

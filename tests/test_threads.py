@@ -14,7 +14,14 @@ from hydro_problems import first_steps, random_hydro
 import caudal
 from caudal.parallel.blocks import blocks
 from caudal.parallel.pool import SerialPool
-from caudal.parallel.threads import ThreadPool, available_cores, numa_nodes, parse_cpulist, place_workers
+from caudal.parallel.threads import (
+    SPIN_NS,
+    ThreadPool,
+    available_cores,
+    numa_nodes,
+    parse_cpulist,
+    place_workers,
+)
 from caudal.parallel.workers import make_pool
 from caudal.sddp.passes import default_opening_chunk
 from caudal.solver.choice import resolve_solver
@@ -198,6 +205,20 @@ def test_with_the_caller_working_the_lowest_failure_is_still_the_one_raised() ->
         with pytest.raises(KeyError, match="items 0..2"):
             pool.run(task, 0, 4)
         pool.run(lambda ws, a, b: None, 0, 4)  # still usable
+
+
+@pytest.mark.skipif(not NATIVE_AVAILABLE, reason="the spinning waits are native")
+def test_a_pool_spins_between_close_runs_and_sleeps_when_idle() -> None:
+    """Workers and caller spin for at most SPIN_NS before they block: many quick runs, then no core burnt."""
+    threads = min(2, available_cores())
+    with ThreadPool(threads, Recorder, "recorder", caller_works=True) as pool:
+        for _ in range(500):  # hand-overs every few microseconds: the spinning path, items still dealt once
+            pool.run(lambda ws, a, b: ws.items.append(a), 0, threads, one_at_a_time=True)
+        assert sorted(item for ws in pool.workspaces for item in ws.items) == sorted(list(range(threads)) * 500)
+        time.sleep(5 * SPIN_NS * 1e-9)
+        cpu = time.process_time()
+        time.sleep(0.3)
+        assert time.process_time() - cpu < 0.03  # asleep on their queues, not spinning
 
 
 def test_caller_works_is_refused_across_numa_nodes(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,6 +25,13 @@ away from the cache the caller just filled with the stage's LP):
 ``benchmarks/fixed_work.py``. Worker thread 0 still creates workspace 0
 (first touch) and then idles; results do not depend on which thread solves
 an item, so they stay the same bits.
+
+A worker that has finished its job, and the caller waiting for the workers'
+reports, spin (without the GIL, in the native kernels) for up to ``SPIN_NS``
+before they block on their queue: waking a sleeping thread takes tens of
+microseconds on a virtual machine, and with one forward pass a backward stage
+hands work over every few hundred. They spin only when the spinning threads
+fit on the cores this process may use.
 """
 
 from __future__ import annotations
@@ -36,14 +43,27 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from caudal.parallel.blocks import block
 from caudal.parallel.pool import Task
+from caudal.solver.native_workspace import SPIN_WHILE_TOTAL_IS
 from caudal.solver.workspace import SolverWorkspace
 
 WorkspaceFactory = Callable[[int], SolverWorkspace]
 """``factory(numa_node)`` creates one workspace; it is called in the worker thread."""
 
 NODE_ROOT = Path("/sys/devices/system/node")
+
+SPIN_NS = 500_000
+"""How long a worker waiting for a job, or the caller for the workers' reports, spins before it sleeps.
+
+A thread asleep on a queue takes tens of microseconds to wake on a virtual
+machine, about as long as the hand-over itself (``tests`` and docs/hot-path.md);
+a backward stage of a small case hands work over every few hundred
+microseconds, so a worker that spins through the gap finds its next job at
+once. After ``SPIN_NS`` it sleeps, so an idle pool costs no core.
+"""
 
 
 def parse_cpulist(text: str) -> set[int]:
@@ -120,6 +140,15 @@ class ThreadPool:
         self._workspaces: list[SolverWorkspace | None] = [None] * threads
         self._inboxes: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in range(threads)]
         self._done: queue.SimpleQueue = queue.SimpleQueue()
+        # Counts that let a waiting thread spin before it sleeps (SPIN_NS), each written by one thread:
+        # the jobs posted to each worker (by the caller) and the reports each worker has put. The queues
+        # stay the truth; a count only says whether it is worth spinning. No spinning when the spinners
+        # (the workers, and the caller unless it works) would outnumber the cores: they would take turns.
+        self._posted = np.zeros(threads, dtype=np.int64)
+        self._reported = np.zeros(threads, dtype=np.int64)
+        self._reports_taken = 0
+        spinners = threads + (0 if caller_works else 1)
+        self._spin = SPIN_WHILE_TOTAL_IS if spinners <= available_cores() else None
         self._lock = threading.Lock()  # one run() at a time
         self._closed = False
         self._generation = 0  # numbers the runs, so a run never counts a message of an earlier one
@@ -166,6 +195,7 @@ class ThreadPool:
             own = jobs.pop(0, None) if self.caller_works else None
             for w, job in jobs.items():
                 self._inboxes[w].put((self._generation, job))
+                self._posted[w] += 1
             failures = {}
             if own is not None:
                 try:
@@ -182,8 +212,9 @@ class ThreadPool:
             if self._closed:
                 return
             self._closed = True
-            for inbox in self._inboxes:
+            for w, inbox in enumerate(self._inboxes):
                 inbox.put(None)
+                self._posted[w] += 1
         for thread in self._threads:
             thread.join()
 
@@ -202,19 +233,30 @@ class ThreadPool:
                 os.sched_setaffinity(0, cpus)  # 0 is the calling thread on Linux
             workspace = self._factory(node)
         except BaseException as exc:  # reported to the constructor, which raises it
-            self._done.put((0, w, w, exc))
+            self._report(w, (0, w, w, exc))
             return
         self._workspaces[w] = workspace
-        self._done.put((0, w, w, None))
-        inbox = self._inboxes[w]
-        while (job := inbox.get()) is not None:
+        self._report(w, (0, w, w, None))
+        inbox, posted, taken = self._inboxes[w], self._posted[w : w + 1], 0
+        while True:
+            if self._spin is not None:
+                self._spin(posted, taken, SPIN_NS)  # the job, if it comes soon, is on the queue when this returns
+            job = inbox.get()
+            taken += 1
+            if job is None:
+                break
             generation, run_job = job
             try:
                 run_job(workspace)
             except _Failed as failed:
-                self._done.put((generation, w, failed.item, failed.error))
+                self._report(w, (generation, w, failed.item, failed.error))
             else:
-                self._done.put((generation, w, w, None))
+                self._report(w, (generation, w, w, None))
+
+    def _report(self, w: int, report: tuple) -> None:
+        """Put worker ``w``'s report on the done queue, then count it (the caller may be spinning on the count)."""
+        self._done.put(report)
+        self._reported[w] += 1
 
     def _collect(self, generation: int, workers: Iterable[int]) -> dict[int, BaseException]:
         """Wait until each of ``workers`` reports on run ``generation``; return their exceptions.
@@ -228,7 +270,10 @@ class ThreadPool:
         failures: dict[int, BaseException] = {}
         waiting = set(workers)
         while waiting:
+            if self._spin is not None:
+                self._spin(self._reported, self._reports_taken, SPIN_NS)
             run, w, item, exc = self._done.get()
+            self._reports_taken += 1
             if run != generation:
                 continue
             waiting.discard(w)

@@ -81,6 +81,13 @@ else:
     _Kernel = _native.NativeKernel
 
 
+SPIN_WHILE_TOTAL_IS: Callable[..., int] | None = (
+    _native.spin_while_total_is if NATIVE_AVAILABLE else None
+)
+"""``spin(counters, total, limit_ns)``: spin without the GIL while int64 ``counters`` sum to ``total``, at most
+``limit_ns``; their sum then (None without the kernels). The thread pool's wait before it blocks on a queue."""
+
+
 def model_status_name(code: int) -> str:
     """HiGHS's own name of a model status code (highspy's ``modelStatusToString``), for error messages."""
     import highspy

@@ -61,7 +61,7 @@ class Basis:
 # and starts from that basis, so the cuts added since the forward pass enter the basis
 # once and both walks start next to the forward opening. The basis is a function of the
 # trial state alone, so the results do not depend on which worker ran which item, or when.
-# The native kernel publishes and waits without the GIL (native/fork_signal.pxd); the
+# The native kernel publishes and waits without the GIL (native/spin_wait.pxd); the
 # highspy reference uses ForkPoint.publish and ForkPoint.wait, the same protocol in Python.
 
 FORK_PENDING, FORK_HEAD_BASIS, FORK_OWN_START, FORK_FAILED = 0, 1, 2, -1

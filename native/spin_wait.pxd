@@ -1,14 +1,19 @@
-# The signal of a forked trial state (caudal.solver.workspace.ForkPoint): one int32 that
-# the head's thread writes once, after the basis it publishes, and the walk's thread
-# waits on, both without the GIL.
+# Waits without the GIL that spin before they sleep, in verbatim C (Cython has no atomics).
 #
-# The store releases and the load acquires, so a walk that sees the signal also sees
-# the basis bytes written before it. The wait spins first (the head is a solve or two
-# away, tens to hundreds of microseconds, about what a sleeping thread takes to wake),
-# then yields the core, then sleeps in short naps, so that a head delayed on an
-# oversubscribed machine does not cost a core. The C is verbatim: Cython has no atomics.
+# The signal of a forked trial state (caudal.solver.workspace.ForkPoint) is one int32
+# that the head's thread writes once, after the basis it publishes, and the walk's
+# thread waits on. The store releases and the load acquires, so a walk that sees the
+# signal also sees the basis bytes written before it. The wait spins first (the head
+# is a solve or two away, tens to hundreds of microseconds, about what a sleeping
+# thread takes to wake on a virtual machine), then yields the core, then sleeps in
+# short naps, so that a head delayed on an oversubscribed machine does not cost a core.
+#
+# counters_spin is the thread pool's (caudal.parallel.threads): a worker spins on the
+# count of jobs posted to it, the caller on the count of reports, for a bounded time,
+# before they block on their queue, so that a job or a report that comes within that
+# time does not wait for a sleeping thread to wake.
 
-from libc.stdint cimport int32_t
+from libc.stdint cimport int32_t, int64_t
 
 
 cdef extern from *:
@@ -59,7 +64,25 @@ cdef extern from *:
         }
         return value;
     }
+
+    /* Spin while the sum of counters[0..n) is `total`, for at most `limit_ns`; returns the sum read last. */
+    static inline int64_t counters_spin(const int64_t *counters, Py_ssize_t n, int64_t total, int64_t limit_ns) {
+        int64_t sum = 0;
+        Py_ssize_t i;
+        for (i = 0; i < n; i++) sum += __atomic_load_n(&counters[i], __ATOMIC_ACQUIRE);
+        if (sum != total || limit_ns <= 0) return sum;
+        const int64_t start = fork_signal_clock_ns();
+        unsigned spins = 0;
+        do {
+            fork_signal_pause();
+            if (++spins % 64 == 0 && fork_signal_clock_ns() - start > limit_ns) break;
+            sum = 0;
+            for (i = 0; i < n; i++) sum += __atomic_load_n(&counters[i], __ATOMIC_ACQUIRE);
+        } while (sum == total);
+        return sum;
+    }
     """
     void fork_signal_store(int32_t* signal, int32_t value) noexcept nogil
     int32_t fork_signal_load(const int32_t* signal) noexcept nogil
     int32_t fork_signal_wait(const int32_t* signal, int32_t pending) noexcept nogil
+    int64_t counters_spin(const int64_t* counters, Py_ssize_t n, int64_t total, int64_t limit_ns) noexcept nogil
