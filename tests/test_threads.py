@@ -330,3 +330,15 @@ def test_auto_split_gives_bit_identical_cuts_on_one_and_two_threads() -> None:
     # auto splits and the default does not: chunks restart from the forward basis, so the unsplit run differs
     assert default_one.solver_stats["simplex_iterations"] == halves.solver_stats["simplex_iterations"]
     assert default_one.solver_stats["simplex_iterations"] != whole.solver_stats["simplex_iterations"]
+
+
+@pytest.mark.skipif(not NATIVE_AVAILABLE, reason="the spinning waits are native")
+def test_waiting_threads_spin_only_on_cores_of_their_own() -> None:
+    """Ranks of a node that share its cores (own_cores) must not spin against each other."""
+    cores = available_cores()
+    with ThreadPool(2, Recorder, "recorder", caller_works=True) as pool:
+        assert pool.spins == (cores >= 2)
+    with ThreadPool(2, Recorder, "recorder", caller_works=True, own_cores=1) as pool:
+        assert not pool.spins
+        pool.run(lambda ws, a, b: ws.items.append(a), 0, 2)  # the queues alone still hand the work over
+        assert sorted(item for ws in pool.workspaces for item in ws.items) == [0, 1]

@@ -300,7 +300,7 @@ def simulate(
     policy = policy.policy if isinstance(policy, TrainingResult) else policy
     comm = comm or world()
     with abort_on_error(comm), one_blas_thread():
-        pool = make_pool(default_threads(comm) if threads is None else threads, solver)
+        pool = make_pool(default_threads(comm) if threads is None else threads, solver, default_threads(comm))
         try:
             result = simulate_policy(
                 policy.problem, policy.cut_pools, pool, scenarios, seed=seed, sampling=sampling,
@@ -556,7 +556,7 @@ def train(
     guard = abort_on_error(comm) if on_error == "abort" else nullcontext()
     with guard, StopSignals() if handle_signals else nullcontext() as signals, ExitStack() as cleanup:
         cleanup.enter_context(one_blas_thread())
-        pool = make_pool(default_threads(comm) if threads is None else threads, solver)
+        pool = make_pool(default_threads(comm) if threads is None else threads, solver, default_threads(comm))
         cleanup.callback(pool.close)  # also when an error comes before the training (close is idempotent)
         profiler = None
         if profiling_enabled(profile, output, trace_iteration):  # profiling: wraps the pool, times the phases

@@ -121,12 +121,14 @@ class ThreadPool:
     or call :meth:`close`, to stop the threads. ``caller_works``: the caller
     does worker 0's share of every run (see the module docstring); it is
     refused when the workers span several NUMA nodes, where workspace 0's
-    pages would be remote to the unpinned caller.
+    pages would be remote to the unpinned caller. ``own_cores``: the cores
+    the pool's threads may count as theirs alone (default: all this process
+    may use), which decides whether waiting threads spin.
     """
 
     def __init__(
         self, threads: int, factory: WorkspaceFactory, solver_name: str, *, pin: bool = True,
-        caller_works: bool = False,
+        caller_works: bool = False, own_cores: int | None = None,
     ):
         if threads < 1:
             raise ValueError(f"a thread pool needs at least 1 thread, got {threads}")
@@ -143,12 +145,14 @@ class ThreadPool:
         # Counts that let a waiting thread spin before it sleeps (SPIN_NS), each written by one thread:
         # the jobs posted to each worker (by the caller) and the reports each worker has put. The queues
         # stay the truth; a count only says whether it is worth spinning. No spinning when the spinners
-        # (the workers, and the caller unless it works) would outnumber the cores: they would take turns.
+        # (the workers, and the caller unless it works) would outnumber the cores that are theirs alone
+        # (own_cores: MPI ranks of a node may share the cores this process sees): they would take turns.
         self._posted = np.zeros(threads, dtype=np.int64)
         self._reported = np.zeros(threads, dtype=np.int64)
         self._reports_taken = 0
         spinners = threads + (0 if caller_works else 1)
-        self._spin = SPIN_WHILE_TOTAL_IS if spinners <= available_cores() else None
+        cores = available_cores() if own_cores is None else min(own_cores, available_cores())
+        self._spin = SPIN_WHILE_TOTAL_IS if spinners <= cores else None
         self._lock = threading.Lock()  # one run() at a time
         self._closed = False
         self._generation = 0  # numbers the runs, so a run never counts a message of an earlier one
@@ -171,6 +175,11 @@ class ThreadPool:
     @property
     def workspaces(self) -> Sequence[SolverWorkspace]:
         return tuple(self._workspaces)
+
+    @property
+    def spins(self) -> bool:
+        """Whether waiting threads spin before they sleep (see ``SPIN_NS``)."""
+        return self._spin is not None
 
     @property
     def nodes(self) -> tuple[int, ...]:

@@ -24,13 +24,15 @@ def one_blas_thread() -> AbstractContextManager:
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def make_pool(threads: int | None, solver: str) -> WorkerPool:
+def make_pool(threads: int | None, solver: str, own_cores: int | None = None) -> WorkerPool:
     """A pool of ``threads`` workers, each with its own workspace of the chosen solver.
 
     ``threads=None`` uses every core this process may run on. One thread means
     no pool threads at all: the caller solves, with a workspace it creates.
     With more, the caller does worker 0's share of each run when the workers
-    share one NUMA node (``ThreadPool``'s ``caller_works``).
+    share one NUMA node (``ThreadPool``'s ``caller_works``). ``own_cores``:
+    the cores this process's threads may count as theirs alone (default: all
+    it may use); its waiting threads spin only if they fit on them.
     """
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
@@ -39,4 +41,4 @@ def make_pool(threads: int | None, solver: str) -> WorkerPool:
     n_threads = available_cores() if threads is None else threads
     if n_threads == 1:
         return SerialPool(factory(-1), name)
-    return ThreadPool(n_threads, factory, name, caller_works=workers_share_one_node(n_threads))
+    return ThreadPool(n_threads, factory, name, caller_works=workers_share_one_node(n_threads), own_cores=own_cores)
