@@ -31,7 +31,7 @@ reports, spin (without the GIL, in the native kernels) for up to ``SPIN_NS``
 before they block on their queue: waking a sleeping thread takes tens of
 microseconds on a virtual machine, and with one forward pass a backward stage
 hands work over every few hundred. They spin only when the spinning threads
-fit on the cores this process may use.
+fit on cores of their own (``own_cores``).
 """
 
 from __future__ import annotations
