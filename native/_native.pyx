@@ -954,8 +954,9 @@ cdef class NativeKernel:
                     basis_cols[i] = <uint8_t>self._col_status[i]
                 for i in range(self._num_rows):
                     basis_rows[i] = <uint8_t>self._row_status[i]
-            if result != 0 and published != NULL and fork_signal_load(published) == FORK_PENDING:
-                fork_signal_store(published, FORK_FAILED)  # before raising: no walk waits on a failed head
+            if published != NULL and fork_signal_load(published) == FORK_PENDING:
+                # before raising, no walk waits on a failed head; a head of no opening has no basis to give
+                fork_signal_store(published, FORK_FAILED if result != 0 else FORK_OWN_START)
         if result != 0:
             self._raise_failure()
         return started

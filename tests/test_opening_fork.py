@@ -17,7 +17,7 @@ from caudal.sddp.stage_cache import StageCache
 from caudal.sddp.training import TrainingState
 from caudal.solver.highspy_workspace import HighspyWorkspace
 from caudal.solver.native_workspace import NATIVE_AVAILABLE, NativeWorkspace
-from caudal.solver.workspace import FORK_FAILED, FORK_HEAD_BASIS, Basis, ForkPoint, SolverError
+from caudal.solver.workspace import FORK_FAILED, FORK_HEAD_BASIS, FORK_OWN_START, Basis, ForkPoint, SolverError
 
 needs_native = pytest.mark.skipif(not NATIVE_AVAILABLE, reason="native extension not built")
 
@@ -172,3 +172,19 @@ def test_the_bound_forks_like_a_trial_state_on_one_and_two_threads() -> None:
     assert [r.lower_bound for r in one.history] == [r.lower_bound for r in two.history]
     assert one.solver_stats["solves"] == two.solver_stats["solves"]
     assert two.solver_stats["time_wait"] >= 0
+
+
+@pytest.mark.parametrize("make", workspaces(), ids=lambda make: make.__name__)
+def test_a_head_of_no_opening_lets_its_walk_start_from_its_own_basis(trained, make) -> None:
+    t, lp = 2, trained.lps[2]
+    n_open, state = lp.template.n_openings, np.full(trained.problem.n_states, 60.0)
+    fork = ForkPoint(lp)
+    values, subgradients = np.full(n_open, np.nan), np.full((n_open, state.shape[0]), np.nan)
+    assert make().solve_backward(lp, trained.bases[t], state, 0, values, subgradients, None, None, 0, 0,
+                                 publish=fork) is True
+    assert fork.signal[0] == FORK_OWN_START and np.isnan(values).all()
+    assert make().solve_backward(lp, trained.bases[t], state, 0, values, subgradients, None, None, 0, n_open,
+                                 after=fork) is True
+    whole = np.full(n_open, np.nan)
+    make().solve_backward(lp, trained.bases[t], state, 0, whole, np.empty_like(subgradients), None)
+    assert np.array_equal(values, whole)

@@ -300,6 +300,8 @@ class HighspyWorkspace:
             if publish is not None:
                 publish.fail()
             raise
+        if publish is not None and first == stop:
+            publish.publish_nothing()
         if out_basis is not None:
             hb = self.highs.getBasis()
             out_basis.col_status[:] = [int(s) for s in hb.col_status]

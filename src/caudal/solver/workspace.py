@@ -100,6 +100,10 @@ class ForkPoint:
         n_basic = int(np.count_nonzero(self.status == BASIC))
         self.signal[0] = FORK_HEAD_BASIS if n_basic == num_rows else FORK_OWN_START
 
+    def publish_nothing(self) -> None:
+        """A head of no opening: the walk starts from its own start basis."""
+        self.signal[0] = FORK_OWN_START
+
     def fail(self) -> None:
         """The head failed: a walk waiting here gives up (the head's error is the one raised)."""
         if self.signal[0] == FORK_PENDING:
