@@ -20,7 +20,7 @@ version in its own virtual environment, created with pip if missing::
     python benchmarks/vs_cobre.py --shared /work/shared      # 4ree, 256 iterations, 1 and 4 passes, 1 and 2 workers
     python benchmarks/vs_cobre.py --iterations 32 --forward-passes 1 --workers 1,2 --repeat 3
     python benchmarks/vs_cobre.py --cobre 0.18.0 --own-openings
-    python benchmarks/vs_cobre.py --forward-passes 1 --opening-chunk auto   # one trial state split over the workers
+    python benchmarks/vs_cobre.py --forward-passes 1 --opening-chunk 0,auto   # unsplit and split, side by side
 
 Printed at the end, per forward passes and workers: the median wall time of
 each engine, caudal's over Cobre's (goal: at most 0.8 of Cobre 0.18), caudal's
@@ -98,7 +98,8 @@ def main() -> None:
     parser.add_argument("--python312", default=None, help="Python 3.12 used to create the venvs (default: found)")
     parser.add_argument("--repeat", type=int, default=1, help="pairs per engine, passes and workers")
     parser.add_argument("--opening-chunk", default="0",
-                        help="caudal's opening split: 0 (none, the default), auto or N (docs/hot-path.md)")
+                        help="caudal's opening split, comma-separated for several, each run before the same Cobre "
+                        "run: 0 (none, the default), auto or N (docs/hot-path.md)")
     parser.add_argument("--own-openings", action="store_true",
                         help="let each engine draw its own openings (bounds then differ by sampling)")
     args = parser.parse_args()
@@ -110,6 +111,7 @@ def main() -> None:
     passes_list = [int(p) for p in args.forward_passes.split(",")]
     workers = [int(w) for w in args.workers.split(",")]
     versions = args.cobre.split(",")
+    chunks = args.opening_chunk.split(",")
     new_case = args.shared / "cases" / "cobre" / "cases-0.18" / args.case.name
     if NEW_FORMAT in versions and not (new_case / "config.json").exists():
         sys.exit(f"vs_cobre: {new_case}/config.json not found: Cobre {NEW_FORMAT} needs the case in its format; "
@@ -119,7 +121,7 @@ def main() -> None:
     print(f"case {args.case.name}: {iterations} iterations, "
           f"{'each engine its own openings' if args.own_openings else 'the same openings (caudal tree)'}, "
           f"caudal's opening chunk {args.opening_chunk}")
-    print("pair | passes workers | caudal s  Cobre s  ratio | RSS MB caudal  Cobre | lower bound caudal / Cobre "
+    print("pair | passes workers chunk | caudal s  Cobre s  ratio | RSS MB caudal  Cobre | lower bound caudal / Cobre "
           "| load before -> after")
     runs: dict[tuple[str, int, int], list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="vs_cobre_") as scratch:
@@ -133,19 +135,26 @@ def main() -> None:
                 for pair in range(max(1, args.repeat)):
                     for v in versions:
                         before = load_text()
-                        mine = run([sys.executable, "-c", CAUDAL_RUN, str(mine_case), str(iterations), str(passes),
-                                    str(n), args.opening_chunk])
+                        mine = {chunk: run([sys.executable, "-c", CAUDAL_RUN, str(mine_case), str(iterations),
+                                            str(passes), str(n), chunk]) for chunk in chunks}
                         theirs = run([str(pythons[v]), "-c", COBRE_RUN, str(cases[v]), str(here / f"out-{v}-{n}"),
                                       str(n), v])
-                        runs.setdefault(("caudal", passes, n), []).append(mine)
                         runs.setdefault((v, passes, n), []).append(theirs)
-                        print(f"{pair + 1:4d} | {passes:6d} {n:7d} | {mine['seconds']:8.2f} {theirs['seconds']:8.2f} "
-                              f"{mine['seconds'] / theirs['seconds']:6.2f} | {mine['peak_rss_mb']:6.0f} "
-                              f"{theirs['peak_rss_mb']:6.0f} ({v}) | {mine['lower_bound']:.10g} / "
-                              f"{theirs['lower_bound']:.10g} | {before} -> {load_text()}", flush=True)
-                        if not args.own_openings:
-                            check_bounds(v, passes, n, mine, theirs, converged=iterations >= settings.iterations)
-    report(runs, versions, passes_list, workers)
+                        for chunk, ours in mine.items():
+                            runs.setdefault((caudal_label(chunk), passes, n), []).append(ours)
+                            print(f"{pair + 1:4d} | {passes:6d} {n:7d} {chunk:>5} | {ours['seconds']:8.2f} "
+                                  f"{theirs['seconds']:8.2f} {ours['seconds'] / theirs['seconds']:6.2f} | "
+                                  f"{ours['peak_rss_mb']:6.0f} {theirs['peak_rss_mb']:6.0f} ({v}) | "
+                                  f"{ours['lower_bound']:.10g} / {theirs['lower_bound']:.10g} | {before} -> "
+                                  f"{load_text()}", flush=True)
+                            if not args.own_openings:
+                                check_bounds(v, passes, n, ours, theirs, converged=iterations >= settings.iterations)
+    report(runs, versions, passes_list, workers, chunks)
+
+
+def caudal_label(chunk: str) -> str:
+    """The key of caudal's runs with one opening chunk: ``caudal`` unsplit, else ``caudal/CHUNK``."""
+    return "caudal" if chunk == "0" else f"caudal/{chunk}"
 
 
 def load_text() -> str:
@@ -241,24 +250,26 @@ def median(runs: list[dict], key: str) -> float:
 
 
 def report(runs: dict[tuple[str, int, int], list[dict]], versions: list[str], passes_list: list[int],
-           workers: list[int]) -> None:
+           workers: list[int], chunks: list[str]) -> None:
     """Medians over every run of a setting (each run was printed above), and their ratios."""
     print()
-    print("passes workers | caudal s | " + " | ".join(f"Cobre {v} s, caudal/Cobre, RSS caudal/Cobre" for v in versions)
+    print("passes workers chunk | caudal s | "
+          + " | ".join(f"Cobre {v} s, caudal/Cobre, RSS caudal/Cobre" for v in versions)
           + " | caudal time / its 1-worker time")
     for passes in passes_list:
         for n in workers:
-            mine = runs[("caudal", passes, n)]
-            cells = []
-            for v in versions:
-                theirs = runs[(v, passes, n)]
-                time_ratio = median(mine, "seconds") / median(theirs, "seconds")
-                rss_ratio = median(mine, "peak_rss_mb") / median(theirs, "peak_rss_mb")
-                cells.append(f"{median(theirs, 'seconds'):7.2f} {time_ratio:5.2f} {rss_ratio:5.2f}")
-            one = runs.get(("caudal", passes, workers[0]))
-            scaling = median(mine, "seconds") / median(one, "seconds") if one else float("nan")
-            print(f"{passes:6d} {n:7d} | {median(mine, 'seconds'):8.2f} | " + " | ".join(cells)
-                  + f" | {scaling:5.2f}")
+            for chunk in chunks:
+                mine = runs[(caudal_label(chunk), passes, n)]
+                cells = []
+                for v in versions:
+                    theirs = runs[(v, passes, n)]
+                    time_ratio = median(mine, "seconds") / median(theirs, "seconds")
+                    rss_ratio = median(mine, "peak_rss_mb") / median(theirs, "peak_rss_mb")
+                    cells.append(f"{median(theirs, 'seconds'):7.2f} {time_ratio:5.2f} {rss_ratio:5.2f}")
+                one = runs.get((caudal_label(chunk), passes, workers[0]))
+                scaling = median(mine, "seconds") / median(one, "seconds") if one else float("nan")
+                print(f"{passes:6d} {n:7d} {chunk:>5} | {median(mine, 'seconds'):8.2f} | " + " | ".join(cells)
+                      + f" | {scaling:5.2f}")
     print("(medians of every run above; wall time: loading the case and training, in a fresh process)")
 
 
