@@ -34,7 +34,7 @@ cdef extern from *:
         return __atomic_load_n(signal, __ATOMIC_ACQUIRE);
     }
 
-    static inline void fork_signal_pause(void) {
+    static inline void spin_pause(void) {
     #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
     #elif defined(__aarch64__)
@@ -42,7 +42,7 @@ cdef extern from *:
     #endif
     }
 
-    static inline int64_t fork_signal_clock_ns(void) {
+    static inline int64_t spin_clock_ns(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t)ts.tv_sec * 1000000000L + ts.tv_nsec;
@@ -52,13 +52,13 @@ cdef extern from *:
     static inline int32_t fork_signal_wait(const int32_t *signal, int32_t pending) {
         int32_t value = fork_signal_load(signal);
         if (value != pending) return value;
-        const int64_t start = fork_signal_clock_ns();
+        const int64_t start = spin_clock_ns();
         const struct timespec nap = {0, FORK_NAP_NS};
         unsigned spins = 0;
         while ((value = fork_signal_load(signal)) == pending) {
-            fork_signal_pause();
+            spin_pause();
             if (++spins % 64) continue; /* read the clock now and then only */
-            int64_t waited = fork_signal_clock_ns() - start;
+            int64_t waited = spin_clock_ns() - start;
             if (waited > FORK_YIELD_NS) nanosleep(&nap, NULL);
             else if (waited > FORK_SPIN_NS) sched_yield();
         }
@@ -71,11 +71,11 @@ cdef extern from *:
         Py_ssize_t i;
         for (i = 0; i < n; i++) sum += __atomic_load_n(&counters[i], __ATOMIC_ACQUIRE);
         if (sum != total || limit_ns <= 0) return sum;
-        const int64_t start = fork_signal_clock_ns();
+        const int64_t start = spin_clock_ns();
         unsigned spins = 0;
         do {
-            fork_signal_pause();
-            if (++spins % 64 == 0 && fork_signal_clock_ns() - start > limit_ns) break;
+            spin_pause();
+            if (++spins % 64 == 0 && spin_clock_ns() - start > limit_ns) break;
             sum = 0;
             for (i = 0; i < n; i++) sum += __atomic_load_n(&counters[i], __ATOMIC_ACQUIRE);
         } while (sum == total);
