@@ -300,7 +300,7 @@ def simulate(
     policy = policy.policy if isinstance(policy, TrainingResult) else policy
     comm = comm or world()
     with abort_on_error(comm), one_blas_thread():
-        pool = make_pool(default_threads(comm) if threads is None else threads, solver, default_threads(comm))
+        pool = _rank_pool(threads, solver, comm)
         try:
             result = simulate_policy(
                 policy.problem, policy.cut_pools, pool, scenarios, seed=seed, sampling=sampling,
@@ -556,7 +556,7 @@ def train(
     guard = abort_on_error(comm) if on_error == "abort" else nullcontext()
     with guard, StopSignals() if handle_signals else nullcontext() as signals, ExitStack() as cleanup:
         cleanup.enter_context(one_blas_thread())
-        pool = make_pool(default_threads(comm) if threads is None else threads, solver, default_threads(comm))
+        pool = _rank_pool(threads, solver, comm)
         cleanup.callback(pool.close)  # also when an error comes before the training (close is idempotent)
         profiler = None
         if profiling_enabled(profile, output, trace_iteration):  # profiling: wraps the pool, times the phases
@@ -633,6 +633,13 @@ def _check_iteration_fits(problem: CompiledProblem, forward_passes: int) -> None
     message = too_large(f"{forward_passes} forward passes over {problem.n_stages} stages", needed)
     if message is not None:
         raise ProblemError(message)
+
+
+def _rank_pool(threads: int | None, solver: str, comm: Communicator) -> WorkerPool:
+    """This rank's worker pool: ``threads`` workers (default: its share of the node's cores, which its
+    waiting threads may spin on)."""
+    own_cores = default_threads(comm)
+    return make_pool(own_cores if threads is None else threads, solver, own_cores)
 
 
 def default_threads(comm: Communicator) -> int:
