@@ -24,6 +24,7 @@ from caudal.checkpoint.schedule import DEFAULT_EVERY_ITERATIONS, DEFAULT_EVERY_S
 from caudal.model.problem import CompiledProblem, Problem, ProblemError
 from caudal.model.size import too_large, training_bytes
 from caudal.outputs import sense_columns, write_convergence, write_summary
+from caudal.parallel.blocks import block
 from caudal.parallel.comm import Communicator, cores_available, launched_by_mpi, world
 from caudal.parallel.pool import WorkerPool
 from caudal.parallel.signals import StopSignals
@@ -728,7 +729,8 @@ def _idle_threads_hint(options: TrainingOptions, threads: int, ranks: int, openi
     the trial state's forward basis), and the cuts must not depend on the
     number of threads.
     """
-    passes_per_rank = -(-options.forward_passes // ranks)
+    first, stop = block(options.forward_passes, ranks, 0)  # rank 0's share, the largest
+    passes_per_rank = stop - first
     if options.opening_chunk != 0 or threads <= passes_per_rank or default_opening_chunk(openings) == 0:
         return []
     return [
