@@ -59,7 +59,7 @@ SPIN_NS = 500_000
 """How long a worker waiting for a job, or the caller for the workers' reports, spins before it sleeps.
 
 A thread asleep on a queue takes tens of microseconds to wake on a virtual
-machine, about as long as the hand-over itself (``tests`` and docs/hot-path.md);
+machine, about as long as the hand-over itself (docs/hot-path.md);
 a backward stage of a small case hands work over every few hundred
 microseconds, so a worker that spins through the gap finds its next job at
 once. After ``SPIN_NS`` it sleeps, so an idle pool costs no core.
