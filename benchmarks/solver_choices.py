@@ -9,6 +9,9 @@ The engine follows Cobre on the two others since December 2026, with
 feasibility tolerances of 1e-9 (unscaled LPs need them, see
 ``native/sddp_options.pxd``); ``old`` is the engine before (equilibration
 scaling, cost perturbation on, HiGHS's tolerances of 1e-7).
+The variant ``no-ranging`` keeps the engine's options but solves every backward
+opening, where the engine answers an opening from the previous one's optimal
+basis when that basis stays optimal (ranging, docs/hot-path.md).
 This script trains the same case with the same seed under each variant of the
 options, in rounds (every variant once per round, so a load change on a shared
 machine hits them all), and prints each run's training time, LP solves,
@@ -17,13 +20,15 @@ average before and after each round.
 
 ``--solver native`` (the default) runs the compiled kernel, whose options are
 changed per run by ``caudal._native.set_option_overrides`` (over
-``native/sddp_options.pxd``); ``--solver highspy`` runs the reference
-workspace with its ``SDDP_OPTIONS`` dict changed instead. Simplex iterations
+``native/sddp_options.pxd``) and ``caudal._native.set_ranging``; ``--solver highspy`` runs the reference
+workspace with its ``SDDP_OPTIONS`` dict and ``RANGING`` changed instead. Simplex iterations
 and retries do not depend on the machine's load; times do.
 
     python benchmarks/solver_choices.py --iterations 256 --forward-passes 1 --rounds 3
     python benchmarks/solver_choices.py --national --stages 12 --iterations 3 --forward-passes 4
     python benchmarks/solver_choices.py --variants old,engine,scaling-no-perturbation,tolerances-1e-7
+    python benchmarks/solver_choices.py --variants engine,no-ranging --brazil4 --stages 120 --iterations 10 \
+        --forward-passes 2
 """
 
 from __future__ import annotations
@@ -51,25 +56,33 @@ VARIANTS = {
     "price-row": {"simplex_price_strategy": 1},
     "price-col": {"simplex_price_strategy": 0},
     "log-dev-0": {"log_dev_level": 0},  # HiGHS's default: a progress line formatted after every solve
+    "no-ranging": {},  # the engine's options, every backward opening solved (NO_RANGING)
 }
+NO_RANGING = {"no-ranging"}
 
 
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def set_variant(solver: str, changes: dict) -> None:
+def set_variant(solver: str, changes: dict, ranging: bool = True) -> None:
     """Make the workspaces created from now on solve with the engine's options plus ``changes``."""
     if solver == "native":
         from caudal import _native
 
         _native.set_option_overrides(changes)
+        _native.set_ranging(ranging)
     else:
         highspy_workspace.SDDP_OPTIONS.clear()
         highspy_workspace.SDDP_OPTIONS.update(ENGINE | changes)
+        highspy_workspace.RANGING = ranging
 
 
 def problem_and_seed(args: argparse.Namespace) -> tuple[caudal.Problem, int, str]:
+    if args.brazil4:
+        from caudal.examples import brazil4
+
+        return brazil4(stages=args.stages), 0, f"brazil4 ({args.stages} stages, all openings)"
     if args.national:
         from caudal.examples import national
 
@@ -83,6 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", type=Path, default=ROOT / "tests" / "data" / "cobre" / "4ree")
     parser.add_argument("--national", action="store_true", help="the national synthetic system instead of --case")
+    parser.add_argument("--brazil4", action="store_true", help="the embedded brazil4 case at --stages instead")
     parser.add_argument("--hydros", type=int, default=160)
     parser.add_argument("--stages", type=int, default=12)
     parser.add_argument("--iterations", type=int, default=32)
@@ -96,12 +110,12 @@ def main() -> None:
     problem, seed, label = problem_and_seed(args)
     print(f"{label}: {args.iterations} iterations x {args.forward_passes} forward passes, "
           f"{args.solver}, {args.threads} thread(s); shared machine: compare within a round")
-    print(f"{'variant':28} {'train s':>8} {'solves':>8} {'simplex it':>10} {'it/solve':>8} {'retries':>7} "
-          f"{'solve us':>8}  lower bound")
+    print(f"{'variant':28} {'train s':>8} {'solves':>8} {'ranged':>8} {'simplex it':>10} {'it/solve':>8} "
+          f"{'retries':>7} {'solve us':>8}  lower bound")
     for round_ in range(args.rounds):
         before = load()
         for name, changes in variants.items():
-            set_variant(args.solver, changes)
+            set_variant(args.solver, changes, ranging=name not in NO_RANGING)
             try:
                 result = caudal.train(problem, iterations=args.iterations, forward_passes=args.forward_passes,
                                       seed=seed, threads=args.threads, solver=args.solver)
@@ -110,7 +124,7 @@ def main() -> None:
                 continue
             stats = result.solver_stats
             solves = max(stats["solves"], 1)
-            print(f"{name:28} {result.history[-1].time_s:8.2f} {stats['solves']:8d} "
+            print(f"{name:28} {result.history[-1].time_s:8.2f} {stats['solves']:8d} {stats['ranged']:8d} "
                   f"{stats['simplex_iterations']:10d} {stats['simplex_iterations'] / solves:8.2f} "
                   f"{stats['retries']:7d} {1e6 * stats['time_solve'] / solves:8.1f}  {result.lower_bound:.10g}",
                   flush=True)

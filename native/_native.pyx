@@ -70,7 +70,9 @@ from highs_api cimport (
     Highs_create,
     Highs_deleteRowsByRange,
     Highs_destroy,
+    Highs_getBasicVariables,
     Highs_getBasis,
+    Highs_getBasisSolve,
     Highs_getBoolOptionValue,
     Highs_getDoubleOptionValue,
     Highs_getIntInfoValue,
@@ -89,7 +91,9 @@ from highs_api cimport (
     Highs_setStringOptionValue,
     Highs_version,
     kHighsBasisStatusBasic,
+    kHighsBasisStatusLower,
     kHighsBasisStatusNonbasic,
+    kHighsBasisStatusUpper,
     kHighsModelStatusOptimal,
     kHighsOptionTypeBool,
     kHighsOptionTypeDouble,
@@ -118,6 +122,24 @@ cdef double VIOLATION_TOLERANCE = 1e-9
 Far below HiGHS's own feasibility tolerance (1e-7, absolute), so a solve never
 keeps a solution that the LP with every cut as a row would have rejected.
 """
+
+
+cdef inline bint _nonbasic_value(int status, double lower, double upper, bint was_fixed, double* value) noexcept nogil:
+    """Where a nonbasic variable of the kept basis sits under new bounds; False if the basis cannot keep it.
+
+    A variable that was fixed may have a reduced cost of either sign, so once
+    its bounds open the basis may no longer be optimal; a free nonbasic one
+    (status zero) or an infinite bound cannot be sat at either.
+    """
+    if was_fixed and lower != upper:
+        return False
+    if status == kHighsBasisStatusLower:
+        value[0] = lower
+    elif status == kHighsBasisStatusUpper:
+        value[0] = upper
+    else:
+        return False
+    return value[0] != INFINITY and value[0] != -INFINITY
 
 
 def _owned_zeros(n, dtype):
@@ -169,6 +191,7 @@ class StageSolveFailed(RuntimeError):
 
 
 _option_overrides = {}
+_ranging = [True]  # what set_ranging last said: kernels created from then on range or not
 
 
 def set_option_overrides(options: dict) -> None:
@@ -188,6 +211,15 @@ def set_option_overrides(options: dict) -> None:
         Highs_destroy(highs)
     _option_overrides.clear()
     _option_overrides.update(options)
+
+
+def set_ranging(on: bool) -> None:
+    """For benchmarks: whether kernels created after this call answer openings from a kept basis (ranging).
+
+    ``benchmarks/solver_choices.py`` compares training with and without it in
+    one process; a kernel's own ``ranging`` attribute can be changed too.
+    """
+    _ranging[0] = bool(on)
 
 
 cdef int _set_option(void* highs, name, value):
@@ -276,7 +308,7 @@ cdef class NativeKernel:
     cdef public long iteration
 
     # statistics (the fields of caudal.solver.workspace.SolverStats)
-    cdef int64_t _solves, _simplex_iterations, _retries, _basis_hits, _loads, _cuts_added
+    cdef int64_t _solves, _simplex_iterations, _retries, _basis_hits, _loads, _cuts_added, _ranged
     cdef double _time_load, _time_patch, _time_basis, _time_solve, _time_extract, _time_wait
 
     # the loaded LP: what was passed to HiGHS, and views of its template
@@ -325,6 +357,31 @@ cdef class NativeKernel:
     # basis cache: one slot per stage
     cdef list _slots
 
+    # ranging (see "openings the kept basis answers" below): the loaded LP's arrays as HiGHS got them,
+    # where each column's and row's bounds come from, and the last optimal solve of a backward item
+    cdef public bint ranging  # answer openings from the kept basis when it stays optimal (default True)
+    cdef double _primal_tolerance  # HiGHS's, as configured: the bound check of a kept basis uses it
+    cdef const int32_t[::1] _a_start
+    cdef const int32_t[::1] _a_index
+    cdef const double[::1] _a_value
+    cdef const double[::1] _cost
+    cdef const double[::1] _lp_col_lower
+    cdef const double[::1] _lp_col_upper
+    cdef const double[::1] _lp_row_lower
+    cdef const double[::1] _lp_row_upper
+    cdef int32_t[::1] _col_slot  # -1: the LP's bounds; k < n_states: incoming state k; else patch k - n_states
+    cdef int32_t[::1] _row_slot  # -1: the LP's bounds; else row patch k
+    cdef bint _kept_valid
+    cdef int _kept_opening, _kept_rows
+    cdef double _kept_objective, _ranged_objective
+    cdef double[::1] _kept_col_value
+    cdef double[::1] _kept_row_value
+    cdef int32_t[::1] _kept_basis_cols
+    cdef int32_t[::1] _kept_basis_rows
+    cdef int32_t[::1] _basic  # the basic variable of each basis position (Highs_getBasicVariables)
+    cdef double[::1] _rhs
+    cdef double[::1] _ftran
+
     # the last failure, filled by the kernels for the error message
     cdef int _failed_opening
     cdef int64_t _failed_pass
@@ -342,6 +399,8 @@ cdef class NativeKernel:
         Highs_getIntOptionValue(self._highs, "simplex_scale_strategy", &scale_strategy)
         self._scale_strategy = scale_strategy
         Highs_getDoubleOptionValue(self._highs, "dual_simplex_cost_perturbation_multiplier", &self._perturbation)
+        Highs_getDoubleOptionValue(self._highs, "primal_feasibility_tolerance", &self._primal_tolerance)
+        self.ranging = _ranging[0]
         self.numa_node = numa_node
         self.iteration = -1
         self._template = None
@@ -369,10 +428,19 @@ cdef class NativeKernel:
             self._col_dual = _owned_zeros(self._cap_cols, np.float64)
             self._col_status = _owned_zeros(self._cap_cols, np.int32)
             self._kept_col_status = _owned_zeros(self._cap_cols, np.int32)
+            self._col_slot = _owned_zeros(self._cap_cols, np.int32)
+            self._kept_col_value = _owned_zeros(self._cap_cols, np.float64)
+            self._kept_basis_cols = _owned_zeros(self._cap_cols, np.int32)
         if num_rows > self._cap_rows:
             self._cap_rows = _grown(self._cap_rows, num_rows)
             self._row_status = _owned_zeros(self._cap_rows, np.int32)
             self._kept_row_status = _owned_zeros(self._cap_rows, np.int32)
+            self._row_slot = _owned_zeros(self._cap_rows, np.int32)
+            self._kept_row_value = _owned_zeros(self._cap_rows, np.float64)
+            self._kept_basis_rows = _owned_zeros(self._cap_rows, np.int32)
+            self._basic = _owned_zeros(self._cap_rows, np.int32)
+            self._rhs = _owned_zeros(self._cap_rows, np.float64)
+            self._ftran = _owned_zeros(self._cap_rows, np.float64)
         if num_col_patches > self._cap_patches:
             self._cap_patches = _grown(self._cap_patches, num_col_patches)
             self._patch_index = _owned_zeros(self._cap_patches, np.int32)
@@ -408,6 +476,7 @@ cdef class NativeKernel:
             basis_hits=self._basis_hits,
             loads=self._loads,
             cuts_added=self._cuts_added,
+            ranged=self._ranged,
             time_load=self._time_load,
             time_patch=self._time_patch,
             time_basis=self._time_basis,
@@ -418,7 +487,7 @@ cdef class NativeKernel:
 
     def reset_stats(self) -> None:
         self._solves = self._simplex_iterations = self._retries = self._basis_hits = self._loads = 0
-        self._cuts_added = 0
+        self._cuts_added = self._ranged = 0
         self._time_load = self._time_patch = self._time_basis = self._time_solve = self._time_extract = self._time_wait = 0.0
 
     # -- step 1: load --------------------------------------------------------------
@@ -481,12 +550,35 @@ cdef class NativeKernel:
             self._patch_index[i] = self._state_in_cols[i]
         for i in range(n_col_patches):
             self._patch_index[n_states + i] = col_patch_index[i]
+        self._keep_arrays_for_ranging(lp)
 
         self._template = template
         self._version = lp.version
         self._loads += 1
         self._time_load += now() - start
         return 0
+
+    cdef void _keep_arrays_for_ranging(self, lp):
+        """The loaded LP's matrix, costs and bounds as HiGHS got them, and where each bound comes from."""
+        form = lp.solver_form
+        self._a_start = np.ascontiguousarray(lp.col_start, dtype=np.int32)
+        self._a_index = np.ascontiguousarray(lp.row_index, dtype=np.int32)
+        self._a_value = np.ascontiguousarray(form.values, dtype=np.float64)
+        self._cost = np.ascontiguousarray(form.col_cost, dtype=np.float64)
+        self._lp_col_lower = np.ascontiguousarray(form.col_lower, dtype=np.float64)
+        self._lp_col_upper = np.ascontiguousarray(form.col_upper, dtype=np.float64)
+        self._lp_row_lower = np.ascontiguousarray(form.row_lower, dtype=np.float64)
+        self._lp_row_upper = np.ascontiguousarray(form.row_upper, dtype=np.float64)
+        cdef int i
+        for i in range(self._num_cols):
+            self._col_slot[i] = -1
+        for i in range(self._n_states + self._n_col_patches):
+            self._col_slot[self._patch_index[i]] = i
+        for i in range(self._num_rows):
+            self._row_slot[i] = -1
+        for i in range(self._n_row_patches):
+            self._row_slot[self._row_patch_index[i]] = i
+        self._kept_valid = False
 
     # -- the basis cache -------------------------------------------------------------
     cdef int _stage_basis(self, basis) except -1:
@@ -646,17 +738,19 @@ cdef class NativeKernel:
         Highs_setIntOptionValue(self._highs, "simplex_strategy", HIGHS_SIMPLEX_DUAL)
         return status
 
-    cdef int _add_violated_cuts(self) noexcept nogil:
+    cdef int _add_violated_cuts(self, bint read_solution=True) noexcept nogil:
         """Add the reserve cuts the current solution violates as rows; returns how many.
 
         Reserve cut ``c`` enters in the solver form, like the LP's own cut rows:
         ``theta'_g - scale beta_c . x >= scale alpha_c``. Its activity is summed
         over the outgoing states in order, then its value column, as the highspy
-        reference sums it.
+        reference sums it. The column values are HiGHS's, or, without
+        ``read_solution``, those already in ``_col_value`` (a ranged opening's).
         """
         if self._n_reserve == self._n_added:
             return 0
-        Highs_getSolution(self._highs, &self._col_value[0], NULL, NULL, NULL)
+        if read_solution:
+            Highs_getSolution(self._highs, &self._col_value[0], NULL, NULL, NULL)
         cdef int r, i, k = 0, nnz = 0, n = self._n_states, value_col
         cdef int64_t cut
         cdef double activity, bound, scale = self._scale
@@ -710,6 +804,126 @@ cdef class NativeKernel:
         for i in range(self._n_added):
             self._reserve_in[self._added[i]] = 0
         self._n_added = 0
+
+    # -- openings the kept basis answers (ranging) ------------------------------------
+    # The openings of a backward work item differ in a few bounds only (inflows), and
+    # walked in a short tour (caudal.sddp.opening_order) the optimal basis of one often
+    # stays optimal for the next: its costs, hence its reduced costs, are unchanged, so it
+    # stays optimal exactly when it stays primal feasible under the new bounds. That is one
+    # solve with the kept factorisation (Highs_getBasisSolve) and a bound check, where a
+    # Highs_run costs about 700,000 instructions whatever it pivots (docs/hot-path.md).
+    # When the basis stays optimal the opening's subgradient is the kept reduced costs and
+    # its objective the kept one plus the cost of the primal change; HiGHS would have taken
+    # zero simplex iterations. Only a successful solve without retries is kept, and only
+    # within one work item, so the answer depends on the work item alone.
+
+    cdef void _keep_solution(self, int opening) noexcept nogil:
+        """Keep the optimal solve just ended: values, reduced costs (``_col_dual``), basis and basic variables."""
+        Highs_getSolution(self._highs, &self._kept_col_value[0], &self._col_dual[0], &self._kept_row_value[0], NULL)
+        Highs_getBasis(self._highs, &self._kept_basis_cols[0], &self._kept_basis_rows[0])
+        self._kept_valid = Highs_getBasicVariables(self._highs, &self._basic[0]) != kHighsStatusError
+        self._kept_opening = opening
+        self._kept_rows = self._num_rows + self._n_added
+        self._kept_objective = Highs_getObjectiveValue(self._highs)
+
+    cdef void _bounds_of(self, int var, const double* incoming, int opening, double* lower, double* upper) noexcept nogil:
+        """The bounds at ``opening`` of a variable as HiGHS numbers basic ones: column ``var`` or row ``-1 - var``."""
+        cdef int k, row
+        if var >= 0:
+            k = self._col_slot[var]
+            if k < 0:
+                lower[0], upper[0] = self._lp_col_lower[var], self._lp_col_upper[var]
+            elif k < self._n_states:
+                lower[0] = upper[0] = incoming[k]
+            else:
+                k -= self._n_states
+                lower[0], upper[0] = self._col_patch_lower[opening, k], self._col_patch_upper[opening, k]
+            return
+        row = -1 - var
+        if row >= self._num_rows:  # a reserve cut added as a row: scale alpha <= row
+            lower[0] = self._scale * self._cut_intercepts[self._reserve_ids[self._added[row - self._num_rows]]]
+            upper[0] = INFINITY
+            return
+        k = self._row_slot[row]
+        if k < 0:
+            lower[0], upper[0] = self._lp_row_lower[row], self._lp_row_upper[row]
+        else:
+            lower[0], upper[0] = self._row_patch_lower[opening, k], self._row_patch_upper[opening, k]
+
+    cdef bint _ranged_answer(self, const double* incoming, int opening) noexcept nogil:
+        """Whether the kept basis stays optimal at ``opening`` (patched in already).
+
+        If it does, the opening's objective is left in ``_ranged_objective``
+        and, when reserve cuts wait, its column values in ``_col_value``.
+        HiGHS's basis matrix has the logical of row i as its i-th unit column,
+        the logical being minus the row's activity: the basic variables move
+        by ``-B^-1 (sum of a_j dx_j over moved columns - sum of e_i dr_i over
+        moved rows)``.
+        """
+        cdef int ns = self._n_states, kept = self._kept_opening, m = self._kept_rows
+        cdef int k, j, i, p, var
+        cdef double lower, upper, value, delta, tolerance = self._primal_tolerance
+        cdef double objective = self._kept_objective
+        cdef bint moved = False, want_values = self._n_reserve > self._n_added
+        cdef HighsInt nnz = 0
+        for i in range(m):
+            self._rhs[i] = 0.0
+        if want_values:
+            memcpy(&self._col_value[0], &self._kept_col_value[0], self._num_cols * sizeof(double))
+        # the opening's nonbasic columns and rows move to their new bounds
+        for k in range(self._n_col_patches):
+            j = self._patch_index[ns + k]
+            lower, upper = self._col_patch_lower[opening, k], self._col_patch_upper[opening, k]
+            if self._kept_basis_cols[j] == kHighsBasisStatusBasic or (
+                    lower == self._col_patch_lower[kept, k] and upper == self._col_patch_upper[kept, k]):
+                continue
+            if not _nonbasic_value(self._kept_basis_cols[j], lower, upper,
+                                   self._col_patch_lower[kept, k] == self._col_patch_upper[kept, k], &value):
+                return False
+            delta = value - self._kept_col_value[j]
+            if delta != 0.0:
+                moved = True
+                objective += self._cost[j] * delta
+                if want_values:
+                    self._col_value[j] = value
+                for p in range(self._a_start[j], self._a_start[j + 1]):
+                    self._rhs[self._a_index[p]] += self._a_value[p] * delta
+        for k in range(self._n_row_patches):
+            i = self._row_patch_index[k]
+            lower, upper = self._row_patch_lower[opening, k], self._row_patch_upper[opening, k]
+            if self._kept_basis_rows[i] == kHighsBasisStatusBasic or (
+                    lower == self._row_patch_lower[kept, k] and upper == self._row_patch_upper[kept, k]):
+                continue
+            if not _nonbasic_value(self._kept_basis_rows[i], lower, upper,
+                                   self._row_patch_lower[kept, k] == self._row_patch_upper[kept, k], &value):
+                return False
+            delta = value - self._kept_row_value[i]
+            if delta != 0.0:
+                moved = True
+                self._rhs[i] -= delta
+        if moved and Highs_getBasisSolve(self._highs, &self._rhs[0], &self._ftran[0], &nnz, NULL) == kHighsStatusError:
+            return False
+        # every basic variable within its bounds at the opening, by HiGHS's own tolerance
+        for p in range(m):
+            var = self._basic[p]
+            delta = self._ftran[p] if moved else 0.0
+            if var >= 0:
+                if delta == 0.0 and self._col_slot[var] < ns:  # neither its value nor its bounds changed
+                    continue
+                value = self._kept_col_value[var] - delta
+                objective -= self._cost[var] * delta
+                if want_values:
+                    self._col_value[var] = value
+            else:
+                i = -1 - var
+                if delta == 0.0 and (i >= self._num_rows or self._row_slot[i] < 0):
+                    continue
+                value = self._kept_row_value[i] + delta
+            self._bounds_of(var, incoming, opening, &lower, &upper)
+            if value < lower - tolerance or value > upper + tolerance:
+                return False
+        self._ranged_objective = objective
+        return True
 
     cdef int _fail(self, int opening, int64_t forward_pass, int status) noexcept nogil:
         self._failed_opening = opening
@@ -768,17 +982,37 @@ cdef class NativeKernel:
         uint8_t* publish_status,
     ) noexcept nogil:
         cdef int opening, i, status, position
+        cdef int64_t retries
         cdef double start
+        cdef bint ranged
         for position in range(first, stop):
             opening = order[position]
             self._patch(incoming, opening)
             if position == first:
                 self._reset_to_basis()
+                self._kept_valid = False
+            elif self._kept_valid:
+                start = now()
+                ranged = self._ranged_answer(incoming, opening)
+                # a reserve cut that cuts the kept vertex off becomes a row, and the LP is solved
+                if ranged and not self._add_violated_cuts(False):
+                    self._ranged += 1
+                    out_values[opening] = self._ranged_objective * self._unscale
+                    for i in range(self._n_states):
+                        out_subgradients[opening, i] = self._col_dual[self._state_in_cols[i]] * self._unscale
+                    self._time_solve += now() - start
+                    continue
+                self._time_solve += now() - start
+            retries = self._retries
             status = self._solve_with_reserve()
             if status != kHighsModelStatusOptimal:
                 return self._fail(opening, trial_id, status)
             start = now()
-            Highs_getSolution(self._highs, NULL, &self._col_dual[0], NULL, NULL)
+            if self.ranging and position + 1 < stop and self._retries == retries:
+                self._keep_solution(opening)
+            else:
+                self._kept_valid = False
+                Highs_getSolution(self._highs, NULL, &self._col_dual[0], NULL, NULL)
             out_values[opening] = Highs_getObjectiveValue(self._highs) * self._unscale
             for i in range(self._n_states):
                 out_subgradients[opening, i] = self._col_dual[self._state_in_cols[i]] * self._unscale

@@ -64,6 +64,9 @@ cdef extern from "interfaces/highs_c_api.h" nogil:
     HighsInt Highs_getIntInfoValue(const void* highs, const char* info, HighsInt* value)
     HighsInt Highs_getSolution(const void* highs, double* col_value, double* col_dual,
                                double* row_value, double* row_dual)
+    HighsInt Highs_getBasicVariables(const void* highs, HighsInt* basic_variables)
+    HighsInt Highs_getBasisSolve(const void* highs, const double* rhs, double* solution_vector,
+                                 HighsInt* solution_num_nz, HighsInt* solution_index)
 
     # the header's own constants (static const HighsInt)
     const HighsInt kHighsStatusError
@@ -73,7 +76,9 @@ cdef extern from "interfaces/highs_c_api.h" nogil:
     const HighsInt kHighsMatrixFormatColwise
     const HighsInt kHighsObjSenseMinimize
     const HighsInt kHighsModelStatusOptimal
+    const HighsInt kHighsBasisStatusLower
     const HighsInt kHighsBasisStatusBasic
+    const HighsInt kHighsBasisStatusUpper
     const HighsInt kHighsBasisStatusNonbasic  # the largest basis status code
 
 

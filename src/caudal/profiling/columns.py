@@ -16,7 +16,7 @@ PHASES = ("forward", "backward", "communication", "cache", "bound", "stopping", 
 BUSY_KINDS = ("forward", "backward", "bound", "other")
 """Where a worker's task time is booked: the phase it ran in (``other``: simulations in stopping checks)."""
 
-SOLVER_COUNTERS = ("solves", "simplex_iterations", "retries", "basis_hits", "loads", "cuts_added")
+SOLVER_COUNTERS = ("solves", "simplex_iterations", "retries", "basis_hits", "loads", "cuts_added", "ranged")
 SOLVER_TIMES = ("time_load", "time_patch", "time_basis", "time_solve", "time_extract", "time_wait")
 """The :class:`~caudal.solver.workspace.SolverStats` fields, as read from each workspace."""
 
@@ -43,7 +43,7 @@ COLUMNS: tuple[tuple[str, np.dtype, str], ...] = (
     ("load_s", FLOAT64, "passing stage LPs to HiGHS"),
     ("patch_s", FLOAT64, "patching incoming states and scenario values into the bounds"),
     ("basis_s", FLOAT64, "setting warm-start bases"),
-    ("solve_s", FLOAT64, "inside Highs_run"),
+    ("solve_s", FLOAT64, "inside Highs_run, and ranging openings on the kept basis"),
     ("extract_s", FLOAT64, "reading primal values, duals and bases back"),
     ("fork_wait_s", FLOAT64, "a forked trial state's second work item waiting for its head's basis"),
     ("rss_bytes", INT64, "resident set size of the rank's process"),
@@ -52,7 +52,7 @@ COLUMNS: tuple[tuple[str, np.dtype, str], ...] = (
     ("workspace_bytes", INT64, "this thread's native workspace buffers (0 when the solver does not report them)"),
 )
 
-ADDED_COLUMNS = ("fork_wait_s",)
+ADDED_COLUMNS = ("fork_wait_s", "ranged")
 """Columns added after profiles were first written: a profile without them reads them as zeros."""
 
 NAMES: tuple[str, ...] = tuple(name for name, _, _ in COLUMNS)

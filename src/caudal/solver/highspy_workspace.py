@@ -16,7 +16,7 @@ import numpy as np
 
 from caudal.model.objective_scale import SolverForm, unscaled_solution
 from caudal.model.stage_lp import StageLP
-from caudal.solver.workspace import Basis, ForkPoint, SolveFailure, SolverError, SolverStats
+from caudal.solver.workspace import BASIC, LOWER, UPPER, Basis, ForkPoint, SolveFailure, SolverError, SolverStats
 
 VIOLATION_TOLERANCE = 1e-9
 """As in native/_native.pyx: a reserve cut is added when its row falls short by more than this x max(1, |bound|)."""
@@ -50,6 +50,9 @@ SDDP_OPTIONS = {
     "log_dev_level": 1,  # skips a progress line HiGHS formats after every solve (output stays off)
 }
 """The engine's options, as ``configure_for_sddp`` in ``native/sddp_options.pxd`` sets them."""
+
+RANGING = True
+"""Whether new workspaces answer openings from a kept basis (for benchmarks, like ``caudal._native.set_ranging``)."""
 
 
 def new_highs() -> highspy.Highs:
@@ -96,6 +99,28 @@ class _ReserveRows:
         )
 
 
+@dataclass(frozen=True)
+class _KeptSolve:
+    """The last optimal solve of a backward work item, kept to range the next openings (see native/_native.pyx)."""
+
+    opening: int
+    objective: float  # in the solver form
+    col_value: np.ndarray
+    row_value: np.ndarray  # the stage LP's rows, then the reserve cuts added as rows
+    col_status: np.ndarray
+    row_status: np.ndarray
+    basic: np.ndarray  # HiGHS's basic variables: column j, or row i as -1 - i
+    subgradient: np.ndarray
+
+
+def _nonbasic_value(status: int, lower: float, upper: float, was_fixed: bool) -> float | None:
+    """Where a nonbasic variable of the kept basis sits under new bounds; None if the basis cannot keep it."""
+    if was_fixed and lower != upper:
+        return None  # its reduced cost may have either sign
+    value = lower if status == LOWER else upper if status == UPPER else None
+    return value if value is not None and np.isfinite(value) else None
+
+
 class HighspyWorkspace:
     """One thread's solver, implemented through highspy (reference path)."""
 
@@ -105,7 +130,10 @@ class HighspyWorkspace:
         self._loaded: tuple[int, int] | None = None  # (id of template, lp version)
         self._reserve: _ReserveRows | None = None  # the loaded LP's reserve cuts, in solver form
         self._added = np.zeros(0, dtype=bool)  # reserve cuts of the loaded LP that are rows now
+        self._added_order: list[int] = []  # the same, in the order of their rows
         self.iteration = -1
+        self.ranging = RANGING  # answer openings from the kept basis when it stays optimal, as the native kernel does
+        self._tolerance = float(self.highs.getOptionValue("primal_feasibility_tolerance")[1])
 
     # -- the stage solve sequence -------------------------------------------
     def _load(self, lp: StageLP) -> None:
@@ -117,6 +145,7 @@ class HighspyWorkspace:
         self._loaded = key
         self._reserve = None if lp.reserve is None else _ReserveRows.of(lp)
         self._added = np.zeros(0 if lp.reserve is None else lp.reserve.size, dtype=bool)
+        self._added_order = []
         self.stats.loads += 1
         self.stats.time_load += time.perf_counter() - start
 
@@ -177,35 +206,125 @@ class HighspyWorkspace:
     def _solve_with_reserve(self, lp: StageLP, basis: Basis, opening: int, forward_pass: int) -> None:
         """Solve; while the solution violates reserve cuts, add them as rows (solver form) and solve again."""
         self._run(lp, basis, opening, forward_pass)
-        rows = self._reserve
-        if rows is None:
-            return
-        state_cols = lp.template.state_out_cols
-        while not self._added.all():
-            col_value = np.asarray(self.highs.getSolution().col_value)
-            activity = np.zeros(self._added.size)
-            for i, col in enumerate(state_cols):  # state by state, the native kernel's order
-                activity += rows.coefficients[:, i] * col_value[col]
-            activity += col_value[rows.value_cols]
-            shortfall = rows.bounds - activity
-            violated = ~self._added & (shortfall > VIOLATION_TOLERANCE * np.maximum(1.0, np.abs(rows.bounds)))
-            if not violated.any():
+        while self._reserve is not None and not self._added.all():
+            if not self._add_violated_cuts(lp, np.asarray(self.highs.getSolution().col_value)):
                 return
-            chosen = np.flatnonzero(violated)
-            width = state_cols.size + 1
-            index = np.empty((chosen.size, width), dtype=np.int32)
-            index[:, :-1] = state_cols
-            index[:, -1] = rows.value_cols[chosen]
-            values = np.empty((chosen.size, width))
-            values[:, :-1] = rows.coefficients[chosen]
-            values[:, -1] = 1.0
-            self.highs.addRows(
-                chosen.size, rows.bounds[chosen], np.full(chosen.size, highspy.kHighsInf), index.size,
-                (np.arange(chosen.size) * width).astype(np.int32), index.reshape(-1), values.reshape(-1),
-            )
-            self._added[chosen] = True
-            self.stats.cuts_added += int(chosen.size)
             self._run(lp, basis, opening, forward_pass)
+
+    def _add_violated_cuts(self, lp: StageLP, col_value: np.ndarray) -> bool:
+        """Add the reserve cuts ``col_value`` violates as rows; whether there were any."""
+        rows = self._reserve
+        if rows is None or self._added.all():
+            return False
+        state_cols = lp.template.state_out_cols
+        activity = np.zeros(self._added.size)
+        for i, col in enumerate(state_cols):  # state by state, the native kernel's order
+            activity += rows.coefficients[:, i] * col_value[col]
+        activity += col_value[rows.value_cols]
+        shortfall = rows.bounds - activity
+        violated = ~self._added & (shortfall > VIOLATION_TOLERANCE * np.maximum(1.0, np.abs(rows.bounds)))
+        if not violated.any():
+            return False
+        chosen = np.flatnonzero(violated)
+        width = state_cols.size + 1
+        index = np.empty((chosen.size, width), dtype=np.int32)
+        index[:, :-1] = state_cols
+        index[:, -1] = rows.value_cols[chosen]
+        values = np.empty((chosen.size, width))
+        values[:, :-1] = rows.coefficients[chosen]
+        values[:, -1] = 1.0
+        self.highs.addRows(
+            chosen.size, rows.bounds[chosen], np.full(chosen.size, highspy.kHighsInf), index.size,
+            (np.arange(chosen.size) * width).astype(np.int32), index.reshape(-1), values.reshape(-1),
+        )
+        self._added[chosen] = True
+        self._added_order.extend(int(c) for c in chosen)
+        self.stats.cuts_added += int(chosen.size)
+        return True
+
+    # -- ranging: openings the kept basis answers (the native kernel's rule, see native/_native.pyx) --------
+    def _keep(self, lp: StageLP, opening: int, subgradient: np.ndarray) -> _KeptSolve:
+        solution, hb = self.highs.getSolution(), self.highs.getBasis()
+        return _KeptSolve(
+            opening=opening,
+            objective=self.highs.getInfo().objective_function_value,
+            col_value=np.array(solution.col_value),
+            row_value=np.array(solution.row_value),
+            col_status=np.array([int(s) for s in hb.col_status]),
+            row_status=np.array([int(s) for s in hb.row_status]),
+            basic=np.asarray(self.highs.getBasicVariables()[1], dtype=np.int64),
+            subgradient=subgradient,
+        )
+
+    def _ranged_answer(
+        self, lp: StageLP, kept: _KeptSolve, incoming: np.ndarray, opening: int
+    ) -> tuple[float, np.ndarray] | None:
+        """The objective (solver form) and column values at ``opening`` if the kept basis stays optimal there."""
+        template, form = lp.template, lp.solver_form
+        m = kept.row_value.size
+        rhs = np.zeros(m)
+        col_value = kept.col_value.copy()
+        objective = kept.objective
+        moved = False
+        for k, j in enumerate(template.col_patch_index):
+            lower, upper = template.col_patch_lower[opening, k], template.col_patch_upper[opening, k]
+            was_lower, was_upper = template.col_patch_lower[kept.opening, k], template.col_patch_upper[kept.opening, k]
+            if kept.col_status[j] == BASIC or (lower == was_lower and upper == was_upper):
+                continue
+            value = _nonbasic_value(kept.col_status[j], lower, upper, was_lower == was_upper)
+            if value is None:
+                return None
+            delta = value - kept.col_value[j]
+            if delta != 0.0:
+                moved = True
+                objective += form.col_cost[j] * delta
+                col_value[j] = value
+                start, end = lp.col_start[j], lp.col_start[j + 1]
+                rhs[lp.row_index[start:end]] += form.values[start:end] * delta
+        for k, i in enumerate(template.row_patch_index):
+            lower, upper = template.row_patch_lower[opening, k], template.row_patch_upper[opening, k]
+            was_lower, was_upper = template.row_patch_lower[kept.opening, k], template.row_patch_upper[kept.opening, k]
+            if kept.row_status[i] == BASIC or (lower == was_lower and upper == was_upper):
+                continue
+            value = _nonbasic_value(kept.row_status[i], lower, upper, was_lower == was_upper)
+            if value is None:
+                return None
+            delta = value - kept.row_value[i]
+            if delta != 0.0:
+                moved = True
+                rhs[i] -= delta
+        shift = np.asarray(self.highs.getBasisSolve(rhs)[1]) if moved else np.zeros(m)
+        # every basic variable whose value or bounds moved, within its bounds at the opening
+        col_lower, col_upper = form.col_lower.copy(), form.col_upper.copy()
+        col_lower[template.state_in_cols] = col_upper[template.state_in_cols] = incoming
+        col_lower[template.col_patch_index] = template.col_patch_lower[opening]
+        col_upper[template.col_patch_index] = template.col_patch_upper[opening]
+        col_patched = np.zeros(lp.num_cols, dtype=bool)
+        col_patched[template.col_patch_index] = True
+        is_col = kept.basic >= 0
+        cols, col_shift = kept.basic[is_col], shift[is_col]
+        checked = (col_shift != 0.0) | col_patched[cols]
+        cols, col_shift = cols[checked], col_shift[checked]
+        values = kept.col_value[cols] - col_shift
+        if np.any((values < col_lower[cols] - self._tolerance) | (values > col_upper[cols] + self._tolerance)):
+            return None
+        objective -= float(np.dot(form.col_cost[cols], col_shift))
+        col_value[cols] = values
+        reserve_rows = np.asarray(self._added_order, dtype=np.int64)
+        row_lower = np.concatenate((form.row_lower, np.zeros(0) if self._reserve is None else
+                                    self._reserve.bounds[reserve_rows]))
+        row_upper = np.concatenate((form.row_upper, np.full(reserve_rows.size, np.inf)))
+        row_lower[template.row_patch_index] = template.row_patch_lower[opening]
+        row_upper[template.row_patch_index] = template.row_patch_upper[opening]
+        row_patched = np.zeros(m, dtype=bool)
+        row_patched[template.row_patch_index] = True
+        rows, row_shift = -1 - kept.basic[~is_col], shift[~is_col]
+        checked = (row_shift != 0.0) | row_patched[rows]
+        rows, row_shift = rows[checked], row_shift[checked]
+        values = kept.row_value[rows] + row_shift
+        if np.any((values < row_lower[rows] - self._tolerance) | (values > row_upper[rows] + self._tolerance)):
+            return None
+        return objective, col_value
 
     def _drop_added_cuts(self, lp: StageLP) -> None:
         """Back to the stage LP as loaded: remove the reserve cuts added as rows."""
@@ -213,6 +332,7 @@ class HighspyWorkspace:
         if n_added:
             self.highs.deleteRows(n_added, np.arange(lp.num_rows, lp.num_rows + n_added, dtype=np.int32))
             self._added[:] = False
+            self._added_order = []
 
     # -- work items ------------------------------------------------------------
     def solve_forward(
@@ -281,16 +401,32 @@ class HighspyWorkspace:
             self.stats.time_wait += time.perf_counter() - start
             if basis is None:
                 return False
+        kept: _KeptSolve | None = None
         try:
             for position, opening in enumerate((int(o) for o in order[first:stop]), start=first):
                 self._patch(lp, incoming, opening)
                 if position == first:
                     self._set_basis(basis)  # after the patch, as in solve_forward
+                elif kept is not None:
+                    start = time.perf_counter()
+                    answer = self._ranged_answer(lp, kept, incoming, opening)
+                    # a reserve cut that cuts the kept vertex off becomes a row, and the LP is solved
+                    if answer is not None and not self._add_violated_cuts(lp, answer[1]):
+                        self.stats.ranged += 1
+                        out_values[opening] = answer[0] / lp.solver_form.scale
+                        out_subgradients[opening] = kept.subgradient
+                        self.stats.time_solve += time.perf_counter() - start
+                        continue
+                    self.stats.time_solve += time.perf_counter() - start
+                retries = self.stats.retries
                 self._solve_with_reserve(lp, basis, opening, trial_id)
                 start = time.perf_counter()
                 col_dual = np.asarray(self.highs.getSolution().col_dual)
                 out_values[opening] = self.highs.getInfo().objective_function_value / lp.solver_form.scale
                 out_subgradients[opening] = col_dual[template.state_in_cols] / lp.solver_form.scale
+                kept = None
+                if self.ranging and position + 1 < stop and self.stats.retries == retries:
+                    kept = self._keep(lp, opening, out_subgradients[opening].copy())
                 if position == first and publish is not None:
                     hb = self.highs.getBasis()
                     publish.publish(np.array([int(s) for s in hb.col_status], dtype=np.uint8),

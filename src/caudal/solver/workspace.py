@@ -128,6 +128,7 @@ class SolverStats:
     basis_hits: int = 0
     loads: int = 0
     cuts_added: int = 0  # reserve cuts added as rows after a solve violated them (caudal.sddp.working_set)
+    ranged: int = 0  # backward openings answered by the kept optimal basis, without a solve (docs/hot-path.md)
     time_load: float = 0.0
     time_patch: float = 0.0
     time_basis: float = 0.0
