@@ -27,7 +27,10 @@ The stage solve sequence, per work item:
    solves, and then a solve can end at a different optimal vertex - measured,
    see tests/test_native_workspace.py. The basis is set after the patch,
    because HiGHS checks a basis against the bounds in force;
-4. *solve* (``Highs_run``), walking the retry ladder if the LP is not optimal;
+4. *solve* (``Highs_run``), walking the retry ladder if the LP is not optimal,
+   unless the opening is one of a backward item's later ones and the basis
+   the previous opening ended optimal at stays optimal under its bounds
+   (*ranging*, see "openings the kept basis answers" below);
    then, if the LP carries reserve cuts (:mod:`caudal.sddp.working_set`), add
    those the solution violates as rows (``Highs_addRows``) and solve again,
    hot, until none is violated;
