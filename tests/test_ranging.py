@@ -127,3 +127,34 @@ def test_a_reserve_cut_that_cuts_the_kept_vertex_off_is_added(make) -> None:
             want = solve_openings(make(), full, Basis.slack(full), state)
             np.testing.assert_allclose(got[0], want[0], rtol=1e-9, atol=1e-7)
     assert ws.stats.ranged > 0 and cuts_added > 0
+
+
+
+def test_an_item_that_never_hits_stops_ranging_after_its_patience(monkeypatch) -> None:
+    """Without a hit a work item checks RANGING_PATIENCE openings and no more; with hits it checks them all."""
+    from caudal.solver import highspy_workspace
+
+    result = caudal.train(random_hydro(3, 3, 14, seed=2), iterations=3, forward_passes=2, seed=1, threads=1)
+    cache = StageCache(result.policy.problem, result.policy.cut_pools)
+    lp, basis, state = cache.lps[1], cache.bases[1], states_of(cache, 1, seed=0)[0]
+    n_open = lp.template.n_openings
+    assert n_open - 1 > highspy_workspace.RANGING_PATIENCE
+    checked: list[int] = []
+    original = HighspyWorkspace._ranged_answer
+
+    def never_optimal(self, lp, kept, incoming, opening):
+        checked.append(opening)
+        return None
+
+    def counted(self, lp, kept, incoming, opening):
+        checked.append(opening)
+        return original(self, lp, kept, incoming, opening)
+
+    monkeypatch.setattr(HighspyWorkspace, "_ranged_answer", never_optimal)
+    solve_openings(HighspyWorkspace(), lp, basis, state)
+    assert len(checked) == highspy_workspace.RANGING_PATIENCE
+    monkeypatch.setattr(HighspyWorkspace, "_ranged_answer", counted)
+    monkeypatch.setattr(highspy_workspace, "RANGING_PATIENCE", n_open)
+    checked.clear()
+    solve_openings(HighspyWorkspace(), lp, basis, state)
+    assert len(checked) == n_open - 1

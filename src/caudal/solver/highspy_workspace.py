@@ -18,6 +18,9 @@ from caudal.model.objective_scale import SolverForm, unscaled_solution
 from caudal.model.stage_lp import StageLP
 from caudal.solver.workspace import BASIC, LOWER, UPPER, Basis, ForkPoint, SolveFailure, SolverError, SolverStats
 
+RANGING_PATIENCE = 8
+"""As in native/_native.pyx: a backward item that has missed this many times without a hit stops ranging."""
+
 VIOLATION_TOLERANCE = 1e-9
 """As in native/_native.pyx: a reserve cut is added when its row falls short by more than this x max(1, |bound|)."""
 
@@ -402,6 +405,7 @@ class HighspyWorkspace:
             if basis is None:
                 return False
         kept: _KeptSolve | None = None
+        hits = misses = 0
         try:
             for position, opening in enumerate((int(o) for o in order[first:stop]), start=first):
                 self._patch(lp, incoming, opening)
@@ -413,10 +417,12 @@ class HighspyWorkspace:
                     # a reserve cut that cuts the kept vertex off becomes a row, and the LP is solved
                     if answer is not None and not self._add_violated_cuts(lp, answer[1]):
                         self.stats.ranged += 1
+                        hits += 1
                         out_values[opening] = answer[0] / lp.solver_form.scale
                         out_subgradients[opening] = kept.subgradient
                         self.stats.time_solve += time.perf_counter() - start
                         continue
+                    misses += 1
                     self.stats.time_solve += time.perf_counter() - start
                 retries = self.stats.retries
                 self._solve_with_reserve(lp, basis, opening, trial_id)
@@ -425,7 +431,8 @@ class HighspyWorkspace:
                 out_values[opening] = self.highs.getInfo().objective_function_value / lp.solver_form.scale
                 out_subgradients[opening] = col_dual[template.state_in_cols] / lp.solver_form.scale
                 kept = None
-                if self.ranging and position + 1 < stop and self.stats.retries == retries:
+                if (self.ranging and position + 1 < stop and self.stats.retries == retries
+                        and (hits > 0 or misses < RANGING_PATIENCE)):
                     kept = self._keep(lp, opening, out_subgradients[opening].copy())
                 if position == first and publish is not None:
                     hb = self.highs.getBasis()
