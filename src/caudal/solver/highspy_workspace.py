@@ -124,6 +124,28 @@ def _nonbasic_value(status: int, lower: float, upper: float, was_fixed: bool) ->
     return value if value is not None and np.isfinite(value) else None
 
 
+def _nonbasic_moves(
+    index: np.ndarray, status: np.ndarray, value: np.ndarray,
+    patch_lower: np.ndarray, patch_upper: np.ndarray, opening: int, kept_opening: int,
+) -> list[tuple[int, float]] | None:
+    """Each nonbasic variable of a patch table that moves from the kept opening to ``opening``, and where to.
+
+    ``None`` when one of them cannot stay nonbasic (see :func:`_nonbasic_value`).
+    """
+    moves = []
+    for k, j in enumerate(index):
+        lower, upper = patch_lower[opening, k], patch_upper[opening, k]
+        was_lower, was_upper = patch_lower[kept_opening, k], patch_upper[kept_opening, k]
+        if status[j] == BASIC or (lower == was_lower and upper == was_upper):
+            continue
+        new = _nonbasic_value(status[j], lower, upper, was_lower == was_upper)
+        if new is None:
+            return None
+        if new != value[j]:
+            moves.append((int(j), new))
+    return moves
+
+
 class HighspyWorkspace:
     """One thread's solver, implemented through highspy (reference path)."""
 
@@ -268,34 +290,21 @@ class HighspyWorkspace:
         rhs = np.zeros(m)
         col_value = kept.col_value.copy()
         objective = kept.objective
-        moved = False
-        for k, j in enumerate(template.col_patch_index):
-            lower, upper = template.col_patch_lower[opening, k], template.col_patch_upper[opening, k]
-            was_lower, was_upper = template.col_patch_lower[kept.opening, k], template.col_patch_upper[kept.opening, k]
-            if kept.col_status[j] == BASIC or (lower == was_lower and upper == was_upper):
-                continue
-            value = _nonbasic_value(kept.col_status[j], lower, upper, was_lower == was_upper)
-            if value is None:
-                return None
-            delta = value - kept.col_value[j]
-            if delta != 0.0:
-                moved = True
-                objective += form.col_cost[j] * delta
-                col_value[j] = value
-                start, end = lp.col_start[j], lp.col_start[j + 1]
-                rhs[lp.row_index[start:end]] += form.values[start:end] * delta
-        for k, i in enumerate(template.row_patch_index):
-            lower, upper = template.row_patch_lower[opening, k], template.row_patch_upper[opening, k]
-            was_lower, was_upper = template.row_patch_lower[kept.opening, k], template.row_patch_upper[kept.opening, k]
-            if kept.row_status[i] == BASIC or (lower == was_lower and upper == was_upper):
-                continue
-            value = _nonbasic_value(kept.row_status[i], lower, upper, was_lower == was_upper)
-            if value is None:
-                return None
-            delta = value - kept.row_value[i]
-            if delta != 0.0:
-                moved = True
-                rhs[i] -= delta
+        col_moves = _nonbasic_moves(template.col_patch_index, kept.col_status, kept.col_value,
+                                    template.col_patch_lower, template.col_patch_upper, opening, kept.opening)
+        row_moves = _nonbasic_moves(template.row_patch_index, kept.row_status, kept.row_value,
+                                    template.row_patch_lower, template.row_patch_upper, opening, kept.opening)
+        if col_moves is None or row_moves is None:
+            return None
+        for j, new in col_moves:
+            delta = new - kept.col_value[j]
+            objective += form.col_cost[j] * delta
+            col_value[j] = new
+            start, end = lp.col_start[j], lp.col_start[j + 1]
+            rhs[lp.row_index[start:end]] += form.values[start:end] * delta
+        for i, new in row_moves:
+            rhs[i] -= new - kept.row_value[i]
+        moved = bool(col_moves or row_moves)
         shift = np.asarray(self.highs.getBasisSolve(rhs)[1]) if moved else np.zeros(m)
         # every basic variable whose value or bounds moved, within its bounds at the opening
         col_lower, col_upper = form.col_lower.copy(), form.col_upper.copy()
