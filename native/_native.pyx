@@ -156,6 +156,21 @@ cdef inline bint _nonbasic_value(int status, double lower, double upper, bint wa
     return value[0] != INFINITY and value[0] != -INFINITY
 
 
+cdef inline int _nonbasic_move(
+    int status, double kept_value, double lower, double upper, double was_lower, double was_upper, double* value,
+) noexcept nogil:
+    """Whether a patched variable of the kept basis moves: 1 (to ``value``), 0 (basic, or not moved), -1 (cannot stay).
+
+    ``lower``/``upper`` are its bounds at the opening, ``was_*`` at the kept
+    opening (patch-table entries).
+    """
+    if status == kHighsBasisStatusBasic or (lower == was_lower and upper == was_upper):
+        return 0
+    if not _nonbasic_value(status, lower, upper, was_lower == was_upper, value):
+        return -1
+    return value[0] != kept_value
+
+
 def _owned_zeros(n, dtype):
     """A buffer written once by the calling thread, so its pages are first touched there."""
     buffer = np.empty(max(int(n), 1), dtype=dtype)
@@ -875,7 +890,7 @@ cdef class NativeKernel:
         moved rows)``.
         """
         cdef int ns = self._n_states, kept = self._kept_opening, m = self._kept_rows
-        cdef int k, j, i, p, var
+        cdef int k, j, i, p, var, move
         cdef double lower, upper, value, delta, tolerance = self._primal_tolerance
         cdef double objective = self._kept_objective
         cdef bint moved = False, want_values = self._n_reserve > self._n_added
@@ -887,16 +902,16 @@ cdef class NativeKernel:
         # the opening's nonbasic columns and rows move to their new bounds
         for k in range(self._n_col_patches):
             j = self._patch_index[ns + k]
-            lower, upper = self._col_patch_lower[opening, k], self._col_patch_upper[opening, k]
-            if self._kept_basis_cols[j] == kHighsBasisStatusBasic or (
-                    lower == self._col_patch_lower[kept, k] and upper == self._col_patch_upper[kept, k]):
-                continue
-            if not _nonbasic_value(self._kept_basis_cols[j], lower, upper,
-                                   self._col_patch_lower[kept, k] == self._col_patch_upper[kept, k], &value):
+            move = _nonbasic_move(
+                self._kept_basis_cols[j], self._kept_col_value[j],
+                self._col_patch_lower[opening, k], self._col_patch_upper[opening, k],
+                self._col_patch_lower[kept, k], self._col_patch_upper[kept, k], &value,
+            )
+            if move < 0:
                 return False
-            delta = value - self._kept_col_value[j]
-            if delta != 0.0:
+            if move:
                 moved = True
+                delta = value - self._kept_col_value[j]
                 objective += self._cost[j] * delta
                 if want_values:
                     self._col_value[j] = value
@@ -904,17 +919,16 @@ cdef class NativeKernel:
                     self._rhs[self._a_index[p]] += self._a_value[p] * delta
         for k in range(self._n_row_patches):
             i = self._row_patch_index[k]
-            lower, upper = self._row_patch_lower[opening, k], self._row_patch_upper[opening, k]
-            if self._kept_basis_rows[i] == kHighsBasisStatusBasic or (
-                    lower == self._row_patch_lower[kept, k] and upper == self._row_patch_upper[kept, k]):
-                continue
-            if not _nonbasic_value(self._kept_basis_rows[i], lower, upper,
-                                   self._row_patch_lower[kept, k] == self._row_patch_upper[kept, k], &value):
+            move = _nonbasic_move(
+                self._kept_basis_rows[i], self._kept_row_value[i],
+                self._row_patch_lower[opening, k], self._row_patch_upper[opening, k],
+                self._row_patch_lower[kept, k], self._row_patch_upper[kept, k], &value,
+            )
+            if move < 0:
                 return False
-            delta = value - self._kept_row_value[i]
-            if delta != 0.0:
+            if move:
                 moved = True
-                self._rhs[i] -= delta
+                self._rhs[i] -= value - self._kept_row_value[i]
         if moved and Highs_getBasisSolve(self._highs, &self._rhs[0], &self._ftran[0], &nnz, NULL) == kHighsStatusError:
             return False
         # every basic variable within its bounds at the opening, by HiGHS's own tolerance
