@@ -51,6 +51,7 @@ def _table(busy_by_worker: list[float], ranks: int, threads: int) -> dict[str, n
         rows[w, INDEX["busy_s"]] = rows[w, INDEX["busy_backward_s"]] = busy
         rows[w, INDEX["solve_s"]] = busy / 2
         rows[w, INDEX["solves"]] = 10
+        rows[w, INDEX["ranged"]] = 3
     return {name: rows[:, i] for name, i in INDEX.items()}
 
 
@@ -62,6 +63,7 @@ def test_summary_figures_on_a_made_up_table():
     assert summary.communication_wait == pytest.approx(0.5)
     assert summary.highs_share == pytest.approx(12.0 / 40.0)
     assert summary.solves_per_iteration == 40
+    assert summary.ranged_per_iteration == 12
 
 
 def test_layouts_and_launch_command():

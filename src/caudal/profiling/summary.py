@@ -70,6 +70,7 @@ class ProfileSummary:
     profiler_share: float
     solves_per_iteration: float
     simplex_per_solve: float
+    ranged_per_iteration: float  # backward openings answered from a kept basis, without a solve
     memory: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
 
@@ -127,6 +128,7 @@ def summarize(columns: dict[str, np.ndarray], metadata: dict[str, str] | None = 
         profiler_share=float(per_rank("profiler_s").mean() / wall.mean()) if wall.mean() > 0 else 0.0,
         solves_per_iteration=float(solves / iterations.size),
         simplex_per_solve=float(columns["simplex_iterations"].sum() / solves) if solves else 0.0,
+        ranged_per_iteration=float(columns["ranged"].sum() / iterations.size),
         memory={
             "rss_max_bytes": float(columns["rss_bytes"][last].max()),
             "rss_total_bytes": float(columns["rss_bytes"][last & lead].sum()),

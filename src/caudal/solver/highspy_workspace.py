@@ -1,7 +1,8 @@
 """Reference workspace written against highspy's Python API.
 
 It follows the same protocol as the native workspace (load only when the LP
-changes, patch, warm start, solve, extract, retry ladder) but pays Python's
+changes, patch, warm start, solve or range, extract, retry ladder) and takes
+the same ranging decisions, so HiGHS sees the same calls, but pays Python's
 price on every LP. Tests use it as an independent check of the native kernel,
 and it is the fallback when the native extension is not built.
 """
