@@ -105,7 +105,7 @@ from highs_api cimport (
 )
 from sddp_options cimport configure_for_sddp
 from spin_wait cimport counters_spin, fork_signal_load, fork_signal_store, fork_signal_wait
-from stage_loading cimport pass_stage_lp
+from stage_loading cimport pass_lp_arrays
 
 RETRY_LADDER = (
     "warm start", "refactorised restart", "cold start", "presolve on", "max-value scaling", "primal simplex",
@@ -220,7 +220,7 @@ class StageSolveFailed(RuntimeError):
 
 
 _option_overrides = {}
-_ranging = [True]  # what set_ranging last said: kernels created from then on range or not
+_ranging = True  # what set_ranging last said: kernels created from then on range or not
 
 
 def set_option_overrides(options: dict) -> None:
@@ -248,7 +248,8 @@ def set_ranging(on: bool) -> None:
     ``benchmarks/solver_choices.py`` compares training with and without it in
     one process; a kernel's own ``ranging`` attribute can be changed too.
     """
-    _ranging[0] = bool(on)
+    global _ranging
+    _ranging = bool(on)
 
 
 cdef int _set_option(void* highs, name, value):
@@ -386,8 +387,9 @@ cdef class NativeKernel:
     # basis cache: one slot per stage
     cdef list _slots
 
-    # ranging (see "openings the kept basis answers" below): the loaded LP's arrays as HiGHS got them,
-    # where each column's and row's bounds come from, and the last optimal solve of a backward item
+    # ranging (see "openings the kept basis answers" below): the loaded LP's arrays as HiGHS got them
+    # (kept by the load), where each column's and row's bounds come from, and the last optimal solve of
+    # a backward item
     cdef public bint ranging  # answer openings from the kept basis when it stays optimal (default True)
     cdef double _primal_tolerance  # HiGHS's, as configured: the bound check of a kept basis uses it
     cdef const int32_t[::1] _a_start
@@ -429,7 +431,7 @@ cdef class NativeKernel:
         self._scale_strategy = scale_strategy
         Highs_getDoubleOptionValue(self._highs, "dual_simplex_cost_perturbation_multiplier", &self._perturbation)
         Highs_getDoubleOptionValue(self._highs, "primal_feasibility_tolerance", &self._primal_tolerance)
-        self.ranging = _ranging[0]
+        self.ranging = _ranging
         self.numa_node = numa_node
         self.iteration = -1
         self._template = None
@@ -535,9 +537,22 @@ cdef class NativeKernel:
         self.reserve(lp.num_cols, lp.num_rows + n_reserve, n_states + n_col_patches)
         self._reserve_cut_buffers(n_reserve, n_reserve * (n_states + 1))
 
-        pass_stage_lp(self._highs, lp)  # in its solver form: objective scaled (caudal.model.objective_scale)
+        # in its solver form: objective scaled (caudal.model.objective_scale); ranging reads these arrays too
+        form = lp.solver_form
+        self._a_start = np.ascontiguousarray(lp.col_start, dtype=np.int32)
+        self._a_index = np.ascontiguousarray(lp.row_index, dtype=np.int32)
+        self._a_value = np.ascontiguousarray(form.values, dtype=np.float64)
+        self._cost = np.ascontiguousarray(form.col_cost, dtype=np.float64)
+        self._lp_col_lower = np.ascontiguousarray(form.col_lower, dtype=np.float64)
+        self._lp_col_upper = np.ascontiguousarray(form.col_upper, dtype=np.float64)
+        self._lp_row_lower = np.ascontiguousarray(form.row_lower, dtype=np.float64)
+        self._lp_row_upper = np.ascontiguousarray(form.row_upper, dtype=np.float64)
         cdef int num_cols = lp.num_cols
         cdef int num_rows = lp.num_rows
+        pass_lp_arrays(
+            self._highs, template.index, num_cols, num_rows, self._a_start, self._a_index, self._a_value,
+            self._cost, self._lp_col_lower, self._lp_col_upper, self._lp_row_lower, self._lp_row_upper,
+        )
         self._n_reserve = n_reserve
         if n_reserve:
             self._reserve_ids = np.ascontiguousarray(reserve_cuts.ids, dtype=np.int64)
@@ -579,7 +594,7 @@ cdef class NativeKernel:
             self._patch_index[i] = self._state_in_cols[i]
         for i in range(n_col_patches):
             self._patch_index[n_states + i] = col_patch_index[i]
-        self._keep_arrays_for_ranging(lp)
+        self._locate_patched_bounds()
 
         self._template = template
         self._version = lp.version
@@ -587,17 +602,8 @@ cdef class NativeKernel:
         self._time_load += now() - start
         return 0
 
-    cdef void _keep_arrays_for_ranging(self, lp):
-        """The loaded LP's matrix, costs and bounds as HiGHS got them, and where each bound comes from."""
-        form = lp.solver_form
-        self._a_start = np.ascontiguousarray(lp.col_start, dtype=np.int32)
-        self._a_index = np.ascontiguousarray(lp.row_index, dtype=np.int32)
-        self._a_value = np.ascontiguousarray(form.values, dtype=np.float64)
-        self._cost = np.ascontiguousarray(form.col_cost, dtype=np.float64)
-        self._lp_col_lower = np.ascontiguousarray(form.col_lower, dtype=np.float64)
-        self._lp_col_upper = np.ascontiguousarray(form.col_upper, dtype=np.float64)
-        self._lp_row_lower = np.ascontiguousarray(form.row_lower, dtype=np.float64)
-        self._lp_row_upper = np.ascontiguousarray(form.row_upper, dtype=np.float64)
+    cdef void _locate_patched_bounds(self):
+        """Where each column's and row's bounds come from while this LP is loaded (ranging reads them)."""
         cdef int i
         for i in range(self._num_cols):
             self._col_slot[i] = -1
@@ -607,7 +613,6 @@ cdef class NativeKernel:
             self._row_slot[i] = -1
         for i in range(self._n_row_patches):
             self._row_slot[self._row_patch_index[i]] = i
-        self._kept_valid = False
 
     # -- the basis cache -------------------------------------------------------------
     cdef int _stage_basis(self, basis) except -1:

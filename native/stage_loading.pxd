@@ -28,18 +28,27 @@ cdef inline int pass_stage_lp(void* highs, lp) except -1:
     """Pass ``lp`` (a StageLP) to ``highs`` in its solver form; ValueError names the stage if it cannot."""
     import numpy as np
 
-    index = lp.template.index
     form = lp.solver_form
-    cdef const int32_t[::1] col_start = np.ascontiguousarray(lp.col_start, dtype=np.int32)
-    cdef const int32_t[::1] row_index = np.ascontiguousarray(lp.row_index, dtype=np.int32)
-    cdef const double[::1] values = np.ascontiguousarray(form.values, dtype=np.float64)
-    cdef const double[::1] col_cost = np.ascontiguousarray(form.col_cost, dtype=np.float64)
-    cdef const double[::1] col_lower = np.ascontiguousarray(form.col_lower, dtype=np.float64)
-    cdef const double[::1] col_upper = np.ascontiguousarray(form.col_upper, dtype=np.float64)
-    cdef const double[::1] row_lower = np.ascontiguousarray(form.row_lower, dtype=np.float64)
-    cdef const double[::1] row_upper = np.ascontiguousarray(form.row_upper, dtype=np.float64)
-    cdef int num_cols = lp.num_cols
-    cdef int num_rows = lp.num_rows
+    return pass_lp_arrays(
+        highs, lp.template.index, lp.num_cols, lp.num_rows,
+        np.ascontiguousarray(lp.col_start, dtype=np.int32), np.ascontiguousarray(lp.row_index, dtype=np.int32),
+        np.ascontiguousarray(form.values, dtype=np.float64), np.ascontiguousarray(form.col_cost, dtype=np.float64),
+        np.ascontiguousarray(form.col_lower, dtype=np.float64), np.ascontiguousarray(form.col_upper, dtype=np.float64),
+        np.ascontiguousarray(form.row_lower, dtype=np.float64), np.ascontiguousarray(form.row_upper, dtype=np.float64),
+    )
+
+
+cdef inline int pass_lp_arrays(
+    void* highs, int index, int num_cols, int num_rows,
+    const int32_t[::1] col_start, const int32_t[::1] row_index, const double[::1] values,
+    const double[::1] col_cost, const double[::1] col_lower, const double[::1] col_upper,
+    const double[::1] row_lower, const double[::1] row_upper,
+) except -1:
+    """Pass stage ``index``'s LP, given as its solver-form arrays, to ``highs``; ValueError if they do not fit.
+
+    The engine keeps these arrays (ranging reads the matrix, costs and bounds
+    HiGHS got), so it acquires them once and calls this directly.
+    """
     if (col_start.shape[0] != num_cols + 1 or col_cost.shape[0] != num_cols
             or col_lower.shape[0] != num_cols or col_upper.shape[0] != num_cols
             or row_lower.shape[0] != num_rows or row_upper.shape[0] != num_rows):
