@@ -16,6 +16,16 @@ from problems import first_steps  # noqa: F401  (re-exported for the native test
 import caudal
 
 
+def add_reservoir(stage: caudal.Stage, r: int, inflows: np.ndarray) -> caudal.Variable:
+    """Reservoir ``r``: a volume state, its balance row with the opening's ``inflows``; returns its turbined flow."""
+    volume = stage.add_state(f"v{r}", lower=0, upper=200, initial=100)
+    inflow = stage.add_uncertain(f"inflow{r}", inflows)
+    hydro = stage.add_variable(f"hydro{r}", upper=150)
+    spill = stage.add_variable(f"spill{r}")
+    stage.add_constraint({volume.out: 1, hydro: 1, spill: 1, volume.incoming: -1}, "==", inflow)
+    return hydro
+
+
 def random_hydro(reservoirs: int = 3, stages: int = 4, openings: int = 5, seed: int = 0) -> caudal.Problem:
     rng = np.random.default_rng(seed)
     problem = caudal.Problem(name=f"random hydro {reservoirs}x{stages}x{openings} seed {seed}")
@@ -24,12 +34,7 @@ def random_hydro(reservoirs: int = 3, stages: int = 4, openings: int = 5, seed: 
         stage = problem.add_stage()
         supply = {}
         for r in range(reservoirs):
-            volume = stage.add_state(f"v{r}", lower=0, upper=200, initial=100)
-            inflow = stage.add_uncertain(f"inflow{r}", rng.uniform(0, 120, openings).round(1))
-            hydro = stage.add_variable(f"hydro{r}", upper=150)
-            spill = stage.add_variable(f"spill{r}")
-            stage.add_constraint({volume.out: 1, hydro: 1, spill: 1, volume.incoming: -1}, "==", inflow)
-            supply[hydro] = 1.0
+            supply[add_reservoir(stage, r, rng.uniform(0, 120, openings).round(1))] = 1.0
         availability = stage.add_uncertain("availability", rng.uniform(0.5, 1.0, openings).round(2) * demand / 3)
         for k, cost in enumerate((20.0, 50.0, 90.0)):
             upper = availability if k == 0 else demand / 3

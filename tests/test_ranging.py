@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hydro_problems import random_hydro
+from hydro_problems import add_reservoir, random_hydro
 
 import caudal
 from caudal.model.stage_lp import ReserveCuts, assemble_stage_lp
@@ -31,14 +31,7 @@ def moving_bounds(stages: int = 4, openings: int = 8, seed: int = 0) -> caudal.P
     problem = caudal.Problem(name="moving bounds")
     for t in range(stages):
         stage = problem.add_stage()
-        supply = {}
-        for r in range(2):
-            volume = stage.add_state(f"v{r}", lower=0, upper=200, initial=100)
-            inflow = stage.add_uncertain(f"inflow{r}", rng.uniform(0, 120, openings).round(1))
-            hydro = stage.add_variable(f"hydro{r}", upper=150)
-            spill = stage.add_variable(f"spill{r}")
-            stage.add_constraint({volume.out: 1, hydro: 1, spill: 1, volume.incoming: -1}, "==", inflow)
-            supply[hydro] = 1.0
+        supply = {add_reservoir(stage, r, rng.uniform(0, 120, openings).round(1)): 1.0 for r in range(2)}
         # an inequality row whose right-hand side moves: irrigation takes at most this much from reservoir 0
         irrigation = stage.add_variable("irrigation", upper=40, cost=-5.0)
         limit = stage.add_uncertain("irrigation_limit", rng.uniform(10, 60, openings).round(1))
