@@ -11,7 +11,9 @@ feasibility tolerances of 1e-9 (unscaled LPs need them, see
 scaling, cost perturbation on, HiGHS's tolerances of 1e-7).
 The variant ``no-ranging`` keeps the engine's options but solves every backward
 opening, where the engine answers an opening from the previous one's optimal
-basis when that basis stays optimal (ranging, docs/hot-path.md).
+basis when that basis stays optimal or a few dual pivots make it so (ranging,
+docs/hot-path.md); ``no-pivots`` answers only the openings whose kept basis
+stays optimal as it is.
 This script trains the same case with the same seed under each variant of the
 options, in rounds (every variant once per round, so a load change on a shared
 machine hits them all), and prints each run's training time, LP solves,
@@ -20,15 +22,16 @@ average before and after each round.
 
 ``--solver native`` (the default) runs the compiled kernel, whose options are
 changed per run by ``caudal._native.set_option_overrides`` (over
-``native/sddp_options.pxd``) and ``caudal._native.set_ranging``; ``--solver highspy`` runs the reference
-workspace with its ``SDDP_OPTIONS`` dict and ``RANGING`` changed instead. Simplex iterations
+``native/sddp_options.pxd``), ``caudal._native.set_ranging`` and ``set_kept_pivots``; ``--solver highspy``
+runs the reference workspace with its ``SDDP_OPTIONS`` dict, ``RANGING`` and ``kept_basis.KEPT_PIVOTS``
+changed instead. Simplex iterations
 and retries do not depend on the machine's load; times do.
 
     python benchmarks/solver_choices.py --iterations 256 --forward-passes 1 --rounds 3
     python benchmarks/solver_choices.py --national --stages 12 --iterations 3 --forward-passes 4
     python benchmarks/solver_choices.py --variants old,engine,scaling-no-perturbation,tolerances-1e-7
-    python benchmarks/solver_choices.py --variants engine,no-ranging --brazil4 --stages 120 --iterations 10 \
-        --forward-passes 2
+    python benchmarks/solver_choices.py --variants engine,no-pivots,no-ranging --brazil4 --stages 120 \
+        --iterations 10 --forward-passes 2
 """
 
 from __future__ import annotations
@@ -39,10 +42,11 @@ from pathlib import Path
 
 import caudal
 from caudal.hydro import cobre
-from caudal.solver import highspy_workspace
+from caudal.solver import highspy_workspace, kept_basis
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE = dict(highspy_workspace.SDDP_OPTIONS)
+PIVOTS = kept_basis.KEPT_PIVOTS  # the engine's (native/_native.pyx has the same)
 
 VARIANTS = {
     "engine": {},  # no scaling, no cost perturbation, tolerances 1e-9, Devex (native/sddp_options.pxd)
@@ -57,25 +61,29 @@ VARIANTS = {
     "price-col": {"simplex_price_strategy": 0},
     "log-dev-0": {"log_dev_level": 0},  # HiGHS's default: a progress line formatted after every solve
     "no-ranging": {},  # the engine's options, every backward opening solved (NO_RANGING)
+    "no-pivots": {},  # the engine's options, no dual pivots on a kept basis (NO_PIVOTS)
 }
 NO_RANGING = {"no-ranging"}
+NO_PIVOTS = {"no-pivots"}
 
 
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def set_variant(solver: str, changes: dict, ranging: bool = True) -> None:
+def set_variant(solver: str, changes: dict, ranging: bool = True, pivots: int = PIVOTS) -> None:
     """Make the workspaces created from now on solve with the engine's options plus ``changes``."""
     if solver == "native":
         from caudal import _native
 
         _native.set_option_overrides(changes)
         _native.set_ranging(ranging)
+        _native.set_kept_pivots(pivots)
     else:
         highspy_workspace.SDDP_OPTIONS.clear()
         highspy_workspace.SDDP_OPTIONS.update(ENGINE | changes)
         highspy_workspace.RANGING = ranging
+        kept_basis.KEPT_PIVOTS = pivots
 
 
 def problem_and_seed(args: argparse.Namespace) -> tuple[caudal.Problem, int, str]:
@@ -115,7 +123,8 @@ def main() -> None:
     for round_ in range(args.rounds):
         before = load()
         for name, changes in variants.items():
-            set_variant(args.solver, changes, ranging=name not in NO_RANGING)
+            set_variant(args.solver, changes, ranging=name not in NO_RANGING,
+                        pivots=0 if name in NO_PIVOTS else PIVOTS)
             try:
                 result = caudal.train(problem, iterations=args.iterations, forward_passes=args.forward_passes,
                                       seed=seed, threads=args.threads, solver=args.solver)

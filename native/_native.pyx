@@ -29,7 +29,8 @@ The stage solve sequence, per work item:
    because HiGHS checks a basis against the bounds in force;
 4. *solve* (``Highs_run``), walking the retry ladder if the LP is not optimal,
    unless the opening is one of a backward item's later ones and the basis
-   the previous opening ended optimal at stays optimal under its bounds
+   the previous opening ended optimal at stays optimal under its bounds, or
+   becomes so in a few dual simplex pivots on the kept factorisation
    (*ranging*, see "openings the kept basis answers" below);
    then, if the LP carries reserve cuts (:mod:`caudal.sddp.working_set`), add
    those the solution violates as rows (``Highs_addRows``) and solve again,
@@ -76,6 +77,7 @@ from highs_api cimport (
     Highs_getBasicVariables,
     Highs_getBasis,
     Highs_getBasisSolve,
+    Highs_getBasisTransposeSolve,
     Highs_getBoolOptionValue,
     Highs_getDoubleOptionValue,
     Highs_getIntInfoValue,
@@ -130,6 +132,20 @@ checks of an item rarely all miss. The count is the item's own, so results
 stay independent of the layout.
 """
 
+cdef int KEPT_PIVOTS = 4
+"""Dual simplex pivots an opening may take on the kept factorisation before it is left to ``Highs_run``.
+
+On 4ree, 92% of the openings the kept basis does not answer as it is reach
+their optimum in at most four pivots (with bound flips); most of the rest take
+HiGHS several iterations too, and each pivot here costs a pass over the matrix.
+"""
+
+cdef int KEPT_ETAS = 16
+"""Pivots a work item may stack on the factorisation of its last ``Highs_run`` (product form) before it runs again."""
+
+cdef double PIVOT_TOLERANCE = 1e-7
+"""A pivot row entry at most this large (absolute) never enters: HiGHS's own dual simplex pivot threshold."""
+
 cdef double VIOLATION_TOLERANCE = 1e-9
 """A reserve cut is added when its row falls short of its bound by more than this, relative to max(1, |bound|).
 
@@ -169,6 +185,16 @@ cdef inline int _nonbasic_move(
     if not _nonbasic_value(status, lower, upper, was_lower == was_upper, value):
         return -1
     return value[0] != kept_value
+
+
+cdef inline bint _enters_before(double ratio, double size, int var, double other_ratio, double other_size,
+                                int other) noexcept nogil:
+    """The dual ratio test's order: smaller ratio first, then the larger pivot entry, then the smaller index."""
+    if ratio != other_ratio:
+        return ratio < other_ratio
+    if size != other_size:
+        return size > other_size
+    return var < other
 
 
 def _owned_zeros(n, dtype):
@@ -250,6 +276,19 @@ def set_ranging(on: bool) -> None:
     """
     global _ranging
     _ranging = bool(on)
+
+
+def set_kept_pivots(pivots: int) -> int:
+    """For benchmarks and tests: the dual pivots an opening may take on the kept basis (KEPT_PIVOTS); returns the old.
+
+    0 answers only openings whose kept basis stays optimal as it is (ranging
+    alone). The highspy reference reads ``caudal.solver.kept_basis.KEPT_PIVOTS``.
+    """
+    global KEPT_PIVOTS
+    if pivots < 0:
+        raise ValueError(f"pivots must be at least 0, not {pivots}")
+    old, KEPT_PIVOTS = KEPT_PIVOTS, pivots
+    return old
 
 
 cdef int _set_option(void* highs, name, value):
@@ -358,7 +397,7 @@ cdef class NativeKernel:
     cdef uint8_t[::1] _order_seen  # scratch for checking that an order is a permutation
 
     # buffers, sized to the largest LP loaded so far
-    cdef int _cap_cols, _cap_rows, _cap_patches
+    cdef int _cap_cols, _cap_rows, _cap_patches, _cap_variables
     cdef int32_t[::1] _patch_index  # incoming-state columns, then patched columns
     cdef double[::1] _patch_lower
     cdef double[::1] _patch_upper
@@ -404,14 +443,26 @@ cdef class NativeKernel:
     cdef int32_t[::1] _row_slot  # -1: the LP's bounds; else row patch k
     cdef bint _kept_valid
     cdef int _kept_opening, _kept_rows
-    cdef double _kept_objective, _ranged_objective
+    cdef double _kept_objective
+    cdef double _objective_offset  # HiGHS's objective less the costs of the columns: the LP's constant
+    cdef double _dual_tolerance  # HiGHS's, as configured
     cdef double[::1] _kept_col_value
     cdef double[::1] _kept_row_value
     cdef int32_t[::1] _kept_basis_cols
     cdef int32_t[::1] _kept_basis_rows
     cdef int32_t[::1] _basic  # the basic variable of each basis position (Highs_getBasicVariables)
+    cdef double[::1] _kept_row_dual
     cdef double[::1] _rhs
     cdef double[::1] _ftran
+    cdef double[::1] _rho  # a row of the basis inverse (the pivot's)
+    cdef double[::1] _alpha  # the pivot row: columns, then logicals
+    cdef double[::1] _ratio  # |reduced cost / pivot row entry| of each entering candidate
+    cdef double[::1] _size  # |pivot row entry| of each entering candidate
+    cdef int32_t[::1] _candidates
+    cdef int32_t[::1] _flips
+    cdef double[:, ::1] _eta  # the kept basis's changes since HiGHS factorised it: entering column through B^-1
+    cdef int32_t[::1] _eta_pos  # and the position it entered at
+    cdef int _n_etas
 
     # the last failure, filled by the kernels for the error message
     cdef int _failed_opening
@@ -431,6 +482,7 @@ cdef class NativeKernel:
         self._scale_strategy = scale_strategy
         Highs_getDoubleOptionValue(self._highs, "dual_simplex_cost_perturbation_multiplier", &self._perturbation)
         Highs_getDoubleOptionValue(self._highs, "primal_feasibility_tolerance", &self._primal_tolerance)
+        Highs_getDoubleOptionValue(self._highs, "dual_feasibility_tolerance", &self._dual_tolerance)
         self.ranging = _ranging
         self.numa_node = numa_node
         self.iteration = -1
@@ -470,8 +522,20 @@ cdef class NativeKernel:
             self._kept_row_value = _owned_zeros(self._cap_rows, np.float64)
             self._kept_basis_rows = _owned_zeros(self._cap_rows, np.int32)
             self._basic = _owned_zeros(self._cap_rows, np.int32)
+            self._kept_row_dual = _owned_zeros(self._cap_rows, np.float64)
             self._rhs = _owned_zeros(self._cap_rows, np.float64)
             self._ftran = _owned_zeros(self._cap_rows, np.float64)
+            self._rho = _owned_zeros(self._cap_rows, np.float64)
+            self._eta = _owned_zeros(KEPT_ETAS * self._cap_rows, np.float64).reshape(KEPT_ETAS, self._cap_rows)
+            self._eta_pos = _owned_zeros(KEPT_ETAS, np.int32)
+            self._n_etas = 0
+        if self._cap_variables < self._cap_cols + self._cap_rows:
+            self._cap_variables = self._cap_cols + self._cap_rows
+            self._alpha = _owned_zeros(self._cap_cols + self._cap_rows, np.float64)
+            self._ratio = _owned_zeros(self._cap_cols + self._cap_rows, np.float64)
+            self._size = _owned_zeros(self._cap_cols + self._cap_rows, np.float64)
+            self._candidates = _owned_zeros(self._cap_cols + self._cap_rows, np.int32)
+            self._flips = _owned_zeros(self._cap_cols + self._cap_rows, np.int32)
         if num_col_patches > self._cap_patches:
             self._cap_patches = _grown(self._cap_patches, num_col_patches)
             self._patch_index = _owned_zeros(self._cap_patches, np.int32)
@@ -839,26 +903,41 @@ cdef class NativeKernel:
             self._reserve_in[self._added[i]] = 0
         self._n_added = 0
 
-    # -- openings the kept basis answers (ranging) ------------------------------------
+    # -- openings the kept basis answers (ranging and a few dual pivots) -----------------
     # The openings of a backward work item differ in a few bounds only (inflows), and
-    # walked in a short tour (caudal.sddp.opening_order) the optimal basis of one often
-    # stays optimal for the next: its costs, hence its reduced costs, are unchanged, so it
-    # stays optimal exactly when it stays primal feasible under the new bounds. That is one
-    # solve with the kept factorisation (Highs_getBasisSolve) and a bound check, where a
-    # Highs_run costs about 700,000 instructions whatever it pivots (docs/hot-path.md).
-    # When the basis stays optimal the opening's subgradient is the kept reduced costs and
-    # its objective the kept one plus the cost of the primal change; HiGHS would have taken
-    # zero simplex iterations. Only a successful solve without retries is kept, and only
-    # within one work item, so the answer depends on the work item alone.
+    # walked in a short tour (caudal.sddp.opening_order) the optimal basis of one is often
+    # optimal for the next, or a few dual simplex pivots from it: its costs, hence its
+    # reduced costs, are unchanged, so it stays dual feasible and only its primal values
+    # move. Moving them is one solve with the kept factorisation (Highs_getBasisSolve);
+    # a pivot is one solve with its transpose, a pass over the matrix for the pivot row
+    # and one or two solves more, where a Highs_run costs about 700,000 instructions
+    # whatever it pivots (docs/hot-path.md). The pivots are those of a textbook dual
+    # simplex: the most infeasible basic variable leaves, the entering one comes from a
+    # ratio test with bound flips, and the basis changes are kept in product form (eta
+    # vectors) on top of the factorisation HiGHS left; they also serve the next openings'
+    # checks, up to KEPT_ETAS of them. Anything unusual (a free nonbasic variable, no
+    # candidate, a pivot whose row and column disagree, too many pivots) leaves the
+    # opening to Highs_run, which starts from HiGHS's own basis as before. Only a
+    # successful solve without retries is kept, and only within one work item, so the
+    # answer depends on the work item alone. The kept values, basis and reduced costs are
+    # updated in place: after an answered opening they are that opening's.
 
     cdef void _keep_solution(self, int opening) noexcept nogil:
         """Keep the optimal solve just ended: values, reduced costs (``_col_dual``), basis and basic variables."""
-        Highs_getSolution(self._highs, &self._kept_col_value[0], &self._col_dual[0], &self._kept_row_value[0], NULL)
+        Highs_getSolution(
+            self._highs, &self._kept_col_value[0], &self._col_dual[0], &self._kept_row_value[0],
+            &self._kept_row_dual[0],
+        )
         Highs_getBasis(self._highs, &self._kept_basis_cols[0], &self._kept_basis_rows[0])
         self._kept_valid = Highs_getBasicVariables(self._highs, &self._basic[0]) != kHighsStatusError
         self._kept_opening = opening
         self._kept_rows = self._num_rows + self._n_added
         self._kept_objective = Highs_getObjectiveValue(self._highs)
+        self._objective_offset = self._kept_objective
+        cdef int j
+        for j in range(self._num_cols):
+            self._objective_offset -= self._cost[j] * self._kept_col_value[j]
+        self._n_etas = 0
 
     cdef void _bounds_of(self, int var, const double* incoming, int opening, double* lower, double* upper) noexcept nogil:
         """The bounds at ``opening`` of a variable as HiGHS numbers basic ones: column ``var`` or row ``-1 - var``."""
@@ -884,26 +963,333 @@ cdef class NativeKernel:
         else:
             lower[0], upper[0] = self._row_patch_lower[opening, k], self._row_patch_upper[opening, k]
 
-    cdef bint _ranged_answer(self, const double* incoming, int opening) noexcept nogil:
-        """Whether the kept basis stays optimal at ``opening`` (patched in already).
+    # The pivots work on HiGHS's variables: column j, and the logical of row i, which
+    # is minus the row's activity and has the unit column e_i in the basis matrix.
+    # For a logical, bounds, value and reduced cost are those of minus the row: bounds
+    # [-upper, -lower], value -activity, reduced cost -row dual, and a row at its lower
+    # bound has its logical at its upper one.
 
-        If it does, the opening's objective is left in ``_ranged_objective``
-        and, when reserve cuts wait, its column values in ``_col_value``.
-        HiGHS's basis matrix has the logical of row i as its i-th unit column,
-        the logical being minus the row's activity: the basic variables move
-        by ``-B^-1 (sum of a_j dx_j over moved columns - sum of e_i dr_i over
-        moved rows)``.
-        """
-        cdef int ns = self._n_states, kept = self._kept_opening, m = self._kept_rows
-        cdef int k, j, i, p, var, move
-        cdef double lower, upper, value, delta, tolerance = self._primal_tolerance
-        cdef double objective = self._kept_objective
-        cdef bint moved = False, want_values = self._n_reserve > self._n_added
+    cdef void _variable(
+        self, int var, const double* incoming, int opening, double* lower, double* upper, double* value,
+    ) noexcept nogil:
+        """Bounds and current value of variable ``var`` (column ``var``, or the logical of row ``-1 - var``)."""
+        cdef double row_lower, row_upper
+        if var >= 0:
+            self._bounds_of(var, incoming, opening, lower, upper)
+            value[0] = self._kept_col_value[var]
+        else:
+            self._bounds_of(var, incoming, opening, &row_lower, &row_upper)
+            lower[0], upper[0] = -row_upper, -row_lower
+            value[0] = -self._kept_row_value[-1 - var]
+
+    cdef int _logical_status(self, int row) noexcept nogil:
+        """The basis status of row ``row``'s logical: a row at its lower bound has its logical at the upper one."""
+        cdef int status = self._kept_basis_rows[row]
+        if status == kHighsBasisStatusLower:
+            return kHighsBasisStatusUpper
+        if status == kHighsBasisStatusUpper:
+            return kHighsBasisStatusLower
+        return status
+
+    cdef void _set_status(self, int var, int status) noexcept nogil:
+        """Set variable ``var``'s basis status (given for its logical when ``var`` is a row)."""
+        if var >= 0:
+            self._kept_basis_cols[var] = status
+        elif status == kHighsBasisStatusLower:
+            self._kept_basis_rows[-1 - var] = kHighsBasisStatusUpper
+        elif status == kHighsBasisStatusUpper:
+            self._kept_basis_rows[-1 - var] = kHighsBasisStatusLower
+        else:
+            self._kept_basis_rows[-1 - var] = status
+
+    cdef void _shift(self, int var, double delta) noexcept nogil:
+        """Add ``delta`` to variable ``var``'s value (a logical's: the row's activity moves by ``-delta``)."""
+        if var >= 0:
+            self._kept_col_value[var] += delta
+        else:
+            self._kept_row_value[-1 - var] -= delta
+
+    cdef void _add_column(self, int var, double times) noexcept nogil:
+        """``_rhs += times`` x the basis-matrix column of variable ``var``."""
+        cdef int p
+        if var >= 0:
+            for p in range(self._a_start[var], self._a_start[var + 1]):
+                self._rhs[self._a_index[p]] += self._a_value[p] * times
+        else:
+            self._rhs[-1 - var] += times
+
+    cdef bint _basis_solve(self, int m) noexcept nogil:
+        """``_ftran`` = B^-1 ``_rhs`` for the current basis: HiGHS's factorisation, then the etas in order."""
         cdef HighsInt nnz = 0
+        cdef int k, i, p
+        cdef double pivot_value
+        cdef double* eta
+        if Highs_getBasisSolve(self._highs, &self._rhs[0], &self._ftran[0], &nnz, NULL) == kHighsStatusError:
+            return False
+        for k in range(self._n_etas):
+            p = self._eta_pos[k]
+            eta = &self._eta[k, 0]
+            pivot_value = self._ftran[p] / eta[p]
+            if pivot_value != 0.0:
+                for i in range(m):
+                    self._ftran[i] -= eta[i] * pivot_value
+            self._ftran[p] = pivot_value
+        return True
+
+    cdef bint _basis_row(self, int r, int m) noexcept nogil:
+        """``_rho`` = B^-T e_r for the current basis: the etas transposed, newest first, then HiGHS's factorisation."""
+        cdef HighsInt nnz = 0
+        cdef int k, i, p
+        cdef double total
+        cdef double* eta
         for i in range(m):
             self._rhs[i] = 0.0
-        if want_values:
-            memcpy(&self._col_value[0], &self._kept_col_value[0], self._num_cols * sizeof(double))
+        self._rhs[r] = 1.0
+        for k in range(self._n_etas - 1, -1, -1):
+            p = self._eta_pos[k]
+            eta = &self._eta[k, 0]
+            total = 0.0
+            for i in range(m):
+                if i != p:
+                    total += eta[i] * self._rhs[i]
+            self._rhs[p] = (self._rhs[p] - total) / eta[p]
+        return Highs_getBasisTransposeSolve(self._highs, &self._rhs[0], &self._rho[0], &nnz, NULL) != kHighsStatusError
+
+    cdef int _most_infeasible(self, const double* incoming, int opening, int m, double* target) noexcept nogil:
+        """The basis position whose variable lies furthest outside its bounds (beyond the tolerance), or -1.
+
+        ``target`` is the bound it lies beyond. Ties go to the first position.
+        """
+        cdef int p, r = -1
+        cdef double lower, upper, value, worst = self._primal_tolerance
+        for p in range(m):
+            self._variable(self._basic[p], incoming, opening, &lower, &upper, &value)
+            if lower - value > worst:
+                worst, r, target[0] = lower - value, p, lower
+            elif value - upper > worst:
+                worst, r, target[0] = value - upper, p, upper
+        return r
+
+    cdef bint _dual_pivot(
+        self, int r, double target, const double* incoming, int opening, int m,
+    ) noexcept nogil:
+        """One dual simplex pivot: the variable at position ``r`` leaves to ``target``. False: leave it to HiGHS.
+
+        Pivot row ``alpha = e_r B^-1 [A I]`` over the nonbasic variables (index
+        ``j`` for column j, ``n + i`` for row i's logical); a candidate moves
+        the leaving variable towards ``target`` from the bound it sits at, and
+        enters in order of ``|d_j / alpha_j|``. A boxed candidate whose flip to
+        its other bound leaves the leaving variable still short of ``target``
+        is flipped instead (bound-flipping ratio test), so one pivot does what
+        several would.
+        """
+        cdef int n = self._num_cols, j, i, p, var, status, leaving = self._basic[r], q = -1, n_candidates = 0
+        cdef int n_flips = 0, best, c, entering
+        cdef double lower, upper, value, a, direction, slope, width, delta, theta_primal, theta_dual, reduced
+        self._variable(leaving, incoming, opening, &lower, &upper, &value)
+        direction = 1.0 if value < target else -1.0
+        if not self._basis_row(r, m):
+            return False
+        for j in range(n + m):
+            if j < n:
+                status = self._kept_basis_cols[j]
+                if status == kHighsBasisStatusBasic:
+                    continue
+                a = 0.0
+                for p in range(self._a_start[j], self._a_start[j + 1]):
+                    a += self._rho[self._a_index[p]] * self._a_value[p]
+            else:
+                status = self._logical_status(j - n)
+                if status == kHighsBasisStatusBasic:
+                    continue
+                a = self._rho[j - n]
+            self._alpha[j] = a
+            if fabs(a) <= PIVOT_TOLERANCE:
+                continue
+            if status == kHighsBasisStatusLower:
+                if direction * a >= 0.0:
+                    continue
+            elif status == kHighsBasisStatusUpper:
+                if direction * a <= 0.0:
+                    continue
+            var = j if j < n else n - 1 - j
+            self._variable(var, incoming, opening, &lower, &upper, &value)
+            if lower == upper:
+                continue
+            if status != kHighsBasisStatusLower and status != kHighsBasisStatusUpper:
+                return False  # a free nonbasic variable could enter either way
+            reduced = self._col_dual[j] if j < n else -self._kept_row_dual[j - n]
+            self._candidates[n_candidates] = j
+            self._ratio[n_candidates] = fabs(reduced) / fabs(a)
+            self._size[n_candidates] = fabs(a)
+            n_candidates += 1
+        # walk the candidates in entering order, flipping the boxed ones while the leaving one stays short
+        self._variable(leaving, incoming, opening, &lower, &upper, &value)
+        slope = fabs(value - target)
+        while n_candidates:
+            best = 0
+            for c in range(1, n_candidates):
+                if _enters_before(self._ratio[c], self._size[c], self._candidates[c],
+                                  self._ratio[best], self._size[best], self._candidates[best]):
+                    best = c
+            j = self._candidates[best]
+            var = j if j < n else n - 1 - j
+            self._variable(var, incoming, opening, &lower, &upper, &value)
+            width = upper - lower
+            if width != INFINITY and slope - self._size[best] * width > 0.0:
+                slope -= self._size[best] * width
+                self._flips[n_flips] = j
+                n_flips += 1
+                n_candidates -= 1
+                self._candidates[best] = self._candidates[n_candidates]
+                self._ratio[best] = self._ratio[n_candidates]
+                self._size[best] = self._size[n_candidates]
+                continue
+            q = j
+            break
+        if q < 0:
+            return False
+        entering = q if q < n else n - 1 - q
+        if n_flips:
+            for i in range(m):
+                self._rhs[i] = 0.0
+            for c in range(n_flips):
+                j = self._flips[c]
+                var = j if j < n else n - 1 - j
+                self._variable(var, incoming, opening, &lower, &upper, &value)
+                status = self._kept_basis_cols[j] if j < n else self._logical_status(j - n)
+                delta = (upper if status == kHighsBasisStatusLower else lower) - value
+                self._shift(var, delta)
+                self._set_status(var, kHighsBasisStatusUpper if status == kHighsBasisStatusLower else kHighsBasisStatusLower)
+                self._add_column(var, delta)
+            if not self._basis_solve(m):
+                return False
+            for p in range(m):
+                if self._ftran[p] != 0.0:
+                    self._shift(self._basic[p], -self._ftran[p])
+        # the entering column, through the current basis; its pivot must agree with the row's
+        for i in range(m):
+            self._rhs[i] = 0.0
+        self._add_column(entering, 1.0)
+        if not self._basis_solve(m):
+            return False
+        if fabs(self._ftran[r] - self._alpha[q]) > 1e-9 * (1.0 + fabs(self._alpha[q])):
+            return False
+        self._variable(leaving, incoming, opening, &lower, &upper, &value)
+        theta_primal = (value - target) / self._ftran[r]
+        for p in range(m):
+            if p != r and self._ftran[p] != 0.0:
+                self._shift(self._basic[p], -theta_primal * self._ftran[p])
+        self._shift(entering, theta_primal)
+        self._shift(leaving, target - value)
+        # reduced costs: every nonbasic one moves by theta_dual x its pivot row entry
+        theta_dual = (self._col_dual[q] if q < n else -self._kept_row_dual[q - n]) / self._alpha[q]
+        for j in range(n):
+            if self._kept_basis_cols[j] != kHighsBasisStatusBasic:
+                self._col_dual[j] -= theta_dual * self._alpha[j]
+        for i in range(m):
+            if self._kept_basis_rows[i] != kHighsBasisStatusBasic:
+                self._kept_row_dual[i] += theta_dual * self._alpha[n + i]  # the logical's is minus the row's
+        if q < n:
+            self._col_dual[q] = 0.0
+        else:
+            self._kept_row_dual[q - n] = 0.0
+        if leaving >= 0:
+            self._col_dual[leaving] = -theta_dual
+        else:
+            self._kept_row_dual[-1 - leaving] = theta_dual
+        self._set_status(entering, kHighsBasisStatusBasic)
+        self._set_status(leaving, kHighsBasisStatusLower if target == lower else kHighsBasisStatusUpper)
+        self._basic[r] = entering
+        self._eta_pos[self._n_etas] = r
+        memcpy(&self._eta[self._n_etas, 0], &self._ftran[0], m * sizeof(double))
+        self._n_etas += 1
+        return True
+
+    cdef bint _primal_values(self, int m) noexcept nogil:
+        """Set the basic variables' values from the nonbasic ones: ``x_B = -B^-1 (A_N x_N + s_N)``, as HiGHS does."""
+        cdef int j, i, p
+        cdef double value
+        for i in range(m):
+            self._rhs[i] = 0.0
+        for j in range(self._num_cols):
+            value = self._kept_col_value[j]
+            if self._kept_basis_cols[j] != kHighsBasisStatusBasic and value != 0.0:
+                self._add_column(j, -value)
+        for i in range(m):
+            if self._kept_basis_rows[i] != kHighsBasisStatusBasic:
+                self._rhs[i] += self._kept_row_value[i]  # minus the logical's value
+        if not self._basis_solve(m):
+            return False
+        for p in range(m):
+            if self._basic[p] >= 0:
+                self._kept_col_value[self._basic[p]] = self._ftran[p]
+            else:
+                self._kept_row_value[-1 - self._basic[p]] = -self._ftran[p]
+        return True
+
+    cdef bint _dual_values(self, const double* incoming, int opening, int m) noexcept nogil:
+        """Set the reduced costs from the basis: ``y = B^-T c_B``, ``d = c - A^T y`` (a logical's: ``-y_i``).
+
+        False when a nonbasic variable that is not fixed has a reduced cost of
+        the wrong sign beyond HiGHS's dual feasibility tolerance.
+        """
+        cdef int n = self._num_cols, j, i, p, status, var
+        cdef double total, lower, upper, value
+        cdef HighsInt nnz = 0
+        cdef double* eta
+        for p in range(m):
+            self._rhs[p] = self._cost[self._basic[p]] if self._basic[p] >= 0 else 0.0
+        for j in range(self._n_etas - 1, -1, -1):  # the etas transposed, newest first (see _basis_row)
+            p = self._eta_pos[j]
+            eta = &self._eta[j, 0]
+            total = 0.0
+            for i in range(m):
+                if i != p:
+                    total += eta[i] * self._rhs[i]
+            self._rhs[p] = (self._rhs[p] - total) / eta[p]
+        if Highs_getBasisTransposeSolve(self._highs, &self._rhs[0], &self._rho[0], &nnz, NULL) == kHighsStatusError:
+            return False
+        for j in range(n):
+            if self._kept_basis_cols[j] == kHighsBasisStatusBasic:
+                self._col_dual[j] = 0.0
+                continue
+            total = self._cost[j]
+            for p in range(self._a_start[j], self._a_start[j + 1]):
+                total -= self._a_value[p] * self._rho[self._a_index[p]]
+            self._col_dual[j] = total
+        for i in range(m):
+            self._kept_row_dual[i] = 0.0 if self._kept_basis_rows[i] == kHighsBasisStatusBasic else self._rho[i]
+        for j in range(n + m):
+            var = j if j < n else n - 1 - j
+            status = self._kept_basis_cols[j] if j < n else self._logical_status(j - n)
+            if status == kHighsBasisStatusBasic:
+                continue
+            self._variable(var, incoming, opening, &lower, &upper, &value)
+            if lower == upper:
+                continue
+            total = self._col_dual[j] if j < n else -self._kept_row_dual[j - n]
+            if ((status == kHighsBasisStatusLower and total < -self._dual_tolerance)
+                    or (status == kHighsBasisStatusUpper and total > self._dual_tolerance)):
+                return False
+        return True
+
+    cdef bint _kept_answer(self, const double* incoming, int opening) noexcept nogil:
+        """Answer ``opening`` (patched in already) from the kept basis, with at most KEPT_PIVOTS dual pivots.
+
+        True: the kept values, basis and reduced costs are the opening's
+        optimal ones, its objective in ``_kept_objective`` and, when reserve
+        cuts wait, its column values in ``_col_value``. False: the kept state
+        is spoilt and the opening is left to ``Highs_run``. Values and reduced
+        costs are computed afresh from the basis whenever they change, as
+        HiGHS computes them after a solve, so no error piles up along a tour.
+        """
+        cdef int ns = self._n_states, kept = self._kept_opening, m = self._kept_rows
+        cdef int k, j, i, r, move, pivots = 0
+        cdef double value, objective, target = 0.0
+        cdef bint moved = False
+        if self._n_added:  # the reserve cuts added as rows are not in the matrix arrays kept
+            return False
         # the opening's nonbasic columns and rows move to their new bounds
         for k in range(self._n_col_patches):
             j = self._patch_index[ns + k]
@@ -916,12 +1302,7 @@ cdef class NativeKernel:
                 return False
             if move:
                 moved = True
-                delta = value - self._kept_col_value[j]
-                objective += self._cost[j] * delta
-                if want_values:
-                    self._col_value[j] = value
-                for p in range(self._a_start[j], self._a_start[j + 1]):
-                    self._rhs[self._a_index[p]] += self._a_value[p] * delta
+                self._kept_col_value[j] = value
         for k in range(self._n_row_patches):
             i = self._row_patch_index[k]
             move = _nonbasic_move(
@@ -933,29 +1314,31 @@ cdef class NativeKernel:
                 return False
             if move:
                 moved = True
-                self._rhs[i] -= value - self._kept_row_value[i]
-        if moved and Highs_getBasisSolve(self._highs, &self._rhs[0], &self._ftran[0], &nnz, NULL) == kHighsStatusError:
+                self._kept_row_value[i] = value
+        self._kept_opening = opening
+        if moved and not self._primal_values(m):
             return False
-        # every basic variable within its bounds at the opening, by HiGHS's own tolerance
-        for p in range(m):
-            var = self._basic[p]
-            delta = self._ftran[p] if moved else 0.0
-            if var >= 0:
-                if delta == 0.0 and self._col_slot[var] < ns:  # neither its value nor its bounds changed
-                    continue
-                value = self._kept_col_value[var] - delta
-                objective -= self._cost[var] * delta
-                if want_values:
-                    self._col_value[var] = value
-            else:
-                i = -1 - var
-                if delta == 0.0 and (i >= self._num_rows or self._row_slot[i] < 0):
-                    continue
-                value = self._kept_row_value[i] + delta
-            self._bounds_of(var, incoming, opening, &lower, &upper)
-            if value < lower - tolerance or value > upper + tolerance:
+        # pivot while a basic variable lies outside its bounds at the opening
+        while True:
+            r = self._most_infeasible(incoming, opening, m, &target)
+            if r < 0:
+                break
+            if pivots == KEPT_PIVOTS or self._n_etas == KEPT_ETAS:
                 return False
-        self._ranged_objective = objective
+            if not self._dual_pivot(r, target, incoming, opening, m):
+                return False
+            pivots += 1
+            if self._most_infeasible(incoming, opening, m, &target) < 0:  # optimal: values afresh, checked again
+                if not (self._primal_values(m) and self._dual_values(incoming, opening, m)):
+                    return False
+        if moved or pivots:
+            objective = self._objective_offset
+            for j in range(self._num_cols):
+                objective += self._cost[j] * self._kept_col_value[j]
+            self._kept_objective = objective
+        self._simplex_iterations += pivots
+        if self._n_reserve > self._n_added:
+            memcpy(&self._col_value[0], &self._kept_col_value[0], self._num_cols * sizeof(double))
         return True
 
     cdef int _fail(self, int opening, int64_t forward_pass, int status) noexcept nogil:
@@ -1026,12 +1409,12 @@ cdef class NativeKernel:
                 self._kept_valid = False
             elif self._kept_valid:
                 start = now()
-                ranged = self._ranged_answer(incoming, opening)
+                ranged = self._kept_answer(incoming, opening)
                 # a reserve cut that cuts the kept vertex off becomes a row, and the LP is solved
                 if ranged and not self._add_violated_cuts(False):
                     self._ranged += 1
                     hits += 1
-                    out_values[opening] = self._ranged_objective * self._unscale
+                    out_values[opening] = self._kept_objective * self._unscale
                     for i in range(self._n_states):
                         out_subgradients[opening, i] = self._col_dual[self._state_in_cols[i]] * self._unscale
                     self._time_solve += now() - start

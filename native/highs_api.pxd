@@ -67,6 +67,8 @@ cdef extern from "interfaces/highs_c_api.h" nogil:
     HighsInt Highs_getBasicVariables(const void* highs, HighsInt* basic_variables)
     HighsInt Highs_getBasisSolve(const void* highs, const double* rhs, double* solution_vector,
                                  HighsInt* solution_num_nz, HighsInt* solution_index)
+    HighsInt Highs_getBasisTransposeSolve(const void* highs, const double* rhs, double* solution_vector,
+                                          HighsInt* solution_num_nz, HighsInt* solution_index)
 
     # the header's own constants (static const HighsInt)
     const HighsInt kHighsStatusError

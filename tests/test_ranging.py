@@ -1,15 +1,19 @@
-"""Ranging: a backward opening the kept optimal basis answers gives the values a solve gives.
+"""Openings the kept basis answers: the values and subgradients a solve gives.
 
 Within a backward work item, when the optimal basis of the last opening solved
-stays primal feasible under the next opening's bounds, the workspaces answer
-that opening from it (one solve with the kept factorisation) instead of
-running HiGHS. These tests compare every such answer with a workspace that
-solves every opening, on LPs whose openings move fixed rows, inequality rows,
-column bounds, and a column that is fixed in some openings and free to move in
-others (where the kept basis must be refused).
+stays primal feasible under the next opening's bounds, or becomes so in a few
+dual simplex pivots, the workspaces answer that opening from it (solves with
+the kept factorisation) instead of running HiGHS. These tests compare every
+such answer with a workspace that solves every opening, on LPs whose openings
+move fixed rows, inequality rows, column bounds, and a column that is fixed in
+some openings and free to move in others (where the kept basis must be
+refused), and check that the kernel and the highspy reference pivot alike.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -18,6 +22,7 @@ from hydro_problems import add_reservoir, random_hydro
 import caudal
 from caudal.model.stage_lp import ReserveCuts, assemble_stage_lp
 from caudal.sddp.stage_cache import StageCache, next_version
+from caudal.solver import kept_basis
 from caudal.solver.highspy_workspace import HighspyWorkspace
 from caudal.solver.native_workspace import NATIVE_AVAILABLE, NativeWorkspace
 from caudal.solver.workspace import Basis
@@ -96,7 +101,41 @@ def test_the_kernel_and_the_reference_range_the_same_openings(trained: StageCach
             np.testing.assert_allclose(got[0], want[0], rtol=1e-9, atol=1e-7)
             np.testing.assert_allclose(got[1], want[1], rtol=1e-9, atol=1e-9)
     assert native.stats.ranged > 0
-    assert (native.stats.ranged, native.stats.solves) == (reference.stats.ranged, reference.stats.solves)
+    assert (native.stats.ranged, native.stats.solves, native.stats.simplex_iterations) == (
+        reference.stats.ranged, reference.stats.solves, reference.stats.simplex_iterations)
+
+
+@contextmanager
+def kept_pivots(make, pivots: int) -> Iterator[None]:
+    """Let ``make``'s workspaces take at most ``pivots`` dual pivots per opening on the kept basis."""
+    if make is HighspyWorkspace:
+        old, kept_basis.KEPT_PIVOTS = kept_basis.KEPT_PIVOTS, pivots
+        try:
+            yield
+        finally:
+            kept_basis.KEPT_PIVOTS = old
+    else:
+        from caudal import _native
+
+        old = _native.set_kept_pivots(pivots)
+        try:
+            yield
+        finally:
+            _native.set_kept_pivots(old)
+
+
+@pytest.mark.parametrize("make", WORKSPACES, ids=lambda w: w.__name__)
+def test_dual_pivots_answer_openings_the_kept_basis_alone_does_not(trained: StageCache, make) -> None:
+    """With pivots, more openings are answered without HiGHS, each with the value a solve gives (test above)."""
+    answered = []
+    for pivots in (0, kept_basis.KEPT_PIVOTS):
+        with kept_pivots(make, pivots):
+            ws = make()
+            for t in range(1, trained.problem.n_stages):
+                for state in states_of(trained, 6, seed=t):
+                    solve_openings(ws, trained.lps[t], trained.bases[t], state)
+        answered.append(ws.stats.ranged)
+    assert answered[1] > answered[0] > 0
 
 
 @pytest.mark.parametrize("make", WORKSPACES, ids=lambda w: w.__name__)
@@ -133,20 +172,20 @@ def test_an_item_that_never_hits_stops_ranging_after_its_patience(monkeypatch) -
     n_open = lp.template.n_openings
     assert n_open - 1 > highspy_workspace.RANGING_PATIENCE
     checked: list[int] = []
-    original = HighspyWorkspace._ranged_answer
+    original = HighspyWorkspace._kept_answer
 
-    def never_optimal(self, lp, kept, incoming, opening):
+    def never_optimal(self, lp, kept, opening):
         checked.append(opening)
-        return None
+        return False
 
-    def counted(self, lp, kept, incoming, opening):
+    def counted(self, lp, kept, opening):
         checked.append(opening)
-        return original(self, lp, kept, incoming, opening)
+        return original(self, lp, kept, opening)
 
-    monkeypatch.setattr(HighspyWorkspace, "_ranged_answer", never_optimal)
+    monkeypatch.setattr(HighspyWorkspace, "_kept_answer", never_optimal)
     solve_openings(HighspyWorkspace(), lp, basis, state)
     assert len(checked) == highspy_workspace.RANGING_PATIENCE
-    monkeypatch.setattr(HighspyWorkspace, "_ranged_answer", counted)
+    monkeypatch.setattr(HighspyWorkspace, "_kept_answer", counted)
     monkeypatch.setattr(highspy_workspace, "RANGING_PATIENCE", n_open)
     checked.clear()
     solve_openings(HighspyWorkspace(), lp, basis, state)

@@ -74,7 +74,7 @@ def print_report(report: ProfileReport, console=None) -> None:
         ("CPU time / wall time inside tasks (below 100%: waiting for a core)", f"{100 * s.cpu_share:.1f}%"),
         ("profiler's own time", f"{100 * s.profiler_share:.3f}%"),
         ("LP solves per iteration", f"{s.solves_per_iteration:,.0f}"),
-        ("simplex iterations per solve", f"{s.simplex_per_solve:.2f}"),
+        ("simplex iterations per LP (solved, or answered from a kept basis)", f"{s.simplex_per_lp:.2f}"),
         ("openings ranged per iteration (kept basis still optimal, no solve)", f"{s.ranged_per_iteration:,.0f}"),
         ("RSS, largest rank / all ranks", f"{_size(s.memory['rss_max_bytes'])} / {_size(s.memory['rss_total_bytes'])}"),
         ("stage LP cache per rank / node-shared", f"{_size(s.memory['cache_bytes'])} / "

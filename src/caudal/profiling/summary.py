@@ -69,7 +69,7 @@ class ProfileSummary:
     task_cpu_per_iteration: float  # CPU seconds of all workers' tasks per iteration: the work, whatever the layout
     profiler_share: float
     solves_per_iteration: float
-    simplex_per_solve: float
+    simplex_per_lp: float  # HiGHS's iterations and the kernels' pivots, per LP solved or answered from a kept basis
     ranged_per_iteration: float  # backward openings answered from a kept basis, without a solve
     memory: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
@@ -108,6 +108,7 @@ def summarize(columns: dict[str, np.ndarray], metadata: dict[str, str] | None = 
     worker_wall = columns["wall_s"].sum()
     communication = per_rank("communication_s")
     solves = columns["solves"].sum()
+    lps = solves + columns["ranged"].sum()
     last = columns["iteration"] == iterations[-1]
     return ProfileSummary(
         iterations=int(iterations.size),
@@ -127,7 +128,7 @@ def summarize(columns: dict[str, np.ndarray], metadata: dict[str, str] | None = 
         task_cpu_per_iteration=float(columns["busy_cpu_s"].sum() / iterations.size),
         profiler_share=float(per_rank("profiler_s").mean() / wall.mean()) if wall.mean() > 0 else 0.0,
         solves_per_iteration=float(solves / iterations.size),
-        simplex_per_solve=float(columns["simplex_iterations"].sum() / solves) if solves else 0.0,
+        simplex_per_lp=float(columns["simplex_iterations"].sum() / lps) if lps else 0.0,
         ranged_per_iteration=float(columns["ranged"].sum() / iterations.size),
         memory={
             "rss_max_bytes": float(columns["rss_bytes"][last].max()),

@@ -17,6 +17,7 @@ import numpy as np
 
 from caudal.model.objective_scale import SolverForm, unscaled_solution
 from caudal.model.stage_lp import StageLP
+from caudal.solver.kept_basis import KeptBasis
 from caudal.solver.workspace import BASIC, LOWER, UPPER, Basis, ForkPoint, SolveFailure, SolverError, SolverStats
 
 RANGING_PATIENCE = 8
@@ -103,20 +104,6 @@ class _ReserveRows:
         )
 
 
-@dataclass(frozen=True)
-class _KeptSolve:
-    """The last optimal solve of a backward work item, kept to range the next openings (see native/_native.pyx)."""
-
-    opening: int
-    objective: float  # in the solver form
-    col_value: np.ndarray
-    row_value: np.ndarray  # the stage LP's rows, then the reserve cuts added as rows
-    col_status: np.ndarray
-    row_status: np.ndarray
-    basic: np.ndarray  # HiGHS's basic variables: column j, or row i as -1 - i
-    subgradient: np.ndarray
-
-
 def _nonbasic_value(status: int, lower: float, upper: float, was_fixed: bool) -> float | None:
     """Where a nonbasic variable of the kept basis sits under new bounds; None if the basis cannot keep it."""
     if was_fixed and lower != upper:
@@ -160,6 +147,7 @@ class HighspyWorkspace:
         self.iteration = -1
         self.ranging = RANGING  # answer openings from the kept basis when it stays optimal, as the native kernel does
         self._tolerance = float(self.highs.getOptionValue("primal_feasibility_tolerance")[1])
+        self._dual_tolerance = float(self.highs.getOptionValue("dual_feasibility_tolerance")[1])
 
     # -- the stage solve sequence -------------------------------------------
     def _load(self, lp: StageLP) -> None:
@@ -268,76 +256,20 @@ class HighspyWorkspace:
         self.stats.cuts_added += int(chosen.size)
         return True
 
-    # -- ranging: openings the kept basis answers (the native kernel's rule, see native/_native.pyx) --------
-    def _keep(self, lp: StageLP, opening: int, subgradient: np.ndarray) -> _KeptSolve:
-        solution, hb = self.highs.getSolution(), self.highs.getBasis()
-        return _KeptSolve(
-            opening=opening,
-            objective=self.highs.getInfo().objective_function_value,
-            col_value=np.array(solution.col_value),
-            row_value=np.array(solution.row_value),
-            col_status=np.array([int(s) for s in hb.col_status]),
-            row_status=np.array([int(s) for s in hb.row_status]),
-            basic=np.asarray(self.highs.getBasicVariables()[1], dtype=np.int64),
-            subgradient=subgradient,
-        )
-
-    def _ranged_answer(
-        self, lp: StageLP, kept: _KeptSolve, incoming: np.ndarray, opening: int
-    ) -> tuple[float, np.ndarray] | None:
-        """The objective (solver form) and column values at ``opening`` if the kept basis stays optimal there."""
-        template, form = lp.template, lp.solver_form
-        m = kept.row_value.size
-        rhs = np.zeros(m)
-        col_value = kept.col_value.copy()
-        objective = kept.objective
+    # -- openings the kept basis answers (the native kernel's rule, see caudal.solver.kept_basis) --------
+    def _kept_answer(self, lp: StageLP, kept: KeptBasis, opening: int) -> bool:
+        """Whether ``kept`` answers ``opening`` (patched in already): its nonbasic moves, then at most a few pivots."""
+        template = lp.template
         col_moves = _nonbasic_moves(template.col_patch_index, kept.col_status, kept.col_value,
                                     template.col_patch_lower, template.col_patch_upper, opening, kept.opening)
         row_moves = _nonbasic_moves(template.row_patch_index, kept.row_status, kept.row_value,
                                     template.row_patch_lower, template.row_patch_upper, opening, kept.opening)
-        if col_moves is None or row_moves is None:
-            return None
-        for j, new in col_moves:
-            delta = new - kept.col_value[j]
-            objective += form.col_cost[j] * delta
-            col_value[j] = new
-            start, end = lp.col_start[j], lp.col_start[j + 1]
-            rhs[lp.row_index[start:end]] += form.values[start:end] * delta
-        for i, new in row_moves:
-            rhs[i] -= new - kept.row_value[i]
-        moved = bool(col_moves or row_moves)
-        shift = np.asarray(self.highs.getBasisSolve(rhs)[1]) if moved else np.zeros(m)
-        # every basic variable whose value or bounds moved, within its bounds at the opening
-        col_lower, col_upper = form.col_lower.copy(), form.col_upper.copy()
-        col_lower[template.state_in_cols] = col_upper[template.state_in_cols] = incoming
-        col_lower[template.col_patch_index] = template.col_patch_lower[opening]
-        col_upper[template.col_patch_index] = template.col_patch_upper[opening]
-        col_patched = np.zeros(lp.num_cols, dtype=bool)
-        col_patched[template.col_patch_index] = True
-        is_col = kept.basic >= 0
-        cols, col_shift = kept.basic[is_col], shift[is_col]
-        checked = (col_shift != 0.0) | col_patched[cols]
-        cols, col_shift = cols[checked], col_shift[checked]
-        values = kept.col_value[cols] - col_shift
-        if np.any((values < col_lower[cols] - self._tolerance) | (values > col_upper[cols] + self._tolerance)):
-            return None
-        objective -= float(np.dot(form.col_cost[cols], col_shift))
-        col_value[cols] = values
-        reserve_rows = np.asarray(self._added_order, dtype=np.int64)
-        row_lower = np.concatenate((form.row_lower, np.zeros(0) if self._reserve is None else
-                                    self._reserve.bounds[reserve_rows]))
-        row_upper = np.concatenate((form.row_upper, np.full(reserve_rows.size, np.inf)))
-        row_lower[template.row_patch_index] = template.row_patch_lower[opening]
-        row_upper[template.row_patch_index] = template.row_patch_upper[opening]
-        row_patched = np.zeros(m, dtype=bool)
-        row_patched[template.row_patch_index] = True
-        rows, row_shift = -1 - kept.basic[~is_col], shift[~is_col]
-        checked = (row_shift != 0.0) | row_patched[rows]
-        rows, row_shift = rows[checked], row_shift[checked]
-        values = kept.row_value[rows] + row_shift
-        if np.any((values < row_lower[rows] - self._tolerance) | (values > row_upper[rows] + self._tolerance)):
-            return None
-        return objective, col_value
+        if kept.row_value.size != lp.num_rows or col_moves is None or row_moves is None:
+            return False
+        if not kept.answer(opening, col_moves, row_moves):
+            return False
+        self.stats.simplex_iterations += kept.pivots
+        return True
 
     def _drop_added_cuts(self, lp: StageLP) -> None:
         """Back to the stage LP as loaded: remove the reserve cuts added as rows."""
@@ -414,7 +346,7 @@ class HighspyWorkspace:
             self.stats.time_wait += time.perf_counter() - start
             if basis is None:
                 return False
-        kept: _KeptSolve | None = None
+        kept: KeptBasis | None = None
         hits = misses = 0
         try:
             for position, opening in enumerate((int(o) for o in order[first:stop]), start=first):
@@ -423,13 +355,13 @@ class HighspyWorkspace:
                     self._set_basis(basis)  # after the patch, as in solve_forward
                 elif kept is not None:
                     start = time.perf_counter()
-                    answer = self._ranged_answer(lp, kept, incoming, opening)
+                    answered = self._kept_answer(lp, kept, opening)
                     # a reserve cut that cuts the kept vertex off becomes a row, and the LP is solved
-                    if answer is not None and not self._add_violated_cuts(lp, answer[1]):
+                    if answered and not self._add_violated_cuts(lp, kept.col_value):
                         self.stats.ranged += 1
                         hits += 1
-                        out_values[opening] = answer[0] / lp.solver_form.scale
-                        out_subgradients[opening] = kept.subgradient
+                        out_values[opening] = kept.objective / lp.solver_form.scale
+                        out_subgradients[opening] = kept.col_dual[template.state_in_cols] / lp.solver_form.scale
                         self.stats.time_solve += time.perf_counter() - start
                         continue
                     misses += 1
@@ -443,7 +375,7 @@ class HighspyWorkspace:
                 kept = None
                 if (self.ranging and position + 1 < stop and self.stats.retries == retries
                         and (hits > 0 or misses < RANGING_PATIENCE)):
-                    kept = self._keep(lp, opening, out_subgradients[opening].copy())
+                    kept = KeptBasis(self.highs, lp, incoming, opening, self._tolerance, self._dual_tolerance)
                 if position == first and publish is not None:
                     hb = self.highs.getBasis()
                     publish.publish(np.array([int(s) for s in hb.col_status], dtype=np.uint8),
