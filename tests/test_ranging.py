@@ -174,13 +174,13 @@ def test_an_item_that_never_hits_stops_ranging_after_its_patience(monkeypatch) -
     checked: list[int] = []
     original = HighspyWorkspace._kept_answer
 
-    def never_optimal(self, lp, kept, opening):
+    def never_optimal(self, lp, kept, opening, may_pivot):
         checked.append(opening)
         return False
 
-    def counted(self, lp, kept, opening):
+    def counted(self, lp, kept, opening, may_pivot):
         checked.append(opening)
-        return original(self, lp, kept, opening)
+        return original(self, lp, kept, opening, may_pivot)
 
     monkeypatch.setattr(HighspyWorkspace, "_kept_answer", never_optimal)
     solve_openings(HighspyWorkspace(), lp, basis, state)

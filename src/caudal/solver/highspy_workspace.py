@@ -17,7 +17,7 @@ import numpy as np
 
 from caudal.model.objective_scale import SolverForm, unscaled_solution
 from caudal.model.stage_lp import StageLP
-from caudal.solver.kept_basis import KeptBasis
+from caudal.solver.kept_basis import PIVOT_PATIENCE, KeptBasis
 from caudal.solver.workspace import BASIC, LOWER, UPPER, Basis, ForkPoint, SolveFailure, SolverError, SolverStats
 
 RANGING_PATIENCE = 8
@@ -257,7 +257,7 @@ class HighspyWorkspace:
         return True
 
     # -- openings the kept basis answers (the native kernel's rule, see caudal.solver.kept_basis) --------
-    def _kept_answer(self, lp: StageLP, kept: KeptBasis, opening: int) -> bool:
+    def _kept_answer(self, lp: StageLP, kept: KeptBasis, opening: int, may_pivot: bool) -> bool:
         """Whether ``kept`` answers ``opening`` (patched in already): its nonbasic moves, then at most a few pivots."""
         template = lp.template
         col_moves = _nonbasic_moves(template.col_patch_index, kept.col_status, kept.col_value,
@@ -266,7 +266,7 @@ class HighspyWorkspace:
                                     template.row_patch_lower, template.row_patch_upper, opening, kept.opening)
         if kept.row_value.size != lp.num_rows or col_moves is None or row_moves is None:
             return False
-        if not kept.answer(opening, col_moves, row_moves):
+        if not kept.answer(opening, col_moves, row_moves, may_pivot):
             return False
         self.stats.simplex_iterations += kept.pivots
         return True
@@ -347,7 +347,7 @@ class HighspyWorkspace:
             if basis is None:
                 return False
         kept: KeptBasis | None = None
-        hits = misses = 0
+        hits = misses = pivot_hits = pivot_misses = 0  # this item's: see RANGING_PATIENCE and PIVOT_PATIENCE
         try:
             for position, opening in enumerate((int(o) for o in order[first:stop]), start=first):
                 self._patch(lp, incoming, opening)
@@ -355,7 +355,10 @@ class HighspyWorkspace:
                     self._set_basis(basis)  # after the patch, as in solve_forward
                 elif kept is not None:
                     start = time.perf_counter()
-                    answered = self._kept_answer(lp, kept, opening)
+                    may_pivot = pivot_hits > 0 or pivot_misses < PIVOT_PATIENCE
+                    answered = self._kept_answer(lp, kept, opening, may_pivot)
+                    pivot_misses += kept.pivot_failed
+                    pivot_hits += answered and kept.pivots > 0
                     # a reserve cut that cuts the kept vertex off becomes a row, and the LP is solved
                     if answered and not self._add_violated_cuts(lp, kept.col_value):
                         self.stats.ranged += 1

@@ -32,6 +32,9 @@ from caudal.solver.workspace import BASIC, LOWER, UPPER
 KEPT_PIVOTS = 4
 """Dual simplex pivots an opening may take on the kept factorisation before it is left to ``Highs::run``."""
 
+PIVOT_PATIENCE = 2
+"""A backward work item whose pivots have failed this many times, none succeeding, stops pivoting (see the kernel)."""
+
 KEPT_ETAS = 16
 """Pivots a work item may stack on the factorisation of its last ``Highs::run`` before it runs again."""
 
@@ -89,6 +92,7 @@ class KeptBasis:
         self.basic = np.asarray(highs.getBasicVariables()[1], dtype=np.int64)  # column j, or row i as -1 - i
         self.etas: list[tuple[int, np.ndarray]] = []
         self.pivots = 0  # those the last answer took
+        self.pivot_failed = False  # whether the last answer needed pivots and they failed
         # the LP's constant: HiGHS's objective less the columns' costs
         self.offset = _running_sum(self.objective, -(lp.solver_form.col_cost * self.col_value))
         self._rows: tuple[np.ndarray, ...] | None = None  # the matrix row by row, made when first needed
@@ -293,7 +297,8 @@ class KeptBasis:
         return True
 
     # -- an opening -----------------------------------------------------------------------------
-    def answer(self, opening: int, col_moves: list[tuple[int, float]], row_moves: list[tuple[int, float]]) -> bool:
+    def answer(self, opening: int, col_moves: list[tuple[int, float]], row_moves: list[tuple[int, float]],
+               may_pivot: bool = True) -> bool:
         """Answer ``opening`` after its nonbasic ``col_moves``/``row_moves``; False leaves it to ``Highs::run``.
 
         True: values, basis and reduced costs are the opening's optimal ones
@@ -314,14 +319,16 @@ class KeptBasis:
             r, target = self._most_infeasible(lower, upper)
             if r < 0:
                 break
-            if pivots == KEPT_PIVOTS or len(self.etas) == KEPT_ETAS:
+            if not may_pivot:
                 return False
-            if not self._dual_pivot(r, target, lower, upper):
+            if pivots == KEPT_PIVOTS or len(self.etas) == KEPT_ETAS or not self._dual_pivot(r, target, lower, upper):
+                self.pivot_failed = True
                 return False
             pivots += 1
             if self._most_infeasible(lower, upper)[0] < 0:  # optimal: values afresh, checked again
                 self._primal_values()
                 if not self._dual_values(lower, upper):
+                    self.pivot_failed = True
                     return False
         if moved or pivots:
             self.objective = _running_sum(self.offset, self.lp.solver_form.col_cost * self.col_value)
