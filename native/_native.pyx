@@ -572,6 +572,47 @@ cdef class NativeKernel:
         """(columns, rows, patched columns) the buffers hold without growing."""
         return (self._cap_cols, self._cap_rows, self._cap_patches)
 
+    @property
+    def buffer_bytes(self) -> int:
+        """Bytes of the buffers this workspace allocated, the basis cache's included (not HiGHS's own memory)."""
+        cdef Py_ssize_t total = 0
+        total += self._add_index.nbytes
+        total += self._add_lower.nbytes
+        total += self._add_start.nbytes
+        total += self._add_upper.nbytes
+        total += self._add_values.nbytes
+        total += self._added.nbytes
+        total += self._alpha.nbytes
+        total += self._basic.nbytes
+        total += self._candidates.nbytes
+        total += self._col_dual.nbytes
+        total += self._col_slot.nbytes
+        total += self._col_status.nbytes
+        total += self._col_value.nbytes
+        total += self._eta.nbytes
+        total += self._eta_pos.nbytes
+        total += self._flips.nbytes
+        total += self._ftran.nbytes
+        total += self._kept_basis_cols.nbytes
+        total += self._kept_basis_rows.nbytes
+        total += self._kept_col_status.nbytes
+        total += self._kept_col_value.nbytes
+        total += self._kept_row_dual.nbytes
+        total += self._kept_row_status.nbytes
+        total += self._kept_row_value.nbytes
+        total += self._patch_index.nbytes
+        total += self._patch_lower.nbytes
+        total += self._patch_upper.nbytes
+        total += self._ratio.nbytes
+        total += self._reserve_in.nbytes
+        total += self._rho.nbytes
+        total += self._rhs.nbytes
+        total += self._row_slot.nbytes
+        total += self._row_status.nbytes
+        total += self._size.nbytes
+        cached = sum(slot.status.nbytes for slot in self._slots if slot is not None)
+        return total + cached
+
     # -- statistics --------------------------------------------------------------
     def counters(self) -> dict:
         """A snapshot of this workspace's counters, named as the fields of ``SolverStats``."""

@@ -14,11 +14,6 @@ from typing import Protocol
 
 from caudal.model.stage_lp import StageLP
 
-COLUMN_BYTES = 8 + 8 + 4  # primal values, reduced costs, basis status
-ROW_BYTES = 4  # basis status
-PATCH_BYTES = 4 + 8 + 8  # index, lower, upper
-"""Bytes per unit of a native workspace's capacity (see ``NativeWorkspace.reserve``)."""
-
 STATM = "/proc/self/statm"
 """Linux's page counts of this process: where psutil reads RSS from too, without its 2.3 MB of resident code."""
 
@@ -57,13 +52,5 @@ def shared_cache_bytes(cache: StageLPs, node_rank: int) -> int:
 
 
 def workspace_bytes(workspaces: Sequence[object]) -> list[int]:
-    """Each workspace's buffer bytes, from its ``capacity`` (0 for solvers that do not report one)."""
-    sizes = []
-    for ws in workspaces:
-        capacity = getattr(ws, "capacity", None)
-        if capacity is None:
-            sizes.append(0)
-            continue
-        columns, rows, patches = capacity
-        sizes.append(columns * COLUMN_BYTES + rows * ROW_BYTES + patches * PATCH_BYTES)
-    return sizes
+    """Each workspace's buffer bytes, as it reports them (0 for solvers that do not report any)."""
+    return [int(getattr(ws, "buffer_bytes", 0)) for ws in workspaces]
