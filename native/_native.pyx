@@ -1459,12 +1459,8 @@ cdef class NativeKernel:
         cdef bint ranged
         for position in range(first, stop):
             opening = order[position]
-            self._patch(incoming, opening)
-            if position == first:
-                self._reset_to_basis()
-                self._kept_valid = False
-                self._pivot_hits = self._pivot_misses = 0
-            elif self._kept_valid:
+            # an opening the kept basis answers needs no bounds in HiGHS: they are patched for a run only
+            if position != first and self._kept_valid:
                 start = now()
                 ranged = self._kept_answer(incoming, opening)
                 # a reserve cut that cuts the kept vertex off becomes a row, and the LP is solved
@@ -1478,6 +1474,11 @@ cdef class NativeKernel:
                     continue
                 misses += 1
                 self._time_solve += now() - start
+            self._patch(incoming, opening)
+            if position == first:
+                self._reset_to_basis()
+                self._kept_valid = False
+                self._pivot_hits = self._pivot_misses = 0
             retries = self._retries
             status = self._solve_with_reserve()
             if status != kHighsModelStatusOptimal:

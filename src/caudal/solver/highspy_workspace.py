@@ -350,10 +350,8 @@ class HighspyWorkspace:
         hits = misses = pivot_hits = pivot_misses = 0  # this item's: see RANGING_PATIENCE and PIVOT_PATIENCE
         try:
             for position, opening in enumerate((int(o) for o in order[first:stop]), start=first):
-                self._patch(lp, incoming, opening)
-                if position == first:
-                    self._set_basis(basis)  # after the patch, as in solve_forward
-                elif kept is not None:
+                # an opening the kept basis answers needs no bounds in HiGHS: they are patched for a run only
+                if position != first and kept is not None:
                     start = time.perf_counter()
                     may_pivot = pivot_hits > 0 or pivot_misses < PIVOT_PATIENCE
                     answered = self._kept_answer(lp, kept, opening, may_pivot)
@@ -369,6 +367,9 @@ class HighspyWorkspace:
                         continue
                     misses += 1
                     self.stats.time_solve += time.perf_counter() - start
+                self._patch(lp, incoming, opening)
+                if position == first:
+                    self._set_basis(basis)  # after the patch, as in solve_forward
                 retries = self.stats.retries
                 self._solve_with_reserve(lp, basis, opening, trial_id)
                 start = time.perf_counter()
