@@ -351,3 +351,13 @@ def test_option_overrides_apply_to_kernels_created_after_them(trained: StageCach
         _native.set_option_overrides({})
     values = backward(NativeWorkspace(), trained, 2, state)[0]
     assert np.array_equal(values, backward(HighspyWorkspace(), trained, 2, state)[0])
+
+
+def test_the_buffers_reported_grow_with_the_lp_they_hold() -> None:
+    """The profile's workspace bytes: every buffer counted, the pivots' eta vectors (16 per row) among them."""
+    ws = NativeWorkspace()
+    small = ws.buffer_bytes
+    ws.reserve(1000, 2000, 10)
+    eta_bytes = 16 * 2000 * 8
+    row_bytes = 2000 * (4 + 4 + 4 + 8 + 4 + 4 + 8 + 8 + 8 + 8)  # statuses, slots, kept values and duals, solves
+    assert ws.buffer_bytes - small >= eta_bytes + row_bytes + 1000 * (8 + 8 + 4 + 4 + 4 + 8 + 4)
