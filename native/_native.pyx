@@ -1088,15 +1088,15 @@ cdef class NativeKernel:
             self._ftran[p] = pivot_value
         return True
 
-    cdef bint _basis_row(self, int r, int m) noexcept nogil:
-        """``_rho`` = B^-T e_r for the current basis: the etas transposed, newest first, then HiGHS's factorisation."""
+    cdef bint _transpose_solve(self, int m) noexcept nogil:
+        """``_rho`` = B^-T ``_rhs`` for the current basis: the etas transposed, newest first, then HiGHS's factorisation.
+
+        Overwrites ``_rhs``.
+        """
         cdef HighsInt nnz = 0
         cdef int k, i, p
         cdef double total
         cdef double* eta
-        for i in range(m):
-            self._rhs[i] = 0.0
-        self._rhs[r] = 1.0
         for k in range(self._n_etas - 1, -1, -1):
             p = self._eta_pos[k]
             eta = &self._eta[k, 0]
@@ -1106,6 +1106,14 @@ cdef class NativeKernel:
                     total += eta[i] * self._rhs[i]
             self._rhs[p] = (self._rhs[p] - total) / eta[p]
         return Highs_getBasisTransposeSolve(self._highs, &self._rhs[0], &self._rho[0], &nnz, NULL) != kHighsStatusError
+
+    cdef bint _basis_row(self, int r, int m) noexcept nogil:
+        """``_rho`` = B^-T e_r: row ``r`` of the current basis inverse."""
+        cdef int i
+        for i in range(m):
+            self._rhs[i] = 0.0
+        self._rhs[r] = 1.0
+        return self._transpose_solve(m)
 
     cdef int _most_infeasible(self, const double* incoming, int opening, int m, double* target) noexcept nogil:
         """The basis position whose variable lies furthest outside its bounds (beyond the tolerance), or -1.
@@ -1288,19 +1296,9 @@ cdef class NativeKernel:
         """
         cdef int n = self._num_cols, j, i, p, status, var
         cdef double total, lower, upper, value
-        cdef HighsInt nnz = 0
-        cdef double* eta
         for p in range(m):
             self._rhs[p] = self._cost[self._basic[p]] if self._basic[p] >= 0 else 0.0
-        for j in range(self._n_etas - 1, -1, -1):  # the etas transposed, newest first (see _basis_row)
-            p = self._eta_pos[j]
-            eta = &self._eta[j, 0]
-            total = 0.0
-            for i in range(m):
-                if i != p:
-                    total += eta[i] * self._rhs[i]
-            self._rhs[p] = (self._rhs[p] - total) / eta[p]
-        if Highs_getBasisTransposeSolve(self._highs, &self._rhs[0], &self._rho[0], &nnz, NULL) == kHighsStatusError:
+        if not self._transpose_solve(m):
             return False
         for j in range(n):
             if self._kept_basis_cols[j] == kHighsBasisStatusBasic:
