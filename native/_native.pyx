@@ -1148,6 +1148,7 @@ cdef class NativeKernel:
         cdef double lower, upper, value, a, direction, slope, width, delta, theta_primal, theta_dual, reduced
         self._variable(leaving, incoming, opening, &lower, &upper, &value)
         direction = 1.0 if value < target else -1.0
+        slope = fabs(value - target)  # how far the leaving variable lies short of its bound
         if not self._basis_row(r, m):
             return False
         for j in range(n + m):
@@ -1184,8 +1185,6 @@ cdef class NativeKernel:
             self._size[n_candidates] = fabs(a)
             n_candidates += 1
         # walk the candidates in entering order, flipping the boxed ones while the leaving one stays short
-        self._variable(leaving, incoming, opening, &lower, &upper, &value)
-        slope = fabs(value - target)
         while n_candidates:
             best = 0
             for c in range(1, n_candidates):
@@ -1324,6 +1323,30 @@ cdef class NativeKernel:
                 return False
         return True
 
+    cdef int _move_nonbasics(
+        self, const int32_t[::1] index, int offset, int32_t[::1] status, double[::1] value,
+        const double[:, ::1] lower, const double[:, ::1] upper, int count, int opening,
+    ) noexcept nogil:
+        """Move a patch table's nonbasic variables from the kept opening's bounds to ``opening``'s.
+
+        The table's entry k is variable ``index[offset + k]`` (a column, or a
+        row with its activity as value). Returns 1 if any moved, 0 if none,
+        -1 if one cannot stay nonbasic (see ``_nonbasic_value``).
+        """
+        cdef int k, j, move, kept = self._kept_opening, moved = 0
+        cdef double new_value
+        for k in range(count):
+            j = index[offset + k]
+            move = _nonbasic_move(
+                status[j], value[j], lower[opening, k], upper[opening, k], lower[kept, k], upper[kept, k], &new_value,
+            )
+            if move < 0:
+                return -1
+            if move:
+                moved = 1
+                value[j] = new_value
+        return moved
+
     cdef bint _kept_answer(self, const double* incoming, int opening) noexcept nogil:
         """Answer ``opening`` (patched in already) from the kept basis, with at most KEPT_PIVOTS dual pivots.
 
@@ -1334,55 +1357,44 @@ cdef class NativeKernel:
         costs are computed afresh from the basis whenever they change, as
         HiGHS computes them after a solve, so no error piles up along a tour.
         """
-        cdef int ns = self._n_states, kept = self._kept_opening, m = self._kept_rows
-        cdef int k, j, i, r, move, pivots = 0
-        cdef double value, objective, target = 0.0
-        cdef bint moved = False
+        cdef int ns = self._n_states, m = self._kept_rows
+        cdef bint moved
+        cdef int j, r, moved_cols, moved_rows, pivots = 0
+        cdef double objective, target = 0.0
         if self._n_added:  # the reserve cuts added as rows are not in the matrix arrays kept
             return False
         # the opening's nonbasic columns and rows move to their new bounds
-        for k in range(self._n_col_patches):
-            j = self._patch_index[ns + k]
-            move = _nonbasic_move(
-                self._kept_basis_cols[j], self._kept_col_value[j],
-                self._col_patch_lower[opening, k], self._col_patch_upper[opening, k],
-                self._col_patch_lower[kept, k], self._col_patch_upper[kept, k], &value,
-            )
-            if move < 0:
-                return False
-            if move:
-                moved = True
-                self._kept_col_value[j] = value
-        for k in range(self._n_row_patches):
-            i = self._row_patch_index[k]
-            move = _nonbasic_move(
-                self._kept_basis_rows[i], self._kept_row_value[i],
-                self._row_patch_lower[opening, k], self._row_patch_upper[opening, k],
-                self._row_patch_lower[kept, k], self._row_patch_upper[kept, k], &value,
-            )
-            if move < 0:
-                return False
-            if move:
-                moved = True
-                self._kept_row_value[i] = value
+        moved_cols = self._move_nonbasics(
+            self._patch_index, ns, self._kept_basis_cols, self._kept_col_value,
+            self._col_patch_lower, self._col_patch_upper, self._n_col_patches, opening,
+        )
+        if moved_cols < 0:
+            return False
+        moved_rows = self._move_nonbasics(
+            self._row_patch_index, 0, self._kept_basis_rows, self._kept_row_value,
+            self._row_patch_lower, self._row_patch_upper, self._n_row_patches, opening,
+        )
+        if moved_rows < 0:
+            return False
+        moved = moved_cols or moved_rows
         self._kept_opening = opening
         if moved and not self._primal_values(m):
             return False
         # pivot while a basic variable lies outside its bounds at the opening
-        while True:
-            r = self._most_infeasible(incoming, opening, m, &target)
-            if r < 0:
-                break
+        r = self._most_infeasible(incoming, opening, m, &target)
+        while r >= 0:
             if self._pivot_hits == 0 and self._pivot_misses >= PIVOT_PATIENCE:
                 return False
             if pivots == KEPT_PIVOTS or self._n_etas == KEPT_ETAS or not self._dual_pivot(r, target, incoming, opening, m):
                 self._pivot_misses += 1
                 return False
             pivots += 1
-            if self._most_infeasible(incoming, opening, m, &target) < 0:  # optimal: values afresh, checked again
+            r = self._most_infeasible(incoming, opening, m, &target)
+            if r < 0:  # optimal: values afresh, checked again
                 if not (self._primal_values(m) and self._dual_values(incoming, opening, m)):
                     self._pivot_misses += 1
                     return False
+                r = self._most_infeasible(incoming, opening, m, &target)
         if pivots:
             self._pivot_hits += 1
         if moved or pivots:

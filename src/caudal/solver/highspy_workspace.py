@@ -143,7 +143,6 @@ class HighspyWorkspace:
         self._loaded: tuple[int, int] | None = None  # (id of template, lp version)
         self._reserve: _ReserveRows | None = None  # the loaded LP's reserve cuts, in solver form
         self._added = np.zeros(0, dtype=bool)  # reserve cuts of the loaded LP that are rows now
-        self._added_order: list[int] = []  # the same, in the order of their rows
         self.iteration = -1
         self.ranging = RANGING  # answer openings from the kept basis when it stays optimal, as the native kernel does
         self._tolerance = float(self.highs.getOptionValue("primal_feasibility_tolerance")[1])
@@ -159,7 +158,6 @@ class HighspyWorkspace:
         self._loaded = key
         self._reserve = None if lp.reserve is None else _ReserveRows.of(lp)
         self._added = np.zeros(0 if lp.reserve is None else lp.reserve.size, dtype=bool)
-        self._added_order = []
         self.stats.loads += 1
         self.stats.time_load += time.perf_counter() - start
 
@@ -252,7 +250,6 @@ class HighspyWorkspace:
             (np.arange(chosen.size) * width).astype(np.int32), index.reshape(-1), values.reshape(-1),
         )
         self._added[chosen] = True
-        self._added_order.extend(int(c) for c in chosen)
         self.stats.cuts_added += int(chosen.size)
         return True
 
@@ -264,7 +261,7 @@ class HighspyWorkspace:
                                     template.col_patch_lower, template.col_patch_upper, opening, kept.opening)
         row_moves = _nonbasic_moves(template.row_patch_index, kept.row_status, kept.row_value,
                                     template.row_patch_lower, template.row_patch_upper, opening, kept.opening)
-        if kept.row_value.size != lp.num_rows or col_moves is None or row_moves is None:
+        if col_moves is None or row_moves is None:
             return False
         if not kept.answer(opening, col_moves, row_moves, may_pivot):
             return False
@@ -277,7 +274,6 @@ class HighspyWorkspace:
         if n_added:
             self.highs.deleteRows(n_added, np.arange(lp.num_rows, lp.num_rows + n_added, dtype=np.int32))
             self._added[:] = False
-            self._added_order = []
 
     # -- work items ------------------------------------------------------------
     def solve_forward(

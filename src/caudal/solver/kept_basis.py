@@ -166,8 +166,9 @@ class KeptBasis:
             v[p] = (v[p] - _running_sum(0.0, terms)) / eta[p]
         return np.asarray(self.highs.getBasisTransposeSolve(v)[1])
 
-    def _row_wise(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The matrix's entries row by row, columns ascending: their columns, each row's start and length."""
+    def _row_wise(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The matrix's entries row by row, columns ascending: their columns, each row's start and length, and
+        where each sits in the column-wise arrays."""
         if self._rows is None:
             lp = self.lp
             columns = np.repeat(np.arange(lp.num_cols), np.diff(lp.col_start))
@@ -175,13 +176,13 @@ class KeptBasis:
             lengths = np.bincount(lp.row_index, minlength=lp.num_rows)
             starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
             self._rows = (columns[order], starts, lengths, order)
-        return self._rows[0], self._rows[1], self._rows[2]
+        return self._rows
 
     def _primal_values(self) -> None:
         """Basic values from the nonbasic ones, ``x_B = -B^-1 (A_N x_N + s_N)``."""
-        columns, starts, lengths = self._row_wise()
+        columns, starts, lengths, entries = self._row_wise()
         nonbasic = (self.col_status != BASIC)[columns]
-        terms = np.where(nonbasic, self.lp.solver_form.values[self._rows[3]] * -self.col_value[columns], 0.0)
+        terms = np.where(nonbasic, self.lp.solver_form.values[entries] * -self.col_value[columns], 0.0)
         rhs = _sequential_sums(np.zeros(self.lp.num_rows), starts, lengths, terms)
         nonbasic_rows = self.row_status != BASIC
         rhs[nonbasic_rows] += self.row_value[nonbasic_rows]
@@ -202,10 +203,10 @@ class KeptBasis:
         self.row_dual = np.where(self.row_status == BASIC, 0.0, y)
         status = self._status()
         reduced = np.concatenate((self.col_dual, -self.row_dual))
-        free = (status != BASIC) & (lower != upper)
+        movable = (status != BASIC) & (lower != upper)
         wrong = (((status == LOWER) & (reduced < -self.dual_tolerance))
                  | ((status == UPPER) & (reduced > self.dual_tolerance)))
-        return not np.any(free & wrong)
+        return not np.any(movable & wrong)
 
     def _most_infeasible(self, lower: np.ndarray, upper: np.ndarray) -> tuple[int, float]:
         """The position whose basic variable lies furthest beyond its bounds (first of equals), or -1; the bound."""
@@ -222,7 +223,8 @@ class KeptBasis:
     def _dual_pivot(self, r: int, target: float, lower: np.ndarray, upper: np.ndarray) -> bool:
         """The variable at position ``r`` leaves to ``target`` (see ``NativeKernel._dual_pivot``)."""
         lp, n, m = self.lp, self.lp.num_cols, self.lp.num_rows
-        leaving = int(self._basic_index()[r])
+        basic = self._basic_index()
+        leaving = int(basic[r])
         value = self._value(leaving)
         direction = 1.0 if value < target else -1.0
         e = np.zeros(m)
@@ -255,7 +257,6 @@ class KeptBasis:
             break
         if q < 0:
             return False
-        basic = self._basic_index()
         if flips:
             rhs = np.zeros(m)
             for j in flips:
@@ -303,8 +304,12 @@ class KeptBasis:
 
         True: values, basis and reduced costs are the opening's optimal ones
         and ``objective`` its objective (solver form). False: this object is
-        spoilt and must be replaced after the run.
+        spoilt and must be replaced after the run. Reserve cuts added as rows
+        are not in the LP's matrix, so an item that added some stops here.
         """
+        self.pivots, self.pivot_failed = 0, False
+        if self.row_value.size != self.lp.num_rows:
+            return False
         for j, new in col_moves:
             self.col_value[j] = new
         for i, new in row_moves:
@@ -315,21 +320,21 @@ class KeptBasis:
             self._primal_values()
         lower, upper = self._bounds(opening)
         pivots = 0
-        while True:
-            r, target = self._most_infeasible(lower, upper)
-            if r < 0:
-                break
+        r, target = self._most_infeasible(lower, upper)
+        while r >= 0:
             if not may_pivot:
                 return False
             if pivots == KEPT_PIVOTS or len(self.etas) == KEPT_ETAS or not self._dual_pivot(r, target, lower, upper):
                 self.pivot_failed = True
                 return False
             pivots += 1
-            if self._most_infeasible(lower, upper)[0] < 0:  # optimal: values afresh, checked again
+            r, target = self._most_infeasible(lower, upper)
+            if r < 0:  # optimal: values afresh, checked again
                 self._primal_values()
                 if not self._dual_values(lower, upper):
                     self.pivot_failed = True
                     return False
+                r, target = self._most_infeasible(lower, upper)
         if moved or pivots:
             self.objective = _running_sum(self.offset, self.lp.solver_form.col_cost * self.col_value)
         self.pivots = pivots
