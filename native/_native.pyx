@@ -610,8 +610,12 @@ cdef class NativeKernel:
         total += self._row_slot.nbytes
         total += self._row_status.nbytes
         total += self._size.nbytes
-        cached = sum(slot.status.nbytes for slot in self._slots if slot is not None)
-        return total + cached
+        cdef _BasisSlot slot
+        for entry in self._slots:  # _BasisSlot's fields are C-level: read them through a typed name
+            if entry is not None:
+                slot = entry
+                total += slot.status.nbytes
+        return total
 
     # -- statistics --------------------------------------------------------------
     def counters(self) -> dict:

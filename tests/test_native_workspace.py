@@ -361,3 +361,18 @@ def test_the_buffers_reported_grow_with_the_lp_they_hold() -> None:
     eta_bytes = 16 * 2000 * 8
     row_bytes = 2000 * (4 + 4 + 4 + 8 + 4 + 4 + 8 + 8 + 8 + 8)  # statuses, slots, kept values and duals, solves
     assert ws.buffer_bytes - small >= eta_bytes + row_bytes + 1000 * (8 + 8 + 4 + 4 + 4 + 8 + 4)
+
+
+def test_the_buffers_reported_include_the_bases_cached_per_stage(trained: StageCache) -> None:
+    """A workspace that solved a stage holds that stage's basis too: counted, and readable at any time."""
+    ws = NativeWorkspace()
+    ws.reserve(1000, 1000, 1000)  # nothing below grows the solve buffers: only the bases add bytes
+    state = random_states(trained, 1, seed=0)[0]
+    backward(ws, trained, 2, state)
+    one_stage = ws.buffer_bytes
+    backward(ws, trained, 3, state)
+    lp = trained.lps[3]
+    assert ws.buffer_bytes >= one_stage + lp.num_cols + lp.num_rows
+    two_stages = ws.buffer_bytes
+    backward(ws, trained, 2, state)
+    assert ws.buffer_bytes == two_stages  # a stage solved again reuses its basis slot

@@ -47,6 +47,15 @@ def test_profile_has_one_row_per_iteration_rank_and_thread(run):
 
 
 @pytest.mark.mpi
+def test_every_native_worker_reports_its_buffers(run):
+    """The memory column of the workspaces: after a solve a native workspace also holds bases, and reports them."""
+    _, output, _ = run
+    columns, metadata = read_profile(output / "profile.parquet")
+    assert metadata["solver"] == "native"
+    assert (columns["workspace_bytes"] > 0).all()
+
+
+@pytest.mark.mpi
 def test_profile_rows_add_up(run):
     ranks, output, summary = run
     columns, _ = read_profile(output / "profile.parquet")

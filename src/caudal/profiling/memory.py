@@ -52,5 +52,9 @@ def shared_cache_bytes(cache: StageLPs, node_rank: int) -> int:
 
 
 def workspace_bytes(workspaces: Sequence[object]) -> list[int]:
-    """Each workspace's buffer bytes, as it reports them (0 for solvers that do not report any)."""
-    return [int(getattr(ws, "buffer_bytes", 0)) for ws in workspaces]
+    """Each workspace's buffer bytes, as it reports them (0 for solvers that do not report any).
+
+    Whether a solver reports them is asked of its class, so that an error
+    inside the property is raised rather than read as "does not report".
+    """
+    return [int(ws.buffer_bytes) if hasattr(type(ws), "buffer_bytes") else 0 for ws in workspaces]
