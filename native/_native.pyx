@@ -106,7 +106,15 @@ from highs_api cimport (
     kHighsStatusError,
 )
 from sddp_options cimport configure_for_sddp
-from spin_wait cimport counters_spin, fork_signal_load, fork_signal_store, fork_signal_wait
+from spin_wait cimport (
+    counters_spin,
+    fork_signal_load,
+    fork_signal_store,
+    fork_signal_wait,
+    gil_free_wait,
+    gil_left_free_enter,
+    gil_left_free_leave,
+)
 from stage_loading cimport pass_lp_arrays
 
 RETRY_LADDER = (
@@ -219,14 +227,28 @@ def _grown(current, needed):
     return needed if needed <= current else max(needed, 2 * current)
 
 
-def spin_while_total_is(const int64_t[::1] counters, int64_t total, int64_t limit_ns) -> int:
+def spin_while_total_is(
+    const int64_t[::1] counters, int64_t total, int64_t limit_ns, int64_t gil_wait_ns=0
+) -> int:
     """Spin without the GIL while the counters sum to ``total``, for at most ``limit_ns``; their sum then.
 
     The thread pool's short wait before it blocks on a queue (``native/spin_wait.pxd``).
+    ``gil_wait_ns`` > 0 (a worker waiting for a job): once the sum has
+    changed, spin up to that long more until another thread has left the GIL
+    free (a kernel solving), so that the GIL is free when this returns.
+    0 (the caller waiting for reports): this spin leaves the GIL free itself.
     """
     cdef int64_t value
+    cdef bint waits_for_gil = gil_wait_ns > 0
     with nogil:
+        if not waits_for_gil:
+            gil_left_free_enter()
         value = counters_spin(&counters[0] if counters.shape[0] else NULL, counters.shape[0], total, limit_ns)
+        if waits_for_gil:
+            if value != total:
+                gil_free_wait(gil_wait_ns)
+        else:
+            gil_left_free_leave()
     return value
 
 
@@ -1608,9 +1630,11 @@ cdef class NativeKernel:
         self._stage_basis(basis)
         cdef int result
         with nogil:
+            gil_left_free_enter()
             result = self._forward_kernel(
                 incoming, opening_ids, pass_ids, out_states, out_objective, out_theta, bases_view, want_bases
             )
+            gil_left_free_leave()
         if result != 0:
             self._raise_failure()
 
@@ -1667,6 +1691,7 @@ cdef class NativeKernel:
         if publish is not None:
             published, published_status = &publish_signal[0], &publish_status[0]
         with nogil:
+            gil_left_free_enter()
             if waits:
                 started = self._start_after(&after_signal[0], &after_status[0])
             if started:
@@ -1682,6 +1707,7 @@ cdef class NativeKernel:
             if published != NULL and fork_signal_load(published) == FORK_PENDING:
                 # before raising, no walk waits on a failed head; a head of no opening has no basis to give
                 fork_signal_store(published, FORK_FAILED if result != 0 else FORK_OWN_START)
+            gil_left_free_leave()
         if result != 0:
             self._raise_failure()
         return started
@@ -1775,9 +1801,11 @@ cdef class NativeKernel:
         cdef double[::1] scratch = np.empty(max(1, self._num_rows + self._n_reserve))
         cdef int result
         with nogil:
+            gil_left_free_enter()
             result = self._detailed_kernel(
                 incoming, opening_ids, scenario_ids, out_objective, values_view, duals_view, scratch, want_duals
             )
+            gil_left_free_leave()
         if result != 0:
             self._raise_failure()
         # in the stage's own units: the cost-to-go columns hold scale x theta, and the

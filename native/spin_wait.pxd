@@ -11,7 +11,11 @@
 # counters_spin is the thread pool's (caudal.parallel.threads): a worker spins on the
 # count of jobs posted to it, the caller on the count of reports, for a bounded time,
 # before they block on their queue, so that a job or a report that comes within that
-# time does not wait for a sleeping thread to wake.
+# time does not wait for a sleeping thread to wake. A worker that a job woke then needs the GIL;
+# if the caller still holds it (preparing its own item), the worker would sleep on it and take
+# tens of microseconds to wake when the caller lets go. So it first spins, briefly, until some
+# thread is in a section that leaves the GIL free (gil_left_free: a kernel solving, the caller
+# spinning for reports), and then takes a free GIL.
 
 from libc.stdint cimport int32_t, int64_t
 
@@ -65,6 +69,25 @@ cdef extern from *:
         return value;
     }
 
+    /* Threads inside a GIL-free section that leaves the GIL untouched for a while (a kernel solving,
+       the caller spinning for reports). A hint only: a worker woken by a job waits for it to be
+       non-zero before it takes the GIL, so it takes a free GIL instead of sleeping on a held one. */
+    static int32_t gil_left_free = 0;
+
+    static inline void gil_left_free_enter(void) { __atomic_add_fetch(&gil_left_free, 1, __ATOMIC_RELEASE); }
+    static inline void gil_left_free_leave(void) { __atomic_sub_fetch(&gil_left_free, 1, __ATOMIC_RELEASE); }
+
+    /* Spin until another thread has left the GIL free (gil_left_free > 0), for at most `limit_ns`. */
+    static inline void gil_free_wait(int64_t limit_ns) {
+        if (__atomic_load_n(&gil_left_free, __ATOMIC_ACQUIRE) > 0 || limit_ns <= 0) return;
+        const int64_t start = spin_clock_ns();
+        unsigned spins = 0;
+        while (__atomic_load_n(&gil_left_free, __ATOMIC_ACQUIRE) == 0) {
+            spin_pause();
+            if (++spins % 64 == 0 && spin_clock_ns() - start > limit_ns) break;
+        }
+    }
+
     /* Spin while the sum of counters[0..n) is `total`, for at most `limit_ns`; returns the sum read last. */
     static inline int64_t counters_spin(const int64_t *counters, Py_ssize_t n, int64_t total, int64_t limit_ns) {
         int64_t sum = 0;
@@ -86,3 +109,6 @@ cdef extern from *:
     int32_t fork_signal_load(const int32_t* signal) noexcept nogil
     int32_t fork_signal_wait(const int32_t* signal, int32_t pending) noexcept nogil
     int64_t counters_spin(const int64_t* counters, Py_ssize_t n, int64_t total, int64_t limit_ns) noexcept nogil
+    void gil_left_free_enter() noexcept nogil
+    void gil_left_free_leave() noexcept nogil
+    void gil_free_wait(int64_t limit_ns) noexcept nogil

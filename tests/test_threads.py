@@ -221,6 +221,37 @@ def test_a_pool_spins_between_close_runs_and_sleeps_when_idle() -> None:
         assert time.process_time() - cpu < 0.03  # asleep on their queues, not spinning
 
 
+@pytest.mark.skipif(not NATIVE_AVAILABLE, reason="the spinning waits are native")
+def test_a_woken_worker_waits_for_a_free_gil_a_bounded_time() -> None:
+    """After its job is posted, a worker spins until another thread leaves the GIL free, or GIL_WAIT_NS-like."""
+    from caudal.solver.native_workspace import SPIN_WHILE_TOTAL_IS as spin
+
+    posted = np.ones(1, dtype=np.int64)  # the job is there already
+    started = time.perf_counter()
+    assert spin(posted, 0, 10**9, 100_000_000) == 1
+    assert time.perf_counter() - started >= 0.09  # nothing left the GIL free: the whole wait
+
+    reports = np.zeros(1, dtype=np.int64)  # a caller spinning for reports leaves the GIL free
+    collector = threading.Thread(target=spin, args=(reports, 0, 30 * 10**9))
+    collector.start()
+    try:
+        time.sleep(0.05)
+        started = time.perf_counter()
+        assert spin(posted, 0, 10**9, 30 * 10**9) == 1
+        assert time.perf_counter() - started < 10
+    finally:
+        reports[0] = 1
+        collector.join()
+
+
+def test_only_pools_of_kernels_that_leave_the_gil_free_wait_for_it() -> None:
+    with ThreadPool(2, Recorder, "recorder", caller_works=True) as pool:
+        assert not pool.waits_for_free_gil
+    if NATIVE_AVAILABLE and available_cores() >= 2:
+        with ThreadPool(2, lambda node: NativeWorkspace(node), "native", caller_works=True) as pool:
+            assert pool.waits_for_free_gil
+
+
 def test_caller_works_is_refused_across_numa_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
     import caudal.parallel.threads as threads
 

@@ -31,7 +31,9 @@ reports, spin (without the GIL, in the native kernels) for up to ``SPIN_NS``
 before they block on their queue: waking a sleeping thread takes tens of
 microseconds on a virtual machine, and with one forward pass a backward stage
 hands work over every few hundred. They spin only when the spinning threads
-fit on cores of their own (``own_cores``).
+fit on cores of their own (``own_cores``). A worker a job woke then spins a
+little longer, until the caller's kernel has left the GIL free
+(``GIL_WAIT_NS``), rather than sleep on the GIL the caller still holds.
 """
 
 from __future__ import annotations
@@ -63,6 +65,20 @@ machine, about as long as the hand-over itself (docs/hot-path.md);
 a backward stage of a small case hands work over every few hundred
 microseconds, so a worker that spins through the gap finds its next job at
 once. After ``SPIN_NS`` it sleeps, so an idle pool costs no core.
+"""
+
+
+GIL_WAIT_NS = 200_000
+"""How long a worker a job woke spins, at most, until another thread has left the GIL free.
+
+The caller posts a job and then prepares its own item, holding the GIL; a
+worker that asked for the GIL then would sleep on it and take tens of
+microseconds to wake once the caller lets go (the second worker started a
+backward stage of brazil4 175 us after the caller, 131 us with this wait).
+Spinning until a kernel runs, it takes the GIL free. Longer than a caller's
+preparation of an item, short against a stage. Only for workspaces whose
+kernels say they leave the GIL free (``frees_gil_while_solving``): with
+others nothing would end the wait early.
 """
 
 
@@ -153,6 +169,7 @@ class ThreadPool:
         spinners = threads + (0 if caller_works else 1)
         cores = available_cores() if own_cores is None else min(own_cores, available_cores())
         self._spin = SPIN_WHILE_TOTAL_IS if spinners <= cores else None
+        self._gil_wait_ns = 0  # set once the workspaces exist (below); the workers read it at every wait
         self._lock = threading.Lock()  # one run() at a time
         self._closed = False
         self._generation = 0  # numbers the runs, so a run never counts a message of an earlier one
@@ -166,6 +183,9 @@ class ThreadPool:
         if failures:
             self.close()
             raise failures[min(failures)]
+        # a worker a job woke waits for a free GIL only where kernels leave it free (GIL_WAIT_NS)
+        native = all(getattr(ws, "frees_gil_while_solving", False) for ws in self._workspaces)
+        self._gil_wait_ns = GIL_WAIT_NS if native else 0
 
     # -- the interface of WorkerPool -------------------------------------------------
     @property
@@ -180,6 +200,11 @@ class ThreadPool:
     def spins(self) -> bool:
         """Whether waiting threads spin before they sleep (see ``SPIN_NS``)."""
         return self._spin is not None
+
+    @property
+    def waits_for_free_gil(self) -> bool:
+        """Whether a worker a job woke spins until a kernel has left the GIL free (see ``GIL_WAIT_NS``)."""
+        return self._spin is not None and self._gil_wait_ns > 0
 
     @property
     def nodes(self) -> tuple[int, ...]:
@@ -249,7 +274,8 @@ class ThreadPool:
         inbox, posted, taken = self._inboxes[w], self._posted[w : w + 1], 0
         while True:
             if self._spin is not None:
-                self._spin(posted, taken, SPIN_NS)  # the job, if it comes soon, is on the queue when this returns
+                # the job, if it comes soon, is on the queue when this returns, and the GIL likely free
+                self._spin(posted, taken, SPIN_NS, self._gil_wait_ns)
             job = inbox.get()
             taken += 1
             if job is None:

@@ -84,8 +84,9 @@ else:
 SPIN_WHILE_TOTAL_IS: Callable[..., int] | None = (
     _native.spin_while_total_is if NATIVE_AVAILABLE else None
 )
-"""``spin(counters, total, limit_ns)``: spin without the GIL while int64 ``counters`` sum to ``total``, at most
-``limit_ns``; their sum then (None without the kernels). The thread pool's wait before it blocks on a queue."""
+"""``spin(counters, total, limit_ns, gil_wait_ns=0)``: spin without the GIL while int64 ``counters`` sum to
+``total``, at most ``limit_ns``; their sum then (None without the kernels). The thread pool's wait before it
+blocks on a queue; with ``gil_wait_ns``, once the sum changed, spin until a kernel leaves the GIL free."""
 
 
 def model_status_name(code: int) -> str:
@@ -142,6 +143,9 @@ class NativeWorkspace(_Kernel):
     the owning thread is pinned to (-1 when unknown); ``iteration`` is only
     used in error messages.
     """
+
+    frees_gil_while_solving = True
+    """Its kernels count themselves as leaving the GIL free while they solve (``caudal.parallel.threads``)."""
 
     if not NATIVE_AVAILABLE:
 
