@@ -252,6 +252,23 @@ def test_only_pools_of_kernels_that_leave_the_gil_free_wait_for_it() -> None:
             assert pool.waits_for_free_gil
 
 
+@pytest.mark.skipif(not NATIVE_AVAILABLE or available_cores() < 2, reason="the spinning waits are native")
+def test_a_worker_whose_wait_fails_reports_it_on_every_run_instead_of_hanging(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stale compiled kernel (a wait that takes fewer arguments) once killed a worker and hung the caller."""
+    import caudal.parallel.threads as threads
+
+    def stale_spin(counters: np.ndarray, total: int, limit_ns: int) -> int:
+        return int(counters.sum())
+
+    monkeypatch.setattr(threads, "SPIN_WHILE_TOTAL_IS", stale_spin)
+    with ThreadPool(2, Recorder, "recorder", caller_works=True) as pool:
+        assert pool.spins
+        for _ in range(2):
+            with pytest.raises(TypeError, match="positional argument"):
+                pool.run(lambda ws, a, b: ws.items.append(a), 0, 2)
+        assert pool.workspaces[0].items == [0, 0]  # the caller's share still ran
+
+
 def test_caller_works_is_refused_across_numa_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
     import caudal.parallel.threads as threads
 

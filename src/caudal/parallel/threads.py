@@ -12,7 +12,9 @@ is the same; every worker simply gets node 0.
 to whichever worker is free, and waits for all of them. The kernels release
 the GIL, so plain Python threads run the solves in parallel. An exception
 raised in a worker is re-raised in the caller: the one of the lowest block or
-item, if several fail, so the error is the same whatever the timing.
+item, if several fail, so the error is the same whatever the timing. An
+error of the pool's own code in a worker (its wait, say) is raised before
+any item's, on every run, and never kills the thread that would report it.
 
 With ``caller_works`` (what :func:`caudal.parallel.workers.make_pool` asks for
 when every worker is on one NUMA node), the calling thread does worker 0's
@@ -79,6 +81,15 @@ Spinning until a kernel runs, it takes the GIL free. Longer than a caller's
 preparation of an item, short against a stage. Only for workspaces whose
 kernels say they leave the GIL free (``frees_gil_while_solving``): with
 others nothing would end the wait early.
+"""
+
+
+POOL_FAILURE = -1
+"""The key of an error of the pool's own machinery in a worker (not of a task): below every item, so raised first.
+
+A worker thread whose wait or job wrapper raises keeps taking its jobs and
+reports this error for each, so that the caller raises it instead of waiting
+forever for a report that a dead thread would never send.
 """
 
 
@@ -272,19 +283,28 @@ class ThreadPool:
         self._workspaces[w] = workspace
         self._report(w, (0, w, w, None))
         inbox, posted, taken = self._inboxes[w], self._posted[w : w + 1], 0
+        broken: BaseException | None = None  # the pool's own machinery failed in this thread
         while True:
-            if self._spin is not None:
-                # the job, if it comes soon, is on the queue when this returns, and the GIL likely free
-                self._spin(posted, taken, SPIN_NS, self._gil_wait_ns)
+            if self._spin is not None and broken is None:
+                try:
+                    # the job, if it comes soon, is on the queue when this returns, and the GIL likely free
+                    self._spin(posted, taken, SPIN_NS, self._gil_wait_ns)
+                except BaseException as exc:  # a compiled kernel older than this module, say: report, never hang
+                    broken = exc
             job = inbox.get()
             taken += 1
             if job is None:
                 break
             generation, run_job = job
+            if broken is not None:
+                self._report(w, (generation, w, POOL_FAILURE, broken))
+                continue
             try:
                 run_job(workspace)
             except _Failed as failed:
                 self._report(w, (generation, w, failed.item, failed.error))
+            except BaseException as exc:  # outside the task: the job's own code
+                self._report(w, (generation, w, POOL_FAILURE, exc))
             else:
                 self._report(w, (generation, w, w, None))
 
