@@ -215,6 +215,11 @@ cdef inline bint _enters_before(double ratio, double size, int var, double other
     return var < other
 
 
+cdef inline int _index_variable(int j, int n) noexcept nogil:
+    """The variable of pivot index ``j`` (``j`` for column j, ``n + i`` for row i's logical): ``j``, or ``-1 - i``."""
+    return j if j < n else n - 1 - j
+
+
 def _owned_zeros(n, dtype):
     """A buffer written once by the calling thread, so its pages are first touched there."""
     buffer = np.empty(max(int(n), 1), dtype=dtype)
@@ -1069,6 +1074,16 @@ cdef class NativeKernel:
             return kHighsBasisStatusLower
         return status
 
+    cdef int _index_status(self, int j) noexcept nogil:
+        """The basis status of pivot index ``j``: column ``j``, or row ``j - n``'s logical (see ``_index_variable``)."""
+        cdef int n = self._num_cols
+        return self._kept_basis_cols[j] if j < n else self._logical_status(j - n)
+
+    cdef double _index_reduced_cost(self, int j) noexcept nogil:
+        """The reduced cost of pivot index ``j``: column ``j``'s, or minus row ``j - n``'s dual (its logical's)."""
+        cdef int n = self._num_cols
+        return self._col_dual[j] if j < n else -self._kept_row_dual[j - n]
+
     cdef void _set_status(self, int var, int status) noexcept nogil:
         """Set variable ``var``'s basis status (given for its logical when ``var`` is a row)."""
         if var >= 0:
@@ -1171,7 +1186,7 @@ cdef class NativeKernel:
         """
         cdef int n = self._num_cols, j, i, p, var, status, leaving = self._basic[r], q = -1, n_candidates = 0
         cdef int n_flips = 0, best, c, entering
-        cdef double lower, upper, value, a, direction, slope, width, delta, theta_primal, theta_dual, reduced
+        cdef double lower, upper, value, a, direction, slope, width, delta, theta_primal, theta_dual
         self._variable(leaving, incoming, opening, &lower, &upper, &value)
         direction = 1.0 if value < target else -1.0
         slope = fabs(value - target)  # how far the leaving variable lies short of its bound
@@ -1199,15 +1214,13 @@ cdef class NativeKernel:
             elif status == kHighsBasisStatusUpper:
                 if direction * a <= 0.0:
                     continue
-            var = j if j < n else n - 1 - j
-            self._variable(var, incoming, opening, &lower, &upper, &value)
+            self._variable(_index_variable(j, n), incoming, opening, &lower, &upper, &value)
             if lower == upper:
                 continue
             if status != kHighsBasisStatusLower and status != kHighsBasisStatusUpper:
                 return False  # a free nonbasic variable could enter either way
-            reduced = self._col_dual[j] if j < n else -self._kept_row_dual[j - n]
             self._candidates[n_candidates] = j
-            self._ratio[n_candidates] = fabs(reduced) / fabs(a)
+            self._ratio[n_candidates] = fabs(self._index_reduced_cost(j)) / fabs(a)
             self._size[n_candidates] = fabs(a)
             n_candidates += 1
         # walk the candidates in entering order, flipping the boxed ones while the leaving one stays short
@@ -1218,8 +1231,7 @@ cdef class NativeKernel:
                                   self._ratio[best], self._size[best], self._candidates[best]):
                     best = c
             j = self._candidates[best]
-            var = j if j < n else n - 1 - j
-            self._variable(var, incoming, opening, &lower, &upper, &value)
+            self._variable(_index_variable(j, n), incoming, opening, &lower, &upper, &value)
             width = upper - lower
             if width != INFINITY and slope - self._size[best] * width > 0.0:
                 slope -= self._size[best] * width
@@ -1234,15 +1246,15 @@ cdef class NativeKernel:
             break
         if q < 0:
             return False
-        entering = q if q < n else n - 1 - q
+        entering = _index_variable(q, n)
         if n_flips:
             for i in range(m):
                 self._rhs[i] = 0.0
             for c in range(n_flips):
                 j = self._flips[c]
-                var = j if j < n else n - 1 - j
+                var = _index_variable(j, n)
                 self._variable(var, incoming, opening, &lower, &upper, &value)
-                status = self._kept_basis_cols[j] if j < n else self._logical_status(j - n)
+                status = self._index_status(j)
                 delta = (upper if status == kHighsBasisStatusLower else lower) - value
                 self._shift(var, delta)
                 self._set_status(var, kHighsBasisStatusUpper if status == kHighsBasisStatusLower else kHighsBasisStatusLower)
@@ -1268,7 +1280,7 @@ cdef class NativeKernel:
         self._shift(entering, theta_primal)
         self._shift(leaving, target - value)
         # reduced costs: every nonbasic one moves by theta_dual x its pivot row entry
-        theta_dual = (self._col_dual[q] if q < n else -self._kept_row_dual[q - n]) / self._alpha[q]
+        theta_dual = self._index_reduced_cost(q) / self._alpha[q]
         for j in range(n):
             if self._kept_basis_cols[j] != kHighsBasisStatusBasic:
                 self._col_dual[j] -= theta_dual * self._alpha[j]
@@ -1319,7 +1331,7 @@ cdef class NativeKernel:
         False when a nonbasic variable that is not fixed has a reduced cost of
         the wrong sign beyond HiGHS's dual feasibility tolerance.
         """
-        cdef int n = self._num_cols, j, i, p, status, var
+        cdef int n = self._num_cols, j, i, p, status
         cdef double total, lower, upper, value
         for p in range(m):
             self._rhs[p] = self._cost[self._basic[p]] if self._basic[p] >= 0 else 0.0
@@ -1336,14 +1348,13 @@ cdef class NativeKernel:
         for i in range(m):
             self._kept_row_dual[i] = 0.0 if self._kept_basis_rows[i] == kHighsBasisStatusBasic else self._rho[i]
         for j in range(n + m):
-            var = j if j < n else n - 1 - j
-            status = self._kept_basis_cols[j] if j < n else self._logical_status(j - n)
+            status = self._index_status(j)
             if status == kHighsBasisStatusBasic:
                 continue
-            self._variable(var, incoming, opening, &lower, &upper, &value)
+            self._variable(_index_variable(j, n), incoming, opening, &lower, &upper, &value)
             if lower == upper:
                 continue
-            total = self._col_dual[j] if j < n else -self._kept_row_dual[j - n]
+            total = self._index_reduced_cost(j)
             if ((status == kHighsBasisStatusLower and total < -self._dual_tolerance)
                     or (status == kHighsBasisStatusUpper and total > self._dual_tolerance)):
                 return False
