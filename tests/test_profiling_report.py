@@ -11,6 +11,7 @@ import caudal
 from caudal.cli import main
 from caudal.examples import brazil4
 from caudal.profiling.columns import INDEX, WIDTH
+from caudal.profiling.report import print_report, profile_run
 from caudal.profiling.scaling import Layout, SweepSpec, plan_layouts, scaling_rows, train_command
 from caudal.profiling.summary import summarize
 
@@ -142,3 +143,57 @@ def test_a_run_resumed_on_two_ranks_appends_its_rows_to_the_profile(tmp_path):
     rows_per_iteration = np.bincount(columns["iteration"].astype(int))[1:].tolist()
     assert rows_per_iteration == [1, 1, 2, 2]  # 1 rank x 1 thread, then 2 ranks x 1 thread
     assert metadata["ranks"] == "2"
+
+
+class _TwoWorkerPool:
+    """Stands in for a pool of two workers: runs each item in turn on worker ``item % 2``."""
+
+    size = 2
+    workspaces = ("worker 0", "worker 1")
+
+    def run(self, task, first, stop, one_at_a_time=False):
+        for item in range(first, stop):
+            task(self.workspaces[item % 2], item, item + 1)
+
+
+def test_the_pool_books_each_runs_task_time_by_the_threads_its_items_can_use(monkeypatch):
+    from caudal.profiling import pool as instrumented
+
+    ticks = iter(range(1000))
+    monkeypatch.setattr(instrumented.time, "perf_counter", lambda: float(next(ticks)))  # every task lasts 1 s
+    pool = instrumented.InstrumentedPool(_TwoWorkerPool())
+    for items in (1, 4, 3):
+        pool.run(lambda ws, start, stop: None, 0, items)
+    assert pool.busy == [5.0, 3.0]  # items 0, 0 1 0 1, 0 1 0
+    # 1 item: 1 s on 1 thread now and doubled; 4 items: 4 s over 2 threads, over 4 doubled; 3: over 2, over 3
+    assert pool.tasks_even == pytest.approx(1 + 2 + 1.5)
+    assert pool.tasks_even_doubled == pytest.approx(1 + 1 + 1)
+    assert pool.tasks_narrow == pytest.approx(1 + 3)  # the runs of fewer than 4 items
+
+
+def test_the_headroom_of_twice_the_threads_on_a_made_up_table():
+    columns = _table([8.0, 4.0, 6.0, 6.0], ranks=2, threads=2)
+    lead = columns["thread"] == 0
+    columns["tasks_even_s"][lead] = [8.0, 6.0]  # rank 0 now: 2 s of the rest + 8 s of tasks
+    columns["tasks_even_doubled_s"][lead] = [5.0, 3.0]
+    columns["tasks_narrow_s"][lead] = [2.0, 4.0]
+    headroom = summarize(columns).doubled_threads
+    assert headroom.seconds_per_iteration == pytest.approx(10.0 - 8.0 + 5.0)  # the slowest rank
+    assert headroom.speedup == pytest.approx(10.0 / 7.0)
+    assert headroom.narrow_share == pytest.approx(6.0 / 24.0)
+    assert summarize(_table([8.0, 4.0, 6.0, 6.0], ranks=2, threads=2)).doubled_threads is None  # an older profile
+
+
+@pytest.mark.parametrize(("passes", "chunk"), [(1, 0), (4, 0), (1, "auto")])
+def test_the_headroom_of_a_training_follows_its_work_items(tmp_path, capsys, passes, chunk):
+    """One forward pass and unsplit openings: every run is one item, a second thread gains nothing; else it may."""
+    caudal.train(brazil4(stages=4), iterations=3, forward_passes=passes, threads=1, opening_chunk=chunk,
+                 output=tmp_path, log=False)
+    report = profile_run(tmp_path, plots=False)
+    headroom = report.summary.doubled_threads
+    if passes == 1 and chunk == 0:
+        assert headroom.speedup == pytest.approx(1.0) and headroom.narrow_share == pytest.approx(1.0)
+    else:
+        assert 1.05 < headroom.speedup < 2.0 and headroom.narrow_share < 0.5
+    print_report(report)
+    assert "with 2 threads per rank, at most" in capsys.readouterr().out

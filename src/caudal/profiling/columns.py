@@ -39,6 +39,11 @@ COLUMNS: tuple[tuple[str, np.dtype, str], ...] = (
     ("busy_cpu_s", FLOAT64, "this thread's CPU time in those tasks (below busy_s: the thread waited for a core)"),
     ("wait_s", FLOAT64, "this thread's time outside its tasks while its rank ran a pool phase: waiting for the "
      "other threads to finish their blocks, or for the rank's serial work between tasks"),
+    ("tasks_even_s", FLOAT64, "the rank's task time, each pool run's divided by the threads its items can keep "
+     "busy (min(threads, items)): the pool phases' time if every run were shared evenly"),
+    ("tasks_even_doubled_s", FLOAT64, "the same with twice the threads: min(2 threads, items)"),
+    ("tasks_narrow_s", FLOAT64, "the rank's task time in pool runs with fewer items than twice the threads "
+     "(one forward pass, an unsplit trial state, the bound): work that twice the threads would not share"),
     *((name, INT64, f"solver counter: {name}") for name in SOLVER_COUNTERS),
     ("load_s", FLOAT64, "passing stage LPs to HiGHS"),
     ("patch_s", FLOAT64, "patching incoming states and scenario values into the bounds"),
@@ -52,7 +57,7 @@ COLUMNS: tuple[tuple[str, np.dtype, str], ...] = (
     ("workspace_bytes", INT64, "this thread's native workspace buffers (0 when the solver does not report them)"),
 )
 
-ADDED_COLUMNS = ("fork_wait_s", "ranged")
+ADDED_COLUMNS = ("fork_wait_s", "ranged", "tasks_even_s", "tasks_even_doubled_s", "tasks_narrow_s")
 """Columns added after profiles were first written: a profile without them reads them as zeros."""
 
 NAMES: tuple[str, ...] = tuple(name for name, _, _ in COLUMNS)

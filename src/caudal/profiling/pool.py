@@ -7,6 +7,15 @@ worker whose workspace ran it. CPU time below wall time means the worker
 thread was waiting for a core: other processes, or more workers than cores.
 When ``spans`` is a list, it also keeps each task's start and end, for the
 trace of one iteration.
+
+It also keeps what bounds a gain from more threads: a run of ``n`` items
+cannot use more than ``n`` workers, whatever the pool's size (one forward
+pass, one trial state whose openings are not split, the bound). Per run it
+adds the run's task time divided by the workers it could use now and with
+twice the workers (:attr:`InstrumentedPool.tasks_even`,
+:attr:`~InstrumentedPool.tasks_even_doubled`), i.e. how long its tasks
+would take if shared evenly, and the task time of runs too narrow for twice
+the workers (:attr:`~InstrumentedPool.tasks_narrow`).
 """
 
 from __future__ import annotations
@@ -27,6 +36,10 @@ class InstrumentedPool:
         self.busy: list[float] = [0.0] * pool.size  # seconds in tasks, per worker, since the start
         self.busy_cpu: list[float] = [0.0] * pool.size  # CPU seconds of the worker threads in those tasks
         self.spans: list[tuple[int, float, float]] | None = None  # (worker, start, end) while tracing
+        # seconds since the start, summed over runs (see the module's docstring)
+        self.tasks_even = 0.0  # each run's task time / min(size, its items): the run perfectly balanced
+        self.tasks_even_doubled = 0.0  # the same with twice the workers
+        self.tasks_narrow = 0.0  # task time of the runs with fewer items than twice the workers
 
     @property
     def size(self) -> int:
@@ -52,7 +65,19 @@ class InstrumentedPool:
                 if spans is not None:
                     spans.append((w, began, ended))
 
+        before = sum(busy)
         self.inner.run(timed, first, stop, one_at_a_time)
+        self._book_width(sum(busy) - before, stop - first)
+
+    def _book_width(self, task_seconds: float, items: int) -> None:
+        """Book one run's task time against the workers its ``items`` can keep busy, now and doubled."""
+        if items <= 0:
+            return
+        size = self.inner.size
+        self.tasks_even += task_seconds / min(size, items)
+        self.tasks_even_doubled += task_seconds / min(2 * size, items)
+        if items < 2 * size:
+            self.tasks_narrow += task_seconds
 
     def close(self) -> None:
         self.inner.close()

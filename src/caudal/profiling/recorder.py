@@ -52,6 +52,7 @@ _KIND = {kind: k for k, kind in enumerate(BUSY_KINDS)}
 _OTHER_KIND = _KIND["other"]
 _STAT_FIELDS = SOLVER_COUNTERS + SOLVER_TIMES
 _STAT_SLICE = [INDEX[name] for name in STAT_COLUMNS]
+_WIDTH_COLUMNS = ("tasks_even_s", "tasks_even_doubled_s", "tasks_narrow_s")
 
 
 class ProfiledOptions(Protocol):
@@ -137,6 +138,7 @@ class RunProfiler:
         self._perf_origin = now - (time.time() - float(origin[0]))  # perf_counter value at rank 0's origin
         self._busy_mark = list(self.pool.busy)
         self._cpu_mark = list(self.pool.busy_cpu)
+        self._width_mark = self._width_now()
         self._open_window(now, self._stats_now())
 
     def on_phase(self, name: str, start: float, end: float) -> None:
@@ -247,6 +249,10 @@ class RunProfiler:
         rows[:, column["busy_cpu_s"]] = np.subtract(cpu, self._cpu_mark)
         self._cpu_mark = cpu
         rows[:, column["wait_s"]] = self._wait
+        width = self._width_now()
+        for name, now, before in zip(_WIDTH_COLUMNS, width, self._width_mark, strict=True):
+            rows[:, column[name]] = now - before
+        self._width_mark = width
         rows[:, _STAT_SLICE] = stats - self._stats_mark
         self._memory(rows)
         self._rows.append(rows)
@@ -257,6 +263,10 @@ class RunProfiler:
         self._iteration += 1
         self._open_window(end, stats)
         self._own += time.perf_counter() - began  # booked on the next window
+
+    def _width_now(self) -> tuple[float, float, float]:
+        """The pool's cumulative task time shared by width (see :mod:`caudal.profiling.pool`)."""
+        return self.pool.tasks_even, self.pool.tasks_even_doubled, self.pool.tasks_narrow
 
     def _stats_now(self) -> np.ndarray:
         """Every workspace's cumulative solver counters, float64[threads, 10]."""

@@ -76,6 +76,7 @@ def print_report(report: ProfileReport, console=None) -> None:
         ("LP solves per iteration", f"{s.solves_per_iteration:,.0f}"),
         ("simplex iterations per LP (solved, or answered from a kept basis)", f"{s.simplex_per_lp:.2f}"),
         ("openings ranged per iteration (kept basis still optimal, no solve)", f"{s.ranged_per_iteration:,.0f}"),
+        *_headroom_rows(s),
         ("RSS, largest rank / all ranks", f"{_size(s.memory['rss_max_bytes'])} / {_size(s.memory['rss_total_bytes'])}"),
         ("stage LP cache per rank / node-shared", f"{_size(s.memory['cache_bytes'])} / "
                                                   f"{_size(s.memory['cache_shared_bytes'])}"),
@@ -103,6 +104,19 @@ def wide_console():
 
     console = Console()
     return console if console.is_terminal else Console(width=200)
+
+
+def _headroom_rows(s: ProfileSummary) -> list[tuple[str, str]]:
+    """What twice the threads per rank could gain at most (absent from profiles written before it was kept)."""
+    headroom = s.doubled_threads
+    if headroom is None:
+        return []
+    return [
+        (f"with {2 * s.threads} threads per rank, at most (tasks shared evenly, the rest as now)",
+         f"{headroom.speedup:.2f}x faster, {headroom.seconds_per_iteration:.4f} s/iter"),
+        (f"  task time in runs of fewer than {2 * s.threads} items (forward passes, unsplit trial states)",
+         f"{100 * headroom.narrow_share:.1f}%"),
+    ]
 
 
 def _covers(ranges: str) -> str:

@@ -49,6 +49,24 @@ class WorkerLine:
 
 
 @dataclass
+class ThreadHeadroom:
+    """The most that twice the threads per rank could gain on this run's work.
+
+    Each pool run's tasks are shared evenly among the threads its items can
+    keep busy (an item is never split: one forward pass is one item whatever
+    the pool's size), and everything else (serial work between runs, idle
+    threads, communication) takes as long as it did. Real runs fall short of
+    it: threads wait at a run's end, and each thread is slower when all are
+    busy. ``narrow_share`` says why it is low: the share of the task time in
+    runs with fewer items than twice the threads.
+    """
+
+    seconds_per_iteration: float  # the slowest rank's, mean over the iterations
+    speedup: float  # now over that
+    narrow_share: float
+
+
+@dataclass
 class ProfileSummary:
     """Everything the report prints."""
 
@@ -71,6 +89,7 @@ class ProfileSummary:
     solves_per_iteration: float
     simplex_per_lp: float  # HiGHS's iterations and the kernels' pivots, per LP solved or answered from a kept basis
     ranged_per_iteration: float  # backward openings answered from a kept basis, without a solve
+    doubled_threads: ThreadHeadroom | None  # None: a profile written before its columns existed
     memory: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
 
@@ -130,6 +149,7 @@ def summarize(columns: dict[str, np.ndarray], metadata: dict[str, str] | None = 
         solves_per_iteration=float(solves / iterations.size),
         simplex_per_lp=float(columns["simplex_iterations"].sum() / lps) if lps else 0.0,
         ranged_per_iteration=float(columns["ranged"].sum() / iterations.size),
+        doubled_threads=_doubled_threads(columns, lead),
         memory={
             "rss_max_bytes": float(columns["rss_bytes"][last].max()),
             "rss_total_bytes": float(columns["rss_bytes"][last & lead].sum()),
@@ -169,6 +189,26 @@ def _workers(columns: dict[str, np.ndarray]) -> list[WorkerLine]:
             simplex_iterations=int(columns["simplex_iterations"][mine].sum()),
         ))
     return lines
+
+
+def _doubled_threads(columns: dict[str, np.ndarray], lead: np.ndarray) -> ThreadHeadroom | None:
+    """:class:`ThreadHeadroom` over the iterations that recorded it (those of older profiles did not)."""
+    even = columns["tasks_even_s"][lead]
+    recorded = even > 0
+    if not recorded.any():
+        return None
+    iteration = columns["iteration"][lead][recorded]
+    now = columns["wall_s"][lead][recorded]
+    doubled = now - even[recorded] + columns["tasks_even_doubled_s"][lead][recorded]
+    slowest_now = _per_iteration_max(iteration, now).mean()
+    slowest_doubled = _per_iteration_max(iteration, doubled).mean()
+    busy = columns["busy_s"][np.isin(columns["iteration"], iteration)].sum()
+    narrow = columns["tasks_narrow_s"][lead][recorded].sum()
+    return ThreadHeadroom(
+        seconds_per_iteration=float(slowest_doubled),
+        speedup=float(slowest_now / slowest_doubled) if slowest_doubled > 0 else 1.0,
+        narrow_share=float(narrow / busy) if busy > 0 else 0.0,
+    )
 
 
 def _per_iteration_max(iteration: np.ndarray, values: np.ndarray) -> np.ndarray:
